@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The `seglog` command. Runs the TypeScript sources through tsx, so `npx seglog` works after `npm ci`.
+import { register } from "tsx/esm/api";
+
+// Seglog supports Node 20 (Lambda runs newer); the SDK's notice about its own future plans is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+register();
+const { main } = await import("../src/cli/main.ts");
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,71 @@
+import { routes } from "../http/app.ts";
+import { startLocalApi } from "../local/server.ts";
+import { startLocalStack } from "../local/stack.ts";
+import { intArg, parse } from "./args.ts";
+import { UsageError } from "./output.ts";
+
+const say = (line = "") => process.stdout.write(`${line}\n`);
+
+/**
+ * `seglog dev` (= `npm start`): the whole of Seglog on this machine. The HTTP API turns each
+ * request into an API Gateway event for the same Lambda handlers that AWS runs.
+ */
+export async function devCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    port: { type: "string" },
+    "data-dir": { type: "string" },
+    dynamo: { type: "string" },
+  });
+  const port = intArg(values.port, "port") ?? 8092;
+  const dynamo = values.dynamo ?? "auto";
+  if (dynamo !== "auto" && dynamo !== "dynamodb-local" && dynamo !== "dynalite") {
+    throw new UsageError("--dynamo must be auto, dynamodb-local or dynalite");
+  }
+  const stack = await startLocalStack({
+    dynamo,
+    ...(values["data-dir"] === undefined ? {} : { dataDir: values["data-dir"] }),
+    log: (line) => say(`[stack] ${line}`),
+  });
+  let api;
+  try {
+    Object.assign(process.env, stack.env);
+    const handlers = {
+      admin: (await import("../../functions/admin.ts")).handler,
+      produce: (await import("../../functions/produce.ts")).handler,
+      fetch: (await import("../../functions/fetch.ts")).handler,
+      groups: (await import("../../functions/admin.ts")).handler,
+    };
+    api = await startLocalApi({ port, routes: routes as never, handlers });
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  say();
+  say(`Seglog is running (DynamoDB: ${stack.engine}, S3: s3rver, data: ${values["data-dir"] ?? "in memory"}).`);
+  say(`  HTTP API   ${api.url}/v1`);
+  say(`  DynamoDB   ${stack.dynamoEndpoint}  (table ${stack.table})`);
+  say(`  S3         ${stack.s3Endpoint}  (bucket ${stack.bucket})`);
+  say();
+  say("To use these from other tools, export:");
+  for (const [k, v] of Object.entries(stack.env)) say(`  export ${k}=${v}`);
+  say(`  export SEGLOG_URL=${api.url}`);
+  say();
+  say("Try it (in another terminal):");
+  const url = port === 8092 ? "" : ` --url ${api.url}`;
+  say(`  npx seglog topics --create --topic test --partitions 3${url}`);
+  say(`  seq 1 1000 | npx seglog produce --topic test${url}`);
+  say(`  npx seglog consume --topic test --from-beginning --max-messages 1000${url}`);
+  say(`  curl -s -X POST ${api.url}/v1/topics/test/records -H 'content-type: application/json' -d '{"records":[{"key":"k","value":"hello"}]}'`);
+  say(`  curl -s '${api.url}/v1/topics/test/partitions/0/records?offset=0'`);
+  say();
+  say("Press Ctrl-C to stop.");
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  say("Stopping…");
+  await api.close();
+  await stack.stop();
+  return 0;
+}

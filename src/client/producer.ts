@@ -1,0 +1,257 @@
+import { encodeRecordBatch, type Compression } from "../core/codec/record-batch.ts";
+import { SeglogError, isSeglogError } from "../core/errors.ts";
+import { buildFrames } from "../core/frames.ts";
+import { partitionForKey } from "../core/partitioner.ts";
+import { Admin } from "./admin.ts";
+import { SeglogHttp, sleep, type ClientOptions } from "./http.ts";
+
+export interface ProducerRecord {
+  readonly key?: string | Uint8Array | null;
+  readonly value: string | Uint8Array | null;
+  readonly headers?: Readonly<Record<string, string | Uint8Array | null>>;
+  readonly partition?: number;
+  readonly timestamp?: number;
+}
+
+export interface RecordMetadata {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export interface ProducerOptions extends ClientOptions {
+  /** Wait up to this long for more records before sending a batch. @default 5 */
+  readonly lingerMs?: number;
+  /** Send a partition's batch once it holds this many bytes. Each batch is one S3 PUT,
+   * so Seglog's default is larger than Kafka's 16 KiB. @default 262144 */
+  readonly batchBytes?: number;
+  /** `send` waits while this much is buffered and unsent. @default 33554432 */
+  readonly bufferBytes?: number;
+  /** @default "none" */
+  readonly compression?: Compression;
+  /** How long cached partition counts are trusted. @default 30000 */
+  readonly metadataMaxAgeMs?: number;
+}
+
+interface Pending {
+  readonly partition: number;
+  readonly records: ProducerRecord[];
+  readonly deliveries: { resolve: (m: RecordMetadata) => void; reject: (e: unknown) => void }[];
+  bytes: number;
+  attempts: number;
+  /** The RecordBatch, encoded once so that retries resend the same bytes. */
+  encoded?: Uint8Array;
+}
+
+interface TopicState {
+  partitions: number;
+  fetchedAt: number;
+  /** The open batch per partition, filling up. */
+  readonly open: Map<number, Pending>;
+  /** Sealed batches in send order. */
+  readonly ready: Pending[];
+  /** Partitions with a request in flight: one at a time keeps each partition in order. */
+  readonly inFlight: Set<number>;
+  /** Where this topic's null-key records go until the batch there is sealed (Kafka's sticky partitioner). */
+  sticky: number | undefined;
+}
+
+const toBytes = (v: string | Uint8Array | null | undefined): Uint8Array | null =>
+  v === null || v === undefined ? null : typeof v === "string" ? Buffer.from(v, "utf8") : v;
+
+/**
+ * Batches records per partition by `lingerMs` and `batchBytes`, partitions on the client
+ * (murmur2 for keys, sticky for null keys), sends binary RecordBatch frames, and retries
+ * retriable failures with backoff, one request per partition at a time so order holds.
+ */
+export class Producer {
+  private readonly http: SeglogHttp;
+  private readonly admin: Admin;
+  private readonly lingerMs: number;
+  private readonly batchBytes: number;
+  private readonly bufferBytes: number;
+  private readonly compression: Compression;
+  private readonly metadataMaxAgeMs: number;
+  private readonly topics = new Map<string, TopicState>();
+  private readonly metadata = new Map<string, Promise<TopicState>>();
+  private timer: NodeJS.Timeout | undefined;
+  private buffered = 0;
+  private waiters: (() => void)[] = [];
+  private sending = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(options: ProducerOptions = {}) {
+    this.http = new SeglogHttp(options);
+    this.admin = new Admin(this.http);
+    this.lingerMs = options.lingerMs ?? 5;
+    this.batchBytes = options.batchBytes ?? 262_144;
+    this.bufferBytes = options.bufferBytes ?? 33_554_432;
+    this.compression = options.compression ?? "none";
+    this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
+  }
+
+  /** Queues a record; the promise settles when the server acknowledged it (or gave up). */
+  async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
+    while (this.buffered >= this.bufferBytes) await new Promise<void>((r) => this.waiters.push(r));
+    const state = await this.topicState(topic);
+    const key = toBytes(record.key);
+    const partition = record.partition ?? (key === null ? this.stickyPartition(state) : partitionForKey(key, state.partitions));
+    const size = 16 + (key?.byteLength ?? 0) + (toBytes(record.value)?.byteLength ?? 0);
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      let batch = state.open.get(partition);
+      if (!batch) {
+        batch = { partition, records: [], deliveries: [], bytes: 0, attempts: 0 };
+        state.open.set(partition, batch);
+      }
+      batch.records.push(record);
+      batch.deliveries.push({ resolve, reject });
+      batch.bytes += size;
+      this.buffered += size;
+      if (batch.bytes >= this.batchBytes) {
+        this.seal(topic, state, partition);
+        this.pump(topic, state);
+      } else {
+        this.timer ??= setTimeout(() => this.lingerExpired(), this.lingerMs);
+      }
+    });
+  }
+
+  /** Sends everything buffered and waits for every acknowledgement. */
+  async flush(): Promise<void> {
+    for (;;) {
+      for (const [topic, state] of this.topics) {
+        for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
+        this.pump(topic, state);
+      }
+      if (this.sending.size === 0) return;
+      await Promise.allSettled([...this.sending]);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private stickyPartition(state: TopicState): number {
+    state.sticky ??= Math.floor(Math.random() * state.partitions);
+    return state.sticky;
+  }
+
+  private lingerExpired(): void {
+    this.timer = undefined;
+    for (const [topic, state] of this.topics) {
+      for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
+      this.pump(topic, state);
+    }
+  }
+
+  private seal(_topic: string, state: TopicState, partition: number): void {
+    const batch = state.open.get(partition);
+    if (!batch) return;
+    state.open.delete(partition);
+    state.ready.push(batch);
+    if (state.sticky === partition) state.sticky = undefined;
+  }
+
+  /** Sends one request with the first ready batch of every partition that has none in flight. */
+  private pump(topic: string, state: TopicState): void {
+    const take: Pending[] = [];
+    for (let i = 0; i < state.ready.length; ) {
+      const b = state.ready[i] as Pending;
+      if (state.inFlight.has(b.partition) || take.some((t) => t.partition === b.partition)) {
+        i++;
+        continue;
+      }
+      take.push(b);
+      state.ready.splice(i, 1);
+    }
+    if (take.length === 0) return;
+    for (const b of take) state.inFlight.add(b.partition);
+    const p = this.sendBatches(topic, state, take).finally(() => {
+      this.sending.delete(p);
+      for (const b of take) state.inFlight.delete(b.partition);
+      this.pump(topic, state);
+    });
+    this.sending.add(p);
+  }
+
+  private async sendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
+    const now = Date.now();
+    const frames = batches.map((b) => ({
+      partition: b.partition,
+      bytes: (b.encoded ??= encodeRecordBatch({
+        compression: this.compression,
+        records: b.records.map((r) => ({
+          key: toBytes(r.key),
+          value: toBytes(r.value),
+          headers: Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: toBytes(value) })),
+          timestamp: r.timestamp ?? now,
+        })),
+      })),
+    }));
+    let results: ({ baseOffset: number } | { error: SeglogError })[];
+    try {
+      const reply = await this.http.call({
+        method: "POST",
+        path: `/v1/topics/${encodeURIComponent(topic)}/records`,
+        bytes: buildFrames(frames),
+      });
+      results = (reply.json as { offsets: ({ baseOffset: number } | { error: { kind: string; message: string; retriable: boolean } })[] }).offsets.map(
+        (r) => ("error" in r ? { error: new SeglogError(r.error.kind as "Internal", r.error.message, { retriable: r.error.retriable }) } : r),
+      );
+    } catch (e) {
+      const error = isSeglogError(e) ? e : new SeglogError("Internal", String(e), { retriable: true, cause: e });
+      results = batches.map(() => ({ error }));
+    }
+    const retry: Pending[] = [];
+    batches.forEach((batch, i) => {
+      const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
+      if ("baseOffset" in result) {
+        batch.deliveries.forEach((d, j) => d.resolve({ topic, partition: batch.partition, offset: result.baseOffset + j }));
+        this.release(batch);
+      } else if (result.error.retriable && ++batch.attempts < this.http.maxAttempts) {
+        retry.push(batch);
+      } else {
+        batch.deliveries.forEach((d) => d.reject(result.error));
+        this.release(batch);
+      }
+    });
+    if (retry.length > 0) {
+      await sleep(this.http.backoffMs(Math.max(...retry.map((b) => b.attempts))));
+      if (retry.some((b) => b.partition >= state.partitions)) await this.refresh(topic);
+      state.ready.unshift(...retry);
+    }
+  }
+
+  private release(batch: Pending): void {
+    this.buffered -= batch.bytes;
+    if (this.buffered < this.bufferBytes) for (const w of this.waiters.splice(0)) w();
+  }
+
+  private async topicState(topic: string): Promise<TopicState> {
+    const known = this.topics.get(topic);
+    if (known && Date.now() - known.fetchedAt < this.metadataMaxAgeMs) return known;
+    return this.refresh(topic);
+  }
+
+  private refresh(topic: string): Promise<TopicState> {
+    let pending = this.metadata.get(topic);
+    if (!pending) {
+      pending = this.admin
+        .describeTopic(topic)
+        .then((d) => {
+          const state = this.topics.get(topic) ?? { partitions: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined };
+          state.partitions = d.partitions;
+          state.fetchedAt = Date.now();
+          this.topics.set(topic, state);
+          return state;
+        })
+        .finally(() => this.metadata.delete(topic));
+      this.metadata.set(topic, pending);
+    }
+    return pending;
+  }
+}

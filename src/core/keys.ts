@@ -1,0 +1,18 @@
+/** Keys of the single table and of the bucket (DESIGN §2). Zero-padded so string order is numeric. */
+
+export const pad = (n: number, width: number): string => String(n).padStart(width, "0");
+
+export const TOPIC_PK = "TOPIC";
+/** Deleted topics waiting for the maintenance function to remove their data. */
+export const TOMBSTONE_PK = "DELETED";
+export const HEAD_SK = "HEAD";
+
+export const partitionPk = (topicId: string, partition: number): string => `P#${topicId}#${partition}`;
+export const segmentSk = (seq: number): string => `S#${pad(seq, 12)}`;
+export const seqOfSegmentSk = (sk: string): number => Number(sk.slice(2));
+export const offsetKey = (offset: number): string => pad(offset, 20);
+
+export const segmentPrefix = (topic: string, topicId: string, partition: number): string =>
+  `log/${topic}/${topicId}/${partition}/`;
+export const segmentObjectKey = (topic: string, topicId: string, partition: number, baseOffset: number): string =>
+  `${segmentPrefix(topic, topicId, partition)}${offsetKey(baseOffset)}.log`;

@@ -1,0 +1,79 @@
+import { invalid } from "./errors.ts";
+
+/** Kafka's topic name rule: legal characters, 1–249 long, and not `.` or `..`. */
+const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+export interface NameCheck {
+  /** Kafka's warning for names that mix `.` and `_`, which collide in metric names. */
+  readonly warning?: string;
+}
+
+export function validateTopicName(name: string): NameCheck {
+  if (!LEGAL_NAME.test(name) || name === "." || name === "..") {
+    throw invalid(
+      `Invalid topic name '${name.slice(0, 300)}': use 1-249 of [a-zA-Z0-9._-], and not '.' or '..'`,
+      "InvalidTopicName",
+    );
+  }
+  if (name.includes(".") && name.includes("_")) {
+    return {
+      warning:
+        "Due to limitations in metric names, topics with a period ('.') or underscore ('_') could collide. To avoid issues it is best to use either, but not both.",
+    };
+  }
+  return {};
+}
+
+/** Topic configuration with Kafka's names and defaults. */
+export interface TopicConfig {
+  "retention.ms": number;
+  "retention.bytes": number;
+  "max.message.bytes": number;
+}
+
+export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = {
+  "retention.ms": 604_800_000,
+  "retention.bytes": -1,
+  "max.message.bytes": 1_048_588,
+};
+
+/** A record batch may not exceed what one Lambda request body can carry. */
+export const MAX_MESSAGE_BYTES_LIMIT = 6 * 1024 * 1024;
+
+export const MAX_PARTITIONS = 10_000;
+
+const CONFIG_RULES: Record<keyof TopicConfig, (v: number) => boolean> = {
+  "retention.ms": (v) => v === -1 || v >= 1,
+  "retention.bytes": (v) => v === -1 || v >= 1,
+  "max.message.bytes": (v) => v >= 64 && v <= MAX_MESSAGE_BYTES_LIMIT,
+};
+
+const isConfigKey = (k: string): k is keyof TopicConfig => Object.hasOwn(CONFIG_RULES, k);
+
+/** Validates a partial config (values as numbers or numeric strings, as the CLI's `k=v`). */
+export function parseTopicConfig(input: unknown): Partial<TopicConfig> {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== "object" || Array.isArray(input)) throw invalid("config must be an object");
+  const out: Partial<TopicConfig> = {};
+  for (const [key, raw] of Object.entries(input)) {
+    if (!isConfigKey(key)) {
+      throw invalid(
+        `Unknown topic config '${key}'; supported: ${Object.keys(CONFIG_RULES).join(", ")}`,
+        "InvalidConfig",
+      );
+    }
+    const value = typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || !CONFIG_RULES[key](value)) {
+      throw invalid(`Invalid value for ${key}: ${JSON.stringify(raw)}`, "InvalidConfig");
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+export function validatePartitionCount(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_PARTITIONS) {
+    throw invalid(`partitions must be an integer from 1 to ${MAX_PARTITIONS}`, "InvalidPartitions");
+  }
+  return value;
+}

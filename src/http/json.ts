@@ -1,0 +1,60 @@
+import { invalid } from "../core/errors.ts";
+import type { HttpRequest } from "./event.ts";
+
+/** Parsing and validation helpers for request bodies and query strings: every input is checked. */
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+export function jsonBody(req: HttpRequest): JsonObject {
+  if (req.body.byteLength === 0) throw invalid("Request body is empty; expected JSON", "InvalidJson");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body.toString("utf8"));
+  } catch (e) {
+    throw invalid(`Request body is not valid JSON: ${(e as Error).message}`, "InvalidJson");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw invalid("Request body must be a JSON object", "InvalidJson");
+  }
+  return parsed as JsonObject;
+}
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function onlyKeys(obj: JsonObject, allowed: readonly string[], what: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw invalid(`Unknown field '${k}' in ${what}; allowed: ${allowed.join(", ")}`);
+  }
+}
+
+export function optionalInt(v: Json | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw invalid(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+export function queryInt(req: HttpRequest, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = req.query[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^-?\d+$/.test(raw)) throw invalid(`Query parameter ${name} must be an integer`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalid(`Query parameter ${name} must be from ${min} to ${max}`);
+  return n;
+}
+
+export function pathInt(raw: string, name: string): number {
+  if (!/^\d{1,9}$/.test(raw)) throw invalid(`${name} must be a non-negative integer`);
+  return Number(raw);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function fromBase64(s: string, what: string): Uint8Array {
+  if (!BASE64.test(s)) throw invalid(`${what} is not valid base64`, "InvalidBase64");
+  return Buffer.from(s, "base64");
+}

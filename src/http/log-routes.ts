@@ -1,0 +1,255 @@
+import { invalid, tooLarge } from "../core/errors.ts";
+import { parseFrames } from "../core/frames.ts";
+import { validateTopicName } from "../core/topic-config.ts";
+import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.ts";
+import { decodeStored } from "../log/read.ts";
+import type { TopicRecord } from "../storage/registry.ts";
+import type { HttpRequest, HttpResponse } from "./event.ts";
+import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryInt, type Json } from "./json.ts";
+import { errorResponse, type Route } from "./router.ts";
+
+/** The largest body a Lambda function accepts synchronously. */
+export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+export interface LogContext {
+  readonly log: Log;
+}
+
+const topicView = (t: TopicRecord) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions, config: t.config });
+
+function topicParam(params: Readonly<Record<string, string>>): string {
+  const name = params["topic"] ?? "";
+  validateTopicName(name);
+  return name;
+}
+
+export const logRoutes: Route<LogContext>[] = [
+  {
+    method: "GET",
+    path: "/v1/topics",
+    fn: "admin",
+    handle: async (_req, _p, { log }) => ({ status: 200, body: { topics: (await log.listTopics()).map(topicView) } }),
+  },
+  {
+    method: "POST",
+    path: "/v1/topics",
+    fn: "admin",
+    handle: async (req, _p, { log }) => {
+      const body = jsonBody(req);
+      onlyKeys(body, ["name", "partitions", "config"], "a create-topic body");
+      if (typeof body["name"] !== "string") throw invalid("name must be a string");
+      const config = body["config"];
+      if (config !== undefined && !isObject(config)) throw invalid("config must be an object");
+      const { topic, warning } = await log.createTopic({
+        name: body["name"],
+        partitions: optionalInt(body["partitions"], "partitions", 1) ?? 1,
+        ...(config ? { config: config as never } : {}),
+      });
+      return { status: 201, body: { ...topicView(topic), ...(warning ? { warning } : {}) } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/topics/{topic}",
+    fn: "admin",
+    handle: async (_req, params, { log }) => {
+      const { topic, partitions } = await log.describeTopic(topicParam(params));
+      return { status: 200, body: { ...topicView(topic), partitionStates: partitions } };
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/v1/topics/{topic}",
+    fn: "admin",
+    handle: async (req, params, { log }) => {
+      const body = jsonBody(req);
+      onlyKeys(body, ["partitions", "config"], "an alter-topic body");
+      const config = body["config"];
+      if (config !== undefined && !isObject(config)) throw invalid("config must be an object");
+      const partitions = optionalInt(body["partitions"], "partitions", 1);
+      const topic = await log.alterTopic(topicParam(params), {
+        ...(partitions === undefined ? {} : { partitions }),
+        ...(config ? { config: config as never } : {}),
+      });
+      return { status: 200, body: topicView(topic) };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/v1/topics/{topic}",
+    fn: "admin",
+    handle: async (_req, params, { log }) => {
+      await log.deleteTopic(topicParam(params));
+      return { status: 204 };
+    },
+  },
+  {
+    method: "POST",
+    path: "/v1/topics/{topic}/records",
+    fn: "produce",
+    handle: async (req, params, { log }) => {
+      const topic = topicParam(params);
+      if (req.body.byteLength > MAX_REQUEST_BYTES) {
+        throw tooLarge(`Request body of ${req.body.byteLength} bytes exceeds ${MAX_REQUEST_BYTES}`);
+      }
+      const results = isBinary(req.headers["content-type"])
+        ? await log.produceFrames(topic, parseFrames(req.body))
+        : await log.produceRecords(topic, parseProduceBody(req));
+      return produceResponse(results);
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/topics/{topic}/partitions/{partition}/records",
+    fn: "fetch",
+    handle: async (req, params, { log }) => fetchRecords(req, params, log),
+  },
+  {
+    method: "GET",
+    path: "/v1/topics/{topic}/partitions/{partition}/offsets",
+    fn: "fetch",
+    handle: async (req, params, { log }) => {
+      const at = req.query["at"] ?? "latest";
+      let spec: OffsetSpec;
+      if (at === "earliest" || at === "latest") spec = at;
+      else if (/^\d{1,15}$/.test(at)) spec = { timestampMs: Number(at) };
+      else throw invalid("at must be earliest, latest or a timestamp in epoch milliseconds");
+      const result = await log.offsetFor(topicParam(params), pathInt(params["partition"] ?? "", "partition"), spec);
+      return { status: 200, body: result };
+    },
+  },
+];
+
+const isBinary = (contentType: string | undefined) =>
+  contentType !== undefined && contentType.split(";")[0]?.trim().toLowerCase() === "application/octet-stream";
+
+type Encoding = "string" | "base64" | "json";
+
+function encodingOf(v: Json | undefined, name: string, allowed: readonly Encoding[]): Encoding {
+  if (v === undefined) return "string";
+  if (typeof v !== "string" || !allowed.includes(v as Encoding)) throw invalid(`${name} must be one of ${allowed.join(", ")}`);
+  return v as Encoding;
+}
+
+const MAX_RECORDS_PER_REQUEST = 100_000;
+
+/** `{records:[{key?,value,headers?,partition?,timestamp?}], keyEncoding?, valueEncoding?}` */
+function parseProduceBody(req: HttpRequest): ProduceRecord[] {
+  const body = jsonBody(req);
+  onlyKeys(body, ["records", "keyEncoding", "valueEncoding"], "a produce body");
+  const keyEncoding = encodingOf(body["keyEncoding"], "keyEncoding", ["string", "base64"]);
+  const valueEncoding = encodingOf(body["valueEncoding"], "valueEncoding", ["string", "base64", "json"]);
+  const records = body["records"];
+  if (!Array.isArray(records) || records.length === 0) throw invalid("records must be a non-empty array");
+  if (records.length > MAX_RECORDS_PER_REQUEST) throw tooLarge(`At most ${MAX_RECORDS_PER_REQUEST} records per request`);
+  return records.map((r, i) => {
+    const where = `records[${i}]`;
+    if (!isObject(r)) throw invalid(`${where} must be an object`);
+    onlyKeys(r, ["key", "value", "headers", "partition", "timestamp"], where);
+    const partition = optionalInt(r["partition"], `${where}.partition`, 0, 2 ** 31 - 1);
+    const timestamp = optionalInt(r["timestamp"], `${where}.timestamp`, 0);
+    return {
+      key: bytesOf(r["key"], keyEncoding, `${where}.key`),
+      value: bytesOf(r["value"], valueEncoding, `${where}.value`),
+      headers: headersOf(r["headers"], `${where}.headers`),
+      ...(partition === undefined ? {} : { partition }),
+      ...(timestamp === undefined ? {} : { timestamp }),
+    };
+  });
+}
+
+function bytesOf(v: Json | undefined, encoding: Encoding, where: string): Uint8Array | null {
+  if (v === undefined || v === null) return null;
+  if (encoding === "json") return Buffer.from(JSON.stringify(v), "utf8");
+  if (typeof v !== "string") throw invalid(`${where} must be a string (or set the encoding to json)`);
+  return encoding === "base64" ? fromBase64(v, where) : Buffer.from(v, "utf8");
+}
+
+function headersOf(v: Json | undefined, where: string): { key: string; value: Uint8Array | null }[] {
+  if (v === undefined || v === null) return [];
+  const pairs: [string, Json][] = Array.isArray(v)
+    ? v.map((h, i) => {
+        if (!isObject(h) || typeof h["key"] !== "string") throw invalid(`${where}[${i}] must be {key, value}`);
+        return [h["key"], h["value"] ?? null];
+      })
+    : isObject(v)
+      ? Object.entries(v)
+      : (() => {
+          throw invalid(`${where} must be an object or an array of {key, value}`);
+        })();
+  return pairs.map(([key, value]) => {
+    if (value !== null && typeof value !== "string") throw invalid(`${where}.${key} must be a string or null`);
+    return { key, value: value === null ? null : Buffer.from(value, "utf8") };
+  });
+}
+
+/**
+ * 200 when every batch landed. Otherwise the first error's response, with the per-batch results
+ * beside it; 207 when some batches landed and others did not (retry only the failed ones).
+ */
+function produceResponse(results: ProduceResult[]): HttpResponse {
+  const offsets = results.map((r) => ("error" in r ? { partition: r.partition, error: r.error.toJSON().error } : r));
+  const failed = results.find((r): r is Extract<ProduceResult, { error: unknown }> => "error" in r);
+  if (!failed) return { status: 200, body: { offsets } };
+  const landed = results.some((r) => !("error" in r));
+  const response = errorResponse(failed.error);
+  return { ...response, status: landed ? 207 : response.status, body: { ...failed.error.toJSON(), offsets } };
+}
+
+async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, string>>, log: Log): Promise<HttpResponse> {
+  const topic = topicParam(params);
+  const partition = pathInt(params["partition"] ?? "", "partition");
+  const offset = queryInt(req, "offset", 0);
+  if (offset === undefined) throw invalid("Query parameter offset is required");
+  const maxBytes = queryInt(req, "maxBytes", 1);
+  const maxWaitMs = queryInt(req, "maxWaitMs", 0);
+  const result = await log.fetch(topic, partition, {
+    offset,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+    ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+  });
+  const positions = {
+    "seglog-next-offset": String(result.nextOffset),
+    "seglog-high-watermark": String(result.highWatermark),
+    "seglog-log-start-offset": String(result.logStartOffset),
+  };
+  if ((req.headers["accept"] ?? "").includes("application/octet-stream")) {
+    return { status: 200, headers: positions, body: Buffer.concat(result.batches.map((b) => b.bytes)) };
+  }
+  const encoding = encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
+  const records = [];
+  for (const batch of result.batches) {
+    for (const r of decodeStored(batch.bytes)) {
+      if (r.offset < offset) continue;
+      records.push({
+        partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: r.key === null ? null : render(r.key, encoding === "json" ? "string" : encoding),
+        value: r.value === null ? null : render(r.value, encoding),
+        headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : Buffer.from(h.value).toString("utf8") })),
+      });
+    }
+  }
+  return {
+    status: 200,
+    body: {
+      records,
+      nextOffset: result.nextOffset,
+      highWatermark: result.highWatermark,
+      logStartOffset: result.logStartOffset,
+    },
+  };
+}
+
+function render(bytes: Uint8Array, encoding: Encoding): Json {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (encoding === "base64") return buf.toString("base64");
+  const text = buf.toString("utf8");
+  if (encoding === "string") return text;
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    throw invalid("A record value is not JSON; fetch with encoding=string or base64", "NotJson");
+  }
+}

@@ -1,0 +1,94 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tooLarge } from "../core/errors.ts";
+import type { ApiGatewayResult } from "../http/event.ts";
+import { MAX_REQUEST_BYTES } from "../http/log-routes.ts";
+import { errorResponse, matchRoute, type FunctionName, type Route } from "../http/router.ts";
+import { toApiGatewayResult } from "../http/event.ts";
+
+export type LambdaHandler = (event: unknown) => Promise<ApiGatewayResult>;
+
+export interface LocalApiOptions {
+  /** @default 8092 */
+  readonly port?: number;
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  /** The route table, used only to pick which function gets a request, as API Gateway does. */
+  readonly routes: readonly Route<never>[];
+  readonly handlers: Readonly<Record<FunctionName, LambdaHandler>>;
+}
+
+export interface LocalApi {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `/v1` locally the way API Gateway does: each HTTP request becomes an HTTP API
+ * (payload format 2.0) event, handed to the Lambda handler that owns the route.
+ */
+export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
+  const server = createServer((req, res) => {
+    void serve(req, res, options).catch((e) => send(res, toApiGatewayResult(errorResponse(e))));
+  });
+  server.keepAliveTimeout = 30_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8092, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  return { url: `http://${address}:${port}`, port, close: () => closeServer(server) };
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, options: LocalApiOptions): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const method = (req.method ?? "GET").toUpperCase();
+  const body = await readBody(req);
+  const match = matchRoute(options.routes, method, url.pathname);
+  const fn: FunctionName = match?.route.fn ?? "admin";
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = v;
+  const event = {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: query,
+    requestContext: { http: { method, path: url.pathname, sourceIp: req.socket.remoteAddress ?? "" }, stage: "$default" },
+    body: body.toString("base64"),
+    isBase64Encoded: true,
+  };
+  send(res, await options.handlers[fn](event));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > MAX_REQUEST_BYTES) throw tooLarge(`Request body of ${declared} bytes exceeds ${MAX_REQUEST_BYTES}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > MAX_REQUEST_BYTES) throw tooLarge(`Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, result: ApiGatewayResult): void {
+  if (res.headersSent) return;
+  const body = Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8");
+  res.writeHead(result.statusCode, { ...result.headers, "content-length": String(body.byteLength) });
+  res.end(body);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,170 @@
+import { randomInt } from "node:crypto";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { encodeRecordBatch } from "../core/codec/record-batch.ts";
+import { invalid, isSeglogError, type SeglogError } from "../core/errors.ts";
+import { partitionForKey } from "../core/partitioner.ts";
+import { SegmentObjects } from "../storage/objects.ts";
+import { Registry, type TopicRecord } from "../storage/registry.ts";
+import { Appender, checkBatch, type AppendResult, type CheckedBatch } from "./append.ts";
+import { DEFAULT_LOG_OPTIONS, type LogOptions } from "./options.ts";
+import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
+import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
+
+export interface ProduceRecord {
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers?: ReadonlyArray<{ key: string; value: Uint8Array | null }>;
+  readonly partition?: number;
+  readonly timestamp?: number;
+}
+
+/** A client-built RecordBatch v2 for one partition (the binary produce body's frame). */
+export interface ProduceFrame {
+  readonly partition: number;
+  readonly bytes: Uint8Array;
+}
+
+export type ProduceResult = AppendResult | { readonly partition: number; readonly error: SeglogError };
+
+export interface PartitionState {
+  readonly partition: number;
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+}
+
+export type OffsetSpec = "earliest" | "latest" | { readonly timestampMs: number };
+
+export interface LogStorage {
+  readonly dynamo: DynamoDBClient;
+  readonly s3: S3Client;
+  readonly table: string;
+  readonly bucket: string;
+}
+
+/** The log engine: topics, produce and fetch over one table and one bucket. */
+export class Log {
+  readonly options: LogOptions;
+  readonly topics: Topics;
+  private readonly appender: Appender;
+  private readonly reader: Reader;
+
+  constructor(storage: LogStorage, options: Partial<LogOptions> = {}) {
+    this.options = { ...DEFAULT_LOG_OPTIONS, ...options };
+    const registry = new Registry(storage.dynamo, storage.table);
+    const objects = new SegmentObjects(storage.s3, storage.bucket);
+    this.topics = new Topics(registry, this.options);
+    this.appender = new Appender(registry, objects, this.topics, this.options);
+    this.reader = new Reader(registry, objects, this.options);
+  }
+
+  createTopic(input: CreateTopicInput) {
+    return this.topics.create(input);
+  }
+
+  listTopics(): Promise<TopicRecord[]> {
+    return this.topics.list();
+  }
+
+  async describeTopic(name: string): Promise<{ topic: TopicRecord; partitions: PartitionState[] }> {
+    const topic = await this.topics.get(name);
+    const partitions = await Promise.all(
+      Array.from({ length: topic.partitions }, async (_, partition) => {
+        const { head, highWatermark } = await this.reader.highWatermark(topic, partition);
+        return { partition, logStartOffset: head.logStartOffset, highWatermark };
+      }),
+    );
+    return { topic, partitions };
+  }
+
+  alterTopic(name: string, input: AlterTopicInput): Promise<TopicRecord> {
+    return this.topics.alter(name, input);
+  }
+
+  deleteTopic(name: string): Promise<void> {
+    return this.topics.delete(name);
+  }
+
+  /**
+   * Produces records: explicit partition wins, keyed records go by murmur2, null-key records of
+   * one call all go to one randomly chosen partition (sticky), so that a call costs one batch per
+   * partition it touches.
+   */
+  async produceRecords(topicName: string, records: readonly ProduceRecord[]): Promise<ProduceResult[]> {
+    if (records.length === 0) throw invalid("No records to produce");
+    const topic = await this.topics.cached(topicName);
+    const sticky = randomInt(topic.partitions);
+    const byPartition = new Map<number, ProduceRecord[]>();
+    for (const r of records) {
+      const p = r.partition ?? (r.key === null ? sticky : partitionForKey(r.key, topic.partitions));
+      byPartition.set(p, [...(byPartition.get(p) ?? []), r]);
+    }
+    const now = this.options.now();
+    const frames = [...byPartition].map(([partition, rs]) => ({
+      partition,
+      bytes: encodeRecordBatch({
+        records: rs.map((r) => ({
+          key: r.key,
+          value: r.value,
+          headers: (r.headers ?? []).map((h) => ({ key: h.key, value: h.value })),
+          timestamp: r.timestamp ?? now,
+        })),
+      }),
+    }));
+    return this.produceFrames(topicName, frames);
+  }
+
+  /** Produces client-built batches; every batch is checked before any is written. */
+  async produceFrames(topicName: string, frames: readonly ProduceFrame[]): Promise<ProduceResult[]> {
+    if (frames.length === 0) throw invalid("No record batches to produce");
+    let topic = await this.topics.cached(topicName);
+    const highest = Math.max(...frames.map((f) => f.partition));
+    if (highest >= topic.partitions) topic = await this.topics.withPartition(topicName, highest);
+    const checked = frames.map((f) => ({
+      partition: f.partition,
+      batch: checkBatch(f.bytes, topic.config["max.message.bytes"]),
+    }));
+    // Batches of one partition go in order, one after another; partitions go in parallel. After a
+    // failure the partition's later batches are not tried (that would reorder them) and share its error.
+    const results: ProduceResult[] = new Array(checked.length);
+    const order = new Map<number, number[]>();
+    checked.forEach(({ partition }, i) => order.set(partition, [...(order.get(partition) ?? []), i]));
+    await Promise.all(
+      [...order].map(async ([partition, indexes]) => {
+        let failure: SeglogError | undefined;
+        for (const i of indexes) {
+          if (failure) {
+            results[i] = { partition, error: failure };
+            continue;
+          }
+          try {
+            results[i] = await this.appender.append(topic, partition, (checked[i] as { batch: CheckedBatch }).batch);
+          } catch (e) {
+            if (!isSeglogError(e)) throw e;
+            failure = e;
+            results[i] = { partition, error: e };
+          }
+        }
+      }),
+    );
+    return results;
+  }
+
+  async fetch(topicName: string, partition: number, request: FetchRequest): Promise<FetchResult> {
+    const topic = await this.topics.withPartition(topicName, partition);
+    return this.reader.fetch(topic, partition, request);
+  }
+
+  async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {
+    const topic = await this.topics.withPartition(topicName, partition);
+    if (spec === "earliest") {
+      const { head } = await this.reader.highWatermark(topic, partition);
+      return { offset: head.logStartOffset, timestamp: null };
+    }
+    if (spec === "latest") {
+      const { highWatermark } = await this.reader.highWatermark(topic, partition);
+      return { offset: highWatermark, timestamp: null };
+    }
+    return this.reader.offsetForTimestamp(topic, partition, spec.timestampMs);
+  }
+}

@@ -1,0 +1,46 @@
+/** Every tunable of the log engine, with its default, in one place. */
+export interface LogOptions {
+  /** A missing seq older than this is aborted by readers. Must exceed the produce function's timeout. */
+  readonly abortTimeoutMs: number;
+  /** How long a function instance trusts its cached topic metadata (like Kafka's metadata.max.age.ms). */
+  readonly topicCacheMs: number;
+  /** Long-poll re-check interval. */
+  readonly pollIntervalMs: number;
+  /** Long-poll default (Kafka's fetch.max.wait.ms) and ceiling (below API Gateway's 29 s). */
+  readonly defaultMaxWaitMs: number;
+  readonly maxWaitMsLimit: number;
+  /** Default and ceiling of a fetch's bytes (Kafka's max.partition.fetch.bytes is 1 MiB). */
+  readonly defaultMaxBytes: number;
+  readonly maxBytesLimit: number;
+  /** Readers move the stable hint once they have walked this many decided seqs past it. */
+  readonly stableAdvanceSeqs: number;
+  /** Index items read per Query page. */
+  readonly indexPageSize: number;
+  /** Parallel S3 GETs per fetch. */
+  readonly getConcurrency: number;
+  readonly now: () => number;
+}
+
+export const DEFAULT_LOG_OPTIONS: LogOptions = {
+  abortTimeoutMs: 30_000,
+  topicCacheMs: 5_000,
+  pollIntervalMs: 100,
+  defaultMaxWaitMs: 500,
+  maxWaitMsLimit: 20_000,
+  defaultMaxBytes: 1_048_576,
+  maxBytesLimit: 6 * 1024 * 1024,
+  stableAdvanceSeqs: 32,
+  indexPageSize: 100,
+  getConcurrency: 16,
+  now: () => Date.now(),
+};
+
+/** Reads overrides from the environment (`SEGLOG_ABORT_TIMEOUT_MS`, …) for the Lambda handlers. */
+export function logOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Partial<LogOptions> {
+  const out: { -readonly [K in keyof LogOptions]?: LogOptions[K] } = {};
+  const abort = Number(env["SEGLOG_ABORT_TIMEOUT_MS"]);
+  if (Number.isSafeInteger(abort) && abort > 0) out.abortTimeoutMs = abort;
+  const cache = Number(env["SEGLOG_TOPIC_CACHE_MS"]);
+  if (env["SEGLOG_TOPIC_CACHE_MS"] !== undefined && Number.isSafeInteger(cache) && cache >= 0) out.topicCacheMs = cache;
+  return out;
+}

@@ -1,0 +1,221 @@
+import { decodeRecordBatch, recordsOf } from "../core/codec/record-batch.ts";
+import { SeglogError, invalid, offsetOutOfRange } from "../core/errors.ts";
+import { segmentObjectKey } from "../core/keys.ts";
+import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
+import type { SegmentObjects } from "../storage/objects.ts";
+import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
+import type { LogOptions } from "./options.ts";
+
+export interface FetchRequest {
+  readonly offset: number;
+  readonly maxBytes?: number;
+  readonly maxWaitMs?: number;
+}
+
+export interface FetchedBatch {
+  readonly baseOffset: number;
+  /** One RecordBatch v2 as stored; it may start before the requested offset, as in Kafka. */
+  readonly bytes: Uint8Array;
+}
+
+export interface FetchResult {
+  readonly batches: FetchedBatch[];
+  /** Where the next fetch should start. */
+  readonly nextOffset: number;
+  /** End of the committed log as far as this read could see (exact when it reached the tail). */
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
+export interface ReadRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: ReadonlyArray<{ key: string; value: Uint8Array | null }>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Read committed (docs/produce-and-fetch.md): walk the index, abort stale gaps, GET segments. */
+export class Reader {
+  constructor(
+    private readonly registry: Registry,
+    private readonly objects: SegmentObjects,
+    private readonly options: LogOptions,
+  ) {}
+
+  async fetch(topic: TopicRecord, partition: number, request: FetchRequest): Promise<FetchResult> {
+    const maxBytes = bounded("maxBytes", request.maxBytes, this.options.defaultMaxBytes, 1, this.options.maxBytesLimit);
+    const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
+    const deadline = this.options.now() + maxWaitMs;
+    for (;;) {
+      const result = await this.fetchOnce(topic, partition, request.offset, maxBytes);
+      const remaining = deadline - this.options.now();
+      if (result.batches.length > 0 || result.nextOffset > request.offset || remaining <= 0) return result;
+      await sleep(Math.min(this.options.pollIntervalMs, remaining));
+    }
+  }
+
+  /** The committed end of the log. */
+  async highWatermark(topic: TopicRecord, partition: number): Promise<{ head: Head; highWatermark: number }> {
+    const head = await this.head(topic, partition);
+    const walk = await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, () => false);
+    return { head, highWatermark: walk.end };
+  }
+
+  /** First committed offset whose timestamp is ≥ `timestampMs`, or the high watermark if none. */
+  async offsetForTimestamp(
+    topic: TopicRecord,
+    partition: number,
+    timestampMs: number,
+  ): Promise<{ offset: number; timestamp: number | null }> {
+    const { head, highWatermark } = await this.highWatermark(topic, partition);
+    let fromSeq = head.startSeq;
+    for (;;) {
+      const page = await this.registry.segments(topic.topicId, partition, fromSeq, this.options.indexPageSize);
+      for (const entry of page.entries) {
+        if (entry.base >= highWatermark) return { offset: highWatermark, timestamp: null };
+        if (entry.state !== "C" || entry.maxTs < timestampMs) continue;
+        const bytes = await this.objects.get(objectKeyOf(topic, partition, entry));
+        for (const record of decodeStored(bytes)) {
+          if (record.timestamp >= timestampMs && record.offset >= head.logStartOffset) {
+            return { offset: record.offset, timestamp: record.timestamp };
+          }
+        }
+      }
+      const last = page.entries.at(-1);
+      if (!page.more || !last) return { offset: highWatermark, timestamp: null };
+      fromSeq = last.toSeq + 1;
+    }
+  }
+
+  private async fetchOnce(topic: TopicRecord, partition: number, offset: number, maxBytes: number): Promise<FetchResult> {
+    const head = await this.head(topic, partition);
+    if (!Number.isSafeInteger(offset) || offset < head.logStartOffset || offset > head.nextOffset) {
+      throw outOfRange(offset, head.logStartOffset);
+    }
+    const start =
+      offset >= head.stableOffset
+        ? { seq: head.stableSeq, base: head.stableOffset }
+        : ((await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ?? {
+            seq: head.startSeq,
+            base: head.logStartOffset,
+          });
+    const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes);
+    let bytes = 0;
+    let nextOffset = offset;
+    const wanted: IndexEntry[] = [];
+    for (const entry of walk.entries) {
+      if (entry.base + entry.count <= offset) continue;
+      if (bytes >= maxBytes) break;
+      nextOffset = entry.base + entry.count;
+      if (entry.state === "C") {
+        wanted.push(entry);
+        bytes += entry.bytes;
+      }
+    }
+    if (walk.stopped && offset > walk.end) throw outOfRange(offset, head.logStartOffset, walk.end);
+    const batches = await this.getAll(topic, partition, wanted);
+    return {
+      batches,
+      nextOffset,
+      highWatermark: Math.max(walk.end, head.stableOffset),
+      logStartOffset: head.logStartOffset,
+    };
+  }
+
+  private async head(topic: TopicRecord, partition: number): Promise<Head> {
+    const head = await this.registry.getHead(topic.topicId, partition);
+    if (!head) {
+      throw new SeglogError("Internal", `Partition ${topic.name}-${partition} has no head`, { retriable: true });
+    }
+    return head;
+  }
+
+  /**
+   * Walks the index from `start` until the walk stops or `enough` says so after a page. Writes
+   * planned aborts (last seq first, stopping at the first lost race, then re-walks) and moves
+   * the stable hint forward when this walk proved a long enough decided prefix.
+   */
+  private async walk(
+    topic: TopicRecord,
+    partition: number,
+    head: Head,
+    start: { seq: number; base: number },
+    enough: (walk: CommittedWalk) => boolean,
+  ): Promise<CommittedWalk> {
+    for (let attempt = 0; ; attempt++) {
+      const walk = new CommittedWalk(start, head, this.options.now(), this.options.abortTimeoutMs);
+      let raced = false;
+      while (!walk.stopped) {
+        const page = await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
+        walk.feed(page.entries, !page.more);
+        for (const entry of walk.aborts.splice(0)) {
+          if (!(await this.registry.decide(topic.topicId, partition, entry))) {
+            raced = true;
+            break;
+          }
+        }
+        if (raced || enough(walk)) break;
+      }
+      if (raced) {
+        if (attempt >= 3) throw new SeglogError("Internal", "The index kept changing under the reader", { retriable: true });
+        continue;
+      }
+      if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= this.options.stableAdvanceSeqs) {
+        await this.registry.advanceStable(topic.topicId, partition, walk.nextSeq, walk.end);
+      }
+      return walk;
+    }
+  }
+
+  private async getAll(topic: TopicRecord, partition: number, entries: IndexEntry[]): Promise<FetchedBatch[]> {
+    const out: FetchedBatch[] = new Array(entries.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length) {
+        const i = next++;
+        const entry = entries[i] as IndexEntry;
+        out[i] = { baseOffset: entry.base, bytes: await this.objects.get(objectKeyOf(topic, partition, entry)) };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.getConcurrency, entries.length) }, worker));
+    return out;
+  }
+}
+
+function bytesFrom(entries: readonly IndexEntry[], offset: number): number {
+  let bytes = 0;
+  for (const e of entries) if (e.state === "C" && e.base + e.count > offset) bytes += e.bytes;
+  return bytes;
+}
+
+function objectKeyOf(topic: TopicRecord, partition: number, entry: IndexEntry): string {
+  return entry.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, entry.base);
+}
+
+/** Decodes stored batches into records with absolute offsets and timestamps. */
+export function* decodeStored(bytes: Uint8Array): Generator<ReadRecord> {
+  const batch = decodeRecordBatch(bytes);
+  for (const r of recordsOf(batch)) {
+    yield {
+      offset: Number(r.offset),
+      timestamp: Number(r.timestamp),
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+    };
+  }
+}
+
+function outOfRange(offset: number, logStartOffset: number, highWatermark?: number): SeglogError {
+  const range = highWatermark === undefined ? `from ${logStartOffset}` : `${logStartOffset}..${highWatermark}`;
+  return offsetOutOfRange(`Offset ${offset} is out of range (the partition holds ${range})`);
+}
+
+function bounded(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) throw invalid(`${name} must be an integer ≥ ${min}`);
+  return Math.min(value, max);
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { invalid, notFound } from "../core/errors.ts";
+import {
+  DEFAULT_TOPIC_CONFIG,
+  parseTopicConfig,
+  validatePartitionCount,
+  validateTopicName,
+  type TopicConfig,
+} from "../core/topic-config.ts";
+import type { Registry, TopicRecord } from "../storage/registry.ts";
+import type { LogOptions } from "./options.ts";
+
+export interface CreateTopicInput {
+  readonly name: string;
+  readonly partitions: number;
+  readonly config?: Partial<TopicConfig>;
+}
+
+export interface AlterTopicInput {
+  readonly partitions?: number;
+  readonly config?: Partial<TopicConfig>;
+}
+
+/** The topic registry: ZooKeeper-style versioned items, plus a short per-instance cache. */
+export class Topics {
+  private readonly cache = new Map<string, { topic: TopicRecord; at: number }>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly options: Pick<LogOptions, "topicCacheMs" | "now">,
+  ) {}
+
+  async create(input: CreateTopicInput): Promise<{ topic: TopicRecord; warning?: string }> {
+    const { warning } = validateTopicName(input.name);
+    const partitions = validatePartitionCount(input.partitions);
+    const config = { ...DEFAULT_TOPIC_CONFIG, ...parseTopicConfig(input.config) };
+    const topic: TopicRecord = {
+      name: input.name,
+      topicId: randomUUID().replaceAll("-", ""),
+      partitions,
+      config,
+      state: "ACTIVE",
+      version: 1,
+      createdAt: this.options.now(),
+    };
+    // Heads first: a crash before the topic item leaves unreachable heads, never a topic that cannot take writes.
+    await this.createHeads(topic.topicId, 0, partitions);
+    await this.registry.putTopic(topic);
+    this.remember(topic);
+    return warning === undefined ? { topic } : { topic, warning };
+  }
+
+  async list(): Promise<TopicRecord[]> {
+    const all = await this.registry.listTopics();
+    return all.filter((t) => t.state === "ACTIVE").sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The current topic, read through to DynamoDB. */
+  async get(name: string): Promise<TopicRecord> {
+    validateTopicName(name);
+    const topic = await this.registry.getTopic(name);
+    if (!topic || topic.state !== "ACTIVE") {
+      this.cache.delete(name);
+      throw notFound(`Unknown topic '${name}'`);
+    }
+    this.remember(topic);
+    return topic;
+  }
+
+  /** The topic as this instance last saw it, at most `topicCacheMs` old. */
+  async cached(name: string): Promise<TopicRecord> {
+    const hit = this.cache.get(name);
+    if (hit && this.options.now() - hit.at < this.options.topicCacheMs) return hit.topic;
+    return this.get(name);
+  }
+
+  /** A topic known to have `partition`, re-reading once if the cache may be behind an alter. */
+  async withPartition(name: string, partition: number): Promise<TopicRecord> {
+    if (!Number.isInteger(partition) || partition < 0) throw invalid(`Invalid partition ${partition}`);
+    let topic = await this.cached(name);
+    if (partition >= topic.partitions) topic = await this.get(name);
+    if (partition >= topic.partitions) {
+      throw notFound(`Topic '${name}' has no partition ${partition} (it has ${topic.partitions})`);
+    }
+    return topic;
+  }
+
+  forget(name: string): void {
+    this.cache.delete(name);
+  }
+
+  async alter(name: string, input: AlterTopicInput): Promise<TopicRecord> {
+    const current = await this.get(name);
+    let partitions = current.partitions;
+    if (input.partitions !== undefined) {
+      partitions = validatePartitionCount(input.partitions);
+      if (partitions < current.partitions) {
+        throw invalid(
+          `Topic '${name}' has ${current.partitions} partitions; the count can only grow`,
+          "InvalidPartitions",
+        );
+      }
+    }
+    const next: TopicRecord = {
+      ...current,
+      partitions,
+      config: { ...current.config, ...parseTopicConfig(input.config) },
+      version: current.version + 1,
+    };
+    await this.createHeads(current.topicId, current.partitions, partitions);
+    await this.registry.putTopic(next, current.version);
+    this.remember(next);
+    return next;
+  }
+
+  async delete(name: string): Promise<void> {
+    const current = await this.get(name);
+    await this.registry.putTombstone(current, this.options.now());
+    await this.registry.putTopic({ ...current, state: "DELETING", version: current.version + 1 }, current.version);
+    this.cache.delete(name);
+  }
+
+  private async createHeads(topicId: string, from: number, to: number): Promise<void> {
+    const BATCH = 16;
+    for (let p = from; p < to; p += BATCH) {
+      const chunk = [];
+      for (let q = p; q < Math.min(to, p + BATCH); q++) chunk.push(this.registry.createHead(topicId, q));
+      await Promise.all(chunk);
+    }
+  }
+
+  private remember(topic: TopicRecord): void {
+    this.cache.set(topic.name, { topic, at: this.options.now() });
+  }
+}

@@ -1,0 +1,368 @@
+import {
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
+import { conflict } from "../core/errors.ts";
+import {
+  HEAD_SK,
+  TOMBSTONE_PK,
+  TOPIC_PK,
+  offsetKey,
+  partitionPk,
+  segmentSk,
+  seqOfSegmentSk,
+} from "../core/keys.ts";
+import type { IndexEntry } from "../core/read-committed.ts";
+import type { TopicConfig } from "../core/topic-config.ts";
+import { OFFSET_INDEX } from "./table.ts";
+import { N, S, num, reqNum, reqStr, str, type Item } from "./attributes.ts";
+import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
+
+export interface TopicRecord {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: number;
+  readonly config: TopicConfig;
+  readonly state: "ACTIVE" | "DELETING";
+  readonly version: number;
+  readonly createdAt: number;
+}
+
+export interface Head {
+  readonly nextSeq: number;
+  readonly nextOffset: number;
+  readonly lastReservedAt: number;
+  readonly logStartOffset: number;
+  readonly startSeq: number;
+  readonly stableSeq: number;
+  readonly stableOffset: number;
+}
+
+/**
+ * The DynamoDB side of the log: the topic registry, partition heads and the segment index.
+ * Every change is a single-item conditional write; a lost condition comes back as a domain
+ * answer (`false`, `Conflict`), never as a raw SDK error.
+ */
+export class Registry {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw toSeglogError(e);
+    }
+  }
+
+  // ---- topics ----
+
+  async getTopic(name: string): Promise<TopicRecord | undefined> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new GetItemCommand({ TableName: this.table, Key: { pk: S(TOPIC_PK), sk: S(name) }, ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? topicFromItem(out.Item) : undefined;
+  }
+
+  async listTopics(): Promise<TopicRecord[]> {
+    const topics: TopicRecord[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.call(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: { ":pk": S(TOPIC_PK) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of out.Items ?? []) topics.push(topicFromItem(item));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return topics;
+  }
+
+  /**
+   * Writes a topic item. `expectedVersion` undefined means "create": the name must be free or
+   * held by a DELETING topic. Otherwise the stored version must match, like a znode's.
+   */
+  async putTopic(topic: TopicRecord, expectedVersion?: number): Promise<void> {
+    const creating = expectedVersion === undefined;
+    try {
+      await this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: topicToItem(topic),
+          ConditionExpression: creating
+            ? "attribute_not_exists(sk) OR #state = :deleting"
+            : "#version = :expected AND #state = :active",
+          ExpressionAttributeNames: creating ? { "#state": "state" } : { "#version": "version", "#state": "state" },
+          ExpressionAttributeValues: creating
+            ? { ":deleting": S("DELETING") }
+            : { ":expected": N(expectedVersion), ":active": S("ACTIVE") },
+        }),
+      );
+    } catch (e) {
+      if (isConditionFailed(e)) {
+        throw conflict(
+          creating
+            ? `Topic '${topic.name}' already exists`
+            : `Topic '${topic.name}' was changed concurrently (expected version ${expectedVersion}); re-read and retry`,
+          { code: creating ? "TopicExists" : "VersionMismatch" },
+        );
+      }
+      throw toSeglogError(e);
+    }
+  }
+
+  /** Records a deleted topic's id so the maintenance function can remove its data later. */
+  async putTombstone(topic: TopicRecord, now: number): Promise<void> {
+    await this.call(() =>
+      this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: S(TOMBSTONE_PK),
+            sk: S(topic.topicId),
+            name: S(topic.name),
+            partitions: N(topic.partitions),
+            deletedAt: N(now),
+          },
+        }),
+      ),
+    );
+  }
+
+  // ---- partition heads ----
+
+  async createHead(topicId: string, partition: number): Promise<void> {
+    try {
+      await this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: S(partitionPk(topicId, partition)),
+            sk: S(HEAD_SK),
+            nextSeq: N(0),
+            nextOffset: N(0),
+            lastReservedAt: N(0),
+            logStartOffset: N(0),
+            startSeq: N(0),
+            stableSeq: N(0),
+            stableOffset: N(0),
+          },
+          ConditionExpression: "attribute_not_exists(sk)",
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailed(e)) throw toSeglogError(e);
+    }
+  }
+
+  async getHead(topicId: string, partition: number): Promise<Head | undefined> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new GetItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(HEAD_SK) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    if (!out.Item) return undefined;
+    const item = out.Item;
+    return {
+      nextSeq: reqNum(item, "nextSeq"),
+      nextOffset: reqNum(item, "nextOffset"),
+      lastReservedAt: reqNum(item, "lastReservedAt"),
+      logStartOffset: reqNum(item, "logStartOffset"),
+      startSeq: reqNum(item, "startSeq"),
+      stableSeq: reqNum(item, "stableSeq"),
+      stableOffset: reqNum(item, "stableOffset"),
+    };
+  }
+
+  /** Step 1 of produce: reserve `count` offsets. Returns undefined when the head does not exist. */
+  async reserve(
+    topicId: string,
+    partition: number,
+    count: number,
+    now: number,
+  ): Promise<{ seq: number; baseOffset: number } | undefined> {
+    try {
+      const out = await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(HEAD_SK) },
+          UpdateExpression: "ADD nextSeq :one, nextOffset :n SET lastReservedAt = :now",
+          ConditionExpression: "attribute_exists(sk)",
+          ExpressionAttributeValues: { ":one": N(1), ":n": N(count), ":now": N(now) },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      const attrs = out.Attributes ?? {};
+      return { seq: reqNum(attrs, "nextSeq") - 1, baseOffset: reqNum(attrs, "nextOffset") - count };
+    } catch (e) {
+      if (isConditionFailed(e)) return undefined;
+      throw toSeglogError(e);
+    }
+  }
+
+  /** Advances the stable hint; monotonic, and a lost race is fine (someone went further). */
+  async advanceStable(topicId: string, partition: number, seq: number, offset: number): Promise<void> {
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(HEAD_SK) },
+          UpdateExpression: "SET stableSeq = :s, stableOffset = :o",
+          ConditionExpression: "stableSeq < :s",
+          ExpressionAttributeValues: { ":s": N(seq), ":o": N(offset) },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailed(e)) throw toSeglogError(e);
+    }
+  }
+
+  // ---- segment index ----
+
+  /** Writes a commit or abort for one seq; false when the other outcome won first. */
+  async decide(topicId: string, partition: number, entry: IndexEntry): Promise<boolean> {
+    try {
+      await this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: entryToItem(topicId, partition, entry),
+          ConditionExpression: "attribute_not_exists(sk)",
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw toSeglogError(e);
+    }
+  }
+
+  /** One page of segment entries from `fromSeq` (inclusive) upwards. */
+  async segments(
+    topicId: string,
+    partition: number,
+    fromSeq: number,
+    limit: number,
+  ): Promise<{ entries: IndexEntry[]; more: boolean }> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          ExpressionAttributeValues: {
+            ":pk": S(partitionPk(topicId, partition)),
+            ":from": S(segmentSk(fromSeq)),
+            ":to": S("S#~"),
+          },
+          Limit: limit,
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return { entries: (out.Items ?? []).map(entryFromItem), more: out.LastEvaluatedKey !== undefined };
+  }
+
+  /** The segment holding `offset` (largest base ≤ offset), via the `byOffset` LSI. */
+  async segmentAtOffset(
+    topicId: string,
+    partition: number,
+    offset: number,
+  ): Promise<{ seq: number; base: number } | undefined> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: OFFSET_INDEX.indexName,
+          KeyConditionExpression: "pk = :pk AND ob <= :o",
+          ExpressionAttributeValues: { ":pk": S(partitionPk(topicId, partition)), ":o": S(offsetKey(offset)) },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      ),
+    );
+    const item = out.Items?.[0];
+    if (!item) return undefined;
+    return { seq: seqOfSegmentSk(reqStr(item, "sk")), base: Number(reqStr(item, "ob")) };
+  }
+}
+
+function topicFromItem(item: Item): TopicRecord {
+  return {
+    name: reqStr(item, "sk"),
+    topicId: reqStr(item, "topicId"),
+    partitions: reqNum(item, "partitions"),
+    config: JSON.parse(reqStr(item, "config")) as TopicConfig,
+    state: reqStr(item, "state") === "DELETING" ? "DELETING" : "ACTIVE",
+    version: reqNum(item, "version"),
+    createdAt: reqNum(item, "createdAt"),
+  };
+}
+
+function topicToItem(t: TopicRecord): Item {
+  return {
+    pk: S(TOPIC_PK),
+    sk: S(t.name),
+    topicId: S(t.topicId),
+    partitions: N(t.partitions),
+    config: S(JSON.stringify(t.config)),
+    state: S(t.state),
+    version: N(t.version),
+    createdAt: N(t.createdAt),
+  };
+}
+
+function entryToItem(topicId: string, partition: number, e: IndexEntry): Item {
+  const item: Item = {
+    pk: S(partitionPk(topicId, partition)),
+    sk: S(segmentSk(e.seq)),
+    st: S(e.state),
+    base: N(e.base),
+    count: N(e.count),
+    at: N(e.at),
+  };
+  if (e.count > 0) item["ob"] = S(offsetKey(e.base));
+  if (e.toSeq !== e.seq) item["toSeq"] = N(e.toSeq);
+  if (e.state === "C") {
+    item["recs"] = N(e.records);
+    item["bytes"] = N(e.bytes);
+    item["firstTs"] = N(e.firstTs);
+    item["maxTs"] = N(e.maxTs);
+  }
+  if (e.objectKey !== undefined) item["key"] = S(e.objectKey);
+  return item;
+}
+
+function entryFromItem(item: Item): IndexEntry {
+  const seq = seqOfSegmentSk(reqStr(item, "sk"));
+  const objectKey = str(item, "key");
+  return {
+    seq,
+    toSeq: num(item, "toSeq") ?? seq,
+    state: str(item, "st") === "A" ? "A" : "C",
+    base: reqNum(item, "base"),
+    count: reqNum(item, "count"),
+    records: num(item, "recs") ?? 0,
+    bytes: num(item, "bytes") ?? 0,
+    firstTs: num(item, "firstTs") ?? 0,
+    maxTs: num(item, "maxTs") ?? 0,
+    at: reqNum(item, "at"),
+    ...(objectKey === undefined ? {} : { objectKey }),
+  };
+}

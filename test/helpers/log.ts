@@ -1,0 +1,75 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { routes, type AppContext } from "../../src/http/app.ts";
+import type { ApiGatewayResult } from "../../src/http/event.ts";
+import { lambdaHandler, type FunctionName } from "../../src/http/router.ts";
+import { Log } from "../../src/log/log.ts";
+import type { LogOptions } from "../../src/log/options.ts";
+import { testClients, testEnv } from "./stack.ts";
+
+/** A Log engine on the run's local stack, with its own SDK clients (so tests can add middleware). */
+export function testLog(options: Partial<LogOptions> = {}): { log: Log; dynamo: DynamoDBClient; s3: S3Client } {
+  const { dynamo, s3 } = testClients();
+  const env = testEnv();
+  const log = new Log({ dynamo, s3, bucket: env["SEGLOG_BUCKET"] ?? "seglog", table: env["SEGLOG_TABLE"] ?? "seglog" }, options);
+  return { log, dynamo, s3 };
+}
+
+/** Counts SDK commands by name, from the client's middleware stack (what AWS would bill). */
+export function countCalls(client: DynamoDBClient | S3Client): Map<string, number> {
+  const counts = new Map<string, number>();
+  (client as DynamoDBClient).middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName ?? "unknown");
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize", name: "countCalls" },
+  );
+  return counts;
+}
+
+export interface Invoke {
+  (fn: FunctionName, event: unknown): Promise<ApiGatewayResult>;
+}
+
+/** The Lambda handlers as API Gateway would call them, over a test context. */
+export function handlersFor(ctx: AppContext): Invoke {
+  return (fn, event) => lambdaHandler(routes, fn, () => ctx)(event);
+}
+
+/** An HTTP API (payload 2.0) event. */
+export function v2Event(method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string>; query?: Record<string, string> } = {}) {
+  const binary = init.body instanceof Uint8Array;
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: new URLSearchParams(init.query ?? {}).toString(),
+    headers: init.headers ?? {},
+    ...(init.query ? { queryStringParameters: init.query } : {}),
+    requestContext: { http: { method, path }, stage: "$default" },
+    ...(init.body === undefined
+      ? {}
+      : { body: binary ? Buffer.from(init.body as Uint8Array).toString("base64") : (init.body as string), isBase64Encoded: binary }),
+  };
+}
+
+/** A REST API (payload 1.0) event. */
+export function v1Event(method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string>; query?: Record<string, string> } = {}) {
+  const binary = init.body instanceof Uint8Array;
+  return {
+    resource: "/{proxy+}",
+    path,
+    httpMethod: method,
+    headers: init.headers ?? {},
+    multiValueHeaders: {},
+    queryStringParameters: init.query ?? null,
+    pathParameters: null,
+    requestContext: { stage: "prod", httpMethod: method, path: `/prod${path}` },
+    body: init.body === undefined ? null : binary ? Buffer.from(init.body as Uint8Array).toString("base64") : init.body,
+    isBase64Encoded: binary,
+  };
+}
+
+export const jsonOf = (r: ApiGatewayResult): any => JSON.parse(r.body);

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routes } from "../../../src/http/app.ts";
+import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import { runCli } from "../../helpers/cli.ts";
+import { handlersFor, testLog } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+let api: LocalApi;
+beforeAll(async () => {
+  const invoke = handlersFor({ log: testLog().log });
+  const h = (fn: "admin" | "produce" | "fetch" | "groups") => (e: unknown) => invoke(fn, e);
+  api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+});
+afterAll(() => api.close());
+
+describe("the console CLI (README quick start)", () => {
+  it("creates a topic, pipes 1,000 lines in and reads all of them back, each partition in order", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("quick");
+    const created = await runCli(["topics", "--create", "--topic", topic, "--partitions", "3"], { env });
+    expect(created).toMatchObject({ code: 0, stdout: `Created topic ${topic}.\n` });
+    const lines = Array.from({ length: 1000 }, (_, i) => `${i + 1}`).join("\n") + "\n";
+    expect((await runCli(["produce", "--topic", topic, "--key-separator", ":"], { env, stdin: lines.replace(/^(\d*?)(\d)$/gm, "$2:$1$2") })).code).toBe(0);
+    const consumed = await runCli(["consume", "--topic", topic, "--from-beginning", "--max-messages", "1000", "--print-key", "--print-offset"], { env });
+    expect(consumed.code).toBe(0);
+    expect(consumed.stderr).toContain("Processed a total of 1000 messages");
+    const rows = consumed.stdout.trim().split("\n").map((l) => l.match(/^Partition:(\d+)\tOffset:(\d+)\t(\d)\t(\d+)$/));
+    expect(rows.every((m) => m !== null)).toBe(true);
+    expect(new Set(rows.map((m) => Number(m?.[4]))).size).toBe(1000);
+    for (const p of ["0", "1", "2"]) {
+      const mine = rows.filter((m) => m?.[1] === p);
+      expect(mine.map((m) => Number(m?.[2]))).toEqual(mine.map((_, i) => i)); // offsets in order, none missing
+      const values = mine.map((m) => Number(m?.[4]));
+      expect(values).toEqual([...values].sort((a, b) => a - b)); // stdin order kept per partition
+    }
+    // The same key (last digit) always lands on the same partition.
+    const partitionOfKey = new Map<string, string>();
+    for (const m of rows) {
+      const seen = partitionOfKey.get(m?.[3] ?? "");
+      if (seen !== undefined) expect(m?.[1]).toBe(seen);
+      partitionOfKey.set(m?.[3] ?? "", m?.[1] ?? "");
+    }
+  });
+
+  it("lists, describes, alters and deletes topics like kafka-topics.sh", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("admin");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "1", "--config", "retention.ms=60000"], { env });
+    expect((await runCli(["topics", "--list"], { env })).stdout.split("\n")).toContain(topic);
+    await runCli(["produce", "--topic", topic], { env, stdin: "a\nb\n" });
+    const described = await runCli(["topics", "--describe", "--topic", topic], { env });
+    expect(described.stdout).toContain(`PartitionCount: 1\tConfigs: retention.ms=60000`);
+    expect(described.stdout).toContain(`Partition: 0\tLogStartOffset: 0\tHighWatermark: 2`);
+    expect((await runCli(["topics", "--alter", "--topic", topic, "--partitions", "2"], { env })).code).toBe(0);
+    expect((await runCli(["topics", "--describe", "--topic", topic], { env })).stdout).toContain("PartitionCount: 2");
+    const one = await runCli(["consume", "--topic", topic, "--partition", "0", "--offset", "1", "--max-messages", "1"], { env });
+    expect(one.stdout).toBe("b\n");
+    expect((await runCli(["topics", "--delete", "--topic", topic], { env })).code).toBe(0);
+    expect((await runCli(["topics", "--list"], { env })).stdout.split("\n")).not.toContain(topic);
+  });
+
+  it("prints one clear error line and exits non-zero, never a stack trace", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const missing = await runCli(["topics", "--describe", "--topic", uniqueName("missing")], { env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^Error: Unknown topic '.*' \(NotFound\)\n$/);
+    const usage = await runCli(["topics", "--create"], { env });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("--topic is required");
+    const down = await runCli(["topics", "--list"], { env: { SEGLOG_URL: "http://127.0.0.1:9" } });
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim().split("\n")).toHaveLength(1);
+    expect(down.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
+    const help = await runCli(["--help"]);
+    expect(help.stdout).toContain("Usage: seglog <command>");
+  });
+});

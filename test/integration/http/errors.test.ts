@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
+import { buildFrames } from "../../../src/core/frames.ts";
+import { routes } from "../../../src/http/app.ts";
+import type { ApiGatewayResult } from "../../../src/http/event.ts";
+import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import { handlersFor, jsonOf, testLog, v2Event } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+const { log, dynamo, s3 } = testLog();
+const invoke = handlersFor({ log });
+const topic = uniqueName("errs");
+const small = uniqueName("small");
+
+const post = (path: string, body: string | Uint8Array, contentType = "application/json") =>
+  invoke("produce", v2Event("POST", path, { body, headers: { "content-type": contentType } }));
+const records = (t: string) => `/v1/topics/${t}/records`;
+
+async function expectError(result: Promise<ApiGatewayResult>, status: number, kind: string) {
+  const r = await result;
+  expect({ status: r.statusCode, kind: jsonOf(r).error?.kind }).toEqual({ status, kind });
+  expect(typeof jsonOf(r).error.message).toBe("string");
+  expect(typeof jsonOf(r).error.retriable).toBe("boolean");
+  return r;
+}
+
+beforeAll(async () => {
+  await log.createTopic({ name: topic, partitions: 2 });
+  await log.createTopic({ name: small, partitions: 1, config: { "max.message.bytes": 1024 } });
+});
+
+describe("every bad input gets its status and error kind", () => {
+  it("bad JSON, wrong shapes and wrong types → 400 Invalid", async () => {
+    await expectError(post(records(topic), "{not json"), 400, "Invalid");
+    await expectError(post(records(topic), "[1,2]"), 400, "Invalid");
+    await expectError(post(records(topic), ""), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ records: [] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ records: [{ value: 5 }] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", partition: -1 }] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", partition: 1.5 }] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", extra: 1 }] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ valueEncoding: "base64", records: [{ value: "not base64!" }] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ valueEncoding: "utf16", records: [{ value: "x" }] })), 400, "Invalid");
+    await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", headers: { h: 1 } }] })), 400, "Invalid");
+    await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: "ok", partitions: 0 }) })), 400, "Invalid");
+    await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ partitions: 1 }) })), 400, "Invalid");
+    await expectError(invoke("admin", v2Event("PATCH", `/v1/topics/${topic}`, { body: JSON.stringify({ partitions: 1 }) })), 400, "Invalid");
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/records`)), 400, "Invalid");
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/records`, { query: { offset: "abc" } })), 400, "Invalid");
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/records`, { query: { offset: "0", maxBytes: "0" } })), 400, "Invalid");
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/x/records`, { query: { offset: "0" } })), 400, "Invalid");
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: "soon" } })), 400, "Invalid");
+    await expectError(invoke("admin", { hello: "world" }), 400, "Invalid");
+  });
+
+  it("invalid topic names → 400 Invalid; mixed '.' and '_' → 201 with Kafka's warning", async () => {
+    await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: "..", partitions: 1 }) })), 400, "Invalid");
+    await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: "a".repeat(250) }) })), 400, "Invalid");
+    await expectError(invoke("admin", v2Event("GET", "/v1/topics/bad%20name")), 400, "Invalid");
+    const ok = await invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: `${uniqueName("a")}.b_c` }) }));
+    expect(ok.statusCode).toBe(201);
+    expect(jsonOf(ok).warning).toMatch(/collide/);
+  });
+
+  it("unknown topics, partitions and routes → 404 NotFound; an existing name → 409 Conflict", async () => {
+    await expectError(post(records(uniqueName("nope")), JSON.stringify({ records: [{ value: "x" }] })), 404, "NotFound");
+    await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", partition: 2 }] })), 404, "NotFound");
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/9/records`, { query: { offset: "0" } })), 404, "NotFound");
+    await expectError(invoke("admin", v2Event("GET", "/v1/nothing")), 404, "NotFound");
+    await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: topic }) })), 409, "Conflict");
+  });
+
+  it("offsets out of range → 416 OffsetOutOfRange", async () => {
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/1/records`, { query: { offset: "5" } })), 416, "OffsetOutOfRange");
+  });
+
+  it("oversized batches → 413 TooLarge, and nothing is written", async () => {
+    await expectError(post(records(small), JSON.stringify({ records: [{ value: "x".repeat(2000) }] })), 413, "TooLarge");
+    const big = encodeRecordBatch({ records: [{ key: null, value: new Uint8Array(2000) }] });
+    await expectError(post(records(small), buildFrames([{ partition: 0, bytes: big }]), "application/octet-stream"), 413, "TooLarge");
+    expect((await log.describeTopic(small)).partitions[0]?.highWatermark).toBe(0);
+  });
+
+  it("corrupt and truncated binary frames → 400 Invalid, and nothing is written", async () => {
+    const good = encodeRecordBatch({ records: [{ key: null, value: Buffer.from("hello") }] });
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 3] = (flipped[flipped.length - 3] ?? 0) ^ 0x10;
+    const r = await expectError(post(records(topic), buildFrames([{ partition: 0, bytes: flipped }]), "application/octet-stream"), 400, "Invalid");
+    expect(jsonOf(r).error.code).toBe("CorruptRecord");
+    const truncated = buildFrames([{ partition: 0, bytes: good }]).subarray(0, 30);
+    await expectError(post(records(topic), truncated, "application/octet-stream"), 400, "Invalid");
+    // One bad frame spoils the request: the good one beside it is not written either.
+    await expectError(
+      post(records(topic), buildFrames([{ partition: 1, bytes: good }, { partition: 0, bytes: flipped }]), "application/octet-stream"),
+      400,
+      "Invalid",
+    );
+    expect((await log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([0, 0]);
+  });
+
+  it("storage throttling → 429 (DynamoDB) or 503 (S3 SlowDown) with Retry-After, retriable", async () => {
+    const throttled = testLog();
+    const throwOn = (client: typeof dynamo | typeof s3, command: string, name: string, status: number) =>
+      (client as typeof dynamo).middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === command) {
+            throw Object.assign(new Error(`injected ${name}`), { name, $metadata: { httpStatusCode: status } });
+          }
+          return next(args);
+        },
+        { step: "initialize", name: `throw${name}` },
+      );
+    throwOn(throttled.dynamo, "UpdateItemCommand", "ProvisionedThroughputExceededException", 400);
+    const r1 = await expectError(
+      handlersFor({ log: throttled.log })("produce", v2Event("POST", records(topic), { body: JSON.stringify({ records: [{ value: "x" }] }) })),
+      429,
+      "Throttled",
+    );
+    expect(r1.headers["retry-after"]).toBe("1");
+    expect(jsonOf(r1).error.retriable).toBe(true);
+    const slow = testLog();
+    throwOn(slow.s3, "PutObjectCommand", "SlowDown", 503);
+    const r2 = await expectError(
+      handlersFor({ log: slow.log })("produce", v2Event("POST", records(topic), { body: JSON.stringify({ records: [{ value: "x" }] }) })),
+      503,
+      "Throttled",
+    );
+    expect(r2.headers["retry-after"]).toBe("1");
+  });
+});
+
+describe("the local HTTP API", () => {
+  let api: LocalApi;
+  beforeAll(async () => {
+    const handler = (fn: "admin" | "produce" | "fetch" | "groups") => (event: unknown) => invoke(fn, event);
+    api = await startLocalApi({
+      port: 0,
+      routes: routes as never,
+      handlers: { admin: handler("admin"), produce: handler("produce"), fetch: handler("fetch"), groups: handler("groups") },
+    });
+  });
+  afterAll(() => api.close());
+
+  it("refuses a body over 6 MB with 413 TooLarge", async () => {
+    const res = await fetch(`${api.url}${records(topic)}`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(6 * 1024 * 1024 + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { kind: string } }).error.kind).toBe("TooLarge");
+  });
+
+  it("serves produce and fetch over real HTTP", async () => {
+    const produced = await fetch(`${api.url}${records(topic)}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ valueEncoding: "json", records: [{ key: "k", value: { n: 1 }, partition: 1 }] }),
+    });
+    expect(produced.status).toBe(200);
+    const { offsets } = (await produced.json()) as { offsets: { partition: number; baseOffset: number }[] };
+    const got = await fetch(`${api.url}/v1/topics/${topic}/partitions/1/records?offset=${offsets[0]?.baseOffset}&encoding=json`);
+    const body = (await got.json()) as { records: { key: string; value: unknown }[] };
+    expect(body.records[0]).toMatchObject({ key: "k", value: { n: 1 } });
+  });
+});

@@ -1,0 +1,84 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeRecordBatch, encodeRecordBatch, iterateBatches, recordsOf } from "../../../src/core/codec/record-batch.ts";
+import { buildFrames } from "../../../src/core/frames.ts";
+import { handlersFor, jsonOf, testLog, v1Event, v2Event } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+const { log } = testLog();
+const invoke = handlersFor({ log });
+
+describe.each([
+  ["HTTP API (payload 2.0)", v2Event],
+  ["REST API (payload 1.0)", v1Event],
+] as const)("%s events", (_name, event) => {
+  const topic = uniqueName("fmt");
+  beforeAll(async () => {
+    const created = await invoke("admin", event("POST", "/v1/topics", { body: JSON.stringify({ name: topic, partitions: 2 }) }));
+    expect(created.statusCode).toBe(201);
+  });
+
+  it("produce JSON (string, base64 and json values) and fetch it back as JSON", async () => {
+    const body = JSON.stringify({
+      records: [
+        { key: "a", value: "plain", partition: 0, headers: { trace: "t1" } },
+        { key: "b", value: null, partition: 0 },
+      ],
+    });
+    const r = await invoke("produce", event("POST", `/v1/topics/${topic}/records`, { body, headers: { "Content-Type": "application/json" } }));
+    expect(r.statusCode).toBe(200);
+    expect(jsonOf(r).offsets).toEqual([{ partition: 0, baseOffset: 0, lastOffset: 1, count: 2 }]);
+    const b64 = await invoke("produce", event("POST", `/v1/topics/${topic}/records`, {
+      body: JSON.stringify({ valueEncoding: "base64", records: [{ value: Buffer.from([0, 255, 1]).toString("base64"), partition: 0 }] }),
+    }));
+    expect(jsonOf(b64).offsets[0].baseOffset).toBe(2);
+    const json = await invoke("produce", event("POST", `/v1/topics/${topic}/records`, {
+      body: JSON.stringify({ valueEncoding: "json", records: [{ value: { deep: [1, 2] }, partition: 0 }] }),
+    }));
+    expect(jsonOf(json).offsets[0].baseOffset).toBe(3);
+
+    const fetched = await invoke("fetch", event("GET", `/v1/topics/${topic}/partitions/0/records`, { query: { offset: "1", encoding: "base64" } }));
+    expect(fetched.statusCode).toBe(200);
+    const out = jsonOf(fetched);
+    expect(out.records.map((x: { offset: number }) => x.offset)).toEqual([1, 2, 3]);
+    expect(out.records[1].value).toBe(Buffer.from([0, 255, 1]).toString("base64"));
+    expect(out.nextOffset).toBe(4);
+    expect(out.highWatermark).toBe(4);
+    const first = jsonOf(await invoke("fetch", event("GET", `/v1/topics/${topic}/partitions/0/records`, { query: { offset: "0" } })));
+    expect(first.records[0]).toMatchObject({ key: "a", value: "plain", headers: [{ key: "trace", value: "t1" }] });
+    expect(first.records[1]).toMatchObject({ key: "b", value: null });
+  });
+
+  it("produce binary frames and fetch binary batches", async () => {
+    const batch = encodeRecordBatch({ records: [{ key: null, value: Buffer.from("bin-1") }, { key: null, value: Buffer.from("bin-2") }] });
+    const r = await invoke("produce", event("POST", `/v1/topics/${topic}/records`, {
+      body: buildFrames([{ partition: 1, bytes: batch }, { partition: 1, bytes: batch }]),
+      headers: { "content-type": "application/octet-stream" },
+    }));
+    expect(r.statusCode).toBe(200);
+    expect(jsonOf(r).offsets.map((o: { baseOffset: number }) => o.baseOffset)).toEqual([0, 2]);
+    const fetched = await invoke("fetch", event("GET", `/v1/topics/${topic}/partitions/1/records`, {
+      query: { offset: "0" },
+      headers: { accept: "application/octet-stream" },
+    }));
+    expect(fetched.isBase64Encoded).toBe(true);
+    expect(fetched.headers["seglog-next-offset"]).toBe("4");
+    const bytes = Buffer.from(fetched.body, "base64");
+    const values = [...iterateBatches(bytes)].flatMap((x) => recordsOf(decodeRecordBatch(x.bytes)).map((rec) => [Number(rec.offset), Buffer.from(rec.value ?? []).toString()]));
+    expect(values).toEqual([[0, "bin-1"], [1, "bin-2"], [2, "bin-1"], [3, "bin-2"]]);
+  });
+
+  it("looks offsets up and describes the topic", async () => {
+    const latest = await invoke("fetch", event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: "latest" } }));
+    expect(jsonOf(latest)).toEqual({ offset: 4, timestamp: null });
+    const described = jsonOf(await invoke("admin", event("GET", `/v1/topics/${topic}`)));
+    expect(described.partitionStates).toEqual([
+      { partition: 0, logStartOffset: 0, highWatermark: 4 },
+      { partition: 1, logStartOffset: 0, highWatermark: 4 },
+    ]);
+  });
+});
+
+it("strips an API Gateway stage from the path", async () => {
+  const r = await invoke("admin", { ...v2Event("GET", "/prod/v1/topics") });
+  expect(r.statusCode).toBe(200);
+});

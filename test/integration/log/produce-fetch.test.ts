@@ -1,0 +1,175 @@
+import { describe, expect, it } from "vitest";
+import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
+import { SeglogError } from "../../../src/core/errors.ts";
+import type { Log } from "../../../src/log/log.ts";
+import { decodeStored } from "../../../src/log/read.ts";
+import { countCalls, testLog } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+const { log } = testLog();
+const b = (s: string) => Buffer.from(s, "utf8");
+const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString("utf8"));
+
+async function readAll(l: Log, topic: string, partition: number, from = 0) {
+  const out: { offset: number; value: string | null; key: string | null; timestamp: number }[] = [];
+  let offset = from;
+  for (;;) {
+    const r = await l.fetch(topic, partition, { offset, maxWaitMs: 0 });
+    for (const batch of r.batches) {
+      for (const rec of decodeStored(batch.bytes)) {
+        if (rec.offset >= offset) out.push({ offset: rec.offset, value: text(rec.value), key: text(rec.key), timestamp: rec.timestamp });
+      }
+    }
+    if (r.nextOffset === offset) return out;
+    offset = r.nextOffset;
+  }
+}
+
+async function errorOf(p: Promise<unknown>): Promise<SeglogError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SeglogError) return e;
+    throw e;
+  }
+  throw new Error("expected a SeglogError");
+}
+
+describe("produce and fetch", () => {
+  it("gives 8 concurrent producers on one partition unique, contiguous offsets and loses nothing", async () => {
+    const topic = uniqueName("contend");
+    await log.createTopic({ name: topic, partitions: 1 });
+    const acks = await Promise.all(
+      Array.from({ length: 8 }, async (_, producer) => {
+        const mine = [];
+        for (let i = 0; i < 20; i++) {
+          const records = [0, 1, 2].map((j) => ({ key: null, value: b(`p${producer}-${i}-${j}`) }));
+          const [r] = await log.produceRecords(topic, records);
+          if (!r || "error" in r) throw r?.error ?? new Error("no result");
+          mine.push(r);
+        }
+        return mine;
+      }),
+    );
+    const ranges = acks.flat().map((a) => [a.baseOffset, a.lastOffset] as const).sort((x, y) => x[0] - y[0]);
+    expect(ranges).toHaveLength(160);
+    ranges.forEach(([base, last], i) => {
+      expect(base).toBe(i * 3);
+      expect(last).toBe(i * 3 + 2);
+    });
+    const records = await readAll(log, topic, 0);
+    expect(records.map((r) => r.offset)).toEqual(Array.from({ length: 480 }, (_, i) => i));
+    expect(new Set(records.map((r) => r.value)).size).toBe(480);
+    for (let p = 0; p < 8; p++) {
+      const mine = records.filter((r) => r.value?.startsWith(`p${p}-`)).map((r) => r.value);
+      expect(mine).toEqual(Array.from({ length: 60 }, (_, k) => `p${p}-${Math.floor(k / 3)}-${k % 3}`));
+    }
+    expect((await log.describeTopic(topic)).partitions[0]?.highWatermark).toBe(480);
+  });
+
+  it("partitions keyed records by murmur2 and sends a request's null-key records to one partition", async () => {
+    const topic = uniqueName("keys");
+    await log.createTopic({ name: topic, partitions: 4 });
+    const keyed = await log.produceRecords(topic, [
+      { key: b("21"), value: b("a") },
+      { key: b("abc"), value: b("b") },
+    ]);
+    // Kafka's vectors: murmur2("21") = -973932308 → 0x7fffffff & → 1173551340 % 4 = 0; murmur2("abc") = 479470107 % 4 = 3.
+    expect(keyed.map((r) => r.partition).sort()).toEqual([0, 3]);
+    const nulls = await log.produceRecords(topic, Array.from({ length: 10 }, (_, i) => ({ key: null, value: b(`n${i}`) })));
+    expect(nulls).toHaveLength(1);
+    expect(nulls[0]).toMatchObject({ count: 10 });
+    const explicit = await log.produceRecords(topic, [{ key: b("21"), value: b("x"), partition: 2 }]);
+    expect(explicit[0]).toMatchObject({ partition: 2 });
+  });
+
+  it("keeps keys, null values, headers and timestamps", async () => {
+    const topic = uniqueName("fields");
+    await log.createTopic({ name: topic, partitions: 1 });
+    await log.produceRecords(topic, [
+      { key: b("k"), value: null, headers: [{ key: "h", value: b("v") }, { key: "n", value: null }], partition: 0, timestamp: 1_700_000_000_000 },
+      { key: b(""), value: b(""), partition: 0, timestamp: 1_700_000_000_005 },
+    ]);
+    const r = await log.fetch(topic, 0, { offset: 0 });
+    const recs = [...decodeStored(r.batches[0]?.bytes ?? new Uint8Array())];
+    expect(recs[0]).toMatchObject({ offset: 0, timestamp: 1_700_000_000_000, value: null });
+    expect(text(recs[0]?.key ?? null)).toBe("k");
+    expect(recs[0]?.headers.map((h) => [h.key, text(h.value)])).toEqual([["h", "v"], ["n", null]]);
+    expect(text(recs[1]?.key ?? null)).toBe("");
+    expect(text(recs[1]?.value ?? null)).toBe("");
+  });
+
+  it("honours maxBytes (at least one batch), and reads from the middle of the log through the offset index", async () => {
+    const topic = uniqueName("pages");
+    await log.createTopic({ name: topic, partitions: 1 });
+    for (let i = 0; i < 50; i++) await log.produceRecords(topic, [0, 1].map((j) => ({ key: null, value: b(`v${i * 2 + j}`) })));
+    const one = await log.fetch(topic, 0, { offset: 0, maxBytes: 1 });
+    expect(one.batches).toHaveLength(1);
+    expect(one.nextOffset).toBe(2);
+    expect((await readAll(log, topic, 0)).length).toBe(100); // walks the log and moves the stable hint
+    const fromMiddle = await readAll(testLog().log, topic, 0, 37);
+    expect(fromMiddle[0]).toMatchObject({ offset: 37, value: "v37" });
+    expect(fromMiddle).toHaveLength(63);
+  });
+
+  it("answers OffsetOutOfRange below the log start and above the high watermark, and long-polls at the end", async () => {
+    const topic = uniqueName("range");
+    await log.createTopic({ name: topic, partitions: 1 });
+    await log.produceRecords(topic, [{ key: null, value: b("a") }]);
+    expect((await errorOf(log.fetch(topic, 0, { offset: 2 }))).kind).toBe("OffsetOutOfRange");
+    expect((await errorOf(log.fetch(topic, 0, { offset: -1 }))).kind).toBe("OffsetOutOfRange");
+    const started = Date.now();
+    const empty = await log.fetch(topic, 0, { offset: 1, maxWaitMs: 300 });
+    expect(empty.batches).toHaveLength(0);
+    expect(empty.nextOffset).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    const waiting = log.fetch(topic, 0, { offset: 1, maxWaitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    await log.produceRecords(topic, [{ key: null, value: b("b") }]);
+    const arrived = await waiting;
+    expect(arrived.batches).toHaveLength(1);
+    expect(arrived.nextOffset).toBe(2);
+  });
+
+  it("looks offsets up: earliest, latest and by timestamp", async () => {
+    const topic = uniqueName("times");
+    await log.createTopic({ name: topic, partitions: 1 });
+    await log.produceRecords(topic, [10, 20, 30].map((t) => ({ key: null, value: b(`t${t}`), timestamp: 1_000_000 + t })));
+    await log.produceRecords(topic, [40, 50].map((t) => ({ key: null, value: b(`t${t}`), timestamp: 1_000_000 + t })));
+    expect(await log.offsetFor(topic, 0, "earliest")).toEqual({ offset: 0, timestamp: null });
+    expect(await log.offsetFor(topic, 0, "latest")).toEqual({ offset: 5, timestamp: null });
+    expect(await log.offsetFor(topic, 0, { timestampMs: 1_000_025 })).toEqual({ offset: 2, timestamp: 1_000_030 });
+    expect(await log.offsetFor(topic, 0, { timestampMs: 1_000_040 })).toEqual({ offset: 3, timestamp: 1_000_040 });
+    expect(await log.offsetFor(topic, 0, { timestampMs: 0 })).toEqual({ offset: 0, timestamp: 1_000_010 });
+    expect(await log.offsetFor(topic, 0, { timestampMs: 2_000_000 })).toEqual({ offset: 5, timestamp: null });
+  });
+
+  it("stores a client's RecordBatch byte for byte, with only the base offset assigned", async () => {
+    const topic = uniqueName("bytes");
+    await log.createTopic({ name: topic, partitions: 2 });
+    const batch = encodeRecordBatch({ records: [{ key: b("k"), value: b("v"), timestamp: 1234 }], compression: "gzip" });
+    const sent = Buffer.from(batch);
+    await log.produceFrames(topic, [{ partition: 1, bytes: batch }]);
+    const [r] = await log.produceFrames(topic, [{ partition: 1, bytes: Buffer.from(sent) }]);
+    expect(r).toMatchObject({ baseOffset: 1 });
+    const stored = (await log.fetch(topic, 1, { offset: 1 })).batches[0]?.bytes;
+    expect(Buffer.from(stored ?? []).subarray(8)).toEqual(sent.subarray(8));
+    expect(Buffer.from(stored ?? []).readBigInt64BE(0)).toBe(1n);
+  });
+
+  it("costs exactly 1 reserve + 1 S3 PUT + 1 commit per partition batch", async () => {
+    const topic = uniqueName("cost");
+    const counted = testLog();
+    await counted.log.createTopic({ name: topic, partitions: 3 });
+    await counted.log.produceRecords(topic, [{ key: null, value: b("warm") }]); // warms the topic cache
+    const dynamo = countCalls(counted.dynamo);
+    const s3 = countCalls(counted.s3);
+    const results = await counted.log.produceRecords(
+      topic,
+      [0, 1, 2, 0, 1, 2].map((partition, i) => ({ key: null, value: b(`r${i}`), partition })),
+    );
+    expect(results).toHaveLength(3);
+    expect(Object.fromEntries(dynamo)).toEqual({ UpdateItemCommand: 3, PutItemCommand: 3 });
+    expect(Object.fromEntries(s3)).toEqual({ PutObjectCommand: 3 });
+  });
+});

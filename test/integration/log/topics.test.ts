@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { SeglogError } from "../../../src/core/errors.ts";
+import { testLog } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+const { log } = testLog();
+
+async function kindOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SeglogError) return e.kind;
+    throw e;
+  }
+  return "ok";
+}
+
+describe("topics (the registry)", () => {
+  it("creates a topic with Kafka's default config and lists and describes it", async () => {
+    const name = uniqueName("orders");
+    const { topic } = await log.createTopic({ name, partitions: 3 });
+    expect(topic.config).toEqual({ "retention.ms": 604800000, "retention.bytes": -1, "max.message.bytes": 1048588 });
+    expect((await log.listTopics()).map((t) => t.name)).toContain(name);
+    const d = await log.describeTopic(name);
+    expect(d.partitions).toEqual([0, 1, 2].map((partition) => ({ partition, logStartOffset: 0, highWatermark: 0 })));
+  });
+
+  it("takes config at creation and validates it", async () => {
+    const name = uniqueName("cfg");
+    const { topic } = await log.createTopic({ name, partitions: 1, config: { "retention.ms": 1000, "max.message.bytes": 2048 } });
+    expect(topic.config["retention.ms"]).toBe(1000);
+    expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "retention.ms": -5 } }))).toBe("Invalid");
+    expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "cleanup.policy": 1 } as never }))).toBe("Invalid");
+  });
+
+  it("gives one success and one Conflict to two concurrent creates of one name", async () => {
+    const name = uniqueName("race");
+    const results = await Promise.allSettled([
+      log.createTopic({ name, partitions: 2 }),
+      log.createTopic({ name, partitions: 5 }),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect((rejected?.reason as SeglogError).kind).toBe("Conflict");
+  });
+
+  it("follows Kafka's naming rules, warning on names that mix '.' and '_'", async () => {
+    for (const bad of [".", "..", "", "a b", "x".repeat(250), "é", "a/b"]) {
+      expect(await kindOf(log.createTopic({ name: bad, partitions: 1 }))).toBe("Invalid");
+    }
+    const mixed = `${uniqueName("m")}.with_both`;
+    const { warning } = await log.createTopic({ name: mixed, partitions: 1 });
+    expect(warning).toMatch(/could collide/);
+    const max = `z${uniqueName("")}`.padEnd(249, "x");
+    expect((await log.createTopic({ name: max, partitions: 1 })).topic.name).toHaveLength(249);
+  });
+
+  it("alters only upwards: more partitions and changed config, each a versioned write", async () => {
+    const name = uniqueName("grow");
+    await log.createTopic({ name, partitions: 2 });
+    const grown = await log.alterTopic(name, { partitions: 4, config: { "retention.ms": 5000 } });
+    expect(grown.partitions).toBe(4);
+    expect(grown.version).toBe(2);
+    expect(grown.config["retention.ms"]).toBe(5000);
+    expect(await kindOf(log.alterTopic(name, { partitions: 3 }))).toBe("Invalid");
+    // The new partitions take writes at once.
+    const [r] = await log.produceRecords(name, [{ key: null, value: Buffer.from("x"), partition: 3 }]);
+    expect(r).toMatchObject({ partition: 3, baseOffset: 0 });
+  });
+
+  it("deletes a topic at once, and a recreated name gets a fresh topicId and an empty log", async () => {
+    const name = uniqueName("gone");
+    const first = (await log.createTopic({ name, partitions: 1 })).topic;
+    await log.produceRecords(name, [{ key: null, value: Buffer.from("old") }]);
+    await log.deleteTopic(name);
+    expect((await log.listTopics()).map((t) => t.name)).not.toContain(name);
+    expect(await kindOf(log.describeTopic(name))).toBe("NotFound");
+    expect(await kindOf(log.fetch(name, 0, { offset: 0, maxWaitMs: 0 }))).toBe("NotFound");
+    const second = (await log.createTopic({ name, partitions: 1 })).topic;
+    expect(second.topicId).not.toBe(first.topicId);
+    expect((await log.describeTopic(name)).partitions[0]?.highWatermark).toBe(0);
+  });
+
+  it("reports unknown topics and partitions as NotFound", async () => {
+    const name = uniqueName("known");
+    await log.createTopic({ name, partitions: 2 });
+    expect(await kindOf(log.describeTopic(uniqueName("unknown")))).toBe("NotFound");
+    expect(await kindOf(log.fetch(name, 2, { offset: 0 }))).toBe("NotFound");
+    expect(await kindOf(log.produceRecords(name, [{ key: null, value: null, partition: 7 }]))).toBe("NotFound");
+  });
+});
