@@ -1,4 +1,4 @@
-import { encodeRecordBatch, type Compression } from "../core/codec/record-batch.ts";
+import { encodeRecordBatch, loadCompressionCodecs, type Compression } from "../core/codec/record-batch.ts";
 import { SeglogError, isSeglogError } from "../core/errors.ts";
 import { buildFrames } from "../core/frames.ts";
 import { partitionForKey } from "../core/partitioner.ts";
@@ -179,6 +179,7 @@ export class Producer {
   }
 
   private async sendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
+    if (this.compression === "zstd") await loadCompressionCodecs(); // the zstd encoder is WebAssembly, loaded once
     const now = Date.now();
     const frames = batches.map((b) => ({
       partition: b.partition,

@@ -35,9 +35,6 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
     );
   }
   const batch = decodeRecordBatch(bytes, { maxUncompressedBytes: 8 * maxMessageBytes });
-  if (batch.batchLength + 12 !== bytes.byteLength) {
-    throw invalid("Record batch length does not match its frame", "CorruptRecord");
-  }
   if (batch.isTransactional || batch.isControl) {
     throw invalid("Transactional and control batches are not supported", "UnsupportedBatch");
   }

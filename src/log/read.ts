@@ -1,4 +1,4 @@
-import { decodeRecordBatch, recordsOf } from "../core/codec/record-batch.ts";
+import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/record-batch.ts";
 import { SeglogError, invalid, offsetOutOfRange } from "../core/errors.ts";
 import { segmentObjectKey } from "../core/keys.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
@@ -195,17 +195,15 @@ function objectKeyOf(topic: TopicRecord, partition: number, entry: IndexEntry): 
   return entry.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, entry.base);
 }
 
-/** Decodes stored batches into records with absolute offsets and timestamps. */
+/**
+ * Decodes stored batches (one, or several back to back in a merged segment) into records with
+ * absolute offsets. The CRC was checked when the batch was produced, so it is not checked again.
+ */
 export function* decodeStored(bytes: Uint8Array): Generator<ReadRecord> {
-  const batch = decodeRecordBatch(bytes);
-  for (const r of recordsOf(batch)) {
-    yield {
-      offset: Number(r.offset),
-      timestamp: Number(r.timestamp),
-      key: r.key,
-      value: r.value,
-      headers: r.headers,
-    };
+  for (const { bytes: one } of iterateBatches(bytes)) {
+    for (const r of recordsOf(decodeRecordBatch(one, { verifyCrc: false }))) {
+      yield { offset: Number(r.offset), timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
+    }
   }
 }
 

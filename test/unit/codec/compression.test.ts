@@ -31,14 +31,6 @@ function thrown(fn: () => unknown): SeglogError {
   throw new Error("did not throw");
 }
 
-const hasCli = (name: string): boolean => {
-  try {
-    execFileSync(name, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(() => loadCompressionCodecs());
 
@@ -137,7 +129,7 @@ describe("lz4", () => {
     );
   });
 
-  it.skipIf(!hasCli("lz4"))("writes frames the reference C decoder (lz4 CLI) accepts", () => {
+  it("writes frames the reference C decoder (lz4 CLI) accepts", () => {
     const dir = mkdtempSync(join(tmpdir(), "seglog-lz4-"));
     const data = Buffer.concat([Buffer.from("abcabcabcabc".repeat(9000)), randomBytes(70_000), Buffer.from("xyz".repeat(30_000))]);
     writeFileSync(join(dir, "in.lz4"), compress("lz4", data));
@@ -160,7 +152,7 @@ describe("zstd", () => {
     );
   });
 
-  it.skipIf(!hasCli("zstd"))("reads streamed frames without a content size (zstd CLI from a pipe)", () => {
+  it("reads streamed frames without a content size (zstd CLI from a pipe)", () => {
     const data = Buffer.from("a streamed frame has no content size ".repeat(5000));
     const frame = execFileSync("zstd", ["-q", "-c", "-3"], { input: data });
     expect(Buffer.from(decompress("zstd", frame, 16 * MiB)).equals(data)).toBe(true);

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admin, Consumer, Producer, SeglogError } from "../../../src/client/index.ts";
+import { routes } from "../../../src/http/app.ts";
+import type { ApiGatewayResult } from "../../../src/http/event.ts";
+import type { FunctionName } from "../../../src/http/router.ts";
+import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import { handlersFor, testLog } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+let api: LocalApi;
+let produceRequests = 0;
+let failNextProduces = 0;
+const invoke = handlersFor({ log: testLog().log });
+
+beforeAll(async () => {
+  const h = (fn: FunctionName) => async (e: unknown): Promise<ApiGatewayResult> => {
+    if (fn === "produce") {
+      produceRequests++;
+      if (failNextProduces > 0) {
+        failNextProduces--;
+        // What API Gateway answers when throttled: no Seglog body, a 503.
+        return { statusCode: 503, headers: { "content-type": "application/json" }, body: '{"message":"Service Unavailable"}', isBase64Encoded: false };
+      }
+    }
+    return invoke(fn, e);
+  };
+  api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+});
+afterAll(() => api.close());
+
+describe("the client SDK", () => {
+  it("batches by lingerMs and batchBytes, and acknowledges each record with its offset", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("batch");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 50, batchBytes: 1_000_000 });
+    const before = produceRequests;
+    const acks = await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send(topic, { value: `v${i}`, partition: i % 2 })));
+    expect(produceRequests - before).toBe(1); // one request carrying one batch per partition
+    expect(acks.filter((a) => a.partition === 0).map((a) => a.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const small = new Producer({ url: api.url, lingerMs: 10_000, batchBytes: 200 });
+    const start = Date.now();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => small.send(topic, { value: "x".repeat(40), partition: 0, key: `k${i}` })));
+    expect(Date.now() - start).toBeLessThan(5_000); // full batches went without waiting for linger
+    await Promise.all([producer.close(), small.close()]);
+  });
+
+  it("retries throttled requests with backoff and loses nothing", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("retry");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 10 });
+    failNextProduces = 3;
+    const acks = await Promise.all(["a", "b", "c"].map((v) => producer.send(topic, { value: v })));
+    expect(acks.map((a) => a.offset).sort()).toEqual([0, 1, 2]);
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest" });
+    consumer.assign([{ topic, partition: 0 }]);
+    const got = await consumer.poll();
+    expect(got.map((r) => Buffer.from(r.value ?? []).toString()).sort()).toEqual(["a", "b", "c"]);
+  });
+
+  it("gives up on non-retriable errors with the server's typed error", async () => {
+    const producer = new Producer({ url: api.url });
+    await expect(producer.send(uniqueName("missing"), { value: "x" })).rejects.toMatchObject({ kind: "NotFound" });
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("tiny");
+    await admin.createTopic(topic, { partitions: 1, config: { "max.message.bytes": 1024 } });
+    const err = await producer.send(topic, { value: "x".repeat(5000) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SeglogError);
+    expect((err as SeglogError).kind).toBe("TooLarge");
+  });
+
+  it("consumes with assign, seek and poll; resets by autoOffsetReset; reports lag", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("consume");
+    await admin.createTopic(topic, { partitions: 3 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, compression: "gzip" });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => producer.send(topic, { key: `k${i}`, value: `v${i}`, headers: { n: String(i) } })));
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 100 });
+    await consumer.assignTopic(topic);
+    const seen: string[] = [];
+    for (let i = 0; i < 10 && seen.length < 30; i++) {
+      for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
+    }
+    expect(seen.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `v${i}`).sort());
+    const tp = consumer.assignment()[0] ?? { topic, partition: 0 };
+    await consumer.seek(tp, 1);
+    const again = await consumer.poll();
+    expect(again[0]?.offset).toBe(1);
+    expect(consumer.lag(tp)).toBe(0);
+    // Out of range: reset by policy ("latest" here), or fail with "none".
+    const latest = new Consumer({ url: api.url, autoOffsetReset: "latest", maxWaitMs: 50 });
+    latest.assign([{ topic, partition: 0, offset: 10_000 }]);
+    expect(await latest.poll()).toEqual([]);
+    expect(latest.position({ topic, partition: 0 })).toBe((await admin.offsetFor(topic, 0, "latest")).offset);
+    const strict = new Consumer({ url: api.url, autoOffsetReset: "none" });
+    strict.assign([{ topic, partition: 0, offset: 10_000 }]);
+    await expect(strict.poll()).rejects.toMatchObject({ kind: "OffsetOutOfRange" });
+  });
+});
