@@ -1,4 +1,5 @@
 import { SeglogError, isErrorKind, isSeglogError } from "../core/errors.ts";
+import { signerForUrl, type RequestSigner } from "./sigv4.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8092";
 
@@ -11,6 +12,9 @@ export interface ClientOptions {
   readonly initialBackoffMs?: number;
   /** @default 5000 */
   readonly maxBackoffMs?: number;
+  /** Signs each request (IAM-authorized deployments). `false` never signs.
+   * @default SigV4 with the default AWS credential chain for AWS API URLs (see `sigv4.ts`), else none */
+  readonly signer?: RequestSigner | false;
 }
 
 export interface HttpCall {
@@ -38,12 +42,14 @@ export class SeglogHttp {
   readonly maxAttempts: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly signer: RequestSigner | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.url = resolveUrl(options.url);
     this.maxAttempts = options.maxAttempts ?? 6;
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
+    this.signer = options.signer === false ? undefined : (options.signer ?? signerForUrl(this.url));
   }
 
   /** One request; non-2xx answers become the server's typed error. 207 is returned, not thrown. */
@@ -59,6 +65,7 @@ export class SeglogHttp {
       headers["content-type"] = "application/json";
       body = JSON.stringify(c.json);
     }
+    if (this.signer) Object.assign(headers, await this.signer.sign({ method: c.method, url, headers, ...(body === undefined ? {} : { body }) }));
     let res: Response;
     try {
       res = await fetch(url, { method: c.method, headers, body: body ?? null, ...(c.signal ? { signal: c.signal } : {}) });

@@ -31,6 +31,11 @@ export interface ProducerOptions extends ClientOptions {
   readonly compression?: Compression;
   /** How long cached partition counts are trusted. @default 30000 */
   readonly metadataMaxAgeMs?: number;
+  /** Exactly-once appends under retries (Kafka's default since 3.0). Off saves one DynamoDB write
+   * per batch. @default true */
+  readonly enableIdempotence?: boolean;
+  /** A stable id: a new Producer with the same id fences the older one (ProducerFenced). */
+  readonly transactionalId?: string;
 }
 
 interface Pending {
@@ -79,6 +84,11 @@ export class Producer {
   private waiters: (() => void)[] = [];
   private sending = new Set<Promise<void>>();
   private closed = false;
+  private readonly idempotent: boolean;
+  private readonly transactionalId: string | undefined;
+  private identity: Promise<{ producerId: number; epoch: number }> | undefined;
+  /** The next sequence number per topic-partition. */
+  private readonly sequences = new Map<string, number>();
 
   constructor(options: ProducerOptions = {}) {
     this.http = new SeglogHttp(options);
@@ -88,6 +98,19 @@ export class Producer {
     this.bufferBytes = options.bufferBytes ?? 33_554_432;
     this.compression = options.compression ?? "none";
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
+    this.idempotent = options.enableIdempotence ?? true;
+    this.transactionalId = options.transactionalId;
+  }
+
+  /** Kafka's InitProducerId, once per producer (retried like any call). */
+  producerIdentity(): Promise<{ producerId: number; epoch: number }> {
+    this.identity ??= this.http
+      .retrying(() =>
+        this.http.call({ method: "POST", path: "/v1/producers", json: this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId } }),
+      )
+      .then((r) => r.json as { producerId: number; epoch: number });
+    this.identity.catch(() => (this.identity = undefined));
+    return this.identity;
   }
 
   /** Queues a record; the promise settles when the server acknowledged it (or gave up). */
@@ -180,10 +203,21 @@ export class Producer {
 
   private async sendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
     if (this.compression === "zstd") await loadCompressionCodecs(); // the zstd encoder is WebAssembly, loaded once
+    let id: { producerId: number; epoch: number } | undefined;
+    try {
+      if (this.idempotent) id = await this.producerIdentity();
+    } catch (e) {
+      for (const b of batches) {
+        b.deliveries.forEach((d) => d.reject(e));
+        this.release(b);
+      }
+      return;
+    }
     const now = Date.now();
     const frames = batches.map((b) => ({
       partition: b.partition,
       bytes: (b.encoded ??= encodeRecordBatch({
+        ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: this.nextSequence(topic, b) } : {}),
         compression: this.compression,
         records: b.records.map((r) => ({
           key: toBytes(r.key),
@@ -225,6 +259,14 @@ export class Producer {
       if (retry.some((b) => b.partition >= state.partitions)) await this.refresh(topic);
       state.ready.unshift(...retry);
     }
+  }
+
+  /** Sequences are given once, when a batch is first encoded; retries resend the same bytes. */
+  private nextSequence(topic: string, batch: Pending): number {
+    const key = `${topic}\u0000${batch.partition}`;
+    const base = this.sequences.get(key) ?? 0;
+    this.sequences.set(key, base + batch.records.length);
+    return base;
   }
 
   private release(batch: Pending): void {

@@ -99,6 +99,20 @@ export const logRoutes: Route<LogContext>[] = [
     },
   },
   {
+    method: "POST",
+    path: "/v1/producers",
+    fn: "produce",
+    handle: async (req, _p, { log }) => {
+      const body = req.body.byteLength === 0 ? {} : jsonBody(req);
+      onlyKeys(body, ["transactionalId"], "an init-producer body");
+      const id = body["transactionalId"];
+      if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 256)) {
+        throw invalid("transactionalId must be a string of 1 to 256 characters");
+      }
+      return { status: 200, body: await log.initProducer(id) };
+    },
+  },
+  {
     method: "GET",
     path: "/v1/topics/{topic}/partitions/{partition}/records",
     fn: "fetch",

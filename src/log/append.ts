@@ -1,7 +1,10 @@
 import { decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
-import { SeglogError, invalid, notFound, tooLarge } from "../core/errors.ts";
+import { SeglogError, conflict, fenced, invalid, notFound, tooLarge } from "../core/errors.ts";
+import { decide, type ClaimedBatch } from "../core/idempotence.ts";
 import { segmentObjectKey } from "../core/keys.ts";
+import type { IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
+import type { Producers } from "../storage/producers.ts";
 import type { Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
 import type { Topics } from "./topics.ts";
@@ -14,6 +17,10 @@ export interface CheckedBatch {
   readonly span: number;
   readonly firstTs: number;
   readonly maxTs: number;
+  /** Kafka's idempotence fields; `producerId` −1 means a plain batch. */
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
 }
 
 export interface AppendResult {
@@ -46,42 +53,75 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
   if (batch.lastOffsetDelta !== n - 1 || batch.records.some((r, i) => r.offsetDelta !== i)) {
     throw invalid("Record offset deltas must be 0..n-1 in order", "CorruptRecord");
   }
+  const producerId = Number(batch.producerId);
+  if (producerId >= 0 && (batch.producerEpoch < 0 || batch.baseSequence < 0 || batch.baseSequence + n - 1 > 2 ** 31 - 1)) {
+    throw invalid("An idempotent batch needs a producer epoch and a base sequence ≥ 0", "InvalidProducerFields");
+  }
   return {
     bytes,
     records: n,
     span: n,
     firstTs: Number(batch.baseTimestamp),
     maxTs: Number(batch.maxTimestamp),
+    producerId: producerId >= 0 ? producerId : -1,
+    producerEpoch: batch.producerEpoch,
+    baseSequence: batch.baseSequence,
   };
 }
 
-/** The produce protocol: reserve → write → commit (docs/produce-and-fetch.md). */
+/**
+ * The produce protocol: reserve → write → commit (docs/produce-and-fetch.md), with a claim on
+ * the producer's state between reserve and write for idempotent batches
+ * (docs/idempotent-producer.md).
+ */
 export class Appender {
   constructor(
     private readonly registry: Registry,
     private readonly objects: SegmentObjects,
+    private readonly producers: Producers,
     private readonly topics: Topics,
     private readonly options: Pick<LogOptions, "now">,
   ) {}
 
+  /** Fences zombies once per request: the batch's epoch must be the producer id's registered one. */
+  async checkProducer(producerId: number, epoch: number): Promise<void> {
+    const registered = await this.producers.registeredEpoch(producerId);
+    if (registered === undefined) throw invalid(`Unknown producer id ${producerId}; call InitProducerId first`, "UnknownProducerId");
+    if (epoch < registered) throw fenced(`Producer ${producerId} epoch ${epoch} was fenced by epoch ${registered}`, "ProducerFenced");
+    if (epoch > registered) throw invalid(`Producer ${producerId} has no epoch ${epoch} yet`, "InvalidProducerEpoch");
+  }
+
   async append(topic: TopicRecord, partition: number, batch: CheckedBatch): Promise<AppendResult> {
     const reservation = await this.reserve(topic, partition, batch.span);
     const { seq, baseOffset } = reservation;
-    const key = segmentObjectKey(reservation.topic.name, reservation.topic.topicId, partition, baseOffset);
-    patchBaseOffset(batch.bytes, BigInt(baseOffset));
-    await this.objects.put(key, batch.bytes);
-    const committed = await this.registry.decide(reservation.topic.topicId, partition, {
-      seq,
-      toSeq: seq,
-      state: "C",
-      base: baseOffset,
-      count: batch.span,
-      records: batch.records,
-      bytes: batch.bytes.byteLength,
-      firstTs: batch.firstTs,
-      maxTs: batch.maxTs,
-      at: this.options.now(),
-    });
+    const topicId = reservation.topic.topicId;
+    const result = { partition, baseOffset, lastOffset: baseOffset + batch.span - 1, count: batch.records };
+    if (batch.producerId >= 0) {
+      const earlier = await this.claim(topicId, partition, batch, { e: batch.producerEpoch, b: batch.baseSequence, l: batch.baseSequence + batch.records - 1, o: baseOffset, q: seq });
+      if (earlier) return { ...result, baseOffset: earlier.o, lastOffset: earlier.o + batch.span - 1 };
+    }
+    let committed: boolean;
+    try {
+      patchBaseOffset(batch.bytes, BigInt(baseOffset));
+      await this.objects.put(segmentObjectKey(reservation.topic.name, topicId, partition, baseOffset), batch.bytes);
+      committed = await this.registry.decide(topicId, partition, {
+        seq,
+        toSeq: seq,
+        state: "C",
+        base: baseOffset,
+        count: batch.span,
+        records: batch.records,
+        bytes: batch.bytes.byteLength,
+        firstTs: batch.firstTs,
+        maxTs: batch.maxTs,
+        at: this.options.now(),
+      });
+    } catch (e) {
+      // A failed write (throttled, timed out) gives its reservation up at once, so that readers
+      // need not wait for the abort timeout. If this abort fails too, they will abort it then.
+      await this.abortRange(topicId, partition, seq, baseOffset, batch.span).catch(() => false);
+      throw e;
+    }
     if (!committed) {
       throw new SeglogError(
         "Conflict",
@@ -89,7 +129,79 @@ export class Appender {
         { retriable: true, code: "ReservationAborted" },
       );
     }
-    return { partition, baseOffset, lastOffset: baseOffset + batch.span - 1, count: batch.records };
+    return result;
+  }
+
+  /**
+   * Claims the batch's sequence for our reservation. Returns undefined when this attempt owns the
+   * batch and goes on to write it, or the earlier attempt's claim when that one already landed
+   * (a duplicate: answer with its offsets). Our own reservation is aborted at once whenever we
+   * do not write, so readers do not wait for the abort timeout.
+   */
+  private async claim(topicId: string, partition: number, batch: CheckedBatch, mine: ClaimedBatch): Promise<ClaimedBatch | undefined> {
+    const { producerId } = batch;
+    const abortOwn = () => this.abort(topicId, partition, mine);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await this.producers.claim(topicId, partition, producerId, mine)) return undefined;
+      const state = await this.producers.state(topicId, partition, producerId);
+      const d = decide(state, { producerId, epoch: mine.e, baseSeq: mine.b, lastSeq: mine.l });
+      switch (d.action) {
+        case "claim":
+          continue;
+        case "fenced":
+          await abortOwn();
+          throw fenced(`Producer ${producerId} epoch ${mine.e} was fenced by epoch ${d.epoch}`, "ProducerFenced");
+        case "out-of-order":
+          await abortOwn();
+          throw conflict(`Out of order sequence ${mine.b} for producer ${producerId}; expected ${d.expected}`, {
+            code: "OutOfOrderSequence",
+          });
+        case "history":
+        case "pending": {
+          const entry = await this.registry.segment(topicId, partition, d.of.q);
+          if (entry?.state === "C") {
+            await abortOwn();
+            return d.of;
+          }
+          if (d.action === "history") {
+            await abortOwn();
+            throw conflict(`Sequence ${mine.b} of producer ${producerId} was aborted and cannot be written again`, {
+              code: "OutOfOrderSequence",
+            });
+          }
+          // The earlier attempt crashed or is still running: abort it (exactly one of its commit
+          // and this abort wins), then take its claim over.
+          if (!entry && !(await this.abort(topicId, partition, d.of))) continue;
+          if (await this.producers.replacePending(topicId, partition, producerId, d.of, mine)) return undefined;
+        }
+      }
+    }
+    await abortOwn();
+    throw new SeglogError("Conflict", "The producer state kept changing under this batch; send it again", {
+      retriable: true,
+      code: "ConcurrentRetry",
+    });
+  }
+
+  /** Aborts one claimed reservation, with its exact offset range. */
+  private abort(topicId: string, partition: number, c: ClaimedBatch): Promise<boolean> {
+    return this.abortRange(topicId, partition, c.q, c.o, c.l - c.b + 1);
+  }
+
+  private abortRange(topicId: string, partition: number, seq: number, base: number, count: number): Promise<boolean> {
+    const entry: IndexEntry = {
+      seq,
+      toSeq: seq,
+      state: "A",
+      base,
+      count,
+      records: 0,
+      bytes: 0,
+      firstTs: 0,
+      maxTs: 0,
+      at: this.options.now(),
+    };
+    return this.registry.decide(topicId, partition, entry);
   }
 
   private async reserve(topic: TopicRecord, partition: number, span: number) {

@@ -5,6 +5,7 @@ import { encodeRecordBatch } from "../core/codec/record-batch.ts";
 import { invalid, isSeglogError, type SeglogError } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { SegmentObjects } from "../storage/objects.ts";
+import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendResult, type CheckedBatch } from "./append.ts";
 import { DEFAULT_LOG_OPTIONS, type LogOptions } from "./options.ts";
@@ -48,13 +49,15 @@ export class Log {
   readonly topics: Topics;
   private readonly appender: Appender;
   private readonly reader: Reader;
+  private readonly producers: Producers;
 
   constructor(storage: LogStorage, options: Partial<LogOptions> = {}) {
     this.options = { ...DEFAULT_LOG_OPTIONS, ...options };
     const registry = new Registry(storage.dynamo, storage.table);
     const objects = new SegmentObjects(storage.s3, storage.bucket);
     this.topics = new Topics(registry, this.options);
-    this.appender = new Appender(registry, objects, this.topics, this.options);
+    this.producers = new Producers(storage.dynamo, storage.table);
+    this.appender = new Appender(registry, objects, this.producers, this.topics, this.options);
     this.reader = new Reader(registry, objects, this.options);
   }
 
@@ -124,6 +127,8 @@ export class Log {
       partition: f.partition,
       batch: checkBatch(f.bytes, topic.config["max.message.bytes"]),
     }));
+    const producers = new Map(checked.filter((c) => c.batch.producerId >= 0).map((c) => [`${c.batch.producerId}/${c.batch.producerEpoch}`, c.batch]));
+    await Promise.all([...producers.values()].map((b) => this.appender.checkProducer(b.producerId, b.producerEpoch)));
     // Batches of one partition go in order, one after another; partitions go in parallel. After a
     // failure the partition's later batches are not tried (that would reorder them) and share its error.
     const results: ProduceResult[] = new Array(checked.length);
@@ -148,6 +153,11 @@ export class Log {
       }),
     );
     return results;
+  }
+
+  /** Kafka's InitProducerId: a new id, or for a stable id the same id at a new epoch. */
+  initProducer(transactionalId?: string): Promise<{ producerId: number; epoch: number }> {
+    return this.producers.init(transactionalId);
   }
 
   async fetch(topicName: string, partition: number, request: FetchRequest): Promise<FetchResult> {

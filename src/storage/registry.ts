@@ -254,6 +254,20 @@ export class Registry {
     }
   }
 
+  /** One index item by seq, read consistently. */
+  async segment(topicId: string, partition: number, seq: number): Promise<IndexEntry | undefined> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new GetItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(segmentSk(seq)) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item ? entryFromItem(out.Item) : undefined;
+  }
+
   /** One page of segment entries from `fromSeq` (inclusive) upwards. */
   async segments(
     topicId: string,

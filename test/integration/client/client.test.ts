@@ -14,7 +14,7 @@ const invoke = handlersFor({ log: testLog().log });
 
 beforeAll(async () => {
   const h = (fn: FunctionName) => async (e: unknown): Promise<ApiGatewayResult> => {
-    if (fn === "produce") {
+    if (fn === "produce" && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
       produceRequests++;
       if (failNextProduces > 0) {
         failNextProduces--;

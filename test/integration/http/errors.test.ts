@@ -126,6 +126,14 @@ describe("every bad input gets its status and error kind", () => {
       "Throttled",
     );
     expect(r2.headers["retry-after"]).toBe("1");
+    // The failed write gave its reservation up at once: readers are not held at a gap.
+    const gapless = uniqueName("gapless");
+    await log.createTopic({ name: gapless, partitions: 1 });
+    await handlersFor({ log: slow.log })("produce", v2Event("POST", records(gapless), { body: JSON.stringify({ records: [{ value: "lost" }] }) }));
+    await log.produceRecords(gapless, [{ key: null, value: Buffer.from("kept") }]);
+    const after = await log.fetch(gapless, 0, { offset: 0, maxWaitMs: 0 });
+    expect(after.batches.map((x) => x.baseOffset)).toEqual([1]);
+    expect(after.highWatermark).toBe(2);
   });
 });
 
@@ -161,6 +169,7 @@ describe("the local HTTP API", () => {
     const { offsets } = (await produced.json()) as { offsets: { partition: number; baseOffset: number }[] };
     const got = await fetch(`${api.url}/v1/topics/${topic}/partitions/1/records?offset=${offsets[0]?.baseOffset}&encoding=json`);
     const body = (await got.json()) as { records: { key: string; value: unknown }[] };
+    expect(got.status, JSON.stringify(body)).toBe(200);
     expect(body.records[0]).toMatchObject({ key: "k", value: { n: 1 } });
   });
 });

@@ -82,6 +82,8 @@ describe("docs/openapi.yaml", () => {
       const fetchPath = "/v1/topics/{topic}/partitions/{partition}/records";
       await call("fetch", fetchPath, fetchPath, v2Event("GET", `${t}/partitions/0/records`, { query: { offset: "0" } }));
       await call("fetch", fetchPath, fetchPath, v2Event("GET", `${t}/partitions/0/records`, { query: { offset: "99" } }));
+      await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: "spec" }) }));
+      await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: 5 }) }));
       const offsets = "/v1/topics/{topic}/partitions/{partition}/offsets";
       await call("fetch", offsets, offsets, v2Event("GET", `${t}/partitions/0/offsets`, { query: { at: "earliest" } }));
       await call("fetch", offsets, offsets, v2Event("GET", `${t}/partitions/0/offsets`, { query: { at: "1000" } }));

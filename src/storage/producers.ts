@@ -1,0 +1,210 @@
+import {
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
+import { HISTORY_SIZE, type ClaimedBatch, type ProducerState } from "../core/idempotence.ts";
+import { partitionPk } from "../core/keys.ts";
+import { N, S, num, reqNum, type Item } from "./attributes.ts";
+import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
+
+const PRODUCER_PK = "PRODUCER";
+const COUNTER_SK = "COUNTER";
+const idSk = (producerId: number) => `ID#${producerId}`;
+const transactionalSk = (id: string) => `T#${id}`;
+const stateSk = (producerId: number) => `PR#${producerId}`;
+
+const NULL: AttributeValue = { NULL: true };
+const batchValue = (c: ClaimedBatch): AttributeValue => ({ M: { e: N(c.e), b: N(c.b), l: N(c.l), o: N(c.o), q: N(c.q) } });
+
+function batchOf(v: AttributeValue | undefined): ClaimedBatch | null {
+  if (!v || !("M" in v) || !v.M) return null;
+  const m = v.M as Item;
+  return { e: reqNum(m, "e"), b: reqNum(m, "b"), l: reqNum(m, "l"), o: reqNum(m, "o"), q: reqNum(m, "q") };
+}
+
+/** The producer registry (ids and epochs) and per-partition producer state, in the one table. */
+export class Producers {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw toSeglogError(e);
+    }
+  }
+
+  /** InitProducerId: a fresh id at epoch 0, or, for a stable id, the same id at the next epoch. */
+  async init(transactionalId?: string): Promise<{ producerId: number; epoch: number }> {
+    if (transactionalId === undefined) {
+      const producerId = await this.allocateId();
+      await this.setEpoch(producerId, 0);
+      return { producerId, epoch: 0 };
+    }
+    for (;;) {
+      const bumped = await this.bumpTransactional(transactionalId);
+      if (bumped) {
+        await this.setEpoch(bumped.producerId, bumped.epoch);
+        return bumped;
+      }
+      const producerId = await this.allocateId();
+      try {
+        await this.dynamo.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: { pk: S(PRODUCER_PK), sk: S(transactionalSk(transactionalId)), producerId: N(producerId), epoch: N(0) },
+            ConditionExpression: "attribute_not_exists(sk)",
+          }),
+        );
+        await this.setEpoch(producerId, 0);
+        return { producerId, epoch: 0 };
+      } catch (e) {
+        if (!isConditionFailed(e)) throw toSeglogError(e); // lost a race to another init: bump theirs
+      }
+    }
+  }
+
+  /** The epoch a producer id is registered at, or undefined if the id was never issued. */
+  async registeredEpoch(producerId: number): Promise<number | undefined> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new GetItemCommand({ TableName: this.table, Key: { pk: S(PRODUCER_PK), sk: S(idSk(producerId)) }, ConsistentRead: true }),
+      ),
+    );
+    return num(out.Item, "epoch");
+  }
+
+  /**
+   * The claim (one conditional write): shifts the previous claim into the history and records
+   * this batch as `pend`. Sequence 0 may also start a producer or a new epoch.
+   */
+  async claim(topicId: string, partition: number, producerId: number, batch: ClaimedBatch): Promise<boolean> {
+    const shifts = Array.from({ length: HISTORY_SIZE }, (_, i) =>
+      i === 0 ? "h0 = if_not_exists(pend, :nul)" : `h${i} = if_not_exists(h${i - 1}, :nul)`,
+    ).reverse();
+    const condition =
+      batch.b === 0
+        ? "attribute_not_exists(sk) OR epoch < :e OR (epoch = :e AND #next = :b)"
+        : "epoch = :e AND #next = :b";
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(stateSk(producerId)) },
+          UpdateExpression: `SET ${shifts.join(", ")}, pend = :pend, #next = :next, epoch = :e`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { "#next": "next" },
+          ExpressionAttributeValues: { ":nul": NULL, ":pend": batchValue(batch), ":next": N(batch.l + 1), ":e": N(batch.e), ":b": N(batch.b) },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw toSeglogError(e);
+    }
+  }
+
+  /** Takes over the latest claim from an attempt that crashed or was aborted. */
+  async replacePending(
+    topicId: string,
+    partition: number,
+    producerId: number,
+    previous: ClaimedBatch,
+    batch: ClaimedBatch,
+  ): Promise<boolean> {
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(stateSk(producerId)) },
+          UpdateExpression: "SET pend = :pend",
+          ConditionExpression: "epoch = :e AND pend.q = :q",
+          ExpressionAttributeValues: { ":pend": batchValue(batch), ":e": N(batch.e), ":q": N(previous.q) },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw toSeglogError(e);
+    }
+  }
+
+  async state(topicId: string, partition: number, producerId: number): Promise<ProducerState | undefined> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new GetItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(stateSk(producerId)) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = out.Item;
+    if (!item) return undefined;
+    const history: ClaimedBatch[] = [];
+    for (let i = 0; i < HISTORY_SIZE; i++) {
+      const h = batchOf(item[`h${i}`]);
+      if (h) history.push(h);
+    }
+    return { epoch: reqNum(item, "epoch"), next: reqNum(item, "next"), pend: batchOf(item["pend"]), history };
+  }
+
+  private async allocateId(): Promise<number> {
+    const out = await this.call(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(PRODUCER_PK), sk: S(COUNTER_SK) },
+          UpdateExpression: "ADD #next :one",
+          ExpressionAttributeNames: { "#next": "next" },
+          ExpressionAttributeValues: { ":one": N(1) },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      ),
+    );
+    return reqNum(out.Attributes ?? {}, "next") - 1;
+  }
+
+  private async bumpTransactional(id: string): Promise<{ producerId: number; epoch: number } | undefined> {
+    try {
+      const out = await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(PRODUCER_PK), sk: S(transactionalSk(id)) },
+          UpdateExpression: "ADD epoch :one",
+          ConditionExpression: "attribute_exists(sk)",
+          ExpressionAttributeValues: { ":one": N(1) },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const item = out.Attributes ?? {};
+      return { producerId: reqNum(item, "producerId"), epoch: reqNum(item, "epoch") };
+    } catch (e) {
+      if (isConditionFailed(e)) return undefined;
+      throw toSeglogError(e);
+    }
+  }
+
+  /** Records the producer id's current epoch; monotonic, so a slow init cannot move it back. */
+  private async setEpoch(producerId: number, epoch: number): Promise<void> {
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(PRODUCER_PK), sk: S(idSk(producerId)) },
+          UpdateExpression: "SET epoch = :e",
+          ConditionExpression: "attribute_not_exists(epoch) OR epoch < :e",
+          ExpressionAttributeValues: { ":e": N(epoch) },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailed(e)) throw toSeglogError(e);
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
+import { SeglogError } from "../../../src/core/errors.ts";
+import { buildFrames } from "../../../src/core/frames.ts";
+import type { Log, ProduceResult } from "../../../src/log/log.ts";
+import { decodeStored } from "../../../src/log/read.ts";
+import { injectFaults, stepOf, type Fault } from "../../helpers/faults.ts";
+import { countCalls, handlersFor, jsonOf, testLog, v2Event } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+const abortTimeoutMs = 800;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function batch(producerId: number, epoch: number, baseSequence: number, values: string[]): Uint8Array {
+  return encodeRecordBatch({ producerId, producerEpoch: epoch, baseSequence, records: values.map((v) => ({ key: null, value: Buffer.from(v) })) });
+}
+
+/** Every record of a partition, read committed from the start, as [offset, value]. */
+async function readAll(log: Log, topic: string, partition: number): Promise<[number, string][]> {
+  const out: [number, string][] = [];
+  let offset = 0;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await log.fetch(topic, partition, { offset, maxWaitMs: 0 });
+    for (const b of r.batches) for (const rec of decodeStored(b.bytes)) if (rec.offset >= offset) out.push([rec.offset, Buffer.from(rec.value ?? []).toString()]);
+    if (r.nextOffset === offset) {
+      // Stop once the whole log is decided: no reservation in flight below the last reservation.
+      const latest = (await log.describeTopic(topic)).partitions[partition]?.highWatermark ?? 0;
+      if (latest === offset && (await headSettled(log, topic, partition, offset))) return out;
+      if (Date.now() > deadline) throw new Error(`log did not settle at ${offset}`);
+      await sleep(100);
+      continue;
+    }
+    offset = r.nextOffset;
+  }
+}
+
+async function headSettled(log: Log, topic: string, partition: number, hwm: number): Promise<boolean> {
+  const next = await log.offsetFor(topic, partition, "latest");
+  return next.offset === hwm && (await sleep(abortTimeoutMs + 200).then(() => log.offsetFor(topic, partition, "latest"))).offset === hwm;
+}
+
+const ok = (r: ProduceResult | undefined) => {
+  if (!r || "error" in r) throw r?.error ?? new Error("no result");
+  return r;
+};
+
+describe("idempotent producer", () => {
+  it("stores a binary frame sent twice once, and both answers carry the same offsets", async () => {
+    const { log } = testLog();
+    const invoke = handlersFor({ log });
+    const topic = uniqueName("twice");
+    await log.createTopic({ name: topic, partitions: 1 });
+    const init = jsonOf(await invoke("produce", v2Event("POST", "/v1/producers")));
+    const body = buildFrames([{ partition: 0, bytes: batch(init.producerId, init.epoch, 0, ["a", "b"]) }]);
+    const send = () => invoke("produce", v2Event("POST", `/v1/topics/${topic}/records`, { body, headers: { "content-type": "application/octet-stream" } }));
+    const first = await send();
+    const second = await send();
+    expect(first.statusCode).toBe(200);
+    expect(jsonOf(second)).toEqual(jsonOf(first));
+    expect(await readAll(log, topic, 0)).toEqual([[0, "a"], [1, "b"]]);
+  });
+
+  it("answers a sequence gap with OutOfOrderSequence and an old epoch with ProducerFenced", async () => {
+    const { log } = testLog();
+    const topic = uniqueName("order");
+    await log.createTopic({ name: topic, partitions: 1 });
+    const p = await log.initProducer();
+    ok((await log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["x"]) }]))[0]);
+    const gap = (await log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 5, ["y"]) }]))[0];
+    expect(gap && "error" in gap && [gap.error.kind, gap.error.code, gap.error.retriable]).toEqual(["Conflict", "OutOfOrderSequence", false]);
+    const first = (await log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 3, ["z"]) }]))[0];
+    expect(first && "error" in first && first.error.code).toBe("OutOfOrderSequence");
+
+    const tid = uniqueName("app");
+    const old = await log.initProducer(tid);
+    ok((await log.produceFrames(topic, [{ partition: 0, bytes: batch(old.producerId, old.epoch, 0, ["old"]) }]))[0]);
+    const fresh = await log.initProducer(tid);
+    expect(fresh).toEqual({ producerId: old.producerId, epoch: old.epoch + 1 });
+    const zombie = await log.produceFrames(topic, [{ partition: 0, bytes: batch(old.producerId, old.epoch, 1, ["zombie"]) }]).catch((e: unknown) => e);
+    expect(zombie).toBeInstanceOf(SeglogError);
+    expect([(zombie as SeglogError).kind, (zombie as SeglogError).code]).toEqual(["Fenced", "ProducerFenced"]);
+    ok((await log.produceFrames(topic, [{ partition: 0, bytes: batch(fresh.producerId, fresh.epoch, 0, ["new"]) }]))[0]);
+    expect((await readAll(log, topic, 0)).map(([, v]) => v)).toEqual(["x", "old", "new"]);
+    const unknown = await log.produceFrames(topic, [{ partition: 0, bytes: batch(987654321, 0, 0, ["?"]) }]).catch((e: unknown) => e);
+    expect((unknown as SeglogError).code).toBe("UnknownProducerId");
+  });
+
+  it("costs one claim write per batch on top of reserve, PUT and commit, and one registry read per request", async () => {
+    const counted = testLog();
+    const topic = uniqueName("idcost");
+    await counted.log.createTopic({ name: topic, partitions: 3 });
+    const p = await counted.log.initProducer();
+    ok((await counted.log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["warm"]) }]))[0]);
+    const dynamo = countCalls(counted.dynamo);
+    const s3 = countCalls(counted.s3);
+    const results = await counted.log.produceFrames(topic, [0, 1, 2].map((partition) => ({ partition, bytes: batch(p.producerId, p.epoch, partition === 0 ? 1 : 0, ["v"]) })));
+    results.forEach(ok);
+    expect(Object.fromEntries(dynamo)).toEqual({ GetItemCommand: 1, UpdateItemCommand: 6, PutItemCommand: 3 });
+    expect(Object.fromEntries(s3)).toEqual({ PutObjectCommand: 3 });
+  });
+
+  const steps = ["reserve", "claim", "put", "commit"] as const;
+  const points: Fault[] = ["hang-before", "hang-after"];
+  describe.each(steps.flatMap((step) => points.map((point) => [step, point] as const)))(
+    "when the first attempt stops at %s (%s)",
+    (step, point) => {
+      it("a retry from a second instance stores the batch exactly once, at the offsets it acknowledges", async () => {
+        const topic = uniqueName(`crash-${step}`);
+        const healthy = testLog({ abortTimeoutMs });
+        await healthy.log.createTopic({ name: topic, partitions: 1 });
+        const p = await healthy.log.initProducer();
+        ok((await healthy.log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["zero"]) }]))[0]);
+
+        const first = testLog({ abortTimeoutMs });
+        let armed = true;
+        const faults = (client: typeof first.dynamo | typeof first.s3) =>
+          injectFaults(client, (req) => {
+            if (!armed || stepOf(req) !== step) return undefined;
+            armed = false;
+            return point;
+          });
+        const held = [faults(first.dynamo), faults(first.s3)];
+        const frame = () => [{ partition: 0, bytes: batch(p.producerId, p.epoch, 1, ["one", "two"]) }];
+        const attempt1 = first.log.produceFrames(topic, frame());
+        while (armed) await sleep(5);
+
+        const second = testLog({ abortTimeoutMs }); // a fresh "instance"
+        const retry = ok((await second.log.produceFrames(topic, frame()))[0]);
+        held.forEach((h) => h.releaseAll());
+        const late = await attempt1.then((r) => r[0]).catch((e: unknown) => ({ partition: 0, error: e as SeglogError }));
+        if (late && !("error" in late)) expect(late.baseOffset).toBe(retry.baseOffset); // the first also answers the same offsets
+        else expect(["ReservationAborted", "ConcurrentRetry"]).toContain(late?.error.code);
+
+        const after = ok((await healthy.log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 3, ["three"]) }]))[0]);
+        const records = await readAll(healthy.log, topic, 0);
+        expect(records.map(([, v]) => v)).toEqual(["zero", "one", "two", "three"]);
+        expect(records.find(([, v]) => v === "one")?.[0]).toBe(retry.baseOffset);
+        expect(records.find(([, v]) => v === "three")?.[0]).toBe(after.baseOffset);
+      });
+    },
+  );
+
+  it("stress: 4 producers × 1,000 batches with random timeouts and client retries — every acked record exactly once, in order", async () => {
+    const topic = uniqueName("stress");
+    const reader = testLog({ abortTimeoutMs: 300 });
+    await reader.log.createTopic({ name: topic, partitions: 2 });
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const faultKinds: Fault[] = ["error-before", "error-after"];
+    let injected = 0;
+    let retries = 0;
+    const BATCHES = 1000;
+    const producers = await Promise.all(
+      Array.from({ length: 4 }, async (_, n) => {
+        const instance = testLog({ abortTimeoutMs: 300 });
+        for (const client of [instance.dynamo, instance.s3]) {
+          injectFaults(client, (req) => {
+            if (stepOf(req) === "other" || random() > 0.03) return undefined;
+            injected++;
+            return faultKinds[Math.floor(random() * faultKinds.length)];
+          });
+        }
+        const id = await reader.log.initProducer();
+        const sequence = [0, 0];
+        for (let i = 0; i < BATCHES; i++) {
+          const partition = i % 2;
+          const values = [`p${n}-${i}-a`, `p${n}-${i}-b`];
+          const bytes = batch(id.producerId, id.epoch, sequence[partition] ?? 0, values);
+          sequence[partition] = (sequence[partition] ?? 0) + values.length;
+          for (let attempt = 0; ; attempt++) {
+            const r = await instance.log.produceFrames(topic, [{ partition, bytes: Buffer.from(bytes) }]).then((x) => x[0], (e: unknown) => ({ partition, error: e as SeglogError }));
+            if (r && !("error" in r)) break;
+            if (!r?.error.retriable && r?.error.kind !== "Internal") throw r?.error;
+            if (attempt > 20) throw new Error(`batch ${i} of producer ${n} kept failing: ${r?.error.message}`);
+            retries++;
+          }
+        }
+        return n;
+      }),
+    );
+    expect(producers).toHaveLength(4);
+    expect(injected).toBeGreaterThan(100);
+    for (const partition of [0, 1]) {
+      const values = (await readAll(reader.log, topic, partition)).map(([, v]) => v);
+      expect(values).toHaveLength(4 * BATCHES);
+      expect(new Set(values).size).toBe(values.length);
+      for (let n = 0; n < 4; n++) {
+        const mine = values.filter((v) => v.startsWith(`p${n}-`));
+        const expected = Array.from({ length: BATCHES / 2 }, (_, k) => [`p${n}-${2 * k + partition}-a`, `p${n}-${2 * k + partition}-b`]).flat();
+        expect(mine).toEqual(expected);
+      }
+    }
+    console.log(`idempotence stress: ${injected} faults injected, ${retries} client retries`);
+  }, 240_000);
+});
