@@ -10,6 +10,7 @@ import { uniqueName } from "../../helpers/stack.ts";
 let api: LocalApi;
 let produceRequests = 0;
 let failNextProduces = 0;
+let loseNextAnswers = 0;
 const invoke = handlersFor({ log: testLog().log });
 
 beforeAll(async () => {
@@ -22,7 +23,13 @@ beforeAll(async () => {
         return { statusCode: 503, headers: { "content-type": "application/json" }, body: '{"message":"Service Unavailable"}', isBase64Encoded: false };
       }
     }
-    return invoke(fn, e);
+    const result = await invoke(fn, e);
+    if (fn === "produce" && loseNextAnswers > 0 && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
+      loseNextAnswers--;
+      // The batch landed but the answer was lost (a timeout at API Gateway): the client retries.
+      return { statusCode: 504, headers: { "content-type": "application/json" }, body: '{"message":"Endpoint request timed out"}', isBase64Encoded: false };
+    }
+    return result;
   };
   api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
 });
@@ -58,6 +65,27 @@ describe("the client SDK", () => {
     consumer.assign([{ topic, partition: 0 }]);
     const got = await consumer.poll();
     expect(got.map((r) => Buffer.from(r.value ?? []).toString()).sort()).toEqual(["a", "b", "c"]);
+  });
+
+  it("is idempotent by default: a retry after a lost answer is stored once; without idempotence, twice", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("exactly");
+    await admin.createTopic(topic, { partitions: 1 });
+    const idempotent = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 10 });
+    loseNextAnswers = 2;
+    const acks = await Promise.all(["a", "b"].map((v) => idempotent.send(topic, { value: v })));
+    await idempotent.close();
+    const plain = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 10, enableIdempotence: false });
+    loseNextAnswers = 1;
+    await plain.send(topic, { value: "c" });
+    await plain.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest" });
+    consumer.assign([{ topic, partition: 0 }]);
+    const got = await consumer.poll();
+    expect(got.map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["a", "b", "c", "c"]);
+    // The acknowledged offsets are where the records are. (A duplicate's own reservation became
+    // a gap that readers step over, so "c" comes after one.)
+    expect(acks.map((a) => a.offset)).toEqual(got.slice(0, 2).map((r) => r.offset));
   });
 
   it("gives up on non-retriable errors with the server's typed error", async () => {
