@@ -9,6 +9,7 @@ import { HISTORY_SIZE, type ClaimedBatch, type ProducerState } from "../core/ide
 import { partitionPk } from "../core/keys.ts";
 import { N, S, num, reqNum, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
+import { call, conditional } from "./dynamo.ts";
 
 const PRODUCER_PK = "PRODUCER";
 const COUNTER_SK = "COUNTER";
@@ -32,13 +33,6 @@ export class Producers {
     private readonly table: string,
   ) {}
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw toSeglogError(e);
-    }
-  }
 
   /** InitProducerId: a fresh id at epoch 0, or, for a stable id, the same id at the next epoch. */
   async init(transactionalId?: string): Promise<{ producerId: number; epoch: number }> {
@@ -72,7 +66,7 @@ export class Producers {
 
   /** The epoch a producer id is registered at, or undefined if the id was never issued. */
   async registeredEpoch(producerId: number): Promise<number | undefined> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new GetItemCommand({ TableName: this.table, Key: { pk: S(PRODUCER_PK), sk: S(idSk(producerId)) }, ConsistentRead: true }),
       ),
@@ -92,8 +86,8 @@ export class Producers {
       batch.b === 0
         ? "attribute_not_exists(sk) OR epoch < :e OR (epoch = :e AND #next = :b)"
         : "epoch = :e AND #next = :b";
-    try {
-      await this.dynamo.send(
+    return conditional(() =>
+      this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { pk: S(partitionPk(topicId, partition)), sk: S(stateSk(producerId)) },
@@ -102,12 +96,8 @@ export class Producers {
           ExpressionAttributeNames: { "#next": "next" },
           ExpressionAttributeValues: { ":nul": NULL, ":pend": batchValue(batch), ":next": N(batch.l + 1), ":e": N(batch.e), ":b": N(batch.b) },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw toSeglogError(e);
-    }
+      ),
+    );
   }
 
   /** Takes over the latest claim from an attempt that crashed or was aborted. */
@@ -118,8 +108,8 @@ export class Producers {
     previous: ClaimedBatch,
     batch: ClaimedBatch,
   ): Promise<boolean> {
-    try {
-      await this.dynamo.send(
+    return conditional(() =>
+      this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { pk: S(partitionPk(topicId, partition)), sk: S(stateSk(producerId)) },
@@ -127,16 +117,12 @@ export class Producers {
           ConditionExpression: "epoch = :e AND pend.q = :q",
           ExpressionAttributeValues: { ":pend": batchValue(batch), ":e": N(batch.e), ":q": N(previous.q) },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw toSeglogError(e);
-    }
+      ),
+    );
   }
 
   async state(topicId: string, partition: number, producerId: number): Promise<ProducerState | undefined> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new GetItemCommand({
           TableName: this.table,
@@ -156,7 +142,7 @@ export class Producers {
   }
 
   private async allocateId(): Promise<number> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
@@ -193,8 +179,8 @@ export class Producers {
 
   /** Records the producer id's current epoch; monotonic, so a slow init cannot move it back. */
   private async setEpoch(producerId: number, epoch: number): Promise<void> {
-    try {
-      await this.dynamo.send(
+    await conditional(() =>
+      this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { pk: S(PRODUCER_PK), sk: S(idSk(producerId)) },
@@ -202,9 +188,7 @@ export class Producers {
           ConditionExpression: "attribute_not_exists(epoch) OR epoch < :e",
           ExpressionAttributeValues: { ":e": N(epoch) },
         }),
-      );
-    } catch (e) {
-      if (!isConditionFailed(e)) throw toSeglogError(e);
-    }
+      ),
+    );
   }
 }

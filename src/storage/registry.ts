@@ -20,6 +20,7 @@ import type { TopicConfig } from "../core/topic-config.ts";
 import { OFFSET_INDEX } from "./table.ts";
 import { N, S, num, reqNum, reqStr, str, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
+import { call, conditional } from "./dynamo.ts";
 
 export interface TopicRecord {
   readonly name: string;
@@ -52,18 +53,11 @@ export class Registry {
     private readonly table: string,
   ) {}
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw toSeglogError(e);
-    }
-  }
 
   // ---- topics ----
 
   async getTopic(name: string): Promise<TopicRecord | undefined> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new GetItemCommand({ TableName: this.table, Key: { pk: S(TOPIC_PK), sk: S(name) }, ConsistentRead: true }),
       ),
@@ -75,7 +69,7 @@ export class Registry {
     const topics: TopicRecord[] = [];
     let start: Item | undefined;
     do {
-      const out = await this.call(() =>
+      const out = await call(() =>
         this.dynamo.send(
           new QueryCommand({
             TableName: this.table,
@@ -127,7 +121,7 @@ export class Registry {
 
   /** Records a deleted topic's id so the maintenance function can remove its data later. */
   async putTombstone(topic: TopicRecord, now: number): Promise<void> {
-    await this.call(() =>
+    await call(() =>
       this.dynamo.send(
         new PutItemCommand({
           TableName: this.table,
@@ -146,8 +140,8 @@ export class Registry {
   // ---- partition heads ----
 
   async createHead(topicId: string, partition: number): Promise<void> {
-    try {
-      await this.dynamo.send(
+    await conditional(() =>
+      this.dynamo.send(
         new PutItemCommand({
           TableName: this.table,
           Item: {
@@ -163,14 +157,12 @@ export class Registry {
           },
           ConditionExpression: "attribute_not_exists(sk)",
         }),
-      );
-    } catch (e) {
-      if (!isConditionFailed(e)) throw toSeglogError(e);
-    }
+      ),
+    );
   }
 
   async getHead(topicId: string, partition: number): Promise<Head | undefined> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new GetItemCommand({
           TableName: this.table,
@@ -220,8 +212,8 @@ export class Registry {
 
   /** Advances the stable hint; monotonic, and a lost race is fine (someone went further). */
   async advanceStable(topicId: string, partition: number, seq: number, offset: number): Promise<void> {
-    try {
-      await this.dynamo.send(
+    await conditional(() =>
+      this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { pk: S(partitionPk(topicId, partition)), sk: S(HEAD_SK) },
@@ -229,34 +221,28 @@ export class Registry {
           ConditionExpression: "stableSeq < :s",
           ExpressionAttributeValues: { ":s": N(seq), ":o": N(offset) },
         }),
-      );
-    } catch (e) {
-      if (!isConditionFailed(e)) throw toSeglogError(e);
-    }
+      ),
+    );
   }
 
   // ---- segment index ----
 
   /** Writes a commit or abort for one seq; false when the other outcome won first. */
   async decide(topicId: string, partition: number, entry: IndexEntry): Promise<boolean> {
-    try {
-      await this.dynamo.send(
+    return conditional(() =>
+      this.dynamo.send(
         new PutItemCommand({
           TableName: this.table,
           Item: entryToItem(topicId, partition, entry),
           ConditionExpression: "attribute_not_exists(sk)",
         }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailed(e)) return false;
-      throw toSeglogError(e);
-    }
+      ),
+    );
   }
 
   /** One index item by seq, read consistently. */
   async segment(topicId: string, partition: number, seq: number): Promise<IndexEntry | undefined> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new GetItemCommand({
           TableName: this.table,
@@ -275,7 +261,7 @@ export class Registry {
     fromSeq: number,
     limit: number,
   ): Promise<{ entries: IndexEntry[]; more: boolean }> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new QueryCommand({
           TableName: this.table,
@@ -299,7 +285,7 @@ export class Registry {
     partition: number,
     offset: number,
   ): Promise<{ seq: number; base: number } | undefined> {
-    const out = await this.call(() =>
+    const out = await call(() =>
       this.dynamo.send(
         new QueryCommand({
           TableName: this.table,
