@@ -1,0 +1,14 @@
+/**
+ * What the group service needs to know about topics, implemented over the log engine. Kept
+ * narrow so that the service can be tested with a fake.
+ */
+export interface TopicCatalog {
+  /** Current partition count; throws `NotFound` for an unknown topic. Partitions only grow. */
+  partitionsOf(topic: string): Promise<number>;
+  /** The next offset to be written (log end offset) of a partition. */
+  highWatermark(topic: string, partition: number): Promise<bigint>;
+  /** The first offset still in the log (after retention). */
+  logStartOffset(topic: string, partition: number): Promise<bigint>;
+  /** The first offset whose record timestamp is ≥ `timestampMs`, or null when there is none. */
+  offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<bigint | null>;
+}
