@@ -1,4 +1,4 @@
-import { routes } from "../http/app.ts";
+import { contextFromEnv, routes } from "../http/app.ts";
 import { startLocalApi } from "../local/server.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { intArg, parse } from "./args.ts";
@@ -15,7 +15,9 @@ export async function devCommand(args: string[]): Promise<number> {
     port: { type: "string" },
     "data-dir": { type: "string" },
     dynamo: { type: "string" },
+    "maintenance-interval-ms": { type: "string" },
   });
+  const maintenanceIntervalMs = intArg(values["maintenance-interval-ms"], "maintenance-interval-ms") ?? 60_000;
   const port = intArg(values.port, "port") ?? 8092;
   const dynamo = values.dynamo ?? "auto";
   if (dynamo !== "auto" && dynamo !== "dynamodb-local" && dynamo !== "dynalite") {
@@ -58,6 +60,17 @@ export async function devCommand(args: string[]): Promise<number> {
   say(`  curl -s -X POST ${api.url}/v1/topics/test/records -H 'content-type: application/json' -d '{"records":[{"key":"k","value":"hello"}]}'`);
   say(`  curl -s '${api.url}/v1/topics/test/partitions/0/records?offset=0'`);
   say();
+  const maintenance = contextFromEnv();
+  const timer =
+    maintenanceIntervalMs > 0
+      ? setInterval(() => {
+          maintenance.log.runMaintenance({ budgetMs: maintenanceIntervalMs / 2 }).then(
+            (r) => (r.segmentsDeleted || r.orphansDeleted || r.reservationsAborted || r.topicsDeleted) && say(`[maintenance] ${JSON.stringify(r)}`),
+            (e: unknown) => say(`[maintenance] failed: ${(e as Error).message}`),
+          );
+        }, maintenanceIntervalMs)
+      : undefined;
+  say(maintenanceIntervalMs > 0 ? `Maintenance runs every ${maintenanceIntervalMs} ms (--maintenance-interval-ms, 0 to turn off).` : "Maintenance is off.");
   say("Press Ctrl-C to stop.");
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -65,6 +78,7 @@ export async function devCommand(args: string[]): Promise<number> {
     process.once("SIGTERM", done);
   });
   say("Stopping…");
+  if (timer) clearInterval(timer);
   await api.close();
   await stack.stop();
   return 0;

@@ -1,6 +1,9 @@
 import { consumeCommand } from "./consume.ts";
+import { costCommand } from "./cost.ts";
 import { devCommand } from "./dev.ts";
+import { maintenanceCommand } from "./maintenance.ts";
 import { reportError, UsageError } from "./output.ts";
+import { perfCommand } from "./perf.ts";
 import { produceCommand } from "./produce.ts";
 import { topicsCommand } from "./topics.ts";
 
@@ -20,6 +23,16 @@ Commands:
   consume             Print records (like kafka-console-consumer.sh)
                         --topic T [--from-beginning] [--partition P [--offset O|earliest|latest]]
                         [--max-messages N] [--print-key] [--print-offset] [--timeout-ms MS]
+  perf produce        Producer load test (like kafka-producer-perf-test.sh)
+                        --topic T --num-records N --record-size B --throughput -1|R [--batch-bytes B]
+                        [--linger-ms MS] [--concurrency C] [--producer-props k=v ...]
+  perf consume        Consumer load test (like kafka-consumer-perf-test.sh)
+                        --topic T --messages N [--fetch-size B] [--timeout-ms MS] [--from-latest]
+  cost                $/month and $/GB of a workload on Seglog, Kinesis on-demand and MSK Serverless
+                        --mb-per-sec R --record-bytes B --batch-bytes S --consumer-groups G --retention-days D
+
+  maintenance --once  Abort stale reservations, apply retention, collect orphans, remove deleted
+                        topics' data, once (needs the AWS_ENDPOINT_URL_* that 'seglog dev' prints)
 
 Options for every command:
   --url URL           The Seglog API (default: $SEGLOG_URL, else http://127.0.0.1:8092)
@@ -31,6 +44,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   topics: topicsCommand,
   produce: produceCommand,
   consume: consumeCommand,
+  maintenance: maintenanceCommand,
+  perf: perfCommand,
+  cost: costCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

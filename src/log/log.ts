@@ -8,6 +8,7 @@ import { SegmentObjects } from "../storage/objects.ts";
 import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendResult, type CheckedBatch } from "./append.ts";
+import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
 import { DEFAULT_LOG_OPTIONS, type LogOptions } from "./options.ts";
 import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
@@ -50,11 +51,13 @@ export class Log {
   private readonly appender: Appender;
   private readonly reader: Reader;
   private readonly producers: Producers;
+  private readonly registry: Registry;
+  private readonly objects: SegmentObjects;
 
   constructor(storage: LogStorage, options: Partial<LogOptions> = {}) {
     this.options = { ...DEFAULT_LOG_OPTIONS, ...options };
-    const registry = new Registry(storage.dynamo, storage.table);
-    const objects = new SegmentObjects(storage.s3, storage.bucket);
+    const registry = (this.registry = new Registry(storage.dynamo, storage.table));
+    const objects = (this.objects = new SegmentObjects(storage.s3, storage.bucket));
     this.topics = new Topics(registry, this.options);
     this.producers = new Producers(storage.dynamo, storage.table);
     this.appender = new Appender(registry, objects, this.producers, this.topics, this.options);
@@ -153,6 +156,11 @@ export class Log {
       }),
     );
     return results;
+  }
+
+  /** One maintenance run: stale reservations, retention, orphans, deleted topics. */
+  runMaintenance(options: MaintenanceOptions = {}): Promise<MaintenanceReport> {
+    return new Maintenance(this.registry, this.objects, this.reader, { now: this.options.now, listTopics: () => this.listTopics() }, options).run();
   }
 
   /** Kafka's InitProducerId: a new id, or for a stable id the same id at a new epoch. */

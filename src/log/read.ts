@@ -64,6 +64,16 @@ export class Reader {
     return { head, highWatermark: walk.end };
   }
 
+  /**
+   * Walks a partition to its tail for the maintenance function: aborts every stale reservation
+   * (even when no consumer reads), and moves the stable hint to the end of the decided prefix.
+   */
+  async settle(topic: TopicRecord, partition: number): Promise<{ head: Head; decidedSeq: number; decidedOffset: number; aborted: number }> {
+    const head = await this.head(topic, partition);
+    const walk = await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, () => false, 1);
+    return { head, decidedSeq: walk.nextSeq, decidedOffset: walk.end, aborted: walk.aborted };
+  }
+
   /** First committed offset whose timestamp is ≥ `timestampMs`, or the high watermark if none. */
   async offsetForTimestamp(
     topic: TopicRecord,
@@ -144,7 +154,9 @@ export class Reader {
     head: Head,
     start: { seq: number; base: number },
     enough: (walk: CommittedWalk) => boolean,
-  ): Promise<CommittedWalk> {
+    advanceAtLeast = this.options.stableAdvanceSeqs,
+  ): Promise<CommittedWalk & { aborted: number }> {
+    let aborted = 0;
     for (let attempt = 0; ; attempt++) {
       const walk = new CommittedWalk(start, head, this.options.now(), this.options.abortTimeoutMs);
       let raced = false;
@@ -156,6 +168,7 @@ export class Reader {
             raced = true;
             break;
           }
+          aborted++;
         }
         if (raced || enough(walk)) break;
       }
@@ -163,10 +176,10 @@ export class Reader {
         if (attempt >= 3) throw new SeglogError("Internal", "The index kept changing under the reader", { retriable: true });
         continue;
       }
-      if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= this.options.stableAdvanceSeqs) {
+      if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= Math.max(1, advanceAtLeast)) {
         await this.registry.advanceStable(topic.topicId, partition, walk.nextSeq, walk.end);
       }
-      return walk;
+      return Object.assign(walk, { aborted });
     }
   }
 

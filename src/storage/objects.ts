@@ -1,4 +1,11 @@
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { SeglogError } from "../core/errors.ts";
 import { toSeglogError } from "./aws-errors.ts";
 
@@ -47,6 +54,34 @@ export class SegmentObjects {
         });
       }
       throw toSeglogError(e);
+    }
+  }
+
+  /** One page of objects under a prefix, with their age. */
+  async list(prefix: string, continuationToken?: string): Promise<{ objects: { key: string; size: number; lastModified: number }[]; next?: string }> {
+    try {
+      const out = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(continuationToken ? { ContinuationToken: continuationToken } : {}) }),
+      );
+      const objects = (out.Contents ?? []).map((o) => ({ key: o.Key ?? "", size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 }));
+      return out.IsTruncated && out.NextContinuationToken ? { objects, next: out.NextContinuationToken } : { objects };
+    } catch (e) {
+      throw toSeglogError(e);
+    }
+  }
+
+  /** Deletes objects, 1,000 per request; deleting a missing key is not an error. */
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      try {
+        const out = await this.s3.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+        );
+        const failed = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
+        if (failed.length > 0) throw new Error(`could not delete ${failed.length} objects: ${failed[0]?.Code} ${failed[0]?.Message}`);
+      } catch (e) {
+        throw toSeglogError(e);
+      }
     }
   }
 }

@@ -1,4 +1,6 @@
 import {
+  BatchWriteItemCommand,
+  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -210,6 +212,85 @@ export class Registry {
     }
   }
 
+  /**
+   * Retention's first step: moves the log start forward, monotonically, never past the decided
+   * prefix (so the stable hint never falls below the first kept seq).
+   */
+  async advanceLogStart(topicId: string, partition: number, startSeq: number, logStartOffset: number): Promise<boolean> {
+    return conditional(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(HEAD_SK) },
+          UpdateExpression: "SET startSeq = :s, logStartOffset = :o",
+          ConditionExpression: "startSeq < :s AND stableSeq >= :s",
+          ExpressionAttributeValues: { ":s": N(startSeq), ":o": N(logStartOffset) },
+        }),
+      ),
+    );
+  }
+
+  /** Deletes items by sort key in one partition key, 25 per request, retrying what DynamoDB left unprocessed. */
+  async deleteItems(pk: string, sks: readonly string[]): Promise<void> {
+    for (let i = 0; i < sks.length; i += 25) {
+      let requests = sks.slice(i, i + 25).map((sk) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const out = await call(() => this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } })));
+        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        if (requests.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /** Sort keys under one partition key, a page at a time (for deleting a topic's items). */
+  async keysOf(pk: string, limit: number): Promise<string[]> {
+    const out = await call(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": S(pk) },
+          ProjectionExpression: "sk",
+          Limit: limit,
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((i) => reqStr(i, "sk"));
+  }
+
+  /** Deleted topics whose data is still to be removed. */
+  async tombstones(limit: number): Promise<{ topicId: string; name: string; partitions: number }[]> {
+    const out = await call(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": S(TOMBSTONE_PK) },
+          Limit: limit,
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((i) => ({ topicId: reqStr(i, "sk"), name: reqStr(i, "name"), partitions: reqNum(i, "partitions") }));
+  }
+
+  /** The last step of deleting a topic: its DELETING item (unless recreated since) and its tombstone. */
+  async forgetTopic(name: string, topicId: string): Promise<void> {
+    await conditional(() =>
+      this.dynamo.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: { pk: S(TOPIC_PK), sk: S(name) },
+          ConditionExpression: "#state = :deleting AND topicId = :id",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":deleting": S("DELETING"), ":id": S(topicId) },
+        }),
+      ),
+    );
+    await this.deleteItems(TOMBSTONE_PK, [topicId]);
+  }
+
   /** Advances the stable hint; monotonic, and a lost race is fine (someone went further). */
   async advanceStable(topicId: string, partition: number, seq: number, offset: number): Promise<void> {
     await conditional(() =>
@@ -254,12 +335,13 @@ export class Registry {
     return out.Item ? entryFromItem(out.Item) : undefined;
   }
 
-  /** One page of segment entries from `fromSeq` (inclusive) upwards. */
+  /** One page of segment entries from `fromSeq` (inclusive) upwards, or below `toSeq` (exclusive). */
   async segments(
     topicId: string,
     partition: number,
     fromSeq: number,
     limit: number,
+    toSeq?: number,
   ): Promise<{ entries: IndexEntry[]; more: boolean }> {
     const out = await call(() =>
       this.dynamo.send(
@@ -269,7 +351,7 @@ export class Registry {
           ExpressionAttributeValues: {
             ":pk": S(partitionPk(topicId, partition)),
             ":from": S(segmentSk(fromSeq)),
-            ":to": S("S#~"),
+            ":to": S(toSeq === undefined ? "S#~" : segmentSk(toSeq - 1)),
           },
           Limit: limit,
           ConsistentRead: true,

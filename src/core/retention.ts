@@ -1,0 +1,24 @@
+import type { IndexEntry } from "./read-committed.ts";
+
+/**
+ * Kafka's retention over a decided prefix of segments (oldest first): whole segments go while
+ * their newest record is older than `retention.ms`, or while the partition holds more than
+ * `retention.bytes`. Returns how many leading entries to drop (never part of one).
+ */
+export function retentionCut(
+  entries: readonly IndexEntry[],
+  config: { readonly "retention.ms": number; readonly "retention.bytes": number },
+  now: number,
+): number {
+  let byTime = 0;
+  if (config["retention.ms"] >= 0) {
+    const cutoff = now - config["retention.ms"];
+    while (byTime < entries.length && (entries[byTime] as IndexEntry).maxTs < cutoff) byTime++;
+  }
+  let bySize = 0;
+  if (config["retention.bytes"] >= 0) {
+    let total = entries.reduce((n, e) => n + e.bytes, 0);
+    while (bySize < entries.length && total > config["retention.bytes"]) total -= (entries[bySize++] as IndexEntry).bytes;
+  }
+  return Math.max(byTime, bySize);
+}

@@ -1,0 +1,136 @@
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { QueryCommand } from "@aws-sdk/client-dynamodb";
+import { describe, expect, it } from "vitest";
+import { SeglogError } from "../../../src/core/errors.ts";
+import { partitionPk } from "../../../src/core/keys.ts";
+import type { Log } from "../../../src/log/log.ts";
+import { decodeStored } from "../../../src/log/read.ts";
+import { injectFaults } from "../../helpers/faults.ts";
+import { testLog } from "../../helpers/log.ts";
+import { testEnv, uniqueName } from "../../helpers/stack.ts";
+
+const env = testEnv();
+const bucket = env["SEGLOG_BUCKET"] ?? "seglog";
+const table = env["SEGLOG_TABLE"] ?? "seglog";
+const b = (s: string) => Buffer.from(s);
+
+async function objectKeys(ctx: ReturnType<typeof testLog>, prefix: string): Promise<string[]> {
+  const out = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key ?? "");
+}
+
+async function itemKeys(ctx: ReturnType<typeof testLog>, pk: string): Promise<string[]> {
+  const out = await ctx.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: pk } } }));
+  return (out.Items ?? []).map((i) => i["sk"]?.S ?? "");
+}
+
+async function values(log: Log, topic: string, partition: number, offset: number): Promise<string[]> {
+  const r = await log.fetch(topic, partition, { offset, maxWaitMs: 0, maxBytes: 10_000_000 });
+  return r.batches.flatMap((x) => [...decodeStored(x.bytes)].filter((rec) => rec.offset >= offset).map((rec) => Buffer.from(rec.value ?? []).toString()));
+}
+
+async function setup(config: Record<string, number>) {
+  const ctx = testLog();
+  const topic = uniqueName("ret");
+  const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 1, config });
+  return { ctx, topic, prefix: `log/${topic}/${t.topicId}/0/`, pk: partitionPk(t.topicId, 0) };
+}
+
+describe("maintenance", () => {
+  it("applies retention by time: log start first, then objects and index items; readers below get OffsetOutOfRange", async () => {
+    const { ctx, topic, prefix, pk } = await setup({ "retention.ms": 60_000 });
+    const old = Date.now() - 120_000;
+    for (let i = 0; i < 5; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`old${i}`), timestamp: old + i }]);
+    for (let i = 0; i < 2; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`new${i}`) }]);
+    const report = await ctx.log.runMaintenance();
+    expect(report.segmentsDeleted).toBeGreaterThanOrEqual(5);
+    const [state] = (await ctx.log.describeTopic(topic)).partitions;
+    expect(state).toMatchObject({ logStartOffset: 5, highWatermark: 7 });
+    expect(await objectKeys(ctx, prefix)).toHaveLength(2);
+    expect((await itemKeys(ctx, pk)).filter((k) => k.startsWith("S#"))).toHaveLength(2);
+    const err = await ctx.log.fetch(topic, 0, { offset: 0 }).catch((e: unknown) => e);
+    expect((err as SeglogError).kind).toBe("OffsetOutOfRange");
+    expect(await values(ctx.log, topic, 0, 5)).toEqual(["new0", "new1"]);
+    expect(await ctx.log.offsetFor(topic, 0, "earliest")).toMatchObject({ offset: 5 });
+  });
+
+  it("applies retention by size per partition", async () => {
+    const { ctx, topic, prefix } = await setup({ "retention.bytes": 1 });
+    for (let i = 0; i < 4; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`v${i}`) }]);
+    const batchBytes = (await ctx.log.fetch(topic, 0, { offset: 3 })).batches[0]?.bytes.byteLength ?? 0;
+    await ctx.log.alterTopic(topic, { config: { "retention.bytes": batchBytes * 2 } });
+    await ctx.log.runMaintenance();
+    expect((await ctx.log.describeTopic(topic)).partitions[0]).toMatchObject({ logStartOffset: 2, highWatermark: 4 });
+    expect(await objectKeys(ctx, prefix)).toHaveLength(2);
+    expect(await values(ctx.log, topic, 0, 2)).toEqual(["v2", "v3"]);
+  });
+
+  it("picks up after a crash at each step of a delete, losing nothing and leaving nothing behind", async () => {
+    for (const failing of ["DeleteObjectsCommand", "BatchWriteItemCommand", "UpdateItemCommand"]) {
+      const { topic, prefix, pk } = await setup({ "retention.ms": 60_000 });
+      const crashing = testLog();
+      let armed = true;
+      for (const client of [crashing.dynamo, crashing.s3]) {
+        injectFaults(client, (req) => {
+          const isAdvance = req.command === "UpdateItemCommand" && String(req.input["UpdateExpression"]).includes("logStartOffset");
+          if (!armed || req.command !== failing || (failing === "UpdateItemCommand" && !isAdvance)) return undefined;
+          armed = false;
+          return "error-after";
+        });
+      }
+      const old = Date.now() - 120_000;
+      for (let i = 0; i < 3; i++) await crashing.log.produceRecords(topic, [{ key: null, value: b(`old${i}`), timestamp: old }]);
+      await crashing.log.produceRecords(topic, [{ key: null, value: b("kept") }]);
+      await expect(crashing.log.runMaintenance()).rejects.toBeInstanceOf(SeglogError);
+      expect(armed).toBe(false);
+      await crashing.log.runMaintenance();
+      expect(await objectKeys(crashing, prefix)).toHaveLength(1);
+      expect((await itemKeys(crashing, pk)).filter((k) => k.startsWith("S#"))).toHaveLength(1);
+      expect(await values(crashing.log, topic, 0, 3)).toEqual(["kept"]);
+    }
+  });
+
+  it("aborts stale reservations even when no consumer reads", async () => {
+    const ctx = testLog({ abortTimeoutMs: 300 });
+    const topic = uniqueName("stale");
+    await ctx.log.createTopic({ name: topic, partitions: 1 });
+    const stalled = testLog({ abortTimeoutMs: 300 });
+    injectFaults(stalled.dynamo, (req) => (req.command === "PutItemCommand" && (req.input["Item"] as { st?: { S?: string } }).st?.S === "C" ? "hang-before" : undefined));
+    void stalled.log.produceRecords(topic, [{ key: null, value: b("never") }]).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 600));
+    const report = await ctx.log.runMaintenance();
+    expect(report.reservationsAborted).toBeGreaterThanOrEqual(1);
+    expect((await ctx.log.describeTopic(topic)).partitions[0]?.highWatermark).toBe(1);
+  });
+
+  it("collects orphaned objects only once they are old enough", async () => {
+    const { ctx, topic, prefix } = await setup({});
+    await ctx.log.produceRecords(topic, [{ key: null, value: b("real") }]);
+    const orphan = `${prefix}00000000000000000099.log`;
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: orphan, Body: b("junk") }));
+    await ctx.log.runMaintenance({ orphanMinAgeMs: 3_600_000 });
+    expect(await objectKeys(ctx, prefix)).toContain(orphan);
+    await new Promise((r) => setTimeout(r, 1100)); // S3's LastModified has 1 s resolution
+    const report = await ctx.log.runMaintenance({ orphanMinAgeMs: 1 });
+    expect(report.orphansDeleted).toBeGreaterThanOrEqual(1);
+    expect(await objectKeys(ctx, prefix)).toHaveLength(1);
+    expect(await values(ctx.log, topic, 0, 0)).toEqual(["real"]);
+  });
+
+  it("removes a deleted topic with 3 partitions and 1,000 segments, then its items and tombstone", async () => {
+    const ctx = testLog();
+    const topic = uniqueName("gone");
+    const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 3 });
+    for (let i = 0; i < 1000; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, j) => ctx.log.produceRecords(topic, [{ key: null, value: b(`r${i + j}`), partition: (i + j) % 3 }])));
+    }
+    expect((await ctx.log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([334, 333, 333]);
+    await ctx.log.deleteTopic(topic);
+    let runs = 0;
+    while ((await ctx.log.runMaintenance({ budgetMs: 60_000 })).topicsDeleted === 0 && runs++ < 5);
+    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
+    for (let p = 0; p < 3; p++) expect(await itemKeys(ctx, partitionPk(t.topicId, p))).toEqual([]);
+    expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
+    expect((await itemKeys(ctx, "TOPIC"))).not.toContain(topic);
+  }, 120_000);
+});
