@@ -49,8 +49,16 @@ export class Reader {
     const maxBytes = bounded("maxBytes", request.maxBytes, this.options.defaultMaxBytes, 1, this.options.maxBytesLimit);
     const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
     const deadline = this.options.now() + maxWaitMs;
-    for (;;) {
-      const result = await this.fetchOnce(topic, partition, request.offset, maxBytes);
+    for (let gone = 0; ; ) {
+      let result: FetchResult;
+      try {
+        result = await this.fetchOnce(topic, partition, request.offset, maxBytes);
+      } catch (e) {
+        // Retention or merging removed a segment between reading the index and the object:
+        // read the index again (which then answers OffsetOutOfRange, or names the new object).
+        if (e instanceof SeglogError && e.code === "SegmentGone" && gone++ < 3) continue;
+        throw e;
+      }
       const remaining = deadline - this.options.now();
       if (result.batches.length > 0 || result.nextOffset > request.offset || remaining <= 0) return result;
       await sleep(Math.min(this.options.pollIntervalMs, remaining));

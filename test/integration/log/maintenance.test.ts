@@ -54,6 +54,28 @@ describe("maintenance", () => {
     expect(await ctx.log.offsetFor(topic, 0, "earliest")).toMatchObject({ offset: 5 });
   });
 
+  it("re-reads the index when a segment disappears under a fetch", async () => {
+    const { ctx, topic } = await setup({ "retention.ms": 60_000 });
+    await ctx.log.produceRecords(topic, [{ key: null, value: b("old"), timestamp: Date.now() - 120_000 }]);
+    await ctx.log.produceRecords(topic, [{ key: null, value: b("new") }]);
+    const reader = testLog();
+    let raced = false;
+    reader.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!raced && context.commandName === "GetObjectCommand") {
+          raced = true;
+          await ctx.log.runMaintenance(); // retention deletes the segment this fetch is about to read
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "raceRetention" },
+    );
+    const err = await reader.log.fetch(topic, 0, { offset: 0, maxWaitMs: 0 }).catch((e: unknown) => e);
+    expect(raced).toBe(true);
+    expect((err as SeglogError).kind).toBe("OffsetOutOfRange");
+    expect(await values(reader.log, topic, 0, 1)).toEqual(["new"]);
+  });
+
   it("applies retention by size per partition", async () => {
     const { ctx, topic, prefix } = await setup({ "retention.bytes": 1 });
     for (let i = 0; i < 4; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`v${i}`) }]);
