@@ -16,6 +16,8 @@ export interface MaintenanceOptions {
   readonly orphanMinAgeMs?: number;
   /** Index items per Query page while deleting. @default 500 */
   readonly pageSize?: number;
+  /** Only these topics (and their tombstones). @default every topic */
+  readonly topics?: readonly string[];
 }
 
 export interface MaintenanceReport {
@@ -26,6 +28,9 @@ export interface MaintenanceReport {
   reservationsAborted: number;
   topicsDeleted: number;
   partitionsVisited: number;
+  /** Partitions or topics whose work stopped on an error; the next run picks them up. */
+  failures: number;
+  lastError?: string;
   /** True when the budget ran out before every partition was visited. */
   incomplete: boolean;
   durationMs: number;
@@ -41,6 +46,7 @@ export class Maintenance {
   private readonly budgetMs: number;
   private readonly orphanMinAgeMs: number;
   private readonly pageSize: number;
+  private readonly only: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly registry: Registry,
@@ -52,6 +58,7 @@ export class Maintenance {
     this.budgetMs = options.budgetMs ?? 60_000;
     this.orphanMinAgeMs = options.orphanMinAgeMs ?? 900_000;
     this.pageSize = options.pageSize ?? 500;
+    this.only = options.topics ? new Set(options.topics) : undefined;
   }
 
   async run(): Promise<MaintenanceReport> {
@@ -64,22 +71,34 @@ export class Maintenance {
       reservationsAborted: 0,
       topicsDeleted: 0,
       partitionsVisited: 0,
+      failures: 0,
       incomplete: false,
       durationMs: 0,
     };
     const outOfTime = () => this.log.now() - started > this.budgetMs;
-    for (const topic of await this.log.listTopics()) {
+    const chosen = (name: string) => this.only === undefined || this.only.has(name);
+    for (const topic of (await this.log.listTopics()).filter((t) => chosen(t.name))) {
       for (let p = 0; p < topic.partitions; p++) {
         if (outOfTime()) report.incomplete = true;
-        else await this.partition(topic, p, report);
+        else await this.isolated(report, () => this.partition(topic, p, report));
       }
     }
-    for (const t of await this.registry.tombstones(25)) {
+    for (const t of (await this.registry.tombstones(25)).filter((x) => chosen(x.name))) {
       if (outOfTime()) report.incomplete = true;
-      else if (await this.deleteTopicData(t, outOfTime)) report.topicsDeleted++;
+      else await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
     }
     report.durationMs = this.log.now() - started;
     return report;
+  }
+
+  /** One partition's (or deleted topic's) failure does not stop the others. */
+  private async isolated(report: MaintenanceReport, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      report.failures++;
+      report.lastError = e instanceof Error ? e.message : String(e);
+    }
   }
 
   private async partition(topic: TopicRecord, partition: number, report: MaintenanceReport): Promise<void> {
