@@ -1,6 +1,7 @@
 import { httpStatusOf, isSeglogError, notFound } from "../core/errors.ts";
 import { toSeglogError } from "../storage/aws-errors.ts";
 import { parseApiGatewayEvent, toApiGatewayResult, type ApiGatewayResult, type HttpRequest, type HttpResponse } from "./event.ts";
+import { defaultObserver, type RequestObserver } from "./metrics.ts";
 
 /** The Lambda functions the API is split into; each owns the routes tagged with its name. */
 export type FunctionName = "admin" | "produce" | "fetch" | "groups";
@@ -76,14 +77,21 @@ export function lambdaHandler<C>(
   routes: readonly Route<C>[],
   fn: FunctionName,
   context: () => C,
+  // Observability seam (issue 6): a structured log line with EMF metrics per request, in Lambda only.
+  observe: RequestObserver | undefined = defaultObserver(),
 ): (event: unknown) => Promise<ApiGatewayResult> {
   return async (event: unknown) => {
+    const startedMs = performance.now();
     let req: HttpRequest;
     try {
       req = parseApiGatewayEvent(event);
     } catch (e) {
       return toApiGatewayResult(errorResponse(e));
     }
-    return toApiGatewayResult(await dispatch(routes, req, context(), fn));
+    const response = await dispatch(routes, req, context(), fn);
+    const result = toApiGatewayResult(response);
+    const route = observe && matchRoute(routes, req.method, req.path)?.route.path;
+    observe?.({ fn, request: req, route, response, result, durationMs: performance.now() - startedMs });
+    return result;
   };
 }

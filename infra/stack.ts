@@ -1,0 +1,43 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { SeglogApi, type ApiAuthorization, type ApiType } from "./api.ts";
+import { SeglogMaintenance } from "./maintenance.ts";
+import { SeglogObservability } from "./observability.ts";
+import { SeglogStorage } from "./storage.ts";
+
+export interface SeglogStackProps extends StackProps {
+  /** @default the context value `apiType`, else `http` (see `SeglogApiProps.apiType`) */
+  readonly apiType?: ApiType;
+  /** `none` is for development only. @default the context value `authorization`, else `iam` */
+  readonly authorization?: ApiAuthorization;
+  /** The bucket's and the table's. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** One Seglog deployment: storage, the API, scheduled maintenance, a dashboard and alarms. */
+export class SeglogStack extends Stack {
+  readonly storage: SeglogStorage;
+  readonly api: SeglogApi;
+  readonly maintenance: SeglogMaintenance;
+  readonly observability: SeglogObservability;
+
+  constructor(scope: Construct, id: string, props: SeglogStackProps = {}) {
+    super(scope, id, props);
+    this.storage = new SeglogStorage(this, "Storage", props.removalPolicy === undefined ? {} : { removalPolicy: props.removalPolicy });
+    this.api = new SeglogApi(this, "Api", {
+      storage: this.storage,
+      ...(props.apiType === undefined ? {} : { apiType: props.apiType }),
+      ...(props.authorization === undefined ? {} : { authorization: props.authorization }),
+    });
+    this.maintenance = new SeglogMaintenance(this, "Maintenance", { storage: this.storage, abortTimeoutMs: this.api.abortTimeoutMs });
+    this.observability = new SeglogObservability(this, "Observability", { api: this.api, maintenance: this.maintenance });
+
+    new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "seglog --url (or SEGLOG_URL)" });
+    new CfnOutput(this, "ApiId", { value: this.api.apiId, description: "LocalStack: http://localhost:4566/restapis/<ApiId>/prod/_user_request_" });
+    new CfnOutput(this, "ApiType", { value: this.api.apiType });
+    new CfnOutput(this, "BucketName", { value: this.storage.bucket.bucketName });
+    new CfnOutput(this, "TableName", { value: this.storage.table.tableName });
+    new CfnOutput(this, "MaintenanceFunctionName", { value: this.maintenance.function.functionName });
+    new CfnOutput(this, "DashboardName", { value: this.observability.dashboard.dashboardName });
+  }
+}
