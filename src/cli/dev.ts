@@ -1,5 +1,9 @@
 import { contextFromEnv, routes } from "../http/app.ts";
-import { startLocalApi } from "../local/server.ts";
+import { pathToFileURL } from "node:url";
+import { stop as stopEsbuild } from "esbuild";
+import { bundleFunctions } from "../build/bundle.ts";
+import type { FunctionName } from "../http/router.ts";
+import { startLocalApi, type LambdaHandler } from "../local/server.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
@@ -31,12 +35,16 @@ export async function devCommand(args: string[]): Promise<number> {
   let api;
   try {
     Object.assign(process.env, stack.env);
-    const handlers = {
-      admin: (await import("../../functions/admin.ts")).handler,
-      produce: (await import("../../functions/produce.ts")).handler,
-      fetch: (await import("../../functions/fetch.ts")).handler,
-      groups: (await import("../../functions/admin.ts")).handler,
+    // The same bundles `cdk deploy` ships (dist/functions/<name>/index.mjs), built now.
+    const bundles = await bundleFunctions({ names: ["admin", "produce", "fetch", "groups"] });
+    await stopEsbuild(); // its service process would otherwise outlive Ctrl-C
+    const load = async (name: FunctionName): Promise<LambdaHandler> => {
+      const bundle = bundles.find((b) => b.name === name);
+      if (!bundle) throw new Error(`no bundle for ${name}`);
+      return ((await import(pathToFileURL(bundle.file).href)) as { handler: LambdaHandler }).handler;
     };
+    const handlers = { admin: await load("admin"), produce: await load("produce"), fetch: await load("fetch"), groups: await load("groups") };
+    say(`[dev] serving the Lambda bundles in dist/functions (${bundles.map((b) => `${b.name} ${Math.round(b.bytes / 1024)} KiB`).join(", ")})`);
     api = await startLocalApi({ port, routes: routes as never, handlers });
   } catch (e) {
     await stack.stop();

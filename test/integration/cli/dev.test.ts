@@ -30,6 +30,7 @@ describe("seglog dev (npm start)", () => {
       const deadline = Date.now() + 60_000;
       while (!out.includes("Press Ctrl-C") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(out).toContain("Press Ctrl-C to stop.");
+      expect(out).toContain("serving the Lambda bundles in dist/functions"); // what cdk deploy ships
       expect(out).toMatch(/export AWS_ENDPOINT_URL_DYNAMODB=http:\/\/127\.0\.0\.1:\d+/);
       expect(out).toMatch(/export AWS_ENDPOINT_URL_S3=http:\/\/127\.0\.0\.1:\d+/);
       const url = out.match(/HTTP API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/)?.[1];
