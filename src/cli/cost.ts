@@ -1,0 +1,88 @@
+import { estimateCosts, type CostAssumptions, type CostComparison, type SystemCost } from "../core/cost-model.ts";
+import { PRICES_READ_ON, PRICES_REGION } from "../core/pricing.ts";
+import { intArg, parse, required } from "./args.ts";
+import { UsageError } from "./output.ts";
+
+const say = (line = "") => process.stdout.write(`${line}\n`);
+
+function numberArg(value: string | undefined, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}`);
+  return n;
+}
+
+/**
+ * `seglog cost`: the monthly bill of a workload on Seglog at us-east-1 list prices, beside Kinesis
+ * Data Streams on-demand and MSK Serverless. The model and its assumptions: docs/cost-model.md.
+ */
+export async function costCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    "mb-per-sec": { type: "string" },
+    "record-bytes": { type: "string" },
+    "batch-bytes": { type: "string" },
+    "consumer-groups": { type: "string" },
+    "retention-days": { type: "string" },
+    partitions: { type: "string" },
+    "fetch-interval-ms": { type: "string" },
+    idempotence: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const workload = {
+    mbPerSec: numberArg(required(values["mb-per-sec"], "mb-per-sec"), "mb-per-sec", Number.MIN_VALUE) as number,
+    recordBytes: intArg(required(values["record-bytes"], "record-bytes"), "record-bytes", 1) as number,
+    batchBytes: intArg(required(values["batch-bytes"], "batch-bytes"), "batch-bytes", 1) as number,
+    consumerGroups: intArg(required(values["consumer-groups"], "consumer-groups"), "consumer-groups", 0) as number,
+    retentionDays: numberArg(required(values["retention-days"], "retention-days"), "retention-days", 1) as number,
+  };
+  const idempotence = values.idempotence;
+  if (idempotence !== undefined && idempotence !== "true" && idempotence !== "false") {
+    throw new UsageError("--idempotence must be true or false");
+  }
+  const partitions = intArg(values.partitions, "partitions", 1);
+  const fetchIntervalMs = intArg(values["fetch-interval-ms"], "fetch-interval-ms", 1);
+  const assumptions: Partial<CostAssumptions> = {
+    ...(idempotence === undefined ? {} : { idempotent: idempotence === "true" }),
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(fetchIntervalMs === undefined ? {} : { fetchIntervalMs }),
+  };
+  const result = estimateCosts(workload, { assumptions });
+  if (values.json) say(JSON.stringify({ pricesReadOn: PRICES_READ_ON, region: PRICES_REGION, ...result }, null, 2));
+  else printComparison(result);
+  return 0;
+}
+
+const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const qty = (n: number) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: 2 }));
+
+function printSystem(s: SystemCost): void {
+  say(s.system);
+  for (const l of s.lines) {
+    say(`  ${l.service.padEnd(12)} ${l.item.padEnd(34)} ${qty(l.quantity).padStart(16)} ${l.unit.padEnd(16)} ${usd(l.usdPerMonth).padStart(12)}`);
+  }
+  say(`  ${"total".padEnd(81)} ${usd(s.usdPerMonth).padStart(12)}/month  $${s.usdPerGb.toFixed(4)}/GB`);
+  say();
+}
+
+export function printComparison(c: CostComparison): void {
+  const w = c.workload;
+  const a = c.assumptions;
+  say(
+    `Workload: ${w.mbPerSec} MB/s of ${w.recordBytes}-byte records in ${w.batchBytes}-byte batches, ` +
+      `${w.consumerGroups} consumer group${w.consumerGroups === 1 ? "" : "s"}, ${w.retentionDays} days retention`,
+  );
+  say(
+    `  ${qty(c.gbPerMonth)} GB in per month; ${c.recordsPerBatch} records per batch (${qty(c.storedBatchBytes)} bytes stored), ` +
+      `${qty(c.batchesPerSecond)} batches/s; ${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms; ` +
+      `idempotent producer ${a.idempotent ? "on" : "off"}`,
+  );
+  say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);
+  say();
+  printSystem(c.seglog);
+  printSystem(c.kinesis);
+  printSystem(c.msk);
+  say(
+    `Seglog costs ${c.seglogPercentOfKinesis.toFixed(1)}% of Kinesis Data Streams on-demand ` +
+      `and ${c.seglogPercentOfMsk.toFixed(1)}% of MSK Serverless for this workload.`,
+  );
+}

@@ -1,0 +1,346 @@
+import { Consumer } from "../client/consumer.ts";
+import { Producer, type ProducerOptions } from "../client/producer.ts";
+import type { Compression } from "../core/codec/record-batch.ts";
+import { configArg, intArg, parse, required } from "./args.ts";
+import { UsageError } from "./output.ts";
+
+/**
+ * `seglog perf produce|consume`: Kafka's `kafka-producer-perf-test.sh` and
+ * `kafka-consumer-perf-test.sh`, with their output formats, so that numbers compare line by line.
+ * MB here is Kafka's: 1024 × 1024 bytes.
+ */
+export async function perfCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "produce") return perfProduce(rest);
+  if (sub === "consume") return perfConsume(rest);
+  throw new UsageError(`perf needs 'produce' or 'consume'${sub === undefined ? "" : `, not '${sub}'`}`);
+}
+
+const MB = 1024 * 1024;
+const REPORT_INTERVAL_MS = 5000;
+/** Kafka keeps at most this many latency samples (every n-th record) for the percentiles. */
+const MAX_LATENCY_SAMPLES = 500_000;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// --- produce ---------------------------------------------------------------------------------
+
+/** The producer settings `--producer-props` understands, as Kafka names them. */
+const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "compression.type"] as const;
+
+export interface ProduceSummary {
+  readonly records: number;
+  readonly recordsPerSec: number;
+  readonly mbPerSec: number;
+  readonly avgLatencyMs: number;
+  readonly maxLatencyMs: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+}
+
+/** Kafka's final line: `N records sent, X records/sec (Y MB/sec), A ms avg latency, …, p999 ms 99.9th.` */
+export function formatProduceSummary(s: ProduceSummary): string {
+  return (
+    `${s.records} records sent, ${s.recordsPerSec.toFixed(1)} records/sec (${s.mbPerSec.toFixed(2)} MB/sec), ` +
+    `${s.avgLatencyMs.toFixed(2)} ms avg latency, ${s.maxLatencyMs.toFixed(2)} ms max latency, ` +
+    `${s.p50Ms} ms 50th, ${s.p95Ms} ms 95th, ${s.p99Ms} ms 99th, ${s.p999Ms} ms 99.9th.`
+  );
+}
+
+/** Latency and throughput over the whole run and over the current reporting window (Kafka's `Stats`). */
+class ProduceStats {
+  private readonly startedMs = performance.now();
+  private count = 0;
+  private bytes = 0;
+  private totalLatency = 0;
+  private maxLatency = 0;
+  private windowStartMs = this.startedMs;
+  private windowCount = 0;
+  private windowBytes = 0;
+  private windowTotalLatency = 0;
+  private windowMaxLatency = 0;
+  private readonly samples: number[] = [];
+  private readonly sampling: number;
+  private seen = 0;
+
+  constructor(numRecords: number) {
+    this.sampling = Math.max(1, Math.floor(numRecords / Math.min(numRecords, MAX_LATENCY_SAMPLES)));
+  }
+
+  record(latencyMs: number, bytes: number): void {
+    this.count++;
+    this.bytes += bytes;
+    this.totalLatency += latencyMs;
+    this.maxLatency = Math.max(this.maxLatency, latencyMs);
+    this.windowCount++;
+    this.windowBytes += bytes;
+    this.windowTotalLatency += latencyMs;
+    this.windowMaxLatency = Math.max(this.windowMaxLatency, latencyMs);
+    if (this.seen++ % this.sampling === 0) this.samples.push(latencyMs);
+  }
+
+  /** Kafka's progress line, then a new window. */
+  windowLine(): string {
+    const now = performance.now();
+    const seconds = Math.max(now - this.windowStartMs, 1) / 1000;
+    const line =
+      `${this.windowCount} records sent, ${(this.windowCount / seconds).toFixed(1)} records/sec ` +
+      `(${(this.windowBytes / MB / seconds).toFixed(2)} MB/sec), ` +
+      `${(this.windowCount === 0 ? 0 : this.windowTotalLatency / this.windowCount).toFixed(1)} ms avg latency, ` +
+      `${this.windowMaxLatency.toFixed(1)} ms max latency.`;
+    this.windowStartMs = now;
+    this.windowCount = 0;
+    this.windowBytes = 0;
+    this.windowTotalLatency = 0;
+    this.windowMaxLatency = 0;
+    return line;
+  }
+
+  summary(): ProduceSummary {
+    const seconds = Math.max(performance.now() - this.startedMs, 1) / 1000;
+    const sorted = Float64Array.from(this.samples).sort();
+    const at = (q: number) => (sorted.length === 0 ? 0 : Math.trunc(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0));
+    return {
+      records: this.count,
+      recordsPerSec: this.count / seconds,
+      mbPerSec: this.bytes / MB / seconds,
+      avgLatencyMs: this.count === 0 ? 0 : this.totalLatency / this.count,
+      maxLatencyMs: this.maxLatency,
+      p50Ms: at(0.5),
+      p95Ms: at(0.95),
+      p99Ms: at(0.99),
+      p999Ms: at(0.999),
+    };
+  }
+}
+
+function producerOptions(values: Record<string, string | boolean | string[] | undefined>): ProducerOptions {
+  const props = configArg(values["producer-props"] as string[] | undefined) ?? {};
+  for (const key of Object.keys(props)) {
+    if (!(PRODUCER_PROPS as readonly string[]).includes(key)) {
+      throw new UsageError(`--producer-props understands ${PRODUCER_PROPS.join(", ")}; not '${key}'`);
+    }
+  }
+  const idempotence = props["enable.idempotence"];
+  if (idempotence !== undefined && idempotence !== "true" && idempotence !== "false") {
+    throw new UsageError("enable.idempotence must be true or false");
+  }
+  const compression = props["compression.type"];
+  if (compression !== undefined && !["none", "gzip", "snappy", "lz4", "zstd"].includes(compression)) {
+    throw new UsageError("compression.type must be none, gzip, snappy, lz4 or zstd");
+  }
+  const lingerMs = intArg(values["linger-ms"] as string | undefined, "linger-ms") ?? intArg(props["linger.ms"], "producer-props linger.ms");
+  const batchBytes = intArg(values["batch-bytes"] as string | undefined, "batch-bytes", 1) ?? intArg(props["batch.size"], "producer-props batch.size", 1);
+  const url = values["url"] as string | undefined;
+  return {
+    ...(url === undefined ? {} : { url }),
+    ...(lingerMs === undefined ? {} : { lingerMs }),
+    ...(batchBytes === undefined ? {} : { batchBytes }),
+    ...(idempotence === undefined ? {} : { enableIdempotence: idempotence === "true" }),
+    ...(compression === undefined ? {} : { compression: compression as Compression }),
+  };
+}
+
+/** A payload like Kafka's: random capital letters, made once and sent in every record. */
+function payloadOf(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = 65 + Math.floor(Math.random() * 26);
+  return bytes;
+}
+
+/** `--throughput -1` as Kafka users type it: `parseArgs` reads a dash-led value as an option. */
+function joinNegativeValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+async function perfProduce(args: string[]): Promise<number> {
+  const { values } = parse(joinNegativeValues(args), {
+    topic: { type: "string" },
+    "num-records": { type: "string" },
+    "record-size": { type: "string" },
+    throughput: { type: "string" },
+    "batch-bytes": { type: "string" },
+    "linger-ms": { type: "string" },
+    concurrency: { type: "string" },
+    "producer-props": { type: "string", multiple: true },
+  });
+  const topic = required(values.topic, "topic");
+  const numRecords = intArg(required(values["num-records"], "num-records"), "num-records", 1) as number;
+  const recordSize = intArg(required(values["record-size"], "record-size"), "record-size", 0) as number;
+  const throughput = intArg(required(values.throughput, "throughput"), "throughput", -1) as number;
+  if (throughput === 0) throw new UsageError("--throughput must be -1 (no limit) or a number of records per second ≥ 1");
+  const concurrency = intArg(values.concurrency, "concurrency", 1) ?? 1;
+  const options = producerOptions(values);
+  // Each Producer keeps one request in flight per partition: more producers, more requests at once.
+  const producers = Array.from({ length: concurrency }, () => new Producer(options));
+  const payload = payloadOf(recordSize);
+  const stats = new ProduceStats(numRecords);
+  const reporter = setInterval(() => say(stats.windowLine()), REPORT_INTERVAL_MS);
+  // Bound what is queued but unacknowledged, as Kafka's buffer.memory does: `send` only
+  // settles on acknowledgement, so the producer's own buffer cannot pace this loop.
+  const maxOutstanding = Math.max(1_000, Math.floor((32 * MB * concurrency) / Math.max(recordSize + 16, 64)));
+  let outstanding = 0;
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  const startedMs = performance.now();
+  try {
+    for (let i = 0; i < numRecords && failure === undefined; i++) {
+      if (throughput > 0) {
+        const dueMs = startedMs + (i * 1000) / throughput;
+        const now = performance.now();
+        if (dueMs > now + 1) await sleep(dueMs - now);
+      }
+      while (outstanding >= maxOutstanding) await new Promise<void>((r) => (wake = r));
+      outstanding++;
+      const sentMs = performance.now();
+      const producer = producers[i % concurrency] as Producer;
+      producer.send(topic, { value: payload }).then(
+        () => stats.record(performance.now() - sentMs, recordSize),
+        (e: unknown) => (failure ??= e),
+      ).finally(() => {
+        outstanding--;
+        wake?.();
+        wake = undefined;
+      });
+    }
+    await Promise.all(producers.map((p) => p.close()));
+    while (outstanding > 0) await new Promise<void>((r) => (wake = r));
+  } finally {
+    clearInterval(reporter);
+  }
+  say(formatProduceSummary(stats.summary()));
+  if (failure !== undefined) throw failure;
+  return 0;
+}
+
+// --- consume ---------------------------------------------------------------------------------
+
+export const CONSUME_HEADER =
+  "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec";
+
+export interface ConsumeSummary {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly bytes: number;
+  readonly messages: number;
+  /** Time to find the partitions and their start offsets (Kafka: the group join). */
+  readonly rebalanceMs: number;
+}
+
+/** Kafka's `yyyy-MM-dd HH:mm:ss:SSS`, in local time. */
+function kafkaTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}:${p(d.getMilliseconds(), 3)}`;
+}
+
+/** Kafka's summary row, under {@link CONSUME_HEADER}. */
+export function formatConsumeSummary(s: ConsumeSummary): string {
+  const seconds = Math.max(s.endMs - s.startMs, 1) / 1000;
+  const fetchMs = Math.max(s.endMs - s.startMs - s.rebalanceMs, 1);
+  const mb = s.bytes / MB;
+  return [
+    kafkaTime(s.startMs),
+    kafkaTime(s.endMs),
+    mb.toFixed(4),
+    (mb / seconds).toFixed(4),
+    String(s.messages),
+    (s.messages / seconds).toFixed(4),
+    String(Math.round(s.rebalanceMs)),
+    String(Math.round(fetchMs)),
+    (mb / (fetchMs / 1000)).toFixed(4),
+    (s.messages / (fetchMs / 1000)).toFixed(4),
+  ].join(", ");
+}
+
+async function perfConsume(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    topic: { type: "string" },
+    messages: { type: "string" },
+    group: { type: "string" },
+    "timeout-ms": { type: "string" },
+    "fetch-size": { type: "string" },
+    "from-latest": { type: "boolean" },
+    "hide-header": { type: "boolean" },
+  });
+  const topic = required(values.topic, "topic");
+  const messages = intArg(required(values.messages, "messages"), "messages", 1) as number;
+  if (values.group !== undefined) {
+    throw new UsageError(
+      "--group is not supported yet: the client has no group consumer (consumer groups are in progress); " +
+        "without --group, perf consume reads every partition directly",
+    );
+  }
+  const timeoutMs = intArg(values["timeout-ms"], "timeout-ms", 1) ?? 10_000;
+  const maxBytes = intArg(values["fetch-size"], "fetch-size", 1);
+  const start = values["from-latest"] ? "latest" : "earliest";
+  const clientOptions = {
+    ...(values.url === undefined ? {} : { url: values.url }),
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+    autoOffsetReset: start,
+  } as const;
+
+  const startMs = Date.now();
+  // One consumer per partition: each keeps its own fetch in flight, so no partition's answer is
+  // thrown away because another answered first.
+  const { partitions } = await new Consumer(clientOptions).admin.describeTopic(topic);
+  const consumers = await Promise.all(
+    Array.from({ length: partitions }, async (_, partition) => {
+      const consumer = new Consumer(clientOptions);
+      consumer.assign([{ topic, partition }]);
+      await consumer.seek({ topic, partition }, start);
+      return consumer;
+    }),
+  );
+  const rebalanceMs = Date.now() - startMs;
+
+  let count = 0;
+  let bytes = 0;
+  let lastRecordMs = Date.now();
+  let timedOut = false;
+  const done = () => count >= messages || timedOut;
+  const reporter = setInterval(() => {
+    if (Date.now() - lastRecordMs > timeoutMs) timedOut = true;
+  }, Math.min(timeoutMs, 250));
+  try {
+    await Promise.all(
+      consumers.map(async (consumer) => {
+        while (!done()) {
+          const records = await consumer.poll({ maxWaitMs: Math.min(500, timeoutMs) });
+          for (const r of records) {
+            if (count >= messages) break;
+            count++;
+            bytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0);
+          }
+          if (records.length > 0) lastRecordMs = Date.now();
+          else if (Date.now() - lastRecordMs > timeoutMs) timedOut = true;
+        }
+      }),
+    );
+  } finally {
+    clearInterval(reporter);
+  }
+  const endMs = count >= messages ? Date.now() : lastRecordMs;
+  if (!values["hide-header"]) say(CONSUME_HEADER);
+  say(formatConsumeSummary({ startMs, endMs, bytes, messages: count, rebalanceMs }));
+  if (count < messages) {
+    process.stderr.write(
+      `WARNING: Exiting before consuming the expected number of messages: timeout (${timeoutMs} ms) exceeded. ` +
+        `You can use the --timeout-ms option to increase the timeout.\n`,
+    );
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,256 @@
+/**
+ * The monthly bill of one workload on Seglog, set beside Kinesis Data Streams on-demand and MSK
+ * Serverless carrying the same workload. Pure arithmetic: the prices come from `pricing.ts`, the
+ * request counts per batch and per fetch from `npm run bench` (see docs/cost-model.md for every
+ * assumption and where each number comes from).
+ *
+ * Units: MB = 2^20 bytes, GB = 2^30 bytes, a month = 730 hours.
+ */
+import { HOURS_PER_MONTH, PRICES, type PriceTable } from "./pricing.ts";
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+const SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600;
+const SECONDS_PER_DAY = 86_400;
+
+export interface Workload {
+  /** Record bytes (key + value) produced per second, in MB (2^20 bytes). */
+  readonly mbPerSec: number;
+  readonly recordBytes: number;
+  /** The producer's batch size (`batchBytes`, Kafka's `batch.size`). */
+  readonly batchBytes: number;
+  /** Each group reads everything once. */
+  readonly consumerGroups: number;
+  readonly retentionDays: number;
+}
+
+/** AWS requests per produce batch and per fetch, as `npm run bench` counts them from the SDK. */
+export interface RequestProfile {
+  readonly putsPerBatch: number;
+  /** Reserve 1 + commit 2 (the item and its `byOffset` LSI entry) + claim 1 when idempotent. */
+  readonly writeUnitsPerBatch: number;
+  /** The idempotent producer's epoch check: one consistent read per request. */
+  readonly readUnitsPerBatch: number;
+  readonly getsPerBatchRead: number;
+  /** Partition head + one index Query page, per fetch. */
+  readonly readUnitsPerFetch: number;
+  /** Retention (or merging) removes each index item once: the item and its LSI entry. */
+  readonly writeUnitsPerBatchRemoved: number;
+}
+
+/**
+ * Measured by `npm run bench` on 2026-11-21 (bench/results/, docs/cost-model.md): per batch,
+ * with 1 KiB records, at 16 KiB, 256 KiB and 1 MiB batches alike.
+ */
+export const MEASURED_PROFILES: Readonly<Record<"idempotent" | "plain", RequestProfile>> = {
+  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 4, readUnitsPerBatch: 1, getsPerBatchRead: 1, readUnitsPerFetch: 2, writeUnitsPerBatchRemoved: 2 },
+  plain: { putsPerBatch: 1, writeUnitsPerBatch: 3, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 2, writeUnitsPerBatchRemoved: 2 },
+};
+
+/** What the model assumes beyond the measured request counts; every default in one place. */
+export interface CostAssumptions {
+  /** @default true (the SDK's default) */
+  readonly idempotent: boolean;
+  /** Partitions of the topic (MSK partition-hours; Seglog fetches per second). @default ceil(MB/s), at least 1 */
+  readonly partitions: number;
+  /** Each consumer polls each partition this often (KCL polls a shard about once a second). @default 1000 */
+  readonly fetchIntervalMs: number;
+  /** Bytes per fetch, at most (Kafka's max.partition.fetch.bytes). @default 1048576 */
+  readonly maxFetchBytes: number;
+  /** Function memory, as infra/api.ts deploys them. @default 1024 */
+  readonly produceMemoryMb: number;
+  /** @default 1024 */
+  readonly fetchMemoryMb: number;
+  /** Lambda billed time per produce request: the 4 sequential calls. An estimate, not a measurement. @default 40 */
+  readonly produceBaseMs: number;
+  /** Per fetch: head, index Query, the first GET. An estimate. @default 25 */
+  readonly fetchBaseMs: number;
+  /** Moving and checking data inside the function (~50 MB/s). An estimate. @default 20 */
+  readonly msPerMb: number;
+  /** Kafka RecordBatch v2: a record's length, attributes, deltas and lengths (no key, no headers). @default 10 */
+  readonly recordFramingBytes: number;
+  /** @default 61 */
+  readonly batchHeaderBytes: number;
+  /** One index item plus its LSI entry, as DynamoDB sizes storage (100 bytes overhead each). @default 400 */
+  readonly indexItemBytes: number;
+}
+
+export function defaultAssumptions(workload: Workload): CostAssumptions {
+  return {
+    idempotent: true,
+    partitions: Math.max(1, Math.ceil(workload.mbPerSec)),
+    fetchIntervalMs: 1000,
+    maxFetchBytes: 1_048_576,
+    produceMemoryMb: 1024,
+    fetchMemoryMb: 1024,
+    produceBaseMs: 40,
+    fetchBaseMs: 25,
+    msPerMb: 20,
+    recordFramingBytes: 10,
+    batchHeaderBytes: 61,
+    indexItemBytes: 400,
+  };
+}
+
+export interface CostLine {
+  readonly service: string;
+  readonly item: string;
+  readonly quantity: number;
+  readonly unit: string;
+  readonly usdPerMonth: number;
+}
+
+export interface SystemCost {
+  readonly system: string;
+  readonly lines: readonly CostLine[];
+  readonly usdPerMonth: number;
+  /** Per GB of record bytes produced. */
+  readonly usdPerGb: number;
+}
+
+export interface CostComparison {
+  readonly workload: Workload;
+  readonly assumptions: CostAssumptions;
+  readonly profile: RequestProfile;
+  /** Record bytes produced per month, in GB. */
+  readonly gbPerMonth: number;
+  readonly batchesPerSecond: number;
+  readonly recordsPerBatch: number;
+  readonly storedBatchBytes: number;
+  readonly seglog: SystemCost;
+  readonly kinesis: SystemCost;
+  readonly msk: SystemCost;
+  readonly seglogPercentOfKinesis: number;
+  readonly seglogPercentOfMsk: number;
+}
+
+export interface EstimateOptions {
+  readonly prices?: PriceTable;
+  readonly assumptions?: Partial<CostAssumptions>;
+  /** @default the measured profile for `assumptions.idempotent` */
+  readonly profile?: RequestProfile;
+}
+
+export function validateWorkload(w: Workload): void {
+  const positive = (n: number) => Number.isFinite(n) && n > 0;
+  if (!positive(w.mbPerSec)) throw new RangeError("mbPerSec must be > 0");
+  if (!positive(w.recordBytes)) throw new RangeError("recordBytes must be > 0");
+  if (!positive(w.batchBytes)) throw new RangeError("batchBytes must be > 0");
+  if (!Number.isInteger(w.consumerGroups) || w.consumerGroups < 0) throw new RangeError("consumerGroups must be an integer ≥ 0");
+  if (!Number.isFinite(w.retentionDays) || w.retentionDays < 1) throw new RangeError("retentionDays must be ≥ 1");
+}
+
+function system(name: string, lines: CostLine[], gbPerMonth: number): SystemCost {
+  const usdPerMonth = lines.reduce((sum, l) => sum + l.usdPerMonth, 0);
+  return { system: name, lines, usdPerMonth, usdPerGb: usdPerMonth / gbPerMonth };
+}
+
+const line = (service: string, item: string, quantity: number, unit: string, unitPrice: number): CostLine => ({
+  service,
+  item,
+  quantity,
+  unit,
+  usdPerMonth: quantity * unitPrice,
+});
+
+export function estimateCosts(workload: Workload, options: EstimateOptions = {}): CostComparison {
+  validateWorkload(workload);
+  const p = options.prices ?? PRICES;
+  const a: CostAssumptions = { ...defaultAssumptions(workload), ...options.assumptions };
+  const profile = options.profile ?? MEASURED_PROFILES[a.idempotent ? "idempotent" : "plain"];
+  const { consumerGroups: groups, retentionDays: days } = workload;
+
+  // The workload.
+  const bytesPerSec = workload.mbPerSec * MiB;
+  const gbPerMonth = (bytesPerSec * SECONDS_PER_MONTH) / GiB;
+  const recordsPerSec = bytesPerSec / workload.recordBytes;
+  // The producer seals a batch when it is full: whole records, at least one.
+  const recordsPerBatch = Math.max(1, Math.floor(workload.batchBytes / workload.recordBytes));
+  const batchesPerSec = recordsPerSec / recordsPerBatch;
+  const batchesPerMonth = batchesPerSec * SECONDS_PER_MONTH;
+  const storedBatchBytes = a.batchHeaderBytes + recordsPerBatch * (workload.recordBytes + a.recordFramingBytes);
+  const storedBytesPerSec = batchesPerSec * storedBatchBytes;
+  const apiUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / p.apiGateway.httpMeteringBytes));
+  const gbSeconds = (ms: number, memoryMb: number) => (ms / 1000) * (memoryMb / 1024);
+
+  // Seglog: produce, one batch per request (a request carrying several partitions' batches only
+  // saves Lambda and API Gateway requests).
+  // The binary body: a 4-byte partition then the batch.
+  const produceRequestBytes = storedBatchBytes + 4;
+  const produceMs = a.produceBaseMs + (produceRequestBytes / MiB) * a.msPerMb;
+  // Consume: every consumer polls every partition each interval, or more often when a partition
+  // brings more than one fetch's worth per interval.
+  const perPartitionBytesPerSec = storedBytesPerSec / a.partitions;
+  const fetchesPerPartitionPerSec = Math.max(1000 / a.fetchIntervalMs, perPartitionBytesPerSec / a.maxFetchBytes);
+  const bytesPerFetch = perPartitionBytesPerSec / fetchesPerPartitionPerSec;
+  const fetchesPerMonth = groups * a.partitions * fetchesPerPartitionPerSec * SECONDS_PER_MONTH;
+  const fetchMs = a.fetchBaseMs + (bytesPerFetch / MiB) * a.msPerMb;
+  const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
+  const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
+
+  const seglog = system(
+    "Seglog",
+    [
+      line("S3", "PUT (produce)", batchesPerMonth * profile.putsPerBatch, "requests", p.s3.putPerRequest),
+      line("S3", "GET (consume)", groups * batchesPerMonth * profile.getsPerBatchRead, "requests", p.s3.getPerRequest),
+      line("S3", "storage", storedGb, "GB-month", p.s3.storagePerGbMonth),
+      line("DynamoDB", "write units (produce)", batchesPerMonth * profile.writeUnitsPerBatch, "WRU", p.dynamodb.perWriteUnit),
+      line("DynamoDB", "write units (index removal)", batchesPerMonth * profile.writeUnitsPerBatchRemoved, "WRU", p.dynamodb.perWriteUnit),
+      line("DynamoDB", "read units (produce)", batchesPerMonth * profile.readUnitsPerBatch, "RRU", p.dynamodb.perReadUnit),
+      line("DynamoDB", "read units (fetch)", fetchesPerMonth * profile.readUnitsPerFetch, "RRU", p.dynamodb.perReadUnit),
+      line("DynamoDB", "storage (index)", indexGb, "GB-month", p.dynamodb.storagePerGbMonth),
+      line("Lambda", "requests (produce)", batchesPerMonth, "requests", p.lambda.perRequest),
+      line("Lambda", "requests (fetch)", fetchesPerMonth, "requests", p.lambda.perRequest),
+      line("Lambda", "duration arm64 (produce)", batchesPerMonth * gbSeconds(produceMs, a.produceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
+      line("Lambda", "duration arm64 (fetch)", fetchesPerMonth * gbSeconds(fetchMs, a.fetchMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
+      line("API Gateway", "HTTP API (produce)", batchesPerMonth * apiUnits(produceRequestBytes), "512 KB requests", p.apiGateway.httpPerRequest),
+      line("API Gateway", "HTTP API (fetch)", fetchesPerMonth * apiUnits(bytesPerFetch), "512 KB requests", p.apiGateway.httpPerRequest),
+    ],
+    gbPerMonth,
+  );
+
+  // Kinesis on-demand: records rounded up to whole KB going in and coming out.
+  const k = p.kinesisOnDemand;
+  const billedRecordBytes = Math.ceil(workload.recordBytes / k.recordRoundingBytes) * k.recordRoundingBytes;
+  const kinesisGbIn = (recordsPerSec * billedRecordBytes * SECONDS_PER_MONTH) / GiB;
+  const kinesisGbPerDay = (recordsPerSec * billedRecordBytes * SECONDS_PER_DAY) / GiB;
+  const kinesis = system(
+    "Kinesis Data Streams on-demand",
+    [
+      line("Kinesis", "stream-hours", HOURS_PER_MONTH, "stream-hours", k.perStreamHour),
+      line("Kinesis", "data in", kinesisGbIn, "GB", k.perGbIn),
+      line("Kinesis", "data retrieved", groups * kinesisGbIn, "GB", k.perGbRetrieved),
+      line("Kinesis", "extended retention (24 h to 7 d)", kinesisGbPerDay * (Math.min(days, 7) - 1), "GB-month", k.extendedRetentionPerGbMonth),
+      line("Kinesis", "long-term retention (> 7 d)", kinesisGbPerDay * Math.max(0, days - 7), "GB-month", k.longTermRetentionPerGbMonth),
+    ],
+    gbPerMonth,
+  );
+
+  const m = p.mskServerless;
+  const msk = system(
+    "MSK Serverless",
+    [
+      line("MSK", "cluster-hours", HOURS_PER_MONTH, "cluster-hours", m.perClusterHour),
+      line("MSK", "partition-hours", a.partitions * HOURS_PER_MONTH, "partition-hours", m.perPartitionHour),
+      line("MSK", "data in", gbPerMonth, "GB", m.perGbIn),
+      line("MSK", "data out", groups * gbPerMonth, "GB", m.perGbOut),
+      line("MSK", "storage", (bytesPerSec * days * SECONDS_PER_DAY) / GiB, "GB-month", m.storagePerGbMonth),
+    ],
+    gbPerMonth,
+  );
+
+  return {
+    workload,
+    assumptions: a,
+    profile,
+    gbPerMonth,
+    batchesPerSecond: batchesPerSec,
+    recordsPerBatch,
+    storedBatchBytes,
+    seglog,
+    kinesis,
+    msk,
+    seglogPercentOfKinesis: (100 * seglog.usdPerMonth) / kinesis.usdPerMonth,
+    seglogPercentOfMsk: (100 * seglog.usdPerMonth) / msk.usdPerMonth,
+  };
+}
