@@ -1,4 +1,6 @@
-import { Consumer, type ConsumedRecord } from "../client/consumer.ts";
+import { Admin } from "../client/admin.ts";
+import { Consumer, type ConsumedRecord, type TopicPartition } from "../client/consumer.ts";
+import { GroupConsumer } from "../client/group-consumer.ts";
 import { intArg, parse, required } from "./args.ts";
 import { UsageError } from "./output.ts";
 
@@ -15,6 +17,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
     "print-key": { type: "boolean" },
     "print-offset": { type: "boolean" },
     "timeout-ms": { type: "string" },
+    group: { type: "string" },
   });
   const topic = required(values.topic, "topic");
   const maxMessages = intArg(values["max-messages"], "max-messages", 1) ?? Infinity;
@@ -22,6 +25,11 @@ export async function consumeCommand(args: string[]): Promise<number> {
   const partition = intArg(values.partition, "partition");
   if (values.offset !== undefined && partition === undefined) throw new UsageError("--offset needs --partition");
   const start = values["from-beginning"] ? "earliest" : "latest";
+  const print = (r: ConsumedRecord) => process.stdout.write(format(r, values["print-key"] === true, values["print-offset"] === true));
+  if (values.group !== undefined) {
+    if (partition !== undefined) throw new UsageError("--partition cannot be used with --group");
+    return consumeAsGroupMember({ url: values.url, topic, group: values.group, start, maxMessages, timeoutMs, print });
+  }
   const consumer = new Consumer({ ...(values.url === undefined ? {} : { url: values.url }), autoOffsetReset: start });
   if (partition === undefined) {
     await consumer.assignTopic(topic, start);
@@ -41,7 +49,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
       const records = await consumer.poll({ maxWaitMs: 500 });
       for (const r of records) {
         if (count >= maxMessages) break;
-        process.stdout.write(format(r, values["print-key"] === true, values["print-offset"] === true));
+        print(r);
         count++;
       }
       if (records.length > 0) lastRecordAt = Date.now();
@@ -60,4 +68,66 @@ function format(r: ConsumedRecord, printKey: boolean, printOffset: boolean): str
   if (printOffset) line += `Partition:${r.partition}\tOffset:${r.offset}\t`;
   if (printKey) line += `${text(r.key)}\t`;
   return `${line}${text(r.value)}\n`;
+}
+
+interface GroupRun {
+  readonly url: string | undefined;
+  readonly topic: string;
+  readonly group: string;
+  readonly start: "earliest" | "latest";
+  readonly maxMessages: number;
+  readonly timeoutMs: number | undefined;
+  readonly print: (r: ConsumedRecord) => void;
+}
+
+const names = (tps: TopicPartition[]) => tps.map((tp) => `${tp.topic}-${tp.partition}`).join(", ");
+
+/**
+ * As a member of a consumer group: prints the records of the partitions it is given, commits
+ * after printing (at least once), and leaves the group on Ctrl-C, --max-messages or --timeout-ms.
+ * Assignment changes go to stderr so that the records on stdout stay clean.
+ */
+async function consumeAsGroupMember(run: GroupRun): Promise<number> {
+  const url = run.url === undefined ? {} : { url: run.url };
+  await new Admin(url).describeTopic(run.topic); // an unknown topic fails now, not silently later
+  const note = (line: string) => {
+    process.stderr.write(`${line}\n`);
+  };
+  const consumer = new GroupConsumer({
+    ...url,
+    groupId: run.group,
+    autoOffsetReset: run.start,
+    onAssigned: (tps) => note(`Assigned partitions: ${names(tps)}`),
+    onRevoked: (tps) => note(`Revoked partitions: ${names(tps)}`),
+    onLost: (tps) => note(`Lost partitions: ${names(tps)}`),
+  });
+  consumer.subscribe([run.topic]);
+  let count = 0;
+  let lastRecordAt = Date.now();
+  const stop = () => void consumer.close();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const idle =
+    run.timeoutMs === undefined
+      ? undefined
+      : setInterval(() => {
+          if (Date.now() - lastRecordAt >= (run.timeoutMs ?? 0)) stop();
+        }, Math.min(run.timeoutMs, 250));
+  try {
+    await consumer.run({
+      eachRecord: (r) => {
+        run.print(r);
+        count++;
+        lastRecordAt = Date.now();
+        // close() hands out nothing more, so exactly maxMessages are printed and committed.
+        if (count >= run.maxMessages) stop();
+      },
+    });
+  } finally {
+    clearInterval(idle);
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+  process.stderr.write(`Processed a total of ${count} messages\n`);
+  return 0;
 }

@@ -1,6 +1,7 @@
 import { consumeCommand } from "./consume.ts";
 import { costCommand } from "./cost.ts";
 import { devCommand } from "./dev.ts";
+import { groupsCommand } from "./groups.ts";
 import { maintenanceCommand } from "./maintenance.ts";
 import { reportError, UsageError } from "./output.ts";
 import { perfCommand } from "./perf.ts";
@@ -23,11 +24,16 @@ Commands:
   consume             Print records (like kafka-console-consumer.sh)
                         --topic T [--from-beginning] [--partition P [--offset O|earliest|latest]]
                         [--max-messages N] [--print-key] [--print-offset] [--timeout-ms MS]
+                        [--group G]  (as a member of consumer group G; Ctrl-C leaves it)
+  groups              List, describe and reset consumer groups (like kafka-consumer-groups.sh)
+                        --list | --describe --group G [--members]
+                        --reset-offsets --group G --topic T --to-earliest|--to-latest|
+                          --to-datetime ISO|--to-offset N [--dry-run|--execute]
   perf produce        Producer load test (like kafka-producer-perf-test.sh)
                         --topic T --num-records N --record-size B --throughput -1|R [--batch-bytes B]
                         [--linger-ms MS] [--concurrency C] [--producer-props k=v ...]
   perf consume        Consumer load test (like kafka-consumer-perf-test.sh)
-                        --topic T --messages N [--fetch-size B] [--timeout-ms MS] [--from-latest]
+                        --topic T --messages N [--group G] [--fetch-size B] [--timeout-ms MS] [--from-latest]
   cost                $/month and $/GB of a workload on Seglog, Kinesis on-demand and MSK Serverless
                         --mb-per-sec R --record-bytes B --batch-bytes S --consumer-groups G --retention-days D
 
@@ -44,6 +50,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   topics: topicsCommand,
   produce: produceCommand,
   consume: consumeCommand,
+  groups: groupsCommand,
   maintenance: maintenanceCommand,
   perf: perfCommand,
   cost: costCommand,

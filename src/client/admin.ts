@@ -14,7 +14,57 @@ export interface TopicDescription extends TopicInfo {
 
 export type OffsetAt = "earliest" | "latest" | number;
 
+export interface GroupMemberInfo {
+  readonly memberId: string;
+  readonly topics: readonly string[];
+  readonly live: boolean;
+  readonly sessionTimeoutMs: number;
+  readonly joinedAt: number;
+  readonly lastHeartbeatAt: number;
+  readonly expiresAt: number;
+  /** Leases it owns. */
+  readonly partitions: number;
+}
+
+export interface GroupPartitionInfo {
+  readonly topic: string;
+  readonly partition: number;
+  /** The lease owner as stored; `ownerLive` false means its session ended and the lease is free to take. */
+  readonly owner: string | null;
+  readonly ownerLive: boolean;
+  readonly epoch: number;
+  readonly committedOffset: number | null;
+  readonly metadata: string | null;
+  readonly revoking: boolean;
+  readonly pendingOwner: string | null;
+  readonly logEndOffset: number | null;
+  /** logEndOffset − committedOffset; null without a committed offset. */
+  readonly lag: number | null;
+}
+
+export interface GroupDescription {
+  readonly group: string;
+  readonly state: "Empty" | "Reconciling" | "Stable";
+  readonly members: readonly GroupMemberInfo[];
+  readonly partitions: readonly GroupPartitionInfo[];
+}
+
+/** Where `resetOffsets` moves a topic's committed offsets (an offset is clamped to the log). */
+export type ResetTo = "earliest" | "latest" | { readonly timestamp: number } | { readonly offset: number };
+
+export interface ResetResult {
+  readonly topic: string;
+  readonly dryRun: boolean;
+  readonly partitions: ReadonlyArray<{
+    partition: number;
+    previousOffset: number | null;
+    offset: number;
+    error: { kind: string; message: string } | null;
+  }>;
+}
+
 const topicPath = (topic: string) => `/v1/topics/${encodeURIComponent(topic)}`;
+const groupPath = (group: string) => `/v1/groups/${encodeURIComponent(group)}`;
 
 /** Topic administration, like Kafka's AdminClient. */
 export class Admin {
@@ -49,6 +99,23 @@ export class Admin {
 
   async deleteTopic(name: string): Promise<void> {
     await this.http.call({ method: "DELETE", path: topicPath(name) });
+  }
+
+  async listGroups(): Promise<string[]> {
+    return ((await this.http.get("/v1/groups")).json as { groups: string[] }).groups;
+  }
+
+  /** Members, each partition's owner, committed offset, log end offset and lag. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    return (await this.http.get(groupPath(group))).json as GroupDescription;
+  }
+
+  /**
+   * Moves one topic's committed offsets; refused (`Conflict`/`GroupNotEmpty`) while the group has
+   * live members, as in Kafka. `dryRun` answers the new offsets without writing them.
+   */
+  async resetOffsets(group: string, request: { topic: string; to: ResetTo; dryRun?: boolean }): Promise<ResetResult> {
+    return (await this.http.call({ method: "POST", path: `${groupPath(group)}/reset`, json: request })).json as ResetResult;
   }
 
   /** Kafka's ListOffsets: earliest, latest, or the first offset at or after a timestamp (ms). */

@@ -32,7 +32,7 @@ const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
 /**
  * A partition consumer: assign partitions, seek, poll. Fetches binary RecordBatches and decodes
- * them on the client. Group membership (subscribe) builds on this in the groups issue.
+ * them on the client. The group consumer (`group-consumer.ts`) drives one of these.
  */
 export class Consumer {
   readonly http: SeglogHttp;
@@ -91,26 +91,36 @@ export class Consumer {
   /**
    * Fetches from every assigned partition at once and returns as soon as one has records
    * (the other long polls are cancelled, their positions unchanged), or after `maxWaitMs`.
+   * Aborting `signal` ends the poll early the same way: the records of fetches that already
+   * answered are returned (their positions moved), the others are dropped.
    */
-  async poll(options: { maxWaitMs?: number } = {}): Promise<ConsumedRecord[]> {
+  async poll(options: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<ConsumedRecord[]> {
     const entries = [...this.assigned.values()];
     if (entries.length === 0) throw invalid("No partitions assigned");
     for (const e of entries) if (e.position === undefined) await this.resetPosition(e);
     const abort = new AbortController();
+    const outer = options.signal;
+    if (outer?.aborted) return [];
+    const onAbort = () => abort.abort();
+    outer?.addEventListener("abort", onAbort, { once: true });
     const maxWaitMs = options.maxWaitMs ?? this.maxWaitMs;
-    const results = await Promise.all(
-      entries.map(async (e) => {
-        try {
-          const records = await this.fetchPartition(e, maxWaitMs, abort.signal);
-          if (records.length > 0) abort.abort();
-          return records;
-        } catch (err) {
-          if (abort.signal.aborted && !isSeglogError(err)) return [];
-          throw err;
-        }
-      }),
-    );
-    return results.flat();
+    try {
+      const results = await Promise.all(
+        entries.map(async (e) => {
+          try {
+            const records = await this.fetchPartition(e, maxWaitMs, abort.signal);
+            if (records.length > 0) abort.abort();
+            return records;
+          } catch (err) {
+            if (abort.signal.aborted && (!isSeglogError(err) || err.retriable || outer?.aborted === true)) return [];
+            throw err;
+          }
+        }),
+      );
+      return results.flat();
+    } finally {
+      outer?.removeEventListener("abort", onAbort);
+    }
   }
 
   private async fetchPartition(
@@ -130,6 +140,7 @@ export class Consumer {
           accept: "binary",
           signal,
         }),
+        signal,
       );
     } catch (err) {
       if (isSeglogError(err) && err.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") {

@@ -88,14 +88,17 @@ export class SeglogHttp {
     return { status: res.status, headers: res.headers, json };
   }
 
-  /** Runs `fn` again on retriable errors with exponential backoff and full jitter. */
-  async retrying<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` again on retriable errors with exponential backoff and full jitter. An aborted
+   * `signal` cuts the backoff short and stops retrying.
+   */
+  async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (e) {
-        if (!isSeglogError(e) || !e.retriable || attempt >= this.maxAttempts) throw e;
-        await sleep(this.backoffMs(attempt, e));
+        if (!isSeglogError(e) || !e.retriable || attempt >= this.maxAttempts || signal?.aborted) throw e;
+        await sleep(this.backoffMs(attempt, e), signal);
       }
     }
   }
@@ -110,7 +113,19 @@ export class SeglogHttp {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 function causeText(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;

@@ -1,10 +1,14 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { LogTopicCatalog } from "../../src/groups/log-catalog.ts";
+import { GroupService, type GroupServiceOptions } from "../../src/groups/service.ts";
 import { routes, type AppContext } from "../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../src/http/event.ts";
+import type { LogContext } from "../../src/http/log-routes.ts";
 import { lambdaHandler, type FunctionName } from "../../src/http/router.ts";
 import { Log } from "../../src/log/log.ts";
 import type { LogOptions } from "../../src/log/options.ts";
+import { DynamoGroupStore } from "../../src/storage/groups-store.ts";
 import { testClients, testEnv } from "./stack.ts";
 
 /** A Log engine on the run's local stack, with its own SDK clients (so tests can add middleware). */
@@ -33,9 +37,17 @@ export interface Invoke {
   (fn: FunctionName, event: unknown): Promise<ApiGatewayResult>;
 }
 
-/** The Lambda handlers as API Gateway would call them, over a test context. */
-export function handlersFor(ctx: AppContext): Invoke {
-  return (fn, event) => lambdaHandler(routes, fn, () => ctx)(event);
+/** A GroupService over the run's table and `log`'s topics, as `contextFromEnv` builds it. */
+export function testGroups(log: Log, options: Partial<GroupServiceOptions> = {}): GroupService {
+  groupStore ??= new DynamoGroupStore({ client: testClients().dynamo, tableName: testEnv()["SEGLOG_TABLE"] ?? "seglog" });
+  return new GroupService({ store: groupStore, catalog: new LogTopicCatalog(log), ...options });
+}
+let groupStore: DynamoGroupStore | undefined;
+
+/** The Lambda handlers as API Gateway would call them, over a test context (groups over `log` if not given). */
+export function handlersFor(ctx: LogContext & Partial<AppContext>): Invoke {
+  const full: AppContext = { ...ctx, groups: ctx.groups ?? testGroups(ctx.log) };
+  return (fn, event) => lambdaHandler(routes, fn, () => full)(event);
 }
 
 /** An HTTP API (payload 2.0) event. */

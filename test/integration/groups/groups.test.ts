@@ -1,7 +1,8 @@
 /**
  * Consumer groups end to end on the local stack's DynamoDB, with real time: members run real
  * heartbeat loops against GroupService over DynamoGroupStore. The topic catalog is a fake (the
- * log engine's is tested with the log); everything below the SDK is real.
+ * log engine's is exercised through the HTTP API in consumer.test.ts); everything below the SDK
+ * is real.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { SeglogError } from "../../../src/core/errors.ts";

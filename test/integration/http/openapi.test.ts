@@ -88,5 +88,46 @@ describe("docs/openapi.yaml", () => {
       await call("fetch", offsets, offsets, v2Event("GET", `${t}/partitions/0/offsets`, { query: { at: "earliest" } }));
       await call("fetch", offsets, offsets, v2Event("GET", `${t}/partitions/0/offsets`, { query: { at: "1000" } }));
     });
+
+    it("group routes", async () => {
+      const group = uniqueName("spec-g");
+      const g = `/v1/groups/${group}`;
+      const json = (body: unknown) => ({ body: JSON.stringify(body) });
+      await call("groups", g, "/v1/groups/{group}", v2Event("GET", g));
+      const members = "/v1/groups/{group}/members";
+      const joined = await call("groups", members, members, v2Event("POST", `${g}/members`, json({ topics: [topic], sessionTimeoutMs: 10_000 })));
+      await call("groups", members, members, v2Event("POST", `${g}/members`, json({ topics: ["#"] })));
+      const { memberId, assignment } = JSON.parse(joined.body) as { memberId: string; assignment: { partition: number; epoch: number }[] };
+      expect(assignment.length).toBeGreaterThan(0);
+      const lease = assignment[0] as { partition: number; epoch: number };
+
+      const heartbeat = "/v1/groups/{group}/members/{memberId}/heartbeat";
+      const hb = await call("groups", heartbeat, heartbeat, v2Event("POST", `${g}/members/${memberId}/heartbeat`, json({ released: [] })));
+      expect(hb.statusCode).toBe(200);
+      await call("groups", heartbeat, heartbeat, v2Event("POST", `${g}/members/unknown-member/heartbeat`));
+
+      const commits = "/v1/groups/{group}/commits";
+      const offset = (epoch: number, partition = lease.partition) => ({ topic, partition, epoch, offset: 1, metadata: "m" });
+      expect((await call("groups", commits, commits, v2Event("POST", `${g}/commits`, json({ memberId, offsets: [offset(lease.epoch)] })))).statusCode).toBe(200);
+      const other = assignment.find((a) => a.partition !== lease.partition);
+      const partial = await call("groups", commits, commits, v2Event("POST", `${g}/commits`, json({ memberId, offsets: [offset(lease.epoch), offset((other?.epoch ?? 1) + 5, other?.partition ?? 99)] })));
+      expect(partial.statusCode).toBe(207);
+      const zombie = await call("groups", commits, commits, v2Event("POST", `${g}/commits`, json({ memberId, offsets: [offset(lease.epoch + 5)] })));
+      expect(zombie.statusCode).toBe(409);
+      await call("groups", commits, commits, v2Event("POST", `${g}/commits`, json({ memberId, offsets: [{ ...offset(lease.epoch), offset: 2 ** 53 }] })));
+
+      const described = await call("groups", g, "/v1/groups/{group}", v2Event("GET", g));
+      expect(JSON.parse(described.body)).toMatchObject({ group, state: "Stable" });
+      await call("groups", "/v1/groups", "/v1/groups", v2Event("GET", "/v1/groups"));
+
+      const reset = "/v1/groups/{group}/reset";
+      expect((await call("groups", reset, reset, v2Event("POST", `${g}/reset`, json({ topic, to: "earliest" })))).statusCode).toBe(409);
+      const member = "/v1/groups/{group}/members/{memberId}";
+      expect((await call("groups", member, member, v2Event("DELETE", `${g}/members/${memberId}`))).statusCode).toBe(204);
+      await call("groups", reset, reset, v2Event("POST", `${g}/reset`, json({ topic, to: { offset: 1 }, dryRun: true })));
+      await call("groups", reset, reset, v2Event("POST", `${g}/reset`, json({ topic, to: { timestamp: 0 } })));
+      await call("groups", reset, reset, v2Event("POST", `${g}/reset`, json({ topic, to: "latest" })));
+      await call("groups", reset, reset, v2Event("POST", `${g}/reset`, json({ topic, to: "yesterday" })));
+    });
   });
 });

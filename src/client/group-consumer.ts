@@ -1,0 +1,607 @@
+/**
+ * A consumer-group member (docs/consumer-groups.md, "What a member must do"). The server
+ * computes the assignment; this side only heartbeats, fetches what it holds, commits with each
+ * lease's epoch and gives partitions back when told to.
+ *
+ * A partition is **held** from the heartbeat answer that grants it until this member gives it
+ * back (revocation acknowledged, leave) or until the local deadline: the send time of the last
+ * successful heartbeat + `sessionTimeoutMs`, on the monotonic clock. Records are handed to the
+ * application only while their partition is held, so two members never process one partition
+ * at the same time.
+ */
+import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
+import { Consumer, type ConsumedRecord, type ConsumerOptions, type TopicPartition } from "./consumer.ts";
+import { sleep } from "./http.ts";
+
+export type Delivery = "atLeastOnce" | "atMostOnce";
+
+export type PartitionsHook = (partitions: TopicPartition[]) => void | Promise<void>;
+
+export interface GroupConsumerOptions extends ConsumerOptions {
+  readonly groupId: string;
+  /** Asked of the server at join; it enforces its own bounds. @default the server's (30000) */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * `atLeastOnce`: offsets are committed after the records were processed (a crash replays
+   * them). `atMostOnce`: each fetched batch is committed before it is processed (a crash skips
+   * it). Applies when `autoCommit` is on. @default "atLeastOnce"
+   */
+  readonly delivery?: Delivery;
+  /** Commit automatically (per `delivery`, on revocation and on close); false: only `commit()`. @default true */
+  readonly autoCommit?: boolean;
+  /** At least once: commit processed offsets at most this often, and always on revocation and close; 0 after every batch. @default 5000 */
+  readonly autoCommitIntervalMs?: number;
+  /** Called before the first record of newly held partitions. */
+  readonly onAssigned?: PartitionsHook;
+  /** Called when partitions are given back (revocation, close), after their offsets are committed and before the server is told. */
+  readonly onRevoked?: PartitionsHook;
+  /** Called when partitions were lost without a chance to commit (session deadline passed, fenced, a commit refused). @default onRevoked */
+  readonly onLost?: PartitionsHook;
+}
+
+export interface GroupBatch extends TopicPartition {
+  readonly records: readonly ConsumedRecord[];
+  /** False once the partition is no longer held: check it before side effects in a long batch. */
+  isHeld(): boolean;
+}
+
+export interface RunOptions {
+  /** Called for each record in order; exactly one of `eachRecord` and `eachBatch`. */
+  readonly eachRecord?: (record: ConsumedRecord) => void | Promise<void>;
+  /** Called with each fetched batch of one partition. */
+  readonly eachBatch?: (batch: GroupBatch) => void | Promise<void>;
+}
+
+interface Assigned extends TopicPartition {
+  readonly epoch: number;
+  readonly committedOffset: number | null;
+  readonly revoking: boolean;
+}
+
+interface MemberAnswer {
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly assignment: readonly Assigned[];
+}
+
+interface Released extends TopicPartition {
+  readonly epoch: number;
+}
+
+interface Lease extends TopicPartition {
+  readonly key: string;
+  readonly epoch: number;
+  /** Last offset known committed at this epoch. */
+  committed: number | null;
+  /** The next offset to process: what a commit now would store. */
+  processed: number;
+  /** A commit was refused: the lease moved on. */
+  lost: boolean;
+}
+
+const keyOf = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+const tpOf = (tp: TopicPartition): TopicPartition => ({ topic: tp.topic, partition: tp.partition });
+const monotonicMs = () => performance.now();
+
+/** Throttled answers the server wants retried at once (docs/consumer-groups.md, heartbeat step 1–2). */
+const RETRY_NOW = new Set(["SlowHeartbeat", "StaleHeartbeat"]);
+const RETRY_SOON_MS = 100;
+
+/**
+ * A consumer-group member: `subscribe(topics)`, then `run({ eachRecord })` until `close()`.
+ * Fetches through a partition {@link Consumer}.
+ */
+export class GroupConsumer {
+  readonly groupId: string;
+  private readonly consumer: Consumer;
+  private readonly sessionTimeoutAskedMs: number | undefined;
+  private readonly delivery: Delivery;
+  private readonly autoCommit: boolean;
+  private readonly autoCommitIntervalMs: number;
+  private readonly autoOffsetReset: "earliest" | "latest" | "none";
+  private readonly onAssigned: PartitionsHook | undefined;
+  private readonly onRevoked: PartitionsHook | undefined;
+  private readonly onLost: PartitionsHook | undefined;
+
+  private topics: string[] = [];
+  private topicsChanged = false;
+  private currentMemberId: string | undefined;
+  private sessionTimeoutMs = 0;
+  private heartbeatIntervalMs = 0;
+  /** Monotonic ms: nothing is held from then on unless a later heartbeat succeeds. */
+  private deadline = 0;
+  private answer: readonly Assigned[] = [];
+  private fencedFlag = false;
+  private failure: unknown;
+  private readonly leases = new Map<string, Lease>();
+  /** The highest epoch given back per partition: never resumed at or below it. */
+  private readonly releasedEpochs = new Map<string, number>();
+  /** The highest epoch per partition at which a commit was refused: it can never be this member's again. */
+  private readonly refusedEpochs = new Map<string, number>();
+  /** Acknowledgements to send until an answer no longer lists the lease at that epoch. */
+  private readonly pendingAcks = new Map<string, Released>();
+
+  private running = false;
+  private closing = false;
+  private finished: Promise<void> = Promise.resolve();
+  private wakeup = new AbortController();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private heartbeating = false;
+  private heartbeatAgain = false;
+  private heartbeatsStopped = true;
+  private commits: Promise<unknown> = Promise.resolve();
+  private lastCommitAt = 0;
+
+  constructor(options: GroupConsumerOptions) {
+    if (typeof options.groupId !== "string" || options.groupId === "") throw invalid("groupId is required");
+    this.groupId = options.groupId;
+    this.consumer = new Consumer(options);
+    this.sessionTimeoutAskedMs = options.sessionTimeoutMs;
+    this.delivery = options.delivery ?? "atLeastOnce";
+    this.autoCommit = options.autoCommit ?? true;
+    this.autoCommitIntervalMs = options.autoCommitIntervalMs ?? 5000;
+    this.autoOffsetReset = options.autoOffsetReset ?? "latest";
+    this.onAssigned = options.onAssigned;
+    this.onRevoked = options.onRevoked;
+    this.onLost = options.onLost ?? options.onRevoked;
+  }
+
+  /** The id the server gave this member; undefined before joining and after leaving. */
+  get memberId(): string | undefined {
+    return this.currentMemberId;
+  }
+
+  /** Sets the topics; while running, the next heartbeat carries the change. */
+  subscribe(topics: readonly string[]): void {
+    if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === "string" && t !== "")) {
+      throw invalid("subscribe takes a non-empty list of topic names");
+    }
+    this.topics = [...new Set(topics)].sort();
+    if (this.currentMemberId !== undefined) {
+      this.topicsChanged = true;
+      this.heartbeatNow();
+    }
+  }
+
+  /** The partitions held now. */
+  assignment(): TopicPartition[] {
+    return [...this.leases.values()].filter((l) => this.held(l)).map(tpOf);
+  }
+
+  /**
+   * Joins the group and hands records to `eachRecord` or `eachBatch` until `close()`. Resolves
+   * after the member left; rejects with a handler's or hook's error (after committing what was
+   * processed and leaving), or with a non-retriable error from the server.
+   */
+  async run(handlers: RunOptions): Promise<void> {
+    if ((handlers.eachRecord === undefined) === (handlers.eachBatch === undefined)) {
+      throw invalid("run takes exactly one of eachRecord and eachBatch");
+    }
+    if (this.topics.length === 0) throw invalid("subscribe to at least one topic before run");
+    if (this.running) throw invalid("this consumer is already running");
+    if (this.closing) throw invalid("this consumer is closed");
+    this.running = true;
+    let done!: () => void;
+    this.finished = new Promise<void>((resolve) => (done = resolve));
+    let error: unknown;
+    this.lastCommitAt = monotonicMs();
+    try {
+      await this.join();
+      while (!this.closing) {
+        if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
+        const signal = this.wakeup.signal;
+        await this.reconcile();
+        if (this.closing) break;
+        if (this.leases.size === 0) {
+          await sleep(Math.max(this.heartbeatIntervalMs, RETRY_SOON_MS), signal);
+          continue;
+        }
+        let records: ConsumedRecord[];
+        try {
+          records = await this.consumer.poll({ signal });
+        } catch (e) {
+          // NotFound: the topic was deleted or shrank under us; the server revokes its partitions.
+          if (!isSeglogError(e) || !(e.retriable || e.kind === "NotFound")) throw e;
+          await sleep(this.consumer.http.backoffMs(3, e), signal);
+          continue;
+        }
+        await this.process(records, handlers);
+      }
+    } catch (e) {
+      error = e;
+    }
+    try {
+      await this.shutdown();
+    } catch (e) {
+      error ??= e;
+    } finally {
+      this.running = false;
+      done();
+    }
+    if (error !== undefined) throw error;
+  }
+
+  /**
+   * Stops handing out records (even the rest of a batch), commits what was processed (with
+   * `autoCommit`), calls `onRevoked`, and leaves the group; the consumer cannot run again.
+   * Resolves once `run()` has returned (its errors are reported by `run()`). Do not await it
+   * inside a handler: it waits for the handler to return.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake();
+    await this.finished;
+  }
+
+  /**
+   * Commits offsets (the next offset to consume, as in Kafka) with each lease's epoch: by default
+   * the processed position of every held partition. Throws `Fenced` when a partition was no
+   * longer this member's (it is then dropped).
+   */
+  async commit(offsets?: ReadonlyArray<TopicPartition & { offset: number }>): Promise<void> {
+    const entries =
+      offsets === undefined
+        ? [...this.leases.values()].filter((l) => !l.lost).map((lease) => ({ lease, offset: lease.processed }))
+        : offsets.map((o) => {
+            const lease = this.leases.get(keyOf(o));
+            if (lease === undefined || lease.lost) throw invalid(`${o.topic}-${o.partition} is not assigned to this member`);
+            if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw invalid("offset must be a non-negative integer");
+            return { lease, offset: o.offset };
+          });
+    const refused = await this.commitEntries(entries);
+    if (refused.length > 0) {
+      throw fenced(`commit refused for ${refused.map((l) => `${l.topic}-${l.partition}`).join(", ")}: no longer this member's`, "StaleEpoch");
+    }
+  }
+
+
+  private get path(): string {
+    return `/v1/groups/${encodeURIComponent(this.groupId)}`;
+  }
+
+  private async join(): Promise<void> {
+    for (let attempt = 1; !this.closing; attempt++) {
+      // The first attempt's send time: a retry only makes the local deadline more conservative.
+      const sentAt = monotonicMs();
+      try {
+        const reply = await this.consumer.http.call({
+          method: "POST",
+          path: `${this.path}/members`,
+          json: { topics: this.topics, ...(this.sessionTimeoutAskedMs === undefined ? {} : { sessionTimeoutMs: this.sessionTimeoutAskedMs }) },
+          signal: AbortSignal.timeout(this.sessionTimeoutAskedMs ?? 30_000),
+        });
+        const joined = reply.json as MemberAnswer & { memberId: string };
+        this.currentMemberId = joined.memberId;
+        this.topicsChanged = false;
+        this.heartbeatsStopped = false;
+        this.accept(joined, sentAt, []);
+        this.scheduleHeartbeat(sentAt + this.heartbeatIntervalMs);
+        return;
+      } catch (e) {
+        if (isSeglogError(e) && !e.retriable) throw e;
+        if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
+        await sleep(this.consumer.http.backoffMs(Math.min(attempt, 6), isSeglogError(e) ? e : undefined), this.wakeup.signal);
+      }
+    }
+  }
+
+  private accept(answer: MemberAnswer, sentAt: number, acksSent: readonly Released[]): void {
+    this.sessionTimeoutMs = answer.sessionTimeoutMs;
+    this.heartbeatIntervalMs = answer.heartbeatIntervalMs;
+    // An answer arriving after its own request's deadline grants nothing.
+    if (monotonicMs() >= sentAt + answer.sessionTimeoutMs) return;
+    this.deadline = sentAt + answer.sessionTimeoutMs;
+    this.answer = answer.assignment;
+    for (const ack of acksSent) {
+      const k = keyOf(ack);
+      const stillListed = answer.assignment.some((a) => keyOf(a) === k && a.epoch === ack.epoch);
+      if (!stillListed && this.pendingAcks.get(k)?.epoch === ack.epoch) this.pendingAcks.delete(k);
+    }
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = setTimeout(() => this.wake(), Math.max(0, this.deadline - monotonicMs()) + 1);
+    this.wake();
+  }
+
+  private heartbeatNow(): void {
+    if (this.heartbeatsStopped) return;
+    if (this.heartbeating) this.heartbeatAgain = true;
+    else this.scheduleHeartbeat(monotonicMs());
+  }
+
+  private scheduleHeartbeat(atMs: number): void {
+    clearTimeout(this.heartbeatTimer);
+    if (this.heartbeatsStopped) return;
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeat().catch((e: unknown) => {
+        this.failure = e;
+        this.wake();
+      });
+    }, Math.max(0, atMs - monotonicMs()));
+  }
+
+  private async heartbeat(): Promise<void> {
+    const memberId = this.currentMemberId;
+    if (memberId === undefined || this.heartbeatsStopped || this.fencedFlag) return;
+    this.heartbeating = true;
+    const acks = [...this.pendingAcks.values()];
+    const topics = this.topicsChanged ? this.topics : undefined;
+    const sentAt = monotonicMs();
+    let nextAt = sentAt + this.heartbeatIntervalMs;
+    try {
+      let reply;
+      try {
+        reply = await this.consumer.http.call({
+          method: "POST",
+          path: `${this.path}/members/${encodeURIComponent(memberId)}/heartbeat`,
+          json: { ...(acks.length > 0 ? { released: acks } : {}), ...(topics === undefined ? {} : { topics }) },
+          signal: AbortSignal.timeout(Math.max(this.sessionTimeoutMs, 1)),
+        });
+      } catch (e) {
+        if (memberId !== this.currentMemberId || this.heartbeatsStopped) return;
+        if (isSeglogError(e) && e.kind === "Fenced") {
+          // Lost the session and every lease: stop at once; the run loop rejoins.
+          this.fencedFlag = true;
+          this.wake();
+          return;
+        }
+        if (isSeglogError(e) && (e.kind === "Invalid" || e.kind === "NotFound")) {
+          this.failure = e;
+          this.wake();
+          return;
+        }
+        // Throttled, unreachable, timed out: keep processing until the deadline, try again soon.
+        const code = isSeglogError(e) ? e.code : undefined;
+        const waitMs = code !== undefined && RETRY_NOW.has(code) ? 0 : Math.min(isSeglogError(e) ? (e.retryAfterMs ?? RETRY_SOON_MS) : RETRY_SOON_MS, this.heartbeatIntervalMs);
+        nextAt = monotonicMs() + waitMs;
+        return;
+      }
+      if (memberId !== this.currentMemberId || this.heartbeatsStopped) return;
+      if (topics !== undefined && topics === this.topics) this.topicsChanged = false;
+      this.accept(reply.json as MemberAnswer, sentAt, acks);
+      nextAt = sentAt + this.heartbeatIntervalMs;
+    } finally {
+      this.heartbeating = false;
+      if (memberId === this.currentMemberId && !this.fencedFlag && this.failure === undefined) {
+        if (this.heartbeatAgain) {
+          this.heartbeatAgain = false;
+          nextAt = monotonicMs();
+        }
+        this.scheduleHeartbeat(nextAt);
+      }
+    }
+  }
+
+  private stopHeartbeats(): void {
+    this.heartbeatsStopped = true;
+    this.heartbeatAgain = false;
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.deadlineTimer);
+  }
+
+  private wake(): void {
+    this.wakeup.abort();
+  }
+
+
+  private held(lease: Lease): boolean {
+    return (
+      !lease.lost &&
+      !this.fencedFlag &&
+      monotonicMs() < this.deadline &&
+      this.leases.get(lease.key) === lease
+    );
+  }
+
+  /** Brings the held set in line with the latest answer: lost, revoked, then newly granted. */
+  private async reconcile(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.fencedFlag) {
+      await this.loseAll();
+      this.stopHeartbeats();
+      this.currentMemberId = undefined;
+      this.pendingAcks.clear();
+      this.releasedEpochs.clear();
+      this.refusedEpochs.clear();
+      this.fencedFlag = false;
+      this.deadline = 0;
+      await this.join();
+      return;
+    }
+    if (monotonicMs() >= this.deadline) {
+      await this.loseAll();
+      return;
+    }
+    const listed = new Map(this.answer.map((a) => [keyOf(a), a]));
+    const lost = [...this.leases.values()].filter((l) => l.lost || listed.get(l.key)?.epoch !== l.epoch);
+    for (const l of lost) this.leases.delete(l.key);
+    if (lost.length > 0) {
+      this.consumer.assign([...this.leases.values()].map(tpOf));
+      if (this.onLost) await this.onLost(lost.map(tpOf));
+    }
+
+    const revoking = [...this.leases.values()].filter((l) => listed.get(l.key)?.revoking === true);
+    let acknowledge = false;
+    if (revoking.length > 0) {
+      if (this.autoCommit) await this.commitQuietly(revoking);
+      if (this.onRevoked) await this.onRevoked(revoking.map(tpOf));
+      for (const l of revoking) {
+        this.leases.delete(l.key);
+        this.release(l);
+      }
+      acknowledge = true;
+    }
+
+    const granted: Assigned[] = [];
+    for (const a of this.answer) {
+      const k = keyOf(a);
+      if (a.epoch <= (this.releasedEpochs.get(k) ?? 0)) {
+        // Given back already: never resume it at this epoch; the acknowledgement may have been lost.
+        if (this.pendingAcks.get(k)?.epoch !== a.epoch) {
+          this.pendingAcks.set(k, { ...tpOf(a), epoch: a.epoch });
+          acknowledge = true;
+        }
+      } else if (a.epoch > (this.refusedEpochs.get(k) ?? 0) && !this.leases.has(k)) {
+        if (a.revoking) {
+          this.release(a);
+          acknowledge = true;
+        } else granted.push(a);
+      }
+    }
+    if (acknowledge) this.heartbeatNow();
+
+    if (granted.length > 0 || revoking.length > 0) {
+      this.consumer.assign([
+        ...[...this.leases.values()].map(tpOf),
+        ...granted.map((a) => ({ ...tpOf(a), ...(a.committedOffset === null ? {} : { offset: a.committedOffset }) })),
+      ]);
+    }
+    for (const a of granted) {
+      if (a.committedOffset === null) {
+        if (this.autoOffsetReset === "none") {
+          throw new SeglogError("OffsetOutOfRange", `No committed offset for ${a.topic}-${a.partition} and autoOffsetReset is none`);
+        }
+        await this.consumer.seek(a, this.autoOffsetReset);
+      }
+      const position = this.consumer.position(a) ?? 0;
+      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false });
+    }
+    if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
+  }
+
+  private release(lease: Released): void {
+    const k = keyOf(lease);
+    this.releasedEpochs.set(k, Math.max(lease.epoch, this.releasedEpochs.get(k) ?? 0));
+    this.pendingAcks.set(k, { ...tpOf(lease), epoch: lease.epoch });
+  }
+
+  private async loseAll(): Promise<void> {
+    const lost = [...this.leases.values()];
+    this.leases.clear();
+    this.answer = [];
+    this.consumer.assign([]);
+    if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
+  }
+
+
+  private async process(records: readonly ConsumedRecord[], handlers: RunOptions): Promise<void> {
+    const batches = new Map<string, { lease: Lease; records: ConsumedRecord[] }>();
+    for (const r of records) {
+      const k = keyOf(r);
+      const lease = this.leases.get(k);
+      if (lease === undefined) continue;
+      let b = batches.get(k);
+      if (b === undefined) batches.set(k, (b = { lease, records: [] }));
+      b.records.push(r);
+    }
+    const atMostOnce = this.autoCommit && this.delivery === "atMostOnce";
+    if (atMostOnce) {
+      const ready = [...batches.values()].filter((b) => this.held(b.lease));
+      for (const b of ready) b.lease.processed = (b.records.at(-1)?.offset ?? b.lease.processed - 1) + 1;
+      // Nothing is processed unless its commit landed.
+      const refused = new Set(await this.commitEntries(ready.map((b) => ({ lease: b.lease, offset: b.lease.processed }))));
+      for (const [k, b] of batches) if (refused.has(b.lease)) batches.delete(k);
+    }
+    for (const { lease, records: rs } of batches.values()) {
+      if (this.closing) break;
+      if (!this.held(lease)) continue;
+      if (handlers.eachBatch) {
+        await handlers.eachBatch({ ...tpOf(lease), records: rs, isHeld: () => this.held(lease) });
+        if (!atMostOnce) lease.processed = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
+      } else if (handlers.eachRecord) {
+        for (const r of rs) {
+          if (this.closing || !this.held(lease)) break;
+          await handlers.eachRecord(r);
+          if (!atMostOnce) lease.processed = r.offset + 1;
+        }
+      }
+    }
+    if (this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs) {
+      await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
+    }
+  }
+
+  /** Commits processed offsets; failures only lose leases (at least once: the next owner replays). */
+  private async commitQuietly(leases: readonly Lease[]): Promise<void> {
+    try {
+      await this.commitEntries(leases.map((lease) => ({ lease, offset: lease.processed })));
+    } catch (e) {
+      if (!isSeglogError(e)) throw e;
+    }
+  }
+
+  /**
+   * One commit request at a time, so that a partition's commits land in order. Returns the
+   * leases whose commit was refused (they are marked lost).
+   */
+  private commitEntries(entries: ReadonlyArray<{ lease: Lease; offset: number }>): Promise<Lease[]> {
+    const memberId = this.currentMemberId;
+    const send = async (): Promise<Lease[]> => {
+      const todo = entries.filter((e) => e.offset !== e.lease.committed);
+      this.lastCommitAt = monotonicMs();
+      if (todo.length === 0) return [];
+      if (memberId === undefined) return todo.map((e) => this.lose(e.lease));
+      const body = {
+        memberId,
+        offsets: todo.map((e) => ({ topic: e.lease.topic, partition: e.lease.partition, epoch: e.lease.epoch, offset: e.offset })),
+      };
+      let reply;
+      try {
+        reply = await this.consumer.http.retrying(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body }));
+      } catch (e) {
+        if (isSeglogError(e) && e.kind === "Fenced") return todo.map((t) => this.lose(t.lease));
+        throw e;
+      }
+      const outcomes = (reply.json as { partitions: Array<TopicPartition & { error: unknown }> }).partitions;
+      const refused: Lease[] = [];
+      for (const e of todo) {
+        const outcome = outcomes.find((o) => o.topic === e.lease.topic && o.partition === e.lease.partition);
+        if (outcome !== undefined && outcome.error === null) e.lease.committed = e.offset;
+        else refused.push(this.lose(e.lease));
+      }
+      return refused;
+    };
+    const result = this.commits.then(send, send);
+    this.commits = result.catch(() => undefined);
+    return result;
+  }
+
+  private lose(lease: Lease): Lease {
+    lease.lost = true;
+    this.refusedEpochs.set(lease.key, Math.max(lease.epoch, this.refusedEpochs.get(lease.key) ?? 0));
+    this.wake();
+    return lease;
+  }
+
+  /** Commit, revoke, leave: the member holds nothing from the moment the leave is sent. */
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    this.stopHeartbeats();
+    const leases = [...this.leases.values()];
+    const held = leases.filter((l) => this.held(l));
+    const lost = leases.filter((l) => !this.held(l));
+    let error: unknown;
+    try {
+      if (this.autoCommit && held.length > 0) await this.commitQuietly(held);
+      if (held.length > 0 && this.onRevoked) await this.onRevoked(held.map(tpOf));
+      if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
+    } catch (e) {
+      error = e;
+    }
+    this.leases.clear();
+    this.consumer.assign([]);
+    this.answer = [];
+    this.pendingAcks.clear();
+    this.releasedEpochs.clear();
+    this.refusedEpochs.clear();
+    this.fencedFlag = false;
+    this.failure = undefined;
+    const memberId = this.currentMemberId;
+    this.currentMemberId = undefined;
+    if (memberId !== undefined) {
+      const path = `${this.path}/members/${encodeURIComponent(memberId)}`;
+      await this.consumer.http.retrying(() => this.consumer.http.call({ method: "DELETE", path }));
+    }
+    if (error !== undefined) throw error;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The group service's view of topics, over the log engine. Partition counts are read through to
+ * the registry: the service caches them itself for `partitionCacheMs`.
+ */
+import type { Log } from "../log/log.ts";
+import type { TopicCatalog } from "./catalog.ts";
+
+export class LogTopicCatalog implements TopicCatalog {
+  private readonly log: Log;
+
+  constructor(log: Log) {
+    this.log = log;
+  }
+
+  async partitionsOf(topic: string): Promise<number> {
+    return (await this.log.topics.get(topic)).partitions;
+  }
+
+  async highWatermark(topic: string, partition: number): Promise<bigint> {
+    return BigInt((await this.log.offsetFor(topic, partition, "latest")).offset);
+  }
+
+  async logStartOffset(topic: string, partition: number): Promise<bigint> {
+    return BigInt((await this.log.offsetFor(topic, partition, "earliest")).offset);
+  }
+
+  async offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<bigint | null> {
+    const found = await this.log.offsetFor(topic, partition, { timestampMs });
+    // The log answers the high watermark with a null timestamp when no record is that recent.
+    return found.timestamp === null ? null : BigInt(found.offset);
+  }
+}

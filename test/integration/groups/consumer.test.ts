@@ -1,0 +1,278 @@
+/**
+ * The SDK's group consumer through the real HTTP API and handlers on the local stack (the log
+ * engine's topic catalog, DynamoDB leases): splits, rebalances, takeovers, fencing, two groups.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admin, GroupConsumer, Producer, type ConsumedRecord } from "../../../src/client/index.ts";
+import { routes } from "../../../src/http/app.ts";
+import type { FunctionName } from "../../../src/http/router.ts";
+import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import { handlersFor, testGroups, testLog } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+import { Tracker, waitFor } from "./tracker.ts";
+
+const SESSION_TIMEOUT_MS = 1500;
+const HEARTBEAT_MS = 500; // session / 3, the most the server allows: the widest margin over the takeover margin and clock skew
+
+const { log } = testLog();
+const groups = testGroups(log, {
+  heartbeatIntervalMs: HEARTBEAT_MS,
+  takeoverMarginMs: 100,
+  maxClockSkewMs: 25,
+  partitionCacheMs: 0,
+});
+const invoke = handlersFor({ log, groups });
+/** One API server per member, so that a member can be cut off (killed) on its own. */
+const apis: LocalApi[] = [];
+async function newApi(): Promise<LocalApi> {
+  const h = (fn: FunctionName) => (e: unknown) => invoke(fn, e);
+  const api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+  apis.push(api);
+  return api;
+}
+
+let api: LocalApi;
+beforeAll(async () => {
+  api = await newApi();
+});
+afterAll(async () => {
+  await Promise.all(apis.map((a) => a.close()));
+});
+
+const memberOptions = (url: string, groupId: string) => ({
+  url,
+  groupId,
+  sessionTimeoutMs: SESSION_TIMEOUT_MS,
+  autoOffsetReset: "earliest" as const,
+  maxWaitMs: 200,
+});
+
+async function topicWith(partitions: number, perPartition: number): Promise<string> {
+  const topic = uniqueName("grp");
+  await new Admin({ url: api.url }).createTopic(topic, { partitions });
+  await produce(topic, partitions, perPartition, 0);
+  return topic;
+}
+
+async function produce(topic: string, partitions: number, perPartition: number, from: number): Promise<void> {
+  const producer = new Producer({ url: api.url, lingerMs: 5 });
+  await Promise.all(
+    Array.from({ length: partitions * perPartition }, (_, i) =>
+      producer.send(topic, { partition: i % partitions, value: `${i % partitions}:${from + Math.floor(i / partitions)}` }),
+    ),
+  );
+  await producer.close();
+}
+
+/** Each partition's offsets 0..n−1 processed, each exactly `times` (or at least once with `times` undefined). */
+function expectEveryRecord(tracker: Tracker, partitions: number, n: number, times?: number): void {
+  for (let p = 0; p < partitions; p++) {
+    const offsets = tracker.processedOffsets(p);
+    expect(new Set(offsets), `partition ${p}`).toEqual(new Set(Array.from({ length: n }, (_, i) => i)));
+    if (times !== undefined) expect(offsets.length, `partition ${p} processed once each`).toBe(n * times);
+  }
+}
+
+const allProcessed = (tracker: Tracker, partitions: number, n: number) => () =>
+  Array.from({ length: partitions }, (_, p) => new Set(tracker.processedOffsets(p)).size === n).every(Boolean);
+
+describe("the group consumer", () => {
+  it("splits 12 partitions 4/4/4 and processes every record once; a fourth member makes it 3/3/3/3 without pausing the partitions that stay", async () => {
+    const topic = await topicWith(12, 20);
+    const group = uniqueName("g");
+    const tracker = new Tracker();
+    const names = ["a", "b", "c"];
+    const members = names.map((n) => tracker.member(n, memberOptions(api.url, group), [topic]));
+    await waitFor("4/4/4 and 240 records", () => names.every((n) => tracker.holding(n).length === 4) && allProcessed(tracker, 12, 20)());
+    expectEveryRecord(tracker, 12, 20, 1);
+    const before = new Map(names.map((n) => [n, tracker.holding(n)]));
+    const revokedBefore = new Map(names.map((n) => [n, tracker.revoked.get(n)?.length ?? 0]));
+
+    const fourth = tracker.member("d", memberOptions(api.url, group), [topic]);
+    await produce(topic, 12, 20, 20);
+    const all = [...names, "d"];
+    await waitFor("3/3/3/3 and 480 records", () => all.every((n) => tracker.holding(n).length === 3) && allProcessed(tracker, 12, 40)());
+    expectEveryRecord(tracker, 12, 40, 1);
+    for (const n of names) {
+      // Each old member gave back exactly one partition; the three it kept were held throughout.
+      expect(tracker.revoked.get(n)?.slice(revokedBefore.get(n))).toHaveLength(1);
+      expect(tracker.lost.get(n) ?? []).toHaveLength(0);
+      const kept = tracker.holding(n);
+      expect(before.get(n)).toEqual(expect.arrayContaining(kept));
+      for (const p of kept) expect(tracker.holds.get(`${topic}/${p}`)?.filter((h) => h.member === n)).toHaveLength(1);
+    }
+    const given = names.flatMap((n) => tracker.revoked.get(n)?.slice(revokedBefore.get(n)) ?? []);
+    expect(tracker.holding("d")).toEqual(given.map((tp) => tp.partition).sort((x, y) => x - y));
+
+    await Promise.all([...members, fourth].map((m) => m.consumer.close()));
+    await Promise.all([...members, fourth].map((m) => m.done));
+    tracker.expectNoOverlap();
+    const d = await new Admin({ url: api.url }).describeGroup(group);
+    expect(d.state).toBe("Empty");
+    expect(d.partitions.map((p) => [p.committedOffset, p.lag])).toEqual(Array.from({ length: 12 }, () => [40, 0]));
+  });
+
+  it("moves a killed member's partitions within the session timeout plus two heartbeats and resumes them from its last commit", async () => {
+    const topic = await topicWith(12, 20);
+    const group = uniqueName("g");
+    const tracker = new Tracker();
+    const victimApi = await newApi();
+    const a = tracker.member("a", memberOptions(api.url, group), [topic]);
+    const b = tracker.member("b", memberOptions(api.url, group), [topic]);
+    // The victim commits rarely, so that it has processed records it never committed.
+    const victim = tracker.member("victim", { ...memberOptions(victimApi.url, group), autoCommitIntervalMs: 60_000, maxAttempts: 2 }, [topic]);
+    await waitFor("4/4/4 and 240 records", () => ["a", "b", "victim"].every((n) => tracker.holding(n).length === 4) && allProcessed(tracker, 12, 20)());
+    await produce(topic, 12, 10, 20);
+    await waitFor("270 records", allProcessed(tracker, 12, 30));
+    const lostPartitions = tracker.holding("victim");
+    const admin = new Admin({ url: api.url });
+    const committed = new Map((await admin.describeGroup(group)).partitions.map((p) => [p.partition, p.committedOffset ?? 0]));
+    // The victim processed records of its partitions that it never committed.
+    for (const p of lostPartitions) expect(committed.get(p), `partition ${p}`).toBeLessThan(30);
+    const seen = tracker.processed.length;
+
+    await victimApi.close(); // no leave, no heartbeat, no commit: as if the process died
+    const killedAt = performance.now();
+    await waitFor("the victim's partitions to move", () => tracker.holding("a").length + tracker.holding("b").length === 12, 3 * SESSION_TIMEOUT_MS);
+    const movedAt = Math.max(...lostPartitions.map((p) => tracker.holds.get(`${topic}/${p}`)?.at(-1)?.start ?? Infinity));
+    expect(movedAt - killedAt).toBeLessThanOrEqual(SESSION_TIMEOUT_MS + 2 * HEARTBEAT_MS);
+    expect(tracker.lost.get("victim")?.map((tp) => tp.partition).sort((x, y) => x - y)).toEqual(lostPartitions);
+    expect([tracker.holding("a").length, tracker.holding("b").length]).toEqual([6, 6]);
+
+    await produce(topic, 12, 10, 30);
+    await waitFor("every record", allProcessed(tracker, 12, 40));
+    expectEveryRecord(tracker, 12, 40);
+    for (const p of lostPartitions) {
+      // The heir starts where the victim last committed (replaying what it processed since).
+      const heirs = tracker.processed.slice(seen).filter((x) => x.partition === p && x.member !== "victim");
+      expect(heirs[0]?.offset, `partition ${p}`).toBe(committed.get(p));
+    }
+    await Promise.all([a.consumer.close(), b.consumer.close(), victim.consumer.close()]);
+    await expect(victim.done).rejects.toThrow(/Cannot reach Seglog/);
+    tracker.expectNoOverlap();
+  });
+
+  it("refuses a zombie's commit with an old epoch (409 Fenced) and keeps the committed offset", async () => {
+    const topic = await topicWith(2, 5);
+    const group = uniqueName("g");
+    const post = (path: string, body: unknown) =>
+      fetch(`${api.url}/v1/groups/${group}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    // A bare HTTP member: joins, commits, then stops heartbeating.
+    const joined = (await (await post("/members", { topics: [topic], sessionTimeoutMs: SESSION_TIMEOUT_MS })).json()) as {
+      memberId: string;
+      assignment: { partition: number; epoch: number }[];
+    };
+    expect(joined.assignment.map((x) => x.partition)).toEqual([0, 1]);
+    const epoch = joined.assignment[0]?.epoch ?? 0;
+    const first = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }] });
+    expect(first.status).toBe(200);
+
+    const tracker = new Tracker();
+    const heir = tracker.member("heir", memberOptions(api.url, group), [topic]);
+    await waitFor("the heir to take both partitions", () => tracker.holding("heir").length === 2, 4 * SESSION_TIMEOUT_MS);
+    await waitFor("the heir to process the rest", () => tracker.processedOffsets(0).length === 2);
+    expect(tracker.processedOffsets(0)).toEqual([3, 4]);
+
+    const zombie = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 1 }] });
+    expect(zombie.status).toBe(409);
+    expect(((await zombie.json()) as { error: { kind: string } }).error.kind).toBe("Fenced");
+    const late = await post(`/members/${joined.memberId}/heartbeat`, {});
+    expect(late.status).toBe(409);
+    await heir.consumer.close();
+    const d = await new Admin({ url: api.url }).describeGroup(group);
+    expect(d.partitions.find((p) => p.partition === 0)?.committedOffset).toBe(5);
+  });
+
+  it("gives two groups every record each", async () => {
+    const topic = await topicWith(6, 15);
+    const [g1, g2] = [uniqueName("g1"), uniqueName("g2")];
+    const one = new Tracker();
+    const two = new Tracker();
+    const members = [
+      one.member("x", memberOptions(api.url, g1), [topic]),
+      one.member("y", memberOptions(api.url, g1), [topic]),
+      two.member("z", memberOptions(api.url, g2), [topic]),
+    ];
+    await waitFor("both groups to process all 90", () => allProcessed(one, 6, 15)() && allProcessed(two, 6, 15)());
+    await waitFor("3/3 in the first group", () => one.holding("x").length === 3 && one.holding("y").length === 3);
+    expectEveryRecord(one, 6, 15, 1);
+    expectEveryRecord(two, 6, 15, 1);
+    await Promise.all(members.map((m) => m.consumer.close()));
+    one.expectNoOverlap();
+    const admin = new Admin({ url: api.url });
+    expect(await admin.listGroups()).toEqual(expect.arrayContaining([g1, g2]));
+  });
+
+  it("replays a failed record at least once, or skips the rest of its batch at most once", async () => {
+    const topic = await topicWith(1, 10);
+    const committedOf = async (group: string) => (await new Admin({ url: api.url }).describeGroup(group)).partitions[0]?.committedOffset;
+    const failAt4 = (seen: number[]) => (r: ConsumedRecord) => {
+      if (r.offset === 4) throw new Error("boom");
+      seen.push(r.offset);
+    };
+
+    const atLeastOnce = uniqueName("g");
+    const first: number[] = [];
+    const failing = new GroupConsumer(memberOptions(api.url, atLeastOnce));
+    failing.subscribe([topic]);
+    await expect(failing.run({ eachRecord: failAt4(first) })).rejects.toThrow("boom");
+    expect(first).toEqual([0, 1, 2, 3]);
+    expect(await committedOf(atLeastOnce)).toBe(4); // what was processed, then it left
+    const tracker = new Tracker();
+    const next = tracker.member("next", memberOptions(api.url, atLeastOnce), [topic]);
+    await waitFor("the rest", () => tracker.processedOffsets(0).length === 6);
+    expect(tracker.processedOffsets(0)).toEqual([4, 5, 6, 7, 8, 9]);
+    await next.consumer.close();
+
+    const atMostOnce = uniqueName("g");
+    const second: number[] = [];
+    const committing = new GroupConsumer({ ...memberOptions(api.url, atMostOnce), delivery: "atMostOnce" });
+    committing.subscribe([topic]);
+    await expect(committing.run({ eachRecord: failAt4(second) })).rejects.toThrow("boom");
+    expect(second).toEqual([0, 1, 2, 3]);
+    const skippedTo = (await committedOf(atMostOnce)) ?? 0;
+    expect(skippedTo).toBeGreaterThan(4); // the batch was committed before it was processed
+    const after = new Tracker();
+    const resumed = after.member("after", { ...memberOptions(api.url, atMostOnce), delivery: "atMostOnce" }, [topic]);
+    await produce(topic, 1, 2, 10);
+    await waitFor("the new records", () => after.processedOffsets(0).includes(11));
+    expect(after.processedOffsets(0)[0]).toBe(skippedTo);
+    await resumed.consumer.close();
+  });
+
+  it("honours autoOffsetReset none and latest, manual commits, and partitions added to a topic", async () => {
+    const topic = await topicWith(2, 5);
+    const admin = new Admin({ url: api.url });
+
+    const strict = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), autoOffsetReset: "none" });
+    strict.subscribe([topic]);
+    await expect(strict.run({ eachRecord: () => undefined })).rejects.toMatchObject({ kind: "OffsetOutOfRange" });
+
+    const manualGroup = uniqueName("g");
+    const batches: string[] = [];
+    const manual = new GroupConsumer({ ...memberOptions(api.url, manualGroup), autoCommit: false });
+    manual.subscribe([topic]);
+    const manualDone = manual.run({
+      eachBatch: async (b) => {
+        batches.push(`${b.partition}:${b.records.map((r) => r.offset).join(",")}`);
+        if (b.partition === 0 && b.isHeld()) await manual.commit([{ topic, partition: 0, offset: (b.records.at(-1)?.offset ?? 0) + 1 }]);
+      },
+    });
+    await waitFor("both partitions' batches", () => batches.some((b) => b.startsWith("0:")) && batches.some((b) => b.startsWith("1:")));
+    await manual.close();
+    await manualDone;
+    const committed = (await admin.describeGroup(manualGroup)).partitions.map((p) => p.committedOffset);
+    expect(committed).toEqual([5, null]);
+
+    const tracker = new Tracker();
+    const latest = tracker.member("latest", { ...memberOptions(api.url, uniqueName("g")), autoOffsetReset: "latest" }, [topic]);
+    await waitFor("both partitions", () => tracker.holding("latest").length === 2);
+    await admin.alterTopic(topic, { partitions: 3 });
+    await waitFor("the added partition", () => tracker.holding("latest").length === 3);
+    await produce(topic, 3, 1, 100);
+    await waitFor("one new record per partition", () => tracker.processed.length === 3);
+    expect(tracker.processed.map((p) => [p.partition, p.offset]).sort()).toEqual([[0, 5], [1, 5], [2, 0]]);
+    await latest.consumer.close();
+    tracker.expectNoOverlap();
+  });
+});
