@@ -1,64 +1,175 @@
 /**
  * `npm run bench`: runs every suite, prints a table per suite, and saves all results to
- * `bench/results/<ISO date>.json`. To add a suite, append it to `SUITES`.
+ * `bench/results/<ISO date>.json`, a markdown summary beside it (`<date>.md`) and the chart of
+ * throughput against batch size (`<date>-throughput.png`). To add a suite, append it to `SUITES`.
+ * Sizes come from the environment (`bench/config.ts`; `BENCH_QUICK=1` for a smoke run).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { cpus } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCodecBench, type CodecBenchResult } from "./codec.ts";
+import { estimateCosts, type CostComparison, type Workload } from "../src/core/cost-model.ts";
+import { PRICES_READ_ON } from "../src/core/pricing.ts";
+import { renderLineChart } from "./chart.ts";
+import { runCodecBench } from "./codec.ts";
+import { runColdStartBench, type ColdStartResult } from "./cold-start.ts";
+import { benchConfig, type BenchConfig } from "./config.ts";
+import { startBenchStack, type BenchStack } from "./local.ts";
+import { runLogBench, type LogBenchResult } from "./log.ts";
+import { SdkCalls } from "./sdk-calls.ts";
+import {
+  codecTable,
+  coldStartTable,
+  consumeRequestsTable,
+  costTable,
+  markdownTable,
+  measuredProfile,
+  produceRequestsTable,
+  throughputTable,
+  type Table,
+} from "./tables.ts";
 
-/** Rows by label, columns by name: what `console.table` prints. */
-type Table = Record<string, Record<string, string>>;
+interface SuiteContext {
+  readonly config: BenchConfig;
+  /** The local stack and API, started on first use and shared by the suites. */
+  readonly stack: () => Promise<BenchStack>;
+  readonly sdk: SdkCalls;
+  readonly log: (line: string) => void;
+}
 
 interface Suite {
   name: string;
-  run: () => Promise<{ result: unknown; table: Table }>;
+  run: (ctx: SuiteContext) => Promise<{ result: unknown; tables: Record<string, Table> }>;
 }
-
-const fmt = (n: number, digits = 1): string => n.toFixed(digits);
-const count = (n: number): string => Math.round(n).toLocaleString("en-US");
-
-const codecTable = (r: CodecBenchResult): Table => {
-  const row = (m: { msPerBatch: number; mbPerSec: number; recordsPerSec: number }, ratio?: number) => ({
-    "ms/batch": fmt(m.msPerBatch, 3),
-    "MB/s": fmt(m.mbPerSec),
-    "records/s": count(m.recordsPerSec),
-    "× kafkajs": ratio === undefined ? "" : fmt(ratio, 2),
-  });
-  return {
-    "seglog encode": row(r.seglog.encode, r.ratio.encode),
-    "kafkajs encode": row(r.kafkajs.encode),
-    "seglog decode (CRC checked)": row(r.seglog.decode, r.ratio.decode),
-    "seglog decode (no CRC, as kafkajs)": row(r.seglog.decodeNoCrc, r.ratio.decodeSameWork),
-    "kafkajs decode (no CRC)": row(r.kafkajs.decode),
-    "seglog crc32c alone": row(r.seglog.crc32c),
-  };
-};
 
 const SUITES: Suite[] = [
   {
     name: "codec",
-    run: async () => {
-      const result = await runCodecBench();
-      return { result, table: codecTable(result) };
+    run: async ({ config }) => {
+      const result = await runCodecBench({ iterations: config.codecIterations, warmupIterations: Math.ceil(config.codecIterations / 2) });
+      return { result, tables: { "Codec: encode and decode of 1 MB RecordBatches (1 KiB records), Seglog vs kafkajs": codecTable(result) } };
+    },
+  },
+  {
+    name: "log",
+    run: async ({ config, stack, sdk, log }) => {
+      const result = await runLogBench(await stack(), sdk, config, log);
+      return {
+        result,
+        tables: {
+          [`Produce and consume through the local API vs bare storage (MB/s of stored batches, MB = 2^20 bytes; ${config.concurrency} requests in flight)`]:
+            throughputTable(result),
+          "AWS requests per MB produced (MB = 2^20 bytes of record values)": produceRequestsTable(result),
+          "AWS requests per MB consumed": consumeRequestsTable(result),
+        },
+      };
+    },
+  },
+  {
+    name: "coldStart",
+    run: async ({ config, stack, log }) => {
+      const result = await runColdStartBench(await stack(), config.coldStartRuns, log);
+      return { result, tables: { "Cold start: bundle size, module initialisation and first request, per function": coldStartTable(result) } };
     },
   },
 ];
 
+/** The workload the cost goal is stated for. */
+const REFERENCE_WORKLOAD: Workload = { mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 };
+/** Not measured here: removing an index item (retention or merging) writes the item and its LSI entry. */
+const ASSUMED_REMOVAL_WRU = 2;
+
+// The SDK's notice about its future Node versions is noise in a bench log.
+process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
+const config = benchConfig();
+const log = (line: string) => console.log(line);
+const sdk = new SdkCalls();
+const uninstall = sdk.install();
+let started: Promise<BenchStack> | undefined;
+const ctx: SuiteContext = { config, stack: () => (started ??= startBenchStack(sdk, log)), sdk, log };
+
 const results: Record<string, unknown> = {};
-for (const suite of SUITES) {
-  const { result, table } = await suite.run();
-  results[suite.name] = result;
-  console.log(`\n${suite.name}`);
-  console.table(table);
+const tables: Record<string, Table> = {};
+const benchStarted = performance.now();
+try {
+  for (const suite of SUITES) {
+    if (config.suites && !config.suites.includes(suite.name)) continue;
+    const t0 = performance.now();
+    const out = await suite.run(ctx);
+    results[suite.name] = out.result;
+    for (const [title, table] of Object.entries(out.tables)) {
+      tables[title] = table;
+      console.log(`\n${title}`);
+      console.table(table);
+    }
+    log(`(${suite.name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+} finally {
+  if (started) await (await started).stop();
+  uninstall();
 }
 
 const when = new Date().toISOString();
 const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
 mkdirSync(dir, { recursive: true });
-const file = join(dir, `${when.replace(/:/g, "-")}.json`);
+const stem = join(dir, when.replace(/:/g, "-"));
+const md: string[] = [
+  `# Seglog bench, ${when}`,
+  "",
+  `Node ${process.version}, ${process.platform}-${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}; ` +
+    `${config.quick ? "QUICK mode (toy sizes, not numbers to quote); " : ""}` +
+    `${((performance.now() - benchStarted) / 1000).toFixed(0)} s in all. Reproduce: \`npm run bench\`.`,
+  "",
+];
+
+const logResult = results["log"] as LogBenchResult | undefined;
+let chartFile: string | undefined;
+let cost: CostComparison | undefined;
+if (logResult) {
+  md.push(
+    `Local stack: DynamoDB ${logResult.dynamo}, S3 s3rver, the HTTP API of \`seglog dev\`, all on this machine; ` +
+      `${logResult.recordBytes}-byte records; the perf clients run in child processes.`,
+    "",
+  );
+  const sizes = [...new Set(logResult.runs.map((r) => r.batchBytes))];
+  const at = (batchBytes: number, pick: (r: LogBenchResult["runs"][number]) => number | undefined) =>
+    pick(logResult.runs.find((r) => r.batchBytes === batchBytes && r.idempotent) as LogBenchResult["runs"][number]);
+  chartFile = `${stem}-throughput.png`;
+  writeFileSync(
+    chartFile,
+    renderLineChart({
+      title: "Seglog throughput on the local stack vs bare S3 + DynamoDB",
+      yLabel: "MB/s (stored batches)",
+      xLabel: "producer batch size (1 KiB records)",
+      xLabels: sizes.map((s) => (s >= 1_048_576 ? `${s / 1_048_576} MiB` : `${s / 1024} KiB`)),
+      series: [
+        { name: "Seglog produce", color: [31, 119, 180], values: sizes.map((s) => at(s, (r) => r.produce.seglog.storedMbPerSec)) },
+        { name: "bare produce (3 calls)", color: [31, 119, 180], dashed: true, values: sizes.map((s) => at(s, (r) => r.produce.bare.mbPerSec)) },
+        { name: "Seglog consume", color: [230, 120, 20], values: sizes.map((s) => at(s, (r) => r.consume?.seglog.storedMbPerSec)) },
+        { name: "bare S3 GET", color: [230, 120, 20], dashed: true, values: sizes.map((s) => at(s, (r) => r.consume?.bare.mbPerSec)) },
+        {
+          name: "Seglog produce, no idempotence",
+          color: [140, 190, 230],
+          values: sizes.map((s) => logResult.runs.find((r) => r.batchBytes === s && !r.idempotent)?.produce.seglog.storedMbPerSec),
+        },
+      ],
+    }),
+  );
+  const profile = measuredProfile(logResult, REFERENCE_WORKLOAD.batchBytes, ASSUMED_REMOVAL_WRU);
+  if (profile) {
+    cost = estimateCosts(REFERENCE_WORKLOAD, { profile });
+    const title = `Monthly cost at 10 MB/s, 1 KiB records, 256 KiB batches, 2 consumer groups, 7 days (us-east-1 prices of ${PRICES_READ_ON}, this run's request counts)`;
+    tables[title] = costTable(cost);
+    console.log(`\n${title}`);
+    console.table(tables[title]);
+  }
+}
+
+for (const [title, table] of Object.entries(tables)) md.push(`## ${title}`, "", markdownTable(table), "");
+if (chartFile) md.push(`![throughput against batch size](${basename(chartFile)})`, "");
+writeFileSync(`${stem}.md`, `${md.join("\n")}\n`);
 writeFileSync(
-  file,
-  `${JSON.stringify({ date: when, node: process.version, platform: `${process.platform}-${process.arch}`, results }, null, 2)}\n`,
+  `${stem}.json`,
+  `${JSON.stringify({ date: when, node: process.version, platform: `${process.platform}-${process.arch}`, config, results, ...(cost ? { cost } : {}) }, null, 2)}\n`,
 );
-console.log(`\nsaved ${file}`);
+console.log(`\nsaved ${stem}.json, ${basename(stem)}.md${chartFile ? `, ${basename(chartFile)}` : ""}`);

@@ -4,6 +4,8 @@ import { intArg, parse, required } from "./args.ts";
 import { UsageError } from "./output.ts";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
+/** Kafka's and Seglog's default `max.message.bytes`. */
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
 function numberArg(value: string | undefined, name: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -77,6 +79,9 @@ export function printComparison(c: CostComparison): void {
       `idempotent producer ${a.idempotent ? "on" : "off"}`,
   );
   say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);
+  if (c.storedBatchBytes > DEFAULT_MAX_MESSAGE_BYTES) {
+    say(`  note: ${c.storedBatchBytes}-byte batches exceed the default max.message.bytes (${DEFAULT_MAX_MESSAGE_BYTES}); raise it on the topic`);
+  }
   say();
   printSystem(c.seglog);
   printSystem(c.kinesis);

@@ -1,4 +1,5 @@
-import { Consumer } from "../client/consumer.ts";
+import { Consumer, type ConsumedRecord } from "../client/consumer.ts";
+import { GroupConsumer } from "../client/group-consumer.ts";
 import { Producer, type ProducerOptions } from "../client/producer.ts";
 import type { Compression } from "../core/codec/record-batch.ts";
 import { configArg, intArg, parse, required } from "./args.ts";
@@ -27,7 +28,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // --- produce ---------------------------------------------------------------------------------
 
 /** The producer settings `--producer-props` understands, as Kafka names them. */
-const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "compression.type"] as const;
+const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "compression.type", "acks"] as const;
 
 export interface ProduceSummary {
   readonly records: number;
@@ -124,6 +125,9 @@ function producerOptions(values: Record<string, string | boolean | string[] | un
       throw new UsageError(`--producer-props understands ${PRODUCER_PROPS.join(", ")}; not '${key}'`);
     }
   }
+  if (props["acks"] !== undefined && props["acks"] !== "all" && props["acks"] !== "-1") {
+    throw new UsageError("Seglog acknowledges a batch only once it is stored and committed: acks=all (or -1) is the only setting");
+  }
   const idempotence = props["enable.idempotence"];
   if (idempotence !== undefined && idempotence !== "true" && idempotence !== "false") {
     throw new UsageError("enable.idempotence must be true or false");
@@ -151,13 +155,20 @@ function payloadOf(size: number): Uint8Array {
   return bytes;
 }
 
-/** `--throughput -1` as Kafka users type it: `parseArgs` reads a dash-led value as an option. */
-function joinNegativeValues(args: string[]): string[] {
+/**
+ * Kafka's spellings, for `parseArgs`: `--throughput -1` (a dash-led value would read as an
+ * option) and `--producer-props k=v k=v` (several values after one flag).
+ */
+function kafkaStyleArgs(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const next = args[i + 1];
-    if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d+$/.test(next)) {
+    if (arg === "--producer-props") {
+      let values = 0;
+      for (; args[i + 1] !== undefined && !(args[i + 1] as string).startsWith("--"); values++) out.push(`${arg}=${args[++i]}`);
+      if (values === 0) out.push(arg); // parseArgs reports the missing value
+    } else if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d+$/.test(next)) {
       out.push(`${arg}=${next}`);
       i++;
     } else out.push(arg);
@@ -166,7 +177,7 @@ function joinNegativeValues(args: string[]): string[] {
 }
 
 async function perfProduce(args: string[]): Promise<number> {
-  const { values } = parse(joinNegativeValues(args), {
+  const { values } = parse(kafkaStyleArgs(args), {
     topic: { type: "string" },
     "num-records": { type: "string" },
     "record-size": { type: "string" },
@@ -277,12 +288,6 @@ async function perfConsume(args: string[]): Promise<number> {
   });
   const topic = required(values.topic, "topic");
   const messages = intArg(required(values.messages, "messages"), "messages", 1) as number;
-  if (values.group !== undefined) {
-    throw new UsageError(
-      "--group is not supported yet: the client has no group consumer (consumer groups are in progress); " +
-        "without --group, perf consume reads every partition directly",
-    );
-  }
   const timeoutMs = intArg(values["timeout-ms"], "timeout-ms", 1) ?? 10_000;
   const maxBytes = intArg(values["fetch-size"], "fetch-size", 1);
   const start = values["from-latest"] ? "latest" : "earliest";
@@ -292,50 +297,13 @@ async function perfConsume(args: string[]): Promise<number> {
     autoOffsetReset: start,
   } as const;
 
-  const startMs = Date.now();
-  // One consumer per partition: each keeps its own fetch in flight, so no partition's answer is
-  // thrown away because another answered first.
-  const { partitions } = await new Consumer(clientOptions).admin.describeTopic(topic);
-  const consumers = await Promise.all(
-    Array.from({ length: partitions }, async (_, partition) => {
-      const consumer = new Consumer(clientOptions);
-      consumer.assign([{ topic, partition }]);
-      await consumer.seek({ topic, partition }, start);
-      return consumer;
-    }),
-  );
-  const rebalanceMs = Date.now() - startMs;
-
-  let count = 0;
-  let bytes = 0;
-  let lastRecordMs = Date.now();
-  let timedOut = false;
-  const done = () => count >= messages || timedOut;
-  const reporter = setInterval(() => {
-    if (Date.now() - lastRecordMs > timeoutMs) timedOut = true;
-  }, Math.min(timeoutMs, 250));
-  try {
-    await Promise.all(
-      consumers.map(async (consumer) => {
-        while (!done()) {
-          const records = await consumer.poll({ maxWaitMs: Math.min(500, timeoutMs) });
-          for (const r of records) {
-            if (count >= messages) break;
-            count++;
-            bytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0);
-          }
-          if (records.length > 0) lastRecordMs = Date.now();
-          else if (Date.now() - lastRecordMs > timeoutMs) timedOut = true;
-        }
-      }),
-    );
-  } finally {
-    clearInterval(reporter);
-  }
-  const endMs = count >= messages ? Date.now() : lastRecordMs;
+  const run = new ConsumeRun(messages, timeoutMs);
+  const readyMs =
+    values.group === undefined ? await consumeDirectly(topic, clientOptions, run) : await consumeAsMember(topic, values.group, clientOptions, run);
+  const endMs = run.doneMs ?? run.lastRecordMs;
   if (!values["hide-header"]) say(CONSUME_HEADER);
-  say(formatConsumeSummary({ startMs, endMs, bytes, messages: count, rebalanceMs }));
-  if (count < messages) {
+  say(formatConsumeSummary({ startMs: run.startMs, endMs, bytes: run.bytes, messages: run.count, rebalanceMs: readyMs - run.startMs }));
+  if (!run.done) {
     process.stderr.write(
       `WARNING: Exiting before consuming the expected number of messages: timeout (${timeoutMs} ms) exceeded. ` +
         `You can use the --timeout-ms option to increase the timeout.\n`,
@@ -343,4 +311,94 @@ async function perfConsume(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+type ClientOptions = { readonly url?: string; readonly maxBytes?: number; readonly autoOffsetReset: "earliest" | "latest" };
+
+/** What one `perf consume` counted: up to `messages` records, and when it stopped. */
+class ConsumeRun {
+  readonly startMs = Date.now();
+  count = 0;
+  bytes = 0;
+  lastRecordMs = this.startMs;
+  /** When the last wanted record arrived. */
+  doneMs: number | undefined;
+
+  constructor(
+    readonly messages: number,
+    readonly timeoutMs: number,
+  ) {}
+
+  tally(records: readonly ConsumedRecord[]): void {
+    for (const r of records) {
+      if (this.count >= this.messages) break;
+      this.count++;
+      this.bytes += (r.key?.byteLength ?? 0) + (r.value?.byteLength ?? 0);
+    }
+    if (records.length > 0) this.lastRecordMs = Date.now();
+    if (this.count >= this.messages) this.doneMs ??= this.lastRecordMs;
+  }
+
+  get done(): boolean {
+    return this.count >= this.messages;
+  }
+
+  /** Kafka's `--timeout`: no record for this long since `since` or the last record. */
+  timedOut(since: number): boolean {
+    return Date.now() - Math.max(this.lastRecordMs, since) > this.timeoutMs;
+  }
+}
+
+/**
+ * Every partition at once, one consumer each, from the earliest (or latest) offset: each keeps
+ * its own fetch in flight, so no partition's answer is thrown away because another answered
+ * first. Returns when the partitions were found and positioned (Kafka's rebalance end).
+ */
+async function consumeDirectly(topic: string, options: ClientOptions, run: ConsumeRun): Promise<number> {
+  const { partitions } = await new Consumer(options).admin.describeTopic(topic);
+  const consumers = await Promise.all(
+    Array.from({ length: partitions }, async (_, partition) => {
+      const consumer = new Consumer(options);
+      consumer.assign([{ topic, partition }]);
+      await consumer.seek({ topic, partition }, options.autoOffsetReset);
+      return consumer;
+    }),
+  );
+  const readyMs = Date.now();
+  await Promise.all(
+    consumers.map(async (consumer) => {
+      while (!run.done && !run.timedOut(readyMs)) run.tally(await consumer.poll({ maxWaitMs: Math.min(500, run.timeoutMs) }));
+    }),
+  );
+  return readyMs;
+}
+
+/** As a member of consumer group `group`; Kafka's rebalance time is the wait for the first partitions. */
+async function consumeAsMember(topic: string, group: string, options: ClientOptions, run: ConsumeRun): Promise<number> {
+  await new Consumer(options).admin.describeTopic(topic); // an unknown topic fails now, not after the timeout
+  let readyMs: number | undefined;
+  const consumer = new GroupConsumer({
+    ...options,
+    groupId: group,
+    onAssigned: () => {
+      readyMs ??= Date.now();
+    },
+  });
+  consumer.subscribe([topic]);
+  // close() hands out nothing more, commits what was processed and leaves; never awaited in a handler.
+  const stop = () => void consumer.close();
+  const idle = setInterval(() => {
+    if (run.timedOut(readyMs ?? run.startMs)) stop();
+  }, Math.min(run.timeoutMs, 250));
+  try {
+    await consumer.run({
+      eachBatch: (batch) => {
+        run.tally(batch.records);
+        if (run.done) stop();
+      },
+    });
+  } finally {
+    clearInterval(idle);
+  }
+  return readyMs ?? Date.now();
 }

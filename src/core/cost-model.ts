@@ -32,19 +32,21 @@ export interface RequestProfile {
   /** The idempotent producer's epoch check: one consistent read per request. */
   readonly readUnitsPerBatch: number;
   readonly getsPerBatchRead: number;
-  /** Partition head + one index Query page, per fetch. */
+  /** Partition head, the `byOffset` LSI lookup when behind the stable hint, index Query pages. */
   readonly readUnitsPerFetch: number;
   /** Retention (or merging) removes each index item once: the item and its LSI entry. */
   readonly writeUnitsPerBatchRemoved: number;
 }
 
 /**
- * Measured by `npm run bench` on 2026-11-21 (bench/results/, docs/cost-model.md): per batch,
- * with 1 KiB records, at 16 KiB, 256 KiB and 1 MiB batches alike.
+ * Measured by `npm run bench` on 2026-11-21 (docs/cost-model.md has the run): per produce batch
+ * 1 PUT + 4.0 WRU + 1.0 RRU idempotent, 1 PUT + 3.0 WRU without, at 16 KiB, 256 KiB and 1 MiB
+ * alike; 1.00 GET per segment read; 3.2 RRU per fetch at 256 KiB (3.7 at 16 KiB, 2.1 at 1 MiB),
+ * taken as 3. Index removal (2 WRU) is not measured: the item and its LSI entry.
  */
 export const MEASURED_PROFILES: Readonly<Record<"idempotent" | "plain", RequestProfile>> = {
-  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 4, readUnitsPerBatch: 1, getsPerBatchRead: 1, readUnitsPerFetch: 2, writeUnitsPerBatchRemoved: 2 },
-  plain: { putsPerBatch: 1, writeUnitsPerBatch: 3, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 2, writeUnitsPerBatchRemoved: 2 },
+  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 4, readUnitsPerBatch: 1, getsPerBatchRead: 1, readUnitsPerFetch: 3, writeUnitsPerBatchRemoved: 2 },
+  plain: { putsPerBatch: 1, writeUnitsPerBatch: 3, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 3, writeUnitsPerBatchRemoved: 2 },
 };
 
 /** What the model assumes beyond the measured request counts; every default in one place. */
@@ -179,12 +181,17 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const produceRequestBytes = storedBatchBytes + 4;
   const produceMs = a.produceBaseMs + (produceRequestBytes / MiB) * a.msPerMb;
   // Consume: every consumer polls every partition each interval, or more often when a partition
-  // brings more than one fetch's worth per interval.
-  const perPartitionBytesPerSec = storedBytesPerSec / a.partitions;
-  const fetchesPerPartitionPerSec = Math.max(1000 / a.fetchIntervalMs, perPartitionBytesPerSec / a.maxFetchBytes);
-  const bytesPerFetch = perPartitionBytesPerSec / fetchesPerPartitionPerSec;
+  // brings more than one fetch's worth per interval. A fetch returns whole batches, adding them
+  // while it holds less than `maxFetchBytes`.
+  const batchesPerPartitionPerSec = batchesPerSec / a.partitions;
+  const batchesPerFullFetch = Math.max(1, Math.ceil(a.maxFetchBytes / storedBatchBytes));
+  const fetchesPerPartitionPerSec = Math.max(1000 / a.fetchIntervalMs, batchesPerPartitionPerSec / batchesPerFullFetch);
+  const batchesPerFetch = batchesPerPartitionPerSec / fetchesPerPartitionPerSec;
+  const bytesPerFetch = batchesPerFetch * storedBatchBytes;
   const fetchesPerMonth = groups * a.partitions * fetchesPerPartitionPerSec * SECONDS_PER_MONTH;
   const fetchMs = a.fetchBaseMs + (bytesPerFetch / MiB) * a.msPerMb;
+  // API Gateway meters the answer: a fetch carrying part of a batch on average is billed as if whole.
+  const fetchApiUnits = apiUnits(Math.ceil(batchesPerFetch) * storedBatchBytes);
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
 
@@ -204,7 +211,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("Lambda", "duration arm64 (produce)", batchesPerMonth * gbSeconds(produceMs, a.produceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("Lambda", "duration arm64 (fetch)", fetchesPerMonth * gbSeconds(fetchMs, a.fetchMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("API Gateway", "HTTP API (produce)", batchesPerMonth * apiUnits(produceRequestBytes), "512 KB requests", p.apiGateway.httpPerRequest),
-      line("API Gateway", "HTTP API (fetch)", fetchesPerMonth * apiUnits(bytesPerFetch), "512 KB requests", p.apiGateway.httpPerRequest),
+      line("API Gateway", "HTTP API (fetch)", fetchesPerMonth * fetchApiUnits, "512 KB requests", p.apiGateway.httpPerRequest),
     ],
     gbPerMonth,
   );

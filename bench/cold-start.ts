@@ -1,0 +1,135 @@
+/**
+ * Cold start per Lambda function: the bundle that would be deployed (`src/build/bundle.ts`, built
+ * into a temporary directory), its size raw and gzipped (about what the deployment zip holds),
+ * and, in fresh Node processes, the module initialisation time (the `import()` of the bundle:
+ * what Lambda's INIT phase runs) and the first invocation against the local stack (SDK clients
+ * built, topic metadata read: what the first request after a cold start pays on top). The
+ * scheduled maintenance function is only imported: its first run is a maintenance pass.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+import { bundleFunctions } from "../src/build/bundle.ts";
+import { Admin } from "../src/client/admin.ts";
+import { routes } from "../src/http/app.ts";
+import { matchRoute } from "../src/http/router.ts";
+import type { BenchStack } from "./local.ts";
+
+export interface ColdStart {
+  readonly name: string;
+  readonly bundleBytes: number;
+  readonly gzipBytes: number;
+  /** Median over fresh processes. */
+  readonly initMs: number;
+  readonly initMsRuns: number[];
+  /** The first request's handler time, median; absent for functions without an HTTP route here. */
+  readonly firstInvokeMs?: number;
+}
+
+export interface ColdStartResult {
+  readonly suite: "coldStart";
+  readonly runs: number;
+  readonly node: string;
+  readonly functions: ColdStart[];
+}
+
+/** Times `import()` of the bundle, then one handler call with the given event, in this process. */
+const CHILD = `
+const MARK = ${JSON.stringify("@@seglog-cold-start@@")};
+const [file, eventJson] = process.argv.slice(1);
+const t0 = performance.now();
+const mod = await import(file);
+const initMs = performance.now() - t0;
+let firstInvokeMs;
+if (eventJson) {
+  const t1 = performance.now();
+  const result = await mod.handler(JSON.parse(eventJson));
+  firstInvokeMs = performance.now() - t1;
+  if (typeof result?.statusCode === "number" && result.statusCode >= 400) throw new Error("first invocation answered " + result.statusCode + ": " + result.body);
+}
+process.stdout.write("\\n" + MARK + JSON.stringify({ initMs, firstInvokeMs }) + "\\n");
+`;
+
+/** Marks the child's result line: handlers may log to stdout too. */
+const MARK = "@@seglog-cold-start@@";
+
+function measure(file: string, event: unknown, env: Record<string, string>): Promise<{ initMs: number; firstInvokeMs?: number }> {
+  return new Promise((resolve, reject) => {
+    const args = ["--input-type=module", "-e", CHILD, pathToFileURL(file).href, ...(event === undefined ? [] : [JSON.stringify(event)])];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith(MARK));
+      try {
+        if (code === 0 && line) resolve(JSON.parse(line.slice(MARK.length)));
+        else reject(new Error(`cold start of ${file} failed: ${err.trim()}`));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+function httpEvent(method: string, path: string, query: Record<string, string> = {}, body?: string) {
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: new URLSearchParams(query).toString(),
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    queryStringParameters: query,
+    requestContext: { http: { method, path, sourceIp: "127.0.0.1" }, stage: "$default" },
+    ...(body === undefined ? {} : { body, isBase64Encoded: false }),
+  };
+}
+
+export async function runColdStartBench(bench: BenchStack, runs: number, log: (line: string) => void): Promise<ColdStartResult> {
+  const topic = `bench-cold-${Date.now().toString(36)}`;
+  await new Admin({ url: bench.api.url }).createTopic(topic, { partitions: 1 });
+  const firstEvents: Record<string, unknown> = {
+    admin: httpEvent("GET", "/v1/topics"),
+    produce: httpEvent("POST", `/v1/topics/${topic}/records`, {}, JSON.stringify({ records: [{ value: "cold" }] })),
+    fetch: httpEvent("GET", `/v1/topics/${topic}/partitions/0/records`, { offset: "0", maxWaitMs: "0" }),
+    ...(matchRoute(routes, "GET", "/v1/groups") ? { groups: httpEvent("GET", "/v1/groups") } : {}),
+  };
+  const dir = mkdtempSync(join(tmpdir(), "seglog-bench-bundles-"));
+  try {
+    const bundles = await bundleFunctions({ outDir: dir });
+    const functions: ColdStart[] = [];
+    for (const b of bundles) {
+      const event = firstEvents[b.name];
+      const samples: { initMs: number; firstInvokeMs?: number }[] = [];
+      for (let i = 0; i < runs; i++) samples.push(await measure(b.file, event, bench.stack.env));
+      const firsts = samples.map((s) => s.firstInvokeMs).filter((x): x is number => x !== undefined);
+      const initMsRuns = samples.map((s) => s.initMs);
+      functions.push({
+        name: b.name,
+        bundleBytes: b.bytes,
+        gzipBytes: gzipSync(readFileSync(b.file), { level: 9 }).byteLength,
+        initMs: median(initMsRuns),
+        initMsRuns,
+        ...(firsts.length > 0 ? { firstInvokeMs: median(firsts) } : {}),
+      });
+      log(`coldStart: ${b.name} ${(b.bytes / 1024).toFixed(0)} KiB, init ${median(initMsRuns).toFixed(1)} ms`);
+    }
+    return { suite: "coldStart", runs, node: process.version, functions };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

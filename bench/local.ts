@@ -1,0 +1,95 @@
+/**
+ * The bench's own Seglog: a local stack (DynamoDB Local or dynalite, s3rver) and the local HTTP
+ * API over the real handlers, each function with its own context from `contextFromEnv` and the
+ * stack's environment, as each Lambda function has. Every invocation is tallied per function with
+ * its request and response bytes, for Lambda requests and API Gateway's 512 KB units, and runs in
+ * its own `callScope`, so that its SDK calls are counted under the function's name; a fetch that
+ * returned no data (a long poll at the end of a partition) counts under "fetch-idle" instead.
+ */
+import type { ApiGatewayResult } from "../src/http/event.ts";
+import { contextFromEnv, lazyContext, routes } from "../src/http/app.ts";
+import { lambdaHandler, type FunctionName } from "../src/http/router.ts";
+import { startLocalApi, type LambdaHandler, type LocalApi } from "../src/local/server.ts";
+import { startLocalStack, type LocalStack } from "../src/local/stack.ts";
+import { callScope, type SdkCalls } from "./sdk-calls.ts";
+
+/** API Gateway HTTP APIs meter requests in 512 KB increments. */
+export const API_METERING_BYTES = 512 * 1024;
+
+export interface InvocationTally {
+  readonly invocations: number;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** Σ ceil(max(request, response bytes) / 512 KB), at least 1 per request. */
+  readonly apiUnits: number;
+  /** Σ handler time, event in to result out (what Lambda would bill, on this machine). */
+  readonly handlerMs: number;
+}
+
+/** A function's name, or "fetch-idle" for fetches that found no data. */
+export type InvocationKind = FunctionName | "fetch-idle";
+
+export interface BenchStack {
+  readonly stack: LocalStack;
+  readonly api: LocalApi;
+  /** Invocations per function since the last call, and a fresh start. */
+  takeInvocations(): Partial<Record<InvocationKind, InvocationTally>>;
+  stop(): Promise<void>;
+}
+
+const FUNCTIONS: readonly FunctionName[] = ["admin", "produce", "fetch", "groups"];
+
+const bodyBytes = (body: unknown, base64: unknown): number =>
+  typeof body !== "string" ? 0 : base64 === true ? Buffer.byteLength(body, "base64") : Buffer.byteLength(body, "utf8");
+
+export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void): Promise<BenchStack> {
+  const stack = await startLocalStack({ log: (line) => log(`[stack] ${line}`) });
+  let tallies: Partial<Record<InvocationKind, InvocationTally>> = {};
+  let invocation = 0;
+  const counted = (fn: FunctionName, handler: LambdaHandler): LambdaHandler => {
+    return async (event: unknown) => {
+      const scope = `${fn}#${++invocation}`;
+      const startedMs = performance.now();
+      const result: ApiGatewayResult = await callScope.run(scope, () => handler(event));
+      const handlerMs = performance.now() - startedMs;
+      const e = event as { body?: unknown; isBase64Encoded?: unknown };
+      const requestBytes = bodyBytes(e.body, e.isBase64Encoded);
+      const responseBytes = bodyBytes(result.body, result.isBase64Encoded);
+      const kind: InvocationKind = fn === "fetch" && result.statusCode === 200 && responseBytes === 0 ? "fetch-idle" : fn;
+      sdk.moveScope(scope, kind);
+      const t = tallies[kind] ?? { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0 };
+      tallies[kind] = {
+        invocations: t.invocations + 1,
+        requestBytes: t.requestBytes + requestBytes,
+        responseBytes: t.responseBytes + responseBytes,
+        apiUnits: t.apiUnits + Math.max(1, Math.ceil(Math.max(requestBytes, responseBytes) / API_METERING_BYTES)),
+        handlerMs: t.handlerMs + handlerMs,
+      };
+      return result;
+    };
+  };
+  const handlers = Object.fromEntries(
+    FUNCTIONS.map((fn) => [fn, counted(fn, lambdaHandler(routes, fn, lazyContext(() => contextFromEnv(stack.env))))]),
+  ) as Record<FunctionName, LambdaHandler>;
+  let api: LocalApi;
+  try {
+    api = await startLocalApi({ port: 0, routes: routes as never, handlers });
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  log(`[api] ${api.url} (DynamoDB: ${stack.engine}, S3: s3rver)`);
+  return {
+    stack,
+    api,
+    takeInvocations() {
+      const out = tallies;
+      tallies = {};
+      return out;
+    },
+    async stop() {
+      await api.close();
+      await stack.stop();
+    },
+  };
+}

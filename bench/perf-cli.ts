@@ -1,0 +1,83 @@
+/**
+ * Runs `seglog perf produce|consume` in a child process, as a user would (the client's CPU is
+ * then not the bench's), and reads Kafka's summary lines back.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const SEGLOG_BIN = fileURLToPath(new URL("../bin/seglog.mjs", import.meta.url));
+
+export interface ProduceLine {
+  readonly records: number;
+  readonly recordsPerSec: number;
+  readonly mbPerSec: number;
+  readonly avgLatencyMs: number;
+  readonly maxLatencyMs: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+}
+
+export interface ConsumeLine {
+  readonly mb: number;
+  readonly mbPerSec: number;
+  readonly messages: number;
+  readonly messagesPerSec: number;
+  readonly rebalanceMs: number;
+  readonly fetchMs: number;
+}
+
+const PRODUCE_SUMMARY =
+  /^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\.$/m;
+
+async function runSeglog(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SEGLOG_BIN, ...args], {
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`seglog ${args.slice(0, 2).join(" ")} exited ${code}: ${stderr.trim() || stdout.trim()}`));
+    });
+  });
+}
+
+export async function perfProduce(args: string[]): Promise<ProduceLine> {
+  const out = await runSeglog(["perf", "produce", ...args]);
+  const m = PRODUCE_SUMMARY.exec(out);
+  if (!m) throw new Error(`no summary line in perf produce output:\n${out}`);
+  const n = m.slice(1).map(Number);
+  return {
+    records: n[0] ?? 0,
+    recordsPerSec: n[1] ?? 0,
+    mbPerSec: n[2] ?? 0,
+    avgLatencyMs: n[3] ?? 0,
+    maxLatencyMs: n[4] ?? 0,
+    p50Ms: n[5] ?? 0,
+    p95Ms: n[6] ?? 0,
+    p99Ms: n[7] ?? 0,
+    p999Ms: n[8] ?? 0,
+  };
+}
+
+export async function perfConsume(args: string[]): Promise<ConsumeLine> {
+  const out = await runSeglog(["perf", "consume", ...args]);
+  const row = out.trim().split("\n").at(-1)?.split(", ");
+  if (!row || row.length !== 10) throw new Error(`no summary row in perf consume output:\n${out}`);
+  const n = row.map(Number);
+  return {
+    mb: n[2] ?? 0,
+    mbPerSec: n[3] ?? 0,
+    messages: n[4] ?? 0,
+    messagesPerSec: n[5] ?? 0,
+    rebalanceMs: n[6] ?? 0,
+    fetchMs: n[7] ?? 0,
+  };
+}

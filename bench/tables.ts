@@ -1,0 +1,148 @@
+/**
+ * The bench's tables: rows by label, columns by name, printed with `console.table` and written
+ * into the markdown summary alike.
+ */
+import type { CostComparison, RequestProfile } from "../src/core/cost-model.ts";
+import type { CodecBenchResult } from "./codec.ts";
+import type { ColdStartResult } from "./cold-start.ts";
+import type { LogBenchResult, LogRun } from "./log.ts";
+
+export type Table = Record<string, Record<string, string>>;
+
+export const fmt = (n: number, digits = 1): string => n.toFixed(digits);
+export const count = (n: number): string => Math.round(n).toLocaleString("en-US");
+const size = (bytes: number): string => (bytes >= 1_048_576 ? `${bytes / 1_048_576} MiB` : `${bytes / 1024} KiB`);
+const usd = (n: number): string => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+export function codecTable(r: CodecBenchResult): Table {
+  const row = (m: { msPerBatch: number; mbPerSec: number; recordsPerSec: number }, ratio?: number) => ({
+    "ms/batch": fmt(m.msPerBatch, 3),
+    "MB/s": fmt(m.mbPerSec),
+    "records/s": count(m.recordsPerSec),
+    "× kafkajs": ratio === undefined ? "" : fmt(ratio, 2),
+  });
+  return {
+    "seglog encode": row(r.seglog.encode, r.ratio.encode),
+    "kafkajs encode": row(r.kafkajs.encode),
+    "seglog decode (CRC checked)": row(r.seglog.decode, r.ratio.decode),
+    "seglog decode (no CRC, as kafkajs)": row(r.seglog.decodeNoCrc, r.ratio.decodeSameWork),
+    "kafkajs decode (no CRC)": row(r.kafkajs.decode),
+    "seglog crc32c alone": row(r.seglog.crc32c),
+  };
+}
+
+const label = (r: LogRun) => `${size(r.batchBytes)} batches, idempotence ${r.idempotent ? "on" : "off"}`;
+
+export function throughputTable(r: LogBenchResult): Table {
+  const out: Table = {};
+  for (const run of r.runs) {
+    const p = run.produce;
+    const c = run.consume;
+    out[label(run)] = {
+      "produce MB/s": fmt(p.seglog.storedMbPerSec),
+      "bare MB/s": fmt(p.bare.mbPerSec),
+      "produce ÷ bare": `${fmt(100 * p.ratio, 0)} %`,
+      "ms per produce request": fmt(p.seglog.meanHandlerMs),
+      "consume MB/s": c ? fmt(c.seglog.storedMbPerSec) : "",
+      "bare GET MB/s": c ? fmt(c.bare.mbPerSec) : "",
+      "consume ÷ bare": c ? `${fmt(100 * c.ratio, 0)} %` : "",
+      "ms per fetch": c ? fmt(c.seglog.meanHandlerMs) : "",
+    };
+  }
+  return out;
+}
+
+export function produceRequestsTable(r: LogBenchResult): Table {
+  const out: Table = {};
+  for (const run of r.runs) {
+    const q = run.produce.requests;
+    out[label(run)] = {
+      "S3 PUT/MB": fmt(q.perMb.s3Put, 2),
+      "WRU/MB": fmt(q.perMb.writeUnits, 2),
+      "RRU/MB": fmt(q.perMb.readUnits, 2),
+      "Lambda/MB": fmt(q.perMb.lambda, 2),
+      "API GW units/MB": fmt(q.perMb.apiUnits, 2),
+      "per batch: PUT + WRU + RRU": `${fmt(q.perBatch.s3Put, 2)} + ${fmt(q.perBatch.writeUnits, 2)} + ${fmt(q.perBatch.readUnits, 2)}`,
+      "calls per batch": callsPer(q.calls, run.produce.batches),
+    };
+  }
+  return out;
+}
+
+export function consumeRequestsTable(r: LogBenchResult): Table {
+  const out: Table = {};
+  for (const run of r.runs) {
+    const c = run.consume;
+    if (!c) continue;
+    const q = c.requests;
+    out[size(run.batchBytes)] = {
+      "S3 GET/MB": fmt(q.perMb.s3Get, 2),
+      "RRU/MB": fmt(q.perMb.readUnits, 2),
+      "fetches/MB": fmt(q.perMb.lambda, 2),
+      "API GW units/MB": fmt(q.perMb.apiUnits, 2),
+      "GET per segment": fmt(q.perBatch.s3Get, 2),
+      "segments/fetch": fmt(c.segmentsPerFetch, 1),
+      "index Queries/100 segments": fmt(c.indexQueriesPer100Segments, 1),
+      "RRU per fetch": fmt(c.fetches > 0 ? q.perMb.readUnits / q.perMb.lambda : 0, 2),
+      "idle long polls (RRU)": `${c.idleFetches} (${count(c.idleReadUnits)})`,
+    };
+  }
+  return out;
+}
+
+function callsPer(calls: Record<string, number>, per: number): string {
+  return Object.entries(calls)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, n]) => `${name.replace(/Command$/, "")} ${fmt(n / Math.max(1, per), 2)}`)
+    .join(", ");
+}
+
+export function coldStartTable(r: ColdStartResult): Table {
+  const out: Table = {};
+  for (const f of r.functions) {
+    out[f.name] = {
+      "bundle KiB": fmt(f.bundleBytes / 1024),
+      "gzip KiB": fmt(f.gzipBytes / 1024),
+      [`init ms (median of ${r.runs})`]: fmt(f.initMs),
+      "first request ms": f.firstInvokeMs === undefined ? "" : fmt(f.firstInvokeMs),
+    };
+  }
+  return out;
+}
+
+/** The request profile this run measured, at the reference batch size, for the cost model. */
+export function measuredProfile(r: LogBenchResult, batchBytes: number, assumedRemoval: number): RequestProfile | undefined {
+  const idem = r.runs.find((x) => x.batchBytes === batchBytes && x.idempotent) ?? r.runs.find((x) => x.idempotent);
+  const consume = idem?.consume;
+  if (!idem || !consume) return undefined;
+  const p = idem.produce.requests.perBatch;
+  return {
+    putsPerBatch: p.s3Put,
+    writeUnitsPerBatch: p.writeUnits,
+    readUnitsPerBatch: p.readUnits,
+    getsPerBatchRead: consume.requests.perBatch.s3Get,
+    readUnitsPerFetch: consume.requests.perMb.readUnits / Math.max(1e-9, consume.requests.perMb.lambda),
+    writeUnitsPerBatchRemoved: assumedRemoval,
+  };
+}
+
+export function costTable(c: CostComparison): Table {
+  const row = (s: { usdPerMonth: number; usdPerGb: number }) => ({
+    "$/month": usd(s.usdPerMonth),
+    "$/GB": `$${s.usdPerGb.toFixed(4)}`,
+    "Seglog as % of it": "",
+  });
+  return {
+    Seglog: row(c.seglog),
+    "Kinesis Data Streams on-demand": { ...row(c.kinesis), "Seglog as % of it": `${fmt(c.seglogPercentOfKinesis)} %` },
+    "MSK Serverless": { ...row(c.msk), "Seglog as % of it": `${fmt(c.seglogPercentOfMsk)} %` },
+  };
+}
+
+export function markdownTable(table: Table, first = ""): string {
+  const rows = Object.entries(table);
+  const columns = [...new Set(rows.flatMap(([, r]) => Object.keys(r)))];
+  const lines = [`| ${[first, ...columns].join(" | ")} |`, `|${[first, ...columns].map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
+  for (const [name, r] of rows) lines.push(`| ${[name, ...columns.map((c) => r[c] ?? "")].join(" | ")} |`);
+  return lines.join("\n");
+}

@@ -1,0 +1,130 @@
+/**
+ * `seglog perf produce|consume` against a local API, as Kafka's perf tools are used: the summary
+ * lines keep Kafka's shapes and count exactly the records asked for. No timings are asserted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routes } from "../../../src/http/app.ts";
+import type { FunctionName } from "../../../src/http/router.ts";
+import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import { runCli } from "../../helpers/cli.ts";
+import { handlersFor, testGroups, testLog } from "../../helpers/log.ts";
+import { uniqueName } from "../../helpers/stack.ts";
+
+let api: LocalApi;
+beforeAll(async () => {
+  const { log } = testLog();
+  const groups = testGroups(log, { sessionTimeoutMs: 1500, heartbeatIntervalMs: 250, takeoverMarginMs: 100, maxClockSkewMs: 25, partitionCacheMs: 0 });
+  const invoke = handlersFor({ log, groups });
+  const h = (fn: FunctionName) => (e: unknown) => invoke(fn, e);
+  api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+});
+afterAll(() => api.close());
+
+const NUMBER = String.raw`\d+(?:\.\d+)?`;
+/** kafka-producer-perf-test's final line. */
+const PRODUCE_SUMMARY = new RegExp(
+  String.raw`^(\d+) records sent, ${NUMBER} records/sec \(${NUMBER} MB/sec\), ${NUMBER} ms avg latency, ${NUMBER} ms max latency, ` +
+    String.raw`\d+ ms 50th, \d+ ms 95th, \d+ ms 99th, \d+ ms 99\.9th\.$`,
+);
+const CONSUME_HEADER =
+  "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec";
+const TIME = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}`;
+const CONSUME_ROW = new RegExp(
+  String.raw`^(${TIME}), (${TIME}), (${NUMBER}), ${NUMBER}, (\d+), ${NUMBER}, \d+, \d+, ${NUMBER}, ${NUMBER}$`,
+);
+
+const lastLine = (out: string) => out.trim().split("\n").at(-1) ?? "";
+
+describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", () => {
+  it("sends N records and prints Kafka's summary line, then reads exactly N back", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf");
+    expect((await runCli(["topics", "--create", "--topic", topic, "--partitions", "3"], { env })).code).toBe(0);
+
+    const produced = await runCli(
+      ["perf", "produce", "--topic", topic, "--num-records", "1500", "--record-size", "100", "--throughput", "-1", "--batch-bytes", "16384", "--linger-ms", "2", "--concurrency", "2"],
+      { env },
+    );
+    expect(produced.stderr).toBe("");
+    expect(produced.code).toBe(0);
+    const summary = lastLine(produced.stdout).match(PRODUCE_SUMMARY);
+    expect(summary?.[1]).toBe("1500");
+
+    const described = await runCli(["topics", "--describe", "--topic", topic], { env });
+    const watermarks = [...described.stdout.matchAll(/HighWatermark: (\d+)/g)].map((m) => Number(m[1]));
+    expect(watermarks.reduce((a, b) => a + b, 0)).toBe(1500);
+
+    const consumed = await runCli(["perf", "consume", "--topic", topic, "--messages", "1500", "--timeout-ms", "20000"], { env });
+    expect(consumed.code).toBe(0);
+    const [header, row] = consumed.stdout.trim().split("\n");
+    expect(header).toBe(CONSUME_HEADER);
+    const fields = row?.match(CONSUME_ROW);
+    expect(fields?.[4]).toBe("1500");
+    expect(fields?.[3]).toBe((150_000 / 1024 / 1024).toFixed(4)); // record bytes, in Kafka's MB of 2^20
+  });
+
+  it("paces sends with --throughput and takes Kafka's --producer-props", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf-paced");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "1"], { env });
+    const produced = await runCli(
+      ["perf", "produce", "--topic", topic, "--num-records", "200", "--record-size", "10", "--throughput", "1000", "--producer-props", "enable.idempotence=false", "linger.ms=1"],
+      { env },
+    );
+    expect(produced.code).toBe(0);
+    expect(lastLine(produced.stdout).match(PRODUCE_SUMMARY)?.[1]).toBe("200");
+    const consumed = await runCli(["perf", "consume", "--topic", topic, "--messages", "200", "--hide-header"], { env });
+    expect(consumed.code).toBe(0);
+    expect(consumed.stdout.trim().split("\n")).toHaveLength(1);
+    expect(lastLine(consumed.stdout).match(CONSUME_ROW)?.[4]).toBe("200");
+  });
+
+  it("consumes as a member of a consumer group with --group", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf-group");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "2"], { env });
+    await runCli(["perf", "produce", "--topic", topic, "--num-records", "300", "--record-size", "50", "--throughput", "-1"], { env });
+    const consumed = await runCli(["perf", "consume", "--topic", topic, "--messages", "300", "--group", uniqueName("g"), "--timeout-ms", "20000"], { env });
+    expect(consumed.code).toBe(0);
+    expect(lastLine(consumed.stdout).match(CONSUME_ROW)?.[4]).toBe("300");
+  });
+
+  it("warns and exits 1 when fewer records arrive than asked for within --timeout-ms", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf-short");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "1"], { env });
+    await runCli(["perf", "produce", "--topic", topic, "--num-records", "5", "--record-size", "10", "--throughput", "-1"], { env });
+    const consumed = await runCli(["perf", "consume", "--topic", topic, "--messages", "10", "--timeout-ms", "300"], { env });
+    expect(consumed.code).toBe(1);
+    expect(lastLine(consumed.stdout).match(CONSUME_ROW)?.[4]).toBe("5");
+    expect(consumed.stderr).toContain("WARNING: Exiting before consuming the expected number of messages");
+  });
+
+  it("refuses bad command lines with a usage error", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const missing = await runCli(["perf", "produce", "--topic", "t", "--num-records", "10", "--record-size", "10"], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--throughput is required");
+    const zero = await runCli(["perf", "produce", "--topic", "t", "--num-records", "10", "--record-size", "10", "--throughput", "0"], { env });
+    expect(zero.code).toBe(2);
+    const which = await runCli(["perf", "load"], { env });
+    expect(which.code).toBe(2);
+    expect(which.stderr).toContain("perf needs 'produce' or 'consume'");
+  });
+});
+
+describe("seglog cost", () => {
+  it("prints the three monthly bills and Seglog's share of Kinesis on-demand", async () => {
+    const out = await runCli(["cost", "--mb-per-sec", "10", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "2", "--retention-days", "7"]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("Kinesis Data Streams on-demand");
+    expect(out.stdout).toContain("MSK Serverless");
+    // Kinesis on-demand at 10 MB/s, 2 groups, 7 days: $4,641.70 (test/unit/cost-model.test.ts).
+    expect(out.stdout).toMatch(/\$4,641\.70\/month/);
+    expect(out.stdout).toMatch(/^Seglog costs \d+\.\d% of Kinesis Data Streams on-demand and \d+\.\d% of MSK Serverless/m);
+    const json = await runCli(["cost", "--mb-per-sec", "1", "--record-bytes", "100", "--batch-bytes", "65536", "--consumer-groups", "1", "--retention-days", "1", "--json"]);
+    expect(JSON.parse(json.stdout).kinesis.system).toBe("Kinesis Data Streams on-demand");
+    const bad = await runCli(["cost", "--mb-per-sec", "0", "--record-bytes", "1", "--batch-bytes", "1", "--consumer-groups", "1", "--retention-days", "1"]);
+    expect(bad.code).toBe(2);
+  });
+});

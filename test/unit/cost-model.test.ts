@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { estimateCosts, MEASURED_PROFILES, type CostLine } from "../../src/core/cost-model.ts";
+import { PRICES } from "../../src/core/pricing.ts";
+
+const usd = (lines: readonly CostLine[], service: string, item: string): number => {
+  const line = lines.find((l) => l.service === service && l.item === item);
+  if (!line) throw new Error(`no line ${service} / ${item}`);
+  return line.usdPerMonth;
+};
+
+describe("the cost model (pure arithmetic on the dated price table)", () => {
+  /*
+   * 1 MB/s of 1,024-byte records in 1 MiB batches, 1 group, 7 days, 1 partition; no framing bytes
+   * and no per-MB Lambda time, so that every number is exact:
+   *   1,024 records per batch = 1 MiB stored; 1 batch/s; 2,628,000 batches a month (730 h);
+   *   2,566.40625 GB a month (2,628,000 MiB / 1,024).
+   * Seglog, idempotent profile (1 PUT, 4 WRU, 1 RRU per batch; 1 GET per batch read; 3 RRU per
+   * fetch; 2 WRU per batch removed):
+   *   S3 PUT        2,628,000 × $0.005/1000                     = $13.14
+   *   S3 GET        2,628,000 × $0.0004/1000                    = $1.0512
+   *   S3 storage    1 MiB/s × 7 × 86,400 s = 590.625 GB × $0.023 = $13.584375
+   *   WRU produce   10,512,000 × $0.625/M                       = $6.57
+   *   WRU removal   5,256,000 × $0.625/M                        = $3.285
+   *   RRU produce   2,628,000 × $0.125/M                        = $0.3285
+   *   fetches       1 partition polled once a second, 1 MiB each = 2,628,000 a month
+   *   RRU fetch     7,884,000 × $0.125/M                        = $0.9855
+   *   index storage 604,800 items × 400 B = 0.2253056 GB × $0.25 = $0.0563264
+   *   Lambda req    2 × 2,628,000 × $0.20/M                     = $1.0512
+   *   Lambda produce 40 ms × 1 GB × 2,628,000 = 105,120 GB-s × $0.0000133334 = $1.4016070
+   *   Lambda fetch  25 ms × 1 GB × 2,628,000 = 65,700 GB-s × $0.0000133334   = $0.8760044
+   *   API produce   1,048,580 B (4-byte frame header + batch) = 3 units of 512 KB: 7,884,000 × $1/M = $7.884
+   *   API fetch     1,048,576 B = 2 units: 5,256,000 × $1/M     = $5.256
+   *   total                                                     = $55.4697128
+   * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
+   *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
+   *   total $387.79375.
+   * MSK Serverless: 730 × $0.75 = $547.50; 730 partition-hours × $0.0015 = $1.095; in × $0.10 =
+   *   $256.640625; out × $0.05 = $128.3203125; 590.625 GB × $0.10 = $59.0625; total $992.6184375.
+   */
+  const exact = estimateCosts(
+    { mbPerSec: 1, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 },
+    { assumptions: { partitions: 1, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0 } },
+  );
+
+  it("prices every Seglog request type from the table", () => {
+    const l = exact.seglog.lines;
+    expect(exact.recordsPerBatch).toBe(1024);
+    expect(exact.batchesPerSecond).toBe(1);
+    expect(exact.gbPerMonth).toBeCloseTo(2566.40625, 9);
+    expect(usd(l, "S3", "PUT (produce)")).toBeCloseTo(13.14, 9);
+    expect(usd(l, "S3", "GET (consume)")).toBeCloseTo(1.0512, 9);
+    expect(usd(l, "S3", "storage")).toBeCloseTo(13.584375, 9);
+    expect(usd(l, "DynamoDB", "write units (produce)")).toBeCloseTo(6.57, 9);
+    expect(usd(l, "DynamoDB", "write units (index removal)")).toBeCloseTo(3.285, 9);
+    expect(usd(l, "DynamoDB", "read units (produce)")).toBeCloseTo(0.3285, 9);
+    expect(usd(l, "DynamoDB", "read units (fetch)")).toBeCloseTo(0.9855, 9);
+    expect(usd(l, "DynamoDB", "storage (index)")).toBeCloseTo(0.0563264, 6);
+    expect(usd(l, "Lambda", "requests (produce)") + usd(l, "Lambda", "requests (fetch)")).toBeCloseTo(1.0512, 9);
+    expect(usd(l, "Lambda", "duration arm64 (produce)")).toBeCloseTo(1.401607, 6);
+    expect(usd(l, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(0.8760044, 6);
+    expect(usd(l, "API Gateway", "HTTP API (produce)")).toBeCloseTo(7.884, 9);
+    expect(usd(l, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(5.256, 9);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(55.4697128, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(55.4697128 / 2566.40625, 9);
+  });
+
+  it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
+    expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
+    expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
+    expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 55.4697128) / 387.79375, 4);
+  });
+
+  it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
+    // 1,500-byte records are billed as 2,048; at 1.5 MB/s (1,572,864 B/s) that is 1,048.576
+    // records/s × 2,048 B = 0.002 GB/s billed: 5,256 GB a month in ($420.48), 1 group retrieves
+    // as much ($210.24); 172.8 GB/day × 6 days extended ($103.68) + × 23 days long-term
+    // (3,974.4 GB × $0.023 = $91.4112); plus $29.20 of stream-hours: $855.0112.
+    const c = estimateCosts({ mbPerSec: 1.5, recordBytes: 1500, batchBytes: 262_144, consumerGroups: 1, retentionDays: 30 });
+    expect(usd(c.kinesis.lines, "Kinesis", "data in")).toBeCloseTo(420.48, 9);
+    expect(usd(c.kinesis.lines, "Kinesis", "long-term retention (> 7 d)")).toBeCloseTo(91.4112, 9);
+    expect(c.kinesis.usdPerMonth).toBeCloseTo(855.0112, 9);
+  });
+
+  it("gives the reference workload's Kinesis bill from the table alone", () => {
+    // 10 MB/s: 25,664.0625 GB a month in ($2,053.125) and retrieved by 2 groups ($2,053.125),
+    // 843.75 GB/day × 6 days of extended retention ($506.25), 730 stream-hours ($29.20).
+    const c = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 });
+    expect(c.kinesis.usdPerMonth).toBeCloseTo(4641.7, 9);
+    // 256 records of 1,034 bytes + 61: 264,765 bytes stored per batch; 40 batches/s.
+    expect(c.storedBatchBytes).toBe(264_765);
+    expect(c.batchesPerSecond).toBe(40);
+    // 105,120,000 batches × 1 PUT at $0.005 per 1,000.
+    expect(usd(c.seglog.lines, "S3", "PUT (produce)")).toBeCloseTo(525.6, 9);
+    // 10 partitions × 4 batches/s: one fetch a second each returns 4 whole batches (it adds
+    // batches while it holds < 1 MiB) = 1,059,060 bytes = 3 units of 512 KB; 2 groups ×
+    // 10 partitions × 2,628,000 s = 52,560,000 fetches × 3 × $1/M.
+    expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(157.68, 9);
+  });
+
+  it("drops the claim write and the epoch read without idempotence", () => {
+    const w = { mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 };
+    const on = estimateCosts(w);
+    const off = estimateCosts(w, { assumptions: { idempotent: false } });
+    expect(on.profile).toEqual(MEASURED_PROFILES.idempotent);
+    expect(off.profile).toEqual(MEASURED_PROFILES.plain);
+    // 105,120,000 batches × 1 WRU × $0.625/M = $65.70 and × 1 RRU × $0.125/M = $13.14.
+    expect(on.seglog.usdPerMonth - off.seglog.usdPerMonth).toBeCloseTo(65.7 + 13.14, 6);
+  });
+
+  it("prices with another table when given one", () => {
+    const free = { ...PRICES, s3: { ...PRICES.s3, putPerRequest: 0 } };
+    const c = estimateCosts({ mbPerSec: 1, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 }, { prices: free });
+    expect(usd(c.seglog.lines, "S3", "PUT (produce)")).toBe(0);
+  });
+
+  it("refuses workloads that mean nothing", () => {
+    const ok = { mbPerSec: 1, recordBytes: 1024, batchBytes: 1024, consumerGroups: 1, retentionDays: 1 };
+    expect(() => estimateCosts({ ...ok, mbPerSec: 0 })).toThrow(RangeError);
+    expect(() => estimateCosts({ ...ok, consumerGroups: 1.5 })).toThrow(RangeError);
+    expect(() => estimateCosts({ ...ok, retentionDays: 0.5 })).toThrow(RangeError);
+  });
+});
