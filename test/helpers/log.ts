@@ -6,6 +6,7 @@ import { routes, type AppContext } from "../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../src/http/event.ts";
 import type { LogContext } from "../../src/http/log-routes.ts";
 import { lambdaHandler, type FunctionName } from "../../src/http/router.ts";
+import { startLocalApi, type LocalApi } from "../../src/local/server.ts";
 import { Log } from "../../src/log/log.ts";
 import type { LogOptions } from "../../src/log/options.ts";
 import { DynamoGroupStore } from "../../src/storage/groups-store.ts";
@@ -85,3 +86,10 @@ export function v1Event(method: string, path: string, init: { body?: string | Ui
 }
 
 export const jsonOf = (r: ApiGatewayResult): any => JSON.parse(r.body);
+
+/** A local HTTP API on a free port whose every function runs the given test context's handlers. */
+export async function startTestApi(ctx: Parameters<typeof handlersFor>[0]): Promise<LocalApi> {
+  const invoke = handlersFor(ctx);
+  const h = (fn: FunctionName) => (e: unknown) => invoke(fn, e);
+  return startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+}

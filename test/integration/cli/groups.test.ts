@@ -5,11 +5,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routes } from "../../../src/http/app.ts";
-import type { FunctionName } from "../../../src/http/router.ts";
-import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import type { LocalApi } from "../../../src/local/server.ts";
 import { SEGLOG_BIN, runCli } from "../../helpers/cli.ts";
-import { handlersFor, testGroups, testLog } from "../../helpers/log.ts";
+import { startTestApi, testGroups, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
 let api: LocalApi;
@@ -17,9 +15,7 @@ const running: ChildProcessWithoutNullStreams[] = [];
 beforeAll(async () => {
   const { log } = testLog();
   const groups = testGroups(log, { sessionTimeoutMs: 1500, heartbeatIntervalMs: 250, takeoverMarginMs: 100, maxClockSkewMs: 25, partitionCacheMs: 0 });
-  const invoke = handlersFor({ log, groups });
-  const h = (fn: FunctionName) => (e: unknown) => invoke(fn, e);
-  api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+  api = await startTestApi({ log, groups });
 });
 afterAll(async () => {
   for (const child of running) if (child.exitCode === null) child.kill("SIGKILL");

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routes } from "../../../src/http/app.ts";
-import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
+import type { LocalApi } from "../../../src/local/server.ts";
 import { runCli } from "../../helpers/cli.ts";
-import { handlersFor, testLog } from "../../helpers/log.ts";
+import { startTestApi, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
 let api: LocalApi;
 beforeAll(async () => {
-  const invoke = handlersFor({ log: testLog().log });
-  const h = (fn: "admin" | "produce" | "fetch" | "groups") => (e: unknown) => invoke(fn, e);
-  api = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+  api = await startTestApi({ log: testLog().log });
 });
 afterAll(() => api.close());
 
