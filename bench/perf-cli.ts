@@ -4,20 +4,12 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { ProduceSummary } from "../src/cli/perf.ts";
 
 const SEGLOG_BIN = fileURLToPath(new URL("../bin/seglog.mjs", import.meta.url));
 
-export interface ProduceLine {
-  readonly records: number;
-  readonly recordsPerSec: number;
-  readonly mbPerSec: number;
-  readonly avgLatencyMs: number;
-  readonly maxLatencyMs: number;
-  readonly p50Ms: number;
-  readonly p95Ms: number;
-  readonly p99Ms: number;
-  readonly p999Ms: number;
-}
+/** What `seglog perf produce` prints, parsed back. */
+export type ProduceLine = ProduceSummary;
 
 export interface ConsumeLine {
   readonly mb: number;
