@@ -1,3 +1,4 @@
+import type { MemberDescription } from "../groups/service.ts";
 import type { TopicConfig } from "../core/topic-config.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
 
@@ -14,17 +15,8 @@ export interface TopicDescription extends TopicInfo {
 
 export type OffsetAt = "earliest" | "latest" | number;
 
-export interface GroupMemberInfo {
-  readonly memberId: string;
-  readonly topics: readonly string[];
-  readonly live: boolean;
-  readonly sessionTimeoutMs: number;
-  readonly joinedAt: number;
-  readonly lastHeartbeatAt: number;
-  readonly expiresAt: number;
-  /** Leases it owns. */
-  readonly partitions: number;
-}
+/** A group member as `GET /v1/groups/{group}` describes it. */
+export type GroupMemberInfo = MemberDescription;
 
 export interface GroupPartitionInfo {
   readonly topic: string;

@@ -103,7 +103,9 @@ export class Log {
     const byPartition = new Map<number, ProduceRecord[]>();
     for (const r of records) {
       const p = r.partition ?? (r.key === null ? sticky : partitionForKey(r.key, topic.partitions));
-      byPartition.set(p, [...(byPartition.get(p) ?? []), r]);
+      const batch = byPartition.get(p);
+      if (batch) batch.push(r);
+      else byPartition.set(p, [r]);
     }
     const now = this.options.now();
     const frames = [...byPartition].map(([partition, rs]) => ({
@@ -136,7 +138,11 @@ export class Log {
     // failure the partition's later batches are not tried (that would reorder them) and share its error.
     const results: ProduceResult[] = new Array(checked.length);
     const order = new Map<number, number[]>();
-    checked.forEach(({ partition }, i) => order.set(partition, [...(order.get(partition) ?? []), i]));
+    checked.forEach(({ partition }, i) => {
+      const indexes = order.get(partition);
+      if (indexes) indexes.push(i);
+      else order.set(partition, [i]);
+    });
     await Promise.all(
       [...order].map(async ([partition, indexes]) => {
         let failure: SeglogError | undefined;
