@@ -33,15 +33,15 @@ const TABLE_ACTIONS: Readonly<Record<StorageRole, readonly string[]>> = {
 
 /**
  * S3 actions per role, all on `log/*` only. Groups reads a segment to reset offsets to a
- * timestamp. Maintenance deletes (DeleteObjects needs `s3:DeleteObject` per key) and lists
- * (`grantMaintenance`); merging segments, when it lands, will add reads and writes.
+ * timestamp. Maintenance reads small segments and writes merged ones, deletes (DeleteObjects
+ * needs `s3:DeleteObject` per key) and lists (`grantMaintenance`).
  */
 const OBJECT_ACTIONS: Readonly<Record<StorageRole, readonly string[]>> = {
   produce: ["s3:PutObject"],
   fetch: ["s3:GetObject"],
   admin: [],
   groups: ["s3:GetObject"],
-  maintenance: ["s3:DeleteObject"],
+  maintenance: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
 };
 
 export interface SeglogStorageProps {

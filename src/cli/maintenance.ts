@@ -5,13 +5,24 @@ import { UsageError } from "./output.ts";
 /**
  * `seglog maintenance --once`: one maintenance run against the storage named by the standard
  * environment (`AWS_ENDPOINT_URL_*`, `SEGLOG_TABLE`, `SEGLOG_BUCKET`, as `seglog dev` prints them),
- * the same code the scheduled function runs. Prints the report as JSON.
+ * the same code the scheduled function runs, over every topic or one (`--topic`). Prints the
+ * report as JSON. `--merge-after-ms 0` merges the newest run of small segments without waiting.
  */
 export async function maintenanceCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { once: { type: "boolean" }, "budget-ms": { type: "string" } });
+  const { values } = parse(args, {
+    once: { type: "boolean" },
+    topic: { type: "string" },
+    "budget-ms": { type: "string" },
+    "merge-after-ms": { type: "string" },
+  });
   if (!values.once) throw new UsageError("maintenance runs with --once (seglog dev also runs it every minute)");
   const budgetMs = intArg(values["budget-ms"], "budget-ms", 1) ?? 60_000;
-  const report = await contextFromEnv().log.runMaintenance({ budgetMs });
+  const mergeAfterMs = intArg(values["merge-after-ms"], "merge-after-ms", 0);
+  const report = await contextFromEnv().log.runMaintenance({
+    budgetMs,
+    ...(values.topic === undefined ? {} : { topics: [values.topic] }),
+    ...(mergeAfterMs === undefined ? {} : { mergeAfterMs }),
+  });
   process.stdout.write(`${JSON.stringify(report)}\n`);
   return 0;
 }

@@ -16,3 +16,14 @@ export const segmentPrefix = (topic: string, topicId: string, partition: number)
   `log/${topic}/${topicId}/${partition}/`;
 export const segmentObjectKey = (topic: string, topicId: string, partition: number, baseOffset: number): string =>
   `${segmentPrefix(topic, topicId, partition)}${offsetKey(baseOffset)}.log`;
+
+/** A merged segment: the batches from `baseOffset` to `lastOffset`, back to back (DESIGN §2). */
+export const mergedObjectKey = (topic: string, topicId: string, partition: number, baseOffset: number, lastOffset: number): string =>
+  `${segmentPrefix(topic, topicId, partition)}${offsetKey(baseOffset)}-${offsetKey(lastOffset)}.log`;
+
+/** The object an index entry names: its own key if merged, else the one its base offset gives. */
+export const entryObjectKey = (
+  topic: { readonly name: string; readonly topicId: string },
+  partition: number,
+  entry: { readonly base: number; readonly objectKey?: string },
+): string => entry.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, entry.base);

@@ -21,15 +21,27 @@ export interface IndexEntry {
   readonly at: number;
   /** Object key when it is not the one derived from the base offset (merged segments). */
   readonly objectKey?: string;
+  /** Merged segments: where batches start in the object, ascending (src/core/merge.ts). */
+  readonly sparse?: readonly SparsePoint[];
+}
+
+/** A batch of a merged object: its base offset and its byte position in the object. */
+export interface SparsePoint {
+  readonly offset: number;
+  readonly position: number;
 }
 
 export interface HeadSnapshot {
   readonly nextSeq: number;
+  /** Every seq below it was decided when the snapshot was read: a gap there means items moved. */
+  readonly stableSeq: number;
   readonly nextOffset: number;
   readonly lastReservedAt: number;
 }
 
-export type WalkStop = "tail" | "inflight";
+/** `moved`: seqs below the stable hint are missing, so retention or a merge cleanup deleted
+ * them after this walk chose its start; the reader starts over from a fresh head. */
+export type WalkStop = "tail" | "inflight" | "moved";
 
 export class CommittedWalk {
   /** Decided entries in seq order, including the aborts planned below. */
@@ -61,8 +73,9 @@ export class CommittedWalk {
         lastPage = true; // the rest was reserved after our head snapshot
         break;
       }
-      if (item.toSeq < this.nextSeq) continue;
+      if (item.seq < this.nextSeq) continue; // replaced by a merged entry before it
       if (item.seq > this.nextSeq) {
+        if (this.nextSeq < this.head.stableSeq) return this.stop("moved");
         if (!this.isOld(item.at)) return this.stop("inflight");
         this.planAborts(item.seq, item.base);
       }
@@ -72,6 +85,7 @@ export class CommittedWalk {
     }
     if (!lastPage) return false;
     if (this.nextSeq < this.head.nextSeq) {
+      if (this.nextSeq < this.head.stableSeq) return this.stop("moved");
       if (!this.isOld(this.head.lastReservedAt)) return this.stop("inflight");
       this.planAborts(this.head.nextSeq, this.head.nextOffset);
     }

@@ -29,12 +29,15 @@ export interface TopicConfig {
   "retention.ms": number;
   "retention.bytes": number;
   "max.message.bytes": number;
+  /** Target size of a merged segment (Kafka: the size a segment file rolls at). */
+  "segment.bytes": number;
 }
 
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = {
   "retention.ms": 604_800_000,
   "retention.bytes": -1,
   "max.message.bytes": 1_048_588,
+  "segment.bytes": 16 * 1024 * 1024,
 };
 
 /** A record batch may not exceed what one Lambda request body can carry. */
@@ -46,6 +49,8 @@ const CONFIG_RULES: Record<keyof TopicConfig, (v: number) => boolean> = {
   "retention.ms": (v) => v === -1 || v >= 1,
   "retention.bytes": (v) => v === -1 || v >= 1,
   "max.message.bytes": (v) => v >= 64 && v <= MAX_MESSAGE_BYTES_LIMIT,
+  // a merge holds one merged segment in the maintenance function's memory
+  "segment.bytes": (v) => v >= 16 * 1024 && v <= 256 * 1024 * 1024,
 };
 
 const isConfigKey = (k: string): k is keyof TopicConfig => Object.hasOwn(CONFIG_RULES, k);

@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { partitionPk, segmentObjectKey, segmentPrefix, segmentSk } from "../core/keys.ts";
+import { mapConcurrent } from "../core/concurrency.ts";
+import { entryObjectKey, mergedObjectKey, partitionPk, segmentObjectKey, segmentPrefix, segmentSk } from "../core/keys.ts";
+import { expiredReplacements, isMerged, liveEntries, mergedEntry, planMerges } from "../core/merge.ts";
+import { SeglogError } from "../core/errors.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import { retentionCut } from "../core/retention.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
-import type { Registry, TopicRecord } from "../storage/registry.ts";
+import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
 import type { Reader } from "./read.ts";
 
@@ -14,6 +17,12 @@ export interface MaintenanceOptions {
    * timeout plus the abort timeout, so that an object whose commit may still land is never taken.
    * @default 900000 (15 min) */
   readonly orphanMinAgeMs?: number;
+  /** The last run of small segments is merged once its newest is this old (a full run at once).
+   * @default 600000 (10 min) */
+  readonly mergeAfterMs?: number;
+  /** Replaced segments (items and objects) are deleted this long after their merge: longer than
+   * any fetch, so a reader that found them just before the merge still reads them. @default 900000 */
+  readonly mergeGraceMs?: number;
   /** Index items per Query page while deleting. @default 500 */
   readonly pageSize?: number;
   /** Only these topics (and their tombstones). @default every topic */
@@ -22,7 +31,12 @@ export interface MaintenanceOptions {
 
 export interface MaintenanceReport {
   readonly runId: string;
+  /** Merged segments written, and the small segments they replaced. */
+  merges: number;
+  segmentsMerged: number;
+  /** Segments deleted by retention. */
   segmentsDeleted: number;
+  /** Retention's deletions and replaced segments' copies, once their grace period is over. */
   bytesFreed: number;
   orphansDeleted: number;
   reservationsAborted: number;
@@ -38,13 +52,16 @@ export interface MaintenanceReport {
 
 /**
  * The maintenance run (docs/maintenance.md): per partition, abort stale reservations, apply
- * retention (log start first, then objects, then index items), and collect orphaned objects;
- * then remove deleted topics' data. Every step is idempotent or conditional, so two runs at once,
+ * retention (log start first, then objects, then index items), delete what merges replaced once
+ * their grace period is over, merge runs of small segments, and collect orphaned objects; then
+ * remove deleted topics' data. Every step is idempotent or conditional, so two runs at once,
  * or a run after a crash at any step, are safe.
  */
 export class Maintenance {
   private readonly budgetMs: number;
   private readonly orphanMinAgeMs: number;
+  private readonly mergeAfterMs: number;
+  private readonly mergeGraceMs: number;
   private readonly pageSize: number;
   private readonly only: ReadonlySet<string> | undefined;
 
@@ -57,6 +74,8 @@ export class Maintenance {
   ) {
     this.budgetMs = options.budgetMs ?? 60_000;
     this.orphanMinAgeMs = options.orphanMinAgeMs ?? 900_000;
+    this.mergeAfterMs = options.mergeAfterMs ?? 600_000;
+    this.mergeGraceMs = options.mergeGraceMs ?? 900_000;
     this.pageSize = options.pageSize ?? 500;
     this.only = options.topics ? new Set(options.topics) : undefined;
   }
@@ -65,6 +84,8 @@ export class Maintenance {
     const started = this.log.now();
     const report: MaintenanceReport = {
       runId: randomUUID(),
+      merges: 0,
+      segmentsMerged: 0,
       segmentsDeleted: 0,
       bytesFreed: 0,
       orphansDeleted: 0,
@@ -80,7 +101,7 @@ export class Maintenance {
     for (const topic of (await this.log.listTopics()).filter((t) => chosen(t.name))) {
       for (let p = 0; p < topic.partitions; p++) {
         if (outOfTime()) report.incomplete = true;
-        else await this.isolated(report, () => this.partition(topic, p, report));
+        else await this.isolated(report, () => this.partition(topic, p, report, outOfTime));
       }
     }
     for (const t of (await this.registry.tombstones(25)).filter((x) => chosen(x.name))) {
@@ -101,7 +122,7 @@ export class Maintenance {
     }
   }
 
-  private async partition(topic: TopicRecord, partition: number, report: MaintenanceReport): Promise<void> {
+  private async partition(topic: TopicRecord, partition: number, report: MaintenanceReport, outOfTime: () => boolean): Promise<void> {
     report.partitionsVisited++;
     const settled = await this.reader.settle(topic, partition);
     report.reservationsAborted += settled.aborted;
@@ -114,36 +135,110 @@ export class Maintenance {
       decided.push(...page.entries);
       const last = page.entries.at(-1);
       if (!page.more || !last) break;
-      from = last.toSeq + 1;
+      from = last.seq + 1;
     }
-    const cut = retentionCut(decided, topic.config, this.log.now());
-    const lastDropped = decided[cut - 1];
+    const live = liveEntries(decided);
+    const lastDropped = live[retentionCut(live, topic.config, this.log.now()) - 1];
     if (lastDropped) {
       const startSeq = lastDropped.toSeq + 1;
       await this.registry.advanceLogStart(topic.topicId, partition, startSeq, lastDropped.base + lastDropped.count);
       await this.dropBelow(topic, partition, startSeq, report);
     }
-    await this.collectOrphans(topic, partition, decided.slice(cut), settled.decidedSeq, report);
+    const kept = lastDropped ? decided.filter((e) => e.seq > lastDropped.toSeq) : decided;
+    await this.deleteReplaced(topic, partition, kept, report);
+    const made = await this.merge(topic, partition, head, liveEntries(kept), report, outOfTime);
+    await this.collectOrphans(topic, partition, [...kept, ...made], settled.decidedSeq, report);
+  }
+
+  /**
+   * Merges runs of small segments (docs/maintenance.md), oldest first: GET the run's objects, PUT
+   * them back to back as one object, then swap the run's first index item for the merged entry
+   * (conditional on it being the original). Each run is claimed on the head first, so that runs
+   * never overlap; a claimed run whose swap did not happen (a crash) is finished first.
+   */
+  private async merge(
+    topic: TopicRecord,
+    partition: number,
+    head: Head,
+    live: readonly IndexEntry[],
+    report: MaintenanceReport,
+    outOfTime: () => boolean,
+  ): Promise<IndexEntry[]> {
+    const made: IndexEntry[] = [];
+    const claimed = live.filter((e) => e.seq >= head.mergeFrom && e.seq < head.mergedSeq);
+    if (claimed[0]?.seq === head.mergeFrom && !isMerged(claimed[0])) {
+      const merged = await this.mergeRun(topic, partition, claimed, report);
+      if (merged) made.push(merged);
+    }
+    const policy = { targetBytes: topic.config["segment.bytes"], mergeAfterMs: this.mergeAfterMs, now: this.log.now() };
+    for (const run of planMerges(live.filter((e) => e.seq >= head.mergedSeq), policy)) {
+      const first = run[0] as IndexEntry;
+      const last = run.at(-1) as IndexEntry;
+      if (outOfTime() || !(await this.registry.claimMerge(topic.topicId, partition, first.seq, last.seq))) break;
+      const merged = await this.mergeRun(topic, partition, run, report);
+      if (merged) made.push(merged);
+    }
+    return made;
+  }
+
+  private async mergeRun(topic: TopicRecord, partition: number, run: readonly IndexEntry[], report: MaintenanceReport): Promise<IndexEntry | undefined> {
+    const committed = run.filter((e) => e.state === "C");
+    const parts = await mapConcurrent(committed, 16, async (entry) => {
+      const bytes = await this.objects.get(entryObjectKey(topic, partition, entry));
+      if (bytes.byteLength !== entry.bytes) {
+        throw new SeglogError("Internal", `Segment ${entry.seq} of ${topic.name}-${partition} holds ${bytes.byteLength} bytes, its index item says ${entry.bytes}`);
+      }
+      return bytes;
+    });
+    const first = run[0] as IndexEntry;
+    const last = run.at(-1) as IndexEntry;
+    const key = mergedObjectKey(topic.name, topic.topicId, partition, first.base, last.base + last.count - 1);
+    const merged = mergedEntry(run, key, this.log.now());
+    await this.objects.put(key, Buffer.concat(parts));
+    if (!(await this.registry.replaceWithMerged(topic.topicId, partition, merged))) return undefined;
+    report.merges++;
+    report.segmentsMerged += committed.length;
+    return merged;
+  }
+
+  /**
+   * Deletes what merges replaced, once their grace period is over: the old objects first, then
+   * the index items in seq order (so a reader that lands on one still finds the rest after it).
+   */
+  private async deleteReplaced(topic: TopicRecord, partition: number, kept: readonly IndexEntry[], report: MaintenanceReport): Promise<void> {
+    for (const { merged, replaced } of expiredReplacements(kept, this.log.now(), this.mergeGraceMs)) {
+      const objects = replaced.filter((e) => e.state === "C").map((e) => entryObjectKey(topic, partition, e));
+      await this.objects.deleteMany([segmentObjectKey(topic.name, topic.topicId, partition, merged.base), ...objects]);
+      await this.registry.deleteItems(partitionPk(topic.topicId, partition), replaced.map((e) => segmentSk(e.seq)));
+      report.bytesFreed += merged.bytes;
+    }
   }
 
   /** Deletes the objects, then the index items, of every segment below `startSeq`. */
   private async dropBelow(topic: TopicRecord, partition: number, startSeq: number, report: MaintenanceReport): Promise<void> {
     if (startSeq === 0) return;
-    for (;;) {
+    for (let covered = -1; ; ) {
       const page = await this.registry.segments(topic.topicId, partition, 0, this.pageSize, startSeq);
       if (page.entries.length === 0) return;
       const committed = page.entries.filter((e) => e.state === "C");
-      await this.objects.deleteMany(committed.map((e) => e.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base)));
+      await this.objects.deleteMany(committed.map((e) => entryObjectKey(topic, partition, e)));
       await this.registry.deleteItems(partitionPk(topic.topicId, partition), page.entries.map((e) => segmentSk(e.seq)));
-      report.segmentsDeleted += committed.length;
-      report.bytesFreed += committed.reduce((n, e) => n + e.bytes, 0);
+      for (const e of page.entries) {
+        if (e.state === "C" && e.seq > covered) {
+          // (items a merge replaced hold no data of their own)
+          report.segmentsDeleted++;
+          report.bytesFreed += e.bytes;
+        }
+        covered = Math.max(covered, e.toSeq);
+      }
       if (!page.more) return;
     }
   }
 
   /**
-   * Deletes objects that no kept segment references (aborted or crashed writes), once older than
-   * `orphanMinAgeMs`. Objects of seqs still undecided are younger than that by construction.
+   * Deletes objects that no kept segment references (aborted or crashed writes and merges), once
+   * older than `orphanMinAgeMs`. Objects of seqs still undecided are younger than that by
+   * construction; the first object a merge replaced is kept for the merge's grace period.
    */
   private async collectOrphans(
     topic: TopicRecord,
@@ -152,9 +247,12 @@ export class Maintenance {
     decidedSeq: number,
     report: MaintenanceReport,
   ): Promise<void> {
-    const referenced = new Set(kept.filter((e) => e.state === "C").map((e) => e.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base)));
+    const referenced = new Set(kept.filter((e) => e.state === "C").map((e) => entryObjectKey(topic, partition, e)));
+    for (const e of kept) {
+      if (isMerged(e) && this.log.now() - e.at < this.mergeGraceMs) referenced.add(segmentObjectKey(topic.name, topic.topicId, partition, e.base));
+    }
     const tail = await this.registry.segments(topic.topicId, partition, decidedSeq, this.pageSize);
-    for (const e of tail.entries) if (e.state === "C") referenced.add(e.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base));
+    for (const e of tail.entries) if (e.state === "C") referenced.add(entryObjectKey(topic, partition, e));
     const oldEnough = this.log.now() - this.orphanMinAgeMs;
     let token: string | undefined;
     do {

@@ -1,6 +1,8 @@
 import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/record-batch.ts";
 import { SeglogError, invalid, offsetOutOfRange } from "../core/errors.ts";
-import { segmentObjectKey } from "../core/keys.ts";
+import { mapConcurrent } from "../core/concurrency.ts";
+import { entryObjectKey } from "../core/keys.ts";
+import { rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
@@ -14,7 +16,8 @@ export interface FetchRequest {
 
 export interface FetchedBatch {
   readonly baseOffset: number;
-  /** One RecordBatch v2 as stored; it may start before the requested offset, as in Kafka. */
+  /** RecordBatch v2 bytes as stored: one batch, or several back to back from a merged segment.
+   * They may start before the requested offset, as in Kafka. */
   readonly bytes: Uint8Array;
 }
 
@@ -52,10 +55,11 @@ export class Reader {
     for (let gone = 0; ; ) {
       let result: FetchResult;
       try {
-        result = await this.fetchOnce(topic, partition, request.offset, maxBytes);
+        result = await this.fetchOnce(topic, partition, request.offset, maxBytes, gone >= 2);
       } catch (e) {
-        // Retention or merging removed a segment between reading the index and the object:
-        // read the index again (which then answers OffsetOutOfRange, or names the new object).
+        // Retention or a merge removed a segment or index items between reading the head and
+        // reading them: read again (which then answers OffsetOutOfRange, or finds the merged
+        // segment). The last tries walk from the log start rather than trusting the offset index.
         if (e instanceof SeglogError && e.code === "SegmentGone" && gone++ < 3) continue;
         throw e;
       }
@@ -93,44 +97,53 @@ export class Reader {
     for (;;) {
       const page = await this.registry.segments(topic.topicId, partition, fromSeq, this.options.indexPageSize);
       for (const entry of page.entries) {
+        if (entry.seq < fromSeq) continue; // replaced by a merged entry on this page
+        fromSeq = entry.toSeq + 1;
         if (entry.base >= highWatermark) return { offset: highWatermark, timestamp: null };
         if (entry.state !== "C" || entry.maxTs < timestampMs) continue;
-        const bytes = await this.objects.get(objectKeyOf(topic, partition, entry));
+        const bytes = await this.objects.get(entryObjectKey(topic, partition, entry));
         for (const record of decodeStored(bytes)) {
           if (record.timestamp >= timestampMs && record.offset >= head.logStartOffset) {
             return { offset: record.offset, timestamp: record.timestamp };
           }
         }
       }
-      const last = page.entries.at(-1);
-      if (!page.more || !last) return { offset: highWatermark, timestamp: null };
-      fromSeq = last.toSeq + 1;
+      if (!page.more) return { offset: highWatermark, timestamp: null };
     }
   }
 
-  private async fetchOnce(topic: TopicRecord, partition: number, offset: number, maxBytes: number): Promise<FetchResult> {
+  private async fetchOnce(
+    topic: TopicRecord,
+    partition: number,
+    offset: number,
+    maxBytes: number,
+    fromLogStart: boolean,
+  ): Promise<FetchResult> {
     const head = await this.head(topic, partition);
     if (!Number.isSafeInteger(offset) || offset < head.logStartOffset || offset > head.nextOffset) {
       throw outOfRange(offset, head.logStartOffset);
     }
+    const logStart = { seq: head.startSeq, base: head.logStartOffset };
     const start =
       offset >= head.stableOffset
         ? { seq: head.stableSeq, base: head.stableOffset }
-        : ((await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ?? {
-            seq: head.startSeq,
-            base: head.logStartOffset,
-          });
+        : fromLogStart
+          ? logStart
+          : ((await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ?? logStart);
     const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes);
     let bytes = 0;
     let nextOffset = offset;
-    const wanted: IndexEntry[] = [];
+    const wanted: { entry: IndexEntry; range: ByteRange }[] = [];
     for (const entry of walk.entries) {
       if (entry.base + entry.count <= offset) continue;
       if (bytes >= maxBytes) break;
       nextOffset = entry.base + entry.count;
       if (entry.state === "C") {
-        wanted.push(entry);
-        bytes += entry.bytes;
+        const range = rangeFor(entry, Math.max(offset, entry.base), maxBytes - bytes);
+        wanted.push({ entry, range });
+        bytes += range.end - range.start;
+        nextOffset = range.nextOffset;
+        if (nextOffset < entry.base + entry.count) break; // the budget ends inside a merged segment
       }
     }
     if (walk.stopped && offset > walk.end) throw outOfRange(offset, head.logStartOffset, walk.end);
@@ -184,6 +197,12 @@ export class Reader {
         if (attempt >= 3) throw new SeglogError("Internal", "The index kept changing under the reader", { retriable: true });
         continue;
       }
+      if (walk.stopped === "moved") {
+        throw new SeglogError("Internal", `Index items of ${topic.name}-${partition} moved under the reader; read again`, {
+          retriable: true,
+          code: "SegmentGone",
+        });
+      }
       if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= Math.max(1, advanceAtLeast)) {
         await this.registry.advanceStable(topic.topicId, partition, walk.nextSeq, walk.end);
       }
@@ -191,18 +210,12 @@ export class Reader {
     }
   }
 
-  private async getAll(topic: TopicRecord, partition: number, entries: IndexEntry[]): Promise<FetchedBatch[]> {
-    const out: FetchedBatch[] = new Array(entries.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length) {
-        const i = next++;
-        const entry = entries[i] as IndexEntry;
-        out[i] = { baseOffset: entry.base, bytes: await this.objects.get(objectKeyOf(topic, partition, entry)) };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.getConcurrency, entries.length) }, worker));
-    return out;
+  /** GETs the wanted objects in parallel: whole, or the byte range of a merged one. */
+  private getAll(topic: TopicRecord, partition: number, wanted: { entry: IndexEntry; range: ByteRange }[]): Promise<FetchedBatch[]> {
+    return mapConcurrent(wanted, this.options.getConcurrency, async ({ entry, range }) => {
+      const whole = range.start === 0 && range.end === entry.bytes;
+      return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), whole ? undefined : range) };
+    });
   }
 }
 
@@ -210,10 +223,6 @@ function bytesFrom(entries: readonly IndexEntry[], offset: number): number {
   let bytes = 0;
   for (const e of entries) if (e.state === "C" && e.base + e.count > offset) bytes += e.bytes;
   return bytes;
-}
-
-function objectKeyOf(topic: TopicRecord, partition: number, entry: IndexEntry): string {
-  return entry.objectKey ?? segmentObjectKey(topic.name, topic.topicId, partition, entry.base);
 }
 
 /**

@@ -6,6 +6,13 @@ export type Item = Record<string, AttributeValue>;
 export const S = (value: string): AttributeValue => ({ S: value });
 export const N = (value: number): AttributeValue => ({ N: String(value) });
 
+export const B = (value: Uint8Array): AttributeValue => ({ B: value });
+
+export function bin(item: Item | undefined, name: string): Uint8Array | undefined {
+  const v = item?.[name];
+  return v && "B" in v ? v.B : undefined;
+}
+
 export function str(item: Item | undefined, name: string): string | undefined {
   const v = item?.[name];
   return v && "S" in v ? v.S : undefined;

@@ -17,10 +17,10 @@ import {
   segmentSk,
   seqOfSegmentSk,
 } from "../core/keys.ts";
-import type { IndexEntry } from "../core/read-committed.ts";
-import type { TopicConfig } from "../core/topic-config.ts";
+import type { IndexEntry, SparsePoint } from "../core/read-committed.ts";
+import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../core/topic-config.ts";
 import { OFFSET_INDEX } from "./table.ts";
-import { N, S, num, reqNum, reqStr, str, type Item } from "./attributes.ts";
+import { B, N, S, bin, num, reqNum, reqStr, str, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
 import { call, conditional } from "./dynamo.ts";
 
@@ -42,6 +42,10 @@ export interface Head {
   readonly startSeq: number;
   readonly stableSeq: number;
   readonly stableOffset: number;
+  /** Seqs below it were claimed by merges, which go in seq order. */
+  readonly mergedSeq: number;
+  /** First seq of the last claimed run: a maintenance run that crashed mid-merge is finished by the next. */
+  readonly mergeFrom: number;
 }
 
 /**
@@ -183,6 +187,8 @@ export class Registry {
       startSeq: reqNum(item, "startSeq"),
       stableSeq: reqNum(item, "stableSeq"),
       stableOffset: reqNum(item, "stableOffset"),
+      mergedSeq: num(item, "mergedSeq") ?? 0,
+      mergeFrom: num(item, "mergeFrom") ?? 0,
     };
   }
 
@@ -306,7 +312,43 @@ export class Registry {
     );
   }
 
+  /**
+   * Claims the run `[fromSeq, toSeq]` for a merge: merges go in seq order, so a run is claimed
+   * only above every earlier claim, and two maintenance runs never merge overlapping runs.
+   */
+  async claimMerge(topicId: string, partition: number, fromSeq: number, toSeq: number): Promise<boolean> {
+    return conditional(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(partitionPk(topicId, partition)), sk: S(HEAD_SK) },
+          UpdateExpression: "SET mergeFrom = :from, mergedSeq = :next",
+          ConditionExpression: "(attribute_not_exists(mergedSeq) OR mergedSeq <= :from) AND stableSeq > :to",
+          ExpressionAttributeValues: { ":from": N(fromSeq), ":next": N(toSeq + 1), ":to": N(toSeq) },
+        }),
+      ),
+    );
+  }
+
   // ---- segment index ----
+
+  /**
+   * A merge's swap: the merged entry takes the key of the run's first seq, on condition that
+   * the item there is still the unmerged original. False when it is gone or already merged.
+   */
+  async replaceWithMerged(topicId: string, partition: number, merged: IndexEntry): Promise<boolean> {
+    return conditional(() =>
+      this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: entryToItem(topicId, partition, merged),
+          ConditionExpression: "attribute_exists(sk) AND attribute_not_exists(toSeq) AND #base = :base",
+          ExpressionAttributeNames: { "#base": "base" },
+          ExpressionAttributeValues: { ":base": N(merged.base) },
+        }),
+      ),
+    );
+  }
 
   /** Writes a commit or abort for one seq; false when the other outcome won first. */
   async decide(topicId: string, partition: number, entry: IndexEntry): Promise<boolean> {
@@ -390,7 +432,7 @@ function topicFromItem(item: Item): TopicRecord {
     name: reqStr(item, "sk"),
     topicId: reqStr(item, "topicId"),
     partitions: reqNum(item, "partitions"),
-    config: JSON.parse(reqStr(item, "config")) as TopicConfig,
+    config: { ...DEFAULT_TOPIC_CONFIG, ...(JSON.parse(reqStr(item, "config")) as Partial<TopicConfig>) },
     state: reqStr(item, "state") === "DELETING" ? "DELETING" : "ACTIVE",
     version: reqNum(item, "version"),
     createdAt: reqNum(item, "createdAt"),
@@ -428,17 +470,20 @@ function entryToItem(topicId: string, partition: number, e: IndexEntry): Item {
     item["maxTs"] = N(e.maxTs);
   }
   if (e.objectKey !== undefined) item["key"] = S(e.objectKey);
+  if (e.sparse !== undefined) item["ix"] = B(encodeSparse(e.base, e.sparse));
   return item;
 }
 
 function entryFromItem(item: Item): IndexEntry {
   const seq = seqOfSegmentSk(reqStr(item, "sk"));
   const objectKey = str(item, "key");
+  const sparse = bin(item, "ix");
+  const base = reqNum(item, "base");
   return {
     seq,
     toSeq: num(item, "toSeq") ?? seq,
     state: str(item, "st") === "A" ? "A" : "C",
-    base: reqNum(item, "base"),
+    base,
     count: reqNum(item, "count"),
     records: num(item, "recs") ?? 0,
     bytes: num(item, "bytes") ?? 0,
@@ -446,5 +491,24 @@ function entryFromItem(item: Item): IndexEntry {
     maxTs: num(item, "maxTs") ?? 0,
     at: reqNum(item, "at"),
     ...(objectKey === undefined ? {} : { objectKey }),
+    ...(sparse === undefined ? {} : { sparse: decodeSparse(base, sparse) }),
   };
+}
+
+/** A sparse index as big-endian uint32 pairs: offset minus the entry's base, byte position. */
+function encodeSparse(base: number, points: readonly SparsePoint[]): Uint8Array {
+  const out = new Uint8Array(points.length * 8);
+  const view = new DataView(out.buffer);
+  points.forEach((p, i) => {
+    view.setUint32(i * 8, p.offset - base);
+    view.setUint32(i * 8 + 4, p.position);
+  });
+  return out;
+}
+
+function decodeSparse(base: number, bytes: Uint8Array): SparsePoint[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const points: SparsePoint[] = [];
+  for (let i = 0; i + 8 <= bytes.byteLength; i += 8) points.push({ offset: base + view.getUint32(i), position: view.getUint32(i + 4) });
+  return points;
 }

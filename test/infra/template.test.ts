@@ -144,12 +144,12 @@ describe("least privilege", () => {
     expect(everything).toEqual(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject"]);
   });
 
-  it("fetch and groups read objects; admin never touches objects; only maintenance deletes or lists", () => {
+  it("fetch and groups read objects; admin never touches objects; only maintenance (which merges) writes besides produce, deletes or lists", () => {
     const [, bucket] = tableAndBucket(http);
     expect(actionsOn(statementsOf(http, "ApiFetchRole"), bucket as string)).toEqual(["s3:GetObject"]);
     expect(actionsOn(statementsOf(http, "ApiGroupsRole"), bucket as string)).toEqual(["s3:GetObject"]);
     expect(actionsOn(statementsOf(http, "ApiAdminRole"), bucket as string)).toEqual([]);
-    expect(actionsOn(statementsOf(http, "MaintenanceRole"), bucket as string)).toEqual(["s3:DeleteObject", "s3:ListBucket"]);
+    expect(actionsOn(statementsOf(http, "MaintenanceRole"), bucket as string)).toEqual(["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
     const list = statementsOf(http, "MaintenanceRole").find((s) => asArray(s.Action).includes("s3:ListBucket"));
     expect(list?.Condition).toEqual({ StringLike: { "s3:prefix": [`${LOG_PREFIX}*`] } });
   });

@@ -19,7 +19,7 @@ describe("topics (the registry)", () => {
   it("creates a topic with Kafka's default config and lists and describes it", async () => {
     const name = uniqueName("orders");
     const { topic } = await log.createTopic({ name, partitions: 3 });
-    expect(topic.config).toEqual({ "retention.ms": 604800000, "retention.bytes": -1, "max.message.bytes": 1048588 });
+    expect(topic.config).toEqual({ "retention.ms": 604800000, "retention.bytes": -1, "max.message.bytes": 1048588, "segment.bytes": 16777216 });
     expect((await log.listTopics()).map((t) => t.name)).toContain(name);
     const d = await log.describeTopic(name);
     expect(d.partitions).toEqual([0, 1, 2].map((partition) => ({ partition, logStartOffset: 0, highWatermark: 0 })));

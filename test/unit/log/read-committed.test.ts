@@ -4,7 +4,7 @@ import { CommittedWalk, type IndexEntry } from "../../../src/core/read-committed
 const c = (seq: number, base: number, count: number, at = 0): IndexEntry => ({
   seq, toSeq: seq, state: "C", base, count, records: count, bytes: 100, firstTs: 0, maxTs: 0, at,
 });
-const head = (nextSeq: number, nextOffset: number, lastReservedAt = 0) => ({ nextSeq, nextOffset, lastReservedAt });
+const head = (nextSeq: number, nextOffset: number, lastReservedAt = 0, stableSeq = 0) => ({ nextSeq, nextOffset, lastReservedAt, stableSeq });
 
 describe("the read-committed walk", () => {
   it("walks an unbroken run to the tail: the high watermark is its end", () => {
@@ -60,5 +60,30 @@ describe("the read-committed walk", () => {
     expect(w.feed([c(10, 40, 2)], false)).toBe(false);
     expect(w.feed([c(11, 42, 2), c(12, 44, 2)], true)).toBe(true);
     expect(w.end).toBe(46);
+  });
+
+  it("reads a merged entry once and steps over the items it replaced", () => {
+    const merged: IndexEntry = { ...c(0, 0, 6), toSeq: 2, objectKey: "m" };
+    const w = new CommittedWalk({ seq: 0, base: 0 }, head(4, 8, 0, 3), 1000, 100);
+    w.feed([merged, c(1, 2, 2), c(2, 4, 2), c(3, 6, 2)], true);
+    expect(w.entries.map((e) => [e.seq, e.toSeq])).toEqual([[0, 2], [3, 3]]);
+    expect(w.end).toBe(8);
+  });
+
+  it("reads replaced items like any other when it starts among them (a reader that found them just before)", () => {
+    const w = new CommittedWalk({ seq: 1, base: 2 }, head(4, 8, 0, 3), 1000, 100);
+    w.feed([c(1, 2, 2), c(2, 4, 2), c(3, 6, 2)], true);
+    expect(w.entries.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("never aborts a gap below the stable hint: the items moved (retention or a merge cleanup), so it stops", () => {
+    const gap = new CommittedWalk({ seq: 1, base: 2 }, head(6, 12, 0, 5), 1000, 100);
+    gap.feed([c(4, 8, 2), c(5, 10, 2)], true);
+    expect(gap.stopped).toBe("moved");
+    expect(gap.aborts).toEqual([]);
+    const tail = new CommittedWalk({ seq: 1, base: 2 }, head(6, 12, 0, 5), 1000, 100);
+    tail.feed([], true);
+    expect(tail.stopped).toBe("moved");
+    expect(tail.aborts).toEqual([]);
   });
 });

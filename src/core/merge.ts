@@ -1,0 +1,161 @@
+/**
+ * Segment merging (docs/maintenance.md), pure: which runs of small segments to merge, the
+ * merged index entry with its sparse offset→byte index, and the byte range a fetch reads from a
+ * merged object. No I/O.
+ */
+import type { IndexEntry, SparsePoint } from "./read-committed.ts";
+
+/** A sparse index point is written at least every this many bytes of a merged object. */
+export const SPARSE_INDEX_STEP = 64 * 1024;
+
+/** True for an entry that covers several seqs (a merged segment). */
+export const isMerged = (e: IndexEntry): boolean => e.toSeq > e.seq;
+
+/**
+ * Drops entries that a merged entry before them covers: after a merge, the replaced items stay
+ * in the index for a grace period (readers that found them keep working), but they are not
+ * part of the log any more.
+ */
+export function liveEntries(entries: readonly IndexEntry[]): IndexEntry[] {
+  const live: IndexEntry[] = [];
+  let covered = -1;
+  for (const e of entries) {
+    if (e.seq <= covered) continue;
+    live.push(e);
+    covered = e.toSeq;
+  }
+  return live;
+}
+
+/**
+ * Entries that merged entries replaced, grouped by the merged entry, for those merged longer
+ * ago than `graceMs` (no fetch can still be reading the replaced items or objects).
+ */
+export function expiredReplacements(
+  entries: readonly IndexEntry[],
+  now: number,
+  graceMs: number,
+): { merged: IndexEntry; replaced: IndexEntry[] }[] {
+  const out: { merged: IndexEntry; replaced: IndexEntry[] }[] = [];
+  let current: { merged: IndexEntry; replaced: IndexEntry[] } | undefined;
+  for (const e of entries) {
+    if (current && e.seq <= current.merged.toSeq) {
+      current.replaced.push(e);
+      continue;
+    }
+    current = isMerged(e) && now - e.at >= graceMs ? { merged: e, replaced: [] } : undefined;
+    if (current) out.push(current);
+  }
+  return out.filter((x) => x.replaced.length > 0);
+}
+
+export interface MergePolicy {
+  /** Target size of a merged object (the topic's `segment.bytes`). */
+  readonly targetBytes: number;
+  /** The run at the end of the decided prefix waits until its newest segment is this old. */
+  readonly mergeAfterMs: number;
+  readonly now: number;
+}
+
+/**
+ * Runs of consecutive small, unmerged segments (under half the target) to merge, oldest first.
+ * A run closes when the next segment would take it past the target, or at a segment that cannot
+ * join. The last run, which new segments could still extend, is merged only once old enough.
+ * Each run holds at least two committed segments; aborted entries inside a run join it (their
+ * offsets are a gap in the merged segment, as they were before).
+ */
+export function planMerges(live: readonly IndexEntry[], policy: MergePolicy): IndexEntry[][] {
+  const runs: IndexEntry[][] = [];
+  let run: IndexEntry[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (run.filter((e) => e.state === "C").length >= 2) runs.push(trimAborts(run));
+    run = [];
+    bytes = 0;
+  };
+  for (const e of live) {
+    const small = !isMerged(e) && e.objectKey === undefined && e.bytes * 2 < policy.targetBytes;
+    if (!small) {
+      close();
+      continue;
+    }
+    if (bytes + e.bytes > policy.targetBytes) close();
+    run.push(e);
+    bytes += e.bytes;
+  }
+  if (run.length > 0 && policy.now - Math.max(...run.map((e) => e.at)) >= policy.mergeAfterMs) close();
+  return runs;
+}
+
+/** A run starts and ends with committed segments (an abort at either end gains nothing). */
+function trimAborts(run: IndexEntry[]): IndexEntry[] {
+  let from = 0;
+  let to = run.length;
+  while (run[from]?.state === "A") from++;
+  while (run[to - 1]?.state === "A") to--;
+  return run.slice(from, to);
+}
+
+/**
+ * The entry that replaces a run: the first seq's key, covering every seq to the last, with the
+ * objects' bytes back to back in `objectKey` and a sparse index point at the first batch and
+ * then at least every `SPARSE_INDEX_STEP` bytes (always at a batch start).
+ */
+export function mergedEntry(run: readonly IndexEntry[], objectKey: string, now: number): IndexEntry {
+  const first = run[0];
+  const last = run.at(-1);
+  if (!first || !last) throw new Error("a merge needs a non-empty run");
+  const committed = run.filter((e) => e.state === "C");
+  const sparse: SparsePoint[] = [];
+  let position = 0;
+  for (const e of committed) {
+    const previous = sparse.at(-1);
+    if (!previous || position - previous.position >= SPARSE_INDEX_STEP) sparse.push({ offset: e.base, position });
+    position += e.bytes;
+  }
+  return {
+    seq: first.seq,
+    toSeq: last.seq,
+    state: "C",
+    base: first.base,
+    count: last.base + last.count - first.base,
+    records: committed.reduce((n, e) => n + e.records, 0),
+    bytes: position,
+    firstTs: Math.min(...committed.map((e) => e.firstTs)),
+    maxTs: Math.max(...committed.map((e) => e.maxTs)),
+    at: now,
+    objectKey,
+    sparse,
+  };
+}
+
+export interface ByteRange {
+  /** `[start, end)` of the object; the whole object when it is `[0, bytes)`. */
+  readonly start: number;
+  readonly end: number;
+  /** Offset of the first batch in the range. */
+  readonly base: number;
+  /** The offset after the range: where the next fetch starts. */
+  readonly nextOffset: number;
+}
+
+/**
+ * What a fetch reads from a committed entry, starting at `offset`, with `budget` bytes left:
+ * a whole unmerged object; from a merged one, from the last sparse point at or below `offset`
+ * up to the first point that reaches the budget (at least one step), or to the end.
+ */
+export function rangeFor(entry: IndexEntry, offset: number, budget: number): ByteRange {
+  const whole = { start: 0, end: entry.bytes, base: entry.base, nextOffset: entry.base + entry.count };
+  const points = entry.sparse;
+  if (!points || points.length === 0) return whole;
+  let from = 0;
+  while (from + 1 < points.length && (points[from + 1] as SparsePoint).offset <= offset) from++;
+  const start = points[from] as SparsePoint;
+  for (let to = from + 1; to < points.length; to++) {
+    const point = points[to] as SparsePoint;
+    if (point.position - start.position >= budget) {
+      return { start: start.position, end: point.position, base: start.offset, nextOffset: point.offset };
+    }
+  }
+  return { ...whole, start: start.position, base: start.offset };
+}

@@ -1,0 +1,32 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalApi } from "../../../src/local/server.ts";
+import type { MaintenanceReport } from "../../../src/log/maintenance.ts";
+import { runCli } from "../../helpers/cli.ts";
+import { startTestApi, testLog } from "../../helpers/log.ts";
+import { testEnv, uniqueName } from "../../helpers/stack.ts";
+
+let api: LocalApi;
+beforeAll(async () => {
+  api = await startTestApi({ log: testLog().log });
+});
+afterAll(() => api.close());
+
+describe("seglog maintenance --once", () => {
+  it("merges a topic's small segments when asked not to wait, and consumers read the same records", async () => {
+    const topic = uniqueName("cli-merge");
+    const env = { ...testEnv(), SEGLOG_URL: api.url };
+    expect((await runCli(["topics", "--create", "--topic", topic, "--partitions", "1", "--config", "segment.bytes=65536"], { env })).code).toBe(0);
+    const { log } = testLog();
+    for (let i = 0; i < 40; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`line ${i}`) }]);
+
+    const waiting = await runCli(["maintenance", "--once", "--topic", topic], { env });
+    expect(waiting.code).toBe(0);
+    expect((JSON.parse(waiting.stdout) as MaintenanceReport).merges).toBe(0); // 40 fresh segments: the last run waits 10 minutes
+
+    const now = await runCli(["maintenance", "--once", "--topic", topic, "--merge-after-ms", "0"], { env });
+    expect(now.code).toBe(0);
+    expect(JSON.parse(now.stdout) as MaintenanceReport).toMatchObject({ merges: 1, segmentsMerged: 40, failures: 0 });
+    const consumed = await runCli(["consume", "--topic", topic, "--from-beginning", "--max-messages", "40"], { env });
+    expect(consumed.stdout.trim().split("\n")).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i}`));
+  });
+});

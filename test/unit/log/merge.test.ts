@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { expiredReplacements, liveEntries, mergedEntry, planMerges, rangeFor } from "../../../src/core/merge.ts";
+import type { IndexEntry } from "../../../src/core/read-committed.ts";
+
+/** Committed seq `seq` at `base`, `count` offsets, `bytes` long, decided at `at`. */
+const c = (seq: number, base: number, count: number, bytes: number, at = 0): IndexEntry => ({
+  seq, toSeq: seq, state: "C", base, count, records: count, bytes, firstTs: 100 + seq, maxTs: 200 + seq, at,
+});
+const a = (seq: number, base: number, count: number): IndexEntry => ({ ...c(seq, base, count, 0), state: "A", records: 0 });
+/** `n` segments of `bytes` each, `count` offsets each, from seq 0. */
+const run = (n: number, bytes: number, count = 1, at = 0) => Array.from({ length: n }, (_, i) => c(i, i * count, count, bytes, at));
+
+const policy = { targetBytes: 1000, mergeAfterMs: 100, now: 1000 };
+
+describe("planning merges", () => {
+  it("cuts runs of small segments at the target size, oldest first", () => {
+    const runs = planMerges(run(10, 300), policy);
+    expect(runs.map((r) => r.map((e) => e.seq))).toEqual([[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
+  });
+
+  it("waits for the last run while it is young or not full; merges it once old", () => {
+    expect(planMerges(run(4, 300, 1, 950), policy).map((r) => r.length)).toEqual([3]);
+    expect(planMerges(run(4, 300, 1, 950).slice(0, 2), policy)).toEqual([]);
+    expect(planMerges(run(2, 300, 1, 800), policy).map((r) => r.length)).toEqual([2]);
+  });
+
+  it("leaves large and merged segments alone and merges the runs between them", () => {
+    const big = c(2, 2, 1, 600);
+    const merged: IndexEntry = { ...c(5, 5, 3, 900), toSeq: 7, objectKey: "k" };
+    const entries = [c(0, 0, 1, 100), c(1, 1, 1, 100), big, c(3, 3, 1, 100), c(4, 4, 1, 100), merged, c(8, 8, 1, 100)];
+    expect(planMerges(entries, { ...policy, now: 50 }).map((r) => r.map((e) => e.seq))).toEqual([[0, 1], [3, 4]]);
+  });
+
+  it("takes aborted entries inside a run, trims them at its ends, and needs two committed segments", () => {
+    const entries = [a(0, 0, 2), c(1, 2, 1, 100), a(2, 3, 4), c(3, 7, 1, 100), a(4, 8, 1)];
+    expect(planMerges(entries, policy).map((r) => r.map((e) => e.seq))).toEqual([[1, 2, 3]]);
+    expect(planMerges([c(0, 0, 1, 100), a(1, 1, 1)], policy)).toEqual([]);
+  });
+});
+
+describe("the merged entry", () => {
+  it("covers the run's seqs and offsets, sums records and bytes, and indexes batch starts", () => {
+    const entries = [c(4, 10, 2, 40_000), a(5, 12, 3), c(6, 15, 5, 40_000), c(7, 20, 1, 40_000)];
+    const m = mergedEntry(entries, "key", 5000);
+    expect(m).toMatchObject({ seq: 4, toSeq: 7, state: "C", base: 10, count: 11, records: 8, bytes: 120_000, firstTs: 104, maxTs: 207, at: 5000, objectKey: "key" });
+    // a point at the first batch, then at the first batch start ≥ 64 KiB past the last point
+    expect(m.sparse).toEqual([{ offset: 10, position: 0 }, { offset: 20, position: 80_000 }]);
+  });
+});
+
+describe("the byte range a fetch reads", () => {
+  const m = mergedEntry(run(64, 16 * 1024, 10), "key", 0); // points every 4 batches (64 KiB)
+
+  it("reads a whole unmerged object", () => {
+    expect(rangeFor(c(0, 0, 5, 300), 3, 10)).toEqual({ start: 0, end: 300, base: 0, nextOffset: 5 });
+  });
+
+  it("starts at the last point at or below the offset and stops at the first point that fills the budget", () => {
+    expect(rangeFor(m, 95, 100 * 1024)).toEqual({ start: 8 * 16 * 1024, end: 16 * 16 * 1024, base: 80, nextOffset: 160 });
+  });
+
+  it("reads at least one step even on a tiny budget, and to the end when the budget reaches it", () => {
+    expect(rangeFor(m, 0, 1)).toEqual({ start: 0, end: 64 * 1024, base: 0, nextOffset: 40 });
+    expect(rangeFor(m, 600, 10 * 1024 * 1024)).toEqual({ start: 60 * 16 * 1024, end: 64 * 16 * 1024, base: 600, nextOffset: 640 });
+  });
+});
+
+describe("replaced items", () => {
+  const merged: IndexEntry = { ...c(1, 1, 3, 300, 500), toSeq: 3, objectKey: "k" };
+  const entries = [c(0, 0, 1, 100), merged, c(2, 2, 1, 100), c(3, 3, 1, 100), c(4, 4, 1, 100)];
+
+  it("are not part of the live log", () => {
+    expect(liveEntries(entries).map((e) => e.seq)).toEqual([0, 1, 4]);
+  });
+
+  it("expire only a grace period after the merge", () => {
+    expect(expiredReplacements(entries, 1000, 600)).toEqual([]);
+    expect(expiredReplacements(entries, 1100, 600)).toEqual([{ merged, replaced: [entries[2], entries[3]] }]);
+  });
+});
