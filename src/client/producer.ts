@@ -1,3 +1,4 @@
+import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
 import { encodeRecordBatch, loadCompressionCodecs, type Compression } from "../core/codec/record-batch.ts";
 import { SeglogError, isSeglogError } from "../core/errors.ts";
 import { buildFrames } from "../core/frames.ts";
@@ -22,8 +23,11 @@ export interface RecordMetadata {
 export interface ProducerOptions extends ClientOptions {
   /** Wait up to this long for more records before sending a batch. @default 5 */
   readonly lingerMs?: number;
-  /** Send a partition's batch once it holds this many bytes. Each batch is one S3 PUT,
-   * so Seglog's default is larger than Kafka's 16 KiB. @default 262144 */
+  /** Send a partition's batch once it holds this many bytes. Each batch is one S3 PUT and its
+   * own index writes, so Seglog's default is far larger than Kafka's 16 KiB: 1,000,000 bytes
+   * keeps a one-batch request within two of API Gateway's 512 KB metering units. A record that
+   * would take a batch past the topic's `max.message.bytes` starts a new batch instead.
+   * @default 1000000 */
   readonly batchBytes?: number;
   /** `send` waits while this much is buffered and unsent. @default 33554432 */
   readonly bufferBytes?: number;
@@ -50,6 +54,8 @@ interface Pending {
 
 interface TopicState {
   partitions: number;
+  /** The topic's `max.message.bytes`: no batch may grow past it. */
+  maxBatchBytes: number;
   fetchedAt: number;
   /** The open batch per partition, filling up. */
   readonly open: Map<number, Pending>;
@@ -63,6 +69,33 @@ interface TopicState {
 
 const toBytes = (v: string | Uint8Array | null | undefined): Uint8Array | null =>
   v === null || v === undefined ? null : typeof v === "string" ? Buffer.from(v, "utf8") : v;
+
+/** Lambda takes at most 6 MB per invocation, and API Gateway hands it a binary body in base64
+ * (4 bytes per 3): a request carries at most this many bytes of batches. */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
+function recordSize(key: Uint8Array | null, record: ProducerRecord): number {
+  let size = 16 + (key?.byteLength ?? 0) + (toBytes(record.value)?.byteLength ?? 0);
+  for (const [k, v] of Object.entries(record.headers ?? {})) size += 4 + Buffer.byteLength(k) + (toBytes(v)?.byteLength ?? 0);
+  return size;
+}
+
+/**
+ * Kafka's adaptive sticky partitioner (KIP-794): the next partition for null-key records, drawn
+ * at random with weight `deepest + 1 − depth` per partition, where depth counts its unsent and
+ * in-flight batches. Partitions that drain faster get more records, so no partition's queue
+ * runs long while the others sit idle.
+ */
+export function pickStickyPartition(depths: readonly number[], random: number): number {
+  const top = Math.max(...depths) + 1;
+  let r = random * depths.reduce((sum, d) => sum + top - d, 0);
+  for (let p = 0; p < depths.length; p++) {
+    r -= top - (depths[p] as number);
+    if (r < 0) return p;
+  }
+  return depths.length - 1;
+}
 
 /**
  * Batches records per partition by `lingerMs` and `batchBytes`, partitions on the client
@@ -94,7 +127,7 @@ export class Producer {
     this.http = new SeglogHttp(options);
     this.admin = new Admin(this.http);
     this.lingerMs = options.lingerMs ?? 5;
-    this.batchBytes = options.batchBytes ?? 262_144;
+    this.batchBytes = options.batchBytes ?? 1_000_000;
     this.bufferBytes = options.bufferBytes ?? 33_554_432;
     this.compression = options.compression ?? "none";
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
@@ -119,8 +152,21 @@ export class Producer {
     while (this.buffered >= this.bufferBytes) await new Promise<void>((r) => this.waiters.push(r));
     const state = await this.topicState(topic);
     const key = toBytes(record.key);
-    const partition = record.partition ?? (key === null ? this.stickyPartition(state) : partitionForKey(key, state.partitions));
-    const size = 16 + (key?.byteLength ?? 0) + (toBytes(record.value)?.byteLength ?? 0);
+    const size = recordSize(key, record);
+    const fits = (p: number) => BATCH_HEADER_BYTES + (state.open.get(p)?.bytes ?? 0) + size <= state.maxBatchBytes;
+    let partition = record.partition ?? (key === null ? this.stickyPartition(state) : partitionForKey(key, state.partitions));
+    if (!fits(partition)) {
+      // The batch there is as large as the topic allows: it goes now, and null-key records move on.
+      this.seal(topic, state, partition);
+      this.pump(topic, state);
+      if (record.partition === undefined && key === null) {
+        partition = this.stickyPartition(state);
+        if (!fits(partition)) {
+          this.seal(topic, state, partition);
+          this.pump(topic, state);
+        }
+      }
+    }
     return new Promise<RecordMetadata>((resolve, reject) => {
       let batch = state.open.get(partition);
       if (!batch) {
@@ -159,7 +205,16 @@ export class Producer {
   }
 
   private stickyPartition(state: TopicState): number {
-    state.sticky ??= Math.floor(Math.random() * state.partitions);
+    if (state.sticky === undefined) {
+      const depths = new Array<number>(state.partitions).fill(0);
+      const count = (p: number) => {
+        if (p < depths.length) depths[p] = (depths[p] as number) + 1;
+      };
+      for (const b of state.ready) count(b.partition);
+      for (const p of state.inFlight) count(p);
+      for (const p of state.open.keys()) count(p);
+      state.sticky = pickStickyPartition(depths, Math.random());
+    }
     return state.sticky;
   }
 
@@ -179,16 +234,20 @@ export class Producer {
     if (state.sticky === partition) state.sticky = undefined;
   }
 
-  /** Sends one request with the first ready batch of every partition that has none in flight. */
+  /** Sends one request with the first ready batch of every partition that has none in flight,
+   * as many as fit in {@link MAX_REQUEST_BYTES}; the rest wait for the next request. */
   private pump(topic: string, state: TopicState): void {
     const take: Pending[] = [];
+    let bytes = 0;
     for (let i = 0; i < state.ready.length; ) {
       const b = state.ready[i] as Pending;
       if (state.inFlight.has(b.partition) || take.some((t) => t.partition === b.partition)) {
         i++;
         continue;
       }
+      if (take.length > 0 && bytes + b.bytes > MAX_REQUEST_BYTES) break;
       take.push(b);
+      bytes += b.bytes;
       state.ready.splice(i, 1);
     }
     if (take.length === 0) return;
@@ -286,8 +345,11 @@ export class Producer {
       pending = this.admin
         .describeTopic(topic)
         .then((d) => {
-          const state = this.topics.get(topic) ?? { partitions: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined };
+          const state =
+            this.topics.get(topic) ??
+            { partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined };
           state.partitions = d.partitions;
+          state.maxBatchBytes = d.config["max.message.bytes"];
           state.fetchedAt = Date.now();
           this.topics.set(topic, state);
           return state;

@@ -52,6 +52,16 @@ describe("the client SDK", () => {
     await Promise.all([producer.close(), small.close()]);
   });
 
+  it("starts a new batch rather than grow one past the topic's max.message.bytes", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("maxbatch");
+    await admin.createTopic(topic, { partitions: 1, config: { "max.message.bytes": 4096 } });
+    const producer = new Producer({ url: api.url, lingerMs: 50 });
+    const acks = await Promise.all(Array.from({ length: 12 }, (_, i) => producer.send(topic, { value: `${i}`.padEnd(1000, "x") })));
+    await producer.close();
+    expect(acks.map((a) => a.offset)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
   it("retries throttled requests with backoff and loses nothing", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("retry");
