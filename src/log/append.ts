@@ -69,12 +69,18 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
   };
 }
 
+/** Producer ids whose fixed epoch one function instance remembers; past it, it starts over. */
+const FIXED_EPOCHS_KEPT = 10_000;
+
 /**
  * The produce protocol: reserve → write → commit (docs/produce-and-fetch.md), with a claim on
  * the producer's state between reserve and write for idempotent batches
  * (docs/idempotent-producer.md).
  */
 export class Appender {
+  /** Registered epochs of producer ids that can never change, by id (see `checkProducer`). */
+  private readonly fixedEpochs = new Map<number, number>();
+
   constructor(
     private readonly registry: Registry,
     private readonly objects: SegmentObjects,
@@ -83,10 +89,23 @@ export class Appender {
     private readonly options: Pick<LogOptions, "now">,
   ) {}
 
-  /** Fences zombies once per request: the batch's epoch must be the producer id's registered one. */
+  /**
+   * Fences zombies once per request: the batch's epoch must be the producer id's registered one.
+   * A transactional id's epoch moves when a newer instance starts, so it is read every time; the
+   * epoch of an id issued without one never moves, so one read per function instance serves all
+   * its later requests (docs/idempotent-producer.md).
+   */
   async checkProducer(producerId: number, epoch: number): Promise<void> {
-    const registered = await this.producers.registeredEpoch(producerId);
-    if (registered === undefined) throw invalid(`Unknown producer id ${producerId}; call InitProducerId first`, "UnknownProducerId");
+    let registered = this.fixedEpochs.get(producerId);
+    if (registered === undefined) {
+      const registration = await this.producers.registration(producerId);
+      if (!registration) throw invalid(`Unknown producer id ${producerId}; call InitProducerId first`, "UnknownProducerId");
+      registered = registration.epoch;
+      if (registration.fixed) {
+        if (this.fixedEpochs.size >= FIXED_EPOCHS_KEPT) this.fixedEpochs.clear();
+        this.fixedEpochs.set(producerId, registered);
+      }
+    }
     if (epoch < registered) throw fenced(`Producer ${producerId} epoch ${epoch} was fenced by epoch ${registered}`, "ProducerFenced");
     if (epoch > registered) throw invalid(`Producer ${producerId} has no epoch ${epoch} yet`, "InvalidProducerEpoch");
   }

@@ -33,12 +33,11 @@ export class Producers {
     private readonly table: string,
   ) {}
 
-
   /** InitProducerId: a fresh id at epoch 0, or, for a stable id, the same id at the next epoch. */
   async init(transactionalId?: string): Promise<{ producerId: number; epoch: number }> {
     if (transactionalId === undefined) {
       const producerId = await this.allocateId();
-      await this.setEpoch(producerId, 0);
+      await this.setEpoch(producerId, 0, { fixed: true });
       return { producerId, epoch: 0 };
     }
     for (;;) {
@@ -64,14 +63,18 @@ export class Producers {
     }
   }
 
-  /** The epoch a producer id is registered at, or undefined if the id was never issued. */
-  async registeredEpoch(producerId: number): Promise<number | undefined> {
+  /**
+   * The epoch a producer id is registered at, or undefined if the id was never issued. `fixed`:
+   * the id was issued without a transactional id, so its epoch is 0 and nothing ever bumps it.
+   */
+  async registration(producerId: number): Promise<{ epoch: number; fixed: boolean } | undefined> {
     const out = await call(() =>
       this.dynamo.send(
         new GetItemCommand({ TableName: this.table, Key: { pk: S(PRODUCER_PK), sk: S(idSk(producerId)) }, ConsistentRead: true }),
       ),
     );
-    return num(out.Item, "epoch");
+    const epoch = num(out.Item, "epoch");
+    return epoch === undefined ? undefined : { epoch, fixed: out.Item?.["epochFixed"]?.BOOL === true };
   }
 
   /**
@@ -178,15 +181,15 @@ export class Producers {
   }
 
   /** Records the producer id's current epoch; monotonic, so a slow init cannot move it back. */
-  private async setEpoch(producerId: number, epoch: number): Promise<void> {
+  private async setEpoch(producerId: number, epoch: number, options: { fixed?: boolean } = {}): Promise<void> {
     await conditional(() =>
       this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { pk: S(PRODUCER_PK), sk: S(idSk(producerId)) },
-          UpdateExpression: "SET epoch = :e",
+          UpdateExpression: options.fixed ? "SET epoch = :e, epochFixed = :t" : "SET epoch = :e",
           ConditionExpression: "attribute_not_exists(epoch) OR epoch < :e",
-          ExpressionAttributeValues: { ":e": N(epoch) },
+          ExpressionAttributeValues: { ":e": N(epoch), ...(options.fixed ? { ":t": { BOOL: true } } : {}) },
         }),
       ),
     );

@@ -86,18 +86,24 @@ describe("idempotent producer", () => {
     expect((unknown as SeglogError).code).toBe("UnknownProducerId");
   });
 
-  it("costs one claim write per batch on top of reserve, PUT and commit, and one registry read per request", async () => {
+  it("costs one claim write per batch on top of reserve, PUT and commit; a registry read per request only for transactional ids", async () => {
     const counted = testLog();
     const topic = uniqueName("idcost");
     await counted.log.createTopic({ name: topic, partitions: 3 });
     const p = await counted.log.initProducer();
-    ok((await counted.log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["warm"]) }]))[0]);
+    const t = await counted.log.initProducer(uniqueName("tx"));
+    for (const id of [p, t]) ok((await counted.log.produceFrames(topic, [{ partition: 0, bytes: batch(id.producerId, id.epoch, 0, ["warm"]) }]))[0]);
     const dynamo = countCalls(counted.dynamo);
     const s3 = countCalls(counted.s3);
     const results = await counted.log.produceFrames(topic, [0, 1, 2].map((partition) => ({ partition, bytes: batch(p.producerId, p.epoch, partition === 0 ? 1 : 0, ["v"]) })));
     results.forEach(ok);
-    expect(Object.fromEntries(dynamo)).toEqual({ GetItemCommand: 1, UpdateItemCommand: 6, PutItemCommand: 3 });
+    // The epoch of an id issued without a transactional id never changes: read once per instance.
+    expect(Object.fromEntries(dynamo)).toEqual({ UpdateItemCommand: 6, PutItemCommand: 3 });
     expect(Object.fromEntries(s3)).toEqual({ PutObjectCommand: 3 });
+    dynamo.clear();
+    ok((await counted.log.produceFrames(topic, [{ partition: 0, bytes: batch(t.producerId, t.epoch, 1, ["tx"]) }]))[0]);
+    // A transactional id can be fenced by a newer instance at any time: its epoch is read every request.
+    expect(Object.fromEntries(dynamo)).toEqual({ GetItemCommand: 1, UpdateItemCommand: 2, PutItemCommand: 1 });
   });
 
   const steps = ["reserve", "claim", "put", "commit"] as const;
