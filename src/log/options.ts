@@ -16,6 +16,9 @@ export interface LogOptions {
   readonly stableAdvanceSeqs: number;
   /** Index items read per Query page. */
   readonly indexPageSize: number;
+  /** How long a function instance reuses the decided index entries it read (src/log/index-cache.ts).
+   * Must stay well below the maintenance's merge grace period (15 min). */
+  readonly indexCacheMs: number;
   /** Parallel S3 GETs per fetch. */
   readonly getConcurrency: number;
   readonly now: () => number;
@@ -31,6 +34,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   maxBytesLimit: 6 * 1024 * 1024,
   stableAdvanceSeqs: 32,
   indexPageSize: 100,
+  indexCacheMs: 60_000,
   getConcurrency: 16,
   now: () => Date.now(),
 };

@@ -1,11 +1,12 @@
 import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/record-batch.ts";
 import { SeglogError, invalid, offsetOutOfRange } from "../core/errors.ts";
 import { mapConcurrent } from "../core/concurrency.ts";
-import { entryObjectKey } from "../core/keys.ts";
+import { entryObjectKey, partitionPk } from "../core/keys.ts";
 import { rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
+import { IndexCache } from "./index-cache.ts";
 import type { LogOptions } from "./options.ts";
 
 export interface FetchRequest {
@@ -42,11 +43,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Read committed (docs/produce-and-fetch.md): walk the index, abort stale gaps, GET segments. */
 export class Reader {
+  private readonly cache: IndexCache;
+
   constructor(
     private readonly registry: Registry,
     private readonly objects: SegmentObjects,
     private readonly options: LogOptions,
-  ) {}
+  ) {
+    this.cache = new IndexCache(options.indexCacheMs, options.now);
+  }
 
   async fetch(topic: TopicRecord, partition: number, request: FetchRequest): Promise<FetchResult> {
     const maxBytes = bounded("maxBytes", request.maxBytes, this.options.defaultMaxBytes, 1, this.options.maxBytesLimit);
@@ -60,7 +65,10 @@ export class Reader {
         // Retention or a merge removed a segment or index items between reading the head and
         // reading them: read again (which then answers OffsetOutOfRange, or finds the merged
         // segment). The last tries walk from the log start rather than trusting the offset index.
-        if (e instanceof SeglogError && e.code === "SegmentGone" && gone++ < 3) continue;
+        if (e instanceof SeglogError && e.code === "SegmentGone" && gone++ < 3) {
+          this.cache.forget(partitionPk(topic.topicId, partition));
+          continue;
+        }
         throw e;
       }
       const remaining = deadline - this.options.now();
@@ -129,8 +137,10 @@ export class Reader {
         ? { seq: head.stableSeq, base: head.stableOffset }
         : fromLogStart
           ? logStart
-          : ((await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ?? logStart);
-    const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes);
+          : (this.cache.startFor(partitionPk(topic.topicId, partition), offset) ??
+            (await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ??
+            logStart);
+    const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes, this.options.stableAdvanceSeqs, true);
     let bytes = 0;
     let nextOffset = offset;
     const wanted: { entry: IndexEntry; range: ByteRange }[] = [];
@@ -176,13 +186,16 @@ export class Reader {
     start: { seq: number; base: number },
     enough: (walk: CommittedWalk) => boolean,
     advanceAtLeast = this.options.stableAdvanceSeqs,
+    cached = false,
   ): Promise<CommittedWalk & { aborted: number }> {
+    const key = partitionPk(topic.topicId, partition);
     let aborted = 0;
     for (let attempt = 0; ; attempt++) {
       const walk = new CommittedWalk(start, head, this.options.now(), this.options.abortTimeoutMs);
       let raced = false;
       while (!walk.stopped) {
-        const page = await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
+        const hit = cached ? this.cache.from(key, walk.nextSeq, this.options.indexPageSize) : undefined;
+        const page = hit ? { entries: hit, more: true } : await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
         walk.feed(page.entries, !page.more);
         for (const entry of walk.aborts.splice(0)) {
           if (!(await this.registry.decide(topic.topicId, partition, entry))) {
@@ -206,6 +219,7 @@ export class Reader {
       if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= Math.max(1, advanceAtLeast)) {
         await this.registry.advanceStable(topic.topicId, partition, walk.nextSeq, walk.end);
       }
+      if (cached) this.cache.remember(key, walk.entries);
       return Object.assign(walk, { aborted });
     }
   }

@@ -1,0 +1,69 @@
+import type { IndexEntry } from "../core/read-committed.ts";
+
+interface Chain {
+  /** Decided entries, consecutive: each starts at the seq after the one before it ends. */
+  readonly entries: readonly IndexEntry[];
+  readonly at: number;
+}
+
+/**
+ * The decided index entries a function instance read last, per partition, so that a consumer's
+ * next fetch starts without a Query of the offset index and reads on without a Query of the
+ * segment index until it passes them (docs/produce-and-fetch.md, "Index cache").
+ *
+ * Decided entries never change while cached, with two exceptions that are safe for `ttlMs`
+ * (far below the merge grace period): a merge replaces them (the replaced items and objects stay
+ * readable through the grace period), and retention deletes them (the reader checks the log start
+ * on the head first, and a missing object sends it back to DynamoDB with the cache dropped).
+ */
+export class IndexCache {
+  private readonly chains = new Map<string, Chain>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+    private readonly maxPartitions = 1024,
+  ) {}
+
+  /** Where to start walking for `offset`: the cached entry holding it. */
+  startFor(partitionKey: string, offset: number): { seq: number; base: number } | undefined {
+    const entries = this.fresh(partitionKey);
+    if (!entries) return undefined;
+    let lo = 0;
+    let hi = entries.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const e = entries[mid] as IndexEntry;
+      if (offset < e.base) hi = mid - 1;
+      else if (offset >= e.base + e.count) lo = mid + 1;
+      else return { seq: e.seq, base: e.base };
+    }
+    return undefined;
+  }
+
+  /** Cached entries from the one starting at `seq`, at most `limit`; undefined when none starts there. */
+  from(partitionKey: string, seq: number, limit: number): IndexEntry[] | undefined {
+    const entries = this.fresh(partitionKey);
+    const i = entries?.findIndex((e) => e.seq === seq) ?? -1;
+    return entries && i >= 0 ? entries.slice(i, i + limit) : undefined;
+  }
+
+  /** Remembers consecutive decided entries (a walk's), replacing what the partition had. */
+  remember(partitionKey: string, entries: readonly IndexEntry[]): void {
+    if (entries.length === 0) return;
+    this.chains.delete(partitionKey);
+    this.chains.set(partitionKey, { entries, at: this.now() });
+    if (this.chains.size > this.maxPartitions) this.chains.delete(this.chains.keys().next().value as string);
+  }
+
+  forget(partitionKey: string): void {
+    this.chains.delete(partitionKey);
+  }
+
+  private fresh(partitionKey: string): readonly IndexEntry[] | undefined {
+    const chain = this.chains.get(partitionKey);
+    if (chain && this.now() - chain.at < this.ttlMs) return chain.entries;
+    if (chain) this.chains.delete(partitionKey);
+    return undefined;
+  }
+}

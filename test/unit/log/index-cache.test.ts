@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import type { IndexEntry } from "../../../src/core/read-committed.ts";
+import { IndexCache } from "../../../src/log/index-cache.ts";
+
+const e = (seq: number, base: number, count: number, toSeq = seq): IndexEntry => ({
+  seq, toSeq, state: "C", base, count, records: count, bytes: 10, firstTs: 0, maxTs: 0, at: 0,
+});
+
+describe("the index cache", () => {
+  let now = 0;
+  const cache = new IndexCache(1000, () => now, 2);
+  cache.remember("p0", [e(3, 10, 5), e(4, 15, 20, 9), e(10, 35, 1)]);
+
+  it("finds the entry holding an offset, and pages from an entry's seq", () => {
+    expect(cache.startFor("p0", 9)).toBeUndefined();
+    expect(cache.startFor("p0", 12)).toEqual({ seq: 3, base: 10 });
+    expect(cache.startFor("p0", 34)).toEqual({ seq: 4, base: 15 });
+    expect(cache.startFor("p0", 36)).toBeUndefined();
+    expect(cache.from("p0", 4, 10)?.map((x) => x.seq)).toEqual([4, 10]);
+    expect(cache.from("p0", 5, 10)).toBeUndefined(); // inside a merged entry: not a place to start
+    expect(cache.from("p1", 3, 10)).toBeUndefined();
+  });
+
+  it("forgets entries after its time to live, and the oldest partition beyond its size", () => {
+    cache.remember("p1", [e(0, 0, 1)]);
+    cache.remember("p2", [e(0, 0, 1)]);
+    expect(cache.from("p0", 3, 1)).toBeUndefined();
+    expect(cache.from("p2", 0, 1)).toHaveLength(1);
+    now = 1000;
+    expect(cache.from("p2", 0, 1)).toBeUndefined();
+  });
+});
