@@ -170,6 +170,16 @@ export class GroupConsumer {
   }
 
   /**
+   * The lease epoch under which this member holds a partition now (undefined when it does not
+   * hold it): a fencing token for downstream writes, like Kafka's generation id. Inside
+   * `eachRecord` it is the epoch the record is being processed under.
+   */
+  leaseEpoch(tp: TopicPartition): number | undefined {
+    const lease = this.leases.get(keyOf(tp));
+    return lease !== undefined && this.held(lease) ? lease.epoch : undefined;
+  }
+
+  /**
    * Joins the group and hands records to `eachRecord` or `eachBatch` until `close()`. Resolves
    * after the member left; rejects with a handler's or hook's error (after committing what was
    * processed and leaving), or with a non-retriable error from the server.
