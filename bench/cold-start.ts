@@ -1,13 +1,13 @@
 /**
  * Cold start per Lambda function: the bundle that would be deployed (`src/build/bundle.ts`, built
- * into a temporary directory), its size raw and gzipped (about what the deployment zip holds),
- * and, in fresh Node processes, the module initialisation time (the `import()` of the bundle:
+ * into a temporary directory), its size raw, gzipped (about what the deployment zip holds) and
+ * the part the INIT phase loads, and, in fresh Node processes, the module initialisation time (the `import()` of the bundle:
  * what Lambda's INIT phase runs) and the first invocation against the local stack (SDK clients
  * built, topic metadata read: what the first request after a cold start pays on top). The
  * scheduled maintenance function is only imported: its first run is a maintenance pass.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,8 +20,11 @@ import type { BenchStack } from "./local.ts";
 
 export interface ColdStart {
   readonly name: string;
+  /** Every module file of the bundle, source maps aside. */
   readonly bundleBytes: number;
   readonly gzipBytes: number;
+  /** What `import()` of the handler loads: `index.mjs` and its static chunks. */
+  readonly initBytes: number;
   /** Median over fresh processes. */
   readonly initMs: number;
   readonly initMsRuns: number[];
@@ -121,12 +124,15 @@ export async function runColdStartBench(bench: BenchStack, runs: number, log: (l
       functions.push({
         name: b.name,
         bundleBytes: b.bytes,
-        gzipBytes: gzipSync(readFileSync(b.file), { level: 9 }).byteLength,
+        gzipBytes: readdirSync(b.dir)
+          .filter((f) => f.endsWith(".mjs"))
+          .reduce((sum, f) => sum + gzipSync(readFileSync(join(b.dir, f)), { level: 9 }).byteLength, 0),
+        initBytes: b.initBytes,
         initMs: median(initMsRuns),
         initMsRuns,
         ...(firsts.length > 0 ? { firstInvokeMs: median(firsts) } : {}),
       });
-      log(`coldStart: ${b.name} ${(b.bytes / 1024).toFixed(0)} KiB, init ${median(initMsRuns).toFixed(1)} ms`);
+      log(`coldStart: ${b.name} ${(b.bytes / 1024).toFixed(0)} KiB (${(b.initBytes / 1024).toFixed(0)} KiB at init), init ${median(initMsRuns).toFixed(1)} ms`);
     }
     return { suite: "coldStart", runs, node: process.version, functions };
   } finally {

@@ -103,6 +103,7 @@ export function coldStartTable(r: ColdStartResult): Table {
     out[f.name] = {
       "bundle KiB": fmt(f.bundleBytes / 1024),
       "gzip KiB": fmt(f.gzipBytes / 1024),
+      "loaded at init KiB": fmt(f.initBytes / 1024),
       [`init ms (median of ${r.runs})`]: fmt(f.initMs),
       "first request ms": f.firstInvokeMs === undefined ? "" : fmt(f.firstInvokeMs),
     };

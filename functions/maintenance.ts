@@ -1,7 +1,7 @@
-import { lazyContext } from "../src/http/app.ts";
+import { lazyContext, logContextFromEnv } from "../src/http/app.ts";
 import type { MaintenanceReport } from "../src/log/maintenance.ts";
 
-const context = lazyContext();
+const context = lazyContext(() => logContextFromEnv());
 
 /** Leaves this much of the function's time for the last step to finish and the report to be logged. */
 const SAFETY_MARGIN_MS = 15_000;

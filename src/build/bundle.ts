@@ -1,17 +1,24 @@
 /**
- * Builds the Lambda bundles: one `dist/functions/<name>/index.mjs` (+ source map) per
- * `functions/<name>.ts`. The CDK stack deploys exactly these directories (`infra/function.ts`),
- * and the infra tests import the same files, so what is tested is what is deployed.
+ * Builds the Lambda bundles: one `dist/functions/<name>/` directory per `functions/<name>.ts`,
+ * holding `index.mjs` (the handler), the chunks it loads, and source maps. The CDK stack deploys
+ * exactly these directories (`infra/function.ts`), and the infra tests import the same files, so
+ * what is tested is what is deployed.
  *
  * ESM for Node 20+ (Lambda runs the newer `nodejs24.x`; Node 20 is the oldest runtime we test
  * on). Everything is bundled, the AWS SDK included: the runtime's own SDK copy moves with
  * Lambda's release train, while the bundle pins the version the tests ran. A `require` shim
  * lets bundled CommonJS code load Node built-ins from an ES module.
  *
+ * Cold starts: packages are read from their ES module builds where they ship one (`module`
+ * before `main`), which esbuild can tree-shake (the AWS SDK's CommonJS builds it cannot), and
+ * code reached only through `import()` (the SDK's SSO, INI-file and web-identity credential
+ * providers, the zstd WebAssembly) goes into chunks that load on first use, so the INIT phase
+ * compiles only what every request needs.
+ *
  * Run alone with `npm run build:functions` (prints the sizes); `cdk synth` runs it first.
  */
-import { build, buildSync, type BuildOptions, type OutputFile } from "esbuild";
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { build, buildSync, type BuildOptions, type BuildResult, type Metafile } from "esbuild";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,7 +37,10 @@ export interface Bundle {
   readonly dir: string;
   /** `dir/index.mjs` */
   readonly file: string;
+  /** Every module file of the bundle: what is deployed, source maps aside. */
   readonly bytes: number;
+  /** What the INIT phase loads: `index.mjs` and the chunks it imports statically. */
+  readonly initBytes: number;
   readonly sourceMapBytes: number;
 }
 
@@ -51,11 +61,15 @@ export function functionNames(): string[] {
 
 const REQUIRE_SHIM = 'import { createRequire as __seglogCreateRequire } from "node:module"; const require = __seglogCreateRequire(import.meta.url);';
 
-function esbuildOptions(name: string): BuildOptions {
+function esbuildOptions(name: string): BuildOptions & { metafile: true; write: false } {
   return {
     entryPoints: [join(FUNCTIONS_DIR, `${name}.ts`)],
-    outfile: join(BUNDLES_DIR, name, BUNDLE_FILE),
+    outdir: join(BUNDLES_DIR, name),
+    entryNames: "index",
+    outExtension: { ".js": ".mjs" },
     bundle: true,
+    splitting: true,
+    mainFields: ["module", "main"],
     platform: "node",
     format: "esm",
     target: "node20",
@@ -66,6 +80,7 @@ function esbuildOptions(name: string): BuildOptions {
     legalComments: "none",
     banner: { js: REQUIRE_SHIM },
     logLevel: "silent",
+    metafile: true,
     write: false,
   };
 }
@@ -74,7 +89,7 @@ function esbuildOptions(name: string): BuildOptions {
 export async function bundleFunctions(options: BundleOptions = {}): Promise<Bundle[]> {
   const names = options.names ?? functionNames();
   const outputs = await Promise.all(names.map((name) => build(esbuildOptions(name))));
-  return names.map((name, i) => writeBundle(name, outputs[i]?.outputFiles ?? [], options.outDir));
+  return names.map((name, i) => writeBundle(name, outputs[i] as BuildResult<{ metafile: true; write: false }>, options.outDir));
 }
 
 /**
@@ -83,26 +98,51 @@ export async function bundleFunctions(options: BundleOptions = {}): Promise<Bund
  */
 export function bundleFunctionsSync(options: BundleOptions = {}): Bundle[] {
   const names = options.names ?? functionNames();
-  return names.map((name) => writeBundle(name, buildSync(esbuildOptions(name)).outputFiles ?? [], options.outDir));
+  return names.map((name) => writeBundle(name, buildSync(esbuildOptions(name)), options.outDir));
 }
 
 /**
- * Writes each output file through a temporary name and a rename, and leaves identical files
- * alone: test files synthesize in parallel processes, and a reader must never see half a bundle.
+ * Writes each output file through a temporary name and a rename, leaves identical files alone,
+ * and then removes files an earlier build left (chunk names carry a hash of their contents):
+ * test files synthesize in parallel processes, and a reader must never see half a bundle.
  */
-function writeBundle(name: string, files: readonly OutputFile[], outDir = BUNDLES_DIR): Bundle {
+function writeBundle(name: string, result: BuildResult<{ metafile: true; write: false }>, outDir = BUNDLES_DIR): Bundle {
   const dir = join(outDir, name);
   mkdirSync(dir, { recursive: true });
-  for (const file of files) {
+  const written = new Set<string>();
+  for (const file of result.outputFiles) {
     const target = join(dir, basename(file.path));
+    written.add(basename(file.path));
     if (sameContents(target, file.contents)) continue;
     const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(temp, file.contents);
     renameSync(temp, target);
   }
-  const fileOf = (suffix: string) => join(dir, BUNDLE_FILE + suffix);
-  if (!files.some((f) => basename(f.path) === BUNDLE_FILE)) throw new Error(`esbuild produced no ${BUNDLE_FILE} for ${name}`);
-  return { name, dir, file: fileOf(""), bytes: statSync(fileOf("")).size, sourceMapBytes: statSync(fileOf(".map")).size };
+  if (!written.has(BUNDLE_FILE)) throw new Error(`esbuild produced no ${BUNDLE_FILE} for ${name}`);
+  for (const stale of readdirSync(dir)) if (!written.has(stale) && !stale.endsWith(".tmp")) rmSync(join(dir, stale), { force: true });
+  const sizeOf = (files: Iterable<string>) => [...files].reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  const modules = [...written].filter((f) => f.endsWith(".mjs"));
+  return {
+    name,
+    dir,
+    file: join(dir, BUNDLE_FILE),
+    bytes: sizeOf(modules),
+    initBytes: sizeOf(staticClosure(result.metafile, BUNDLE_FILE)),
+    sourceMapBytes: sizeOf([...written].filter((f) => f.endsWith(".map"))),
+  };
+}
+
+/** The output file and every chunk it reaches through static imports, by file name. */
+function staticClosure(metafile: Metafile, entry: string): Set<string> {
+  const byName = new Map(Object.entries(metafile.outputs).map(([path, output]) => [basename(path), output]));
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const i of byName.get(file)?.imports ?? []) if (i.kind === "import-statement" && !i.external) visit(basename(i.path));
+  };
+  visit(entry);
+  return seen;
 }
 
 function sameContents(path: string, contents: Uint8Array): boolean {
@@ -117,6 +157,6 @@ const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const b of await bundleFunctions()) {
-    console.log(`${relative(REPO_ROOT, b.file)}  ${kib(b.bytes)}  (source map ${kib(b.sourceMapBytes)})`);
+    console.log(`${relative(REPO_ROOT, b.dir)}  ${kib(b.bytes)}, ${kib(b.initBytes)} loaded at init  (source maps ${kib(b.sourceMapBytes)})`);
   }
 }

@@ -2,7 +2,7 @@ import { LogTopicCatalog } from "../groups/log-catalog.ts";
 import { GroupService } from "../groups/service.ts";
 import { Log } from "../log/log.ts";
 import { logOptionsFromEnv } from "../log/options.ts";
-import { createClients, readSeglogEnv, type Env } from "../storage/clients.ts";
+import { createClients, readSeglogEnv, type Env, type SeglogClients } from "../storage/clients.ts";
 import { DynamoGroupStore } from "../storage/groups-store.ts";
 import { groupRoutes, type GroupContext } from "./group-routes.ts";
 import { logRoutes, type LogContext } from "./log-routes.ts";
@@ -11,22 +11,33 @@ import type { Route } from "./router.ts";
 /** Everything a request handler needs; built once per function instance (or local server). */
 export type AppContext = LogContext & GroupContext;
 
-export const routes: readonly Route<AppContext>[] = [...logRoutes, ...groupRoutes];
+/** Every route, for the local server and the tests. Each Lambda function's entry
+ * (`functions/*.ts`) imports only its own routes and context, so that its bundle holds only its
+ * code; the annotation lets the bundler drop this list from bundles that never read it. */
+export const routes: readonly Route<AppContext>[] = /* @__PURE__ */ (logRoutes as Route<AppContext>[]).concat(groupRoutes);
 
-/** The context for a Lambda function or the local server, from the standard environment. */
+/** The log engine over the deployment's table and bucket, from the standard environment. */
+export function logContextFromEnv(env: Env = process.env): LogContext {
+  return { log: logOver(createClients(env), env) };
+}
+
+/** The context for the groups function or the local server: the log, and consumer groups over it. */
 export function contextFromEnv(env: Env = process.env): AppContext {
   const clients = createClients(env);
-  const { bucket, table } = readSeglogEnv(env);
-  const log = new Log({ ...clients, bucket, table }, logOptionsFromEnv(env));
+  const log = logOver(clients, env);
   const groups = new GroupService({
-    store: new DynamoGroupStore({ client: clients.dynamo, tableName: table }),
+    store: new DynamoGroupStore({ client: clients.dynamo, tableName: readSeglogEnv(env).table }),
     catalog: new LogTopicCatalog(log),
   });
   return { log, groups };
 }
 
+function logOver(clients: SeglogClients, env: Env): Log {
+  return new Log({ ...clients, ...readSeglogEnv(env) }, logOptionsFromEnv(env));
+}
+
 /** A lazily built, then reused, context: one per Lambda instance. */
-export function lazyContext(build: () => AppContext = contextFromEnv): () => AppContext {
-  let ctx: AppContext | undefined;
+export function lazyContext<C>(build: () => C): () => C {
+  let ctx: C | undefined;
   return () => (ctx ??= build());
 }
