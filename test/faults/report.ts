@@ -9,6 +9,7 @@ export interface Totals {
   runs: number;
   seconds: number;
   requests: number;
+  requestsByStep: Record<string, number>;
   byKind: Record<string, number>;
   byStep: Record<string, number>;
   attempted: number;
@@ -25,6 +26,8 @@ export interface Totals {
   maintenanceRuns: number;
   reservationsAborted: number;
   segmentsDeleted: number;
+  merges: number;
+  segmentsMerged: number;
   violations: number;
 }
 
@@ -32,6 +35,7 @@ export const emptyTotals = (): Totals => ({
   runs: 0,
   seconds: 0,
   requests: 0,
+  requestsByStep: {},
   byKind: {},
   byStep: {},
   attempted: 0,
@@ -48,6 +52,8 @@ export const emptyTotals = (): Totals => ({
   maintenanceRuns: 0,
   reservationsAborted: 0,
   segmentsDeleted: 0,
+  merges: 0,
+  segmentsMerged: 0,
   violations: 0,
 });
 
@@ -65,6 +71,7 @@ export function addRun(totals: Totals, stats: WorkloadStats, violations: number)
   totals.runs++;
   totals.seconds += stats.seconds;
   totals.requests += stats.requests;
+  add(totals.requestsByStep, stats.requestsByStep);
   add(totals.byKind, stats.faults.byKind);
   add(totals.byStep, stats.faults.byStep);
   totals.attempted += stats.produced.attempted;
@@ -81,6 +88,8 @@ export function addRun(totals: Totals, stats: WorkloadStats, violations: number)
   totals.maintenanceRuns += stats.maintenance.runs;
   totals.reservationsAborted += stats.maintenance.reservationsAborted;
   totals.segmentsDeleted += stats.maintenance.segmentsDeleted;
+  totals.merges += stats.maintenance.merges;
+  totals.segmentsMerged += stats.maintenance.segmentsMerged;
   totals.violations += violations;
 }
 
@@ -94,7 +103,8 @@ export function runLine(stats: WorkloadStats, violations: number): string {
     `records attempted ${stats.produced.attempted}, acked ${stats.produced.acked}, failed ${stats.produced.failed} (${stats.produced.producers} producers); ` +
     `processed/distinct per group ${groups}; commits ${stats.commits} (${stats.lateCommits} late); members joined ${stats.members.joined}, killed ${stats.members.killed}; ` +
     `tail ${stats.tail.records} records in ${stats.tail.fetches} fetches; maintenance ${stats.maintenance.runs} runs, ` +
-    `${stats.maintenance.reservationsAborted} aborts, ${stats.maintenance.segmentsDeleted} segments deleted; ` +
+    `${stats.maintenance.reservationsAborted} aborts, ${stats.maintenance.segmentsDeleted} segments deleted, ${stats.maintenance.merges} merges of ${stats.maintenance.segmentsMerged}; ` +
+    `requests by step ${list(stats.requestsByStep)}; ` +
     `final ${stats.final.records} records, log start ${stats.final.logStart}, hwm ${stats.final.highWatermark}; drain ${stats.drainMs} ms (${list(stats.phases)}); latency p50/p90/max ${Object.entries(stats.latencyMs).map(([fn, l]) => `${fn} ${l.p50}/${l.p90}/${l.max}`).join(", ")} ms; late own commits that moved a checkpoint back ${stats.lateOwnCommitRegressions}; violations ${violations}`
   );
 }
@@ -102,11 +112,12 @@ export function runLine(stats: WorkloadStats, violations: number): string {
 export function totalsReport(t: Totals): string {
   return [
     `fault runs: ${t.runs} seeds, ${t.seconds} s under faults, ${t.requests} SDK requests`,
+    `requests by step: ${list(t.requestsByStep)}`,
     `faults injected: ${sum(t.byKind)}`,
     `  by kind: ${list(t.byKind)}`,
     `  by step: ${list(t.byStep)}`,
     `records: attempted ${t.attempted}, acknowledged ${t.acked}, failed ${t.failed}; processed by groups ${t.processed}; read by tail readers ${t.tailRecords}; in the final reads ${t.finalRecords}`,
-    `offset commits landed ${t.commits} (${t.lateCommits} late, ${t.lateOwnCommitRegressions} of them moved a checkpoint back: docs/fault-testing.md, findings); invocations crashed or timed out ${t.crashedInvocations}; members killed ${t.killedMembers}; maintenance runs ${t.maintenanceRuns} (${t.reservationsAborted} reservations aborted, ${t.segmentsDeleted} segments deleted)`,
+    `offset commits landed ${t.commits} (${t.lateCommits} late, ${t.lateOwnCommitRegressions} of them moved a checkpoint back: docs/fault-testing.md, findings); invocations crashed or timed out ${t.crashedInvocations}; members killed ${t.killedMembers}; maintenance runs ${t.maintenanceRuns} (${t.reservationsAborted} reservations aborted, ${t.segmentsDeleted} segments deleted by retention, ${t.merges} merges of ${t.segmentsMerged} segments)`,
     `violations: ${t.violations}`,
   ].join("\n");
 }

@@ -72,6 +72,7 @@ export interface WorkloadStats {
   readonly seconds: number;
   /** SDK requests made inside invocations, and the faults injected into them. */
   readonly requests: number;
+  readonly requestsByStep: Record<string, number>;
   readonly faults: { readonly byKind: Record<string, number>; readonly byStep: Record<string, number> };
   readonly invocations: Record<"total" | "ok" | "crashed" | "timeout" | "abandoned" | "error", number>;
   readonly produced: { readonly attempted: number; readonly acked: number; readonly failed: number; readonly producers: number };
@@ -82,7 +83,15 @@ export interface WorkloadStats {
   readonly lateCommits: number;
   readonly lateOwnCommitRegressions: number;
   readonly tail: { readonly fetches: number; readonly records: number; readonly errors: number };
-  readonly maintenance: { readonly runs: number; readonly segmentsDeleted: number; readonly orphansDeleted: number; readonly reservationsAborted: number; readonly failures: number };
+  readonly maintenance: {
+    readonly runs: number;
+    readonly segmentsDeleted: number;
+    readonly orphansDeleted: number;
+    readonly reservationsAborted: number;
+    readonly merges: number;
+    readonly segmentsMerged: number;
+    readonly failures: number;
+  };
   readonly final: { readonly records: number; readonly logStart: number; readonly highWatermark: number };
   readonly drainMs: number;
   /** Milliseconds per drain phase. */
@@ -109,7 +118,9 @@ type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: fals
 
 const SESSION_TIMEOUT_MS = 2000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const text = (v: Uint8Array | null) => Buffer.from(v ?? new Uint8Array()).toString("utf8");
+/** A record's value: its payload id, then padding (bigger batches, so merges fill segment.bytes sooner). */
+const PADDING = " ".padEnd(300, "·");
+const payloadOf = (v: Uint8Array | null) => Buffer.from(v ?? new Uint8Array()).toString("utf8").split(" ")[0] ?? "";
 
 /** What API Gateway answers when the function crashed (502) or did not answer in time (504). */
 const gateway = (statusCode: 502 | 504): ApiGatewayResult => ({
@@ -256,7 +267,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
           const partition = Math.floor(rand() * partitions);
           record({ type: "attempt", producer: label, idempotent, partition, payload });
           produced.attempted++;
-          const sent = producer.send(topic, { partition, value: payload }).then(
+          const sent = producer.send(topic, { partition, value: payload + PADDING }).then(
             (m) => {
               produced.acked++;
               record({ type: "ack", producer: label, payload, partition: m.partition, offset: m.offset });
@@ -305,7 +316,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     const done = consumer
       .run({
         eachRecord: async (r) => {
-          const payload = text(r.value);
+          const payload = payloadOf(r.value);
           record({ type: "process", group, member: `${name}/${consumer.memberId ?? "?"}`, epoch: consumer.leaseEpoch(r), partition: r.partition, offset: r.offset, payload });
           stats.processed++;
           stats.distinct.add(payload);
@@ -357,7 +368,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       if (outcome.ok) {
         const r = outcome.value;
         const records: StoredRecord[] = [];
-        for (const b of r.batches) for (const x of decodeStored(b.bytes)) if (x.offset >= from) records.push({ offset: x.offset, payload: text(x.value) });
+        for (const b of r.batches) for (const x of decodeStored(b.bytes)) if (x.offset >= from) records.push({ offset: x.offset, payload: payloadOf(x.value) });
         record({ type: "fetch", reader: `tail-${partition}`, partition, from, next: r.nextOffset, highWatermark: r.highWatermark, records });
         tail.fetches++;
         tail.records += records.length;
@@ -376,12 +387,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 
   // ---- maintenance ----
   let maintaining = true;
-  const maintenance = { runs: 0, segmentsDeleted: 0, orphansDeleted: 0, reservationsAborted: 0, failures: 0 };
+  const maintenance = { runs: 0, segmentsDeleted: 0, orphansDeleted: 0, reservationsAborted: 0, merges: 0, segmentsMerged: 0, failures: 0 };
   async function maintenanceLoop(): Promise<void> {
     const rand = random("maintenance");
     while (maintaining) {
       const outcome = await invoke("maintenance", 8000, (instance) =>
-        instance.log.runMaintenance({ topics: [topic], budgetMs: 3000, orphanMinAgeMs: 12_000 }),
+        instance.log.runMaintenance({ topics: [topic], budgetMs: 3000, orphanMinAgeMs: 12_000, mergeAfterMs: 1000, mergeGraceMs: 6000 }),
       );
       maintenance.runs++;
       if (outcome.ok) {
@@ -389,6 +400,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         maintenance.segmentsDeleted += r.segmentsDeleted;
         maintenance.orphansDeleted += r.orphansDeleted;
         maintenance.reservationsAborted += r.reservationsAborted;
+        maintenance.merges += r.merges;
+        maintenance.segmentsMerged += r.segmentsMerged;
         maintenance.failures += r.failures;
       }
       await sleep(500 + rand() * 1000);
@@ -452,6 +465,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     seed,
     seconds,
     requests: plan.seen,
+    requestsByStep: plan.requestsByStep,
     faults: plan.counts(),
     invocations,
     produced,
@@ -512,7 +526,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       const records: StoredRecord[] = [];
       for (let offset = logStartOffset; offset < highWatermark; ) {
         const r = await observer.log.fetch(topic, partition, { offset, maxWaitMs: 0 });
-        for (const b of r.batches) for (const x of decodeStored(b.bytes)) if (x.offset >= offset) records.push({ offset: x.offset, payload: text(x.value) });
+        for (const b of r.batches) for (const x of decodeStored(b.bytes)) if (x.offset >= offset) records.push({ offset: x.offset, payload: payloadOf(x.value) });
         if (r.nextOffset <= offset) throw new Error(`the final read of partition ${partition} is stuck at ${offset}`);
         offset = r.nextOffset;
       }

@@ -208,6 +208,8 @@ export class FaultPlan {
   /** Off: requests pass untouched (the drain at the end of a run). */
   active = true;
   private requests = 0;
+  /** Requests seen, by step (faulted or not). */
+  readonly requestsByStep: Record<string, number> = {};
   private readonly streams = new Map<Step, { random: () => number; count: number }>();
   private readonly maxHoldMs: number;
 
@@ -218,6 +220,7 @@ export class FaultPlan {
 
   decide(req: RequestInfo, step: Step, invocation: string): PlannedFault | undefined {
     const request = this.requests++;
+    this.requestsByStep[step] = (this.requestsByStep[step] ?? 0) + 1;
     if (!this.active || !(this.options.steps?.(step) ?? true)) return undefined;
     let stream = this.streams.get(step);
     if (stream === undefined) this.streams.set(step, (stream = { random: mulberry32(streamSeed(this.seed, step)), count: 0 }));
