@@ -47,9 +47,14 @@ export interface WorkloadOptions {
   readonly steps?: FaultPlanOptions["steps"];
   /** Crash hangs and stalls last up to this long. @default 800 */
   readonly maxHoldMs?: number;
-  /** An invocation still running after this long is stopped (Lambda's timeout). @default 3000 */
+  /**
+   * An invocation of the produce, admin or groups function still running after this long is
+   * stopped (Lambda's timeout; production: 10 s for produce). @default 3000
+   */
   readonly functionTimeoutMs?: number;
-  /** Must exceed the function timeout plus the longest stall, as in production. @default 5000 */
+  /** The fetch and maintenance functions' timeout (production: 25 s for fetch). @default 8000 */
+  readonly fetchTimeoutMs?: number;
+  /** Must exceed the produce timeout plus the longest stall, as in production (30 s > 10 s). @default 5000 */
   readonly abortTimeoutMs?: number;
   /** @default 4 */
   readonly partitions?: number;
@@ -117,6 +122,7 @@ interface Instance {
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly why: "crashed" | "abandoned" | "timeout" | "error"; readonly error?: unknown };
 
 const SESSION_TIMEOUT_MS = 2000;
+const FETCH_MAX_BYTES = 32_768;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** A record's value: its payload id, then padding (bigger batches, so merges fill segment.bytes sooner). */
 const PADDING = " ".padEnd(300, "·");
@@ -134,6 +140,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const { seed, seconds } = options;
   const maxHoldMs = options.maxHoldMs ?? 800;
   const functionTimeoutMs = options.functionTimeoutMs ?? 3000;
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? 8000;
   const abortTimeoutMs = options.abortTimeoutMs ?? 5000;
   const partitions = options.partitions ?? 4;
   const random = (name: string) => mulberry32(streamSeed(seed, name));
@@ -230,7 +237,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     }
   }
   const lambda = (fn: FunctionName) => async (event: unknown): Promise<ApiGatewayResult> => {
-    const outcome = await invoke(fn, functionTimeoutMs, (instance) => instance.invoke(fn, event));
+    const outcome = await invoke(fn, fn === "fetch" ? fetchTimeoutMs : functionTimeoutMs, (instance) => instance.invoke(fn, event));
     if (outcome.ok) return outcome.value;
     return gateway(outcome.why === "crashed" || outcome.why === "error" ? 502 : 504);
   };
@@ -306,6 +313,9 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       sessionTimeoutMs: SESSION_TIMEOUT_MS,
       autoOffsetReset: "earliest",
       maxWaitMs: 300,
+      // A fetch GETs every small segment it returns: on two shared cores, a 1 MiB fetch of 400-byte
+      // batches outlasts the fetch function's timeout, and its retries would only add load.
+      maxBytes: FETCH_MAX_BYTES,
       autoCommitIntervalMs: [0, 250, 1000][Math.floor(rand() * 3)] as number,
       maxAttempts: 8,
       initialBackoffMs: 50,
@@ -364,7 +374,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     let position = 0;
     while (!readersGiveUp && position < (stopAt.get(partition) ?? Infinity)) {
       const from = position;
-      const outcome = await invoke("fetch", functionTimeoutMs, (instance) => instance.log.fetch(topic, partition, { offset: from, maxWaitMs: 200 }));
+      const outcome = await invoke("fetch", fetchTimeoutMs, (instance) => instance.log.fetch(topic, partition, { offset: from, maxWaitMs: 200, maxBytes: FETCH_MAX_BYTES }));
       if (outcome.ok) {
         const r = outcome.value;
         const records: StoredRecord[] = [];
@@ -391,8 +401,15 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   async function maintenanceLoop(): Promise<void> {
     const rand = random("maintenance");
     while (maintaining) {
-      const outcome = await invoke("maintenance", 8000, (instance) =>
-        instance.log.runMaintenance({ topics: [topic], budgetMs: 3000, orphanMinAgeMs: 12_000, mergeAfterMs: 1000, mergeGraceMs: 6000 }),
+      // Orphans older than a produce can take to commit; replaced segments kept longer than a fetch can take.
+      const outcome = await invoke("maintenance", fetchTimeoutMs, (instance) =>
+        instance.log.runMaintenance({
+          topics: [topic],
+          budgetMs: fetchTimeoutMs / 2,
+          orphanMinAgeMs: 2 * (functionTimeoutMs + maxHoldMs + abortTimeoutMs),
+          mergeAfterMs: 1000,
+          mergeGraceMs: fetchTimeoutMs + maxHoldMs + 2000,
+        }),
       );
       maintenance.runs++;
       if (outcome.ok) {
@@ -443,7 +460,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       Promise.race([Promise.allSettled(dying), sleep(20_000)]),
     ]),
   );
-  await phase("zombies", Promise.race([Promise.allSettled([...inflight]), sleep(functionTimeoutMs + maxHoldMs + 1000)]));
+  await phase("zombies", Promise.race([Promise.allSettled([...inflight]), sleep(Math.max(functionTimeoutMs, fetchTimeoutMs) + maxHoldMs + 1000)]));
 
   const started = Date.now();
   const final = await finalRead();
@@ -505,6 +522,18 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       await sleep(250);
     }
     record({ type: "note", text: `groups did not catch up within ${timeoutMs} ms` });
+    // What the groups look like now, from storage and from the members, for the failure report.
+    const groups = new GroupService({ store: new DynamoGroupStore({ client: observer.dynamo, tableName: table }), catalog: new LogTopicCatalog(observer.log) });
+    for (const group of groupNames) {
+      const d = await groups.describe(group);
+      const members = d.members.map((m) => `${m.memberId.slice(0, 8)}${m.live ? "" : " (dead)"}`).join(", ");
+      const leases = d.partitions.map((p) => `${p.partition}: ${p.owner?.slice(0, 8) ?? "-"}${p.ownerLive ? "" : " (dead)"} epoch ${p.epoch} at ${p.committedOffset}${p.revoking ? " revoking" : ""}`);
+      record({ type: "note", text: `${group} in storage: members ${members}; leases ${leases.join("; ")}` });
+    }
+    for (const m of live) {
+      const held = m.consumer.assignment().map((tp) => `${tp.partition}@${m.consumer.leaseEpoch(tp)}`);
+      record({ type: "note", text: `${m.consumer.groupId} member ${m.consumer.memberId?.slice(0, 8)} holds ${held.join(", ") || "nothing"}` });
+    }
   }
 
   /** Every partition from its log start to its high watermark, once no reservation is left undecided. */
