@@ -74,8 +74,7 @@ const FIXED_EPOCHS_KEPT = 10_000;
 
 /**
  * The produce protocol: reserve → write → commit (docs/produce-and-fetch.md), with a claim on
- * the producer's state between reserve and write for idempotent batches
- * (docs/idempotent-producer.md).
+ * the producer's state beside the write for idempotent batches (docs/idempotent-producer.md).
  */
 export class Appender {
   /** Registered epochs of producer ids that can never change, by id (see `checkProducer`). */
@@ -115,14 +114,29 @@ export class Appender {
     const { seq, baseOffset } = reservation;
     const topicId = reservation.topic.topicId;
     const result = { partition, baseOffset, lastOffset: baseOffset + batch.span - 1, count: batch.records };
+    patchBaseOffset(batch.bytes, BigInt(baseOffset));
+    // The object is named by this reservation's own offsets, which no other batch can take, so it
+    // is written while the claim is decided: a batch that turns out a duplicate (or fenced, or
+    // out of order) leaves an orphan object for collection, as a crash after the PUT would.
+    const written = this.objects.put(segmentObjectKey(reservation.topic.name, topicId, partition, baseOffset), batch.bytes);
+    // Settles either way; it also marks a failed write as handled while the claim is decided.
+    const writeSettled = written.then(() => undefined, () => undefined);
     if (batch.producerId >= 0) {
-      const earlier = await this.claim(topicId, partition, batch, { e: batch.producerEpoch, b: batch.baseSequence, l: batch.baseSequence + batch.records - 1, o: baseOffset, q: seq });
-      if (earlier) return { ...result, baseOffset: earlier.o, lastOffset: earlier.o + batch.span - 1 };
+      let earlier: ClaimedBatch | undefined;
+      try {
+        earlier = await this.claim(topicId, partition, batch, { e: batch.producerEpoch, b: batch.baseSequence, l: batch.baseSequence + batch.records - 1, o: baseOffset, q: seq });
+      } catch (e) {
+        await writeSettled;
+        throw e;
+      }
+      if (earlier) {
+        await writeSettled;
+        return { ...result, baseOffset: earlier.o, lastOffset: earlier.o + batch.span - 1 };
+      }
     }
     let committed: boolean;
     try {
-      patchBaseOffset(batch.bytes, BigInt(baseOffset));
-      await this.objects.put(segmentObjectKey(reservation.topic.name, topicId, partition, baseOffset), batch.bytes);
+      await written;
       committed = await this.registry.decide(topicId, partition, {
         seq,
         toSeq: seq,
