@@ -1,7 +1,8 @@
 /**
- * The bench's own Seglog: a local stack (DynamoDB Local or dynalite, s3rver) and the local HTTP
- * API over the real handlers, each function with its own context from `contextFromEnv` and the
- * stack's environment, as each Lambda function has. Every invocation is tallied per function with
+ * The bench's own Seglog: a local stack (DynamoDB Local or dynalite, s3rver) in a process of its
+ * own (`storage.ts`), and in this process the local HTTP API over the real handlers, each
+ * function with its own context from `contextFromEnv` and the stack's environment, as each
+ * Lambda function has. Every invocation is tallied per function with
  * its request and response bytes, for Lambda requests and API Gateway's 512 KB units, and runs in
  * its own `callScope`, so that its SDK calls are counted under the function's name; a fetch that
  * returned no data (a long poll at the end of a partition) counts under "fetch-idle" instead.
@@ -9,9 +10,15 @@
 import type { ApiGatewayResult } from "../src/http/event.ts";
 import { contextFromEnv, lazyContext, routes } from "../src/http/app.ts";
 import { lambdaHandler, type FunctionName } from "../src/http/router.ts";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { startLocalApi, type LambdaHandler, type LocalApi } from "../src/local/server.ts";
-import { startLocalStack, type LocalStack } from "../src/local/stack.ts";
+import type { LocalStack } from "../src/local/stack.ts";
 import { callScope, type SdkCalls } from "./sdk-calls.ts";
+
+/** The storage process's stack, as it described itself. */
+export type BenchStorage = Omit<LocalStack, "stop"> & { readonly pid: number };
 
 /** API Gateway HTTP APIs meter requests in 512 KB increments. */
 export const API_METERING_BYTES = 512 * 1024;
@@ -30,7 +37,7 @@ export interface InvocationTally {
 export type InvocationKind = FunctionName | "fetch-idle";
 
 export interface BenchStack {
-  readonly stack: LocalStack;
+  readonly stack: BenchStorage;
   readonly api: LocalApi;
   /** Invocations per function since the last call, and a fresh start. */
   takeInvocations(): Partial<Record<InvocationKind, InvocationTally>>;
@@ -42,8 +49,29 @@ const FUNCTIONS: readonly FunctionName[] = ["admin", "produce", "fetch", "groups
 const bodyBytes = (body: unknown, base64: unknown): number =>
   typeof body !== "string" ? 0 : base64 === true ? Buffer.byteLength(body, "base64") : Buffer.byteLength(body, "utf8");
 
+/** Runs `bench/storage.ts` in a child process; stop() closes its stdin, and it stops its stack. */
+async function startStorage(log: (line: string) => void): Promise<BenchStorage & { stop(): Promise<void> }> {
+  const script = fileURLToPath(new URL("./storage.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["pipe", "pipe", "pipe"] });
+  createInterface({ input: child.stderr }).on("line", (line) => log(`[stack] ${line}`));
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const described = await Promise.race([
+    new Promise<string>((resolve) => createInterface({ input: child.stdout }).once("line", resolve)),
+    exited.then(() => Promise.reject(new Error("the bench's storage process exited before it started"))),
+  ]);
+  const stack = JSON.parse(described) as Omit<LocalStack, "stop">;
+  return {
+    ...stack,
+    pid: child.pid as number,
+    stop: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
 export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void): Promise<BenchStack> {
-  const stack = await startLocalStack({ log: (line) => log(`[stack] ${line}`) });
+  const stack = await startStorage(log);
   let tallies: Partial<Record<InvocationKind, InvocationTally>> = {};
   let invocation = 0;
   const counted = (fn: FunctionName, handler: LambdaHandler): LambdaHandler => {

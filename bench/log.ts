@@ -6,31 +6,47 @@
  * - Seglog produce: `seglog perf produce` in a child process, one Producer on a topic of
  *   `concurrency` partitions (so `concurrency` requests in flight, one batch each), idempotence on
  *   and off.
- * - Bare produce: the same number of objects at the same mean size, by `concurrency` workers in
- *   this process, each doing what one Seglog batch costs in storage: DynamoDB UpdateItem (the
- *   counter), S3 PutObject, DynamoDB PutItem (the index item, with its LSI key).
+ * - Bare produce (`bare.ts`, in a child process as the perf tools are): the same number of
+ *   objects at the same mean size, by `concurrency` workers, each doing what one Seglog batch
+ *   costs in storage: DynamoDB UpdateItem (the counter), S3 PutObject, DynamoDB PutItem (the index
+ *   item, with its LSI key).
  * - Seglog consume: `seglog perf consume` of the whole topic, one consumer per partition.
- * - Bare consume: S3 GetObject of the bare objects by `concurrency` workers, in rounds as large
- *   as Seglog's fetches were (segments per fetch, measured), at most 16 GETs at once per round
- *   (the fetch's `getConcurrency`).
- * Ratios compare stored bytes per second: Seglog's ÷ bare.
+ * - Bare consume (`bare.ts`): S3 GetObject of the bare objects by `concurrency` workers, in rounds
+ *   as large as Seglog's fetches were (segments per fetch, measured), at most 16 GETs at once per
+ *   round (the fetch's `getConcurrency`).
+ * Ratios compare stored bytes per second: Seglog's ÷ bare. Storage runs in a process of its own
+ * (`storage.ts`), so both sides reach it the same way; the CPU each process spends per MB shows
+ * where the difference goes.
  *
  * Requests are counted from the SDK (`sdk-calls.ts`) inside the produce and fetch functions only,
  * so the admin calls of the perf tools stay out; per MB means per 2^20 bytes of record values.
  * Fetches that found no data (long polls at the end of a drained partition) are counted apart.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Admin } from "../src/client/admin.ts";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
-import { createClients, type SeglogClients } from "../src/storage/clients.ts";
+import type { BareResult, BareTask } from "./bare.ts";
 import type { BenchConfig } from "./config.ts";
+import { treeCpuMs } from "./cpu.ts";
 import type { BenchStack, InvocationTally } from "./local.ts";
 import { perfConsume, perfProduce, type ProduceLine } from "./perf-cli.ts";
 import type { CallTally, SdkCalls } from "./sdk-calls.ts";
 
 const MiB = 2 ** 20;
+const BARE_SCRIPT = fileURLToPath(new URL("./bare.ts", import.meta.url));
+
+/** CPU milliseconds per MB stored, by process; undefined where `/proc` is not there to read. */
+export interface CpuPerMb {
+  /** The storage process: s3rver and DynamoDB Local. */
+  readonly storage: number | undefined;
+  /** The bench process: the local API and the handlers (idle during bare runs). */
+  readonly api: number | undefined;
+}
 
 export interface RequestRates {
   readonly s3Put: number;
@@ -67,10 +83,11 @@ export interface ProduceResult {
     readonly maxLatencyMs: number;
     /** Mean produce-handler time per request, event in to result out, on this machine. */
     readonly meanHandlerMs: number;
+    readonly cpuMsPerMb: CpuPerMb;
   };
   /** The bare chain (UpdateItem + PutObject + PutItem per object) at the same size and concurrency,
    * measured beside the idempotent runs (the same objects serve both rows). */
-  readonly bare: { readonly mbPerSec: number; readonly seconds: number };
+  readonly bare: { readonly mbPerSec: number; readonly seconds: number; readonly cpuMsPerMb: CpuPerMb };
   /** Seglog's stored MB/s ÷ bare MB/s. */
   readonly ratio: number;
   readonly batches: number;
@@ -79,8 +96,14 @@ export interface ProduceResult {
 }
 
 export interface ConsumeResult {
-  readonly seglog: { readonly payloadMbPerSec: number; readonly storedMbPerSec: number; readonly seconds: number; readonly meanHandlerMs: number };
-  readonly bare: { readonly mbPerSec: number; readonly seconds: number; readonly getsPerRound: number };
+  readonly seglog: {
+    readonly payloadMbPerSec: number;
+    readonly storedMbPerSec: number;
+    readonly seconds: number;
+    readonly meanHandlerMs: number;
+    readonly cpuMsPerMb: CpuPerMb;
+  };
+  readonly bare: { readonly mbPerSec: number; readonly seconds: number; readonly getsPerRound: number; readonly cpuMsPerMb: CpuPerMb };
   readonly ratio: number;
   readonly segments: number;
   /** Fetches that returned data; the request counts below are theirs. */
@@ -131,89 +154,50 @@ function requestCounts(t: CallTally, inv: InvocationTally, mb: number, batches: 
   return { perMb: rates(mb), perBatch: rates(Math.max(1, batches)), calls: t.calls, meanCallMs, estimatedUnits: t.estimatedUnits };
 }
 
-const pad = (n: number, width: number) => String(n).padStart(width, "0");
-
-/** `concurrency` workers; each object costs what a Seglog batch costs in storage calls. */
-async function bareProduce(
-  c: SeglogClients,
-  where: { bucket: string; table: string },
-  objects: number,
-  size: number,
-  workers: number,
-): Promise<{ seconds: number; keys: string[][] }> {
-  const body = randomBytes(size);
-  const run = randomBytes(4).toString("hex");
-  const keys: string[][] = Array.from({ length: workers }, () => []);
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    keys.map(async (mine, w) => {
-      const pk = { S: `BENCH#${run}#${w}` };
-      while (next < objects) {
-        next++;
-        const now = Date.now();
-        const head = await c.dynamo.send(
-          new UpdateItemCommand({
-            TableName: where.table,
-            Key: { pk, sk: { S: "HEAD" } },
-            UpdateExpression: "ADD nextSeq :one, nextOffset :n SET lastReservedAt = :now",
-            ExpressionAttributeValues: { ":one": { N: "1" }, ":n": { N: "1000" }, ":now": { N: String(now) } },
-            ReturnValues: "UPDATED_NEW",
-          }),
-        );
-        const seq = Number(head.Attributes?.["nextSeq"]?.N ?? 1) - 1;
-        const base = Number(head.Attributes?.["nextOffset"]?.N ?? 1000) - 1000;
-        const key = `bench/${run}/${w}/${pad(base, 20)}.log`;
-        await c.s3.send(new PutObjectCommand({ Bucket: where.bucket, Key: key, Body: body, ContentLength: size }));
-        await c.dynamo.send(
-          new PutItemCommand({
-            TableName: where.table,
-            Item: {
-              pk,
-              sk: { S: `S#${pad(seq, 12)}` },
-              st: { S: "C" },
-              ob: { S: pad(base, 20) },
-              base: { N: String(base) },
-              count: { N: "1000" },
-              recs: { N: "1000" },
-              bytes: { N: String(size) },
-              firstTs: { N: String(now) },
-              maxTs: { N: String(now) },
-              at: { N: String(now) },
-            },
-            ConditionExpression: "attribute_not_exists(sk)",
-          }),
-        );
-        mine.push(key);
-      }
-    }),
-  );
-  return { seconds: (performance.now() - started) / 1000, keys };
+/** CPU milliseconds so far: the storage process (s3rver, DynamoDB Local) and this one (the API and the handlers). */
+function cpuNow(storagePid: number): { storage: number; api: number } {
+  const own = process.cpuUsage();
+  return { storage: treeCpuMs(storagePid) ?? Number.NaN, api: (own.user + own.system) / 1000 };
 }
 
-/** Each worker GETs its objects in rounds of `perRound`, at most `getConcurrency` at once. */
-async function bareConsume(c: SeglogClients, bucket: string, keys: string[][], perRound: number): Promise<{ seconds: number; bytes: number }> {
-  let bytes = 0;
-  const started = performance.now();
-  await Promise.all(
-    keys.map(async (mine) => {
-      for (let i = 0; i < mine.length; i += perRound) {
-        const round = mine.slice(i, i + perRound);
-        let j = 0;
-        await Promise.all(
-          Array.from({ length: Math.min(DEFAULT_LOG_OPTIONS.getConcurrency, round.length) }, async () => {
-            while (j < round.length) {
-              const key = round[j++] as string;
-              const out = await c.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-              const data = await out.Body?.transformToByteArray();
-              bytes += data?.byteLength ?? 0; // not `bytes += await …`: that reads `bytes` before the await
-            }
-          }),
-        );
-      }
-    }),
-  );
-  return { seconds: (performance.now() - started) / 1000, bytes };
+/** CPU per MB over the phases of one side, by process. */
+class CpuSums {
+  private storage = 0;
+  private api = 0;
+  private mb = 0;
+  /** Runs one phase and adds the CPU it took; `addMb` then says how much it moved. */
+  async measure<T>(storagePid: number, run: () => Promise<T>): Promise<T> {
+    const before = cpuNow(storagePid);
+    const result = await run();
+    const after = cpuNow(storagePid);
+    this.storage += after.storage - before.storage;
+    this.api += after.api - before.api;
+    return result;
+  }
+  addMb(mb: number): void {
+    this.mb += mb;
+  }
+  perMb(): CpuPerMb {
+    const per = (ms: number) => (Number.isFinite(ms) && this.mb > 0 ? ms / this.mb : undefined);
+    return { storage: per(this.storage), api: per(this.api) };
+  }
+}
+
+/** Runs `bare.ts` in a child process, as `seglog perf` runs: its start-up is not timed. */
+function runBare(task: BareTask): Promise<BareResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", BARE_SCRIPT, JSON.stringify(task)], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const line = stdout.trim().split("\n").at(-1);
+      if (code === 0 && line) resolve(JSON.parse(line) as BareResult);
+      else reject(new Error(`bare ${task.mode} exited ${code}: ${stderr.trim()}`));
+    });
+  });
 }
 
 function addCalls(a: CallTally, b: CallTally): CallTally {
@@ -256,6 +240,7 @@ class ProduceSums {
   records = 0;
   calls = ZERO;
   invocations = NO_INVOCATIONS;
+  readonly cpu = new CpuSums();
   readonly lines: ProduceLine[] = [];
   add(line: ProduceLine, calls: CallTally, invocations: InvocationTally | undefined): void {
     this.seconds += line.records / line.recordsPerSec;
@@ -264,7 +249,7 @@ class ProduceSums {
     this.invocations = addInvocations(this.invocations, invocations);
     this.lines.push(line);
   }
-  result(bare: { bytes: number; seconds: number }, recordBytes: number): ProduceResult {
+  result(bare: { bytes: number; seconds: number; cpu: CpuSums }, recordBytes: number): ProduceResult {
     const batches = this.calls.calls["PutObjectCommand"] ?? 0;
     const storedMbPerSec = this.calls.bytesPut / MiB / this.seconds;
     const bareMbPerSec = bare.bytes / MiB / bare.seconds;
@@ -278,8 +263,9 @@ class ProduceSums {
         p99Ms: median(this.lines.map((l) => l.p99Ms)),
         maxLatencyMs: Math.max(...this.lines.map((l) => l.maxLatencyMs)),
         meanHandlerMs: this.invocations.handlerMs / Math.max(1, this.invocations.invocations),
+        cpuMsPerMb: this.cpu.perMb(),
       },
-      bare: { mbPerSec: bareMbPerSec, seconds: bare.seconds },
+      bare: { mbPerSec: bareMbPerSec, seconds: bare.seconds, cpuMsPerMb: bare.cpu.perMb() },
       ratio: storedMbPerSec / bareMbPerSec,
       batches,
       meanBatchBytes: this.calls.bytesPut / Math.max(1, batches),
@@ -291,22 +277,29 @@ class ProduceSums {
 export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: BenchConfig, log: (line: string) => void): Promise<LogBenchResult> {
   const url = bench.api.url;
   const admin = new Admin({ url });
-  const clients = createClients(bench.stack.env);
-  const where = { bucket: bench.stack.bucket, table: bench.stack.table };
+  const storage = { env: bench.stack.env, bucket: bench.stack.bucket, table: bench.stack.table };
+  const pid = bench.stack.pid;
   const C = config.concurrency;
   const runs: LogRun[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "seglog-bench-bare-"));
 
-  const produceOnce = async (batchBytes: number, records: number, idempotent: boolean) => {
+  const produceOnce = async (batchBytes: number, records: number, idempotent: boolean, cpu: CpuSums) => {
     const topic = `bench-${batchBytes}-${idempotent ? "idem" : "plain"}-${randomBytes(3).toString("hex")}`;
     await admin.createTopic(topic, { partitions: C });
     sdk.take();
     bench.takeInvocations();
-    const line = await perfProduce([
-      ...["--topic", topic, "--num-records", String(records), "--record-size", String(config.recordBytes)],
-      ...["--throughput", "-1", "--batch-bytes", String(batchBytes), "--linger-ms", "5", "--concurrency", "1", "--url", url],
-      ...(idempotent ? [] : ["--producer-props", "enable.idempotence=false"]),
-    ]);
-    return { topic, line, calls: sdk.take()["produce"] ?? ZERO, invocations: bench.takeInvocations().produce };
+    const line = await cpu.measure(
+      pid,
+      () =>
+        perfProduce([
+          ...["--topic", topic, "--num-records", String(records), "--record-size", String(config.recordBytes)],
+          ...["--throughput", "-1", "--batch-bytes", String(batchBytes), "--linger-ms", "5", "--concurrency", "1", "--url", url],
+          ...(idempotent ? [] : ["--producer-props", "enable.idempotence=false"]),
+        ]),
+    );
+    const calls = sdk.take()["produce"] ?? ZERO;
+    cpu.addMb(calls.bytesPut / MiB);
+    return { topic, line, calls, invocations: bench.takeInvocations().produce };
   };
 
   try {
@@ -314,24 +307,32 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
       const mb = batchBytes >= 65_536 ? config.mbPerRun : config.smallMbPerRun;
       const records = Math.ceil((mb * MiB) / config.recordBytes);
       const sums = { idem: new ProduceSums(), plain: new ProduceSums() };
-      const bareProduced = { bytes: 0, seconds: 0 };
-      const consumed = { seconds: 0, messages: 0, calls: ZERO, idle: ZERO, invocations: NO_INVOCATIONS, idleInvocations: NO_INVOCATIONS };
-      const bareConsumed = { bytes: 0, seconds: 0, getsPerRound: 1 };
+      const bareProduced = { bytes: 0, seconds: 0, cpu: new CpuSums() };
+      const consumed = { seconds: 0, messages: 0, calls: ZERO, idle: ZERO, invocations: NO_INVOCATIONS, idleInvocations: NO_INVOCATIONS, cpu: new CpuSums() };
+      const bareConsumed = { bytes: 0, seconds: 0, getsPerRound: 1, cpu: new CpuSums() };
+      const keysFile = join(scratch, `keys-${batchBytes}.json`);
       // Rounds alternate Seglog and bare runs, so that load from elsewhere falls on both alike.
       for (let round = 0; round < config.rounds; round++) {
-        const idem = await produceOnce(batchBytes, records, true);
+        const idem = await produceOnce(batchBytes, records, true, sums.idem.cpu);
         sums.idem.add(idem.line, idem.calls, idem.invocations);
         const objects = idem.calls.calls["PutObjectCommand"] ?? 0;
         const size = Math.round(idem.calls.bytesPut / Math.max(1, objects));
-        const bp = await bareProduce(clients, where, objects, size, C);
-        sdk.take();
-        bareProduced.bytes += objects * size;
+        const bp = await bareProduced.cpu.measure(
+          pid,
+          () => runBare({ mode: "produce", ...storage, workers: C, objects, size, keysFile }),
+        );
+        bareProduced.cpu.addMb(bp.bytes / MiB);
+        bareProduced.bytes += bp.bytes;
         bareProduced.seconds += bp.seconds;
 
         bench.takeInvocations();
-        const c = await perfConsume(["--topic", idem.topic, "--messages", String(records), "--timeout-ms", "30000", "--url", url]);
+        const c = await consumed.cpu.measure(
+          pid,
+          () => perfConsume(["--topic", idem.topic, "--messages", String(records), "--timeout-ms", "30000", "--url", url]),
+        );
         const calls = sdk.take();
         const invocations = bench.takeInvocations();
+        consumed.cpu.addMb((calls["fetch"]?.bytesGot ?? 0) / MiB);
         consumed.seconds += c.messages / c.messagesPerSec;
         consumed.messages += c.messages;
         consumed.calls = addCalls(consumed.calls, calls["fetch"] ?? ZERO);
@@ -343,17 +344,20 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
           1,
           Math.round((calls["fetch"]?.calls["GetObjectCommand"] ?? 0) / Math.max(1, invocations.fetch?.invocations ?? 0)),
         );
-        const bc = await bareConsume(clients, where.bucket, bp.keys, getsPerRound);
-        sdk.take();
+        const bc = await bareConsumed.cpu.measure(
+          pid,
+          () => runBare({ mode: "consume", ...storage, workers: C, perRound: getsPerRound, getConcurrency: DEFAULT_LOG_OPTIONS.getConcurrency, keysFile }),
+        );
+        bareConsumed.cpu.addMb(bc.bytes / MiB);
         bareConsumed.bytes += bc.bytes;
         bareConsumed.seconds += bc.seconds;
         bareConsumed.getsPerRound = getsPerRound;
 
-        const plain = await produceOnce(batchBytes, records, false);
+        const plain = await produceOnce(batchBytes, records, false, sums.plain.cpu);
         sums.plain.add(plain.line, plain.calls, plain.invocations);
         log(
           `log: ${batchBytes} B batches, round ${round + 1}/${config.rounds}: produce ${(idem.calls.bytesPut / MiB / (idem.line.records / idem.line.recordsPerSec)).toFixed(1)} MB/s ` +
-            `(idempotence off ${(plain.calls.bytesPut / MiB / (plain.line.records / plain.line.recordsPerSec)).toFixed(1)}) vs bare ${((objects * size) / MiB / bp.seconds).toFixed(1)}; ` +
+            `(idempotence off ${(plain.calls.bytesPut / MiB / (plain.line.records / plain.line.recordsPerSec)).toFixed(1)}) vs bare ${(bp.bytes / MiB / bp.seconds).toFixed(1)}; ` +
             `consume ${((calls["fetch"]?.bytesGot ?? 0) / MiB / (c.messages / c.messagesPerSec)).toFixed(1)} MB/s vs bare ${(bc.bytes / MiB / bc.seconds).toFixed(1)}`,
         );
       }
@@ -366,8 +370,9 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
           storedMbPerSec,
           seconds: consumed.seconds,
           meanHandlerMs: consumed.invocations.handlerMs / Math.max(1, consumed.invocations.invocations),
+          cpuMsPerMb: consumed.cpu.perMb(),
         },
-        bare: { mbPerSec: bareMbPerSec, seconds: bareConsumed.seconds, getsPerRound: bareConsumed.getsPerRound },
+        bare: { mbPerSec: bareMbPerSec, seconds: bareConsumed.seconds, getsPerRound: bareConsumed.getsPerRound, cpuMsPerMb: bareConsumed.cpu.perMb() },
         ratio: storedMbPerSec / bareMbPerSec,
         segments,
         fetches: consumed.invocations.invocations,
@@ -381,8 +386,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
       runs.push({ batchBytes, idempotent: false, records: sums.plain.records, produce: sums.plain.result(bareProduced, config.recordBytes) });
     }
   } finally {
-    clients.s3.destroy();
-    clients.dynamo.destroy();
+    rmSync(scratch, { recursive: true, force: true });
   }
   return { suite: "log", dynamo: bench.stack.engine, concurrency: C, recordBytes: config.recordBytes, rounds: config.rounds, runs };
 }

@@ -22,6 +22,7 @@ import {
   coldStartTable,
   consumeRequestsTable,
   costTable,
+  cpuTable,
   markdownTable,
   measuredProfile,
   produceRequestsTable,
@@ -61,6 +62,7 @@ const SUITES: Suite[] = [
             throughputTable(result),
           "AWS requests per MB produced (MB = 2^20 bytes of record values)": produceRequestsTable(result),
           "AWS requests per MB consumed": consumeRequestsTable(result),
+          "CPU milliseconds per MB stored, by process (the perf and bare clients run in processes of their own)": cpuTable(result),
         },
       };
     },

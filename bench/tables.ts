@@ -5,7 +5,7 @@
 import type { CostComparison, RequestProfile } from "../src/core/cost-model.ts";
 import type { CodecBenchResult } from "./codec.ts";
 import type { ColdStartResult } from "./cold-start.ts";
-import type { LogBenchResult, LogRun } from "./log.ts";
+import type { CpuPerMb, LogBenchResult, LogRun } from "./log.ts";
 
 export type Table = Record<string, Record<string, string>>;
 
@@ -86,6 +86,25 @@ export function consumeRequestsTable(r: LogBenchResult): Table {
       "RRU per fetch": fmt(c.fetches > 0 ? q.perMb.readUnits / q.perMb.lambda : 0, 2),
       "idle long polls (RRU)": `${c.idleFetches} (${count(c.idleReadUnits)})`,
     };
+  }
+  return out;
+}
+
+/** CPU milliseconds per MB stored, by process: where the machine's time goes on each side. */
+export function cpuTable(r: LogBenchResult): Table {
+  const out: Table = {};
+  const row = (cpu: CpuPerMb) => ({
+    "storage (s3rver, DynamoDB Local)": cpu.storage === undefined ? "" : fmt(cpu.storage),
+    "local API + handlers": cpu.api === undefined ? "" : fmt(cpu.api),
+  });
+  for (const run of r.runs) {
+    const at = size(run.batchBytes);
+    out[`${at} produce, Seglog, idempotence ${run.idempotent ? "on" : "off"}`] = row(run.produce.seglog.cpuMsPerMb);
+    if (!run.idempotent) continue;
+    out[`${at} produce, bare`] = row(run.produce.bare.cpuMsPerMb);
+    if (!run.consume) continue;
+    out[`${at} consume, Seglog`] = row(run.consume.seglog.cpuMsPerMb);
+    out[`${at} consume, bare`] = row(run.consume.bare.cpuMsPerMb);
   }
   return out;
 }
