@@ -5,10 +5,12 @@
  * Lambda function has. Every invocation is tallied per function with
  * its request and response bytes, for Lambda requests and API Gateway's 512 KB units, and runs in
  * its own `callScope`, so that its SDK calls are counted under the function's name; a fetch that
- * returned no data (a long poll at the end of a partition) counts under "fetch-idle" instead.
+ * returned no data (a long poll at the end of a partition) counts under "fetch-idle" instead. The
+ * handlers write the EMF log line they write in Lambda, counted and dropped.
  */
 import type { ApiGatewayResult } from "../src/http/event.ts";
 import { contextFromEnv, lazyContext, routes } from "../src/http/app.ts";
+import { emfObserver } from "../src/http/metrics.ts";
 import { lambdaHandler, type FunctionName } from "../src/http/router.ts";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -31,6 +33,8 @@ export interface InvocationTally {
   readonly apiUnits: number;
   /** Σ handler time, event in to result out (what Lambda would bill, on this machine). */
   readonly handlerMs: number;
+  /** Σ bytes of the log line (EMF) each request writes in Lambda: CloudWatch Logs bills them. */
+  readonly logBytes: number;
 }
 
 /** A function's name, or "fetch-idle" for fetches that found no data. */
@@ -74,30 +78,40 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
   const stack = await startStorage(log);
   let tallies: Partial<Record<InvocationKind, InvocationTally>> = {};
   let invocation = 0;
+  // What each invocation would log in Lambda, by invocation scope (the observer runs inside it).
+  const logged = new Map<string, number>();
+  const observer = (fn: FunctionName) =>
+    emfObserver(fn, (line) => {
+      const scope = callScope.getStore();
+      if (scope !== undefined) logged.set(scope, (logged.get(scope) ?? 0) + Buffer.byteLength(line) + 1);
+    });
   const counted = (fn: FunctionName, handler: LambdaHandler): LambdaHandler => {
     return async (event: unknown) => {
       const scope = `${fn}#${++invocation}`;
       const startedMs = performance.now();
       const result: ApiGatewayResult = await callScope.run(scope, () => handler(event));
       const handlerMs = performance.now() - startedMs;
+      const logBytes = logged.get(scope) ?? 0;
+      logged.delete(scope);
       const e = event as { body?: unknown; isBase64Encoded?: unknown };
       const requestBytes = bodyBytes(e.body, e.isBase64Encoded);
       const responseBytes = bodyBytes(result.body, result.isBase64Encoded);
       const kind: InvocationKind = fn === "fetch" && result.statusCode === 200 && responseBytes === 0 ? "fetch-idle" : fn;
       sdk.moveScope(scope, kind);
-      const t = tallies[kind] ?? { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0 };
+      const t = tallies[kind] ?? { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0 };
       tallies[kind] = {
         invocations: t.invocations + 1,
         requestBytes: t.requestBytes + requestBytes,
         responseBytes: t.responseBytes + responseBytes,
         apiUnits: t.apiUnits + Math.max(1, Math.ceil(Math.max(requestBytes, responseBytes) / API_METERING_BYTES)),
         handlerMs: t.handlerMs + handlerMs,
+        logBytes: t.logBytes + logBytes,
       };
       return result;
     };
   };
   const handlers = Object.fromEntries(
-    FUNCTIONS.map((fn) => [fn, counted(fn, lambdaHandler(routes, fn, lazyContext(() => contextFromEnv(stack.env))))]),
+    FUNCTIONS.map((fn) => [fn, counted(fn, lambdaHandler(routes, fn, lazyContext(() => contextFromEnv(stack.env)), observer(fn)))]),
   ) as Record<FunctionName, LambdaHandler>;
   let api: LocalApi;
   try {

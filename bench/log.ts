@@ -70,6 +70,8 @@ export interface RequestCounts {
   readonly meanCallMs: Record<string, number>;
   /** DynamoDB calls whose units the emulator did not report (counted as 1 each). */
   readonly estimatedUnits: number;
+  /** Bytes of the EMF log line per request (CloudWatch Logs ingestion). */
+  readonly logBytesPerRequest: number;
 }
 
 export interface ProduceResult {
@@ -139,7 +141,7 @@ export interface LogBenchResult {
 }
 
 const ZERO: CallTally = { calls: {}, callMs: {}, readUnits: 0, writeUnits: 0, estimatedUnits: 0, bytesPut: 0, bytesGot: 0 };
-const NO_INVOCATIONS: InvocationTally = { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0 };
+const NO_INVOCATIONS: InvocationTally = { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0 };
 
 function requestCounts(t: CallTally, inv: InvocationTally, mb: number, batches: number): RequestCounts {
   const rates = (per: number): RequestRates => ({
@@ -151,7 +153,14 @@ function requestCounts(t: CallTally, inv: InvocationTally, mb: number, batches: 
     apiUnits: inv.apiUnits / per,
   });
   const meanCallMs = Object.fromEntries(Object.entries(t.callMs).map(([name, ms]) => [name, ms / Math.max(1, t.calls[name] ?? 0)]));
-  return { perMb: rates(mb), perBatch: rates(Math.max(1, batches)), calls: t.calls, meanCallMs, estimatedUnits: t.estimatedUnits };
+  return {
+    perMb: rates(mb),
+    perBatch: rates(Math.max(1, batches)),
+    calls: t.calls,
+    meanCallMs,
+    estimatedUnits: t.estimatedUnits,
+    logBytesPerRequest: inv.logBytes / Math.max(1, inv.invocations),
+  };
 }
 
 /** CPU milliseconds so far: the storage process (s3rver, DynamoDB Local) and this one (the API and the handlers). */
@@ -225,6 +234,7 @@ function addInvocations(a: InvocationTally, b: InvocationTally | undefined): Inv
     responseBytes: a.responseBytes + b.responseBytes,
     apiUnits: a.apiUnits + b.apiUnits,
     handlerMs: a.handlerMs + b.handlerMs,
+    logBytes: a.logBytes + b.logBytes,
   };
 }
 

@@ -64,6 +64,7 @@ export function produceRequestsTable(r: LogBenchResult): Table {
       "API GW units/MB": fmt(q.perMb.apiUnits, 2),
       "per batch: PUT + WRU + RRU": `${fmt(q.perBatch.s3Put, 2)} + ${fmt(q.perBatch.writeUnits, 2)} + ${fmt(q.perBatch.readUnits, 2)}`,
       "calls per batch": callsPer(q.calls, run.produce.batches),
+      "log line B/request": fmt(q.logBytesPerRequest, 0),
     };
   }
   return out;
@@ -85,6 +86,7 @@ export function consumeRequestsTable(r: LogBenchResult): Table {
       "index Queries/100 segments": fmt(c.indexQueriesPer100Segments, 1),
       "RRU per fetch": fmt(c.fetches > 0 ? q.perMb.readUnits / q.perMb.lambda : 0, 2),
       "idle long polls (RRU)": `${c.idleFetches} (${count(c.idleReadUnits)})`,
+      "log line B/fetch": fmt(q.logBytesPerRequest, 0),
     };
   }
   return out;

@@ -29,7 +29,8 @@ export interface RequestProfile {
   readonly putsPerBatch: number;
   /** Reserve 1 + commit 2 (the item and its `byOffset` LSI entry) + claim 1 when idempotent. */
   readonly writeUnitsPerBatch: number;
-  /** The idempotent producer's epoch check: one consistent read per request. */
+  /** The idempotent producer's epoch check: once per function instance for ids without a
+   * transactional id, once per request for transactional ones. */
   readonly readUnitsPerBatch: number;
   readonly getsPerBatchRead: number;
   /** Partition head, the `byOffset` LSI lookup when behind the stable hint, index Query pages. */
@@ -39,14 +40,15 @@ export interface RequestProfile {
 }
 
 /**
- * Measured by `npm run bench` on 2026-11-21 (docs/cost-model.md has the run): per produce batch
- * 1 PUT + 4.0 WRU + 1.0 RRU idempotent, 1 PUT + 3.0 WRU without, at 16 KiB, 256 KiB and 1 MiB
- * alike; 1.00 GET per segment read; 3.2 RRU per fetch at 256 KiB (3.7 at 16 KiB, 2.1 at 1 MiB),
- * taken as 3. Index removal (2 WRU) is not measured: the item and its LSI entry.
+ * Measured by `npm run bench` (docs/cost-model.md has the run): per produce batch 1 PUT + 4.0 WRU
+ * idempotent, 1 PUT + 3.0 WRU without, at 16 KiB, 256 KiB and 1 MiB alike; the idempotent
+ * producer's registry read is once per function instance (0.01–0.02 RRU per batch in the bench),
+ * taken as 0; 1.00 GET per segment read; 1.1–1.4 RRU per fetch with the fetch function's index
+ * cache, taken as 1.5. Index removal (2 WRU) is not measured: the item and its LSI entry.
  */
 export const MEASURED_PROFILES: Readonly<Record<"idempotent" | "plain", RequestProfile>> = {
-  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 4, readUnitsPerBatch: 1, getsPerBatchRead: 1, readUnitsPerFetch: 3, writeUnitsPerBatchRemoved: 2 },
-  plain: { putsPerBatch: 1, writeUnitsPerBatch: 3, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 3, writeUnitsPerBatchRemoved: 2 },
+  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 4, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 2 },
+  plain: { putsPerBatch: 1, writeUnitsPerBatch: 3, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 2 },
 };
 
 /** What the model assumes beyond the measured request counts; every default in one place. */
@@ -75,6 +77,10 @@ export interface CostAssumptions {
   readonly batchHeaderBytes: number;
   /** One index item plus its LSI entry, as DynamoDB sizes storage (100 bytes overhead each). @default 400 */
   readonly indexItemBytes: number;
+  /** CloudWatch Logs bytes per produce or fetch request: the function's EMF line (about 450
+   * bytes, measured by `npm run bench`), Lambda's START, END and REPORT lines (about 260) and API
+   * Gateway's access log line (about 400, the format `infra/api.ts` sets). @default 1100 */
+  readonly logBytesPerRequest: number;
 }
 
 export function defaultAssumptions(workload: Workload): CostAssumptions {
@@ -91,6 +97,7 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     recordFramingBytes: 10,
     batchHeaderBytes: 61,
     indexItemBytes: 400,
+    logBytesPerRequest: 1100,
   };
 }
 
@@ -212,6 +219,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("Lambda", "duration arm64 (fetch)", fetchesPerMonth * gbSeconds(fetchMs, a.fetchMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("API Gateway", "HTTP API (produce)", batchesPerMonth * apiUnits(produceRequestBytes), "512 KB requests", p.apiGateway.httpPerRequest),
       line("API Gateway", "HTTP API (fetch)", fetchesPerMonth * fetchApiUnits, "512 KB requests", p.apiGateway.httpPerRequest),
+      line("CloudWatch", "Logs ingestion (request logs)", ((batchesPerMonth + fetchesPerMonth) * a.logBytesPerRequest) / GiB, "GB", p.cloudwatchLogs.ingestPerGb),
     ],
     gbPerMonth,
   );

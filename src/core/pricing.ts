@@ -38,6 +38,10 @@ export const PRICES = {
     /** HTTP API requests are metered in 512 KB increments: 513 KB is billed as two requests. */
     httpMeteringBytes: 512 * 1024,
   },
+  cloudwatchLogs: {
+    /** Standard log class ingestion, per GB (Lambda's own logs: the first 10 TB a month). */
+    ingestPerGb: 0.5,
+  },
   kinesisOnDemand: {
     /** On-demand (standard) stream, per stream-hour. */
     perStreamHour: 0.04,

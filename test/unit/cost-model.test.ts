@@ -14,23 +14,24 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    * and no per-MB Lambda time, so that every number is exact:
    *   1,024 records per batch = 1 MiB stored; 1 batch/s; 2,628,000 batches a month (730 h);
    *   2,566.40625 GB a month (2,628,000 MiB / 1,024).
-   * Seglog, idempotent profile (1 PUT, 4 WRU, 1 RRU per batch; 1 GET per batch read; 3 RRU per
+   * Seglog, idempotent profile (1 PUT, 4 WRU, 0 RRU per batch; 1 GET per batch read; 1.5 RRU per
    * fetch; 2 WRU per batch removed):
    *   S3 PUT        2,628,000 × $0.005/1000                     = $13.14
    *   S3 GET        2,628,000 × $0.0004/1000                    = $1.0512
    *   S3 storage    1 MiB/s × 7 × 86,400 s = 590.625 GB × $0.023 = $13.584375
    *   WRU produce   10,512,000 × $0.625/M                       = $6.57
    *   WRU removal   5,256,000 × $0.625/M                        = $3.285
-   *   RRU produce   2,628,000 × $0.125/M                        = $0.3285
+   *   RRU produce   0 (the registry read is once per function instance) = $0
    *   fetches       1 partition polled once a second, 1 MiB each = 2,628,000 a month
-   *   RRU fetch     7,884,000 × $0.125/M                        = $0.9855
+   *   RRU fetch     3,942,000 × $0.125/M                        = $0.49275
    *   index storage 604,800 items × 400 B = 0.2253056 GB × $0.25 = $0.0563264
    *   Lambda req    2 × 2,628,000 × $0.20/M                     = $1.0512
    *   Lambda produce 40 ms × 1 GB × 2,628,000 = 105,120 GB-s × $0.0000133334 = $1.4016070
    *   Lambda fetch  25 ms × 1 GB × 2,628,000 = 65,700 GB-s × $0.0000133334   = $0.8760044
    *   API produce   1,048,580 B (4-byte frame header + batch) = 3 units of 512 KB: 7,884,000 × $1/M = $7.884
    *   API fetch     1,048,576 B = 2 units: 5,256,000 × $1/M     = $5.256
-   *   total                                                     = $55.4697128
+   *   logs          5,256,000 requests × 1,100 B = 5,781,600,000 B = 5.3845346 GB × $0.50 = $2.6922673
+   *   total                                                     = $57.3407301
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -52,23 +53,24 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "S3", "storage")).toBeCloseTo(13.584375, 9);
     expect(usd(l, "DynamoDB", "write units (produce)")).toBeCloseTo(6.57, 9);
     expect(usd(l, "DynamoDB", "write units (index removal)")).toBeCloseTo(3.285, 9);
-    expect(usd(l, "DynamoDB", "read units (produce)")).toBeCloseTo(0.3285, 9);
-    expect(usd(l, "DynamoDB", "read units (fetch)")).toBeCloseTo(0.9855, 9);
+    expect(usd(l, "DynamoDB", "read units (produce)")).toBe(0);
+    expect(usd(l, "DynamoDB", "read units (fetch)")).toBeCloseTo(0.49275, 9);
     expect(usd(l, "DynamoDB", "storage (index)")).toBeCloseTo(0.0563264, 6);
     expect(usd(l, "Lambda", "requests (produce)") + usd(l, "Lambda", "requests (fetch)")).toBeCloseTo(1.0512, 9);
     expect(usd(l, "Lambda", "duration arm64 (produce)")).toBeCloseTo(1.401607, 6);
     expect(usd(l, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(0.8760044, 6);
     expect(usd(l, "API Gateway", "HTTP API (produce)")).toBeCloseTo(7.884, 9);
     expect(usd(l, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(5.256, 9);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(55.4697128, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(55.4697128 / 2566.40625, 9);
+    expect(usd(l, "CloudWatch", "Logs ingestion (request logs)")).toBeCloseTo(2.6922673, 6);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.3407301, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(57.3407301 / 2566.40625, 9);
   });
 
   it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 55.4697128) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.3407301) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
@@ -98,14 +100,14 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(157.68, 9);
   });
 
-  it("drops the claim write and the epoch read without idempotence", () => {
+  it("drops the claim write without idempotence", () => {
     const w = { mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 };
     const on = estimateCosts(w);
     const off = estimateCosts(w, { assumptions: { idempotent: false } });
     expect(on.profile).toEqual(MEASURED_PROFILES.idempotent);
     expect(off.profile).toEqual(MEASURED_PROFILES.plain);
-    // 105,120,000 batches × 1 WRU × $0.625/M = $65.70 and × 1 RRU × $0.125/M = $13.14.
-    expect(on.seglog.usdPerMonth - off.seglog.usdPerMonth).toBeCloseTo(65.7 + 13.14, 6);
+    // 105,120,000 batches × 1 WRU × $0.625/M = $65.70 (the epoch read is once per function instance).
+    expect(on.seglog.usdPerMonth - off.seglog.usdPerMonth).toBeCloseTo(65.7, 6);
   });
 
   it("prices with another table when given one", () => {
