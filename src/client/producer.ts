@@ -234,30 +234,31 @@ export class Producer {
     if (state.sticky === partition) state.sticky = undefined;
   }
 
-  /** Sends one request with the first ready batch of every partition that has none in flight,
-   * as many as fit in {@link MAX_REQUEST_BYTES}; the rest wait for the next request. */
+  /** Sends the first ready batch of every partition that has none in flight, in requests of at
+   * most {@link MAX_REQUEST_BYTES} each (a batch larger than that goes alone). */
   private pump(topic: string, state: TopicState): void {
-    const take: Pending[] = [];
-    let bytes = 0;
-    for (let i = 0; i < state.ready.length; ) {
-      const b = state.ready[i] as Pending;
-      if (state.inFlight.has(b.partition) || take.some((t) => t.partition === b.partition)) {
-        i++;
-        continue;
+    for (;;) {
+      const take: Pending[] = [];
+      let bytes = 0;
+      for (let i = 0; i < state.ready.length; ) {
+        const b = state.ready[i] as Pending;
+        if (state.inFlight.has(b.partition) || take.some((t) => t.partition === b.partition) || (take.length > 0 && bytes + b.bytes > MAX_REQUEST_BYTES)) {
+          i++;
+          continue;
+        }
+        take.push(b);
+        bytes += b.bytes;
+        state.ready.splice(i, 1);
       }
-      if (take.length > 0 && bytes + b.bytes > MAX_REQUEST_BYTES) break;
-      take.push(b);
-      bytes += b.bytes;
-      state.ready.splice(i, 1);
+      if (take.length === 0) return;
+      for (const b of take) state.inFlight.add(b.partition);
+      const p = this.sendBatches(topic, state, take).finally(() => {
+        this.sending.delete(p);
+        for (const b of take) state.inFlight.delete(b.partition);
+        this.pump(topic, state);
+      });
+      this.sending.add(p);
     }
-    if (take.length === 0) return;
-    for (const b of take) state.inFlight.add(b.partition);
-    const p = this.sendBatches(topic, state, take).finally(() => {
-      this.sending.delete(p);
-      for (const b of take) state.inFlight.delete(b.partition);
-      this.pump(topic, state);
-    });
-    this.sending.add(p);
   }
 
   private async sendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
