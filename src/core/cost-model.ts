@@ -197,8 +197,11 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const bytesPerFetch = batchesPerFetch * storedBatchBytes;
   const fetchesPerMonth = groups * a.partitions * fetchesPerPartitionPerSec * SECONDS_PER_MONTH;
   const fetchMs = a.fetchBaseMs + (bytesPerFetch / MiB) * a.msPerMb;
-  // API Gateway meters the answer: a fetch carrying part of a batch on average is billed as if whole.
-  const fetchApiUnits = apiUnits(Math.ceil(batchesPerFetch) * storedBatchBytes);
+  // API Gateway meters the answer. Batches arrive evenly, so a fetch carries the whole number of
+  // batches just below the mean or just above it, in the proportion that gives the mean.
+  const fewer = Math.floor(batchesPerFetch);
+  const more = batchesPerFetch - fewer;
+  const fetchApiUnits = (1 - more) * apiUnits(fewer * storedBatchBytes) + more * apiUnits((fewer + 1) * storedBatchBytes);
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
 

@@ -100,6 +100,15 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(157.68, 9);
   });
 
+  it("bills each fetch's answer by the batches it carries, whole numbers around the mean", () => {
+    // 1,000,000-byte batches: 976 records, 1,009,245 bytes stored; 10,240 records/s over 10
+    // partitions is 1.0492 batches per partition per second, one fetch a second: 95.1 % of the
+    // fetches carry one batch (2 units of 512 KB), 4.9 % carry two (2,018,490 bytes: 4 units),
+    // 2.0984 units a fetch; 52,560,000 fetches × 2.0984 × $1/M = $110.29.
+    const c = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 1_000_000, consumerGroups: 2, retentionDays: 7 });
+    expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(110.2898361, 6);
+  });
+
   it("drops the claim write without idempotence", () => {
     const w = { mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 };
     const on = estimateCosts(w);
