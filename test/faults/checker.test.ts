@@ -157,6 +157,14 @@ describe("the history checker", () => {
       },
     ],
     [
+      "commit-fenced",
+      "a commit lands that was sent after the lease had moved to a later epoch",
+      (h) => {
+        const i = indexOf(h.events, (e) => e.type === "commit" && e.member === "B");
+        h.events.splice(i, 0, { type: "commit", group: "g", member: "A", epoch: 1, partition: 0, offset: 3, leaseEpochAtSend: 2 });
+      },
+    ],
+    [
       "commit-monotone",
       "a committed offset moves backwards",
       (h) => {

@@ -43,7 +43,9 @@ export type HistoryEvent =
     }
   /**
    * An offset commit took effect in storage, whether or not its caller heard back; `late` when it
-   * landed after its caller had given up on it (a zombie invocation's request).
+   * landed after its caller had given up on it (a zombie invocation's request);
+   * `leaseEpochAtSend`, the lease's epoch as known from lease writes that had landed before the
+   * commit left for storage (epochs only grow, so a fenced commit cannot land below it).
    */
   | {
       readonly type: "commit";
@@ -53,6 +55,7 @@ export type HistoryEvent =
       readonly partition: number;
       readonly offset: number;
       readonly late?: boolean;
+      readonly leaseEpochAtSend?: number;
     }
   /** Anything worth seeing in a report (joins, kills, resets); never checked. */
   | { readonly type: "note"; readonly text: string };
@@ -288,7 +291,14 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
     if (e.type === "commit") {
       const key = `${e.group}/${e.partition}`;
       const newest = committers.get(key);
-      if (newest !== undefined && (e.epoch < newest.epoch || (e.epoch === newest.epoch && e.member !== newest.member))) {
+      if (e.leaseEpochAtSend !== undefined && e.epoch < e.leaseEpochAtSend) {
+        report({
+          invariant: "commit-fenced",
+          event: index,
+          message: `group ${e.group} partition ${e.partition}: ${e.member} committed ${e.offset} at epoch ${e.epoch}${e.late === true ? " (late)" : ""}, sent when the lease was already at epoch ${e.leaseEpochAtSend}`,
+          evidence: { commit: e },
+        });
+      } else if (newest !== undefined && (e.epoch < newest.epoch || (e.epoch === newest.epoch && e.member !== newest.member))) {
         report({
           invariant: "commit-fenced",
           event: index,

@@ -11,7 +11,6 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { GroupConsumer } from "../../src/client/group-consumer.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { isSeglogError } from "../../src/core/errors.ts";
-import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../../src/core/topic-config.ts";
 import { LogTopicCatalog } from "../../src/groups/log-catalog.ts";
 import { GroupService } from "../../src/groups/service.ts";
 import { routes } from "../../src/http/app.ts";
@@ -62,6 +61,10 @@ export interface WorkloadOptions {
   readonly producers?: { readonly idempotent: number; readonly plain: number };
   /** Member slots per group. @default [3, 2] */
   readonly groups?: readonly number[];
+  /** How long the groups may take to catch up once the faults stop. @default 30 s + twice the abort timeout */
+  readonly drainTimeoutMs?: number;
+  /** How long a member stays before it leaves or is killed, uniform in [min, max). @default [1500, 6500] */
+  readonly memberLifetimeMs?: readonly [number, number];
   /** The topic's `retention.ms`. @default 75 % of the time under faults (at least 5 s) */
   readonly retentionMs?: number;
   /** Function instances the invocations are spread over. @default 2 */
@@ -152,32 +155,53 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const topic = uniqueName(`faults-${seed}`);
   const observer = testLog({ abortTimeoutMs });
   const retentionMs = options.retentionMs ?? Math.max(5000, Math.round(seconds * 750));
-  // Small merged segments, where the topic config knows them (segment merging, issue 7).
-  const config = { "retention.ms": retentionMs, ...("segment.bytes" in DEFAULT_TOPIC_CONFIG ? { "segment.bytes": 16_384 } : {}) } as Partial<TopicConfig>;
-  await observer.log.createTopic({ name: topic, partitions, config });
+  // The smallest merged segments, so that merges happen within seconds.
+  await observer.log.createTopic({ name: topic, partitions, config: { "retention.ms": retentionMs, "segment.bytes": 16_384 } });
 
-  // Offset commits are recorded as they land in DynamoDB, whether or not the member hears back.
-  const observeCommit = (req: RequestInfo, step: Step, late: boolean) => {
-    if (step !== "offset-commit") return;
-    const input = req.input as {
-      Key: Record<string, { S: string }>;
-      UpdateExpression: string;
-      ConditionExpression: string;
-      ExpressionAttributeValues: Record<string, { S?: string; N?: string }>;
-    };
+  // Offset commits are recorded as they land in DynamoDB, whether or not the member hears back,
+  // with the lease epoch known when they left: the highest epoch a landed lease write had set.
+  type LeaseUpdate = {
+    Key: Record<string, { S: string }>;
+    UpdateExpression: string;
+    ConditionExpression?: string;
+    ExpressionAttributeValues?: Record<string, { S?: string; N?: string }>;
+  };
+  const leaseOf = (input: LeaseUpdate) => {
     const [, group] = /^G#(.*)$/.exec(input.Key["pk"]?.S ?? "") ?? [];
     const [, leaseTopic, partition] = /^L#(.*)#(\d+)$/.exec(input.Key["sk"]?.S ?? "") ?? [];
-    if (group === undefined || leaseTopic !== topic) return;
-    const value = (re: RegExp) => input.ExpressionAttributeValues[re.exec(`${input.UpdateExpression} ${input.ConditionExpression}`)?.[1] ?? ""];
-    record({
-      type: "commit",
-      group,
-      member: value(/#owner = (:v\d+)/)?.S ?? "?",
-      epoch: Number(value(/#epoch = (:v\d+)/)?.N),
-      partition: Number(partition),
-      offset: Number(value(/#checkpoint = (:v\d+)/)?.N),
-      late,
-    });
+    return group === undefined || leaseTopic !== topic ? undefined : { group, partition: Number(partition) };
+  };
+  const valueOf = (input: LeaseUpdate, re: RegExp) =>
+    input.ExpressionAttributeValues?.[re.exec(`${input.UpdateExpression} ${input.ConditionExpression ?? ""}`)?.[1] ?? ""];
+  const leaseEpochs = new Map<string, number>();
+  const epochAtSend = new WeakMap<RequestInfo, number>();
+  const hooks = {
+    sending: (req: RequestInfo, step: Step) => {
+      const lease = step === "offset-commit" ? leaseOf(req.input as LeaseUpdate) : undefined;
+      const known = lease && leaseEpochs.get(`${lease.group}/${lease.partition}`);
+      if (known !== undefined) epochAtSend.set(req, known);
+    },
+    landed: (req: RequestInfo, step: Step, late: boolean) => {
+      const input = req.input as LeaseUpdate;
+      const lease = step === "offset-commit" || step === "lease-take" || step === "lease-write" ? leaseOf(input) : undefined;
+      if (lease === undefined) return;
+      if (step !== "offset-commit") {
+        const epoch = Number(valueOf({ ...input, ConditionExpression: "" }, /#epoch = (:v\d+)/)?.N);
+        const key = `${lease.group}/${lease.partition}`;
+        if (Number.isSafeInteger(epoch)) leaseEpochs.set(key, Math.max(epoch, leaseEpochs.get(key) ?? 0));
+        return;
+      }
+      const atSend = epochAtSend.get(req);
+      record({
+        type: "commit",
+        ...lease,
+        member: valueOf(input, /#owner = (:v\d+)/)?.S ?? "?",
+        epoch: Number(valueOf(input, /#epoch = (:v\d+)/)?.N),
+        offset: Number(valueOf(input, /#checkpoint = (:v\d+)/)?.N),
+        late,
+        ...(atSend === undefined ? {} : { leaseEpochAtSend: atSend }),
+      });
+    },
   };
 
   const instances: Instance[] = Array.from({ length: options.instances ?? 2 }, () => {
@@ -186,7 +210,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       rewriteRequests(dynamo, options.mutate);
       rewriteRequests(s3, options.mutate);
     }
-    attachPlan(dynamo, "dynamodb", plan, { landed: observeCommit });
+    attachPlan(dynamo, "dynamodb", plan, hooks);
     attachPlan(s3, "s3", plan);
     const groups = new GroupService({
       store: new DynamoGroupStore({ client: dynamo, tableName: table }),
@@ -343,7 +367,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     for (let generation = 0; ; generation++) {
       const member = await startMember(group, `${group}/${slot}.${generation}`, rand);
       live.add(member);
-      const until = Date.now() + 1500 + rand() * 5000;
+      const [shortest, longest] = options.memberLifetimeMs ?? [1500, 6500];
+      const until = Date.now() + shortest + rand() * (longest - shortest);
       while (churning && Date.now() < until) await sleep(100);
       if (!churning) return; // the member stays for the drain
       live.delete(member);
@@ -449,7 +474,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   await phase("sends", Promise.race([Promise.allSettled([...sends]), sleep(3000)]));
   plan.active = false;
   await phase("producers", Promise.all([...producerTasks, maintenanceTask]));
-  await phase("coverage", Promise.all(slotTasks).then(() => waitForCoverage(30_000 + 2 * abortTimeoutMs)));
+  await phase("coverage", Promise.all(slotTasks).then(() => waitForCoverage(options.drainTimeoutMs ?? 30_000 + 2 * abortTimeoutMs)));
   await phase(
     "members",
     Promise.all([

@@ -288,6 +288,8 @@ export class Invocation {
 export const currentInvocation = new AsyncLocalStorage<Invocation>();
 
 export interface PlanHooks {
+  /** Called as a request leaves for storage (after any hold), with the same `req` that `landed` gets. */
+  readonly sending?: (req: RequestInfo, step: Step) => void;
   /**
    * Called for every request that took effect in storage, whether or not its caller heard back;
    * `late` when its invocation had crashed or been abandoned by then (nobody waits for it).
@@ -306,6 +308,7 @@ export function attachPlan(client: DynamoDBClient | S3Client, service: "dynamodb
     const req = { command: String(context.commandName), input: args.input as Record<string, unknown> };
     const invocation = currentInvocation.getStore();
     const send = async () => {
+      hooks.sending?.(req, classify(req));
       const out = await next(args);
       hooks.landed?.(req, classify(req), invocation !== undefined && (invocation.crashed || invocation.abandoned));
       return out;
