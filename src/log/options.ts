@@ -21,6 +21,9 @@ export interface LogOptions {
   readonly indexCacheMs: number;
   /** Parallel S3 GETs per fetch. */
   readonly getConcurrency: number;
+  /** A fetch starts no S3 GET after this long (it returns what it read), so that a fetch of
+   * many small segments ends well within the fetch function's timeout (25 s). */
+  readonly readBudgetMs: number;
   readonly now: () => number;
 }
 
@@ -36,6 +39,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   indexPageSize: 100,
   indexCacheMs: 60_000,
   getConcurrency: 16,
+  readBudgetMs: 5_000,
   now: () => Date.now(),
 };
 

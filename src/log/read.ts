@@ -141,6 +141,7 @@ export class Reader {
             (await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ??
             logStart);
     const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes, this.options.stableAdvanceSeqs, true);
+    const readBy = this.options.now() + this.options.readBudgetMs;
     let bytes = 0;
     let nextOffset = offset;
     const wanted: { entry: IndexEntry; range: ByteRange }[] = [];
@@ -157,7 +158,8 @@ export class Reader {
       }
     }
     if (walk.stopped && offset > walk.end) throw outOfRange(offset, head.logStartOffset, walk.end);
-    const batches = await this.getAll(topic, partition, wanted);
+    const batches = await this.getAll(topic, partition, wanted, readBy);
+    if (batches.length < wanted.length) nextOffset = (wanted[batches.length - 1] as (typeof wanted)[number]).range.nextOffset;
     return {
       batches,
       nextOffset,
@@ -224,12 +226,17 @@ export class Reader {
     }
   }
 
-  /** GETs the wanted objects in parallel: whole, or the byte range of a merged one. */
-  private getAll(topic: TopicRecord, partition: number, wanted: { entry: IndexEntry; range: ByteRange }[]): Promise<FetchedBatch[]> {
-    return mapConcurrent(wanted, this.options.getConcurrency, async ({ entry, range }) => {
+  /**
+   * GETs the wanted objects in parallel: whole, or the byte range of a merged one. No GET starts
+   * after `readBy` (the first always does): a fetch far behind on small segments returns what it
+   * read in time, and the consumer's next fetch goes on from there.
+   */
+  private getAll(topic: TopicRecord, partition: number, wanted: { entry: IndexEntry; range: ByteRange }[], readBy: number): Promise<FetchedBatch[]> {
+    const read = async ({ entry, range }: (typeof wanted)[number]) => {
       const whole = range.start === 0 && range.end === entry.bytes;
       return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), whole ? undefined : range) };
-    });
+    };
+    return mapConcurrent(wanted, this.options.getConcurrency, read, () => this.options.now() >= readBy);
   }
 }
 

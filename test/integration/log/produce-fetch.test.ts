@@ -112,6 +112,19 @@ describe("produce and fetch", () => {
     expect(fromMiddle).toHaveLength(63);
   });
 
+  it("returns what it read once its read budget is spent, far behind on small segments, and the next fetch goes on", async () => {
+    const topic = uniqueName("budget");
+    await log.createTopic({ name: topic, partitions: 1 });
+    for (let i = 0; i < 20; i++) await log.produceRecords(topic, [{ key: null, value: b(`v${i}`) }]);
+    const hurried = testLog({ readBudgetMs: 0 }).log; // no GET starts after the first
+    const first = await hurried.fetch(topic, 0, { offset: 3, maxBytes: 1_000_000 });
+    expect(first.batches).toHaveLength(1);
+    expect(first.nextOffset).toBe(4);
+    expect(first.highWatermark).toBe(20);
+    const all = await readAll(hurried, topic, 0);
+    expect(all.map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+  });
+
   it("answers OffsetOutOfRange below the log start and above the high watermark, and long-polls at the end", async () => {
     const topic = uniqueName("range");
     await log.createTopic({ name: topic, partitions: 1 });
