@@ -131,6 +131,7 @@ export class GroupConsumer {
   private heartbeatAgain = false;
   private heartbeatsStopped = true;
   private commits: Promise<unknown> = Promise.resolve();
+  private commitSequence = 0;
   private lastCommitAt = 0;
 
   constructor(options: GroupConsumerOptions) {
@@ -553,6 +554,7 @@ export class GroupConsumer {
       if (memberId === undefined) return todo.map((e) => this.lose(e.lease));
       const body = {
         memberId,
+        sequence: ++this.commitSequence, // retries repeat it; a late request cannot move a checkpoint back
         offsets: todo.map((e) => ({ topic: e.lease.topic, partition: e.lease.partition, epoch: e.lease.epoch, offset: e.offset })),
       };
       let reply;

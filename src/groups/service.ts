@@ -97,6 +97,10 @@ export interface OffsetToCommit {
 export interface CommitRequest {
   readonly memberId: string;
   readonly offsets: readonly OffsetToCommit[];
+  /** Increases with each commit request of the member (a retry repeats it): a request that
+   * lands after a later one of the same member and epoch is refused instead of moving the
+   * checkpoint back. Without it, commits at the epoch land in arrival order. */
+  readonly sequence?: number;
 }
 
 export interface PartitionOutcome {
@@ -318,14 +322,16 @@ export class GroupService {
       seen.add(leaseKey(c));
       return c;
     });
+    const sequence = request.sequence === undefined ? null : checkInt(request.sequence, "sequence", 1);
     const now = this.now();
     const partitions = await Promise.all(
       commits.map(async (c): Promise<PartitionOutcome> => {
-        const ok = await this.store.commitOffset(group, { ...c, memberId, now });
+        const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence });
         const error = ok
           ? null
           : fenced(
-              `member ${memberId} does not own ${c.topic}/${c.partition} at epoch ${c.epoch}`,
+              `member ${memberId} does not own ${c.topic}/${c.partition} at epoch ${c.epoch}` +
+                (sequence === null ? "" : `, or a later commit of the member (sequence > ${sequence}) landed first`),
               "StaleEpoch",
             ).toJSON().error;
         return { topic: c.topic, partition: c.partition, offset: c.offset, error };

@@ -71,12 +71,17 @@ export const groupRoutes: Route<GroupContext>[] = [
     fn: "groups",
     handle: async (req, params, { groups }) => {
       const body = jsonBody(req);
-      onlyKeys(body, ["memberId", "offsets"], "a commit body");
+      onlyKeys(body, ["memberId", "offsets", "sequence"], "a commit body");
       const memberId = body["memberId"];
       if (typeof memberId !== "string") throw invalid("memberId must be a string");
       const offsets = body["offsets"];
       if (!Array.isArray(offsets) || offsets.length === 0) throw invalid("offsets must be a non-empty array");
-      const result = await groups.commit(param(params, "group"), { memberId, offsets: offsets.map(offsetToCommit) });
+      const sequence = body["sequence"] === undefined ? undefined : requiredInt(body, "sequence", "a commit body", 1);
+      const result = await groups.commit(param(params, "group"), {
+        memberId,
+        offsets: offsets.map(offsetToCommit),
+        ...(sequence === undefined ? {} : { sequence }),
+      });
       const partitions = result.partitions.map((p) => ({ ...p, offset: toWire(p.offset) }));
       return withPartialFailure(partitions);
     },

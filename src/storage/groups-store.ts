@@ -277,10 +277,18 @@ export class DynamoGroupStore implements GroupStore {
       `${e.name("updatedAt")} = ${e.value(N(commit.now))}`,
     ];
     if (commit.metadata !== null) sets.push(`${e.name("metadata")} = ${e.value({ S: commit.metadata })}`);
+    let ordered = "";
+    if (commit.sequence !== null) {
+      // a late commit (lower sequence, same epoch) must not move the checkpoint back
+      const [seq, seqEpoch, epoch] = [e.name("commitSeq"), e.name("commitSeqEpoch"), e.value(N(commit.epoch))];
+      sets.push(`${seq} = ${e.value(N(commit.sequence))}`, `${seqEpoch} = ${epoch}`);
+      ordered = ` AND (attribute_not_exists(${seq}) OR ${seqEpoch} <> ${epoch} OR ${seq} <= ${e.value(N(commit.sequence))})`;
+    }
     const update = `SET ${sets.join(", ")}` + (commit.metadata === null ? ` REMOVE ${e.name("metadata")}` : "");
     const condition =
       `${e.name("owner")} = ${e.value({ S: commit.memberId })} AND ` +
-      `${e.name("epoch")} = ${e.value(N(commit.epoch))}`;
+      `${e.name("epoch")} = ${e.value(N(commit.epoch))}` +
+      ordered;
     return this.conditional(async () => {
       await this.client.send(
         new UpdateItemCommand({
@@ -405,6 +413,7 @@ function toLease(item: Item): LeaseState {
     pendingOwner: str(item, "pendingOwner") ?? null,
     revokeRequestedAt: num(item, "revokeRequestedAt") ?? null,
     updatedAt: reqNum(item, "updatedAt"),
+    ...(item["commitSeq"] ? { commitSequence: { epoch: reqNum(item, "commitSeqEpoch"), sequence: reqNum(item, "commitSeq") } } : {}),
   };
 }
 

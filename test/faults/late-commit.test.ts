@@ -1,12 +1,9 @@
 /**
  * Finding of the fault runs (docs/fault-testing.md, "Findings"): an offset commit held in flight
- * — its caller timed out and retried, the invocation carried on — lands after the same owner's
- * later commit and moves the checkpoint back. The fence (owner and epoch) cannot tell the two
- * apart; the SDK's "a partition's commits land in order" does not hold across such retries. At
- * least once still holds (the next owner replays); an at-most-once member may process twice.
- *
- * This test pins today's behaviour, so that a fix (commits ordered per owner and epoch) shows
- * up here: it should then expect the later commit to stay.
+ * — its caller timed out and retried, the invocation carried on — landed after the same owner's
+ * later commit and moved the checkpoint back: the fence (owner and epoch) cannot tell the two
+ * apart. Fixed by ordered commits: each commit request carries the member's `sequence` (a retry
+ * repeats it), and the lease refuses a lower one at the same epoch.
  */
 import { afterAll, expect, it } from "vitest";
 import { LogTopicCatalog } from "../../src/groups/log-catalog.ts";
@@ -22,7 +19,7 @@ afterAll(() => {
   s3.destroy();
 });
 
-it("a commit held in flight lands after the owner's later commit and moves the checkpoint back", async () => {
+it("a commit held in flight that lands after the owner's later commit is refused, and the checkpoint stays", async () => {
   let armed = true;
   const faults = injectFaults(dynamo, (req) => {
     if (!armed || classify(req) !== "offset-commit") return undefined;
@@ -35,16 +32,16 @@ it("a commit held in flight lands after the owner's later commit and moves the c
   const group = uniqueName("late-commit-g");
   const { memberId, assignment } = await groups.join(group, { topics: [topic], sessionTimeoutMs: 30_000 });
   const epoch = assignment[0]?.epoch ?? 0;
-  const commit = (offset: bigint) => groups.commit(group, { memberId, offsets: [{ topic, partition: 0, epoch, offset }] });
+  const commit = (offset: bigint, sequence: number) => groups.commit(group, { memberId, sequence, offsets: [{ topic, partition: 0, epoch, offset }] });
 
-  const delayed = commit(5n); // in flight: its caller gives up on it
+  const delayed = commit(5n, 1); // in flight: its caller gives up on it
   while (faults.held === 0) await new Promise((r) => setTimeout(r, 10));
-  await commit(5n); // the caller's retry lands
-  await commit(10n); // and the owner moves on
+  await commit(5n, 1); // the caller's retry lands
+  await commit(10n, 2); // and the owner moves on
   faults.releaseAll();
-  await delayed; // the first attempt lands now, still at the owner's epoch
+  await expect(delayed).rejects.toMatchObject({ kind: "Fenced" }); // the first attempt arrives late: refused
 
   const described = await groups.describe(group);
-  expect(described.partitions.find((p) => p.topic === topic && p.partition === 0)?.committedOffset).toBe(5n);
+  expect(described.partitions.find((p) => p.topic === topic && p.partition === 0)?.committedOffset).toBe(10n);
   await groups.leave(group, memberId);
 });

@@ -28,6 +28,9 @@ export interface LeaseState {
   /** Set while the owner has been asked to revoke (kept from the first request). */
   readonly revokeRequestedAt: number | null;
   readonly updatedAt: number;
+  /** The sequence of the last commit that named one, and the epoch it was made at: a commit at
+   * that epoch with a lower sequence arrived late and is refused. */
+  readonly commitSequence?: { readonly epoch: number; readonly sequence: number };
 }
 
 export interface GroupSnapshot {
@@ -66,6 +69,8 @@ export interface OffsetCommit extends PartitionRef {
   readonly offset: bigint;
   readonly metadata: string | null;
   readonly now: number;
+  /** Increases with each commit request of the member; null: not ordered (any commit at the epoch lands). */
+  readonly sequence: number | null;
 }
 
 export const leaseKey = (ref: PartitionRef): string => `${ref.topic}#${ref.partition}`;

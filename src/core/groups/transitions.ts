@@ -64,5 +64,9 @@ export function applyLeaseWrite(lease: LeaseState | undefined, write: LeaseWrite
 /** The lease after a commit, or null when the committer is not the owner at that epoch. */
 export function applyCommit(lease: LeaseState | undefined, commit: OffsetCommit): LeaseState | null {
   if (lease === undefined || lease.owner !== commit.memberId || lease.epoch !== commit.epoch) return null;
-  return { ...lease, checkpoint: commit.offset, metadata: commit.metadata, updatedAt: commit.now };
+  const last = lease.commitSequence;
+  if (commit.sequence === null) return { ...lease, checkpoint: commit.offset, metadata: commit.metadata, updatedAt: commit.now };
+  if (last !== undefined && last.epoch === commit.epoch && last.sequence > commit.sequence) return null;
+  const commitSequence = { epoch: commit.epoch, sequence: commit.sequence };
+  return { ...lease, checkpoint: commit.offset, metadata: commit.metadata, updatedAt: commit.now, commitSequence };
 }

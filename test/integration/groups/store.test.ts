@@ -55,7 +55,12 @@ describe("DynamoGroupStore on the local stack", () => {
     expect(await store.writeLease(group, lease({ type: "acquire", owner: "b" }, { exists: false }))).toBeNull();
     expect(await store.writeLease(group, lease({ type: "acquire", owner: "b" }, { exists: true, owner: null, epoch: 1 }))).toBeNull();
 
-    const commit = { topic: "t1", partition: 3, memberId: "a", epoch: 1, offset: 12345678901234567890n, metadata: "x", now: 11 };
+    const commit = { topic: "t1", partition: 3, memberId: "a", epoch: 1, offset: 12345678901234567890n, metadata: "x", now: 11, sequence: null };
+    // ordered commits: a lower sequence at the same epoch arrived late and is refused; the same one (a retry) lands
+    expect(await store.commitOffset(group, { ...commit, offset: 9n, sequence: 7 })).toBe(true);
+    expect(await store.commitOffset(group, { ...commit, offset: 8n, sequence: 6 })).toBe(false);
+    expect(await store.commitOffset(group, { ...commit, offset: 9n, sequence: 7 })).toBe(true);
+    expect((await store.readGroup(group)).leases[0]).toMatchObject({ checkpoint: 9n, commitSequence: { epoch: 1, sequence: 7 } });
     expect(await store.commitOffset(group, commit)).toBe(true);
     expect(await store.commitOffset(group, { ...commit, epoch: 2, offset: 1n })).toBe(false);
     expect(await store.commitOffset(group, { ...commit, memberId: "b", offset: 1n })).toBe(false);

@@ -134,8 +134,14 @@ describe("lease transitions", () => {
     expect(write({ type: "acquire", owner: "b" }, "a", 3)).toMatchObject({ owner: "b", epoch: 4, checkpoint: 40n });
     expect(write({ type: "revoke", pendingOwner: "b" }, "a", 3)).toMatchObject({ owner: "a", epoch: 3, revokeRequestedAt: 9 });
     expect(write({ type: "reset", checkpoint: 1n }, "a", 3)).toMatchObject({ owner: null, epoch: 4, checkpoint: 1n, metadata: null });
-    expect(applyCommit(held, { topic: "t", partition: 0, memberId: "a", epoch: 3, offset: 50n, metadata: null, now: 9 })).toMatchObject({ checkpoint: 50n });
-    expect(applyCommit(held, { topic: "t", partition: 0, memberId: "a", epoch: 2, offset: 50n, metadata: null, now: 9 })).toBeNull();
-    expect(applyCommit(undefined, { topic: "t", partition: 0, memberId: "a", epoch: 3, offset: 50n, metadata: null, now: 9 })).toBeNull();
+    const commit = { topic: "t", partition: 0, memberId: "a", epoch: 3, offset: 50n, metadata: null, now: 9, sequence: null };
+    expect(applyCommit(held, commit)).toMatchObject({ checkpoint: 50n });
+    expect(applyCommit(held, { ...commit, epoch: 2 })).toBeNull();
+    expect(applyCommit(undefined, commit)).toBeNull();
+    const ordered = applyCommit(held, { ...commit, sequence: 5 });
+    expect(ordered).toMatchObject({ checkpoint: 50n, commitSequence: { epoch: 3, sequence: 5 } });
+    expect(applyCommit(ordered ?? undefined, { ...commit, offset: 45n, sequence: 4 })).toBeNull(); // late: would move back
+    expect(applyCommit(ordered ?? undefined, { ...commit, offset: 60n, sequence: 5 })).toMatchObject({ checkpoint: 60n }); // a retry
+    expect(applyCommit({ ...(ordered as NonNullable<typeof ordered>), epoch: 4 }, { ...commit, epoch: 4, offset: 1n, sequence: 1 })).toMatchObject({ checkpoint: 1n }); // a new epoch starts over
   });
 });
