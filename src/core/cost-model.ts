@@ -65,7 +65,7 @@ export interface CostAssumptions {
   readonly produceMemoryMb: number;
   /** @default 1024 */
   readonly fetchMemoryMb: number;
-  /** Lambda billed time per produce request: the 4 sequential calls. An estimate, not a measurement. @default 40 */
+  /** Lambda billed time per produce request: 3 storage round trips one after another (reserve, the PUT beside the claim, commit). An estimate, not a measurement. @default 40 */
   readonly produceBaseMs: number;
   /** Per fetch: head, index Query, the first GET. An estimate. @default 25 */
   readonly fetchBaseMs: number;
@@ -77,9 +77,9 @@ export interface CostAssumptions {
   readonly batchHeaderBytes: number;
   /** One index item plus its LSI entry, as DynamoDB sizes storage (100 bytes overhead each). @default 400 */
   readonly indexItemBytes: number;
-  /** CloudWatch Logs bytes per produce or fetch request: the function's EMF line (about 450
-   * bytes, measured by `npm run bench`), Lambda's START, END and REPORT lines (about 260) and API
-   * Gateway's access log line (about 400, the format `infra/api.ts` sets). @default 1100 */
+  /** CloudWatch Logs bytes per produce or fetch request: the function's EMF line (610–650
+   * bytes, measured by `npm run bench`), Lambda's START, END and REPORT lines (about 270) and API
+   * Gateway's access log line (about 400, the format `infra/api.ts` sets). @default 1300 */
   readonly logBytesPerRequest: number;
 }
 
@@ -97,7 +97,7 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     recordFramingBytes: 10,
     batchHeaderBytes: 61,
     indexItemBytes: 400,
-    logBytesPerRequest: 1100,
+    logBytesPerRequest: 1300,
   };
 }
 

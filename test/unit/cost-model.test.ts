@@ -30,8 +30,8 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    *   Lambda fetch  25 ms × 1 GB × 2,628,000 = 65,700 GB-s × $0.0000133334   = $0.8760044
    *   API produce   1,048,580 B (4-byte frame header + batch) = 3 units of 512 KB: 7,884,000 × $1/M = $7.884
    *   API fetch     1,048,576 B = 2 units: 5,256,000 × $1/M     = $5.256
-   *   logs          5,256,000 requests × 1,100 B = 5,781,600,000 B = 5.3845346 GB × $0.50 = $2.6922673
-   *   total                                                     = $57.3407301
+   *   logs          5,256,000 requests × 1,300 B = 6,832,800,000 B = 6.3635409 GB × $0.50 = $3.1817704
+   *   total                                                     = $57.8302332
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -61,16 +61,16 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(0.8760044, 6);
     expect(usd(l, "API Gateway", "HTTP API (produce)")).toBeCloseTo(7.884, 9);
     expect(usd(l, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(5.256, 9);
-    expect(usd(l, "CloudWatch", "Logs ingestion (request logs)")).toBeCloseTo(2.6922673, 6);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.3407301, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(57.3407301 / 2566.40625, 9);
+    expect(usd(l, "CloudWatch", "Logs ingestion (request logs)")).toBeCloseTo(3.1817704, 6);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.8302332, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(57.8302332 / 2566.40625, 9);
   });
 
   it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.3407301) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.8302332) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
