@@ -10,7 +10,7 @@ export interface ClientOptions {
   readonly maxAttempts?: number;
   /** First backoff; doubles per attempt with full jitter, capped at `maxBackoffMs`. @default 100 */
   readonly initialBackoffMs?: number;
-  /** @default 5000 */
+  /** The longest wait between attempts, a server's `Retry-After` included. @default 5000 */
   readonly maxBackoffMs?: number;
   /** Signs each request (IAM-authorized deployments). `false` never signs.
    * @default SigV4 with the default AWS credential chain for AWS API URLs (see `sigv4.ts`), else none */
@@ -43,6 +43,10 @@ export class SeglogHttp {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly signer: RequestSigner | undefined;
+  /** The pause the server last asked for with `Retry-After`, until a success without one. Every
+   * backoff of this client waits at least this long, also where the caller has no error object
+   * to pass (a batch that a 207 refused). */
+  private serverRetryAfterMs = 0;
 
   constructor(options: ClientOptions = {}) {
     this.url = resolveUrl(options.url);
@@ -73,6 +77,9 @@ export class SeglogHttp {
       if (c.signal?.aborted) throw e;
       throw new SeglogError("Internal", `Cannot reach Seglog at ${this.url}: ${causeText(e)}`, { retriable: true, code: "Unreachable", cause: e });
     }
+    const retryAfterMs = retryAfterMsOf(res.headers);
+    if (retryAfterMs !== undefined) this.serverRetryAfterMs = retryAfterMs;
+    else if (res.ok) this.serverRetryAfterMs = 0;
     const type = res.headers.get("content-type") ?? "";
     if (res.ok && type.startsWith("application/octet-stream")) {
       return { status: res.status, headers: res.headers, bytes: new Uint8Array(await res.arrayBuffer()) };
@@ -103,9 +110,16 @@ export class SeglogHttp {
     }
   }
 
+  /**
+   * The wait before the attempt after `attempt`: the server's `Retry-After` (the error's, or the
+   * last one this client got) plus full jitter under an exponential ceiling
+   * (`initialBackoffMs · 2^(attempt−1)`), all capped at `maxBackoffMs`. The jitter goes on top of
+   * `Retry-After`, not under it: clients throttled together must not all come back at once.
+   */
   backoffMs(attempt: number, e?: SeglogError): number {
     const ceiling = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** (attempt - 1));
-    return Math.max(e?.retryAfterMs ?? 0, Math.random() * ceiling);
+    const serverMs = Math.max(e?.retryAfterMs ?? 0, this.serverRetryAfterMs);
+    return Math.min(this.maxBackoffMs, serverMs + Math.random() * ceiling);
   }
 
   get(path: string, query?: HttpCall["query"]): Promise<HttpReply> {
@@ -132,10 +146,15 @@ function causeText(e: unknown): string {
   return cause?.code ?? cause?.message ?? (e as Error).message;
 }
 
+/** `Retry-After` in milliseconds; only the delay-seconds form (what Seglog and API Gateway send). */
+function retryAfterMsOf(headers: Headers): number | undefined {
+  const seconds = Number(headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
 function errorFromReply(res: Response, json: unknown, text: string): SeglogError {
   const err = (json as { error?: { kind?: unknown; message?: unknown; retriable?: unknown; code?: unknown } } | undefined)?.error;
-  const retryAfter = Number(res.headers.get("retry-after"));
-  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
+  const retryAfterMs = retryAfterMsOf(res.headers);
   if (err && isErrorKind(err.kind) && typeof err.message === "string") {
     return new SeglogError(err.kind, err.message, {
       retriable: err.retriable === true,
