@@ -51,9 +51,7 @@ describe("Seglog under injected faults", () => {
   it.each(seeds)(
     `seed %i: ${SECONDS} s of produce, consume, rebalance and maintenance; no acknowledged record lost, every invariant holds`,
     async (seed) => {
-      // A late copy of an owner's commit may land after its later commit (docs/fault-testing.md,
-      // findings): counted in the report, not failed on, until commits carry an order.
-      const result = await runWorkload({ seed, seconds: SECONDS, rates: RATES, lateOwnCommits: "allowed" });
+      const result = await runWorkload({ seed, seconds: SECONDS, rates: RATES });
       addRun(totals, result.stats, result.check.violations.length);
       console.log(runLine(result.stats, result.check.violations.length));
       if (!result.check.ok) expect.fail(failureReport(result));

@@ -61,7 +61,6 @@ describe("the checker against a deliberately broken Seglog", () => {
           functionTimeoutMs: 5000,
           abortTimeoutMs: 8000,
           memberLifetimeMs: [500, 2000],
-          lateOwnCommits: "allowed",
         },
         "offset-commit",
       );
