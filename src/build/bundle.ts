@@ -17,7 +17,7 @@
  *
  * Run alone with `npm run build:functions` (prints the sizes); `cdk synth` runs it first.
  */
-import { build, buildSync, type BuildOptions, type BuildResult, type Metafile } from "esbuild";
+import { build, buildSync, type BuildOptions, type BuildResult, type ImportKind, type Metafile } from "esbuild";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -104,42 +104,47 @@ export function bundleFunctionsSync(options: BundleOptions = {}): Bundle[] {
 /**
  * Writes each output file through a temporary name and a rename, leaves identical files alone,
  * and then removes files an earlier build left (chunk names carry a hash of their contents):
- * test files synthesize in parallel processes, and a reader must never see half a bundle.
+ * test files synthesize in parallel processes, and a reader must never see half a bundle. Only
+ * what `index.mjs` can load is written: esbuild also emits chunks for `import()`s in code that
+ * tree shaking removed (the client's zstd encoder, 240 KiB), which nothing would ever load.
  */
 function writeBundle(name: string, result: BuildResult<{ metafile: true; write: false }>, outDir = BUNDLES_DIR): Bundle {
   const dir = join(outDir, name);
   mkdirSync(dir, { recursive: true });
+  const loadable = reachable(result.metafile, BUNDLE_FILE, ["import-statement", "dynamic-import"]);
+  if (!loadable.has(BUNDLE_FILE)) throw new Error(`esbuild produced no ${BUNDLE_FILE} for ${name}`);
   const written = new Set<string>();
   for (const file of result.outputFiles) {
-    const target = join(dir, basename(file.path));
-    written.add(basename(file.path));
+    const fileName = basename(file.path);
+    if (!loadable.has(fileName.replace(/\.map$/, ""))) continue;
+    const target = join(dir, fileName);
+    written.add(fileName);
     if (sameContents(target, file.contents)) continue;
     const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(temp, file.contents);
     renameSync(temp, target);
   }
-  if (!written.has(BUNDLE_FILE)) throw new Error(`esbuild produced no ${BUNDLE_FILE} for ${name}`);
   for (const stale of readdirSync(dir)) if (!written.has(stale) && !stale.endsWith(".tmp")) rmSync(join(dir, stale), { force: true });
   const sizeOf = (files: Iterable<string>) => [...files].reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
-  const modules = [...written].filter((f) => f.endsWith(".mjs"));
   return {
     name,
     dir,
     file: join(dir, BUNDLE_FILE),
-    bytes: sizeOf(modules),
-    initBytes: sizeOf(staticClosure(result.metafile, BUNDLE_FILE)),
+    bytes: sizeOf(loadable),
+    initBytes: sizeOf(reachable(result.metafile, BUNDLE_FILE, ["import-statement"])),
     sourceMapBytes: sizeOf([...written].filter((f) => f.endsWith(".map"))),
   };
 }
 
-/** The output file and every chunk it reaches through static imports, by file name. */
-function staticClosure(metafile: Metafile, entry: string): Set<string> {
+/** The output file and every chunk it reaches through imports of the given kinds, by file name. */
+function reachable(metafile: Metafile, entry: string, kinds: readonly ImportKind[]): Set<string> {
   const byName = new Map(Object.entries(metafile.outputs).map(([path, output]) => [basename(path), output]));
   const seen = new Set<string>();
   const visit = (file: string) => {
-    if (seen.has(file)) return;
+    const output = byName.get(file);
+    if (seen.has(file) || !output) return;
     seen.add(file);
-    for (const i of byName.get(file)?.imports ?? []) if (i.kind === "import-statement" && !i.external) visit(basename(i.path));
+    for (const i of output.imports) if ((kinds as readonly string[]).includes(i.kind) && !i.external) visit(basename(i.path));
   };
   visit(entry);
   return seen;
