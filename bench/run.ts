@@ -16,6 +16,7 @@ import { runColdStartBench, type ColdStartResult } from "./cold-start.ts";
 import { benchConfig, type BenchConfig } from "./config.ts";
 import { startBenchStack, type BenchStack } from "./local.ts";
 import { runLogBench, type LogBenchResult } from "./log.ts";
+import { runMergeBench } from "./merge.ts";
 import { SdkCalls } from "./sdk-calls.ts";
 import {
   codecTable,
@@ -63,6 +64,20 @@ const SUITES: Suite[] = [
           "AWS requests per MB produced (MB = 2^20 bytes of record values)": produceRequestsTable(result),
           "AWS requests per MB consumed": consumeRequestsTable(result),
           "CPU milliseconds per MB stored, by process (the perf and bare clients run in processes of their own)": cpuTable(result),
+        },
+      };
+    },
+  },
+  {
+    name: "merge",
+    run: async ({ config, stack, log }) => {
+      const result = await runMergeBench(await stack(), config.quick ? 200 : 4000, log);
+      const row = (c: typeof result.before) => ({ fetches: String(c.fetches), GETs: String(c.gets), "GETs per MB": c.getsPerMb.toFixed(2), "index Queries": String(c.queries) });
+      return {
+        result,
+        tables: {
+          [`Segment merging: a consumer reading ${result.batches} batches of 1 KB (${result.mb.toFixed(1)} MB) in 1 MiB fetches, before and after maintenance merged them (segment.bytes 16 MiB; the merge took ${result.mergeMs} ms)`]:
+            { "before merging": row(result.before), "after merging": row(result.after) },
         },
       };
     },

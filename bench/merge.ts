@@ -1,0 +1,78 @@
+/**
+ * Segment merging: consumer GETs and index Queries per MB of small batches, before and after
+ * maintenance merges them (issue: "consumer GETs per MB before and after merging, for 1 KB
+ * batches"), with the default `segment.bytes` (16 MiB) and fetch size (1 MiB).
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { Log } from "../src/log/log.ts";
+import { createClients } from "../src/storage/clients.ts";
+import type { BenchStack } from "./local.ts";
+
+export interface MergeBenchResult {
+  readonly batches: number;
+  readonly batchBytes: number;
+  readonly mb: number;
+  readonly before: ReadCost;
+  readonly after: ReadCost;
+  readonly merges: number;
+  readonly segmentsMerged: number;
+  /** Wall time of the maintenance run that merged them. */
+  readonly mergeMs: number;
+}
+
+export interface ReadCost {
+  readonly fetches: number;
+  readonly gets: number;
+  readonly queries: number;
+  readonly getsPerMb: number;
+}
+
+/** A Log on the bench's storage whose SDK calls are counted by command. */
+function countedLog(bench: BenchStack): { log: Log; calls: Map<string, number> } {
+  const { dynamo, s3 } = createClients(bench.stack.env);
+  const calls = new Map<string, number>();
+  for (const client of [dynamo, s3] as { middlewareStack: DynamoDBClient["middlewareStack"] }[]) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.set(String(context.commandName), (calls.get(String(context.commandName)) ?? 0) + 1);
+        return next(args);
+      },
+      { step: "initialize", name: "benchMergeCalls" },
+    );
+  }
+  return { log: new Log({ dynamo, s3, bucket: bench.stack.bucket, table: bench.stack.table }), calls };
+}
+
+export async function runMergeBench(bench: BenchStack, batches: number, log: (line: string) => void): Promise<MergeBenchResult> {
+  const writer = countedLog(bench).log;
+  const topic = `bench-merge-${Date.now().toString(36)}`;
+  await writer.createTopic({ name: topic, partitions: 1 });
+  const value = Buffer.alloc(1000, 97);
+  for (let i = 0; i < batches; i += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, batches - i) }, () => writer.produceRecords(topic, [{ key: null, value }])));
+  }
+  /** A fresh reader (no index cache) reads the partition from 0 to its end, 1 MiB per fetch. */
+  const readAll = async (): Promise<ReadCost & { bytes: number }> => {
+    const { log: reader, calls } = countedLog(bench);
+    let bytes = 0;
+    let fetches = 0;
+    for (let offset = 0; ; fetches++) {
+      const r = await reader.fetch(topic, 0, { offset, maxWaitMs: 0 });
+      for (const b of r.batches) bytes += b.bytes.byteLength;
+      if (r.nextOffset === offset) break;
+      offset = r.nextOffset;
+    }
+    const gets = calls.get("GetObjectCommand") ?? 0;
+    return { fetches, gets, queries: calls.get("QueryCommand") ?? 0, getsPerMb: gets / (bytes / 2 ** 20), bytes };
+  };
+  const before = await readAll();
+  log(`merge: ${batches} batches read with ${before.gets} GETs; merging`);
+  const t0 = performance.now();
+  const report = await writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0, budgetMs: 600_000 });
+  const mergeMs = Math.round(performance.now() - t0);
+  await writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0 }); // the replaced copies go
+  const after = await readAll();
+  const { bytes, ...afterCost } = after;
+  const { bytes: _, ...beforeCost } = before;
+  return { batches, batchBytes: Math.round(bytes / batches), mb: bytes / 2 ** 20, before: beforeCost, after: afterCost, merges: report.merges, segmentsMerged: report.segmentsMerged, mergeMs };
+}
