@@ -231,14 +231,25 @@ add({
 
 // ---- Commits -------------------------------------------------------------------------------
 
+/** The live member's lease epochs by partition, as the commit route's state last read them. */
+const epochs = new Map<number, number>();
+/** Above every sequence the cases make up, and rising. */
+let commitSequence = 2 ** 41;
+
+const withCurrentEpoch = (o: unknown) => {
+  if (typeof o !== "object" || o === null || (o as { epoch?: unknown }).epoch !== "current") return o;
+  const entry = o as { partition?: unknown };
+  return { ...entry, epoch: epochs.get(entry.partition as number) ?? 1 };
+};
+
 /** Offsets to commit: each field seldom wrong, so that commits also land, or are fenced. */
 const offsetEntry = fc.tuple(
   fc.record(
     {
       topic: mostly(fc.constant(topic), fc.oneof(unknownName, badName, notAString)),
       partition: mostly(fc.integer({ min: 0, max: 1 }), fc.oneof(oddNumber, fc.constantFrom(2, undefined, "0"))),
-      // The live member holds its leases at a low epoch, 1 at first.
-      epoch: mostly(fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: 4 }) }), fc.oneof(oddNumber, fc.constantFrom(0, undefined, "1"))),
+      // "current": the epoch the live member holds the partition at now (released leases come back at the next one).
+      epoch: mostly(fc.oneof({ weight: 4, arbitrary: fc.constant("current") }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }), fc.oneof(oddNumber, fc.constantFrom(0, undefined, "1"))),
       offset: mostly(fc.integer({ min: 0, max: 10 }), fc.oneof(oddNumber, fc.constantFrom(undefined, "1", null))),
       metadata: fc.oneof({ weight: 3, arbitrary: absent }, { weight: 1, arbitrary: fc.oneof(fc.constant(null), fc.string({ maxLength: 10 })) }, { weight: 1, arbitrary: fc.oneof(fc.constant("m".repeat(4097)), notAString) }),
     },
@@ -261,14 +272,32 @@ add({
           { weight: 1, arbitrary: fc.constantFrom([], undefined) },
           { weight: 1, arbitrary: anyJson },
         ),
-        // The member's commit sequence (optional): an old one is refused at the same epoch.
-        sequence: fc.oneof({ weight: 2, arbitrary: absent }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 2 ** 40 }) }, { weight: 1, arbitrary: intField(fc.integer({ min: 1, max: 3 })) }),
+        // The member's commit sequence (optional): "next" is above every earlier one; an older one is refused.
+        sequence: fc.oneof(
+          { weight: 4, arbitrary: absent },
+          { weight: 3, arbitrary: fc.constant("next") },
+          { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 ** 40 }) },
+          { weight: 1, arbitrary: intField(fc.integer({ min: 1, max: 3 })) },
+        ),
       }),
     ),
   }),
   request: ({ env, group, body }) =>
-    request(env, "POST", `/v1/groups/${pathName(group, [live])}/commits`, { body: bodyText(body, (f) => ({ ...f, memberId: theMember(f.memberId) })) }),
-  state: () => groupState(live),
+    request(env, "POST", `/v1/groups/${pathName(group, [live])}/commits`, {
+      body: bodyText(body, (f) => ({
+        ...f,
+        memberId: theMember(f.memberId),
+        sequence: f.sequence === "next" ? ++commitSequence : f.sequence,
+        offsets: Array.isArray(f.offsets) ? f.offsets.map(withCurrentEpoch) : f.offsets,
+      })),
+    }),
+  state: async () => {
+    const state = await groupState(live);
+    for (const p of (state as { partitions: { t: string; partition: number; epoch: number }[] }).partitions) {
+      if (p.t === topic) epochs.set(p.partition, p.epoch);
+    }
+    return state;
+  },
   refresh: keepAlive,
 });
 
