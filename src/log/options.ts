@@ -34,7 +34,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   defaultMaxWaitMs: 500,
   maxWaitMsLimit: 20_000,
   defaultMaxBytes: 1_048_576,
-  maxBytesLimit: 6 * 1024 * 1024,
+  maxBytesLimit: 4 * 1024 * 1024, // a binary response is base64 on its way out of Lambda (6 MB)
   stableAdvanceSeqs: 32,
   indexPageSize: 100,
   indexCacheMs: 60_000,

@@ -31,6 +31,9 @@ describe("topics (the registry)", () => {
     expect(topic.config["retention.ms"]).toBe(1000);
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "retention.ms": -5 } }))).toBe("Invalid");
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "cleanup.policy": 1 } as never }))).toBe("Invalid");
+    // a batch must fit Lambda's 6 MB once API Gateway has base64-encoded it: 4 MiB at most
+    expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "max.message.bytes": 4 * 1024 * 1024 + 1 } }))).toBe("Invalid");
+    expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "segment.bytes": 1024 } }))).toBe("Invalid");
   });
 
   it("gives one success and one Conflict to two concurrent creates of one name", async () => {
