@@ -119,19 +119,10 @@ export interface Violation {
 export interface CheckOptions {
   /** At most this many violations of each invariant are reported. @default 10 */
   readonly perInvariant?: number;
-  /**
-   * A late commit of the lease's own owner at its own epoch (a request that landed after its
-   * caller gave up, after a later commit of the same owner) moves the checkpoint back: the
-   * documented reordering of one owner's commits (docs/consumer-groups.md), not a fence failure.
-   * "allowed" counts these instead of reporting them. @default "violation"
-   */
-  readonly lateOwnCommits?: "violation" | "allowed";
 }
 
 export interface CheckResult {
   readonly ok: boolean;
-  /** Late own commits that moved a checkpoint back, when `lateOwnCommits` allowed them. */
-  readonly lateOwnCommitRegressions: number;
   /** Ordered by invariant (as in INVARIANTS), then by event; at most `perInvariant` of each. */
   readonly violations: readonly Violation[];
   readonly first: Violation | undefined;
@@ -140,7 +131,6 @@ export interface CheckResult {
 /** Checks every invariant. */
 export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
   const perInvariant = options.perInvariant ?? 10;
-  let lateOwnCommitRegressions = 0;
   const found = new Map<Invariant, Violation[]>();
   const report = (v: Violation) => {
     const list = found.get(v.invariant) ?? [];
@@ -308,12 +298,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
       }
       if (newest === undefined || e.epoch > newest.epoch) committers.set(key, { epoch: e.epoch, member: e.member, index });
       const before = commits.get(key);
-      const ownLate = e.late === true && before !== undefined && before.member === e.member && before.epoch === e.epoch;
-      if (before !== undefined && e.offset < before.offset && ownLate && options.lateOwnCommits === "allowed") {
-        // The checkpoint did move back: later commits are judged against what is stored now.
-        lateOwnCommitRegressions++;
-        commits.set(key, { offset: e.offset, index, member: e.member, epoch: e.epoch });
-      } else if (before !== undefined && e.offset < before.offset) {
+      if (before !== undefined && e.offset < before.offset) {
         report({
           invariant: "commit-monotone",
           event: index,
@@ -343,5 +328,5 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
   }
 
   const violations = INVARIANTS.flatMap((name) => found.get(name) ?? []);
-  return { ok: violations.length === 0, violations, first: violations[0], lateOwnCommitRegressions };
+  return { ok: violations.length === 0, violations, first: violations[0] };
 }
