@@ -265,20 +265,26 @@ export class Registry {
     return (out.Items ?? []).map((i) => reqStr(i, "sk"));
   }
 
-  /** Deleted topics whose data is still to be removed. */
-  async tombstones(limit: number): Promise<{ topicId: string; name: string; partitions: number }[]> {
-    const out = await call(() =>
-      this.dynamo.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": S(TOMBSTONE_PK) },
-          Limit: limit,
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return (out.Items ?? []).map((i) => ({ topicId: reqStr(i, "sk"), name: reqStr(i, "name"), partitions: reqNum(i, "partitions") }));
+  /** Deleted topics whose data is still to be removed (few: each goes once its data is gone). */
+  async tombstones(): Promise<{ topicId: string; name: string; partitions: number }[]> {
+    const found: { topicId: string; name: string; partitions: number }[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await call(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: { ":pk": S(TOMBSTONE_PK) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const i of out.Items ?? []) found.push({ topicId: reqStr(i, "sk"), name: reqStr(i, "name"), partitions: reqNum(i, "partitions") });
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return found;
   }
 
   /** The last step of deleting a topic: its DELETING item (unless recreated since) and its tombstone. */
