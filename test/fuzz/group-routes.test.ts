@@ -143,7 +143,7 @@ add({
   fn: "groups",
   input: fc.record({
     env: envelope,
-    group: nameRef(2, { unknown: false }),
+    group: nameRef(2, { unknown: 0 }),
     body: jsonBody(
       fc.record({
         topics: topicList(fc.constant(topic)),
@@ -330,7 +330,7 @@ add({
   fn: "groups",
   input: fc.record({
     env: envelope,
-    group: nameRef(3, { unknown: false }),
+    group: nameRef(3, { unknown: 0 }),
     body: jsonBody(
       fc.record({
         topic: mostly(fc.constant(topic), fc.oneof(unknownName, badName, notAString, absent)),

@@ -13,12 +13,15 @@ export type NameRef = { readonly pool: number; readonly how: number } | { readon
 
 export const unknownName = fc.stringMatching(/^[a-zA-Z0-9._-]{1,30}$/).map((s) => `nx-${s}`);
 
-/** `unknown: false` where a valid name would create something (only the fixtures' names may). */
-export function nameRef(poolSize: number, { unknown = true } = {}): fc.Arbitrary<NameRef> {
+/**
+ * A fixture's name, a valid unknown one or an invalid one, weighted by `pool`, `unknown` and
+ * `bad`. `unknown: 0` where a valid name would create something (only the fixtures' names may).
+ */
+export function nameRef(poolSize: number, { pool = 7, unknown = 1, bad = 2 } = {}): fc.Arbitrary<NameRef> {
   return fc.oneof(
-    { weight: 7, arbitrary: fc.record({ pool: fc.nat({ max: poolSize - 1 }), how: fc.nat({ max: 19 }) }) },
-    { weight: unknown ? 1 : 0, arbitrary: fc.record({ name: unknownName, how: fc.nat({ max: 19 }) }) },
-    { weight: 2, arbitrary: fc.record({ name: badName, how: fc.nat({ max: 19 }) }) },
+    { weight: pool, arbitrary: fc.record({ pool: fc.nat({ max: poolSize - 1 }), how: fc.nat({ max: 19 }) }) },
+    { weight: unknown, arbitrary: fc.record({ name: unknownName, how: fc.nat({ max: 19 }) }) },
+    { weight: bad, arbitrary: fc.record({ name: badName, how: fc.nat({ max: 19 }) }) },
   );
 }
 
