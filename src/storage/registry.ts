@@ -72,24 +72,7 @@ export class Registry {
   }
 
   async listTopics(): Promise<TopicRecord[]> {
-    const topics: TopicRecord[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await call(() =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": S(TOPIC_PK) },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) topics.push(topicFromItem(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return topics;
+    return (await this.allItems(TOPIC_PK)).map(topicFromItem);
   }
 
   /**
@@ -267,7 +250,12 @@ export class Registry {
 
   /** Deleted topics whose data is still to be removed (few: each goes once its data is gone). */
   async tombstones(): Promise<{ topicId: string; name: string; partitions: number }[]> {
-    const found: { topicId: string; name: string; partitions: number }[] = [];
+    return (await this.allItems(TOMBSTONE_PK)).map((i) => ({ topicId: reqStr(i, "sk"), name: reqStr(i, "name"), partitions: reqNum(i, "partitions") }));
+  }
+
+  /** Every item under one partition key, read consistently, page by page. */
+  private async allItems(pk: string): Promise<Item[]> {
+    const items: Item[] = [];
     let start: Item | undefined;
     do {
       const out = await call(() =>
@@ -275,16 +263,16 @@ export class Registry {
           new QueryCommand({
             TableName: this.table,
             KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": S(TOMBSTONE_PK) },
+            ExpressionAttributeValues: { ":pk": S(pk) },
             ConsistentRead: true,
             ExclusiveStartKey: start,
           }),
         ),
       );
-      for (const i of out.Items ?? []) found.push({ topicId: reqStr(i, "sk"), name: reqStr(i, "name"), partitions: reqNum(i, "partitions") });
+      items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
-    return found;
+    return items;
   }
 
   /** The last step of deleting a topic: its DELETING item (unless recreated since) and its tombstone. */
