@@ -10,6 +10,7 @@
  * at the same time.
  */
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
+import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, type ConsumedRecord, type ConsumerOptions, type TopicPartition } from "./consumer.ts";
 import { sleep } from "./http.ts";
 
@@ -335,7 +336,7 @@ export class GroupConsumer {
     const memberId = this.currentMemberId;
     if (memberId === undefined || this.heartbeatsStopped || this.fencedFlag) return;
     this.heartbeating = true;
-    const acks = [...this.pendingAcks.values()];
+    const acks = [...this.pendingAcks.values()].slice(0, MAX_PARTITIONS_PER_REQUEST); // the rest go with the next
     const topics = this.topicsChanged ? this.topics : undefined;
     const sentAt = monotonicMs();
     let nextAt = sentAt + this.heartbeatIntervalMs;
@@ -552,30 +553,38 @@ export class GroupConsumer {
       this.lastCommitAt = monotonicMs();
       if (todo.length === 0) return [];
       if (memberId === undefined) return todo.map((e) => this.lose(e.lease));
-      const body = {
-        memberId,
-        sequence: ++this.commitSequence, // retries repeat it; a late request cannot move a checkpoint back
-        offsets: todo.map((e) => ({ topic: e.lease.topic, partition: e.lease.partition, epoch: e.lease.epoch, offset: e.offset })),
-      };
-      let reply;
-      try {
-        reply = await this.consumer.http.retrying(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body }));
-      } catch (e) {
-        if (isSeglogError(e) && e.kind === "Fenced") return todo.map((t) => this.lose(t.lease));
-        throw e;
-      }
-      const outcomes = (reply.json as { partitions: Array<TopicPartition & { error: unknown }> }).partitions;
       const refused: Lease[] = [];
-      for (const e of todo) {
-        const outcome = outcomes.find((o) => o.topic === e.lease.topic && o.partition === e.lease.partition);
-        if (outcome !== undefined && outcome.error === null) e.lease.committed = e.offset;
-        else refused.push(this.lose(e.lease));
+      for (let i = 0; i < todo.length; i += MAX_PARTITIONS_PER_REQUEST) {
+        refused.push(...(await this.commitRequest(memberId, todo.slice(i, i + MAX_PARTITIONS_PER_REQUEST))));
       }
       return refused;
     };
     const result = this.commits.then(send, send);
     this.commits = result.catch(() => undefined);
     return result;
+  }
+
+  private async commitRequest(memberId: string, todo: ReadonlyArray<{ lease: Lease; offset: number }>): Promise<Lease[]> {
+    const body = {
+      memberId,
+      sequence: ++this.commitSequence, // retries repeat it; a late request cannot move a checkpoint back
+      offsets: todo.map((e) => ({ topic: e.lease.topic, partition: e.lease.partition, epoch: e.lease.epoch, offset: e.offset })),
+    };
+    let reply;
+    try {
+      reply = await this.consumer.http.retrying(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body }));
+    } catch (e) {
+      if (isSeglogError(e) && e.kind === "Fenced") return todo.map((t) => this.lose(t.lease));
+      throw e;
+    }
+    const outcomes = (reply.json as { partitions: Array<TopicPartition & { error: unknown }> }).partitions;
+    const refused: Lease[] = [];
+    for (const e of todo) {
+      const outcome = outcomes.find((o) => o.topic === e.lease.topic && o.partition === e.lease.partition);
+      if (outcome !== undefined && outcome.error === null) e.lease.committed = e.offset;
+      else refused.push(this.lose(e.lease));
+    }
+    return refused;
   }
 
   private lose(lease: Lease): Lease {

@@ -18,6 +18,7 @@ import {
   checkMemberId,
   checkMetadata,
   checkOffset,
+  checkPartitionList,
   checkTopicName,
   checkTopics,
 } from "./validate.ts";
@@ -271,10 +272,7 @@ export class GroupService {
     checkGroupName(group);
     checkMemberId(memberId);
     const topics = request.topics === undefined ? undefined : checkTopics(request.topics);
-    if (request.released !== undefined && !Array.isArray(request.released)) {
-      throw invalid("released must be a list of {topic, partition, epoch}");
-    }
-    const released = (request.released ?? []).map((r) => ({
+    const released = checkPartitionList(request.released ?? [], "released", true).map((r) => ({
       topic: checkTopicName(r.topic),
       partition: checkInt(r.partition, "partition", 0),
       epoch: checkInt(r.epoch, "epoch", 1),
@@ -306,11 +304,8 @@ export class GroupService {
   async commit(group: string, request: CommitRequest): Promise<CommitResult> {
     checkGroupName(group);
     const memberId = checkMemberId(request.memberId);
-    if (!Array.isArray(request.offsets) || request.offsets.length === 0) {
-      throw invalid("offsets must list at least one partition");
-    }
     const seen = new Set<string>();
-    const commits = request.offsets.map((o) => {
+    const commits = checkPartitionList(request.offsets, "offsets", false).map((o) => {
       const c = {
         topic: checkTopicName(o.topic),
         partition: checkInt(o.partition, "partition", 0),

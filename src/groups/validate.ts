@@ -3,6 +3,7 @@
  * `L#<topic>#<p>`, `M#<memberId>`), so none may contain `#`.
  */
 import { invalid } from "../core/errors.ts";
+import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 
 const NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const MEMBER_ID = /^[a-zA-Z0-9._:-]{1,128}$/;
@@ -64,4 +65,13 @@ export function checkMetadata(value: unknown): string | null {
 
 function cap(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A list of 1..MAX_PARTITIONS_PER_REQUEST items (0.. when `empty` is allowed). */
+export function checkPartitionList<T>(list: readonly T[] | undefined, what: string, empty: boolean): readonly T[] {
+  const min = empty ? 0 : 1;
+  if (!Array.isArray(list) || list.length < min || list.length > MAX_PARTITIONS_PER_REQUEST) {
+    throw invalid(`${what} must list ${min} to ${MAX_PARTITIONS_PER_REQUEST} partitions`);
+  }
+  return list;
 }

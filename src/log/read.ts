@@ -229,14 +229,28 @@ export class Reader {
   /**
    * GETs the wanted objects in parallel: whole, or the byte range of a merged one. No GET starts
    * after `readBy` (the first always does): a fetch far behind on small segments returns what it
-   * read in time, and the consumer's next fetch goes on from there.
+   * read in time, and the consumer's next fetch goes on from there. Likewise a failed GET (S3
+   * throttling, say) after the first ends the fetch with the batches before it; only a failure of
+   * the first fails the fetch.
    */
-  private getAll(topic: TopicRecord, partition: number, wanted: { entry: IndexEntry; range: ByteRange }[], readBy: number): Promise<FetchedBatch[]> {
-    const read = async ({ entry, range }: (typeof wanted)[number]) => {
+  private async getAll(topic: TopicRecord, partition: number, wanted: { entry: IndexEntry; range: ByteRange }[], readBy: number): Promise<FetchedBatch[]> {
+    let failed: { index: number; error: unknown } | undefined;
+    const read = async (index: number): Promise<FetchedBatch | undefined> => {
+      const { entry, range } = wanted[index] as (typeof wanted)[number];
       const whole = range.start === 0 && range.end === entry.bytes;
-      return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), whole ? undefined : range) };
+      try {
+        return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), whole ? undefined : range) };
+      } catch (error) {
+        if (failed === undefined || index < failed.index) failed = { index, error };
+        return undefined;
+      }
     };
-    return mapConcurrent(wanted, this.options.getConcurrency, read, () => this.options.now() >= readBy);
+    const indexes = wanted.map((_, i) => i);
+    const results = await mapConcurrent(indexes, this.options.getConcurrency, read, () => failed !== undefined || this.options.now() >= readBy);
+    const end = results.indexOf(undefined);
+    const batches = (end < 0 ? results : results.slice(0, end)) as FetchedBatch[];
+    if (batches.length === 0 && failed !== undefined) throw failed.error;
+    return batches;
   }
 }
 

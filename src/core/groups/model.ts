@@ -3,6 +3,9 @@
  * Times are epoch milliseconds from the server's clock; offsets are bigint.
  */
 
+/** Max partitions in one commit, and in one heartbeat's `released` list: each is a write of its own. */
+export const MAX_PARTITIONS_PER_REQUEST = 1000;
+
 export interface MemberState {
   readonly memberId: string;
   /** Topics this member subscribes to, sorted and unique. */

@@ -125,6 +125,35 @@ describe("produce and fetch", () => {
     expect(all.map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
   });
 
+  it("returns the batches before a segment whose GET S3 throttles, and fails only when the first GET does", async () => {
+    const topic = uniqueName("slowget");
+    await log.createTopic({ name: topic, partitions: 1 });
+    for (let i = 0; i < 10; i++) await log.produceRecords(topic, [{ key: null, value: b(`v${i}`) }]);
+    const throttled = testLog();
+    let slowDowns = 0;
+    throttled.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const key = String((args.input as { Key?: string }).Key ?? "");
+        if (context.commandName === "GetObjectCommand" && key.endsWith("00000000000000000006.log")) {
+          slowDowns++;
+          throw Object.assign(new Error("injected SlowDown"), { name: "SlowDown", $metadata: { httpStatusCode: 503 } });
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "slowDownOnSix" },
+    );
+    const before = await throttled.log.fetch(topic, 0, { offset: 2, maxBytes: 1_000_000, maxWaitMs: 0 });
+    expect(before.batches.map((x) => x.baseOffset)).toEqual([2, 3, 4, 5]);
+    expect(before.nextOffset).toBe(6);
+    expect(before.highWatermark).toBe(10);
+    const at = await errorOf(throttled.log.fetch(topic, 0, { offset: 6, maxWaitMs: 0 }));
+    expect(at.kind).toBe("Throttled");
+    expect(at.retriable).toBe(true);
+    expect(slowDowns).toBeGreaterThanOrEqual(2);
+    // Once S3 answers again, the reader goes on from where it stopped and misses nothing.
+    expect((await readAll(log, topic, 0, 6)).map((r) => r.value)).toEqual(["v6", "v7", "v8", "v9"]);
+  });
+
   it("answers OffsetOutOfRange below the log start and above the high watermark, and long-polls at the end", async () => {
     const topic = uniqueName("range");
     await log.createTopic({ name: topic, partitions: 1 });

@@ -349,4 +349,18 @@ describe("GroupService (in-memory store)", () => {
     expect(await kindOf(service.commit("g", { memberId: "m1", offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: -1n }] }))).toBe("Invalid");
     expect(await kindOf(service.resetOffsets("g", { topic: "orders", to: { latest: false } as never }))).toBe("Invalid");
   });
+
+  it("refuses a commit or a heartbeat naming more than 1000 partitions, before it writes anything", async () => {
+    const { service, store } = setup();
+    const a = await service.join("g", { topics: ["orders"] });
+    const many = Array.from({ length: 1001 }, (_, partition) => ({ topic: "orders", partition, epoch: 1, offset: 1n }));
+    expect(await kindOf(service.commit("g", { memberId: a.memberId, offsets: many }))).toBe("Invalid");
+    expect(await kindOf(service.commit("g", { memberId: a.memberId, offsets: [] }))).toBe("Invalid");
+    expect(await kindOf(service.heartbeat("g", a.memberId, { released: many }))).toBe("Invalid");
+    expect((await store.readGroup("g")).leases.every((l) => l.checkpoint === null)).toBe(true);
+    // 1000 is allowed: the partitions this member does not own are refused one by one.
+    const result = await service.commit("g", { memberId: a.memberId, offsets: many.slice(0, 1000) });
+    expect(result.partitions).toHaveLength(1000);
+    expect(result.partitions.filter((p) => p.error === null)).toHaveLength(12);
+  });
 });
