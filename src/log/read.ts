@@ -137,9 +137,7 @@ export class Reader {
         ? { seq: head.stableSeq, base: head.stableOffset }
         : fromLogStart
           ? logStart
-          : (this.cache.startFor(partitionPk(topic.topicId, partition), offset) ??
-            (await this.registry.segmentAtOffset(topic.topicId, partition, offset)) ??
-            logStart);
+          : (this.cache.startFor(partitionPk(topic.topicId, partition), offset) ?? (await this.indexedStart(topic, partition, offset, logStart)));
     const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes, this.options.stableAdvanceSeqs, true);
     const readBy = this.options.now() + this.options.readBudgetMs;
     let bytes = 0;
@@ -166,6 +164,13 @@ export class Reader {
       highWatermark: Math.max(walk.end, head.stableOffset),
       logStartOffset: head.logStartOffset,
     };
+  }
+
+  /** Where the sparse offset index says to walk from: at or a little before `offset`, never
+   * below the log start (retention may not have deleted the items there yet). */
+  private async indexedStart(topic: TopicRecord, partition: number, offset: number, logStart: { seq: number; base: number }) {
+    const hit = await this.registry.segmentAtOffset(topic.topicId, partition, offset);
+    return hit !== undefined && hit.seq >= logStart.seq ? hit : logStart;
   }
 
   private async head(topic: TopicRecord, partition: number): Promise<Head> {

@@ -397,7 +397,8 @@ export class Registry {
     return { entries: (out.Items ?? []).map(entryFromItem), more: out.LastEvaluatedKey !== undefined };
   }
 
-  /** The segment holding `offset` (largest base ≤ offset), via the `byOffset` LSI. */
+  /** A segment at or before the one holding `offset` (the largest indexed base ≤ offset), via the
+   * sparse `byOffset` LSI: the walk from it reaches `offset` within about `OFFSET_INDEX.every` items. */
   async segmentAtOffset(
     topicId: string,
     partition: number,
@@ -455,7 +456,7 @@ function entryToItem(topicId: string, partition: number, e: IndexEntry): Item {
     count: N(e.count),
     at: N(e.at),
   };
-  if (e.count > 0) item["ob"] = S(offsetKey(e.base));
+  if (e.count > 0 && (e.seq % OFFSET_INDEX.every === 0 || e.toSeq !== e.seq)) item["ob"] = S(offsetKey(e.base));
   if (e.toSeq !== e.seq) item["toSeq"] = N(e.toSeq);
   if (e.state === "C") {
     item["recs"] = N(e.records);

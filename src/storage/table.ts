@@ -12,14 +12,16 @@ export const TABLE_KEYS = {
 
 /**
  * Local secondary index over segment items by base offset (`ob`, 20-digit zero-padded), so that a
- * fetch finds the segment holding an offset with one Query. Sparse: only index items carrying a
- * base offset appear. KEYS_ONLY: the fetch needs just the seq (in `sk`), and a keys-only
- * projection keeps the extra write per commit at 1 WCU.
+ * fetch finds a segment at or a little before an offset with one Query, and walks forward from
+ * it. Sparse: only every `every`-th seq (and every merged item) carries `ob`, so 15 commits in 16
+ * write and later delete no LSI entry (1 WRU less each way); the walk reads at most about `every`
+ * more index items, in the same Query page. KEYS_ONLY: the fetch needs just the seq (in `sk`).
  */
 export const OFFSET_INDEX = {
   indexName: "byOffset",
   sortKey: "ob",
   projection: "KEYS_ONLY",
+  every: 16,
 } as const;
 
 /** Epoch-seconds attribute that DynamoDB's TTL uses to expire group members and similar. */

@@ -3,8 +3,11 @@ import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
 import { SeglogError } from "../../../src/core/errors.ts";
 import type { Log } from "../../../src/log/log.ts";
 import { decodeStored } from "../../../src/log/read.ts";
+import { QueryCommand } from "@aws-sdk/client-dynamodb";
+import { partitionPk } from "../../../src/core/keys.ts";
+import { OFFSET_INDEX } from "../../../src/storage/table.ts";
 import { countCalls, testLog } from "../../helpers/log.ts";
-import { uniqueName } from "../../helpers/stack.ts";
+import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 const { log } = testLog();
 const b = (s: string) => Buffer.from(s, "utf8");
@@ -110,6 +113,31 @@ describe("produce and fetch", () => {
     const fromMiddle = await readAll(testLog().log, topic, 0, 37);
     expect(fromMiddle[0]).toMatchObject({ offset: 37, value: "v37" });
     expect(fromMiddle).toHaveLength(63);
+  });
+
+  it("indexes every 16th segment by offset (sparse), and a reader without cache starts right at any offset", async () => {
+    const topic = uniqueName("sparse");
+    const { topic: record } = await log.createTopic({ name: topic, partitions: 1 });
+    for (let i = 0; i < 50; i++) await log.produceRecords(topic, [0, 1].map((j) => ({ key: null, value: b(`v${i * 2 + j}`) })));
+    await log.fetch(topic, 0, { offset: 0, maxBytes: 1, maxWaitMs: 0 }); // moves the stable hint past the early segments
+    const { dynamo } = testLog();
+    const indexed = await dynamo.send(
+      new QueryCommand({
+        TableName: testEnv()["SEGLOG_TABLE"] ?? "seglog",
+        IndexName: OFFSET_INDEX.indexName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": { S: partitionPk(record.topicId, 0) } },
+      }),
+    );
+    // Seqs 0, 16, 32 and 48 carry the offset key; 46 commits in 50 wrote no LSI entry.
+    expect((indexed.Items ?? []).map((i) => Number(i["ob"]?.S))).toEqual([0, 32, 64, 96]);
+    for (const offset of [1, 2, 31, 33, 63, 65, 98, 99]) {
+      const fresh = testLog().log; // no index cache: the walk starts from the LSI hit
+      const r = await fresh.fetch(topic, 0, { offset, maxBytes: 1, maxWaitMs: 0 });
+      const first = [...decodeStored((r.batches[0] as { bytes: Uint8Array }).bytes)].find((x) => x.offset === offset);
+      expect(text(first?.value ?? null)).toBe(`v${offset}`);
+      expect(r.nextOffset).toBe(offset + (offset % 2 === 0 ? 2 : 1));
+    }
   });
 
   it("returns what it read once its read budget is spent, far behind on small segments, and the next fetch goes on", async () => {
