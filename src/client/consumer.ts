@@ -26,6 +26,28 @@ export interface ConsumerOptions extends ClientOptions {
   readonly maxBytes?: number;
   /** Long poll per fetch. @default 500 */
   readonly maxWaitMs?: number;
+  /**
+   * Bytes of fetches a consumer may have started ahead of `poll()`, as Kafka's fetcher does: after
+   * a fetch that left a partition behind its high watermark, the next fetch for it starts at once
+   * and its answer waits for the next poll. 0 turns prefetching off. @default 33554432 (32 MiB)
+   */
+  readonly maxPrefetchBytes?: number;
+}
+
+type Position = { tp: TopicPartition; position: number | undefined; highWatermark: number };
+
+/** A fetch's answer, decoded, before it is applied to the partition's position. */
+interface Fetched {
+  readonly records: ConsumedRecord[];
+  readonly nextPosition: number;
+  readonly highWatermark: number;
+}
+
+/** A fetch started ahead for a partition at position `from`; it never rejects. */
+interface Prefetch {
+  readonly from: number;
+  readonly abort: AbortController;
+  readonly answer: Promise<Fetched | undefined>;
 }
 
 const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
@@ -40,7 +62,9 @@ export class Consumer {
   private readonly autoOffsetReset: OffsetReset;
   private readonly maxBytes: number;
   private readonly maxWaitMs: number;
-  private readonly assigned = new Map<string, { tp: TopicPartition; position: number | undefined; highWatermark: number }>();
+  private readonly maxPrefetches: number;
+  private readonly assigned = new Map<string, Position>();
+  private readonly prefetches = new Map<string, Prefetch>();
 
   constructor(options: ConsumerOptions = {}) {
     this.http = new SeglogHttp(options);
@@ -48,6 +72,7 @@ export class Consumer {
     this.autoOffsetReset = options.autoOffsetReset ?? "latest";
     this.maxBytes = options.maxBytes ?? 1_048_576;
     this.maxWaitMs = options.maxWaitMs ?? 500;
+    this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
   }
 
   /** Replaces the assignment; a partition may carry its starting offset. */
@@ -58,6 +83,9 @@ export class Consumer {
       const tp = { topic: p.topic, partition: p.partition };
       const kept = previous.get(tpKey(tp));
       this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0 });
+    }
+    for (const key of this.prefetches.keys()) {
+      if (this.assigned.get(key)?.position !== this.prefetches.get(key)?.from) this.dropPrefetch(key);
     }
   }
 
@@ -75,7 +103,9 @@ export class Consumer {
   async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
     const entry = this.assigned.get(tpKey(tp));
     if (!entry) throw invalid(`${tp.topic}-${tp.partition} is not assigned`);
+    this.dropPrefetch(tpKey(tp));
     entry.position = typeof to === "number" ? to : (await this.admin.offsetFor(tp.topic, tp.partition, to)).offset;
+    this.dropPrefetch(tpKey(tp));
   }
 
   position(tp: TopicPartition): number | undefined {
@@ -123,25 +153,22 @@ export class Consumer {
     }
   }
 
-  private async fetchPartition(
-    e: { tp: TopicPartition; position: number | undefined; highWatermark: number },
-    maxWaitMs: number,
-    signal: AbortSignal,
-  ): Promise<ConsumedRecord[]> {
-    const { topic, partition } = e.tp;
-    const position = e.position as number;
-    let reply;
+  /** A prefetched answer when there is one for the current position, else a fetch now. */
+  private async fetchPartition(e: Position, maxWaitMs: number, signal: AbortSignal): Promise<ConsumedRecord[]> {
+    const key = tpKey(e.tp);
+    const ahead = this.prefetches.get(key);
+    let fetched: Fetched | undefined;
+    if (ahead !== undefined && ahead.from === e.position) {
+      const aborted = new Promise<"aborted">((resolve) => signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
+      const answer = await Promise.race([ahead.answer, aborted]);
+      if (answer === "aborted") return []; // kept for the next poll
+      this.prefetches.delete(key);
+      fetched = answer; // undefined when it failed: fetch again below, which reports the error
+    } else if (ahead !== undefined) {
+      this.dropPrefetch(key);
+    }
     try {
-      reply = await this.http.retrying(() =>
-        this.http.call({
-          method: "GET",
-          path: `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records`,
-          query: { offset: position, maxBytes: this.maxBytes, maxWaitMs },
-          accept: "binary",
-          signal,
-        }),
-        signal,
-      );
+      fetched ??= await this.fetchFrom(e.tp, e.position as number, maxWaitMs, signal);
     } catch (err) {
       if (isSeglogError(err) && err.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") {
         await this.resetPosition(e);
@@ -149,22 +176,55 @@ export class Consumer {
       }
       throw err;
     }
-    if (signal.aborted && reply.bytes === undefined) return [];
+    if (fetched === undefined) return [];
+    e.position = fetched.nextPosition;
+    e.highWatermark = fetched.highWatermark;
+    if (e.position < e.highWatermark && this.prefetches.size < this.maxPrefetches) this.prefetch(key, e.tp, e.position);
+    return fetched.records;
+  }
+
+  private prefetch(key: string, tp: TopicPartition, from: number): void {
+    const abort = new AbortController();
+    const answer = this.fetchFrom(tp, from, 0, abort.signal).catch(() => undefined);
+    this.prefetches.set(key, { from, abort, answer });
+  }
+
+  private dropPrefetch(key: string): void {
+    this.prefetches.get(key)?.abort.abort();
+    this.prefetches.delete(key);
+  }
+
+  /** One fetch (with the client's retries); undefined when `signal` ended it first. */
+  private async fetchFrom(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<Fetched | undefined> {
+    const { topic, partition } = tp;
+    const reply = await this.http.retrying(
+      () =>
+        this.http.call({
+          method: "GET",
+          path: `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records`,
+          query: { offset: position, maxBytes: this.maxBytes, maxWaitMs },
+          accept: "binary",
+          signal,
+        }),
+      signal,
+    );
+    if (signal.aborted && reply.bytes === undefined) return undefined;
     const records: ConsumedRecord[] = [];
-    const bytes = reply.bytes ?? new Uint8Array();
-    for (const { bytes: batchBytes } of iterateBatches(bytes)) {
+    for (const { bytes: batchBytes } of iterateBatches(reply.bytes ?? new Uint8Array())) {
       for (const r of recordsOf(decodeRecordBatch(batchBytes))) {
         const offset = Number(r.offset);
         if (offset < position) continue;
         records.push({ topic, partition, offset, timestamp: Number(r.timestamp), key: r.key, value: r.value, headers: r.headers });
       }
     }
-    e.position = Number(reply.headers.get("seglog-next-offset") ?? position);
-    e.highWatermark = Number(reply.headers.get("seglog-high-watermark") ?? e.highWatermark);
-    return records;
+    return {
+      records,
+      nextPosition: Number(reply.headers.get("seglog-next-offset") ?? position),
+      highWatermark: Number(reply.headers.get("seglog-high-watermark") ?? 0),
+    };
   }
 
-  private async resetPosition(e: { tp: TopicPartition; position: number | undefined }): Promise<void> {
+  private async resetPosition(e: Position): Promise<void> {
     if (this.autoOffsetReset === "none") {
       throw new SeglogError("OffsetOutOfRange", `No valid position for ${e.tp.topic}-${e.tp.partition} and autoOffsetReset is none`);
     }

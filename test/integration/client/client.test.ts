@@ -9,6 +9,7 @@ import { uniqueName } from "../../helpers/stack.ts";
 
 let api: LocalApi;
 let produceRequests = 0;
+let fetchRequests = 0;
 /** Bytes of each produce request's body, as API Gateway hands it over (base64). */
 const produceBodies: number[] = [];
 let failNextProduces = 0;
@@ -17,6 +18,7 @@ const invoke = handlersFor({ log: testLog().log });
 
 beforeAll(async () => {
   const h = (fn: FunctionName) => async (e: unknown): Promise<ApiGatewayResult> => {
+    if (fn === "fetch") fetchRequests++;
     if (fn === "produce" && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
       produceRequests++;
       produceBodies.push(String((e as { body?: string }).body ?? "").length);
@@ -154,5 +156,45 @@ describe("the client SDK", () => {
     const strict = new Consumer({ url: api.url, autoOffsetReset: "none" });
     strict.assign([{ topic, partition: 0, offset: 10_000 }]);
     await expect(strict.poll()).rejects.toMatchObject({ kind: "OffsetOutOfRange" });
+  });
+
+  it("starts the next fetch while the application works on a poll's records, and drops it on seek or reassignment", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("prefetch");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    for (let i = 0; i < 10; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const values = (records: readonly { value: Uint8Array | null }[]) => records.map((r) => Buffer.from(r.value ?? []).toString());
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    const tp = { topic, partition: 0 };
+
+    const consumer = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0 }); // one batch per fetch
+    consumer.assign([{ ...tp, offset: 0 }]);
+    let before = fetchRequests;
+    expect(values(await consumer.poll())).toEqual(["v0"]);
+    await settle();
+    expect(fetchRequests - before).toBe(2); // the poll's fetch, and the next one started at once
+    before = fetchRequests;
+    expect(values(await consumer.poll())).toEqual(["v1"]); // answered by the prefetch
+    await settle();
+    expect(fetchRequests - before).toBe(1); // only the next prefetch
+    await consumer.seek(tp, 0);
+    expect(values(await consumer.poll())).toEqual(["v0"]); // the prefetched v2 was dropped
+    consumer.assign([{ ...tp, offset: 7 }]);
+    expect(values(await consumer.poll())).toEqual(["v7"]);
+    expect(values(await consumer.poll())).toEqual(["v8"]);
+    expect(values(await consumer.poll())).toEqual(["v9"]);
+    await settle();
+    before = fetchRequests;
+    await settle();
+    expect(fetchRequests).toBe(before); // at the high watermark nothing is fetched ahead
+    expect(await consumer.poll()).toEqual([]);
+
+    const plain = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0, maxPrefetchBytes: 0 });
+    plain.assign([{ ...tp, offset: 0 }]);
+    before = fetchRequests;
+    expect(values(await plain.poll())).toEqual(["v0"]);
+    await settle();
+    expect(fetchRequests - before).toBe(1);
   });
 });
