@@ -27,7 +27,7 @@ export interface Workload {
 /** AWS requests per produce batch and per fetch, as `npm run bench` counts them from the SDK. */
 export interface RequestProfile {
   readonly putsPerBatch: number;
-  /** Reserve 1 + commit 2 (the item and its `byOffset` LSI entry) + claim 1 when idempotent. */
+  /** Reserve 1 + commit 1 (+ 1/16 for the sparse `byOffset` LSI entry) + claim 1 when idempotent. */
   readonly writeUnitsPerBatch: number;
   /** The idempotent producer's epoch check: once per function instance for ids without a
    * transactional id, once per request for transactional ones. */
@@ -35,20 +35,22 @@ export interface RequestProfile {
   readonly getsPerBatchRead: number;
   /** Partition head, the `byOffset` LSI lookup when behind the stable hint, index Query pages. */
   readonly readUnitsPerFetch: number;
-  /** Retention (or merging) removes each index item once: the item and its LSI entry. */
+  /** Retention (or merging) removes each index item once: the item, and its LSI entry if it has one. */
   readonly writeUnitsPerBatchRemoved: number;
 }
 
 /**
- * Measured by `npm run bench` (docs/cost-model.md has the run): per produce batch 1 PUT + 4.0 WRU
- * idempotent, 1 PUT + 3.0 WRU without, at 16 KiB, 256 KiB and 1 MiB alike; the idempotent
- * producer's registry read is once per function instance (0.01–0.02 RRU per batch in the bench),
- * taken as 0; 1.00 GET per segment read; 1.1–1.4 RRU per fetch with the fetch function's index
- * cache, taken as 1.5. Index removal (2 WRU) is not measured: the item and its LSI entry.
+ * Measured by `npm run bench` (docs/cost-model.md has the run): per produce batch 1 PUT + 3.07 WRU
+ * idempotent, 1 PUT + 2.06 WRU without, at 16 KiB, 256 KiB and 1 MiB alike (reserve 1, claim 1
+ * when idempotent, commit 1, and the sparse `byOffset` LSI entry on one commit in 16: taken as
+ * 1/16); the idempotent producer's registry read is once per function instance (0.01–0.07 RRU
+ * per batch in the bench), taken as 0; 1.00 GET per segment read; 1.3 RRU per fetch with the
+ * fetch function's index cache, taken as 1.5. Index removal is not measured: 1 WRU for the item
+ * and 1/16 for its LSI entry.
  */
 export const MEASURED_PROFILES: Readonly<Record<"idempotent" | "plain", RequestProfile>> = {
-  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 4, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 2 },
-  plain: { putsPerBatch: 1, writeUnitsPerBatch: 3, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 2 },
+  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 3.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
+  plain: { putsPerBatch: 1, writeUnitsPerBatch: 2.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
 };
 
 /** What the model assumes beyond the measured request counts; every default in one place. */

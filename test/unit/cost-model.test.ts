@@ -14,13 +14,13 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    * and no per-MB Lambda time, so that every number is exact:
    *   1,024 records per batch = 1 MiB stored; 1 batch/s; 2,628,000 batches a month (730 h);
    *   2,566.40625 GB a month (2,628,000 MiB / 1,024).
-   * Seglog, idempotent profile (1 PUT, 4 WRU, 0 RRU per batch; 1 GET per batch read; 1.5 RRU per
-   * fetch; 2 WRU per batch removed):
+   * Seglog, idempotent profile (1 PUT, 3.0625 WRU, 0 RRU per batch; 1 GET per batch read; 1.5 RRU
+   * per fetch; 1.0625 WRU per batch removed: the sparse LSI entry is on one item in 16):
    *   S3 PUT        2,628,000 × $0.005/1000                     = $13.14
    *   S3 GET        2,628,000 × $0.0004/1000                    = $1.0512
    *   S3 storage    1 MiB/s × 7 × 86,400 s = 590.625 GB × $0.023 = $13.584375
-   *   WRU produce   10,512,000 × $0.625/M                       = $6.57
-   *   WRU removal   5,256,000 × $0.625/M                        = $3.285
+   *   WRU produce   8,048,250 × $0.625/M                        = $5.03015625
+   *   WRU removal   2,792,250 × $0.625/M                        = $1.74515625
    *   RRU produce   0 (the registry read is once per function instance) = $0
    *   fetches       1 partition polled once a second, 1 MiB each = 2,628,000 a month
    *   RRU fetch     3,942,000 × $0.125/M                        = $0.49275
@@ -31,7 +31,7 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    *   API produce   1,048,580 B (4-byte frame header + batch) = 3 units of 512 KB: 7,884,000 × $1/M = $7.884
    *   API fetch     1,048,576 B = 2 units: 5,256,000 × $1/M     = $5.256
    *   logs          5,256,000 requests × 1,300 B = 6,832,800,000 B = 6.3635409 GB × $0.50 = $3.1817704
-   *   total                                                     = $57.8302332
+   *   total                                                     = $54.7505457
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -51,8 +51,8 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "S3", "PUT (produce)")).toBeCloseTo(13.14, 9);
     expect(usd(l, "S3", "GET (consume)")).toBeCloseTo(1.0512, 9);
     expect(usd(l, "S3", "storage")).toBeCloseTo(13.584375, 9);
-    expect(usd(l, "DynamoDB", "write units (produce)")).toBeCloseTo(6.57, 9);
-    expect(usd(l, "DynamoDB", "write units (index removal)")).toBeCloseTo(3.285, 9);
+    expect(usd(l, "DynamoDB", "write units (produce)")).toBeCloseTo(5.03015625, 9);
+    expect(usd(l, "DynamoDB", "write units (index removal)")).toBeCloseTo(1.74515625, 9);
     expect(usd(l, "DynamoDB", "read units (produce)")).toBe(0);
     expect(usd(l, "DynamoDB", "read units (fetch)")).toBeCloseTo(0.49275, 9);
     expect(usd(l, "DynamoDB", "storage (index)")).toBeCloseTo(0.0563264, 6);
@@ -62,15 +62,15 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "API Gateway", "HTTP API (produce)")).toBeCloseTo(7.884, 9);
     expect(usd(l, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(5.256, 9);
     expect(usd(l, "CloudWatch", "Logs ingestion (request logs)")).toBeCloseTo(3.1817704, 6);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.8302332, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(57.8302332 / 2566.40625, 9);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(54.7505457, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(54.7505457 / 2566.40625, 9);
   });
 
   it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.8302332) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 54.7505457) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
