@@ -105,7 +105,7 @@ export class Consumer {
     if (!entry) throw invalid(`${tp.topic}-${tp.partition} is not assigned`);
     this.dropPrefetch(tpKey(tp));
     entry.position = typeof to === "number" ? to : (await this.admin.offsetFor(tp.topic, tp.partition, to)).offset;
-    this.dropPrefetch(tpKey(tp));
+    this.dropPrefetch(tpKey(tp)); // one a poll started while the offset was looked up
   }
 
   position(tp: TopicPartition): number | undefined {
