@@ -6,7 +6,6 @@
  * built, topic metadata read: what the first request after a cold start pays on top). The
  * scheduled maintenance function is only imported: its first run is a maintenance pass.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import { bundleFunctions } from "../src/build/bundle.ts";
 import { Admin } from "../src/client/admin.ts";
 import { routes } from "../src/http/app.ts";
 import { matchRoute } from "../src/http/router.ts";
+import { runNode } from "./child.ts";
 import type { BenchStack } from "./local.ts";
 
 export interface ColdStart {
@@ -59,28 +59,12 @@ process.stdout.write("\\n" + MARK + JSON.stringify({ initMs, firstInvokeMs }) + 
 /** Marks the child's result line: handlers may log to stdout too. */
 const MARK = "@@seglog-cold-start@@";
 
-function measure(file: string, event: unknown, env: Record<string, string>): Promise<{ initMs: number; firstInvokeMs?: number }> {
-  return new Promise((resolve, reject) => {
-    const args = ["--input-type=module", "-e", CHILD, pathToFileURL(file).href, ...(event === undefined ? [] : [JSON.stringify(event)])];
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith(MARK));
-      try {
-        if (code === 0 && line) resolve(JSON.parse(line.slice(MARK.length)));
-        else reject(new Error(`cold start of ${file} failed: ${err.trim()}`));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+async function measure(file: string, event: unknown, env: Record<string, string>): Promise<{ initMs: number; firstInvokeMs?: number }> {
+  const args = ["--input-type=module", "-e", CHILD, pathToFileURL(file).href, ...(event === undefined ? [] : [JSON.stringify(event)])];
+  const out = await runNode(args, `cold start of ${file}`, env);
+  const line = out.split("\n").find((l) => l.startsWith(MARK));
+  if (!line) throw new Error(`cold start of ${file} printed no result`);
+  return JSON.parse(line.slice(MARK.length)) as { initMs: number; firstInvokeMs?: number };
 }
 
 const median = (xs: number[]): number => {

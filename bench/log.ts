@@ -23,7 +23,6 @@
  * so the admin calls of the perf tools stay out; per MB means per 2^20 bytes of record values.
  * Fetches that found no data (long polls at the end of a drained partition) are counted apart.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { Admin } from "../src/client/admin.ts";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
 import type { BareResult, BareTask } from "./bare.ts";
+import { runNode } from "./child.ts";
 import type { BenchConfig } from "./config.ts";
 import { treeCpuMs } from "./cpu.ts";
 import type { BenchStack, InvocationTally } from "./local.ts";
@@ -194,20 +194,11 @@ class CpuSums {
 }
 
 /** Runs `bare.ts` in a child process, as `seglog perf` runs: its start-up is not timed. */
-function runBare(task: BareTask): Promise<BareResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", BARE_SCRIPT, JSON.stringify(task)], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = stdout.trim().split("\n").at(-1);
-      if (code === 0 && line) resolve(JSON.parse(line) as BareResult);
-      else reject(new Error(`bare ${task.mode} exited ${code}: ${stderr.trim()}`));
-    });
-  });
+async function runBare(task: BareTask): Promise<BareResult> {
+  const out = await runNode(["--import", "tsx", BARE_SCRIPT, JSON.stringify(task)], `bare ${task.mode}`);
+  const line = out.trim().split("\n").at(-1);
+  if (!line) throw new Error(`bare ${task.mode} printed no result`);
+  return JSON.parse(line) as BareResult;
 }
 
 function addCalls(a: CallTally, b: CallTally): CallTally {

@@ -2,9 +2,9 @@
  * Runs `seglog perf produce|consume` in a child process, as a user would (the client's CPU is
  * then not the bench's), and reads Kafka's summary lines back.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ProduceSummary } from "../src/cli/perf.ts";
+import { runNode } from "./child.ts";
 
 const SEGLOG_BIN = fileURLToPath(new URL("../bin/seglog.mjs", import.meta.url));
 
@@ -23,22 +23,8 @@ export interface ConsumeLine {
 const PRODUCE_SUMMARY =
   /^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\.$/m;
 
-async function runSeglog(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SEGLOG_BIN, ...args], {
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`seglog ${args.slice(0, 2).join(" ")} exited ${code}: ${stderr.trim() || stdout.trim()}`));
-    });
-  });
+function runSeglog(args: string[]): Promise<string> {
+  return runNode([SEGLOG_BIN, ...args], `seglog ${args.slice(0, 2).join(" ")}`);
 }
 
 export async function perfProduce(args: string[]): Promise<ProduceLine> {
