@@ -29,6 +29,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Admin } from "../src/client/admin.ts";
+import { Producer } from "../src/client/producer.ts";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
 import type { BareResult, BareTask } from "./bare.ts";
 import { runNode } from "./child.ts";
@@ -131,6 +132,21 @@ export interface LogRun {
   readonly consume?: ConsumeResult;
 }
 
+/** The reference workload's producer: keyed records over many partitions at a set rate. */
+export interface KeyedResult {
+  readonly partitions: number;
+  readonly batchBytes: number;
+  readonly lingerMs: number;
+  /** The rate the producer held (MB of record values per second). */
+  readonly mbPerSec: number;
+  readonly batches: number;
+  readonly requests: number;
+  readonly batchesPerRequest: number;
+  readonly meanBatchBytes: number;
+  readonly putsPerRequest: number;
+  readonly writeUnitsPerBatch: number;
+}
+
 export interface LogBenchResult {
   readonly suite: "log";
   readonly dynamo: string;
@@ -139,6 +155,7 @@ export interface LogBenchResult {
   /** Each batch size was measured this many times, Seglog and bare alternating; results are sums. */
   readonly rounds: number;
   readonly runs: LogRun[];
+  readonly keyed: KeyedResult;
 }
 
 const ZERO: CallTally = { calls: {}, callMs: {}, readUnits: 0, writeUnits: 0, estimatedUnits: 0, bytesPut: 0, bytesGot: 0 };
@@ -252,7 +269,7 @@ class ProduceSums {
     this.lines.push(line);
   }
   result(bare: { bytes: number; seconds: number; cpu: CpuSums }, recordBytes: number): ProduceResult {
-    const batches = this.calls.calls["PutObjectCommand"] ?? 0;
+    const batches = committedBatches(this.calls);
     const storedMbPerSec = this.calls.bytesPut / MiB / this.seconds;
     const bareMbPerSec = bare.bytes / MiB / bare.seconds;
     return {
@@ -392,5 +409,63 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  return { suite: "log", dynamo: bench.stack.engine, concurrency: C, recordBytes: config.recordBytes, rounds: config.rounds, runs };
+  const keyed = await runKeyedProduce(url, sdk, bench, config, log);
+  return { suite: "log", dynamo: bench.stack.engine, concurrency: C, recordBytes: config.recordBytes, rounds: config.rounds, runs, keyed };
+}
+
+/** Index items the produce function wrote: one per batch (commits, and the rare abort). */
+const committedBatches = (t: CallTally): number => t.calls["PutItemCommand"] ?? 0;
+
+/**
+ * The cost model's reference producer, measured: 10 MB/s of keyed 1 KiB records over 10
+ * partitions, 256 KiB batches, `lingerMs` 1000 (longer than a partition takes to fill a batch at
+ * 1 MB/s, so batches go when full). What it measures is how many batches a request carries (the
+ * Producer sends the other partitions' half-full batches with the first full one), and so the
+ * PUTs per batch. In the bench's process: only request counts matter here, not CPU.
+ */
+async function runKeyedProduce(url: string, sdk: SdkCalls, bench: BenchStack, config: BenchConfig, log: (line: string) => void): Promise<KeyedResult> {
+  const partitions = 10;
+  const batchBytes = 262_144;
+  const lingerMs = 1000;
+  const targetMbPerSec = 10;
+  const topic = `bench-keyed-${randomBytes(3).toString("hex")}`;
+  await new Admin({ url }).createTopic(topic, { partitions });
+  const producer = new Producer({ url, batchBytes, lingerMs });
+  const records = Math.ceil((config.mbPerRun * MiB) / config.recordBytes);
+  const value = randomBytes(config.recordBytes - 8);
+  await producer.producerIdentity(); // InitProducerId is a produce-function request too: not one of these
+  sdk.take();
+  bench.takeInvocations();
+  const started = performance.now();
+  const acks: Promise<unknown>[] = [];
+  for (let i = 0; i < records; i++) {
+    acks.push(producer.send(topic, { key: randomBytes(8), value }));
+    if (i % 1024 === 1023) {
+      const ahead = ((i + 1) * config.recordBytes) / MiB / targetMbPerSec - (performance.now() - started) / 1000;
+      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
+    }
+  }
+  await Promise.all(acks);
+  await producer.close();
+  const seconds = (performance.now() - started) / 1000;
+  const calls = sdk.take()["produce"] ?? ZERO;
+  const requests = bench.takeInvocations().produce?.invocations ?? 0;
+  const batches = committedBatches(calls);
+  const result: KeyedResult = {
+    partitions,
+    batchBytes,
+    lingerMs,
+    mbPerSec: (records * config.recordBytes) / MiB / seconds,
+    batches,
+    requests,
+    batchesPerRequest: batches / Math.max(1, requests),
+    meanBatchBytes: calls.bytesPut / Math.max(1, batches),
+    putsPerRequest: (calls.calls["PutObjectCommand"] ?? 0) / Math.max(1, requests),
+    writeUnitsPerBatch: calls.writeUnits / Math.max(1, batches),
+  };
+  log(
+    `log: keyed records over ${partitions} partitions at ${result.mbPerSec.toFixed(1)} MB/s: ${batches} batches in ${requests} requests ` +
+      `(${result.batchesPerRequest.toFixed(2)} per request, ${result.putsPerRequest.toFixed(2)} PUTs per request, mean batch ${Math.round(result.meanBatchBytes)} bytes)`,
+  );
+  return result;
 }

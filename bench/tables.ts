@@ -5,7 +5,7 @@
 import type { CostComparison, RequestProfile } from "../src/core/cost-model.ts";
 import type { CodecBenchResult } from "./codec.ts";
 import type { ColdStartResult } from "./cold-start.ts";
-import type { CpuPerMb, LogBenchResult, LogRun } from "./log.ts";
+import type { CpuPerMb, KeyedResult, LogBenchResult, LogRun } from "./log.ts";
 
 export type Table = Record<string, Record<string, string>>;
 
@@ -139,12 +139,27 @@ export function measuredProfile(r: LogBenchResult, batchBytes: number, assumedRe
   if (!idem || !consume) return undefined;
   const p = idem.produce.requests.perBatch;
   return {
-    putsPerBatch: p.s3Put,
+    putsPerRequest: idem.produce.requests.perMb.s3Put / Math.max(1e-9, idem.produce.requests.perMb.lambda),
     writeUnitsPerBatch: p.writeUnits,
     readUnitsPerBatch: p.readUnits,
     getsPerBatchRead: consume.requests.perBatch.s3Get,
     readUnitsPerFetch: consume.requests.perMb.readUnits / Math.max(1e-9, consume.requests.perMb.lambda),
     writeUnitsPerBatchRemoved: assumedRemoval,
+  };
+}
+
+/** What the keyed reference producer measured. */
+export function keyedTable(k: KeyedResult): Table {
+  return {
+    measured: {
+      "MB/s": fmt(k.mbPerSec),
+      batches: String(k.batches),
+      "produce requests": String(k.requests),
+      "batches per request": fmt(k.batchesPerRequest),
+      "mean batch bytes": String(Math.round(k.meanBatchBytes)),
+      "S3 PUTs per request": fmt(k.putsPerRequest),
+      "write units per batch": fmt(k.writeUnitsPerBatch),
+    },
   };
 }
 

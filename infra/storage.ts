@@ -172,7 +172,7 @@ export class SeglogStorage extends Construct {
         const bucketId = stack.resolve(stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)) as string;
         Validations.of(principal).acknowledge({
           id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${LOG_PREFIX}*]`,
-          reason: `Segment objects are named per batch (log/<topic>/<topicId>/<partition>/<offset>.log); the grant is limited to the ${LOG_PREFIX} prefix.`,
+          reason: `Segment objects are named per batch or per produce request (log/<topic>/<topicId>/<partition>/<offset>.log, log/<topic>/<topicId>/r/<partition>-<offset>.log); the grant is limited to the ${LOG_PREFIX} prefix.`,
         });
       }
     }

@@ -26,6 +26,7 @@ export async function costCommand(args: string[]): Promise<number> {
     "consumer-groups": { type: "string" },
     "retention-days": { type: "string" },
     partitions: { type: "string" },
+    "batches-per-request": { type: "string" },
     "fetch-interval-ms": { type: "string" },
     idempotence: { type: "string" },
     json: { type: "boolean" },
@@ -43,10 +44,15 @@ export async function costCommand(args: string[]): Promise<number> {
   }
   const partitions = intArg(values.partitions, "partitions", 1);
   const fetchIntervalMs = intArg(values["fetch-interval-ms"], "fetch-interval-ms", 1);
+  const batchesPerRequest = numberArg(values["batches-per-request"], "batches-per-request", 1);
+  if (batchesPerRequest !== undefined && batchesPerRequest > (partitions ?? Math.max(1, Math.ceil(workload.mbPerSec)))) {
+    throw new UsageError("--batches-per-request can be at most the number of partitions (one batch of each per request)");
+  }
   const assumptions: Partial<CostAssumptions> = {
     ...(idempotence === undefined ? {} : { idempotent: idempotence === "true" }),
     ...(partitions === undefined ? {} : { partitions }),
     ...(fetchIntervalMs === undefined ? {} : { fetchIntervalMs }),
+    ...(batchesPerRequest === undefined ? {} : { batchesPerRequest }),
   };
   const result = estimateCosts(workload, { assumptions });
   if (values.json) say(JSON.stringify({ pricesReadOn: PRICES_READ_ON, region: PRICES_REGION, ...result }, null, 2));
@@ -75,7 +81,8 @@ export function printComparison(c: CostComparison): void {
   );
   say(
     `  ${qty(c.gbPerMonth)} GB in per month; ${c.recordsPerBatch} records per batch (${qty(c.storedBatchBytes)} bytes stored), ` +
-      `${qty(c.batchesPerSecond)} batches/s; ${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms; ` +
+      `${qty(c.batchesPerSecond)} batches/s in ${qty(c.produceRequestsPerSecond)} produce requests/s (${a.batchesPerRequest} batch${a.batchesPerRequest === 1 ? "" : "es"} each); ` +
+      `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms; ` +
       `idempotent producer ${a.idempotent ? "on" : "off"}`,
   );
   say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);

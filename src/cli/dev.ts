@@ -73,7 +73,7 @@ export async function devCommand(args: string[]): Promise<number> {
     maintenanceIntervalMs > 0
       ? setInterval(() => {
           maintenance.log.runMaintenance({ budgetMs: maintenanceIntervalMs / 2 }).then(
-            (r) => (r.merges || r.segmentsDeleted || r.orphansDeleted || r.reservationsAborted || r.topicsDeleted) && say(`[maintenance] ${JSON.stringify(r)}`),
+            (r) => (r.merges || r.segmentsDeleted || r.orphansDeleted || r.sharedObjectsDeleted || r.reservationsAborted || r.topicsDeleted) && say(`[maintenance] ${JSON.stringify(r)}`),
             (e: unknown) => say(`[maintenance] failed: ${(e as Error).message}`),
           );
         }, maintenanceIntervalMs)

@@ -36,6 +36,8 @@ Commands:
                         --topic T --messages N [--group G] [--fetch-size B] [--timeout-ms MS] [--from-latest]
   cost                $/month and $/GB of a workload on Seglog, Kinesis on-demand and MSK Serverless
                         --mb-per-sec R --record-bytes B --batch-bytes S --consumer-groups G --retention-days D
+                        [--partitions N] [--batches-per-request K] [--fetch-interval-ms MS]
+                        [--idempotence true|false] [--json]
 
   maintenance --once  Abort stale reservations, apply retention, collect orphans, remove deleted
                         topics' data, once (needs the AWS_ENDPOINT_URL_* that 'seglog dev' prints)

@@ -234,15 +234,23 @@ export class Producer {
     if (state.sticky === partition) state.sticky = undefined;
   }
 
-  /** Sends the first ready batch of every partition that has none in flight, in requests of at
-   * most {@link MAX_REQUEST_BYTES} each (a batch larger than that goes alone). */
+  /**
+   * Sends the first ready batch of every partition that has none in flight, in requests of at
+   * most {@link MAX_REQUEST_BYTES} each (a batch larger than that goes alone). Like Kafka's
+   * sender, which drains every partition's batch once one is ready, a request also takes the
+   * open batches of other partitions that are at least half full: keyed records spread over many
+   * partitions then go as one request, which the server stores as one S3 object. (Half: a
+   * partition that has only just started a batch, as the sticky partitioner's next one has, is
+   * not sent tiny.)
+   */
   private pump(topic: string, state: TopicState): void {
     for (;;) {
       const take: Pending[] = [];
       let bytes = 0;
+      const fits = (b: Pending) => !state.inFlight.has(b.partition) && !take.some((t) => t.partition === b.partition) && (take.length === 0 || bytes + b.bytes <= MAX_REQUEST_BYTES);
       for (let i = 0; i < state.ready.length; ) {
         const b = state.ready[i] as Pending;
-        if (state.inFlight.has(b.partition) || take.some((t) => t.partition === b.partition) || (take.length > 0 && bytes + b.bytes > MAX_REQUEST_BYTES)) {
+        if (!fits(b)) {
           i++;
           continue;
         }
@@ -251,6 +259,13 @@ export class Producer {
         state.ready.splice(i, 1);
       }
       if (take.length === 0) return;
+      for (const [partition, b] of state.open) {
+        if (b.bytes * 2 < this.batchBytes || !fits(b) || state.ready.some((r) => r.partition === partition)) continue;
+        state.open.delete(partition);
+        if (state.sticky === partition) state.sticky = undefined;
+        take.push(b);
+        bytes += b.bytes;
+      }
       for (const b of take) state.inFlight.add(b.partition);
       const p = this.sendBatches(topic, state, take).finally(() => {
         this.sending.delete(p);

@@ -26,7 +26,8 @@ export interface Workload {
 
 /** AWS requests per produce batch and per fetch, as `npm run bench` counts them from the SDK. */
 export interface RequestProfile {
-  readonly putsPerBatch: number;
+  /** One object per produce request, however many partitions' batches it carries. */
+  readonly putsPerRequest: number;
   /** Reserve 1 + commit 1 (+ 1/16 for the sparse `byOffset` LSI entry) + claim 1 when idempotent. */
   readonly writeUnitsPerBatch: number;
   /** The idempotent producer's epoch check: once per function instance for ids without a
@@ -40,8 +41,8 @@ export interface RequestProfile {
 }
 
 /**
- * Measured by `npm run bench` (docs/cost-model.md has the run): per produce batch 1 PUT + 3.07 WRU
- * idempotent, 1 PUT + 2.06 WRU without, at 16 KiB, 256 KiB and 1 MiB alike (reserve 1, claim 1
+ * Measured by `npm run bench` (docs/cost-model.md has the run): 1 PUT per produce request; per
+ * batch 3.07 WRU idempotent, 2.06 WRU without, at 16 KiB, 256 KiB and 1 MiB alike (reserve 1, claim 1
  * when idempotent, commit 1, and the sparse `byOffset` LSI entry on one commit in 16: taken as
  * 1/16); the idempotent producer's registry read is once per function instance (0.01–0.07 RRU
  * per batch in the bench), taken as 0; 1.00 GET per segment read; 1.3 RRU per fetch with the
@@ -49,8 +50,8 @@ export interface RequestProfile {
  * and 1/16 for its LSI entry.
  */
 export const MEASURED_PROFILES: Readonly<Record<"idempotent" | "plain", RequestProfile>> = {
-  idempotent: { putsPerBatch: 1, writeUnitsPerBatch: 3.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
-  plain: { putsPerBatch: 1, writeUnitsPerBatch: 2.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
+  idempotent: { putsPerRequest: 1, writeUnitsPerBatch: 3.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
+  plain: { putsPerRequest: 1, writeUnitsPerBatch: 2.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
 };
 
 /** What the model assumes beyond the measured request counts; every default in one place. */
@@ -59,6 +60,11 @@ export interface CostAssumptions {
   readonly idempotent: boolean;
   /** Partitions of the topic (MSK partition-hours; Seglog fetches per second). @default ceil(MB/s), at least 1 */
   readonly partitions: number;
+  /** Batches each produce request carries, at most one per partition: 1 when records have no key
+   * (the sticky partitioner fills one partition at a time); up to one per partition when keyed
+   * records spread over the partitions and `lingerMs` lets every partition fill its batch. Each
+   * request is one S3 PUT, one Lambda invocation, one API Gateway request. @default 1 */
+  readonly batchesPerRequest: number;
   /** Each consumer polls each partition this often (KCL polls a shard about once a second). @default 1000 */
   readonly fetchIntervalMs: number;
   /** Bytes per fetch, at most (Kafka's max.partition.fetch.bytes). @default 1048576 */
@@ -89,6 +95,7 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
   return {
     idempotent: true,
     partitions: Math.max(1, Math.ceil(workload.mbPerSec)),
+    batchesPerRequest: 1,
     fetchIntervalMs: 1000,
     maxFetchBytes: 1_048_576,
     produceMemoryMb: 1024,
@@ -126,6 +133,7 @@ export interface CostComparison {
   /** Record bytes produced per month, in GB. */
   readonly gbPerMonth: number;
   readonly batchesPerSecond: number;
+  readonly produceRequestsPerSecond: number;
   readonly recordsPerBatch: number;
   readonly storedBatchBytes: number;
   readonly seglog: SystemCost;
@@ -184,10 +192,12 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const apiUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / p.apiGateway.httpMeteringBytes));
   const gbSeconds = (ms: number, memoryMb: number) => (ms / 1000) * (memoryMb / 1024);
 
-  // Seglog: produce, one batch per request (a request carrying several partitions' batches only
-  // saves Lambda and API Gateway requests).
-  // The binary body: a 4-byte partition then the batch.
-  const produceRequestBytes = storedBatchBytes + 4;
+  // Seglog: produce. The binary body: per batch a 4-byte partition, then the batch.
+  if (!(a.batchesPerRequest >= 1 && a.batchesPerRequest <= a.partitions)) {
+    throw new RangeError("batchesPerRequest must be from 1 to the number of partitions (a mean: requests may differ)");
+  }
+  const produceRequestBytes = a.batchesPerRequest * (storedBatchBytes + 4);
+  const requestsPerMonth = batchesPerMonth / a.batchesPerRequest;
   const produceMs = a.produceBaseMs + (produceRequestBytes / MiB) * a.msPerMb;
   // Consume: every consumer polls every partition each interval, or more often when a partition
   // brings more than one fetch's worth per interval. A fetch returns whole batches, adding them
@@ -210,7 +220,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const seglog = system(
     "Seglog",
     [
-      line("S3", "PUT (produce)", batchesPerMonth * profile.putsPerBatch, "requests", p.s3.putPerRequest),
+      line("S3", "PUT (produce)", requestsPerMonth * profile.putsPerRequest, "requests", p.s3.putPerRequest),
       line("S3", "GET (consume)", groups * batchesPerMonth * profile.getsPerBatchRead, "requests", p.s3.getPerRequest),
       line("S3", "storage", storedGb, "GB-month", p.s3.storagePerGbMonth),
       line("DynamoDB", "write units (produce)", batchesPerMonth * profile.writeUnitsPerBatch, "WRU", p.dynamodb.perWriteUnit),
@@ -218,13 +228,13 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("DynamoDB", "read units (produce)", batchesPerMonth * profile.readUnitsPerBatch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "read units (fetch)", fetchesPerMonth * profile.readUnitsPerFetch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "storage (index)", indexGb, "GB-month", p.dynamodb.storagePerGbMonth),
-      line("Lambda", "requests (produce)", batchesPerMonth, "requests", p.lambda.perRequest),
+      line("Lambda", "requests (produce)", requestsPerMonth, "requests", p.lambda.perRequest),
       line("Lambda", "requests (fetch)", fetchesPerMonth, "requests", p.lambda.perRequest),
-      line("Lambda", "duration arm64 (produce)", batchesPerMonth * gbSeconds(produceMs, a.produceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
+      line("Lambda", "duration arm64 (produce)", requestsPerMonth * gbSeconds(produceMs, a.produceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("Lambda", "duration arm64 (fetch)", fetchesPerMonth * gbSeconds(fetchMs, a.fetchMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
-      line("API Gateway", "HTTP API (produce)", batchesPerMonth * apiUnits(produceRequestBytes), "512 KB requests", p.apiGateway.httpPerRequest),
+      line("API Gateway", "HTTP API (produce)", requestsPerMonth * apiUnits(produceRequestBytes), "512 KB requests", p.apiGateway.httpPerRequest),
       line("API Gateway", "HTTP API (fetch)", fetchesPerMonth * fetchApiUnits, "512 KB requests", p.apiGateway.httpPerRequest),
-      line("CloudWatch", "Logs ingestion (request logs)", ((batchesPerMonth + fetchesPerMonth) * a.logBytesPerRequest) / GiB, "GB", p.cloudwatchLogs.ingestPerGb),
+      line("CloudWatch", "Logs ingestion (request logs)", ((requestsPerMonth + fetchesPerMonth) * a.logBytesPerRequest) / GiB, "GB", p.cloudwatchLogs.ingestPerGb),
     ],
     gbPerMonth,
   );
@@ -265,6 +275,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
     profile,
     gbPerMonth,
     batchesPerSecond: batchesPerSec,
+    produceRequestsPerSecond: batchesPerSec / a.batchesPerRequest,
     recordsPerBatch,
     storedBatchBytes,
     seglog,

@@ -21,7 +21,14 @@ export const segmentObjectKey = (topic: string, topicId: string, partition: numb
 export const mergedObjectKey = (topic: string, topicId: string, partition: number, baseOffset: number, lastOffset: number): string =>
   `${segmentPrefix(topic, topicId, partition)}${offsetKey(baseOffset)}-${offsetKey(lastOffset)}.log`;
 
-/** The object an index entry names: its own key if merged, else the one its base offset gives. */
+/** Objects that hold several partitions' batches of one produce request, back to back: one PUT
+ * per request rather than per batch (docs/produce-and-fetch.md). Named by the first batch's
+ * partition and base offset, which no other reservation can take. */
+export const sharedPrefix = (topic: string, topicId: string): string => `log/${topic}/${topicId}/r/`;
+export const sharedObjectKey = (topic: string, topicId: string, partition: number, baseOffset: number): string =>
+  `${sharedPrefix(topic, topicId)}${partition}-${offsetKey(baseOffset)}.log`;
+
+/** The object an index entry names: its own key if merged or shared, else the one its base offset gives. */
 export const entryObjectKey = (
   topic: { readonly name: string; readonly topicId: string },
   partition: number,

@@ -11,6 +11,14 @@ export const SPARSE_INDEX_STEP = 64 * 1024;
 /** True for an entry that covers several seqs (a merged segment). */
 export const isMerged = (e: IndexEntry): boolean => e.toSeq > e.seq;
 
+/** True for an entry whose batch sits in an object shared with other batches of its produce
+ * request: the object goes only once no index item names it (docs/maintenance.md). */
+export const isShared = (e: IndexEntry): boolean => e.position !== undefined;
+
+/** The bytes of an object that hold an entry's batches: a range of a shared object, else the whole object. */
+export const entryBytes = (e: IndexEntry): { start: number; end: number } | undefined =>
+  e.position === undefined ? undefined : { start: e.position, end: e.position + e.bytes };
+
 /**
  * Drops entries that a merged entry before them covers: after a merge, the replaced items stay
  * in the index for a grace period (readers that found them keep working), but they are not
@@ -74,7 +82,7 @@ export function planMerges(live: readonly IndexEntry[], policy: MergePolicy): In
     bytes = 0;
   };
   for (const e of live) {
-    const small = !isMerged(e) && e.objectKey === undefined && e.bytes * 2 < policy.targetBytes;
+    const small = !isMerged(e) && (e.objectKey === undefined || isShared(e)) && e.bytes * 2 < policy.targetBytes;
     if (!small) {
       close();
       continue;
@@ -141,11 +149,12 @@ export interface ByteRange {
 
 /**
  * What a fetch reads from a committed entry, starting at `offset`, with `budget` bytes left:
- * a whole unmerged object; from a merged one, from the last sparse point at or below `offset`
+ * a whole unmerged object, or the batch's range of a shared one; from a merged one, from the last sparse point at or below `offset`
  * up to the first point that reaches the budget (at least one step), or to the end.
  */
 export function rangeFor(entry: IndexEntry, offset: number, budget: number): ByteRange {
-  const whole = { start: 0, end: entry.bytes, base: entry.base, nextOffset: entry.base + entry.count };
+  const at = entry.position ?? 0;
+  const whole = { start: at, end: at + entry.bytes, base: entry.base, nextOffset: entry.base + entry.count };
   const points = entry.sparse;
   if (!points || points.length === 0) return whole;
   let from = 0;

@@ -19,8 +19,11 @@ export interface IndexEntry {
   readonly maxTs: number;
   /** When it was committed or aborted (epoch ms): bounds when missing seqs before it were reserved. */
   readonly at: number;
-  /** Object key when it is not the one derived from the base offset (merged segments). */
+  /** Object key when it is not the one derived from the base offset (merged or shared segments). */
   readonly objectKey?: string;
+  /** Shared segments: where this batch starts in `objectKey`, which holds other batches of the
+   * same produce request too (src/core/keys.ts `sharedObjectKey`). */
+  readonly position?: number;
   /** Merged segments: where batches start in the object, ascending (src/core/merge.ts). */
   readonly sparse?: readonly SparsePoint[];
 }

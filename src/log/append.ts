@@ -1,7 +1,7 @@
 import { decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
-import { SeglogError, conflict, fenced, invalid, notFound, tooLarge } from "../core/errors.ts";
+import { SeglogError, conflict, fenced, invalid, isSeglogError, notFound, tooLarge } from "../core/errors.ts";
 import { decide, type ClaimedBatch } from "../core/idempotence.ts";
-import { segmentObjectKey } from "../core/keys.ts";
+import { segmentObjectKey, sharedObjectKey } from "../core/keys.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Producers } from "../storage/producers.ts";
@@ -28,6 +28,16 @@ export interface AppendResult {
   readonly baseOffset: number;
   readonly lastOffset: number;
   readonly count: number;
+}
+
+export type AppendOutcome = AppendResult | { readonly partition: number; readonly error: SeglogError };
+
+/** A batch's place in the log, taken before it is written. */
+interface Reservation {
+  readonly topic: TopicRecord;
+  readonly partition: number;
+  readonly seq: number;
+  readonly baseOffset: number;
 }
 
 /**
@@ -109,16 +119,113 @@ export class Appender {
     if (epoch > registered) throw invalid(`Producer ${producerId} has no epoch ${epoch} yet`, "InvalidProducerEpoch");
   }
 
+  /**
+   * Appends a request's batches. One batch gets an object of its own; several share one object,
+   * their bytes back to back, so that a request costs one S3 PUT however many partitions it
+   * carries. A partition's batches go in order: after a failure its later batches are not
+   * written (that would reorder them) and share its error. Partitions go in parallel.
+   */
+  async appendAll(topic: TopicRecord, batches: readonly { partition: number; batch: CheckedBatch }[]): Promise<AppendOutcome[]> {
+    const only = batches.length === 1 ? batches[0] : undefined;
+    if (only) {
+      try {
+        return [await this.append(topic, only.partition, only.batch)];
+      } catch (e) {
+        if (!isSeglogError(e)) throw e;
+        return [{ partition: only.partition, error: e }];
+      }
+    }
+    const results: AppendOutcome[] = new Array(batches.length);
+    const byPartition = new Map<number, number[]>();
+    batches.forEach(({ partition }, i) => byPartition.set(partition, [...(byPartition.get(partition) ?? []), i]));
+    // 1. Reserve every batch's offsets. A partition stops at its first failure.
+    const reserved: (Reservation | undefined)[] = new Array(batches.length);
+    const failures = new Map<number, SeglogError>();
+    await Promise.all(
+      [...byPartition].map(async ([partition, indexes]) => {
+        for (const i of indexes) {
+          try {
+            reserved[i] = await this.reserve(topic, partition, (batches[i] as (typeof batches)[number]).batch.span);
+          } catch (e) {
+            if (!isSeglogError(e)) throw e;
+            failures.set(partition, e);
+            return;
+          }
+        }
+      }),
+    );
+    // 2. One object per topic id (a topic recreated under the request gives a second) with every
+    // reserved batch, each at its own offsets.
+    const placed = new Map<number, { written: Promise<void>; objectKey: string; position: number }>();
+    const byTopicId = new Map<string, number[]>();
+    reserved.forEach((r, i) => r && byTopicId.set(r.topic.topicId, [...(byTopicId.get(r.topic.topicId) ?? []), i]));
+    for (const indexes of byTopicId.values()) {
+      const first = reserved[indexes[0] as number] as Reservation;
+      const objectKey = sharedObjectKey(first.topic.name, first.topic.topicId, first.partition, first.baseOffset);
+      const parts = indexes.map((i) => {
+        const { bytes } = (batches[i] as (typeof batches)[number]).batch;
+        patchBaseOffset(bytes, BigInt((reserved[i] as Reservation).baseOffset));
+        return bytes;
+      });
+      const written = this.objects.put(objectKey, Buffer.concat(parts));
+      written.catch(() => undefined); // each batch's commit step awaits it and reports its failure
+      let position = 0;
+      indexes.forEach((i, k) => {
+        placed.set(i, { written, objectKey, position });
+        position += (parts[k] as Uint8Array).byteLength;
+      });
+    }
+    // 3. Claim (idempotent batches), wait for the object, commit: a partition's batches in order.
+    await Promise.all(
+      [...byPartition].map(async ([partition, indexes]) => {
+        let failure = failures.get(partition);
+        for (const i of indexes) {
+          const r = reserved[i];
+          const { batch } = batches[i] as (typeof batches)[number];
+          if (failure || !r) {
+            if (r) await this.abortRange(r.topic.topicId, partition, r.seq, r.baseOffset, batch.span).catch(() => false);
+            results[i] = { partition, error: failure as SeglogError };
+            continue;
+          }
+          const { written, objectKey, position } = placed.get(i) as { written: Promise<void>; objectKey: string; position: number };
+          try {
+            results[i] = await this.complete(r, batch, written, { objectKey, position });
+          } catch (e) {
+            if (!isSeglogError(e)) throw e;
+            failure = e;
+            results[i] = { partition, error: e };
+          }
+        }
+      }),
+    );
+    return results;
+  }
+
+  /** One batch, in an object of its own named by its base offset. */
   async append(topic: TopicRecord, partition: number, batch: CheckedBatch): Promise<AppendResult> {
     const reservation = await this.reserve(topic, partition, batch.span);
-    const { seq, baseOffset } = reservation;
+    patchBaseOffset(batch.bytes, BigInt(reservation.baseOffset));
+    const key = segmentObjectKey(reservation.topic.name, reservation.topic.topicId, partition, reservation.baseOffset);
+    return this.complete(reservation, batch, this.objects.put(key, batch.bytes));
+  }
+
+  /**
+   * The rest of the protocol once the batch's object is being written: claim the sequence
+   * (idempotent batches), wait for the write, commit the index item. The object is named by this
+   * reservation's own offsets (or shares one with other batches of the request), which no other
+   * batch can take, so it is written while the claim is decided: a batch that turns out a
+   * duplicate (or fenced, or out of order) leaves unreferenced bytes for collection, as a crash
+   * after the PUT would.
+   */
+  private async complete(
+    reservation: Reservation,
+    batch: CheckedBatch,
+    written: Promise<void>,
+    shared?: { objectKey: string; position: number },
+  ): Promise<AppendResult> {
+    const { seq, baseOffset, partition } = reservation;
     const topicId = reservation.topic.topicId;
     const result = { partition, baseOffset, lastOffset: baseOffset + batch.span - 1, count: batch.records };
-    patchBaseOffset(batch.bytes, BigInt(baseOffset));
-    // The object is named by this reservation's own offsets, which no other batch can take, so it
-    // is written while the claim is decided: a batch that turns out a duplicate (or fenced, or
-    // out of order) leaves an orphan object for collection, as a crash after the PUT would.
-    const written = this.objects.put(segmentObjectKey(reservation.topic.name, topicId, partition, baseOffset), batch.bytes);
     // Settles either way; it also marks a failed write as handled while the claim is decided.
     const writeSettled = written.then(() => undefined, () => undefined);
     if (batch.producerId >= 0) {
@@ -148,6 +255,7 @@ export class Appender {
         firstTs: batch.firstTs,
         maxTs: batch.maxTs,
         at: this.options.now(),
+        ...shared,
       });
     } catch (e) {
       // A failed write (throttled, timed out) gives its reservation up at once, so that readers
@@ -237,14 +345,14 @@ export class Appender {
     return this.registry.decide(topicId, partition, entry);
   }
 
-  private async reserve(topic: TopicRecord, partition: number, span: number) {
+  private async reserve(topic: TopicRecord, partition: number, span: number): Promise<Reservation> {
     const first = await this.registry.reserve(topic.topicId, partition, span, this.options.now());
-    if (first) return { ...first, topic };
+    if (first) return { ...first, topic, partition };
     // No head under this topicId: the cached topic was deleted or recreated. Re-read once.
     const fresh = await this.topics.get(topic.name);
     if (fresh.topicId !== topic.topicId && partition < fresh.partitions) {
       const second = await this.registry.reserve(fresh.topicId, partition, span, this.options.now());
-      if (second) return { ...second, topic: fresh };
+      if (second) return { ...second, topic: fresh, partition };
     }
     throw notFound(`Topic '${topic.name}' has no partition ${partition}`);
   }

@@ -2,12 +2,12 @@ import { randomInt } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
-import { invalid, isSeglogError, type SeglogError } from "../core/errors.ts";
+import { invalid } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { SegmentObjects } from "../storage/objects.ts";
 import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
-import { Appender, checkBatch, type AppendResult, type CheckedBatch } from "./append.ts";
+import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
 import { DEFAULT_LOG_OPTIONS, type LogOptions } from "./options.ts";
 import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
@@ -27,7 +27,7 @@ export interface ProduceFrame {
   readonly bytes: Uint8Array;
 }
 
-export type ProduceResult = AppendResult | { readonly partition: number; readonly error: SeglogError };
+export type ProduceResult = AppendOutcome;
 
 export interface PartitionState {
   readonly partition: number;
@@ -134,34 +134,7 @@ export class Log {
     }));
     const producers = new Map(checked.filter((c) => c.batch.producerId >= 0).map((c) => [`${c.batch.producerId}/${c.batch.producerEpoch}`, c.batch]));
     await Promise.all([...producers.values()].map((b) => this.appender.checkProducer(b.producerId, b.producerEpoch)));
-    // Batches of one partition go in order, one after another; partitions go in parallel. After a
-    // failure the partition's later batches are not tried (that would reorder them) and share its error.
-    const results: ProduceResult[] = new Array(checked.length);
-    const order = new Map<number, number[]>();
-    checked.forEach(({ partition }, i) => {
-      const indexes = order.get(partition);
-      if (indexes) indexes.push(i);
-      else order.set(partition, [i]);
-    });
-    await Promise.all(
-      [...order].map(async ([partition, indexes]) => {
-        let failure: SeglogError | undefined;
-        for (const i of indexes) {
-          if (failure) {
-            results[i] = { partition, error: failure };
-            continue;
-          }
-          try {
-            results[i] = await this.appender.append(topic, partition, (checked[i] as { batch: CheckedBatch }).batch);
-          } catch (e) {
-            if (!isSeglogError(e)) throw e;
-            failure = e;
-            results[i] = { partition, error: e };
-          }
-        }
-      }),
-    );
-    return results;
+    return this.appender.appendAll(topic, checked);
   }
 
   /** One maintenance run: stale reservations, retention, orphans, deleted topics. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mapConcurrent } from "../core/concurrency.ts";
-import { entryObjectKey, mergedObjectKey, partitionPk, segmentObjectKey, segmentPrefix, segmentSk } from "../core/keys.ts";
-import { expiredReplacements, isMerged, liveEntries, mergedEntry, planMerges } from "../core/merge.ts";
+import { entryObjectKey, mergedObjectKey, partitionPk, segmentObjectKey, segmentPrefix, segmentSk, sharedPrefix } from "../core/keys.ts";
+import { entryBytes, expiredReplacements, isMerged, isShared, liveEntries, mergedEntry, planMerges } from "../core/merge.ts";
 import { SeglogError } from "../core/errors.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import { retentionCut } from "../core/retention.ts";
@@ -39,6 +39,8 @@ export interface MaintenanceReport {
   /** Retention's deletions and replaced segments' copies, once their grace period is over. */
   bytesFreed: number;
   orphansDeleted: number;
+  /** Shared objects (several partitions' batches of one produce request) no index item names any more. */
+  sharedObjectsDeleted: number;
   reservationsAborted: number;
   topicsDeleted: number;
   partitionsVisited: number;
@@ -89,6 +91,7 @@ export class Maintenance {
       segmentsDeleted: 0,
       bytesFreed: 0,
       orphansDeleted: 0,
+      sharedObjectsDeleted: 0,
       reservationsAborted: 0,
       topicsDeleted: 0,
       partitionsVisited: 0,
@@ -99,10 +102,14 @@ export class Maintenance {
     const outOfTime = () => this.log.now() - started > this.budgetMs;
     const chosen = (name: string) => this.only === undefined || this.only.has(name);
     for (const topic of (await this.log.listTopics()).filter((t) => chosen(t.name))) {
+      const shared = new Set<string>();
+      let visited = 0;
       for (let p = 0; p < topic.partitions; p++) {
         if (outOfTime()) report.incomplete = true;
-        else await this.isolated(report, () => this.partition(topic, p, report, outOfTime));
+        else if (await this.isolated(report, () => this.partition(topic, p, report, outOfTime, shared))) visited++;
       }
+      // Only a visit of every partition shows which shared objects no index item names.
+      if (visited === topic.partitions && !outOfTime()) await this.isolated(report, () => this.collectShared(topic, shared, report));
     }
     // 25 at most per run, of the chosen topics' tombstones (however many others there are)
     for (const t of (await this.registry.tombstones()).filter((x) => chosen(x.name)).slice(0, 25)) {
@@ -113,17 +120,26 @@ export class Maintenance {
     return report;
   }
 
-  /** One partition's (or deleted topic's) failure does not stop the others. */
-  private async isolated(report: MaintenanceReport, work: () => Promise<void>): Promise<void> {
+  /** One partition's (or deleted topic's) failure does not stop the others. True if it succeeded. */
+  private async isolated(report: MaintenanceReport, work: () => Promise<void>): Promise<boolean> {
     try {
       await work();
+      return true;
     } catch (e) {
       report.failures++;
       report.lastError = e instanceof Error ? e.message : String(e);
+      return false;
     }
   }
 
-  private async partition(topic: TopicRecord, partition: number, report: MaintenanceReport, outOfTime: () => boolean): Promise<void> {
+  /** Maintains one partition, adding the shared objects its index still names to `shared`. */
+  private async partition(
+    topic: TopicRecord,
+    partition: number,
+    report: MaintenanceReport,
+    outOfTime: () => boolean,
+    shared: Set<string>,
+  ): Promise<void> {
     report.partitionsVisited++;
     const settled = await this.reader.settle(topic, partition);
     report.reservationsAborted += settled.aborted;
@@ -146,9 +162,10 @@ export class Maintenance {
       await this.dropBelow(topic, partition, startSeq, report);
     }
     const kept = lastDropped ? decided.filter((e) => e.seq > lastDropped.toSeq) : decided;
-    await this.deleteReplaced(topic, partition, kept, report);
-    const made = await this.merge(topic, partition, head, liveEntries(kept), report, outOfTime);
-    await this.collectOrphans(topic, partition, [...kept, ...made], settled.decidedSeq, report);
+    const replaced = await this.deleteReplaced(topic, partition, kept, report);
+    const standing = kept.filter((e) => !replaced.has(e.seq));
+    const made = await this.merge(topic, partition, head, liveEntries(standing), report, outOfTime);
+    await this.collectOrphans(topic, partition, [...standing, ...made], settled.decidedSeq, report, shared);
   }
 
   /**
@@ -185,7 +202,7 @@ export class Maintenance {
   private async mergeRun(topic: TopicRecord, partition: number, run: readonly IndexEntry[], report: MaintenanceReport): Promise<IndexEntry | undefined> {
     const committed = run.filter((e) => e.state === "C");
     const parts = await mapConcurrent(committed, 16, async (entry) => {
-      const bytes = await this.objects.get(entryObjectKey(topic, partition, entry));
+      const bytes = await this.objects.get(entryObjectKey(topic, partition, entry), entryBytes(entry));
       if (bytes.byteLength !== entry.bytes) {
         throw new SeglogError("Internal", `Segment ${entry.seq} of ${topic.name}-${partition} holds ${bytes.byteLength} bytes, its index item says ${entry.bytes}`);
       }
@@ -205,14 +222,18 @@ export class Maintenance {
   /**
    * Deletes what merges replaced, once their grace period is over: the old objects first, then
    * the index items in seq order (so a reader that lands on one still finds the rest after it).
+   * Returns the seqs of the items deleted.
    */
-  private async deleteReplaced(topic: TopicRecord, partition: number, kept: readonly IndexEntry[], report: MaintenanceReport): Promise<void> {
+  private async deleteReplaced(topic: TopicRecord, partition: number, kept: readonly IndexEntry[], report: MaintenanceReport): Promise<Set<number>> {
+    const deleted = new Set<number>();
     for (const { merged, replaced } of expiredReplacements(kept, this.log.now(), this.mergeGraceMs)) {
-      const objects = replaced.filter((e) => e.state === "C").map((e) => entryObjectKey(topic, partition, e));
+      const objects = replaced.filter(owned).map((e) => entryObjectKey(topic, partition, e));
       await this.objects.deleteMany([segmentObjectKey(topic.name, topic.topicId, partition, merged.base), ...objects]);
       await this.registry.deleteItems(partitionPk(topic.topicId, partition), replaced.map((e) => segmentSk(e.seq)));
+      for (const e of replaced) deleted.add(e.seq);
       report.bytesFreed += merged.bytes;
     }
+    return deleted;
   }
 
   /** Deletes the objects, then the index items, of every segment below `startSeq`. */
@@ -221,8 +242,7 @@ export class Maintenance {
     for (let covered = -1; ; ) {
       const page = await this.registry.segments(topic.topicId, partition, 0, this.pageSize, startSeq);
       if (page.entries.length === 0) return;
-      const committed = page.entries.filter((e) => e.state === "C");
-      await this.objects.deleteMany(committed.map((e) => entryObjectKey(topic, partition, e)));
+      await this.objects.deleteMany(page.entries.filter(owned).map((e) => entryObjectKey(topic, partition, e)));
       await this.registry.deleteItems(partitionPk(topic.topicId, partition), page.entries.map((e) => segmentSk(e.seq)));
       for (const e of page.entries) {
         if (e.state === "C" && e.seq > covered) {
@@ -247,6 +267,7 @@ export class Maintenance {
     kept: readonly IndexEntry[],
     decidedSeq: number,
     report: MaintenanceReport,
+    shared: Set<string>,
   ): Promise<void> {
     const referenced = new Set(kept.filter((e) => e.state === "C").map((e) => entryObjectKey(topic, partition, e)));
     for (const e of kept) {
@@ -254,6 +275,7 @@ export class Maintenance {
     }
     const tail = await this.registry.segments(topic.topicId, partition, decidedSeq, this.pageSize);
     for (const e of tail.entries) if (e.state === "C") referenced.add(entryObjectKey(topic, partition, e));
+    for (const key of referenced) if (key.startsWith(sharedPrefix(topic.name, topic.topicId))) shared.add(key);
     const oldEnough = this.log.now() - this.orphanMinAgeMs;
     let token: string | undefined;
     do {
@@ -261,6 +283,24 @@ export class Maintenance {
       const orphans = page.objects.filter((o) => !referenced.has(o.key) && o.lastModified < oldEnough);
       await this.objects.deleteMany(orphans.map((o) => o.key));
       report.orphansDeleted += orphans.length;
+      token = page.next;
+    } while (token);
+  }
+
+  /**
+   * Deletes the topic's shared objects that no index item names, once older than
+   * `orphanMinAgeMs` (as for orphans: a produce whose commit may still land is younger). Index
+   * items only ever stop naming an object (retention, merges), never start to name an old one,
+   * so the partitions' sets, gathered one after another, hold every object still named.
+   */
+  private async collectShared(topic: TopicRecord, named: ReadonlySet<string>, report: MaintenanceReport): Promise<void> {
+    const oldEnough = this.log.now() - this.orphanMinAgeMs;
+    let token: string | undefined;
+    do {
+      const page = await this.objects.list(sharedPrefix(topic.name, topic.topicId), token);
+      const unnamed = page.objects.filter((o) => !named.has(o.key) && o.lastModified < oldEnough);
+      await this.objects.deleteMany(unnamed.map((o) => o.key));
+      report.sharedObjectsDeleted += unnamed.length;
       token = page.next;
     } while (token);
   }
@@ -287,3 +327,6 @@ export class Maintenance {
     return true;
   }
 }
+
+/** A segment whose object is deleted with its index item; a shared object goes once no item names it. */
+const owned = (e: IndexEntry): boolean => e.state === "C" && !isShared(e);

@@ -2,7 +2,7 @@ import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/reco
 import { SeglogError, invalid, offsetOutOfRange } from "../core/errors.ts";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
-import { rangeFor, type ByteRange } from "../core/merge.ts";
+import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
@@ -109,7 +109,7 @@ export class Reader {
         fromSeq = entry.toSeq + 1;
         if (entry.base >= highWatermark) return { offset: highWatermark, timestamp: null };
         if (entry.state !== "C" || entry.maxTs < timestampMs) continue;
-        const bytes = await this.objects.get(entryObjectKey(topic, partition, entry));
+        const bytes = await this.objects.get(entryObjectKey(topic, partition, entry), entryBytes(entry));
         for (const record of decodeStored(bytes)) {
           if (record.timestamp >= timestampMs && record.offset >= head.logStartOffset) {
             return { offset: record.offset, timestamp: record.timestamp };
@@ -232,7 +232,7 @@ export class Reader {
   }
 
   /**
-   * GETs the wanted objects in parallel: whole, or the byte range of a merged one. No GET starts
+   * GETs the wanted objects in parallel: whole, or the byte range of a merged or shared one. No GET starts
    * after `readBy` (the first always does): a fetch far behind on small segments returns what it
    * read in time, and the consumer's next fetch goes on from there. Likewise a failed GET (S3
    * throttling, say) after the first ends the fetch with the batches before it; only a failure of
@@ -242,7 +242,7 @@ export class Reader {
     let failed: { index: number; error: unknown } | undefined;
     const read = async (index: number): Promise<FetchedBatch | undefined> => {
       const { entry, range } = wanted[index] as (typeof wanted)[number];
-      const whole = range.start === 0 && range.end === entry.bytes;
+      const whole = !isShared(entry) && range.start === 0 && range.end === entry.bytes;
       try {
         return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), whole ? undefined : range) };
       } catch (error) {

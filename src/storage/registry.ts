@@ -465,6 +465,7 @@ function entryToItem(topicId: string, partition: number, e: IndexEntry): Item {
     item["maxTs"] = N(e.maxTs);
   }
   if (e.objectKey !== undefined) item["key"] = S(e.objectKey);
+  if (e.position !== undefined) item["pos"] = N(e.position);
   if (e.sparse !== undefined) item["ix"] = B(encodeSparse(e.base, e.sparse));
   return item;
 }
@@ -473,6 +474,7 @@ function entryFromItem(item: Item): IndexEntry {
   const seq = seqOfSegmentSk(reqStr(item, "sk"));
   const objectKey = str(item, "key");
   const sparse = bin(item, "ix");
+  const position = num(item, "pos");
   const base = reqNum(item, "base");
   return {
     seq,
@@ -486,6 +488,7 @@ function entryFromItem(item: Item): IndexEntry {
     maxTs: num(item, "maxTs") ?? 0,
     at: reqNum(item, "at"),
     ...(objectKey === undefined ? {} : { objectKey }),
+    ...(position === undefined ? {} : { position }),
     ...(sparse === undefined ? {} : { sparse: decodeSparse(base, sparse) }),
   };
 }

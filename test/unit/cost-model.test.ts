@@ -109,6 +109,31 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(110.2898361, 6);
   });
 
+  it("bills one S3 PUT, Lambda invocation and API Gateway request per produce request, however many batches it carries", () => {
+    /*
+     * 4 MB/s in 1 MiB batches over 4 partitions, one batch of each per request: 4 batches/s in
+     * 1 request/s, 2,628,000 requests and 10,512,000 batches a month (no framing, no per-MB time):
+     *   S3 PUT          2,628,000 × $0.005/1000                           = $13.14
+     *   Lambda produce  2,628,000 × $0.20/M = $0.5256; 40 ms × 1 GB × 2,628,000 × $0.0000133334 = $1.4016070
+     *   API produce     4 × (1,048,576 + 4) = 4,194,320 B = 9 units of 512 KB: 23,652,000 × $1/M = $23.652
+     *   WRU produce     10,512,000 × 3.0625 × $0.625/M (still per batch)  = $20.120625
+     */
+    const w = { mbPerSec: 4, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 };
+    const base = { partitions: 4, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0 };
+    const shared = estimateCosts(w, { assumptions: { ...base, batchesPerRequest: 4 } });
+    const alone = estimateCosts(w, { assumptions: base });
+    const l = shared.seglog.lines;
+    expect(shared.produceRequestsPerSecond).toBe(1);
+    expect(usd(l, "S3", "PUT (produce)")).toBeCloseTo(13.14, 9);
+    expect(usd(l, "Lambda", "requests (produce)")).toBeCloseTo(0.5256, 9);
+    expect(usd(l, "Lambda", "duration arm64 (produce)")).toBeCloseTo(1.401607, 6);
+    expect(usd(l, "API Gateway", "HTTP API (produce)")).toBeCloseTo(23.652, 9);
+    expect(usd(l, "DynamoDB", "write units (produce)")).toBeCloseTo(20.120625, 9);
+    expect(usd(alone.seglog.lines, "S3", "PUT (produce)")).toBeCloseTo(4 * 13.14, 9);
+    expect(usd(alone.seglog.lines, "DynamoDB", "write units (produce)")).toBeCloseTo(20.120625, 9);
+    expect(() => estimateCosts(w, { assumptions: { ...base, batchesPerRequest: 5 } })).toThrow(/batchesPerRequest/);
+  });
+
   it("drops the claim write without idempotence", () => {
     const w = { mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 };
     const on = estimateCosts(w);

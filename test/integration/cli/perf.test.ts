@@ -122,5 +122,14 @@ describe("seglog cost", () => {
     expect(JSON.parse(json.stdout).kinesis.system).toBe("Kinesis Data Streams on-demand");
     const bad = await runCli(["cost", "--mb-per-sec", "0", "--record-bytes", "1", "--batch-bytes", "1", "--consumer-groups", "1", "--retention-days", "1"]);
     expect(bad.code).toBe(2);
+
+    const reference = ["cost", "--mb-per-sec", "10", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "2", "--retention-days", "7", "--json"];
+    const alone = JSON.parse((await runCli(reference)).stdout);
+    const shared = JSON.parse((await runCli([...reference, "--batches-per-request", "10"])).stdout);
+    expect(shared.produceRequestsPerSecond * 10).toBeCloseTo(alone.produceRequestsPerSecond, 9);
+    expect(shared.seglog.usdPerMonth).toBeLessThan(alone.seglog.usdPerMonth);
+    const tooMany = await runCli([...reference, "--batches-per-request", "11"]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toMatch(/at most the number of partitions/);
   });
 });

@@ -57,6 +57,21 @@ describe("the client SDK", () => {
     await Promise.all([producer.close(), small.close()]);
   });
 
+  it("sends the other partitions' nearly full batches with the first full one, as Kafka's sender drains them: one request for keyed traffic", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("drain");
+    await admin.createTopic(topic, { partitions: 4 });
+    // Round robin over 4 partitions, 100-byte values (about 116 bytes in a batch), 5,000-byte
+    // batches: partition 0 fills with its 44th record, when the other three hold 43.
+    const producer = new Producer({ url: api.url, lingerMs: 60_000, batchBytes: 5_000 });
+    const before = produceRequests;
+    const sends = Array.from({ length: 4 * 44 - 3 }, (_, i) => producer.send(topic, { value: "v".repeat(100), partition: i % 4 }));
+    const acks = await Promise.race([Promise.all(sends), new Promise<never>((_, reject) => setTimeout(() => reject(new Error("linger waited")), 10_000))]);
+    expect(produceRequests - before).toBe(1);
+    for (let p = 0; p < 4; p++) expect(acks.filter((a) => a.partition === p).map((a) => a.offset)).toEqual(Array.from({ length: p === 0 ? 44 : 43 }, (_, i) => i));
+    await producer.close();
+  });
+
   it("starts a new batch rather than grow one past the topic's max.message.bytes", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("maxbatch");
