@@ -25,6 +25,7 @@ export interface Totals {
   maintenanceRuns: number;
   reservationsAborted: number;
   segmentsDeleted: number;
+  sharedObjectsDeleted: number;
   merges: number;
   segmentsMerged: number;
   violations: number;
@@ -50,6 +51,7 @@ export const emptyTotals = (): Totals => ({
   maintenanceRuns: 0,
   reservationsAborted: 0,
   segmentsDeleted: 0,
+  sharedObjectsDeleted: 0,
   merges: 0,
   segmentsMerged: 0,
   violations: 0,
@@ -85,6 +87,7 @@ export function addRun(totals: Totals, stats: WorkloadStats, violations: number)
   totals.maintenanceRuns += stats.maintenance.runs;
   totals.reservationsAborted += stats.maintenance.reservationsAborted;
   totals.segmentsDeleted += stats.maintenance.segmentsDeleted;
+  totals.sharedObjectsDeleted += stats.maintenance.sharedObjectsDeleted;
   totals.merges += stats.maintenance.merges;
   totals.segmentsMerged += stats.maintenance.segmentsMerged;
   totals.violations += violations;
@@ -100,7 +103,7 @@ export function runLine(stats: WorkloadStats, violations: number): string {
     `records attempted ${stats.produced.attempted}, acked ${stats.produced.acked}, failed ${stats.produced.failed} (${stats.produced.producers} producers); ` +
     `processed/distinct per group ${groups}; commits ${stats.commits} (${stats.lateCommits} late); members joined ${stats.members.joined}, killed ${stats.members.killed}; ` +
     `tail ${stats.tail.records} records in ${stats.tail.fetches} fetches; maintenance ${stats.maintenance.runs} runs, ` +
-    `${stats.maintenance.reservationsAborted} aborts, ${stats.maintenance.segmentsDeleted} segments deleted, ${stats.maintenance.merges} merges of ${stats.maintenance.segmentsMerged}; ` +
+    `${stats.maintenance.reservationsAborted} aborts, ${stats.maintenance.segmentsDeleted} segments deleted, ${stats.maintenance.sharedObjectsDeleted} shared objects deleted, ${stats.maintenance.merges} merges of ${stats.maintenance.segmentsMerged}; ` +
     `requests by step ${list(stats.requestsByStep)}; ` +
     `final ${stats.final.records} records, log start ${stats.final.logStart}, hwm ${stats.final.highWatermark}; drain ${stats.drainMs} ms (${list(stats.phases)}); latency p50/p90/max ${Object.entries(stats.latencyMs).map(([fn, l]) => `${fn} ${l.p50}/${l.p90}/${l.max}`).join(", ")} ms; violations ${violations}`
   );
@@ -114,7 +117,7 @@ export function totalsReport(t: Totals): string {
     `  by kind: ${list(t.byKind)}`,
     `  by step: ${list(t.byStep)}`,
     `records: attempted ${t.attempted}, acknowledged ${t.acked}, failed ${t.failed}; processed by groups ${t.processed}; read by tail readers ${t.tailRecords}; in the final reads ${t.finalRecords}`,
-    `offset commits landed ${t.commits} (${t.lateCommits} late); invocations crashed or timed out ${t.crashedInvocations}; members killed ${t.killedMembers}; maintenance runs ${t.maintenanceRuns} (${t.reservationsAborted} reservations aborted, ${t.segmentsDeleted} segments deleted by retention, ${t.merges} merges of ${t.segmentsMerged} segments)`,
+    `offset commits landed ${t.commits} (${t.lateCommits} late); invocations crashed or timed out ${t.crashedInvocations}; members killed ${t.killedMembers}; maintenance runs ${t.maintenanceRuns} (${t.reservationsAborted} reservations aborted, ${t.segmentsDeleted} segments deleted by retention, ${t.sharedObjectsDeleted} shared objects deleted, ${t.merges} merges of ${t.segmentsMerged} segments)`,
     `violations: ${t.violations}`,
   ].join("\n");
 }

@@ -92,6 +92,7 @@ export interface WorkloadStats {
     readonly runs: number;
     readonly segmentsDeleted: number;
     readonly orphansDeleted: number;
+    readonly sharedObjectsDeleted: number;
     readonly reservationsAborted: number;
     readonly merges: number;
     readonly segmentsMerged: number;
@@ -419,7 +420,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 
   // ---- maintenance ----
   let maintaining = true;
-  const maintenance = { runs: 0, segmentsDeleted: 0, orphansDeleted: 0, reservationsAborted: 0, merges: 0, segmentsMerged: 0, failures: 0 };
+  const maintenance = { runs: 0, segmentsDeleted: 0, orphansDeleted: 0, sharedObjectsDeleted: 0, reservationsAborted: 0, merges: 0, segmentsMerged: 0, failures: 0 };
   async function maintenanceLoop(): Promise<void> {
     const rand = random("maintenance");
     while (maintaining) {
@@ -438,6 +439,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         const r: MaintenanceReport = outcome.value;
         maintenance.segmentsDeleted += r.segmentsDeleted;
         maintenance.orphansDeleted += r.orphansDeleted;
+        maintenance.sharedObjectsDeleted += r.sharedObjectsDeleted;
         maintenance.reservationsAborted += r.reservationsAborted;
         maintenance.merges += r.merges;
         maintenance.segmentsMerged += r.segmentsMerged;
