@@ -103,13 +103,20 @@ export class Maintenance {
     const chosen = (name: string) => this.only === undefined || this.only.has(name);
     for (const topic of (await this.log.listTopics()).filter((t) => chosen(t.name))) {
       const shared = new Set<string>();
-      let visited = 0;
+      const unvisited: number[] = [];
       for (let p = 0; p < topic.partitions; p++) {
         if (outOfTime()) report.incomplete = true;
-        else if (await this.isolated(report, () => this.partition(topic, p, report, outOfTime, shared))) visited++;
+        else if (await this.isolated(report, () => this.partition(topic, p, report, outOfTime, shared))) continue;
+        unvisited.push(p);
       }
-      // Only a visit of every partition shows which shared objects no index item names.
-      if (visited === topic.partitions && !outOfTime()) await this.isolated(report, () => this.collectShared(topic, shared, report));
+      // Which shared objects no index item names: the visits say for their partitions; the index
+      // of a partition whose visit failed is read for it. Nothing is deleted unless all are known.
+      if (!outOfTime()) {
+        await this.isolated(report, async () => {
+          for (const p of unvisited) for (const key of await this.sharedNamedBy(topic, p)) shared.add(key);
+          await this.collectShared(topic, shared, report);
+        });
+      }
     }
     // 25 at most per run, of the chosen topics' tombstones (however many others there are)
     for (const t of (await this.registry.tombstones()).filter((x) => chosen(x.name)).slice(0, 25)) {
@@ -285,6 +292,20 @@ export class Maintenance {
       report.orphansDeleted += orphans.length;
       token = page.next;
     } while (token);
+  }
+
+  /** The shared objects a partition's index items name, from its log start to its tail. */
+  private async sharedNamedBy(topic: TopicRecord, partition: number): Promise<string[]> {
+    const head = await this.registry.getHead(topic.topicId, partition);
+    if (!head) throw new SeglogError("Internal", `Partition ${topic.name}-${partition} has no head`, { retriable: true });
+    const named: string[] = [];
+    for (let from = head.startSeq; ; ) {
+      const page = await this.registry.segments(topic.topicId, partition, from, this.pageSize);
+      for (const e of page.entries) if (e.state === "C" && isShared(e) && e.objectKey !== undefined) named.push(e.objectKey);
+      const last = page.entries.at(-1);
+      if (!page.more || !last) return named;
+      from = last.seq + 1;
+    }
   }
 
   /**

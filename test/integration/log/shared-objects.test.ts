@@ -131,6 +131,31 @@ describe("one object per produce request", () => {
     expect((await readAll(ctx.log, topic, 1)).map(([, v]) => v)).toEqual([...three("w"), ...three("x")]);
   });
 
+  it("collects an unnamed shared object even when a partition's visit fails, by reading that partition's index", async () => {
+    const { ctx, topic, shared } = await setup(2);
+    let failCommits = true;
+    injectFaults(ctx.dynamo, (req) => (failCommits && stepOf(req) === "commit" ? "error-before" : undefined));
+    const lost = await ctx.log.produceFrames(topic, [frame(0, ["x"]), frame(1, ["y"])]);
+    expect(lost.every((r) => "error" in r)).toBe(true); // its object is named by no index item
+    failCommits = false;
+    ok((await ctx.log.produceFrames(topic, [frame(0, ["a"]), frame(1, ["b"])]))[0]);
+    const [orphan, named] = await objectKeys(ctx, shared);
+    expect(named).toBe(`${shared}0-${"1".padStart(20, "0")}.log`);
+
+    // Partition 1's visit fails at its first head read.
+    let headReads = 0;
+    injectFaults(ctx.dynamo, (req) => {
+      const input = JSON.stringify(req.input);
+      return req.command === "GetItemCommand" && input.includes('#1"') && input.includes('"HEAD"') && headReads++ === 0 ? "error-before" : undefined;
+    });
+    const report = await ctx.log.runMaintenance({ topics: [topic], ...eager });
+    expect(report).toMatchObject({ failures: 1, sharedObjectsDeleted: 1 });
+    expect(await objectKeys(ctx, shared)).toEqual([named]);
+    expect(orphan).not.toBe(named);
+    expect(await readAll(ctx.log, topic, 0)).toEqual([[1, "a"]]);
+    expect(await readAll(ctx.log, topic, 1)).toEqual([[1, "b"]]);
+  });
+
   it("merges shared batches into each partition's own segments, then collects the shared objects", async () => {
     const { ctx, topic, shared, own } = await setup(2, { "segment.bytes": 64 * 1024 });
     for (let i = 0; i < 10; i++) ok((await ctx.log.produceFrames(topic, [frame(0, [`p${i}`]), frame(1, [`q${i}`])]))[0]);
