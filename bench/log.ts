@@ -32,6 +32,7 @@ import { Admin } from "../src/client/admin.ts";
 import { Producer } from "../src/client/producer.ts";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
 import type { BareResult, BareTask } from "./bare.ts";
+import type { FramesResult, FramesTask } from "./frames.ts";
 import { runNode } from "./child.ts";
 import type { BenchConfig } from "./config.ts";
 import { treeCpuMs } from "./cpu.ts";
@@ -41,6 +42,7 @@ import type { CallTally, SdkCalls } from "./sdk-calls.ts";
 
 const MiB = 2 ** 20;
 const BARE_SCRIPT = fileURLToPath(new URL("./bare.ts", import.meta.url));
+const FRAMES_SCRIPT = fileURLToPath(new URL("./frames.ts", import.meta.url));
 
 /** CPU milliseconds per MB stored, by process; undefined where `/proc` is not there to read. */
 export interface CpuPerMb {
@@ -122,6 +124,15 @@ export interface ConsumeResult {
   readonly requests: RequestCounts;
 }
 
+/** Idempotent produce from ready-made batches (`frames.ts`): Seglog's side without the client's per-record work. */
+export interface ReadyBatchesResult {
+  readonly mbPerSec: number;
+  readonly seconds: number;
+  /** Stored MB/s ÷ the same round's bare MB/s. */
+  readonly ratio: number;
+  readonly cpuMsPerMb: CpuPerMb;
+}
+
 export interface LogRun {
   readonly batchBytes: number;
   readonly idempotent: boolean;
@@ -130,6 +141,8 @@ export interface LogRun {
   readonly produce: ProduceResult;
   /** Measured once per batch size, on the idempotent run's topic. */
   readonly consume?: ConsumeResult;
+  /** Measured once per batch size, beside the idempotent run. */
+  readonly readyBatches?: ReadyBatchesResult;
 }
 
 /** The reference workload's producer: keyed records over many partitions at a set rate. */
@@ -211,6 +224,13 @@ class CpuSums {
 }
 
 /** Runs `bare.ts` in a child process, as `seglog perf` runs: its start-up is not timed. */
+async function runFrames(task: FramesTask): Promise<FramesResult> {
+  const out = await runNode(["--import", "tsx", FRAMES_SCRIPT, JSON.stringify(task)], "ready-made batches");
+  const line = out.trim().split("\n").at(-1);
+  if (!line) throw new Error("the ready-made batch producer printed no result");
+  return JSON.parse(line) as FramesResult;
+}
+
 async function runBare(task: BareTask): Promise<BareResult> {
   const out = await runNode(["--import", "tsx", BARE_SCRIPT, JSON.stringify(task)], `bare ${task.mode}`);
   const line = out.trim().split("\n").at(-1);
@@ -327,6 +347,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
       const records = Math.ceil((mb * MiB) / config.recordBytes);
       const sums = { idem: new ProduceSums(), plain: new ProduceSums() };
       const bareProduced = { bytes: 0, seconds: 0, cpu: new CpuSums() };
+      const ready = { bytes: 0, seconds: 0, cpu: new CpuSums() };
       const consumed = { seconds: 0, messages: 0, calls: ZERO, idle: ZERO, invocations: NO_INVOCATIONS, idleInvocations: NO_INVOCATIONS, cpu: new CpuSums() };
       const bareConsumed = { bytes: 0, seconds: 0, getsPerRound: 1, cpu: new CpuSums() };
       const keysFile = join(scratch, `keys-${batchBytes}.json`);
@@ -343,6 +364,17 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         bareProduced.cpu.addMb(bp.bytes / MiB);
         bareProduced.bytes += bp.bytes;
         bareProduced.seconds += bp.seconds;
+
+        const readyTopic = `bench-ready-${batchBytes}-${randomBytes(3).toString("hex")}`;
+        await admin.createTopic(readyTopic, { partitions: C });
+        const batches = committedBatches(idem.calls);
+        const framed = await ready.cpu.measure(pid, () =>
+          runFrames({ url, topic: readyTopic, partitions: C, records: Math.max(1, Math.round(idem.line.records / Math.max(1, batches))), recordBytes: config.recordBytes, batches }),
+        );
+        sdk.take();
+        ready.cpu.addMb(framed.bytes / MiB);
+        ready.bytes += framed.bytes;
+        ready.seconds += framed.seconds;
 
         bench.takeInvocations();
         const c = await consumed.cpu.measure(
@@ -378,7 +410,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         sums.plain.add(plain.line, plain.calls, plain.invocations);
         log(
           `log: ${batchBytes} B batches, round ${round + 1}/${config.rounds}: produce ${(idem.calls.bytesPut / MiB / (idem.line.records / idem.line.recordsPerSec)).toFixed(1)} MB/s ` +
-            `(idempotence off ${(plain.calls.bytesPut / MiB / (plain.line.records / plain.line.recordsPerSec)).toFixed(1)}) vs bare ${(bp.bytes / MiB / bp.seconds).toFixed(1)}; ` +
+            `(idempotence off ${(plain.calls.bytesPut / MiB / (plain.line.records / plain.line.recordsPerSec)).toFixed(1)}; ready-made batches ${(framed.bytes / MiB / framed.seconds).toFixed(1)}) vs bare ${(bp.bytes / MiB / bp.seconds).toFixed(1)}; ` +
             `consume ${((calls["fetch"]?.bytesGot ?? 0) / MiB / (c.fetchMs / 1000)).toFixed(1)} MB/s vs bare ${(bc.bytes / MiB / bc.seconds).toFixed(1)}`,
         );
       }
@@ -403,7 +435,13 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         indexQueriesPer100Segments: (100 * (consumed.calls.calls["QueryCommand"] ?? 0)) / Math.max(1, segments),
         requests: requestCounts(consumed.calls, consumed.invocations, (consumed.messages * config.recordBytes) / MiB, segments),
       };
-      runs.push({ batchBytes, idempotent: true, records: sums.idem.records, produce: sums.idem.result(bareProduced, config.recordBytes), consume });
+      const readyBatches: ReadyBatchesResult = {
+        mbPerSec: ready.bytes / MiB / ready.seconds,
+        seconds: ready.seconds,
+        ratio: ready.bytes / MiB / ready.seconds / (bareProduced.bytes / MiB / bareProduced.seconds),
+        cpuMsPerMb: ready.cpu.perMb(),
+      };
+      runs.push({ batchBytes, idempotent: true, records: sums.idem.records, produce: sums.idem.result(bareProduced, config.recordBytes), consume, readyBatches });
       runs.push({ batchBytes, idempotent: false, records: sums.plain.records, produce: sums.plain.result(bareProduced, config.recordBytes) });
     }
   } finally {

@@ -43,6 +43,7 @@ export function throughputTable(r: LogBenchResult): Table {
       "bare MB/s": fmt(p.bare.mbPerSec),
       "produce ÷ bare": `${fmt(100 * p.ratio, 0)} %`,
       "ms per produce request": fmt(p.seglog.meanHandlerMs),
+      "ready-made batches MB/s (÷ bare)": run.readyBatches ? `${fmt(run.readyBatches.mbPerSec)} (${fmt(100 * run.readyBatches.ratio, 0)} %)` : "",
       "consume MB/s": c ? fmt(c.seglog.storedMbPerSec) : "",
       "bare GET MB/s": c ? fmt(c.bare.mbPerSec) : "",
       "consume ÷ bare": c ? `${fmt(100 * c.ratio, 0)} %` : "",
@@ -103,6 +104,7 @@ export function cpuTable(r: LogBenchResult): Table {
     const at = size(run.batchBytes);
     out[`${at} produce, Seglog, idempotence ${run.idempotent ? "on" : "off"}`] = row(run.produce.seglog.cpuMsPerMb);
     if (!run.idempotent) continue;
+    if (run.readyBatches) out[`${at} produce from ready-made batches, Seglog`] = row(run.readyBatches.cpuMsPerMb);
     out[`${at} produce, bare`] = row(run.produce.bare.cpuMsPerMb);
     if (!run.consume) continue;
     out[`${at} consume, Seglog`] = row(run.consume.seglog.cpuMsPerMb);

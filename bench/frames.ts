@@ -1,0 +1,67 @@
+/**
+ * Produce through the local API from ready-made batches, in a process of its own: what Seglog's
+ * side of a produce costs when the client does no per-record work. `seglog perf produce` builds
+ * each 1 KiB record as Kafka's tool does, and on 2 cores that client's CPU is taken from the
+ * API and storage; this worker encodes every batch before the clock starts (idempotent, with
+ * each partition's sequence numbers) and then only sends them, as the bare worker only sends
+ * its buffers. One request in flight per partition, one batch per request, as the Producer does
+ * with records that have no key.
+ *
+ * Argument: one JSON object (`FramesTask`); prints one JSON line (`FramesResult`).
+ */
+import { randomBytes } from "node:crypto";
+import { encodeRecordBatch } from "../src/core/codec/record-batch.ts";
+import { buildFrames } from "../src/core/frames.ts";
+
+export interface FramesTask {
+  readonly url: string;
+  readonly topic: string;
+  readonly partitions: number;
+  /** Records per batch and their size. */
+  readonly records: number;
+  readonly recordBytes: number;
+  readonly batches: number;
+}
+
+export interface FramesResult {
+  readonly seconds: number;
+  /** Bytes of the stored batches sent. */
+  readonly bytes: number;
+  readonly requests: number;
+}
+
+async function run(task: FramesTask): Promise<FramesResult> {
+  const post = async (path: string, body: Uint8Array | string, type: string) => {
+    const res = await fetch(`${task.url}${path}`, { method: "POST", headers: { "content-type": type }, body });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<unknown>;
+  };
+  const { producerId, epoch } = (await post("/v1/producers", "{}", "application/json")) as { producerId: number; epoch: number };
+  const value = randomBytes(task.recordBytes);
+  const perPartition = Array.from({ length: task.partitions }, (_, p) =>
+    Array.from({ length: Math.ceil((task.batches - p) / task.partitions) }, (_, k) =>
+      buildFrames([
+        {
+          partition: p,
+          bytes: encodeRecordBatch({
+            producerId,
+            producerEpoch: epoch,
+            baseSequence: k * task.records,
+            records: Array.from({ length: task.records }, () => ({ key: null, value, headers: [], timestamp: Date.now() })),
+          }),
+        },
+      ]),
+    ),
+  );
+  const path = `/v1/topics/${encodeURIComponent(task.topic)}/records`;
+  const started = performance.now();
+  await Promise.all(perPartition.map(async (bodies) => {
+    for (const body of bodies) await post(path, body, "application/octet-stream");
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  const all = perPartition.flat();
+  return { seconds, bytes: all.reduce((n, b) => n + b.byteLength - 4, 0), requests: all.length };
+}
+
+const task = JSON.parse(process.argv[2] ?? "{}") as FramesTask;
+process.stdout.write(`${JSON.stringify(await run(task))}\n`);
