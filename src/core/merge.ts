@@ -134,6 +134,7 @@ export function mergedEntry(run: readonly IndexEntry[], objectKey: string, now: 
     at: now,
     objectKey,
     sparse,
+    ...(isShared(first) && first.objectKey !== undefined ? { replacedKey: first.objectKey } : {}),
   };
 }
 

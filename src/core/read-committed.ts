@@ -24,6 +24,9 @@ export interface IndexEntry {
   /** Shared segments: where this batch starts in `objectKey`, which holds other batches of the
    * same produce request too (src/core/keys.ts `sharedObjectKey`). */
   readonly position?: number;
+  /** Merged segments: the shared object of the item this one replaced in place (the run's first),
+   * which stays named through the merge's grace period. */
+  readonly replacedKey?: string;
   /** Merged segments: where batches start in the object, ascending (src/core/merge.ts). */
   readonly sparse?: readonly SparsePoint[];
 }

@@ -138,6 +138,10 @@ export class Appender {
     const results: AppendOutcome[] = new Array(batches.length);
     const byPartition = new Map<number, number[]>();
     batches.forEach(({ partition }, i) => byPartition.set(partition, [...(byPartition.get(partition) ?? []), i]));
+    const span = (i: number) => (batches[i] as (typeof batches)[number]).batch.span;
+    // An error that is not a SeglogError is a bug: the request's reservations are given up (so
+    // that readers need not wait for the abort timeout) and it is thrown once all have settled.
+    const bugs: unknown[] = [];
     // 1. Reserve every batch's offsets. A partition stops at its first failure.
     const reserved: (Reservation | undefined)[] = new Array(batches.length);
     const failures = new Map<number, SeglogError>();
@@ -145,15 +149,19 @@ export class Appender {
       [...byPartition].map(async ([partition, indexes]) => {
         for (const i of indexes) {
           try {
-            reserved[i] = await this.reserve(topic, partition, (batches[i] as (typeof batches)[number]).batch.span);
+            reserved[i] = await this.reserve(topic, partition, span(i));
           } catch (e) {
-            if (!isSeglogError(e)) throw e;
-            failures.set(partition, e);
+            if (isSeglogError(e)) failures.set(partition, e);
+            else bugs.push(e);
             return;
           }
         }
       }),
     );
+    if (bugs.length > 0) {
+      await Promise.all(reserved.map((r, i) => r && this.abortRange(r.topic.topicId, r.partition, r.seq, r.baseOffset, span(i)).catch(() => false)));
+      throw bugs[0];
+    }
     // 2. One object per topic id (a topic recreated under the request gives a second) with every
     // reserved batch, each at its own offsets.
     const placed = new Map<number, { written: Promise<void>; objectKey: string; position: number }>();
@@ -176,33 +184,41 @@ export class Appender {
       });
     }
     // 3. Claim (idempotent batches), wait for the object, commit: a partition's batches in order.
+    // From its first failure on (a reservation that was not taken, or a batch that did not land),
+    // a partition's later reservations are aborted and share that failure.
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
-        let failure = failures.get(partition);
+        let failure: SeglogError | undefined;
+        let broken = false;
         for (const i of indexes) {
           const r = reserved[i];
-          const { batch } = batches[i] as (typeof batches)[number];
-          if (failure || !r) {
-            if (r) await this.abortRange(r.topic.topicId, partition, r.seq, r.baseOffset, batch.span).catch(() => false);
-            results[i] = { partition, error: failure as SeglogError };
+          if (!r) failure ??= failures.get(partition);
+          if (failure || broken || !r) {
+            if (r) await this.abortRange(r.topic.topicId, partition, r.seq, r.baseOffset, span(i)).catch(() => false);
+            if (failure) results[i] = { partition, error: failure };
             continue;
           }
           const { written, objectKey, position } = placed.get(i) as { written: Promise<void>; objectKey: string; position: number };
           try {
-            results[i] = await this.complete(r, batch, written, { objectKey, position });
+            results[i] = await this.complete(r, (batches[i] as (typeof batches)[number]).batch, written, { objectKey, position });
           } catch (e) {
-            if (!isSeglogError(e)) throw e;
-            failure = e;
-            results[i] = { partition, error: e };
+            if (isSeglogError(e)) {
+              failure = e;
+              results[i] = { partition, error: e };
+            } else {
+              bugs.push(e);
+              broken = true;
+            }
           }
         }
       }),
     );
+    if (bugs.length > 0) throw bugs[0];
     return results;
   }
 
   /** One batch, in an object of its own named by its base offset. */
-  async append(topic: TopicRecord, partition: number, batch: CheckedBatch): Promise<AppendResult> {
+  private async append(topic: TopicRecord, partition: number, batch: CheckedBatch): Promise<AppendResult> {
     const reservation = await this.reserve(topic, partition, batch.span);
     patchBaseOffset(batch.bytes, BigInt(reservation.baseOffset));
     const key = segmentObjectKey(reservation.topic.name, reservation.topic.topicId, partition, reservation.baseOffset);

@@ -113,7 +113,11 @@ export class Maintenance {
       // of a partition whose visit failed is read for it. Nothing is deleted unless all are known.
       if (!outOfTime()) {
         await this.isolated(report, async () => {
-          for (const p of unvisited) for (const key of await this.sharedNamedBy(topic, p)) shared.add(key);
+          for (const p of unvisited) {
+            if (outOfTime()) return void (report.incomplete = true);
+            for (const key of await this.sharedNamedBy(topic, p)) shared.add(key);
+          }
+          if (outOfTime()) return void (report.incomplete = true);
           await this.collectShared(topic, shared, report);
         });
       }
@@ -235,10 +239,13 @@ export class Maintenance {
     const deleted = new Set<number>();
     for (const { merged, replaced } of expiredReplacements(kept, this.log.now(), this.mergeGraceMs)) {
       const objects = replaced.filter(owned).map((e) => entryObjectKey(topic, partition, e));
-      await this.objects.deleteMany([segmentObjectKey(topic.name, topic.topicId, partition, merged.base), ...objects]);
+      const firstOwned = merged.replacedKey === undefined;
+      await this.objects.deleteMany([...(firstOwned ? [segmentObjectKey(topic.name, topic.topicId, partition, merged.base)] : []), ...objects]);
       await this.registry.deleteItems(partitionPk(topic.topicId, partition), replaced.map((e) => segmentSk(e.seq)));
       for (const e of replaced) deleted.add(e.seq);
-      report.bytesFreed += merged.bytes;
+      // Shared objects' bytes are counted when they go (collectShared); the first item's bytes are the merged ones less the rest.
+      const sum = (es: readonly IndexEntry[]) => es.reduce((n, e) => n + (e.state === "C" ? e.bytes : 0), 0);
+      report.bytesFreed += sum(replaced.filter(owned)) + (firstOwned ? merged.bytes - sum(replaced) : 0);
     }
     return deleted;
   }
@@ -253,9 +260,10 @@ export class Maintenance {
       await this.registry.deleteItems(partitionPk(topic.topicId, partition), page.entries.map((e) => segmentSk(e.seq)));
       for (const e of page.entries) {
         if (e.state === "C" && e.seq > covered) {
-          // (items a merge replaced hold no data of their own)
+          // (items a merge replaced hold no data of their own; a shared object's bytes are
+          // counted when it goes)
           report.segmentsDeleted++;
-          report.bytesFreed += e.bytes;
+          if (!isShared(e)) report.bytesFreed += e.bytes;
         }
         covered = Math.max(covered, e.toSeq);
       }
@@ -278,7 +286,7 @@ export class Maintenance {
   ): Promise<void> {
     const referenced = new Set(kept.filter((e) => e.state === "C").map((e) => entryObjectKey(topic, partition, e)));
     for (const e of kept) {
-      if (isMerged(e) && this.log.now() - e.at < this.mergeGraceMs) referenced.add(segmentObjectKey(topic.name, topic.topicId, partition, e.base));
+      if (isMerged(e) && this.inGrace(e)) referenced.add(e.replacedKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base));
     }
     const tail = await this.registry.segments(topic.topicId, partition, decidedSeq, this.pageSize);
     for (const e of tail.entries) if (e.state === "C") referenced.add(entryObjectKey(topic, partition, e));
@@ -294,6 +302,11 @@ export class Maintenance {
     } while (token);
   }
 
+  /** A merged entry whose replaced items (and objects) readers may still hold. */
+  private inGrace(merged: IndexEntry): boolean {
+    return this.log.now() - merged.at < this.mergeGraceMs;
+  }
+
   /** The shared objects a partition's index items name, from its log start to its tail. */
   private async sharedNamedBy(topic: TopicRecord, partition: number): Promise<string[]> {
     const head = await this.registry.getHead(topic.topicId, partition);
@@ -301,7 +314,10 @@ export class Maintenance {
     const named: string[] = [];
     for (let from = head.startSeq; ; ) {
       const page = await this.registry.segments(topic.topicId, partition, from, this.pageSize);
-      for (const e of page.entries) if (e.state === "C" && isShared(e) && e.objectKey !== undefined) named.push(e.objectKey);
+      for (const e of page.entries) {
+        if (e.state === "C" && isShared(e) && e.objectKey !== undefined) named.push(e.objectKey);
+        if (e.replacedKey !== undefined && this.inGrace(e)) named.push(e.replacedKey);
+      }
       const last = page.entries.at(-1);
       if (!page.more || !last) return named;
       from = last.seq + 1;
@@ -322,6 +338,7 @@ export class Maintenance {
       const unnamed = page.objects.filter((o) => !named.has(o.key) && o.lastModified < oldEnough);
       await this.objects.deleteMany(unnamed.map((o) => o.key));
       report.sharedObjectsDeleted += unnamed.length;
+      report.bytesFreed += unnamed.reduce((n, o) => n + o.size, 0);
       token = page.next;
     } while (token);
   }

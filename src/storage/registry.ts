@@ -466,6 +466,7 @@ function entryToItem(topicId: string, partition: number, e: IndexEntry): Item {
   }
   if (e.objectKey !== undefined) item["key"] = S(e.objectKey);
   if (e.position !== undefined) item["pos"] = N(e.position);
+  if (e.replacedKey !== undefined) item["rk"] = S(e.replacedKey);
   if (e.sparse !== undefined) item["ix"] = B(encodeSparse(e.base, e.sparse));
   return item;
 }
@@ -475,6 +476,7 @@ function entryFromItem(item: Item): IndexEntry {
   const objectKey = str(item, "key");
   const sparse = bin(item, "ix");
   const position = num(item, "pos");
+  const replacedKey = str(item, "rk");
   const base = reqNum(item, "base");
   return {
     seq,
@@ -489,6 +491,7 @@ function entryFromItem(item: Item): IndexEntry {
     at: reqNum(item, "at"),
     ...(objectKey === undefined ? {} : { objectKey }),
     ...(position === undefined ? {} : { position }),
+    ...(replacedKey === undefined ? {} : { replacedKey }),
     ...(sparse === undefined ? {} : { sparse: decodeSparse(base, sparse) }),
   };
 }

@@ -94,9 +94,15 @@ describe("one object per produce request", () => {
     expect(await readAll(ctx.log, topic, 1)).toEqual([[2, "y0"], [3, "y1"]]);
   });
 
-  it("keeps the other partitions' batches when one partition's reservation fails", async () => {
+  it("keeps the other partitions' batches when one partition's reservation fails, and that partition's batches before it", async () => {
     const { ctx, topic } = await setup(3);
-    injectFaults(ctx.dynamo, (req) => (stepOf(req) === "reserve" && JSON.stringify(req.input).includes("#1\"") ? "error-before" : undefined));
+    let failReserves = "1"; // every reservation on partition 1
+    let reservesOn1 = 0;
+    injectFaults(ctx.dynamo, (req) => {
+      if (stepOf(req) !== "reserve" || !JSON.stringify(req.input).includes('#1"')) return undefined;
+      reservesOn1++;
+      return failReserves === "1" || (failReserves === "second" && reservesOn1 === 2) ? "error-before" : undefined;
+    });
     const results = await ctx.log.produceFrames(topic, [frame(0, ["a"]), frame(1, ["b"]), frame(2, ["c"]), frame(1, ["b2"])]);
     expect(results.every((r) => !("error" in r) || r.error.retriable)).toBe(true);
     expect(results.map((r) => ("error" in r ? `${r.partition}:${r.error.kind}` : `${r.partition}@${r.baseOffset}`))).toEqual([
@@ -108,6 +114,13 @@ describe("one object per produce request", () => {
     expect(await readAll(ctx.log, topic, 0)).toEqual([[0, "a"]]);
     expect(await readAll(ctx.log, topic, 1)).toEqual([]);
     expect(await readAll(ctx.log, topic, 2)).toEqual([[0, "c"]]);
+
+    // Partition 1's first batch reserves, its second does not: the first lands, the second fails.
+    failReserves = "second";
+    reservesOn1 = 0;
+    const again = await ctx.log.produceFrames(topic, [frame(1, ["d"]), frame(0, ["e"]), frame(1, ["d2"])]);
+    expect(again.map((r) => ("error" in r ? `${r.partition}:${r.error.kind}` : `${r.partition}@${r.baseOffset}`))).toEqual(["1@0", "0@1", "1:Internal"]);
+    expect(await readAll(ctx.log, topic, 1)).toEqual([[0, "d"]]);
   });
 
   it("deletes a shared object only once retention has removed it from every partition", async () => {
@@ -162,7 +175,10 @@ describe("one object per produce request", () => {
     expect(await objectKeys(ctx, shared)).toHaveLength(10);
     const merged = await ctx.log.runMaintenance({ topics: [topic], ...eager });
     expect(merged).toMatchObject({ merges: 2, segmentsMerged: 20, failures: 0 });
-    // The replaced items still name the shared objects until their grace period is over.
+    // Through the merge's grace period the shared objects stay: the first one too, though the
+    // merged item took the place of the item that named it.
+    const inGrace = await ctx.log.runMaintenance({ topics: [topic], ...eager, mergeGraceMs: 60_000 });
+    expect(inGrace).toMatchObject({ sharedObjectsDeleted: 0, failures: 0 });
     expect(await objectKeys(ctx, shared)).toHaveLength(10);
     const after = await ctx.log.runMaintenance({ topics: [topic], ...eager });
     expect(after).toMatchObject({ sharedObjectsDeleted: 10, failures: 0 });
