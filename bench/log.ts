@@ -224,19 +224,16 @@ class CpuSums {
 }
 
 /** Runs `bare.ts` in a child process, as `seglog perf` runs: its start-up is not timed. */
-async function runFrames(task: FramesTask): Promise<FramesResult> {
-  const out = await runNode(["--import", "tsx", FRAMES_SCRIPT, JSON.stringify(task)], "ready-made batches");
+/** Runs a bench worker script with its task as one JSON argument; its last line is its JSON result. */
+async function runWorker<T>(script: string, task: unknown, what: string): Promise<T> {
+  const out = await runNode(["--import", "tsx", script, JSON.stringify(task)], what);
   const line = out.trim().split("\n").at(-1);
-  if (!line) throw new Error("the ready-made batch producer printed no result");
-  return JSON.parse(line) as FramesResult;
+  if (!line) throw new Error(`${what} printed no result`);
+  return JSON.parse(line) as T;
 }
 
-async function runBare(task: BareTask): Promise<BareResult> {
-  const out = await runNode(["--import", "tsx", BARE_SCRIPT, JSON.stringify(task)], `bare ${task.mode}`);
-  const line = out.trim().split("\n").at(-1);
-  if (!line) throw new Error(`bare ${task.mode} printed no result`);
-  return JSON.parse(line) as BareResult;
-}
+const runFrames = (task: FramesTask) => runWorker<FramesResult>(FRAMES_SCRIPT, task, "ready-made batches");
+const runBare = (task: BareTask) => runWorker<BareResult>(BARE_SCRIPT, task, `bare ${task.mode}`);
 
 function addCalls(a: CallTally, b: CallTally): CallTally {
   const sum = (x: Record<string, number>, y: Record<string, number>) => {

@@ -136,8 +136,7 @@ export class Appender {
       }
     }
     const results: AppendOutcome[] = new Array(batches.length);
-    const byPartition = new Map<number, number[]>();
-    batches.forEach(({ partition }, i) => byPartition.set(partition, [...(byPartition.get(partition) ?? []), i]));
+    const byPartition = indexesBy(batches.map((b) => b.partition));
     const span = (i: number) => (batches[i] as (typeof batches)[number]).batch.span;
     // An error that is not a SeglogError is a bug: the request's reservations are given up (so
     // that readers need not wait for the abort timeout) and it is thrown once all have settled.
@@ -165,8 +164,7 @@ export class Appender {
     // 2. One object per topic id (a topic recreated under the request gives a second) with every
     // reserved batch, each at its own offsets.
     const placed = new Map<number, { written: Promise<void>; objectKey: string; position: number }>();
-    const byTopicId = new Map<string, number[]>();
-    reserved.forEach((r, i) => r && byTopicId.set(r.topic.topicId, [...(byTopicId.get(r.topic.topicId) ?? []), i]));
+    const byTopicId = indexesBy(reserved.map((r) => r?.topic.topicId));
     for (const indexes of byTopicId.values()) {
       const first = reserved[indexes[0] as number] as Reservation;
       const objectKey = sharedObjectKey(first.topic.name, first.topic.topicId, first.partition, first.baseOffset);
@@ -372,4 +370,16 @@ export class Appender {
     }
     throw notFound(`Topic '${topic.name}' has no partition ${partition}`);
   }
+}
+
+/** The indexes of each key, in order; undefined keys are left out. */
+function indexesBy<K>(keys: readonly (K | undefined)[]): Map<K, number[]> {
+  const out = new Map<K, number[]>();
+  keys.forEach((key, i) => {
+    if (key === undefined) return;
+    const indexes = out.get(key);
+    if (indexes) indexes.push(i);
+    else out.set(key, [i]);
+  });
+  return out;
 }

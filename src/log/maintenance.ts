@@ -157,14 +157,7 @@ export class Maintenance {
     const { head } = settled;
     // Anything below the log start is leftover of an earlier run that stopped between steps.
     await this.dropBelow(topic, partition, head.startSeq, report);
-    const decided: IndexEntry[] = [];
-    for (let from = head.startSeq; from < settled.decidedSeq; ) {
-      const page = await this.registry.segments(topic.topicId, partition, from, this.pageSize, settled.decidedSeq);
-      decided.push(...page.entries);
-      const last = page.entries.at(-1);
-      if (!page.more || !last) break;
-      from = last.seq + 1;
-    }
+    const decided = await this.index(topic, partition, head.startSeq, settled.decidedSeq);
     const live = liveEntries(decided);
     const lastDropped = live[retentionCut(live, topic.config, this.log.now()) - 1];
     if (lastDropped) {
@@ -284,12 +277,8 @@ export class Maintenance {
     report: MaintenanceReport,
     shared: Set<string>,
   ): Promise<void> {
-    const referenced = new Set(kept.filter((e) => e.state === "C").map((e) => entryObjectKey(topic, partition, e)));
-    for (const e of kept) {
-      if (isMerged(e) && this.inGrace(e)) referenced.add(e.replacedKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base));
-    }
     const tail = await this.registry.segments(topic.topicId, partition, decidedSeq, this.pageSize);
-    for (const e of tail.entries) if (e.state === "C") referenced.add(entryObjectKey(topic, partition, e));
+    const referenced = new Set(this.named(topic, partition, [...kept, ...tail.entries]));
     for (const key of referenced) if (key.startsWith(sharedPrefix(topic.name, topic.topicId))) shared.add(key);
     const oldEnough = this.log.now() - this.orphanMinAgeMs;
     let token: string | undefined;
@@ -302,26 +291,38 @@ export class Maintenance {
     } while (token);
   }
 
-  /** A merged entry whose replaced items (and objects) readers may still hold. */
-  private inGrace(merged: IndexEntry): boolean {
-    return this.log.now() - merged.at < this.mergeGraceMs;
+  /**
+   * The objects index entries keep: a committed segment's own object (or its shared one), and
+   * through a merge's grace period the object of the item the merged one replaced in place.
+   */
+  private named(topic: TopicRecord, partition: number, entries: readonly IndexEntry[]): string[] {
+    const keys: string[] = [];
+    for (const e of entries) {
+      if (e.state === "C") keys.push(entryObjectKey(topic, partition, e));
+      if (isMerged(e) && this.log.now() - e.at < this.mergeGraceMs) keys.push(e.replacedKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base));
+    }
+    return keys;
+  }
+
+  /** A partition's index items from `fromSeq` (to before `toSeq`, if given), page by page. */
+  private async index(topic: TopicRecord, partition: number, fromSeq: number, toSeq?: number): Promise<IndexEntry[]> {
+    const entries: IndexEntry[] = [];
+    for (let from = fromSeq; toSeq === undefined || from < toSeq; ) {
+      const page = await this.registry.segments(topic.topicId, partition, from, this.pageSize, toSeq);
+      entries.push(...page.entries);
+      const last = page.entries.at(-1);
+      if (!page.more || !last) break;
+      from = last.seq + 1;
+    }
+    return entries;
   }
 
   /** The shared objects a partition's index items name, from its log start to its tail. */
   private async sharedNamedBy(topic: TopicRecord, partition: number): Promise<string[]> {
     const head = await this.registry.getHead(topic.topicId, partition);
     if (!head) throw new SeglogError("Internal", `Partition ${topic.name}-${partition} has no head`, { retriable: true });
-    const named: string[] = [];
-    for (let from = head.startSeq; ; ) {
-      const page = await this.registry.segments(topic.topicId, partition, from, this.pageSize);
-      for (const e of page.entries) {
-        if (e.state === "C" && isShared(e) && e.objectKey !== undefined) named.push(e.objectKey);
-        if (e.replacedKey !== undefined && this.inGrace(e)) named.push(e.replacedKey);
-      }
-      const last = page.entries.at(-1);
-      if (!page.more || !last) return named;
-      from = last.seq + 1;
-    }
+    const prefix = sharedPrefix(topic.name, topic.topicId);
+    return this.named(topic, partition, await this.index(topic, partition, head.startSeq)).filter((key) => key.startsWith(prefix));
   }
 
   /**
