@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { bundleFunctions, type Bundle } from "../../src/build/bundle.ts";
@@ -84,6 +86,23 @@ describe("the built bundles", () => {
     expect(fetched.headers["seglog-high-watermark"]).toBe("3");
     const stored = [...iterateBatches(Buffer.from(fetched.body, "base64"))].map((b) => decodeRecordBatch(b.bytes));
     expect(stored.flatMap((b) => recordsOf(b).map((r) => Buffer.from(r.value ?? []).toString()))).toEqual(["a", "b", "c"]);
+  });
+
+  it("carry only the S3 operations Seglog sends, and still tell the stores' errors apart", async () => {
+    // Cold start: the S3 client's schemas for its other operations are tree-shaken away.
+    const produce = bundles.find((b) => b.name === "produce") as Bundle;
+    const code = readdirSync(dirname(produce.file))
+      .filter((f) => f.endsWith(".mjs"))
+      .map((f) => readFileSync(join(dirname(produce.file), f), "utf8"))
+      .join("\n");
+    for (const op of ["PutObject", "GetObject", "DeleteObjects", "ListObjectsV2"]) expect(code).toContain(`"${op}"`);
+    for (const op of ["PutBucketLifecycleConfiguration", "SelectObjectContent", "GetObjectTorrent"]) expect(code).not.toContain(op);
+    // DynamoDB's failed condition still arrives as its own error type: a second create is a 409.
+    const topic = uniqueName("bundle-errors");
+    expect((await invoke("admin", v2Event("POST", "/v1/topics", json({ name: topic })))).statusCode).toBe(201);
+    const again = await invoke("admin", v2Event("POST", "/v1/topics", json({ name: topic })));
+    expect(again.statusCode).toBe(409);
+    expect(jsonOf(again).error).toMatchObject({ kind: "Conflict" });
   });
 
   it("writes one structured log line per request that is also an EMF document", async () => {
