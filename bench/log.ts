@@ -145,8 +145,12 @@ export interface LogRun {
   readonly readyBatches?: ReadyBatchesResult;
 }
 
-/** The reference workload's producer: keyed records over many partitions at a set rate. */
-export interface KeyedResult {
+/** How the reference producer spreads its records: keys, or none with the round-robin partitioner. */
+export type ReferenceRecords = "keyed" | "round-robin";
+
+/** The reference workload's producer: records spread over many partitions at a set rate. */
+export interface ReferenceResult {
+  readonly records: ReferenceRecords;
   readonly partitions: number;
   readonly batchBytes: number;
   readonly lingerMs: number;
@@ -168,7 +172,8 @@ export interface LogBenchResult {
   /** Each batch size was measured this many times, Seglog and bare alternating; results are sums. */
   readonly rounds: number;
   readonly runs: LogRun[];
-  readonly keyed: KeyedResult;
+  /** The reference producer, with keyed records and with round-robin over records without keys. */
+  readonly reference: ReferenceResult[];
 }
 
 const ZERO: CallTally = { calls: {}, callMs: {}, readUnits: 0, writeUnits: 0, estimatedUnits: 0, bytesPut: 0, bytesGot: 0 };
@@ -444,28 +449,36 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const keyed = await runKeyedProduce(url, sdk, bench, config, log);
-  return { suite: "log", dynamo: bench.stack.engine, concurrency: C, recordBytes: config.recordBytes, rounds: config.rounds, runs, keyed };
+  const reference = [await runReferenceProduce("keyed", url, sdk, bench, config, log), await runReferenceProduce("round-robin", url, sdk, bench, config, log)];
+  return { suite: "log", dynamo: bench.stack.engine, concurrency: C, recordBytes: config.recordBytes, rounds: config.rounds, runs, reference };
 }
 
 /** Index items the produce function wrote: one per batch (commits, and the rare abort). */
 const committedBatches = (t: CallTally): number => t.calls["PutItemCommand"] ?? 0;
 
 /**
- * The cost model's reference producer, measured: 10 MB/s of keyed 1 KiB records over 10
- * partitions, 256 KiB batches, `lingerMs` 1000 (longer than a partition takes to fill a batch at
- * 1 MB/s, so batches go when full). What it measures is how many batches a request carries (the
- * Producer sends the other partitions' half-full batches with the first full one), and so the
- * PUTs per batch. In the bench's process: only request counts matter here, not CPU.
+ * The cost model's reference producer, measured: 10 MB/s of 1 KiB records over 10 partitions,
+ * 256 KiB batches, `lingerMs` 1000 (longer than a partition takes to fill a batch at 1 MB/s, so
+ * batches go when full), the records either keyed or without keys under the round-robin
+ * partitioner. What it measures is how many batches a request carries (the Producer sends the
+ * other partitions' half-full batches with the first full one), and so the PUTs per batch. In
+ * the bench's process: only request counts matter here, not CPU.
  */
-async function runKeyedProduce(url: string, sdk: SdkCalls, bench: BenchStack, config: BenchConfig, log: (line: string) => void): Promise<KeyedResult> {
+async function runReferenceProduce(
+  kind: ReferenceRecords,
+  url: string,
+  sdk: SdkCalls,
+  bench: BenchStack,
+  config: BenchConfig,
+  log: (line: string) => void,
+): Promise<ReferenceResult> {
   const partitions = 10;
   const batchBytes = 262_144;
   const lingerMs = 1000;
   const targetMbPerSec = 10;
-  const topic = `bench-keyed-${randomBytes(3).toString("hex")}`;
+  const topic = `bench-${kind}-${randomBytes(3).toString("hex")}`;
   await new Admin({ url }).createTopic(topic, { partitions });
-  const producer = new Producer({ url, batchBytes, lingerMs });
+  const producer = new Producer({ url, batchBytes, lingerMs, partitioner: kind === "keyed" ? "sticky" : "round-robin" });
   const records = Math.ceil((config.mbPerRun * MiB) / config.recordBytes);
   const value = randomBytes(config.recordBytes - 8);
   await producer.producerIdentity(); // InitProducerId is a produce-function request too: not one of these
@@ -474,7 +487,7 @@ async function runKeyedProduce(url: string, sdk: SdkCalls, bench: BenchStack, co
   const started = performance.now();
   const acks: Promise<unknown>[] = [];
   for (let i = 0; i < records; i++) {
-    acks.push(producer.send(topic, { key: randomBytes(8), value }));
+    acks.push(producer.send(topic, kind === "keyed" ? { key: randomBytes(8), value } : { value }));
     if (i % 1024 === 1023) {
       const ahead = ((i + 1) * config.recordBytes) / MiB / targetMbPerSec - (performance.now() - started) / 1000;
       if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
@@ -486,7 +499,8 @@ async function runKeyedProduce(url: string, sdk: SdkCalls, bench: BenchStack, co
   const calls = sdk.take()["produce"] ?? ZERO;
   const requests = bench.takeInvocations().produce?.invocations ?? 0;
   const batches = committedBatches(calls);
-  const result: KeyedResult = {
+  const result: ReferenceResult = {
+    records: kind,
     partitions,
     batchBytes,
     lingerMs,
@@ -499,7 +513,7 @@ async function runKeyedProduce(url: string, sdk: SdkCalls, bench: BenchStack, co
     writeUnitsPerBatch: calls.writeUnits / Math.max(1, batches),
   };
   log(
-    `log: keyed records over ${partitions} partitions at ${result.mbPerSec.toFixed(1)} MB/s: ${batches} batches in ${requests} requests ` +
+    `log: ${kind === "keyed" ? "keyed records" : "records without keys, round-robin,"} over ${partitions} partitions at ${result.mbPerSec.toFixed(1)} MB/s: ${batches} batches in ${requests} requests ` +
       `(${result.batchesPerRequest.toFixed(2)} per request, ${result.putsPerRequest.toFixed(2)} PUTs per request, mean batch ${Math.round(result.meanBatchBytes)} bytes)`,
   );
   return result;

@@ -24,10 +24,11 @@ import {
   consumeRequestsTable,
   costTable,
   cpuTable,
-  keyedTable,
   markdownTable,
   measuredProfile,
   produceRequestsTable,
+  referenceRecords,
+  referenceTable,
   throughputTable,
   type Table,
 } from "./tables.ts";
@@ -144,7 +145,7 @@ const md: string[] = [
 const logResult = results["log"] as LogBenchResult | undefined;
 let chartFile: string | undefined;
 let cost: CostComparison | undefined;
-let keyedCost: CostComparison | undefined;
+let referenceCosts: { records: string; cost: CostComparison }[] | undefined;
 if (logResult) {
   md.push(
     `Local stack: DynamoDB ${logResult.dynamo}, S3 s3rver, the HTTP API of \`seglog dev\`, all on this machine; ` +
@@ -177,17 +178,21 @@ if (logResult) {
   );
   const profile = measuredProfile(logResult, REFERENCE_WORKLOAD.batchBytes, ASSUMED_REMOVAL_WRU);
   if (profile) {
-    const k = logResult.keyed;
     cost = estimateCosts(REFERENCE_WORKLOAD, { profile });
-    keyedCost = estimateCosts(REFERENCE_WORKLOAD, { profile, assumptions: { batchesPerRequest: Math.min(k.partitions, Math.max(1, k.batchesPerRequest)), partitions: k.partitions } });
+    referenceCosts = logResult.reference.map((k) => ({
+      records: referenceRecords(k),
+      cost: estimateCosts(REFERENCE_WORKLOAD, { profile, assumptions: { batchesPerRequest: Math.min(k.partitions, Math.max(1, k.batchesPerRequest)), partitions: k.partitions } }),
+    }));
     const workload = `10 MB/s, 1 KiB records, 256 KiB batches, 2 consumer groups, 7 days (us-east-1 prices of ${PRICES_READ_ON}, this run's request counts)`;
-    const titles = [
-      `Monthly cost at ${workload}: records without keys, one batch per request`,
-      `Monthly cost at ${workload}: keyed records over ${k.partitions} partitions, ${k.batchesPerRequest.toFixed(2)} batches per request as measured`,
-    ];
-    tables[`Keyed producer: ${k.partitions} partitions, ${k.batchBytes}-byte batches, lingerMs ${k.lingerMs}`] = keyedTable(k);
+    const [first] = logResult.reference;
+    if (first) tables[`Reference producer: ${first.partitions} partitions, ${first.batchBytes}-byte batches, lingerMs ${first.lingerMs}`] = referenceTable(logResult.reference);
+    const titles = [`Monthly cost at ${workload}: records without keys, sticky partitioner, one batch per request`];
     tables[titles[0] as string] = costTable(cost);
-    tables[titles[1] as string] = costTable(keyedCost);
+    logResult.reference.forEach((k, i) => {
+      const title = `Monthly cost at ${workload}: ${referenceRecords(k)} over ${k.partitions} partitions, ${k.batchesPerRequest.toFixed(2)} batches per request as measured`;
+      titles.push(title);
+      tables[title] = costTable((referenceCosts as { cost: CostComparison }[])[i]!.cost);
+    });
     for (const title of titles) {
       console.log(`\n${title}`);
       console.table(tables[title]);
@@ -200,6 +205,6 @@ if (chartFile) md.push(`![throughput against batch size](${basename(chartFile)})
 writeFileSync(`${stem}.md`, `${md.join("\n")}\n`);
 writeFileSync(
   `${stem}.json`,
-  `${JSON.stringify({ date: when, node: process.version, platform: `${process.platform}-${process.arch}`, config, results, ...(cost ? { cost } : {}), ...(keyedCost ? { keyedCost } : {}) }, null, 2)}\n`,
+  `${JSON.stringify({ date: when, node: process.version, platform: `${process.platform}-${process.arch}`, config, results, ...(cost ? { cost } : {}), ...(referenceCosts ? { referenceCosts } : {}) }, null, 2)}\n`,
 );
 console.log(`\nsaved ${stem}.json, ${basename(stem)}.md${chartFile ? `, ${basename(chartFile)}` : ""}`);

@@ -5,7 +5,7 @@
 import type { CostComparison, RequestProfile } from "../src/core/cost-model.ts";
 import type { CodecBenchResult } from "./codec.ts";
 import type { ColdStartResult } from "./cold-start.ts";
-import type { CpuPerMb, KeyedResult, LogBenchResult, LogRun } from "./log.ts";
+import type { CpuPerMb, LogBenchResult, LogRun, ReferenceResult } from "./log.ts";
 
 export type Table = Record<string, Record<string, string>>;
 
@@ -150,10 +150,13 @@ export function measuredProfile(r: LogBenchResult, batchBytes: number, assumedRe
   };
 }
 
-/** What the keyed reference producer measured. */
-export function keyedTable(k: KeyedResult): Table {
-  return {
-    measured: {
+/** The reference producer's records, as a row name. */
+export const referenceRecords = (k: ReferenceResult): string =>
+  k.records === "keyed" ? "keyed records" : "records without keys, round-robin partitioner";
+
+/** What the reference producer measured, a row per way of spreading records. */
+export function referenceTable(runs: readonly ReferenceResult[]): Table {
+  return Object.fromEntries(runs.map((k) => [referenceRecords(k), {
       "MB/s": fmt(k.mbPerSec),
       batches: String(k.batches),
       "produce requests": String(k.requests),
@@ -161,8 +164,7 @@ export function keyedTable(k: KeyedResult): Table {
       "mean batch bytes": String(Math.round(k.meanBatchBytes)),
       "S3 PUTs per request": fmt(k.putsPerRequest),
       "write units per batch": fmt(k.writeUnitsPerBatch),
-    },
-  };
+    }]));
 }
 
 export function costTable(c: CostComparison): Table {

@@ -1,6 +1,6 @@
 import { Consumer, type ConsumedRecord } from "../client/consumer.ts";
 import { GroupConsumer } from "../client/group-consumer.ts";
-import { Producer, type ProducerOptions } from "../client/producer.ts";
+import { Producer, type Partitioner, type ProducerOptions } from "../client/producer.ts";
 import type { Compression } from "../core/codec/record-batch.ts";
 import { configArg, intArg, parse, required } from "./args.ts";
 import { UsageError } from "./output.ts";
@@ -28,7 +28,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // --- produce ---------------------------------------------------------------------------------
 
 /** The producer settings `--producer-props` understands, as Kafka names them. */
-const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "compression.type", "acks"] as const;
+const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "compression.type", "acks", "partitioner.class"] as const;
+
+/** `partitioner.class` values: Seglog's names, and Kafka's class for round-robin. */
+const PARTITIONERS: Readonly<Record<string, Partitioner>> = {
+  sticky: "sticky",
+  "round-robin": "round-robin",
+  "org.apache.kafka.clients.producer.RoundRobinPartitioner": "round-robin",
+};
 
 export interface ProduceSummary {
   readonly records: number;
@@ -136,6 +143,11 @@ function producerOptions(values: Record<string, string | boolean | string[] | un
   if (compression !== undefined && !["none", "gzip", "snappy", "lz4", "zstd"].includes(compression)) {
     throw new UsageError("compression.type must be none, gzip, snappy, lz4 or zstd");
   }
+  const partitionerName = props["partitioner.class"];
+  const partitioner = partitionerName === undefined ? undefined : PARTITIONERS[partitionerName];
+  if (partitionerName !== undefined && partitioner === undefined) {
+    throw new UsageError(`partitioner.class must be ${Object.keys(PARTITIONERS).join(", ")}`);
+  }
   const lingerMs = intArg(values["linger-ms"] as string | undefined, "linger-ms") ?? intArg(props["linger.ms"], "producer-props linger.ms");
   const batchBytes = intArg(values["batch-bytes"] as string | undefined, "batch-bytes", 1) ?? intArg(props["batch.size"], "producer-props batch.size", 1);
   const url = values["url"] as string | undefined;
@@ -145,6 +157,7 @@ function producerOptions(values: Record<string, string | boolean | string[] | un
     ...(batchBytes === undefined ? {} : { batchBytes }),
     ...(idempotence === undefined ? {} : { enableIdempotence: idempotence === "true" }),
     ...(compression === undefined ? {} : { compression: compression as Compression }),
+    ...(partitioner === undefined ? {} : { partitioner }),
   };
 }
 

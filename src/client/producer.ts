@@ -40,7 +40,17 @@ export interface ProducerOptions extends ClientOptions {
   readonly enableIdempotence?: boolean;
   /** A stable id: a new Producer with the same id fences the older one (ProducerFenced). */
   readonly transactionalId?: string;
+  /**
+   * Where records without a key (or a partition) go. `sticky` (Kafka's default since 2.4) fills
+   * one partition's batch at a time: the fewest, fullest batches, one per request. `round-robin`
+   * (Kafka's `RoundRobinPartitioner`, except that keyed records still go by their key) deals them
+   * out one by one, so every partition's batch fills at once and a request carries them all: one
+   * S3 PUT, Lambda invocation and API Gateway request for as many batches as partitions.
+   * @default "sticky" */
+  readonly partitioner?: Partitioner;
 }
+
+export type Partitioner = "sticky" | "round-robin";
 
 interface Pending {
   readonly partition: number;
@@ -65,6 +75,8 @@ interface TopicState {
   readonly inFlight: Set<number>;
   /** Where this topic's null-key records go until the batch there is sealed (Kafka's sticky partitioner). */
   sticky: number | undefined;
+  /** The round-robin partitioner's next partition (any integer; taken modulo the partitions). */
+  turn: number;
 }
 
 const toBytes = (v: string | Uint8Array | null | undefined): Uint8Array | null =>
@@ -99,7 +111,7 @@ export function pickStickyPartition(depths: readonly number[], random: number): 
 
 /**
  * Batches records per partition by `lingerMs` and `batchBytes`, partitions on the client
- * (murmur2 for keys, sticky for null keys), sends binary RecordBatch frames, and retries
+ * (murmur2 for keys, sticky or round-robin for null keys), sends binary RecordBatch frames, and retries
  * retriable failures with backoff, one request per partition at a time so order holds.
  */
 export class Producer {
@@ -116,9 +128,12 @@ export class Producer {
   private buffered = 0;
   private waiters: (() => void)[] = [];
   private sending = new Set<Promise<void>>();
+  /** Sends waiting to join a batch (`admit`): flush and close wait for them too. */
+  private readonly admitting = new Set<Promise<TopicState>>();
   private closed = false;
   private readonly idempotent: boolean;
   private readonly transactionalId: string | undefined;
+  private readonly partitioner: Partitioner;
   private identity: Promise<{ producerId: number; epoch: number }> | undefined;
   /** The next sequence number per topic-partition. */
   private readonly sequences = new Map<string, number>();
@@ -133,6 +148,10 @@ export class Producer {
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
     this.idempotent = options.enableIdempotence ?? true;
     this.transactionalId = options.transactionalId;
+    this.partitioner = options.partitioner ?? "sticky";
+    if (this.partitioner !== "sticky" && this.partitioner !== "round-robin") {
+      throw new SeglogError("Invalid", `partitioner must be "sticky" or "round-robin", not ${JSON.stringify(this.partitioner)}`);
+    }
   }
 
   /** Kafka's InitProducerId, once per producer (retried like any call). */
@@ -149,17 +168,23 @@ export class Producer {
   /** Queues a record; the promise settles when the server acknowledged it (or gave up). */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
-    while (this.buffered >= this.bufferBytes) await new Promise<void>((r) => this.waiters.push(r));
-    const state = await this.topicState(topic);
+    const admitted = this.admit(topic);
+    this.admitting.add(admitted);
+    let state: TopicState;
+    try {
+      state = await admitted;
+    } finally {
+      this.admitting.delete(admitted);
+    }
     const key = toBytes(record.key);
     const size = recordSize(key, record);
     const fits = (p: number) => BATCH_HEADER_BYTES + (state.open.get(p)?.bytes ?? 0) + size <= state.maxBatchBytes;
-    let partition = record.partition ?? (key === null ? this.stickyPartition(state) : partitionForKey(key, state.partitions));
+    let partition = record.partition ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
     if (!fits(partition)) {
-      // The batch there is as large as the topic allows: it goes now, and null-key records move on.
+      // The batch there is as large as the topic allows: it goes now, and sticky null-key records move on.
       this.seal(topic, state, partition);
       this.pump(topic, state);
-      if (record.partition === undefined && key === null) {
+      if (record.partition === undefined && key === null && this.partitioner === "sticky") {
         partition = this.stickyPartition(state);
         if (!fits(partition)) {
           this.seal(topic, state, partition);
@@ -186,15 +211,22 @@ export class Producer {
     });
   }
 
-  /** Sends everything buffered and waits for every acknowledgement. */
+  /** Waits for buffer space and the topic's partitions: what a record waits for before it joins a batch. */
+  private async admit(topic: string): Promise<TopicState> {
+    while (this.buffered >= this.bufferBytes) await new Promise<void>((r) => this.waiters.push(r));
+    return this.topicState(topic);
+  }
+
+  /** Sends everything buffered, records whose `send` has not yet reached a batch included, and
+   * waits for every acknowledgement (Kafka's `flush`). */
   async flush(): Promise<void> {
     for (;;) {
       for (const [topic, state] of this.topics) {
         for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
         this.pump(topic, state);
       }
-      if (this.sending.size === 0) return;
-      await Promise.allSettled([...this.sending]);
+      if (this.sending.size === 0 && this.admitting.size === 0) return;
+      await Promise.race([...this.sending, ...this.admitting].map((p) => p.catch(() => undefined)));
     }
   }
 
@@ -202,6 +234,11 @@ export class Producer {
     this.closed = true;
     await this.flush();
     if (this.timer) clearTimeout(this.timer);
+  }
+
+  private nullKeyPartition(state: TopicState): number {
+    if (this.partitioner === "sticky") return this.stickyPartition(state);
+    return state.turn++ % state.partitions;
   }
 
   private stickyPartition(state: TopicState): number {
@@ -363,7 +400,7 @@ export class Producer {
         .then((d) => {
           const state =
             this.topics.get(topic) ??
-            { partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined };
+            { partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined, turn: Math.floor(Math.random() * 2 ** 30) };
           state.partitions = d.partitions;
           state.maxBatchBytes = d.config["max.message.bytes"];
           state.fetchedAt = Date.now();

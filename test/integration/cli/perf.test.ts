@@ -3,6 +3,7 @@
  * lines keep Kafka's shapes and count exactly the records asked for. No timings are asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admin } from "../../../src/client/admin.ts";
 import type { LocalApi } from "../../../src/local/server.ts";
 import { runCli } from "../../helpers/cli.ts";
 import { startTestApi, testGroups, testLog } from "../../helpers/log.ts";
@@ -73,6 +74,24 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
     expect(consumed.code).toBe(0);
     expect(consumed.stdout.trim().split("\n")).toHaveLength(1);
     expect(lastLine(consumed.stdout).match(CONSUME_ROW)?.[4]).toBe("200");
+  });
+
+  it("spreads records over the partitions with partitioner.class RoundRobinPartitioner", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf-robin");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "3"], { env });
+    const produced = await runCli(
+      ["perf", "produce", "--topic", topic, "--num-records", "300", "--record-size", "10", "--throughput", "-1",
+        "--producer-props", "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner"],
+      { env },
+    );
+    expect(produced.code).toBe(0);
+    const admin = new Admin({ url: api.url });
+    const ends = await Promise.all([0, 1, 2].map((p) => admin.offsetFor(topic, p, "latest")));
+    expect(ends.map((e) => e.offset)).toEqual([100, 100, 100]);
+    const bad = await runCli(["perf", "produce", "--topic", topic, "--num-records", "1", "--record-size", "1", "--throughput", "-1", "--producer-props", "partitioner.class=random"], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("partitioner.class must be sticky, round-robin");
   });
 
   it("consumes as a member of a consumer group with --group", async () => {

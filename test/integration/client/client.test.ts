@@ -72,6 +72,48 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("deals records without keys out one by one with partitioner round-robin, so one request carries every partition's batch; sticky sends one batch per request", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("roundrobin");
+    await admin.createTopic(topic, { partitions: 4 });
+    // Records of about 116 bytes and 5,000-byte batches: a batch is full at its 44th record. 173
+    // records fill one partition's batch and leave the other three one short under round-robin;
+    // linger is far off, so what is not full goes only when close() flushes it.
+    const run = async (partitioner: "sticky" | "round-robin") => {
+      const producer = new Producer({ url: api.url, lingerMs: 60_000, batchBytes: 5_000, partitioner });
+      const before = produceRequests;
+      const sends = Array.from({ length: 4 * 44 - 3 }, () => producer.send(topic, { value: "v".repeat(100) }));
+      await producer.close();
+      return { acks: await Promise.all(sends), requests: produceRequests - before };
+    };
+    const robin = await run("round-robin");
+    expect(robin.requests).toBe(1); // the full batch took the three nearly full ones along
+    const perPartition = [0, 1, 2, 3].map((p) => robin.acks.filter((a) => a.partition === p).length);
+    expect(perPartition.sort()).toEqual([43, 43, 43, 44]);
+    const sticky = await run("sticky");
+    expect(sticky.requests).toBeGreaterThanOrEqual(3); // a request per full batch, and the flush
+    expect(() => new Producer({ url: api.url, partitioner: "random" as never })).toThrow(/sticky.*round-robin/);
+    // Every record is in the log once, in send order within its partition.
+    for (const { acks } of [robin, sticky]) {
+      for (let p = 0; p < 4; p++) {
+        const offsets = acks.filter((a) => a.partition === p).map((a) => a.offset);
+        expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+      }
+    }
+  });
+
+  it("close() delivers the records sent just before it, even those still waiting for the topic's partitions", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("close");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 60_000 });
+    const sends = Array.from({ length: 5 }, (_, i) => producer.send(topic, { value: `r${i}` }));
+    await producer.close(); // the producer has not read the topic yet: no record is in a batch
+    const settled = await Promise.race([Promise.all(sends), new Promise<"pending">((r) => setTimeout(() => r("pending"), 0))]);
+    expect(settled).not.toBe("pending");
+    expect((settled as { offset: number }[]).map((a) => a.offset)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it("starts a new batch rather than grow one past the topic's max.message.bytes", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("maxbatch");
