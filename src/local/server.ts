@@ -66,17 +66,24 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalAp
   send(res, await options.handlers[fn](event));
 }
 
+/** The body, into one buffer of the declared length when there is one (no chunk list to join). */
 async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? 0);
+  const declared = Number(req.headers["content-length"] ?? Number.NaN);
   if (declared > MAX_REQUEST_BYTES) throw tooLarge(`Request body of ${declared} bytes exceeds ${MAX_REQUEST_BYTES}`);
-  const chunks: Buffer[] = [];
+  let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared >= 0 ? declared : 64 * 1024);
   let size = 0;
   for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > MAX_REQUEST_BYTES) throw tooLarge(`Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
+    const bytes = chunk as Buffer;
+    if (size + bytes.byteLength > MAX_REQUEST_BYTES) throw tooLarge(`Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+    if (size + bytes.byteLength > body.byteLength) {
+      const grown = Buffer.allocUnsafe(Math.min(MAX_REQUEST_BYTES, Math.max(2 * body.byteLength, size + bytes.byteLength)));
+      body.copy(grown, 0, 0, size);
+      body = grown;
+    }
+    bytes.copy(body, size);
+    size += bytes.byteLength;
   }
-  return Buffer.concat(chunks);
+  return body.subarray(0, size);
 }
 
 function send(res: ServerResponse, result: ApiGatewayResult): void {

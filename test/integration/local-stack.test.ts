@@ -17,7 +17,7 @@ import {
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { findDynamoDbLocal } from "../../src/local/dynamodb-local.ts";
 import { startLocalStack, type LocalStack } from "../../src/local/stack.ts";
 import { createClients, readSeglogEnv, resolveClientSettings, type SeglogClients } from "../../src/storage/clients.ts";
@@ -315,6 +315,37 @@ describe("client settings from the environment", () => {
     });
     expect(s.credentials).toEqual({ accessKeyId: "test", secretAccessKey: "secret" });
     expect(s.maxAttempts).toBe(5);
+  });
+
+  it("leaves object bodies out of the signature over HTTPS and to emulators, and signs them over plain HTTP to AWS", async () => {
+    // AWS endpoints take keys from the SDK's default chain, which reads the process's environment.
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "secret");
+    vi.stubEnv("AWS_SESSION_TOKEN", "");
+    vi.stubEnv("AWS_PROFILE", "");
+    const contentHashOf = async (env: Record<string, string>) => {
+      const { s3, dynamo } = createClients({ AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret", ...env }, { maxAttempts: 1 });
+      let headers: Record<string, string> = {};
+      // The request as it would go on the wire, signed, caught before it is sent.
+      (s3.config as { requestHandler: unknown }).requestHandler = {
+        handle: async (request: { headers: Record<string, string> }) => {
+          headers = request.headers;
+          throw new Error("not sent");
+        },
+      };
+      await expect(s3.send(new PutObjectCommand({ Bucket: "b", Key: "k", Body: new Uint8Array(1024) }))).rejects.toThrow("not sent");
+      s3.destroy();
+      dynamo.destroy();
+      expect(headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 .*SignedHeaders=.*x-amz-content-sha256/);
+      return headers["x-amz-content-sha256"];
+    };
+    try {
+      expect(await contentHashOf({ AWS_REGION: "us-east-1" })).toBe("UNSIGNED-PAYLOAD");
+      expect(await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000" })).toBe("UNSIGNED-PAYLOAD");
+      expect(await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://s3.us-east-1.amazonaws.com" })).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 
