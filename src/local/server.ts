@@ -30,7 +30,11 @@ export interface LocalApi {
  */
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const server = createServer((req, res) => {
-    void serve(req, res, options).catch((e) => send(res, toApiGatewayResult(errorResponse(e))));
+    void serve(req, res, options).catch((e) => {
+      // A body left half read (too large) cannot be skipped on a kept-alive connection: close it.
+      if (!req.complete) res.shouldKeepAlive = false;
+      send(res, toApiGatewayResult(errorResponse(e)));
+    });
   });
   server.keepAliveTimeout = 30_000;
   server.requestTimeout = 0;

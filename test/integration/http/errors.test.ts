@@ -159,6 +159,30 @@ describe("the local HTTP API", () => {
     expect(((await res.json()) as { error: { kind: string } }).error.kind).toBe("TooLarge");
   });
 
+  it("reads a body sent in chunks with no declared length, and refuses one that grows past the limit", async () => {
+    const chunked = (parts: Uint8Array[]) =>
+      fetch(`${api.url}${records(topic)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: new ReadableStream({
+          pull(controller) {
+            const next = parts.shift();
+            if (next) controller.enqueue(next);
+            else controller.close();
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+    // 200 records of 1,000 bytes in 8 pieces: the body grows past the first 64 KiB buffer.
+    const json = new TextEncoder().encode(JSON.stringify({ records: Array.from({ length: 200 }, (_, i) => ({ value: `${i}`.padEnd(1000, "."), partition: 0 })) }));
+    const pieces = Array.from({ length: 8 }, (_, i) => json.subarray((i * json.length) / 8, ((i + 1) * json.length) / 8));
+    const produced = await chunked(pieces);
+    expect(produced.status).toBe(200);
+    expect(((await produced.json()) as { offsets: { count: number }[] }).offsets[0]?.count).toBe(200);
+    const tooBig = await chunked(Array.from({ length: 7 }, () => new Uint8Array(1024 * 1024)));
+    expect(tooBig.status).toBe(413);
+  });
+
   it("serves produce and fetch over real HTTP", async () => {
     const produced = await fetch(`${api.url}${records(topic)}`, {
       method: "POST",
