@@ -58,6 +58,8 @@ interface Pending {
   readonly deliveries: { resolve: (m: RecordMetadata) => void; reject: (e: unknown) => void }[];
   bytes: number;
   attempts: number;
+  /** When its first record came (monotonic ms): it goes `lingerMs` later, full or not. */
+  readonly openedAt: number;
   /** The RecordBatch, encoded once so that retries resend the same bytes. */
   encoded?: Uint8Array;
 }
@@ -195,7 +197,7 @@ export class Producer {
     return new Promise<RecordMetadata>((resolve, reject) => {
       let batch = state.open.get(partition);
       if (!batch) {
-        batch = { partition, records: [], deliveries: [], bytes: 0, attempts: 0 };
+        batch = { partition, records: [], deliveries: [], bytes: 0, attempts: 0, openedAt: performance.now() };
         state.open.set(partition, batch);
       }
       batch.records.push(record);
@@ -255,13 +257,22 @@ export class Producer {
     return state.sticky;
   }
 
+  /**
+   * Sends the batches that have waited `lingerMs` since their first record (Kafka's `linger.ms`
+   * is per batch), and sets the timer again for the oldest batch still open.
+   */
   private lingerExpired(): void {
     this.timer = undefined;
+    const now = performance.now();
     for (const [topic, state] of this.topics) {
-      for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
+      for (const [partition, batch] of [...state.open]) if (batch.openedAt + this.lingerMs <= now + 1) this.seal(topic, state, partition);
       this.pump(topic, state);
     }
+    let next = Number.POSITIVE_INFINITY;
+    for (const state of this.topics.values()) for (const b of state.open.values()) next = Math.min(next, b.openedAt + this.lingerMs);
+    if (Number.isFinite(next)) this.timer = setTimeout(() => this.lingerExpired(), Math.max(0, next - performance.now()));
   }
+
 
   private seal(_topic: string, state: TopicState, partition: number): void {
     const batch = state.open.get(partition);

@@ -102,6 +102,24 @@ describe("the client SDK", () => {
     }
   });
 
+  it("counts lingerMs per batch, from its first record, as Kafka's linger.ms: a batch opened later is not cut short", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("linger");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 1000 });
+    const before = produceRequests;
+    const first = producer.send(topic, { value: "a", partition: 0 });
+    await new Promise((r) => setTimeout(r, 500));
+    const second = producer.send(topic, { value: "b", partition: 1 });
+    const a = await first;
+    // Partition 0's batch went alone when its second was up; partition 1's is still filling.
+    expect(produceRequests - before).toBe(1);
+    const b = await second;
+    expect(produceRequests - before).toBe(2);
+    expect([a.offset, b.offset]).toEqual([0, 0]);
+    await producer.close();
+  });
+
   it("close() delivers the records sent just before it, even those still waiting for the topic's partitions", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("close");
