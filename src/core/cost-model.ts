@@ -61,8 +61,9 @@ export interface CostAssumptions {
   /** Partitions of the topic (MSK partition-hours; Seglog fetches per second). @default ceil(MB/s), at least 1 */
   readonly partitions: number;
   /** Batches each produce request carries, at most one per partition: 1 when records have no key
-   * (the sticky partitioner fills one partition at a time); up to one per partition when keyed
-   * records spread over the partitions and `lingerMs` lets every partition fill its batch. Each
+   * (the sticky partitioner fills one partition at a time); up to one per partition when records
+   * spread over the partitions (by key, or by the round-robin partitioner) and `lingerMs` lets
+   * every partition fill its batch. Each
    * request is one S3 PUT, one Lambda invocation, one API Gateway request. @default 1 */
   readonly batchesPerRequest: number;
   /** Each consumer polls each partition this often (KCL polls a shard about once a second). @default 1000 */

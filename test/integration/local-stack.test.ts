@@ -337,12 +337,13 @@ describe("client settings from the environment", () => {
       s3.destroy();
       dynamo.destroy();
       expect(headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 .*SignedHeaders=.*x-amz-content-sha256/);
-      return headers["x-amz-content-sha256"];
+      return { hash: headers["x-amz-content-sha256"], crc32: headers["x-amz-checksum-crc32"] };
     };
     try {
-      expect(await contentHashOf({ AWS_REGION: "us-east-1" })).toBe("UNSIGNED-PAYLOAD");
-      expect(await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000" })).toBe("UNSIGNED-PAYLOAD");
-      expect(await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://s3.us-east-1.amazonaws.com" })).toMatch(/^[0-9a-f]{64}$/);
+      // To AWS the body still carries the CRC32 that S3 checks.
+      expect(await contentHashOf({ AWS_REGION: "us-east-1" })).toEqual({ hash: "UNSIGNED-PAYLOAD", crc32: "77WvLg==" }); // CRC32 of 1 KiB of zeros
+      expect((await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000" })).hash).toBe("UNSIGNED-PAYLOAD");
+      expect((await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://s3.us-east-1.amazonaws.com" })).hash).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       vi.unstubAllEnvs();
     }
