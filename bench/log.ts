@@ -228,7 +228,6 @@ class CpuSums {
   }
 }
 
-/** Runs `bare.ts` in a child process, as `seglog perf` runs: its start-up is not timed. */
 /** Runs a bench worker script with its task as one JSON argument; its last line is its JSON result. */
 async function runWorker<T>(script: string, task: unknown, what: string): Promise<T> {
   const out = await runNode(["--import", "tsx", script, JSON.stringify(task)], what);

@@ -131,7 +131,9 @@ export async function bundleFunctions(options: BundleOptions = {}): Promise<Bund
  */
 export function bundleFunctionsSync(options: BundleOptions = {}): Bundle[] {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  const out = execFileSync(process.execPath, ["--import", tsx, fileURLToPath(import.meta.url), "--json", JSON.stringify(options)], {
+  const script = `import { bundleFunctions } from ${JSON.stringify(import.meta.url)};
+process.stdout.write(JSON.stringify(await bundleFunctions(${JSON.stringify(options)})));`;
+  const out = execFileSync(process.execPath, ["--import", tsx, "--input-type=module", "--eval", script], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -198,11 +200,7 @@ function sameContents(path: string, contents: Uint8Array): boolean {
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv[2] === "--json") {
-    process.stdout.write(JSON.stringify(await bundleFunctions(JSON.parse(process.argv[3] ?? "{}") as BundleOptions)));
-  } else {
-    for (const b of await bundleFunctions()) {
-      console.log(`${relative(REPO_ROOT, b.dir)}  ${kib(b.bytes)}, ${kib(b.initBytes)} loaded at init  (source maps ${kib(b.sourceMapBytes)})`);
-    }
+  for (const b of await bundleFunctions()) {
+    console.log(`${relative(REPO_ROOT, b.dir)}  ${kib(b.bytes)}, ${kib(b.initBytes)} loaded at init  (source maps ${kib(b.sourceMapBytes)})`);
   }
 }

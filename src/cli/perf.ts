@@ -144,7 +144,7 @@ function producerOptions(values: Record<string, string | boolean | string[] | un
     throw new UsageError("compression.type must be none, gzip, snappy, lz4 or zstd");
   }
   const partitionerName = props["partitioner.class"];
-  const partitioner = partitionerName === undefined ? undefined : PARTITIONERS[partitionerName];
+  const partitioner = partitionerName === undefined || !Object.hasOwn(PARTITIONERS, partitionerName) ? undefined : PARTITIONERS[partitionerName];
   if (partitionerName !== undefined && partitioner === undefined) {
     throw new UsageError(`partitioner.class must be ${Object.keys(PARTITIONERS).join(", ")}`);
   }

@@ -60,6 +60,8 @@ interface Pending {
   attempts: number;
   /** When its first record came (monotonic ms): it goes `lingerMs` later, full or not. */
   readonly openedAt: number;
+  /** Every record's promise has settled and its bytes left the buffer. */
+  settled?: boolean;
   /** The RecordBatch, encoded once so that retries resend the same bytes. */
   encoded?: Uint8Array;
 }
@@ -87,6 +89,9 @@ const toBytes = (v: string | Uint8Array | null | undefined): Uint8Array | null =
 /** Lambda takes at most 6 MB per invocation, and API Gateway hands it a binary body in base64
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** The longest timer Node runs (2^31 − 1 ms, as Kafka's `linger.ms`, an int, allows). */
+const MAX_LINGER_MS = 2 ** 31 - 1;
 
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
 function recordSize(key: Uint8Array | null, record: ProducerRecord): number {
@@ -132,6 +137,10 @@ export class Producer {
   private sending = new Set<Promise<void>>();
   /** Sends waiting to join a batch (`admit`): flush and close wait for them too. */
   private readonly admitting = new Set<Promise<TopicState>>();
+  /** The last admission: each waits for the one before it. */
+  private admission: Promise<unknown> = Promise.resolve();
+  /** Flushes to wake when a record starts waiting for buffer space. */
+  private readonly stalls = new Set<() => void>();
   private closed = false;
   private readonly idempotent: boolean;
   private readonly transactionalId: string | undefined;
@@ -144,6 +153,9 @@ export class Producer {
     this.http = new SeglogHttp(options);
     this.admin = new Admin(this.http);
     this.lingerMs = options.lingerMs ?? 5;
+    if (!(this.lingerMs >= 0 && this.lingerMs <= MAX_LINGER_MS)) {
+      throw new SeglogError("Invalid", `lingerMs must be between 0 and ${MAX_LINGER_MS}, not ${this.lingerMs}`);
+    }
     this.batchBytes = options.batchBytes ?? 1_000_000;
     this.bufferBytes = options.bufferBytes ?? 33_554_432;
     this.compression = options.compression ?? "none";
@@ -170,6 +182,9 @@ export class Producer {
   /** Queues a record; the promise settles when the server acknowledged it (or gave up). */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
+    if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
+      throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
+    }
     const admitted = this.admit(topic);
     this.admitting.add(admitted);
     let state: TopicState;
@@ -213,22 +228,46 @@ export class Producer {
     });
   }
 
-  /** Waits for buffer space and the topic's partitions: what a record waits for before it joins a batch. */
-  private async admit(topic: string): Promise<TopicState> {
-    while (this.buffered >= this.bufferBytes) await new Promise<void>((r) => this.waiters.push(r));
-    return this.topicState(topic);
+  /**
+   * Waits for buffer space and the topic's partitions: what a record waits for before it joins a
+   * batch. Records are admitted in the order they were sent, so one that waited for space is not
+   * overtaken by a later one that found space freed before it woke.
+   */
+  private admit(topic: string): Promise<TopicState> {
+    const admitted = this.admission.then(async () => {
+      while (this.buffered >= this.bufferBytes) {
+        for (const wake of this.stalls) wake();
+        await new Promise<void>((r) => this.waiters.push(r));
+      }
+      return this.topicState(topic);
+    });
+    this.admission = admitted.catch(() => undefined);
+    return admitted;
   }
 
   /** Sends everything buffered, records whose `send` has not yet reached a batch included, and
    * waits for every acknowledgement (Kafka's `flush`). */
   async flush(): Promise<void> {
+    const admitting = new Set(this.admitting); // not the sends that come after this call
+    for (const p of admitting) void p.then(() => admitting.delete(p), () => admitting.delete(p));
     for (;;) {
-      for (const [topic, state] of this.topics) {
-        for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
-        this.pump(topic, state);
+      // Records still on their way into batches join them first, so that batches go full; unless
+      // they wait for buffer space, which only sending what is buffered frees.
+      if (admitting.size === 0 || this.waiters.length > 0) {
+        for (const [topic, state] of this.topics) {
+          for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
+          this.pump(topic, state);
+        }
       }
-      if (this.sending.size === 0 && this.admitting.size === 0) return;
-      await Promise.race([...this.sending, ...this.admitting].map((p) => p.catch(() => undefined)));
+      if (this.sending.size === 0 && admitting.size === 0) return;
+      let wake = () => {};
+      const stalled = new Promise<void>((r) => (wake = r));
+      this.stalls.add(wake);
+      try {
+        await Promise.race([stalled, ...[...this.sending, ...admitting].map((p) => p.catch(() => undefined))]);
+      } finally {
+        this.stalls.delete(wake);
+      }
     }
   }
 
@@ -324,7 +363,25 @@ export class Producer {
     }
   }
 
+  /**
+   * Sends batches as one request. An error of the client's own (encoding, loading the zstd codec,
+   * re-reading the topic before a retry) fails the batches it leaves unanswered, rather than
+   * leave their records' promises, and their bytes in the buffer, waiting forever.
+   */
   private async sendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
+    try {
+      await this.trySendBatches(topic, state, batches);
+    } catch (e) {
+      const error = isSeglogError(e) ? e : new SeglogError("Internal", `The producer failed: ${String(e)}`, { cause: e });
+      for (const b of batches) {
+        if (b.settled || state.ready.includes(b)) continue;
+        b.deliveries.forEach((d) => d.reject(error));
+        this.release(b);
+      }
+    }
+  }
+
+  private async trySendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
     if (this.compression === "zstd") await loadCompressionCodecs(); // the zstd encoder is WebAssembly, loaded once
     let id: { producerId: number; epoch: number } | undefined;
     try {
@@ -337,19 +394,28 @@ export class Producer {
       return;
     }
     const now = Date.now();
-    const frames = batches.map((b) => ({
-      partition: b.partition,
-      bytes: (b.encoded ??= encodeRecordBatch({
-        ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: this.nextSequence(topic, b) } : {}),
-        compression: this.compression,
-        records: b.records.map((r) => ({
-          key: toBytes(r.key),
-          value: toBytes(r.value),
-          headers: Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: toBytes(value) })),
-          timestamp: r.timestamp ?? now,
-        })),
-      })),
-    }));
+    // A batch that cannot be encoded (a value of the wrong type) fails alone; the others go.
+    batches = batches.filter((b) => {
+      try {
+        b.encoded ??= encodeRecordBatch({
+          ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: this.nextSequence(topic, b) } : {}),
+          compression: this.compression,
+          records: b.records.map((r) => ({
+            key: toBytes(r.key),
+            value: toBytes(r.value),
+            headers: Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: toBytes(value) })),
+            timestamp: r.timestamp ?? now,
+          })),
+        });
+        return true;
+      } catch (e) {
+        b.deliveries.forEach((d) => d.reject(e));
+        this.release(b);
+        return false;
+      }
+    });
+    if (batches.length === 0) return;
+    const frames = batches.map((b) => ({ partition: b.partition, bytes: b.encoded as Uint8Array }));
     let results: ({ baseOffset: number } | { error: SeglogError })[];
     try {
       const reply = await this.http.call({
@@ -393,6 +459,7 @@ export class Producer {
   }
 
   private release(batch: Pending): void {
+    batch.settled = true;
     this.buffered -= batch.bytes;
     if (this.buffered < this.bufferBytes) for (const w of this.waiters.splice(0)) w();
   }

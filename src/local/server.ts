@@ -31,8 +31,8 @@ export interface LocalApi {
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const server = createServer((req, res) => {
     void serve(req, res, options).catch((e) => {
-      // A body left half read (too large) cannot be skipped on a kept-alive connection: close it.
-      if (!req.complete) res.shouldKeepAlive = false;
+      // A body abandoned half read (too large) leaves the connection unusable: close it after the answer.
+      if (req.destroyed) res.shouldKeepAlive = false;
       send(res, toApiGatewayResult(errorResponse(e)));
     });
   });
@@ -70,17 +70,18 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalAp
   send(res, await options.handlers[fn](event));
 }
 
-/** The body, into one buffer of the declared length when there is one (no chunk list to join). */
+/** The body, into one buffer of the declared length when there is one (no chunk list to join);
+ * without one, a buffer that grows as chunks come (none for a request without a body). */
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
   if (declared > MAX_REQUEST_BYTES) throw tooLarge(`Request body of ${declared} bytes exceeds ${MAX_REQUEST_BYTES}`);
-  let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared >= 0 ? declared : 64 * 1024);
+  let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared >= 0 ? declared : 0);
   let size = 0;
   for await (const chunk of req) {
     const bytes = chunk as Buffer;
     if (size + bytes.byteLength > MAX_REQUEST_BYTES) throw tooLarge(`Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
     if (size + bytes.byteLength > body.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.min(MAX_REQUEST_BYTES, Math.max(2 * body.byteLength, size + bytes.byteLength)));
+      const grown = Buffer.allocUnsafe(Math.min(MAX_REQUEST_BYTES, Math.max(64 * 1024, 2 * body.byteLength, size + bytes.byteLength)));
       body.copy(grown, 0, 0, size);
       body = grown;
     }

@@ -85,8 +85,9 @@ export function resolveClientSettings(env: Env = process.env, options: ClientOpt
  *
  * Object bodies are sent as SigV4's `UNSIGNED-PAYLOAD`, as the AWS SDK for Java does over HTTPS:
  * TLS and the CRC32 checksum the SDK adds (and S3 verifies) already cover the body, and hashing it
- * for the signature cost the produce function 1.5 ms of CPU per MB (bench profile). Emulators on
- * plain HTTP get it too; a request to any other plain-HTTP endpoint keeps its body signed.
+ * for the signature cost the produce function 1.5 ms of CPU per MB (bench profile). An emulator on
+ * this machine gets it too; a body to any other plain-HTTP endpoint (a MinIO across the network,
+ * where emulators get no checksum either) stays signed.
  */
 export function createClients(env: Env = process.env, options: ClientOptions = {}): SeglogClients {
   const s = resolveClientSettings(env, options);
@@ -109,8 +110,8 @@ export function createClients(env: Env = process.env, options: ClientOptions = {
   });
   s3.middlewareStack.add(
     (next) => async (args) => {
-      const request = args.request as { protocol?: string; headers?: Record<string, string>; body?: unknown };
-      if (request.headers && ArrayBuffer.isView(request.body) && (s.s3Local || request.protocol === "https:")) {
+      const request = args.request as { protocol?: string; hostname?: string; headers?: Record<string, string>; body?: unknown };
+      if (request.headers && ArrayBuffer.isView(request.body) && (request.protocol === "https:" || (s.s3Local && isLoopback(request.hostname)))) {
         request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
       }
       return next(args);
@@ -133,6 +134,10 @@ function localCredentials(env: Env): Credentials {
   if (accessKeyId === undefined || secretAccessKey === undefined) return { ...LOCAL_CREDENTIALS };
   const sessionToken = nonEmpty(env.AWS_SESSION_TOKEN);
   return sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken };
+}
+
+function isLoopback(hostname: string | undefined): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname === "[::1]" || /^127\./.test(hostname ?? "");
 }
 
 /** VPC, FIPS and dual-stack endpoints are still AWS: they keep AWS's checksums and credentials. */

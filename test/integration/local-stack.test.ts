@@ -317,7 +317,7 @@ describe("client settings from the environment", () => {
     expect(s.maxAttempts).toBe(5);
   });
 
-  it("leaves object bodies out of the signature over HTTPS and to emulators, and signs them over plain HTTP to AWS", async () => {
+  it("leaves object bodies out of the signature over HTTPS and to an emulator on this machine, and signs them over any other plain HTTP", async () => {
     // AWS endpoints take keys from the SDK's default chain, which reads the process's environment.
     vi.stubEnv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
     vi.stubEnv("AWS_SECRET_ACCESS_KEY", "secret");
@@ -343,6 +343,7 @@ describe("client settings from the environment", () => {
       // To AWS the body still carries the CRC32 that S3 checks.
       expect(await contentHashOf({ AWS_REGION: "us-east-1" })).toEqual({ hash: "UNSIGNED-PAYLOAD", crc32: "77WvLg==" }); // CRC32 of 1 KiB of zeros
       expect((await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000" })).hash).toBe("UNSIGNED-PAYLOAD");
+      expect((await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://minio.lan:9000" })).hash).toMatch(/^[0-9a-f]{64}$/);
       expect((await contentHashOf({ AWS_ENDPOINT_URL_S3: "http://s3.us-east-1.amazonaws.com" })).hash).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       vi.unstubAllEnvs();

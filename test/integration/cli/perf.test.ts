@@ -92,6 +92,8 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
     const bad = await runCli(["perf", "produce", "--topic", topic, "--num-records", "1", "--record-size", "1", "--throughput", "-1", "--producer-props", "partitioner.class=random"], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("partitioner.class must be sticky, round-robin");
+    const inherited = await runCli(["perf", "produce", "--topic", topic, "--num-records", "1", "--record-size", "1", "--throughput", "-1", "--producer-props", "partitioner.class=toString"], { env });
+    expect(inherited.code).toBe(2);
   });
 
   it("consumes as a member of a consumer group with --group", async () => {

@@ -120,6 +120,38 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("holds at most bufferBytes unsent, even for records sent all at once, and keeps their order", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("fifo");
+    await admin.createTopic(topic, { partitions: 1 });
+    // A record waits while 1,000 bytes or more are unsent: one 1,000-byte record at a time.
+    const producer = new Producer({ url: api.url, lingerMs: 0, bufferBytes: 1_000 });
+    const before = produceRequests;
+    const acks = ["a", "b", "c", "d"].map((v) => producer.send(topic, { value: v.padEnd(1000, ".") }));
+    // "e" is sent the moment "a" is acked: "b", "c" and "d" waited longer and go first.
+    acks.push(acks[0]!.then(() => producer.send(topic, { value: "e".padEnd(1000, ".") })));
+    const offsets = await Promise.all(acks.map(async (p) => (await p).offset));
+    await producer.close();
+    expect(offsets).toEqual([0, 1, 2, 3, 4]);
+    expect(produceRequests - before).toBe(5); // one record in the buffer at a time: a request each
+    expect(() => new Producer({ url: api.url, lingerMs: 2 ** 31 })).toThrow(/lingerMs/);
+  });
+
+  it("refuses a record the client cannot encode without holding up the others or close()", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("unencodable");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 20 });
+    // Caught at send: only that record fails.
+    const good = producer.send(topic, { value: "ok", partition: 0 });
+    await expect(producer.send(topic, { value: "x", partition: 0, timestamp: 1.5 })).rejects.toMatchObject({ kind: "Invalid" });
+    // Found only when its batch is encoded (a header value no client should send): that batch fails.
+    const bad = producer.send(topic, { value: "y", partition: 1, headers: { h: 5 as never } });
+    await expect(bad).rejects.toBeInstanceOf(SeglogError);
+    expect((await good).offset).toBe(0);
+    await producer.close();
+  });
+
   it("close() delivers the records sent just before it, even those still waiting for the topic's partitions", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("close");
