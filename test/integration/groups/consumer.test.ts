@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, GroupConsumer, Producer, type ConsumedRecord } from "../../../src/client/index.ts";
+import { MAX_PARTITIONS_PER_REQUEST } from "../../../src/core/groups/model.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
@@ -182,6 +183,41 @@ describe("the group consumer", () => {
     const d = await new Admin({ url: api.url }).describeGroup(group);
     expect(d.partitions.find((p) => p.partition === 0)?.committedOffset).toBe(5);
   });
+
+  it("commits more than 1,000 partitions at once in requests of 1,000 (the server's bound), every offset landing", async () => {
+    const partitions = MAX_PARTITIONS_PER_REQUEST + 1;
+    const topic = uniqueName("wide");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions });
+    const group = uniqueName("g");
+    // This member's API counts the partitions of each commit request it passes on.
+    const commits: number[] = [];
+    const h = (fn: FunctionName) => (e: unknown) => {
+      const event = e as { rawPath?: string; body?: string; isBase64Encoded?: boolean };
+      if (fn === "groups" && event.rawPath?.endsWith("/commits")) {
+        const body = JSON.parse(Buffer.from(event.body ?? "", event.isBase64Encoded ? "base64" : "utf8").toString()) as { offsets: unknown[] };
+        commits.push(body.offsets.length);
+      }
+      return invoke(fn, e);
+    };
+    const counted = await startLocalApi({ port: 0, routes: routes as never, handlers: { admin: h("admin"), produce: h("produce"), fetch: h("fetch"), groups: h("groups") } });
+    apis.push(counted);
+    const held = new Set<number>();
+    const consumer = new GroupConsumer({
+      ...memberOptions(counted.url, group),
+      autoCommit: false,
+      sessionTimeoutMs: 10_000,
+      onAssigned: (tps) => tps.forEach((tp) => held.add(tp.partition)),
+    });
+    consumer.subscribe([topic]);
+    const done = consumer.run({ eachBatch: () => undefined });
+    await waitFor("every partition held", () => held.size === partitions, 60_000);
+    await consumer.commit(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+    expect(commits).toEqual([MAX_PARTITIONS_PER_REQUEST, 1]);
+    const d = await new Admin({ url: api.url }).describeGroup(group);
+    expect(d.partitions.filter((p) => p.committedOffset === 0)).toHaveLength(partitions);
+    await consumer.close();
+    await done;
+  }, 120_000);
 
   it("gives two groups every record each", async () => {
     const topic = await topicWith(6, 15);
