@@ -135,9 +135,8 @@ export class Producer {
   private buffered = 0;
   private waiters: (() => void)[] = [];
   private sending = new Set<Promise<void>>();
-  /** Sends waiting to join a batch (`admit`): flush and close wait for them too. */
-  private readonly admitting = new Set<Promise<TopicState>>();
-  /** The last admission: each waits for the one before it. */
+  /** The last admission: each waits for the one before it, and it settles only after the record
+   * it admitted has joined its batch (flush and close wait for it). */
   private admission: Promise<unknown> = Promise.resolve();
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
@@ -179,20 +178,23 @@ export class Producer {
     return this.identity;
   }
 
-  /** Queues a record; the promise settles when the server acknowledged it (or gave up). */
-  async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+  /**
+   * Queues a record; the promise settles when the server acknowledged it (or gave up). Its
+   * rejection is that record's only report, as a Java producer's callback is: a promise nobody
+   * awaits yet (sent, then `close()` awaited first) does not crash the process as unhandled.
+   */
+  send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    const result = this.enqueue(topic, record);
+    result.catch(() => undefined);
+    return result;
+  }
+
+  private async enqueue(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
     if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
       throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
     }
-    const admitted = this.admit(topic);
-    this.admitting.add(admitted);
-    let state: TopicState;
-    try {
-      state = await admitted;
-    } finally {
-      this.admitting.delete(admitted);
-    }
+    const state = await this.admit(topic);
     const key = toBytes(record.key);
     const size = recordSize(key, record);
     const fits = (p: number) => BATCH_HEADER_BYTES + (state.open.get(p)?.bytes ?? 0) + size <= state.maxBatchBytes;
@@ -248,23 +250,25 @@ export class Producer {
   /** Sends everything buffered, records whose `send` has not yet reached a batch included, and
    * waits for every acknowledgement (Kafka's `flush`). */
   async flush(): Promise<void> {
-    const admitting = new Set(this.admitting); // not the sends that come after this call
-    for (const p of admitting) void p.then(() => admitting.delete(p), () => admitting.delete(p));
+    // The records sent before this call (not after) that are still on their way into batches.
+    const joined = this.admission;
+    let joining = true;
+    void joined.then(() => (joining = false));
     for (;;) {
-      // Records still on their way into batches join them first, so that batches go full; unless
-      // they wait for buffer space, which only sending what is buffered frees.
-      if (admitting.size === 0 || this.waiters.length > 0) {
+      // They join their batches first, so that batches go full; unless they wait for buffer
+      // space, which only sending what is buffered frees.
+      if (!joining || this.waiters.length > 0) {
         for (const [topic, state] of this.topics) {
           for (const partition of [...state.open.keys()]) this.seal(topic, state, partition);
           this.pump(topic, state);
         }
       }
-      if (this.sending.size === 0 && admitting.size === 0) return;
+      if (this.sending.size === 0 && !joining) return;
       let wake = () => {};
       const stalled = new Promise<void>((r) => (wake = r));
       this.stalls.add(wake);
       try {
-        await Promise.race([stalled, ...[...this.sending, ...admitting].map((p) => p.catch(() => undefined))]);
+        await Promise.race([stalled, ...(joining ? [joined] : []), ...this.sending]);
       } finally {
         this.stalls.delete(wake);
       }

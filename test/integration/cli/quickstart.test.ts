@@ -68,6 +68,11 @@ describe("the console CLI (README quick start)", () => {
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split("\n")).toHaveLength(1);
     expect(down.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
+    // The same from produce, whose records fail while it closes the producer.
+    const produceDown = await runCli(["produce", "--topic", "t"], { env: { SEGLOG_URL: "http://127.0.0.1:9" }, stdin: "a\nb\n" });
+    expect(produceDown.code).toBe(1);
+    expect(produceDown.stderr.trim().split("\n")).toHaveLength(1);
+    expect(produceDown.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     const help = await runCli(["--help"]);
     expect(help.stdout).toContain("Usage: seglog <command>");
   });
