@@ -138,6 +138,8 @@ export class Producer {
   /** The last admission: each waits for the one before it, and it settles only after the record
    * it admitted has joined its batch (flush and close wait for it). */
   private admission: Promise<unknown> = Promise.resolve();
+  /** Records in the admission queue: while there are any, a new one queues behind them. */
+  private waiting = 0;
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
   private closed = false;
@@ -194,7 +196,8 @@ export class Producer {
     if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
       throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
     }
-    const state = await this.admit(topic);
+    const admitted = this.admit(topic);
+    const state = admitted instanceof Promise ? await admitted : admitted;
     const key = toBytes(record.key);
     const size = recordSize(key, record);
     const fits = (p: number) => BATCH_HEADER_BYTES + (state.open.get(p)?.bytes ?? 0) + size <= state.maxBatchBytes;
@@ -235,7 +238,11 @@ export class Producer {
    * batch. Records are admitted in the order they were sent, so one that waited for space is not
    * overtaken by a later one that found space freed before it woke.
    */
-  private admit(topic: string): Promise<TopicState> {
+  private admit(topic: string): TopicState | Promise<TopicState> {
+    // Nobody waiting, room in the buffer, the topic known: the record joins at once.
+    const known = this.topics.get(topic);
+    if (this.waiting === 0 && this.buffered < this.bufferBytes && known && Date.now() - known.fetchedAt < this.metadataMaxAgeMs) return known;
+    this.waiting++;
     const admitted = this.admission.then(async () => {
       while (this.buffered >= this.bufferBytes) {
         for (const wake of this.stalls) wake();
@@ -243,7 +250,10 @@ export class Producer {
       }
       return this.topicState(topic);
     });
-    this.admission = admitted.catch(() => undefined);
+    this.admission = admitted.then(
+      () => void this.waiting--,
+      () => void this.waiting--,
+    );
     return admitted;
   }
 
