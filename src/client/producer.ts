@@ -83,6 +83,8 @@ interface TopicState {
   turn: number;
 }
 
+const sequenceKey = (topic: string, batch: Pending): string => `${topic}\u0000${batch.partition}`;
+
 const toBytes = (v: string | Uint8Array | null | undefined): Uint8Array | null =>
   v === null || v === undefined ? null : typeof v === "string" ? Buffer.from(v, "utf8") : v;
 
@@ -326,7 +328,6 @@ export class Producer {
     if (Number.isFinite(next)) this.timer = setTimeout(() => this.lingerExpired(), Math.max(0, next - performance.now()));
   }
 
-
   private seal(_topic: string, state: TopicState, partition: number): void {
     const batch = state.open.get(partition);
     if (!batch) return;
@@ -410,9 +411,11 @@ export class Producer {
     const now = Date.now();
     // A batch that cannot be encoded (a value of the wrong type) fails alone; the others go.
     batches = batches.filter((b) => {
+      if (b.encoded) return true; // a retry resends the same bytes
+      const sequence = id ? this.sequenceOf(topic, b) : undefined;
       try {
-        b.encoded ??= encodeRecordBatch({
-          ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: this.nextSequence(topic, b) } : {}),
+        b.encoded = encodeRecordBatch({
+          ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: sequence } : {}),
           compression: this.compression,
           records: b.records.map((r) => ({
             key: toBytes(r.key),
@@ -421,12 +424,15 @@ export class Producer {
             timestamp: r.timestamp ?? now,
           })),
         });
-        return true;
       } catch (e) {
         b.deliveries.forEach((d) => d.reject(e));
         this.release(b);
         return false;
       }
+      // The partition's sequence moves past a batch only once it is encoded: a gap would leave
+      // the partition's next batches refused as out of order.
+      if (sequence !== undefined) this.sequences.set(sequenceKey(topic, b), sequence + b.records.length);
+      return true;
     });
     if (batches.length === 0) return;
     const frames = batches.map((b) => ({ partition: b.partition, bytes: b.encoded as Uint8Array }));
@@ -465,11 +471,9 @@ export class Producer {
   }
 
   /** Sequences are given once, when a batch is first encoded; retries resend the same bytes. */
-  private nextSequence(topic: string, batch: Pending): number {
-    const key = `${topic}\u0000${batch.partition}`;
-    const base = this.sequences.get(key) ?? 0;
-    this.sequences.set(key, base + batch.records.length);
-    return base;
+  /** The base sequence of the partition's next batch. */
+  private sequenceOf(topic: string, batch: Pending): number {
+    return this.sequences.get(sequenceKey(topic, batch)) ?? 0;
   }
 
   private release(batch: Pending): void {

@@ -149,6 +149,8 @@ describe("the client SDK", () => {
     const bad = producer.send(topic, { value: "y", partition: 1, headers: { h: 5 as never } });
     await expect(bad).rejects.toBeInstanceOf(SeglogError);
     expect((await good).offset).toBe(0);
+    // The idempotent producer's sequence for partition 1 did not move past the failed batch.
+    expect((await producer.send(topic, { value: "z", partition: 1 })).offset).toBe(0);
     await producer.close();
   });
 
