@@ -228,7 +228,9 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
     "seglog-log-start-offset": String(result.logStartOffset),
   };
   if ((req.headers["accept"] ?? "").includes("application/octet-stream")) {
-    return { status: 200, headers: positions, body: Buffer.concat(result.batches.map((b) => b.bytes)) };
+    const [only] = result.batches;
+    const body = result.batches.length === 1 && only ? only.bytes : Buffer.concat(result.batches.map((b) => b.bytes));
+    return { status: 200, headers: positions, body };
   }
   const encoding = encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
   const records = [];
