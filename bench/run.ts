@@ -179,19 +179,18 @@ if (logResult) {
   const profile = measuredProfile(logResult, REFERENCE_WORKLOAD.batchBytes, ASSUMED_REMOVAL_WRU);
   if (profile) {
     cost = estimateCosts(REFERENCE_WORKLOAD, { profile });
-    referenceCosts = logResult.reference.map((k) => ({
-      records: referenceRecords(k),
-      cost: estimateCosts(REFERENCE_WORKLOAD, { profile, assumptions: { batchesPerRequest: Math.min(k.partitions, Math.max(1, k.batchesPerRequest)), partitions: k.partitions } }),
-    }));
     const workload = `10 MB/s, 1 KiB records, 256 KiB batches, 2 consumer groups, 7 days (us-east-1 prices of ${PRICES_READ_ON}, this run's request counts)`;
     const [first] = logResult.reference;
     if (first) tables[`Reference producer: ${first.partitions} partitions, ${first.batchBytes}-byte batches, lingerMs ${first.lingerMs}`] = referenceTable(logResult.reference);
     const titles = [`Monthly cost at ${workload}: records without keys, sticky partitioner, one batch per request`];
     tables[titles[0] as string] = costTable(cost);
-    logResult.reference.forEach((k, i) => {
-      const title = `Monthly cost at ${workload}: ${referenceRecords(k)} over ${k.partitions} partitions, ${k.batchesPerRequest.toFixed(2)} batches per request as measured`;
+    referenceCosts = logResult.reference.map((k) => {
+      const assumptions = { batchesPerRequest: Math.min(k.partitions, Math.max(1, k.batchesPerRequest)), partitions: k.partitions };
+      const reference = { records: referenceRecords(k), cost: estimateCosts(REFERENCE_WORKLOAD, { profile, assumptions }) };
+      const title = `Monthly cost at ${workload}: ${reference.records} over ${k.partitions} partitions, ${k.batchesPerRequest.toFixed(2)} batches per request as measured`;
       titles.push(title);
-      tables[title] = costTable((referenceCosts as { cost: CostComparison }[])[i]!.cost);
+      tables[title] = costTable(reference.cost);
+      return reference;
     });
     for (const title of titles) {
       console.log(`\n${title}`);

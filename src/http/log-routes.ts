@@ -228,9 +228,8 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
     "seglog-log-start-offset": String(result.logStartOffset),
   };
   if ((req.headers["accept"] ?? "").includes("application/octet-stream")) {
-    const [only] = result.batches;
-    const body = result.batches.length === 1 && only ? only.bytes : Buffer.concat(result.batches.map((b) => b.bytes));
-    return { status: 200, headers: positions, body };
+    const batches = result.batches.map((b) => b.bytes);
+    return { status: 200, headers: positions, body: batches.length === 1 ? batches[0] : Buffer.concat(batches) };
   }
   const encoding = encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
   const records = [];
