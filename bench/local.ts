@@ -10,6 +10,7 @@
  */
 import type { ApiGatewayResult } from "../src/http/event.ts";
 import { contextFromEnv, lazyContext, routes } from "../src/http/app.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../src/http/log-routes.ts";
 import { emfObserver } from "../src/http/metrics.ts";
 import { lambdaHandler, type FunctionName } from "../src/http/router.ts";
 import { spawn } from "node:child_process";
@@ -96,7 +97,7 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
       const e = event as { body?: unknown; isBase64Encoded?: unknown };
       const requestBytes = bodyBytes(e.body, e.isBase64Encoded);
       const responseBytes = bodyBytes(result.body, result.isBase64Encoded);
-      const kind: InvocationKind = fn === "fetch" && result.statusCode === 200 && responseBytes === 0 ? "fetch-idle" : fn;
+      const kind: InvocationKind = fn === "fetch" && result.statusCode === 200 && foundNothing(result, responseBytes) ? "fetch-idle" : fn;
       sdk.moveScope(scope, kind);
       const t = tallies[kind] ?? { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0 };
       tallies[kind] = {
@@ -134,4 +135,10 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
       await stack.stop();
     },
   };
+}
+
+/** A fetch's answer with no data: an empty binary body, or a segments answer naming none. */
+function foundNothing(result: ApiGatewayResult, responseBytes: number): boolean {
+  if (result.headers?.["content-type"] !== SEGMENTS_MEDIA_TYPE) return responseBytes === 0;
+  return (JSON.parse(result.body) as { segments: unknown[] }).segments.length === 0;
 }

@@ -110,7 +110,10 @@ export interface ConsumeResult {
     readonly cpuMsPerMb: CpuPerMb;
   };
   readonly bare: { readonly mbPerSec: number; readonly seconds: number; readonly getsPerRound: number; readonly cpuMsPerMb: CpuPerMb };
+  /** Seglog's stored MB/s ÷ bare MB/s, the consumers reading the segments from S3 (the default). */
   readonly ratio: number;
+  /** The same topic read again with `readFrom: "api"`: the fetch function reads the segments. */
+  readonly viaApi: { readonly mbPerSec: number; readonly ratio: number; readonly cpuMsPerMb: CpuPerMb };
   readonly segments: number;
   /** Fetches that returned data; the request counts below are theirs. */
   readonly fetches: number;
@@ -351,6 +354,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
       const ready = { bytes: 0, seconds: 0, cpu: new CpuSums() };
       const consumed = { seconds: 0, messages: 0, calls: ZERO, idle: ZERO, invocations: NO_INVOCATIONS, idleInvocations: NO_INVOCATIONS, cpu: new CpuSums() };
       const bareConsumed = { bytes: 0, seconds: 0, getsPerRound: 1, cpu: new CpuSums() };
+      const viaApi = { bytes: 0, seconds: 0, cpu: new CpuSums() };
       const keysFile = join(scratch, `keys-${batchBytes}.json`);
       // Rounds alternate Seglog and bare runs, so that load from elsewhere falls on both alike.
       for (let round = 0; round < config.rounds; round++) {
@@ -378,13 +382,14 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         ready.seconds += framed.seconds;
 
         bench.takeInvocations();
-        const c = await consumed.cpu.measure(
-          pid,
-          () => perfConsume(["--topic", idem.topic, "--messages", String(records), "--timeout-ms", "30000", "--url", url]),
-        );
-        const calls = sdk.take();
+        const consumeArgs = ["--topic", idem.topic, "--messages", String(records), "--timeout-ms", "30000", "--url", url];
+        const c = await consumed.cpu.measure(pid, () => perfConsume([...consumeArgs, "--read-from", "storage"]));
+        // The consumers' own GETs of the segments the fetches named, counted by the consumers.
+        const calls = { ...sdk.take() };
+        const fetchCalls = calls["fetch"] ?? ZERO;
+        calls["fetch"] = { ...fetchCalls, calls: { ...fetchCalls.calls, GetObjectCommand: c.segmentGets }, bytesGot: c.bytesFetched };
         const invocations = bench.takeInvocations();
-        consumed.cpu.addMb((calls["fetch"]?.bytesGot ?? 0) / MiB);
+        consumed.cpu.addMb(c.bytesFetched / MiB);
         // Kafka's fetch.time.ms: from the moment the partitions were found and positioned (the
         // bare side likewise times only its GETs).
         consumed.seconds += c.fetchMs / 1000;
@@ -398,6 +403,12 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
           1,
           Math.round((calls["fetch"]?.calls["GetObjectCommand"] ?? 0) / Math.max(1, invocations.fetch?.invocations ?? 0)),
         );
+        const a = await viaApi.cpu.measure(pid, () => perfConsume([...consumeArgs, "--read-from", "api"]));
+        sdk.take();
+        bench.takeInvocations();
+        viaApi.cpu.addMb(a.bytesFetched / MiB);
+        viaApi.bytes += a.bytesFetched;
+        viaApi.seconds += a.fetchMs / 1000;
         const bc = await bareConsumed.cpu.measure(
           pid,
           () => runBare({ mode: "consume", ...storage, workers: C, perRound: getsPerRound, getConcurrency: DEFAULT_LOG_OPTIONS.getConcurrency, keysFile }),
@@ -412,7 +423,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         log(
           `log: ${batchBytes} B batches, round ${round + 1}/${config.rounds}: produce ${(idem.calls.bytesPut / MiB / (idem.line.records / idem.line.recordsPerSec)).toFixed(1)} MB/s ` +
             `(idempotence off ${(plain.calls.bytesPut / MiB / (plain.line.records / plain.line.recordsPerSec)).toFixed(1)}; ready-made batches ${(framed.bytes / MiB / framed.seconds).toFixed(1)}) vs bare ${(bp.bytes / MiB / bp.seconds).toFixed(1)}; ` +
-            `consume ${((calls["fetch"]?.bytesGot ?? 0) / MiB / (c.fetchMs / 1000)).toFixed(1)} MB/s vs bare ${(bc.bytes / MiB / bc.seconds).toFixed(1)}`,
+            `consume ${(c.bytesFetched / MiB / (c.fetchMs / 1000)).toFixed(1)} MB/s (through the API ${(a.bytesFetched / MiB / (a.fetchMs / 1000)).toFixed(1)}) vs bare ${(bc.bytes / MiB / bc.seconds).toFixed(1)}`,
         );
       }
       const segments = consumed.calls.calls["GetObjectCommand"] ?? 0;
@@ -428,6 +439,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         },
         bare: { mbPerSec: bareMbPerSec, seconds: bareConsumed.seconds, getsPerRound: bareConsumed.getsPerRound, cpuMsPerMb: bareConsumed.cpu.perMb() },
         ratio: storedMbPerSec / bareMbPerSec,
+        viaApi: { mbPerSec: viaApi.bytes / MiB / viaApi.seconds, ratio: viaApi.bytes / MiB / viaApi.seconds / bareMbPerSec, cpuMsPerMb: viaApi.cpu.perMb() },
         segments,
         fetches: consumed.invocations.invocations,
         idleFetches: consumed.idleInvocations.invocations,

@@ -18,6 +18,10 @@ export interface ConsumeLine {
   readonly messagesPerSec: number;
   readonly rebalanceMs: number;
   readonly fetchMs: number;
+  /** From `--print-metrics`: the consumers' fetches, the stored bytes they read, and their own S3 GETs. */
+  readonly fetches: number;
+  readonly bytesFetched: number;
+  readonly segmentGets: number;
 }
 
 const PRODUCE_SUMMARY =
@@ -46,10 +50,12 @@ export async function perfProduce(args: string[]): Promise<ProduceLine> {
 }
 
 export async function perfConsume(args: string[]): Promise<ConsumeLine> {
-  const out = await runSeglog(["perf", "consume", ...args]);
-  const row = out.trim().split("\n").at(-1)?.split(", ");
+  const out = await runSeglog(["perf", "consume", "--print-metrics", ...args]);
+  const lines = out.trim().split("\n");
+  const row = lines[lines.findIndex((l) => l.startsWith("start.time")) + 1]?.split(", ");
   if (!row || row.length !== 10) throw new Error(`no summary row in perf consume output:\n${out}`);
   const n = row.map(Number);
+  const metric = (name: string) => Number(lines.find((l) => l.startsWith(`${name} `))?.slice(name.length) ?? NaN);
   return {
     mb: n[2] ?? 0,
     mbPerSec: n[3] ?? 0,
@@ -57,5 +63,8 @@ export async function perfConsume(args: string[]): Promise<ConsumeLine> {
     messagesPerSec: n[5] ?? 0,
     rebalanceMs: n[6] ?? 0,
     fetchMs: n[7] ?? 0,
+    fetches: metric("consumer-fetch-manager-metrics:fetch-total"),
+    bytesFetched: metric("consumer-fetch-manager-metrics:bytes-fetched-total"),
+    segmentGets: metric("seglog-consumer-metrics:segment-gets-total"),
   };
 }

@@ -121,9 +121,8 @@ export class SdkCalls {
     this.counted.add(client);
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        const name = String(context.commandName ?? "unknown");
+        let name = String(context.commandName ?? "unknown");
         const t = this.tally();
-        t.calls[name] = (t.calls[name] ?? 0) + 1;
         const input = args.input as Record<string, unknown>;
         const unitsKind = !dynamo ? undefined : READS.has(name) ? "read" : WRITES.has(name) ? "write" : undefined;
         if (unitsKind) input["ReturnConsumedCapacity"] ??= "INDEXES";
@@ -133,10 +132,13 @@ export class SdkCalls {
         try {
           const result = await next(args);
           const output = result.output as unknown as Record<string, unknown>;
+          // A presigned URL (SegmentObjects.presignGet) is built by the client but never sent.
+          if ((output["$metadata"] as { httpStatusCode?: number } | undefined)?.httpStatusCode === undefined) name = `${name} presigned`;
           if (name === "GetObjectCommand") t.bytesGot += Number(output["ContentLength"] ?? 0);
           units = unitsOf(output["ConsumedCapacity"]);
           return result;
         } finally {
+          t.calls[name] = (t.calls[name] ?? 0) + 1;
           t.callMs[name] = (t.callMs[name] ?? 0) + performance.now() - startedMs;
           if (unitsKind) {
             if (units === undefined) t.estimatedUnits++;

@@ -47,6 +47,7 @@ export function throughputTable(r: LogBenchResult): Table {
       "consume MB/s": c ? fmt(c.seglog.storedMbPerSec) : "",
       "bare GET MB/s": c ? fmt(c.bare.mbPerSec) : "",
       "consume ÷ bare": c ? `${fmt(100 * c.ratio, 0)} %` : "",
+      "consume through the API MB/s (÷ bare)": c ? `${fmt(c.viaApi.mbPerSec)} (${fmt(100 * c.viaApi.ratio, 0)} %)` : "",
       "ms per fetch": c ? fmt(c.seglog.meanHandlerMs) : "",
     };
   }
@@ -108,6 +109,7 @@ export function cpuTable(r: LogBenchResult): Table {
     out[`${at} produce, bare`] = row(run.produce.bare.cpuMsPerMb);
     if (!run.consume) continue;
     out[`${at} consume, Seglog`] = row(run.consume.seglog.cpuMsPerMb);
+    out[`${at} consume through the API, Seglog`] = row(run.consume.viaApi.cpuMsPerMb);
     out[`${at} consume, bare`] = row(run.consume.bare.cpuMsPerMb);
   }
   return out;

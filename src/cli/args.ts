@@ -34,3 +34,9 @@ export function configArg(values: string[] | undefined): Record<string, string> 
   }
   return out;
 }
+
+/** `--read-from storage|api`: where a consumer reads the stored bytes (`ConsumerOptions.readFrom`). */
+export function readFromArg(value: string | undefined): "storage" | "api" {
+  if (value === undefined || value === "storage" || value === "api") return value ?? "storage";
+  throw new UsageError(`--read-from must be storage or api, not '${value}'`);
+}

@@ -1,7 +1,7 @@
 import { Admin } from "../client/admin.ts";
 import { Consumer, type ConsumedRecord, type TopicPartition } from "../client/consumer.ts";
 import { GroupConsumer } from "../client/group-consumer.ts";
-import { intArg, parse, required } from "./args.ts";
+import { intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
 
 const text = (b: Uint8Array | null) => (b === null ? "null" : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8"));
@@ -18,7 +18,9 @@ export async function consumeCommand(args: string[]): Promise<number> {
     "print-offset": { type: "boolean" },
     "timeout-ms": { type: "string" },
     group: { type: "string" },
+    "read-from": { type: "string" },
   });
+  const readFrom = readFromArg(values["read-from"]);
   const topic = required(values.topic, "topic");
   const maxMessages = intArg(values["max-messages"], "max-messages", 1) ?? Infinity;
   const timeoutMs = intArg(values["timeout-ms"], "timeout-ms", 1);
@@ -28,9 +30,9 @@ export async function consumeCommand(args: string[]): Promise<number> {
   const print = (r: ConsumedRecord) => process.stdout.write(format(r, values["print-key"] === true, values["print-offset"] === true));
   if (values.group !== undefined) {
     if (partition !== undefined) throw new UsageError("--partition cannot be used with --group");
-    return consumeAsGroupMember({ url: values.url, topic, group: values.group, start, maxMessages, timeoutMs, print });
+    return consumeAsGroupMember({ url: values.url, readFrom, topic, group: values.group, start, maxMessages, timeoutMs, print });
   }
-  const consumer = new Consumer({ ...(values.url === undefined ? {} : { url: values.url }), autoOffsetReset: start });
+  const consumer = new Consumer({ ...(values.url === undefined ? {} : { url: values.url }), autoOffsetReset: start, readFrom });
   if (partition === undefined) {
     await consumer.assignTopic(topic, start);
   } else {
@@ -72,6 +74,7 @@ function format(r: ConsumedRecord, printKey: boolean, printOffset: boolean): str
 
 interface GroupRun {
   readonly url: string | undefined;
+  readonly readFrom: "storage" | "api";
   readonly topic: string;
   readonly group: string;
   readonly start: "earliest" | "latest";
@@ -97,6 +100,7 @@ async function consumeAsGroupMember(run: GroupRun): Promise<number> {
     ...url,
     groupId: run.group,
     autoOffsetReset: run.start,
+    readFrom: run.readFrom,
     onAssigned: (tps) => note(`Assigned partitions: ${names(tps)}`),
     onRevoked: (tps) => note(`Revoked partitions: ${names(tps)}`),
     onLost: (tps) => note(`Lost partitions: ${names(tps)}`),

@@ -1,6 +1,6 @@
 import { estimateCosts, type CostAssumptions, type CostComparison, type SystemCost } from "../core/cost-model.ts";
 import { PRICES_READ_ON, PRICES_REGION } from "../core/pricing.ts";
-import { intArg, parse, required } from "./args.ts";
+import { intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
@@ -29,6 +29,7 @@ export async function costCommand(args: string[]): Promise<number> {
     "batches-per-request": { type: "string" },
     "fetch-interval-ms": { type: "string" },
     idempotence: { type: "string" },
+    "read-from": { type: "string" },
     json: { type: "boolean" },
   });
   const workload = {
@@ -42,6 +43,7 @@ export async function costCommand(args: string[]): Promise<number> {
   if (idempotence !== undefined && idempotence !== "true" && idempotence !== "false") {
     throw new UsageError("--idempotence must be true or false");
   }
+  const readFrom = values["read-from"] === undefined ? undefined : readFromArg(values["read-from"]);
   const partitions = intArg(values.partitions, "partitions", 1);
   const fetchIntervalMs = intArg(values["fetch-interval-ms"], "fetch-interval-ms", 1);
   const batchesPerRequest = numberArg(values["batches-per-request"], "batches-per-request", 1);
@@ -53,6 +55,7 @@ export async function costCommand(args: string[]): Promise<number> {
     ...(partitions === undefined ? {} : { partitions }),
     ...(fetchIntervalMs === undefined ? {} : { fetchIntervalMs }),
     ...(batchesPerRequest === undefined ? {} : { batchesPerRequest }),
+    ...(readFrom === undefined ? {} : { readFrom }),
   };
   const result = estimateCosts(workload, { assumptions });
   if (values.json) say(JSON.stringify({ pricesReadOn: PRICES_READ_ON, region: PRICES_REGION, ...result }, null, 2));
@@ -83,7 +86,7 @@ export function printComparison(c: CostComparison): void {
     `  ${qty(c.gbPerMonth)} GB in per month; ${c.recordsPerBatch} records per batch (${qty(c.storedBatchBytes)} bytes stored), ` +
       `${qty(c.batchesPerSecond)} batches/s in ${qty(c.produceRequestsPerSecond)} produce requests/s (${a.batchesPerRequest} batch${a.batchesPerRequest === 1 ? "" : "es"} each); ` +
       `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms; ` +
-      `idempotent producer ${a.idempotent ? "on" : "off"}`,
+      `idempotent producer ${a.idempotent ? "on" : "off"}; consumers read ${a.readFrom === "storage" ? "from S3" : "through the API"}`,
   );
   say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);
   if (c.storedBatchBytes > DEFAULT_MAX_MESSAGE_BYTES) {

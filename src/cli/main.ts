@@ -25,6 +25,7 @@ Commands:
                         --topic T [--from-beginning] [--partition P [--offset O|earliest|latest]]
                         [--max-messages N] [--print-key] [--print-offset] [--timeout-ms MS]
                         [--group G]  (as a member of consumer group G; Ctrl-C leaves it)
+                        [--read-from storage|api]  (S3 directly, the default, or through the API)
   groups              List, describe and reset consumer groups (like kafka-consumer-groups.sh)
                         --list | --describe --group G [--members]
                         --reset-offsets --group G --topic T --to-earliest|--to-latest|
@@ -34,10 +35,11 @@ Commands:
                         [--linger-ms MS] [--concurrency C] [--producer-props k=v ...]
   perf consume        Consumer load test (like kafka-consumer-perf-test.sh)
                         --topic T --messages N [--group G] [--fetch-size B] [--timeout-ms MS] [--from-latest]
+                        [--read-from storage|api] [--print-metrics]
   cost                $/month and $/GB of a workload on Seglog, Kinesis on-demand and MSK Serverless
                         --mb-per-sec R --record-bytes B --batch-bytes S --consumer-groups G --retention-days D
                         [--partitions N] [--batches-per-request K] [--fetch-interval-ms MS]
-                        [--idempotence true|false] [--json]
+                        [--idempotence true|false] [--read-from storage|api] [--json]
 
   maintenance --once  Abort stale reservations, apply retention, collect orphans, remove deleted
                         topics' data, once (needs the AWS_ENDPOINT_URL_* that 'seglog dev' prints)

@@ -1,8 +1,8 @@
-import { Consumer, type ConsumedRecord } from "../client/consumer.ts";
+import { Consumer, type ConsumedRecord, type ConsumerStats } from "../client/consumer.ts";
 import { GroupConsumer } from "../client/group-consumer.ts";
 import { Producer, type Partitioner, type ProducerOptions } from "../client/producer.ts";
 import type { Compression } from "../core/codec/record-batch.ts";
-import { configArg, intArg, parse, required } from "./args.ts";
+import { configArg, intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
 
 /**
@@ -298,8 +298,11 @@ async function perfConsume(args: string[]): Promise<number> {
     "fetch-size": { type: "string" },
     "from-latest": { type: "boolean" },
     "hide-header": { type: "boolean" },
+    "read-from": { type: "string" },
+    "print-metrics": { type: "boolean" },
   });
   const topic = required(values.topic, "topic");
+  const readFrom = readFromArg(values["read-from"]);
   const messages = intArg(required(values.messages, "messages"), "messages", 1) as number;
   const timeoutMs = intArg(values["timeout-ms"], "timeout-ms", 1) ?? 10_000;
   const maxBytes = intArg(values["fetch-size"], "fetch-size", 1);
@@ -308,6 +311,7 @@ async function perfConsume(args: string[]): Promise<number> {
     ...(values.url === undefined ? {} : { url: values.url }),
     ...(maxBytes === undefined ? {} : { maxBytes }),
     autoOffsetReset: start,
+    readFrom,
   } as const;
 
   const run = new ConsumeRun(messages, timeoutMs);
@@ -316,6 +320,7 @@ async function perfConsume(args: string[]): Promise<number> {
   const endMs = run.doneMs ?? run.lastRecordMs;
   if (!values["hide-header"]) say(CONSUME_HEADER);
   say(formatConsumeSummary({ startMs: run.startMs, endMs, bytes: run.bytes, messages: run.count, rebalanceMs: readyMs - run.startMs }));
+  if (values["print-metrics"]) say(formatConsumerMetrics(run.stats));
   if (!run.done) {
     process.stderr.write(
       `WARNING: Exiting before consuming the expected number of messages: timeout (${timeoutMs} ms) exceeded. ` +
@@ -326,13 +331,26 @@ async function perfConsume(args: string[]): Promise<number> {
   return 0;
 }
 
-type ClientOptions = { readonly url?: string; readonly maxBytes?: number; readonly autoOffsetReset: "earliest" | "latest" };
+type ClientOptions = { readonly url?: string; readonly maxBytes?: number; readonly autoOffsetReset: "earliest" | "latest"; readonly readFrom: "storage" | "api" };
+
+/** Kafka's `--print-metrics` table, with the consumer's fetch counts: name, then value. */
+export function formatConsumerMetrics(stats: ConsumerStats): string {
+  const rows: [string, number][] = [
+    ["consumer-fetch-manager-metrics:fetch-total", stats.fetches],
+    ["consumer-fetch-manager-metrics:bytes-fetched-total", stats.bytesFetched],
+    ["seglog-consumer-metrics:segment-gets-total", stats.segmentGets],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  return [`${"Metric Name".padEnd(width)}Value`, ...rows.map(([name, value]) => `${name.padEnd(width)}${value}`)].join("\n");
+}
 
 /** What one `perf consume` counted: up to `messages` records, and when it stopped. */
 class ConsumeRun {
   readonly startMs = Date.now();
   count = 0;
   bytes = 0;
+  /** The consumers' fetch counts, summed as each finishes. */
+  stats: ConsumerStats = { fetches: 0, segmentGets: 0, bytesFetched: 0 };
   lastRecordMs = this.startMs;
   /** When the last wanted record arrived. */
   doneMs: number | undefined;
@@ -350,6 +368,11 @@ class ConsumeRun {
     }
     if (records.length > 0) this.lastRecordMs = Date.now();
     if (this.count >= this.messages) this.doneMs ??= this.lastRecordMs;
+  }
+
+  addStats(more: ConsumerStats): void {
+    const s = this.stats;
+    this.stats = { fetches: s.fetches + more.fetches, segmentGets: s.segmentGets + more.segmentGets, bytesFetched: s.bytesFetched + more.bytesFetched };
   }
 
   get done(): boolean {
@@ -381,6 +404,7 @@ async function consumeDirectly(topic: string, options: ClientOptions, run: Consu
   await Promise.all(
     consumers.map(async (consumer) => {
       while (!run.done && !run.timedOut(readyMs)) run.tally(await consumer.poll({ maxWaitMs: Math.min(500, run.timeoutMs) }));
+      run.addStats(consumer.stats());
     }),
   );
   return readyMs;
@@ -413,5 +437,6 @@ async function consumeAsMember(topic: string, group: string, options: ClientOpti
   } finally {
     clearInterval(idle);
   }
+  run.addStats(consumer.stats());
   return readyMs ?? Date.now();
 }

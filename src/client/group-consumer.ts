@@ -11,7 +11,7 @@
  */
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
-import { Consumer, type ConsumedRecord, type ConsumerOptions, type TopicPartition } from "./consumer.ts";
+import { Consumer, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
 import { sleep } from "./http.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
@@ -155,6 +155,11 @@ export class GroupConsumer {
   }
 
   /** Sets the topics; while running, the next heartbeat carries the change. */
+  /** What this member's fetches have read so far. */
+  stats(): ConsumerStats {
+    return this.consumer.stats();
+  }
+
   subscribe(topics: readonly string[]): void {
     if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === "string" && t !== "")) {
       throw invalid("subscribe takes a non-empty list of topic names");

@@ -23,7 +23,8 @@ export interface HttpCall {
   readonly query?: Readonly<Record<string, string | number | undefined>>;
   readonly json?: unknown;
   readonly bytes?: Uint8Array;
-  readonly accept?: "json" | "binary";
+  /** `segments`: a fetch answered with presigned segment URLs (the consumer's reads from S3). */
+  readonly accept?: "json" | "binary" | "segments";
   readonly signal?: AbortSignal;
 }
 
@@ -33,6 +34,8 @@ export interface HttpReply {
   readonly json?: unknown;
   readonly bytes?: Uint8Array;
 }
+
+const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: "application/vnd.seglog.segments+json" } as const;
 
 export const resolveUrl = (url?: string): string => (url ?? process.env["SEGLOG_URL"] ?? DEFAULT_URL).replace(/\/+$/, "");
 
@@ -60,7 +63,7 @@ export class SeglogHttp {
   async call(c: HttpCall): Promise<HttpReply> {
     const url = new URL(this.url + c.path);
     for (const [k, v] of Object.entries(c.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: c.accept === "binary" ? "application/octet-stream" : "application/json" };
+    const headers: Record<string, string> = { accept: ACCEPT[c.accept ?? "json"] };
     let body: Uint8Array | string | undefined;
     if (c.bytes) {
       headers["content-type"] = "application/octet-stream";

@@ -66,6 +66,13 @@ export interface CostAssumptions {
    * every partition fill its batch. Each
    * request is one S3 PUT, one Lambda invocation, one API Gateway request. @default 1 */
   readonly batchesPerRequest: number;
+  /** Where consumers read the bytes (the SDK Consumer's `readFrom`): `storage`, S3 GETs of the
+   * segments a fetch names, so the fetch answer is small and the function does not wait for S3;
+   * `api`, the bytes through the fetch function and API Gateway. @default "storage" */
+  readonly readFrom: "storage" | "api";
+  /** Bytes of one segment in a fetch answer that names segments: its offsets, and a presigned
+   * URL carrying the function role's session token. An estimate. @default 1500 */
+  readonly segmentAnswerBytes: number;
   /** Each consumer polls each partition this often (KCL polls a shard about once a second). @default 1000 */
   readonly fetchIntervalMs: number;
   /** Bytes per fetch, at most (Kafka's max.partition.fetch.bytes). @default 1048576 */
@@ -97,6 +104,8 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     idempotent: true,
     partitions: Math.max(1, Math.ceil(workload.mbPerSec)),
     batchesPerRequest: 1,
+    readFrom: "storage",
+    segmentAnswerBytes: 1500,
     fetchIntervalMs: 1000,
     maxFetchBytes: 1_048_576,
     produceMemoryMb: 1024,
@@ -209,12 +218,13 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const batchesPerFetch = batchesPerPartitionPerSec / fetchesPerPartitionPerSec;
   const bytesPerFetch = batchesPerFetch * storedBatchBytes;
   const fetchesPerMonth = groups * a.partitions * fetchesPerPartitionPerSec * SECONDS_PER_MONTH;
-  const fetchMs = a.fetchBaseMs + (bytesPerFetch / MiB) * a.msPerMb;
+  const fetchMs = a.fetchBaseMs + (a.readFrom === "api" ? (bytesPerFetch / MiB) * a.msPerMb : 0);
   // API Gateway meters the answer. Batches arrive evenly, so a fetch carries the whole number of
   // batches just below the mean or just above it, in the proportion that gives the mean.
   const fewer = Math.floor(batchesPerFetch);
   const more = batchesPerFetch - fewer;
-  const fetchApiUnits = (1 - more) * apiUnits(fewer * storedBatchBytes) + more * apiUnits((fewer + 1) * storedBatchBytes);
+  const answerBytes = a.readFrom === "api" ? storedBatchBytes : a.segmentAnswerBytes;
+  const fetchApiUnits = (1 - more) * apiUnits(fewer * answerBytes) + more * apiUnits((fewer + 1) * answerBytes);
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
 

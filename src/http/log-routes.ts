@@ -8,6 +8,9 @@ import type { HttpRequest, HttpResponse } from "./event.ts";
 import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryInt, type Json } from "./json.ts";
 import { errorResponse, type Route } from "./router.ts";
 
+/** The fetch answer that names the segments (presigned GETs) instead of carrying their bytes. */
+export const SEGMENTS_MEDIA_TYPE = "application/vnd.seglog.segments+json";
+
 /** The largest body a Lambda function accepts synchronously. */
 export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 
@@ -217,17 +220,18 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   if (offset === undefined) throw invalid("Query parameter offset is required");
   const maxBytes = queryInt(req, "maxBytes", 1);
   const maxWaitMs = queryInt(req, "maxWaitMs", 0);
-  const result = await log.fetch(topic, partition, {
-    offset,
-    ...(maxBytes === undefined ? {} : { maxBytes }),
-    ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
-  });
+  const request = { offset, ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) };
+  const accept = req.headers["accept"] ?? "";
+  if (accept.includes(SEGMENTS_MEDIA_TYPE)) {
+    return { status: 200, headers: { "content-type": SEGMENTS_MEDIA_TYPE }, body: { ...(await log.locate(topic, partition, request)) } };
+  }
+  const result = await log.fetch(topic, partition, request);
   const positions = {
     "seglog-next-offset": String(result.nextOffset),
     "seglog-high-watermark": String(result.highWatermark),
     "seglog-log-start-offset": String(result.logStartOffset),
   };
-  if ((req.headers["accept"] ?? "").includes("application/octet-stream")) {
+  if (accept.includes("application/octet-stream")) {
     const batches = result.batches.map((b) => b.bytes);
     return { status: 200, headers: positions, body: batches.length === 1 ? batches[0] : Buffer.concat(batches) };
   }

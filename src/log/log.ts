@@ -10,7 +10,7 @@ import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
 import { DEFAULT_LOG_OPTIONS, type LogOptions } from "./options.ts";
-import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
+import { Reader, type FetchRequest, type FetchResult, type LocateResult } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 
 export interface ProduceRecord {
@@ -150,6 +150,12 @@ export class Log {
   async fetch(topicName: string, partition: number, request: FetchRequest): Promise<FetchResult> {
     const topic = await this.topics.withPartition(topicName, partition);
     return this.reader.fetch(topic, partition, request);
+  }
+
+  /** A fetch answered with presigned segment URLs instead of bytes (`Reader.locate`). */
+  async locate(topicName: string, partition: number, request: FetchRequest): Promise<LocateResult> {
+    const topic = await this.topics.withPartition(topicName, partition);
+    return this.reader.locate(topic, partition, request);
   }
 
   async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {

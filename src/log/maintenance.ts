@@ -21,7 +21,9 @@ export interface MaintenanceOptions {
    * @default 600000 (10 min) */
   readonly mergeAfterMs?: number;
   /** Replaced segments (items and objects) are deleted this long after their merge: longer than
-   * any fetch, so a reader that found them just before the merge still reads them. @default 900000 */
+   * any fetch, so a reader that found them just before the merge still reads them, and longer than
+   * a fetch function's cached index entries (60 s) plus the segment URLs it gives consumers (5 min).
+   * @default 900000 */
   readonly mergeGraceMs?: number;
   /** Index items per Query page while deleting. @default 500 */
   readonly pageSize?: number;

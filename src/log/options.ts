@@ -24,6 +24,11 @@ export interface LogOptions {
   /** A fetch starts no S3 GET after this long (it returns what it read), so that a fetch of
    * many small segments ends well within the fetch function's timeout (25 s). */
   readonly readBudgetMs: number;
+  /** Segments a fetch that answers with locations names at most: each costs the client a GET. */
+  readonly maxSegmentsPerLocate: number;
+  /** How long a presigned segment URL works. Must stay well below the maintenance's merge grace
+   * period (15 min), after which the segments a merge replaced are deleted. */
+  readonly segmentUrlExpirySeconds: number;
   readonly now: () => number;
 }
 
@@ -40,6 +45,8 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   indexCacheMs: 60_000,
   getConcurrency: 16,
   readBudgetMs: 5_000,
+  maxSegmentsPerLocate: 1_000,
+  segmentUrlExpirySeconds: 300,
   now: () => Date.now(),
 };
 

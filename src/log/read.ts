@@ -31,6 +31,34 @@ export interface FetchResult {
   readonly logStartOffset: number;
 }
 
+/** Where a fetch's bytes are, for a client that reads them from S3 itself. */
+export interface SegmentLocation {
+  /** The offset of the first batch in these bytes (it may be before the requested offset). */
+  readonly baseOffset: number;
+  /** Where reading goes on after these bytes. */
+  readonly nextOffset: number;
+  /** A presigned GET of the object. */
+  readonly url: string;
+  /** The bytes `[start, end)` of the object to read (a `Range` header); absent: the whole object. */
+  readonly range?: { readonly start: number; readonly end: number };
+}
+
+export interface LocateResult {
+  readonly segments: SegmentLocation[];
+  readonly nextOffset: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
+type Wanted = { readonly entry: IndexEntry; readonly range: ByteRange };
+
+interface ReadPlan {
+  readonly wanted: readonly Wanted[];
+  readonly nextOffset: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
 export interface ReadRecord {
   readonly offset: number;
   readonly timestamp: number;
@@ -54,13 +82,48 @@ export class Reader {
   }
 
   async fetch(topic: TopicRecord, partition: number, request: FetchRequest): Promise<FetchResult> {
+    return this.poll(topic, partition, request, Number.POSITIVE_INFINITY, async (plan) => {
+      const batches = await this.getAll(topic, partition, plan.wanted, this.options.now() + this.options.readBudgetMs);
+      const nextOffset = batches.length < plan.wanted.length ? (plan.wanted[batches.length - 1] as Wanted).range.nextOffset : plan.nextOffset;
+      return { found: batches.length, result: { batches, nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };
+    });
+  }
+
+  /**
+   * A fetch that answers with where the bytes are instead of the bytes: a presigned GET per
+   * segment (with the byte range of a merged or shared object), for the client to read from S3
+   * itself (docs/produce-and-fetch.md, "Reading from storage"). At most `maxSegmentsPerLocate`.
+   */
+  async locate(topic: TopicRecord, partition: number, request: FetchRequest): Promise<LocateResult> {
+    return this.poll(topic, partition, request, this.options.maxSegmentsPerLocate, async (plan) => {
+      const segments = await Promise.all(
+        plan.wanted.map(async ({ entry, range }): Promise<SegmentLocation> => {
+          const url = await this.objects.presignGet(entryObjectKey(topic, partition, entry), this.options.segmentUrlExpirySeconds);
+          const location = { baseOffset: range.base, nextOffset: range.nextOffset, url };
+          return wholeObject(entry, range) ? location : { ...location, range: { start: range.start, end: range.end } };
+        }),
+      );
+      return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };
+    });
+  }
+
+  /** The long poll shared by `fetch` and `locate`: plan a read, finish it, and wait for more
+   * while it found nothing and the wait is not over. */
+  private async poll<T>(
+    topic: TopicRecord,
+    partition: number,
+    request: FetchRequest,
+    maxSegments: number,
+    finish: (plan: ReadPlan) => Promise<{ found: number; result: T & { nextOffset: number } }>,
+  ): Promise<T & { nextOffset: number }> {
     const maxBytes = bounded("maxBytes", request.maxBytes, this.options.defaultMaxBytes, 1, this.options.maxBytesLimit);
     const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
     const deadline = this.options.now() + maxWaitMs;
     for (let gone = 0; ; ) {
-      let result: FetchResult;
+      let found: number;
+      let result: T & { nextOffset: number };
       try {
-        result = await this.fetchOnce(topic, partition, request.offset, maxBytes, gone >= 2);
+        ({ found, result } = await finish(await this.plan(topic, partition, request.offset, maxBytes, maxSegments, gone >= 2)));
       } catch (e) {
         // Retention or a merge removed a segment or index items between reading the head and
         // reading them: read again (which then answers OffsetOutOfRange, or finds the merged
@@ -72,7 +135,7 @@ export class Reader {
         throw e;
       }
       const remaining = deadline - this.options.now();
-      if (result.batches.length > 0 || result.nextOffset > request.offset || remaining <= 0) return result;
+      if (found > 0 || result.nextOffset > request.offset || remaining <= 0) return result;
       await sleep(Math.min(this.options.pollIntervalMs, remaining));
     }
   }
@@ -120,13 +183,15 @@ export class Reader {
     }
   }
 
-  private async fetchOnce(
+  /** Which committed segments (and byte ranges) hold up to `maxBytes` from `offset`. */
+  private async plan(
     topic: TopicRecord,
     partition: number,
     offset: number,
     maxBytes: number,
+    maxSegments: number,
     fromLogStart: boolean,
-  ): Promise<FetchResult> {
+  ): Promise<ReadPlan> {
     const head = await this.head(topic, partition);
     if (!Number.isSafeInteger(offset) || offset < head.logStartOffset || offset > head.nextOffset) {
       throw outOfRange(offset, head.logStartOffset);
@@ -139,13 +204,12 @@ export class Reader {
           ? logStart
           : (this.cache.startFor(partitionPk(topic.topicId, partition), offset) ?? (await this.indexedStart(topic, partition, offset, logStart)));
     const walk = await this.walk(topic, partition, head, start, (w) => bytesFrom(w.entries, offset) >= maxBytes, this.options.stableAdvanceSeqs, true);
-    const readBy = this.options.now() + this.options.readBudgetMs;
     let bytes = 0;
     let nextOffset = offset;
-    const wanted: { entry: IndexEntry; range: ByteRange }[] = [];
+    const wanted: Wanted[] = [];
     for (const entry of walk.entries) {
       if (entry.base + entry.count <= offset) continue;
-      if (bytes >= maxBytes) break;
+      if (bytes >= maxBytes || (entry.state === "C" && wanted.length >= maxSegments)) break;
       nextOffset = entry.base + entry.count;
       if (entry.state === "C") {
         const range = rangeFor(entry, Math.max(offset, entry.base), maxBytes - bytes);
@@ -156,14 +220,7 @@ export class Reader {
       }
     }
     if (walk.stopped && offset > walk.end) throw outOfRange(offset, head.logStartOffset, walk.end);
-    const batches = await this.getAll(topic, partition, wanted, readBy);
-    if (batches.length < wanted.length) nextOffset = (wanted[batches.length - 1] as (typeof wanted)[number]).range.nextOffset;
-    return {
-      batches,
-      nextOffset,
-      highWatermark: Math.max(walk.end, head.stableOffset),
-      logStartOffset: head.logStartOffset,
-    };
+    return { wanted, nextOffset, highWatermark: Math.max(walk.end, head.stableOffset), logStartOffset: head.logStartOffset };
   }
 
   /** Where the sparse offset index says to walk from: at or a little before `offset`, never
@@ -238,13 +295,12 @@ export class Reader {
    * throttling, say) after the first ends the fetch with the batches before it; only a failure of
    * the first fails the fetch.
    */
-  private async getAll(topic: TopicRecord, partition: number, wanted: { entry: IndexEntry; range: ByteRange }[], readBy: number): Promise<FetchedBatch[]> {
+  private async getAll(topic: TopicRecord, partition: number, wanted: readonly Wanted[], readBy: number): Promise<FetchedBatch[]> {
     let failed: { index: number; error: unknown } | undefined;
     const read = async (index: number): Promise<FetchedBatch | undefined> => {
-      const { entry, range } = wanted[index] as (typeof wanted)[number];
-      const whole = !isShared(entry) && range.start === 0 && range.end === entry.bytes;
+      const { entry, range } = wanted[index] as Wanted;
       try {
-        return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), whole ? undefined : range) };
+        return { baseOffset: range.base, bytes: await this.objects.get(entryObjectKey(topic, partition, entry), wholeObject(entry, range) ? undefined : range) };
       } catch (error) {
         if (failed === undefined || index < failed.index) failed = { index, error };
         return undefined;
@@ -258,6 +314,9 @@ export class Reader {
     return batches;
   }
 }
+
+/** True when a read of `range` is a read of the entry's whole object (no Range header). */
+const wholeObject = (entry: IndexEntry, range: ByteRange): boolean => !isShared(entry) && range.start === 0 && range.end === entry.bytes;
 
 function bytesFrom(entries: readonly IndexEntry[], offset: number): number {
   let bytes = 0;

@@ -137,6 +137,11 @@ const gateway = (statusCode: 502 | 504): ApiGatewayResult => ({
   isBase64Encoded: false,
 });
 
+/** Short, so that replaced segments can be deleted within a run: the merge grace period must
+ * outlast a cached index entry, the fetch that used it, and the segment URL it gave out. */
+const INDEX_CACHE_MS = 2000;
+const SEGMENT_URL_EXPIRY_S = 5;
+
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
   const { seed, seconds } = options;
   const maxHoldMs = options.maxHoldMs ?? 800;
@@ -203,7 +208,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   };
 
   const instances: Instance[] = Array.from({ length: options.instances ?? 2 }, () => {
-    const { log, dynamo, s3 } = testLog({ abortTimeoutMs, pollIntervalMs: 200 });
+    const { log, dynamo, s3 } = testLog({ abortTimeoutMs, pollIntervalMs: 200, indexCacheMs: INDEX_CACHE_MS, segmentUrlExpirySeconds: SEGMENT_URL_EXPIRY_S });
     if (options.mutate) {
       rewriteRequests(dynamo, options.mutate);
       rewriteRequests(s3, options.mutate);
@@ -424,14 +429,15 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   async function maintenanceLoop(): Promise<void> {
     const rand = random("maintenance");
     while (maintaining) {
-      // Orphans older than a produce can take to commit; replaced segments kept longer than a fetch can take.
+      // Orphans older than a produce can take to commit; replaced segments kept longer than a fetch
+      // can take, and than a member can still be reading them by a URL a fetch gave it.
       const outcome = await invoke("maintenance", fetchTimeoutMs, (instance) =>
         instance.log.runMaintenance({
           topics: [topic],
           budgetMs: fetchTimeoutMs / 2,
           orphanMinAgeMs: 2 * (functionTimeoutMs + maxHoldMs + abortTimeoutMs),
           mergeAfterMs: 1000,
-          mergeGraceMs: fetchTimeoutMs + maxHoldMs + 2000,
+          mergeGraceMs: INDEX_CACHE_MS + fetchTimeoutMs + maxHoldMs + SEGMENT_URL_EXPIRY_S * 1000 + 2000,
         }),
       );
       maintenance.runs++;

@@ -2,7 +2,9 @@
  * Throttling, end to end: DynamoDB and S3 throttle a share of the server's storage requests (the
  * SDK's own exceptions, injected inside its retries); the API answers what outlasts the SDK's
  * retries with 429 (DynamoDB) or 503 (S3 SlowDown) and `Retry-After`; the SDK's Producer and
- * Consumer back off and carry on, and nothing acknowledged is lost or stored twice.
+ * Consumer back off and carry on, and nothing acknowledged is lost or stored twice. The Consumer
+ * reads the segments from S3 itself, and S3 throttles those GETs too (SlowDown, injected at its
+ * fetch).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -101,9 +103,19 @@ describe("storage throttling behind the API", () => {
     const topic = uniqueName("throttled");
     const partitions = 3;
     await log.createTopic({ name: topic, partitions });
-    const fetches = vi.spyOn(globalThis, "fetch");
-    const backoffs = vi.spyOn(SeglogHttp.prototype, "backoffMs");
     const RATE = { dynamo: 0.3, s3: 0.4 };
+    // The consumer GETs the segments from S3 itself: S3 throttles those GETs too, as SlowDown.
+    const realFetch = globalThis.fetch;
+    const directGets = { answered: 0, slowDowns: 0 };
+    const isS3 = (input: string | URL | Request) => String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=");
+    const fetches = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      if (!isS3(input)) return realFetch(input, init);
+      directGets.answered++;
+      if (s3Plan({ command: "GetObjectCommand", input: {} }) === undefined) return realFetch(input, init);
+      directGets.slowDowns++;
+      return new Response("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", { status: 503 });
+    });
+    const backoffs = vi.spyOn(SeglogHttp.prototype, "backoffMs");
     const injectedBefore = new Map([...dynamoThrottles.injected, ...s3Throttles.injected]);
     dynamoPlan = () => (Math.random() < RATE.dynamo ? (Math.random() < 0.5 ? "ProvisionedThroughputExceededException" : "ThrottlingException") : undefined);
     s3Plan = () => (Math.random() < RATE.s3 ? "SlowDown" : undefined);
@@ -130,7 +142,7 @@ describe("storage throttling behind the API", () => {
     // most requests carry one batch, and a throttled one is answered 429 or 503 rather than 207);
     // then, seldom needed, a record a second until the clients have met both answers.
     const statuses = () => answersOf(fetches).map((r) => r.status);
-    const metBoth = () => statuses().includes(429) && statuses().includes(503);
+    const metBoth = () => statuses().includes(429) && (statuses().includes(503) || directGets.slowDowns > 0);
     const sends: Promise<void>[] = [];
     const WAVES = 10;
     for (let wave = 0; wave < WAVES || (!metBoth() && wave < 60); wave++) {
@@ -149,10 +161,10 @@ describe("storage throttling behind the API", () => {
     producing = false;
     await consuming;
 
-    const answers = answersOf(fetches);
+    const answers = answersOf(fetches).filter((r) => r.url.startsWith(api.url));
     const count = (status: number) => answers.filter((r) => r.status === status).length;
     expect(count(429), "DynamoDB throttling reached the clients as 429").toBeGreaterThan(0);
-    expect(count(503), "S3 SlowDown reached the clients as 503").toBeGreaterThan(0);
+    expect(count(503) + directGets.slowDowns, "S3 SlowDown reached the clients as 503, through the API or from S3 itself").toBeGreaterThan(0);
     for (const r of answers.filter((a) => a.status === 429 || a.status === 503)) expect(r.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
     expect(answers.filter((r) => r.status >= 500 && r.status !== 503).map((r) => r.status)).toEqual([]);
     for (const [i, call] of backoffs.mock.calls.entries()) {
@@ -187,6 +199,7 @@ describe("storage throttling behind the API", () => {
       [
         `throttling: ${RATE.dynamo * 100} % of DynamoDB and ${RATE.s3 * 100} % of S3 requests; injected ${injected}`,
         `HTTP answers: ${[...byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(" ")}; client backoffs (retries): ${backoffs.mock.calls.length}`,
+        `the consumer's own S3 GETs: ${directGets.answered}, of which SlowDown ${directGets.slowDowns}`,
         `records: ${acked.length} acked, ${read.length} read, ${stored.length} stored`,
       ].join("\n"),
     );

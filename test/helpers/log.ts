@@ -9,6 +9,7 @@ import { lambdaHandler, type FunctionName } from "../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../src/local/server.ts";
 import { Log } from "../../src/log/log.ts";
 import type { LogOptions } from "../../src/log/options.ts";
+import type { FetchRequest, LocateResult } from "../../src/log/read.ts";
 import { DynamoGroupStore } from "../../src/storage/groups-store.ts";
 import { testClients, testEnv } from "./stack.ts";
 
@@ -18,6 +19,20 @@ export function testLog(options: Partial<LogOptions> = {}): { log: Log; dynamo: 
   const env = testEnv();
   const log = new Log({ dynamo, s3, bucket: env["SEGLOG_BUCKET"] ?? "seglog", table: env["SEGLOG_TABLE"] ?? "seglog" }, options);
   return { log, dynamo, s3 };
+}
+
+/** A fetch read as a consumer reading from S3 reads it: the segments `log.locate` names, each
+ * GET by its presigned URL (with its byte range). */
+export async function readLocated(log: Log, topic: string, partition: number, request: FetchRequest): Promise<LocateResult & { chunks: Uint8Array[] }> {
+  const located = await log.locate(topic, partition, request);
+  const chunks = await Promise.all(
+    located.segments.map(async (s) => {
+      const res = await fetch(s.url, s.range ? { headers: { range: `bytes=${s.range.start}-${s.range.end - 1}` } } : {});
+      if (!res.ok) throw new Error(`GET ${s.url}: ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
+    }),
+  );
+  return { ...located, chunks };
 }
 
 /** Counts SDK commands by name, from the client's middleware stack (what AWS would bill). */

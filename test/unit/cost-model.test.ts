@@ -40,7 +40,7 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    */
   const exact = estimateCosts(
     { mbPerSec: 1, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 },
-    { assumptions: { partitions: 1, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0 } },
+    { assumptions: { partitions: 1, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0, readFrom: "api" } },
   );
 
   it("prices every Seglog request type from the table", () => {
@@ -94,18 +94,25 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(c.batchesPerSecond).toBe(40);
     // 105,120,000 batches × 1 PUT at $0.005 per 1,000.
     expect(usd(c.seglog.lines, "S3", "PUT (produce)")).toBeCloseTo(525.6, 9);
-    // 10 partitions × 4 batches/s: one fetch a second each returns 4 whole batches (it adds
-    // batches while it holds < 1 MiB) = 1,059,060 bytes = 3 units of 512 KB; 2 groups ×
-    // 10 partitions × 2,628,000 s = 52,560,000 fetches × 3 × $1/M.
-    expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(157.68, 9);
+    // 10 partitions × 4 batches/s: one fetch a second each names 4 whole batches (it adds
+    // batches while it holds < 1 MiB), which the consumer GETs from S3: an answer of 4 × 1,500
+    // bytes = 1 unit of 512 KB; 2 groups × 10 partitions × 2,628,000 s = 52,560,000 fetches × $1/M.
+    expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(52.56, 9);
+    // Through the API the answer carries the 4 batches, 1,059,060 bytes = 3 units.
+    const viaApi = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 }, { assumptions: { readFrom: "api" } });
+    expect(usd(viaApi.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(157.68, 9);
+    // And the fetch function moves the bytes: 25 ms + 20 ms per MB of 1,059,060 bytes, at 1 GB.
+    const gbSeconds = (ms: number) => (52_560_000 * ms) / 1000;
+    expect(usd(c.seglog.lines, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(gbSeconds(25) * 0.0000133334, 6);
+    expect(usd(viaApi.seglog.lines, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(gbSeconds(25 + (20 * 1_059_060) / 1_048_576) * 0.0000133334, 6);
   });
 
-  it("bills each fetch's answer by the batches it carries, whole numbers around the mean", () => {
+  it("bills each fetch's answer through the API by the batches it carries, whole numbers around the mean", () => {
     // 1,000,000-byte batches: 976 records, 1,009,245 bytes stored; 10,240 records/s over 10
     // partitions is 1.0492 batches per partition per second, one fetch a second: 95.1 % of the
     // fetches carry one batch (2 units of 512 KB), 4.9 % carry two (2,018,490 bytes: 4 units),
     // 2.0984 units a fetch; 52,560,000 fetches × 2.0984 × $1/M = $110.29.
-    const c = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 1_000_000, consumerGroups: 2, retentionDays: 7 });
+    const c = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 1_000_000, consumerGroups: 2, retentionDays: 7 }, { assumptions: { readFrom: "api" } });
     expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(110.2898361, 6);
   });
 

@@ -306,4 +306,69 @@ describe("the client SDK", () => {
     await settle();
     expect(fetchRequests - before).toBe(1);
   });
+
+  it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("read-from");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    for (let i = 0; i < 6; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const readAll = async (consumer: Consumer) => {
+      consumer.assign([{ topic, partition: 0, offset: 0 }]);
+      const seen: string[] = [];
+      for (let i = 0; i < 10 && seen.length < 6; i++) for (const r of await consumer.poll()) seen.push(`${r.offset}:${Buffer.from(r.value ?? []).toString()}`);
+      return seen;
+    };
+    const direct = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+    const viaApi = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, readFrom: "api" });
+    const expected = Array.from({ length: 6 }, (_, i) => `${i}:v${i}`);
+    expect(await readAll(direct)).toEqual(expected);
+    expect(await readAll(viaApi)).toEqual(expected);
+    expect(direct.stats()).toMatchObject({ segmentGets: 6 });
+    expect(viaApi.stats()).toMatchObject({ segmentGets: 0 });
+    expect(direct.stats().bytesFetched).toBe(viaApi.stats().bytesFetched);
+  });
+
+  it("fetches again when a segment it was sent to is gone (S3 404), and keeps what it read before a failed GET (fault injection)", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("segment-gone");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    for (let i = 0; i < 4; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const values = (records: readonly { value: Uint8Array | null }[]) => records.map((r) => Buffer.from(r.value ?? []).toString());
+    // The consumer's own S3 GETs go through the global fetch; the API's requests pass untouched.
+    const realFetch = globalThis.fetch;
+    const s3Gets: string[] = [];
+    let answer: ((url: string) => Response | "network" | undefined) | undefined;
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url.includes("X-Amz-Signature=")) {
+        s3Gets.push(new URL(url).pathname.split("/").at(-1) ?? "");
+        const fault = answer?.(url);
+        if (fault === "network") throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+        if (fault) return fault;
+      }
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
+      consumer.assign([{ topic, partition: 0, offset: 0 }]);
+      let gone = 1;
+      answer = () => (gone-- > 0 ? new Response("<Error><Code>NoSuchKey</Code></Error>", { status: 404 }) : undefined);
+      const before = fetchRequests;
+      expect(values(await consumer.poll())).toEqual(["v0", "v1", "v2", "v3"]);
+      expect(fetchRequests - before).toBe(2); // the answer that named the missing segment, and a fresh one
+      expect(consumer.stats()).toMatchObject({ fetches: 2, segmentGets: 4 });
+
+      // A GET that fails after the first: the poll returns the segments before it, the next goes on from there.
+      await consumer.seek({ topic, partition: 0 }, 0);
+      s3Gets.length = 0;
+      answer = (url) => (url.includes("00000000000000000002.log") && s3Gets.filter((k) => k.startsWith("00000000000000000002")).length === 1 ? "network" : undefined);
+      expect(values(await consumer.poll())).toEqual(["v0", "v1"]);
+      expect(consumer.position({ topic, partition: 0 })).toBe(2);
+      expect(values(await consumer.poll())).toEqual(["v2", "v3"]);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
 import { buildFrames } from "../../../src/core/frames.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../../src/http/event.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../../../src/http/log-routes.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
 import { handlersFor, testLog, v2Event } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
@@ -29,14 +30,15 @@ async function call(fn: FunctionName, path: string, template: string, event: Ret
   const status = String(result.statusCode);
   const documented = op?.responses[status] !== undefined ? status : "default";
   expect(op?.responses[documented], `${status} of ${method} ${template}`).toBeDefined();
-  if (result.headers["content-type"] === "application/json") {
+  const type = result.headers["content-type"] ?? "";
+  if (type === "application/json" || type === SEGMENTS_MEDIA_TYPE) {
     let response = op?.responses[documented] as { $ref?: string };
     let at = pointer("paths", template, method, "responses", documented);
     if (response.$ref) {
       at = response.$ref.slice(2);
       response = at.split("/").reduce((o: any, k) => o[k.replaceAll("~1", "/").replaceAll("~0", "~")], spec);
     }
-    const validate = ajv.compile({ $ref: `openapi#/${at}/content/application~1json/schema` });
+    const validate = ajv.compile({ $ref: `openapi#/${at}/content/${type.replaceAll("/", "~1")}/schema` });
     const ok = validate(JSON.parse(result.body));
     expect(ok, `${status} of ${method} ${template}: ${JSON.stringify(validate.errors)}`).toBe(true);
   }
@@ -82,6 +84,9 @@ describe("docs/openapi.yaml", () => {
       const fetchPath = "/v1/topics/{topic}/partitions/{partition}/records";
       await call("fetch", fetchPath, fetchPath, v2Event("GET", `${t}/partitions/0/records`, { query: { offset: "0" } }));
       await call("fetch", fetchPath, fetchPath, v2Event("GET", `${t}/partitions/0/records`, { query: { offset: "99" } }));
+      const located = await call("fetch", fetchPath, fetchPath, v2Event("GET", `${t}/partitions/0/records`, { query: { offset: "0" }, headers: { accept: SEGMENTS_MEDIA_TYPE } }));
+      expect(located.headers["content-type"]).toBe(SEGMENTS_MEDIA_TYPE);
+      expect((JSON.parse(located.body) as { segments: unknown[] }).segments.length).toBeGreaterThan(0);
       await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: "spec" }) }));
       await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: 5 }) }));
       const offsets = "/v1/topics/{topic}/partitions/{partition}/offsets";

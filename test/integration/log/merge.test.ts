@@ -7,7 +7,7 @@ import type { Log } from "../../../src/log/log.ts";
 import type { MaintenanceOptions } from "../../../src/log/maintenance.ts";
 import { decodeStored } from "../../../src/log/read.ts";
 import { injectFaults, type Fault, type RequestInfo } from "../../helpers/faults.ts";
-import { countCalls, testLog } from "../../helpers/log.ts";
+import { countCalls, readLocated, testLog } from "../../helpers/log.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 const env = testEnv();
@@ -140,6 +140,28 @@ describe("segment merging", () => {
     const at = all.find((x) => x.offset === 100)?.timestamp ?? 0;
     const first = all.find((x) => x.timestamp >= at);
     expect(await reader.log.offsetFor(topic, 0, { timestampMs: at })).toEqual({ offset: first?.offset, timestamp: first?.timestamp });
+  });
+
+  it("names the same bytes for a client's own S3 reads as a fetch returns: byte ranges of the merged segment, from any offset", async () => {
+    const { ctx, topic } = await setup(150, 1024 * 1024); // one merged segment, ≈ 160 KB: sparse points every 64 KiB
+    expect((await ctx.log.runMaintenance({ topics: [topic], ...eager })).merges).toBe(1);
+    await ctx.log.runMaintenance({ topics: [topic], ...eager });
+    const concat = (chunks: readonly Uint8Array[]) => Buffer.concat(chunks.map((c) => Buffer.from(c)));
+    for (const offset of [0, 77, 149]) {
+      for (const maxBytes of [1, 100_000, 10_000_000]) {
+        const request = { offset, maxBytes, maxWaitMs: 0 };
+        const fetched = await ctx.log.fetch(topic, 0, request);
+        const located = await readLocated(ctx.log, topic, 0, request);
+        expect(located.nextOffset).toBe(fetched.nextOffset);
+        expect(located.highWatermark).toBe(150);
+        expect(located.segments).toHaveLength(1);
+        expect(located.segments[0]?.range === undefined).toBe(offset === 0 && maxBytes === 10_000_000); // whole only when all of it is wanted
+        expect(concat(located.chunks).equals(concat(fetched.batches.map((b) => b.bytes)))).toBe(true);
+        const records = located.chunks.flatMap((c) => [...decodeStored(c)]);
+        expect(records.map((r) => r.offset)).toContain(offset);
+        expect(records.at(-1)?.offset).toBe(located.nextOffset - 1);
+      }
+    }
   });
 
   it("keeps readers that found the replaced items working through the grace period, then points them to the merged segment", async () => {

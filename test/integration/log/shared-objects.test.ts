@@ -6,7 +6,7 @@ import type { Log, ProduceResult } from "../../../src/log/log.ts";
 import type { MaintenanceOptions } from "../../../src/log/maintenance.ts";
 import { decodeStored } from "../../../src/log/read.ts";
 import { injectFaults, stepOf } from "../../helpers/faults.ts";
-import { countCalls, testLog } from "../../helpers/log.ts";
+import { countCalls, readLocated, testLog } from "../../helpers/log.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 const bucket = testEnv()["SEGLOG_BUCKET"] ?? "seglog";
@@ -71,6 +71,18 @@ describe("one object per produce request", () => {
     expect(await readAll(ctx.log, topic, 1)).toEqual([[0, "b0"], [1, "b1"], [2, "b2"]]);
     expect(await readAll(ctx.log, topic, 2)).toEqual([[0, "c0"], [1, "c1"], [2, "c2"]]);
     expect(s3.get("GetObjectCommand")).toBe(4); // one ranged GET per batch
+    // A consumer reading from S3 is sent to the same ranges of the shared object.
+    const located = await readLocated(ctx.log, topic, 1, { offset: 0, maxWaitMs: 0 });
+    expect(located.segments.map((x) => [x.baseOffset, x.nextOffset, new URL(x.url).pathname.endsWith(`0-${"0".padStart(20, "0")}.log`)])).toEqual([
+      [0, 1, true],
+      [1, 3, true],
+    ]);
+    expect(located.segments.every((x) => x.range !== undefined)).toBe(true);
+    expect(located.chunks.flatMap((c) => [...decodeStored(c)]).map((r) => [r.offset, Buffer.from(r.value ?? []).toString().replace(/\.+$/, "")])).toEqual([
+      [0, "b0"],
+      [1, "b1"],
+      [2, "b2"],
+    ]);
     expect(await ctx.log.offsetFor(topic, 2, { timestampMs: 0 })).toMatchObject({ offset: 0 });
   });
 
