@@ -10,7 +10,7 @@
  */
 import type { ApiGatewayResult } from "../src/http/event.ts";
 import { contextFromEnv, lazyContext, routes } from "../src/http/app.ts";
-import { SEGMENTS_MEDIA_TYPE } from "../src/http/log-routes.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../src/core/segment-locations.ts";
 import { emfObserver } from "../src/http/metrics.ts";
 import { lambdaHandler, type FunctionName } from "../src/http/router.ts";
 import { spawn } from "node:child_process";

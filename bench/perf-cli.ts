@@ -52,7 +52,8 @@ export async function perfProduce(args: string[]): Promise<ProduceLine> {
 export async function perfConsume(args: string[]): Promise<ConsumeLine> {
   const out = await runSeglog(["perf", "consume", "--print-metrics", ...args]);
   const lines = out.trim().split("\n");
-  const row = lines[lines.findIndex((l) => l.startsWith("start.time")) + 1]?.split(", ");
+  // Kafka's summary row: ten fields, the first a start time (with or without the header above it).
+  const row = lines.find((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, /.test(l))?.split(", ");
   if (!row || row.length !== 10) throw new Error(`no summary row in perf consume output:\n${out}`);
   const n = row.map(Number);
   const metric = (name: string) => Number(lines.find((l) => l.startsWith(`${name} `))?.slice(name.length) ?? NaN);

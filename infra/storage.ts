@@ -98,7 +98,8 @@ export class SeglogStorage extends Construct {
       id: "AwsSolutions-S1",
       reason:
         "Server access logs would write a log object per segment write or read, as many objects as the data itself. " +
-        "Every access already goes through the functions, whose structured logs and EMF metrics record it; " +
+        "Every write goes through the functions, and every read through a fetch that names the segments (with a URL " +
+        "it signed, valid 5 minutes) or reads them: their structured logs and EMF metrics record it; " +
         "enable CloudTrail S3 data events for an audit trail.",
     });
 
@@ -145,12 +146,6 @@ export class SeglogStorage extends Construct {
   /** Aborts, retention, orphan collection and deleted topics: index items, deleting and listing under `log/`. */
   grantMaintenance(grantee: iam.IGrantable): void {
     this.grantRole("maintenance", grantee);
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ["s3:ListBucket"],
-      resourceArns: [this.bucket.bucketArn],
-      conditions: { StringLike: { "s3:prefix": [`${LOG_PREFIX}*`] } },
-    });
   }
 
   /** What a function of the given role needs: exactly the actions listed above. */
@@ -166,6 +161,12 @@ export class SeglogStorage extends Construct {
     const objectActions = OBJECT_ACTIONS[role];
     if (objectActions.length > 0) {
       iam.Grant.addToPrincipal({ grantee, actions: [...objectActions], resourceArns: [this.bucket.arnForObjects(`${LOG_PREFIX}*`)] });
+      // A reader also lists: without s3:ListBucket, S3 answers a GET of a missing object 403
+      // AccessDenied instead of 404 NoSuchKey, and a segment that retention or a merge removed
+      // could not be told from a denied read, by the functions or by a consumer reading with a
+      // URL they signed. (Maintenance lists to collect orphans.) On the bucket, with no prefix
+      // condition: a GET has no s3:prefix for a condition to match.
+      if (objectActions.includes("s3:GetObject")) iam.Grant.addToPrincipal({ grantee, actions: ["s3:ListBucket"], resourceArns: [this.bucket.bucketArn] });
       const principal = grantee.grantPrincipal;
       if (Construct.isConstruct(principal)) {
         const stack = Stack.of(this);

@@ -230,14 +230,21 @@ async function perfProduce(args: string[]): Promise<number> {
       outstanding++;
       const sentMs = performance.now();
       const producer = producers[i % concurrency] as Producer;
-      producer.send(topic, { value: payload }).then(
-        () => stats.record(performance.now() - sentMs, recordSize),
-        (e: unknown) => (failure ??= e),
-      ).finally(() => {
+      const settled = () => {
         outstanding--;
         wake?.();
         wake = undefined;
-      });
+      };
+      producer.send(topic, { value: payload }).then(
+        () => {
+          stats.record(performance.now() - sentMs, recordSize);
+          settled();
+        },
+        (e: unknown) => {
+          failure ??= e;
+          settled();
+        },
+      );
     }
     await Promise.all(producers.map((p) => p.close()));
     while (outstanding > 0) await new Promise<void>((r) => (wake = r));

@@ -1,8 +1,9 @@
 import { iterateBatches, decodeRecordBatch, recordsOf } from "../core/codec/record-batch.ts";
-import { mapConcurrent } from "../core/concurrency.ts";
 import { SeglogError, invalid, isSeglogError } from "../core/errors.ts";
+import { SEGMENTS_MEDIA_TYPE, parseSegmentsAnswer } from "../core/segment-locations.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
+import { readSegments } from "./segment-reads.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -40,6 +41,10 @@ export interface ConsumerOptions extends ClientOptions {
    * (for networks that reach the API but not S3). @default "storage"
    */
   readonly readFrom?: "storage" | "api";
+  /** S3 GETs in flight at once per fetch (`readFrom: "storage"`), as the fetch function reads. @default 16 */
+  readonly segmentReadsAtOnce?: number;
+  /** Each S3 GET of a segment, its body included, is given up (and retried) after this long. @default 30000 */
+  readonly segmentReadTimeoutMs?: number;
 }
 
 /** What a consumer has read so far (Kafka's fetch-manager metrics, in part). */
@@ -75,22 +80,12 @@ interface StoredBytes {
   readonly highWatermark: number;
 }
 
-/** One segment named by a fetch answer (`GET …/records` with `Accept: application/vnd.seglog.segments+json`). */
-interface Segment {
-  readonly baseOffset: number;
-  readonly nextOffset: number;
-  readonly url: string;
-  readonly range?: { readonly start: number; readonly end: number };
-}
-
-/** S3 GETs a consumer has in flight for one fetch, as the fetch function does (`getConcurrency`). */
-const SEGMENT_GETS_AT_ONCE = 16;
-
 const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
 /**
- * A partition consumer: assign partitions, seek, poll. Fetches binary RecordBatches and decodes
- * them on the client. The group consumer (`group-consumer.ts`) drives one of these.
+ * A partition consumer: assign partitions, seek, poll. Reads the RecordBatches from S3 with the
+ * URLs a fetch names (or, with `readFrom: "api"`, as the fetch's binary answer) and decodes them on
+ * the client. The group consumer (`group-consumer.ts`) drives one of these.
  */
 export class Consumer {
   readonly http: SeglogHttp;
@@ -101,7 +96,9 @@ export class Consumer {
   private readonly maxPrefetches: number;
   private readonly assigned = new Map<string, Position>();
   private readonly prefetches = new Map<string, Prefetch>();
-  private readonly readFrom: "storage" | "api";
+  /** "api" from the first answer of a server too old to name segments. */
+  private readFrom: "storage" | "api";
+  private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number };
   private readonly counts = { fetches: 0, segmentGets: 0, bytesFetched: 0 };
 
   constructor(options: ConsumerOptions = {}) {
@@ -112,6 +109,7 @@ export class Consumer {
     this.maxWaitMs = options.maxWaitMs ?? 500;
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
+    this.segmentReads = { concurrency: options.segmentReadsAtOnce ?? 16, timeoutMs: options.segmentReadTimeoutMs ?? 30_000 };
   }
 
   stats(): ConsumerStats {
@@ -239,8 +237,22 @@ export class Consumer {
 
   /** One fetch (with the client's retries); undefined when `signal` ended it first. */
   private async fetchFrom(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<Fetched | undefined> {
-    const read = this.readFrom === "storage" ? () => this.readSegments(tp, position, maxWaitMs, signal) : () => this.fetchBytes(tp, position, maxWaitMs, signal);
-    const answer = await this.http.retrying(read, signal);
+    const read = () => (this.readFrom === "storage" ? this.fetchSegments(tp, position, maxWaitMs, signal) : this.fetchBytes(tp, position, maxWaitMs, signal));
+    let answer: StoredBytes | undefined;
+    try {
+      answer = await this.http.retrying(read, signal);
+    } catch (e) {
+      // S3 out of reach while the API answers: retrying for ever would keep this consumer's
+      // partitions (a group member still heartbeats) and read nothing. Say so instead.
+      if (isSeglogError(e) && e.code === "StorageUnreachable" && !signal.aborted) {
+        throw new SeglogError("Internal", `${e.message}, ${this.http.maxAttempts} times (readFrom: "api" reads through the API instead)`, {
+          retriable: false,
+          code: "StorageUnreachable",
+          cause: e,
+        });
+      }
+      throw e;
+    }
     if (answer === undefined) return undefined;
     const records: ConsumedRecord[] = [];
     for (const chunk of answer.chunks) {
@@ -279,36 +291,21 @@ export class Consumer {
   }
 
   /**
-   * The bytes from S3: a fetch that names the segments, then a GET of each (16 at once). A GET
-   * that fails after the first ends the read with the segments before it, and the next fetch goes
-   * on from there; a failed first GET fails this attempt, and a retry fetches anew (a segment that
-   * a merge or retention removed meanwhile is then no longer named).
+   * The bytes from S3: a fetch that names the segments, then the consumer's own GETs of them
+   * (`segment-reads.ts`). A failed first GET fails this attempt, and a retry fetches anew (a
+   * segment that a merge or retention removed meanwhile is then no longer named).
    */
-  private async readSegments(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<StoredBytes | undefined> {
+  private async fetchSegments(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<StoredBytes | undefined> {
     const reply = await this.fetchCall(tp, position, maxWaitMs, signal, "segments");
-    if (signal.aborted) return undefined;
-    this.counts.fetches++;
-    const located = segmentsAnswer(reply.json);
-    let failed: { index: number; error: unknown } | undefined;
-    const results = await mapConcurrent(
-      located.segments.map((segment, index) => ({ segment, index })),
-      SEGMENT_GETS_AT_ONCE,
-      async ({ segment, index }) => {
-        try {
-          return await getSegment(segment, signal);
-        } catch (error) {
-          if (failed === undefined || index < failed.index) failed = { index, error };
-          return undefined;
-        }
-      },
-      () => failed !== undefined,
-    );
-    const end = results.indexOf(undefined);
-    const chunks = (end < 0 ? results : results.slice(0, end)) as Uint8Array[];
-    if (chunks.length === 0 && failed !== undefined) {
-      if (signal.aborted) return undefined;
-      throw failed.error;
+    if (reply.headers.get("content-type") !== SEGMENTS_MEDIA_TYPE && !signal.aborted) {
+      // A Seglog from before reading from storage answers with records: read through it from now on.
+      this.readFrom = "api";
+      return this.fetchBytes(tp, position, maxWaitMs, signal);
     }
+    this.counts.fetches++;
+    if (signal.aborted) return undefined;
+    const located = parseSegmentsAnswer(reply.json);
+    const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
     this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
     const last = located.segments[chunks.length - 1];
@@ -325,58 +322,4 @@ export class Consumer {
     }
     e.position = (await this.admin.offsetFor(e.tp.topic, e.tp.partition, this.autoOffsetReset)).offset;
   }
-}
-
-const isOffset = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-
-/** The fetch answer that names segments, checked: a server that answers otherwise is a bug, not data. */
-function segmentsAnswer(json: unknown): { segments: Segment[]; nextOffset: number; highWatermark: number } {
-  const body = json as { segments?: unknown; nextOffset?: unknown; highWatermark?: unknown } | undefined;
-  const segments = body?.segments;
-  const valid =
-    Array.isArray(segments) &&
-    isOffset(body?.nextOffset) &&
-    isOffset(body?.highWatermark) &&
-    segments.every((x: Partial<Segment> | null) => {
-      if (x === null || typeof x !== "object" || !isOffset(x.baseOffset) || !isOffset(x.nextOffset) || typeof x.url !== "string") return false;
-      return x.range === undefined || (isOffset(x.range.start) && isOffset(x.range.end) && x.range.end > x.range.start);
-    });
-  if (!valid) throw new SeglogError("Internal", "The fetch answer names no segments in the expected form", { retriable: false });
-  return { segments: segments as Segment[], nextOffset: body?.nextOffset as number, highWatermark: body?.highWatermark as number };
-}
-
-/**
- * GETs one segment (or its byte range) from S3 with its presigned URL. A 404 or 403 means the
- * segment is gone (merged or past retention) or the URL expired: retriable, a fresh fetch names
- * what is there now.
- */
-async function getSegment(segment: Segment, signal: AbortSignal): Promise<Uint8Array> {
-  const { range } = segment;
-  const url = new URL(segment.url);
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: range === undefined ? {} : { range: `bytes=${range.start}-${range.end - 1}` }, signal });
-  } catch (e) {
-    if (signal.aborted) throw e;
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new SeglogError(
-      "Internal",
-      `Cannot reach S3 at ${url.host} for offset ${segment.baseOffset}: ${cause?.code ?? cause?.message ?? (e as Error).message} (readFrom: "api" reads through the API instead)`,
-      { retriable: true, code: "Unreachable", cause: e },
-    );
-  }
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (res.status === 200 || res.status === 206) {
-    const expected = range === undefined ? undefined : range.end - range.start;
-    if (expected === undefined || bytes.byteLength === expected) return bytes;
-    throw new SeglogError("Internal", `S3 answered ${bytes.byteLength} bytes for a range of ${expected} at offset ${segment.baseOffset}`, { retriable: true });
-  }
-  if (res.status === 404 || res.status === 403) {
-    throw new SeglogError("Internal", `The segment at offset ${segment.baseOffset} is gone or its URL expired (S3 ${res.status}); fetching again`, {
-      retriable: true,
-      code: "SegmentGone",
-    });
-  }
-  if (res.status === 503) throw new SeglogError("Throttled", `S3 asked to slow down (503) reading offset ${segment.baseOffset}`, { retriable: true });
-  throw new SeglogError("Internal", `S3 answered ${res.status} reading offset ${segment.baseOffset}`, { retriable: res.status >= 500 });
 }

@@ -154,12 +154,12 @@ export class GroupConsumer {
     return this.currentMemberId;
   }
 
-  /** Sets the topics; while running, the next heartbeat carries the change. */
   /** What this member's fetches have read so far. */
   stats(): ConsumerStats {
     return this.consumer.stats();
   }
 
+  /** Sets the topics; while running, the next heartbeat carries the change. */
   subscribe(topics: readonly string[]): void {
     if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === "string" && t !== "")) {
       throw invalid("subscribe takes a non-empty list of topic names");

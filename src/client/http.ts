@@ -1,4 +1,5 @@
 import { SeglogError, isErrorKind, isSeglogError } from "../core/errors.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { signerForUrl, type RequestSigner } from "./sigv4.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8092";
@@ -35,7 +36,7 @@ export interface HttpReply {
   readonly bytes?: Uint8Array;
 }
 
-const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: "application/vnd.seglog.segments+json" } as const;
+const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: SEGMENTS_MEDIA_TYPE } as const;
 
 export const resolveUrl = (url?: string): string => (url ?? process.env["SEGLOG_URL"] ?? DEFAULT_URL).replace(/\/+$/, "");
 

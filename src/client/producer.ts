@@ -193,13 +193,23 @@ export class Producer {
     return result;
   }
 
-  private async enqueue(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
-    if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
-      throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
+  /** Admits a record and puts it in its partition's batch: at once when nothing waits (no async
+   * step, no promise but the record's own: a producer sends many records per millisecond). */
+  private enqueue(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    try {
+      if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
+      if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
+        throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
+      }
+      const admitted = this.admit(topic);
+      return admitted instanceof Promise ? admitted.then((state) => this.join(topic, state, record)) : this.join(topic, admitted, record);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const admitted = this.admit(topic);
-    const state = admitted instanceof Promise ? await admitted : admitted;
+  }
+
+  /** Puts an admitted record in its partition's batch; the promise settles with its delivery. */
+  private join(topic: string, state: TopicState, record: ProducerRecord): Promise<RecordMetadata> {
     const key = toBytes(record.key);
     const size = recordSize(key, record);
     const fits = (p: number) => BATCH_HEADER_BYTES + (state.open.get(p)?.bytes ?? 0) + size <= state.maxBatchBytes;

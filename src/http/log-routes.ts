@@ -1,5 +1,6 @@
 import { invalid, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { validateTopicName } from "../core/topic-config.ts";
 import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.ts";
 import { decodeStored } from "../log/read.ts";
@@ -7,9 +8,6 @@ import type { TopicRecord } from "../storage/registry.ts";
 import type { HttpRequest, HttpResponse } from "./event.ts";
 import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryInt, type Json } from "./json.ts";
 import { errorResponse, type Route } from "./router.ts";
-
-/** The fetch answer that names the segments (presigned GETs) instead of carrying their bytes. */
-export const SEGMENTS_MEDIA_TYPE = "application/vnd.seglog.segments+json";
 
 /** The largest body a Lambda function accepts synchronously. */
 export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
@@ -223,7 +221,7 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   const request = { offset, ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) };
   const accept = req.headers["accept"] ?? "";
   if (accept.includes(SEGMENTS_MEDIA_TYPE)) {
-    return { status: 200, headers: { "content-type": SEGMENTS_MEDIA_TYPE }, body: { ...(await log.locate(topic, partition, request)) } };
+    return { status: 200, headers: { "content-type": SEGMENTS_MEDIA_TYPE }, body: await log.locate(topic, partition, request) };
   }
   const result = await log.fetch(topic, partition, request);
   const positions = {

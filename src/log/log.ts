@@ -9,8 +9,9 @@ import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
-import { DEFAULT_LOG_OPTIONS, type LogOptions } from "./options.ts";
-import { Reader, type FetchRequest, type FetchResult, type LocateResult } from "./read.ts";
+import { DEFAULT_LOG_OPTIONS, checkLogOptions, type LogOptions } from "./options.ts";
+import type { SegmentsAnswer } from "../core/segment-locations.ts";
+import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 
 export interface ProduceRecord {
@@ -55,7 +56,7 @@ export class Log {
   private readonly objects: SegmentObjects;
 
   constructor(storage: LogStorage, options: Partial<LogOptions> = {}) {
-    this.options = { ...DEFAULT_LOG_OPTIONS, ...options };
+    this.options = checkLogOptions({ ...DEFAULT_LOG_OPTIONS, ...options });
     const registry = (this.registry = new Registry(storage.dynamo, storage.table));
     const objects = (this.objects = new SegmentObjects(storage.s3, storage.bucket));
     this.topics = new Topics(registry, this.options);
@@ -153,7 +154,7 @@ export class Log {
   }
 
   /** A fetch answered with presigned segment URLs instead of bytes (`Reader.locate`). */
-  async locate(topicName: string, partition: number, request: FetchRequest): Promise<LocateResult> {
+  async locate(topicName: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
     const topic = await this.topics.withPartition(topicName, partition);
     return this.reader.locate(topic, partition, request);
   }

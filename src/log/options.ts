@@ -24,10 +24,11 @@ export interface LogOptions {
   /** A fetch starts no S3 GET after this long (it returns what it read), so that a fetch of
    * many small segments ends well within the fetch function's timeout (25 s). */
   readonly readBudgetMs: number;
-  /** Segments a fetch that answers with locations names at most: each costs the client a GET. */
+  /** At most this many segments in a fetch answer that names them (each is a GET for the client). */
   readonly maxSegmentsPerLocate: number;
-  /** How long a presigned segment URL works. Must stay well below the maintenance's merge grace
-   * period (15 min), after which the segments a merge replaced are deleted. */
+  /** How long a presigned segment URL works (at most 7 days, SigV4's limit). With the index cache
+   * and the fetch timeout it must stay below the merge grace period (15 min): the segments a merge
+   * replaced are deleted after it. */
   readonly segmentUrlExpirySeconds: number;
   readonly now: () => number;
 }
@@ -58,4 +59,15 @@ export function logOptionsFromEnv(env: Readonly<Record<string, string | undefine
   const cache = Number(env["SEGLOG_TOPIC_CACHE_MS"]);
   if (env["SEGLOG_TOPIC_CACHE_MS"] !== undefined && Number.isSafeInteger(cache) && cache >= 0) out.topicCacheMs = cache;
   return out;
+}
+
+/** Refuses settings the engine cannot work with, at construction rather than at the first fetch. */
+export function checkLogOptions(o: LogOptions): LogOptions {
+  if (!Number.isSafeInteger(o.maxSegmentsPerLocate) || o.maxSegmentsPerLocate < 1) {
+    throw new RangeError(`maxSegmentsPerLocate must be a whole number ≥ 1, not ${o.maxSegmentsPerLocate}`);
+  }
+  if (!Number.isSafeInteger(o.segmentUrlExpirySeconds) || o.segmentUrlExpirySeconds < 1 || o.segmentUrlExpirySeconds > 604_800) {
+    throw new RangeError(`segmentUrlExpirySeconds must be from 1 to 604800 (7 days), not ${o.segmentUrlExpirySeconds}`);
+  }
+  return o;
 }

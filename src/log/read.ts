@@ -4,6 +4,7 @@ import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
 import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
+import type { SegmentLocation, SegmentsAnswer } from "../core/segment-locations.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import { IndexCache } from "./index-cache.ts";
@@ -27,25 +28,6 @@ export interface FetchResult {
   /** Where the next fetch should start. */
   readonly nextOffset: number;
   /** End of the committed log as far as this read could see (exact when it reached the tail). */
-  readonly highWatermark: number;
-  readonly logStartOffset: number;
-}
-
-/** Where a fetch's bytes are, for a client that reads them from S3 itself. */
-export interface SegmentLocation {
-  /** The offset of the first batch in these bytes (it may be before the requested offset). */
-  readonly baseOffset: number;
-  /** Where reading goes on after these bytes. */
-  readonly nextOffset: number;
-  /** A presigned GET of the object. */
-  readonly url: string;
-  /** The bytes `[start, end)` of the object to read (a `Range` header); absent: the whole object. */
-  readonly range?: { readonly start: number; readonly end: number };
-}
-
-export interface LocateResult {
-  readonly segments: SegmentLocation[];
-  readonly nextOffset: number;
   readonly highWatermark: number;
   readonly logStartOffset: number;
 }
@@ -94,13 +76,14 @@ export class Reader {
    * segment (with the byte range of a merged or shared object), for the client to read from S3
    * itself (docs/produce-and-fetch.md, "Reading from storage"). At most `maxSegmentsPerLocate`.
    */
-  async locate(topic: TopicRecord, partition: number, request: FetchRequest): Promise<LocateResult> {
+  async locate(topic: TopicRecord, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
     return this.poll(topic, partition, request, this.options.maxSegmentsPerLocate, async (plan) => {
       const segments = await Promise.all(
         plan.wanted.map(async ({ entry, range }): Promise<SegmentLocation> => {
-          const url = await this.objects.presignGet(entryObjectKey(topic, partition, entry), this.options.segmentUrlExpirySeconds);
+          const part = wholeObject(entry, range) ? undefined : { start: range.start, end: range.end };
+          const url = await this.objects.presignGet(entryObjectKey(topic, partition, entry), this.options.segmentUrlExpirySeconds, part);
           const location = { baseOffset: range.base, nextOffset: range.nextOffset, url };
-          return wholeObject(entry, range) ? location : { ...location, range: { start: range.start, end: range.end } };
+          return part === undefined ? location : { ...location, range: part };
         }),
       );
       return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };

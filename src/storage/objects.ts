@@ -8,9 +8,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { SeglogError } from "../core/errors.ts";
+import { rangeHeader, type ByteSpan } from "../core/segment-locations.ts";
 import { toSeglogError } from "./aws-errors.ts";
 
 type PresignRequest = Parameters<SignatureV4["presign"]>[0];
+type Presigner = { readonly signer: SignatureV4; readonly template: PresignRequest; readonly host: string };
 
 /** An object key as a URL path, as the S3 client writes it: each segment percent-encoded, `/` kept. */
 const encodeKey = (key: string): string =>
@@ -21,7 +23,7 @@ const encodeKey = (key: string): string =>
 
 /** The S3 side of the log: immutable segment objects, written once, read whole or by range. */
 export class SegmentObjects {
-  private presigning: Promise<{ signer: SignatureV4; template: PresignRequest; pathPrefix: string }> | undefined;
+  private presigning: Promise<Presigner> | undefined;
 
   constructor(
     private readonly s3: S3Client,
@@ -70,49 +72,54 @@ export class SegmentObjects {
   }
 
   /**
-   * A presigned GET of an object, valid for `expiresInSeconds`: the client's own read of a
-   * segment. The S3 client builds one request (endpoint, path or virtual-host style) once; each
-   * URL is that request with the object's path, signed in its query string, as
-   * `@aws-sdk/s3-request-presigner` signs. Building a request through the client per URL cost
-   * about 0.3 ms of CPU; this costs the signature alone.
+   * A presigned GET of an object, or of `range` of it, valid for `expiresInSeconds`: the
+   * client's own read of a segment. A range is a signed header, so the URL reads only those bytes
+   * (a shared object also holds other partitions' batches, and those of failed reservations). The
+   * S3 client builds one request (endpoint, path or virtual-host style) once; each URL is that
+   * request with the object's path, signed in its query string as `@aws-sdk/s3-request-presigner`
+   * signs. Building a request through the client per URL cost about 0.3 ms of CPU; this costs the
+   * signature alone.
    */
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
-    this.presigning ??= this.presigner();
-    const { signer, template, pathPrefix } = await this.presigning;
-    const host = template.port === undefined ? template.hostname : `${template.hostname}:${template.port}`;
-    const signed = await signer.presign(
-      { ...template, path: pathPrefix + encodeKey(key), headers: { host, "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD" } },
-      { expiresIn: expiresInSeconds },
-    );
-    const url = new URL(`${signed.protocol}//${host}${signed.path}`);
-    for (const [name, value] of Object.entries(signed.query ?? {})) {
-      for (const one of Array.isArray(value) ? value : [value]) if (one !== null) url.searchParams.append(name, one);
+  async presignGet(key: string, expiresInSeconds: number, range?: ByteSpan): Promise<string> {
+    try {
+      this.presigning ??= this.presigner().catch((e: unknown) => {
+        this.presigning = undefined;
+        throw e;
+      });
+      const { signer, template, host } = await this.presigning;
+      const signed = await signer.presign(
+        {
+          ...template,
+          path: template.path + encodeKey(key),
+          headers: { host, "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD", ...(range === undefined ? {} : { range: rangeHeader(range) }) },
+        },
+        { expiresIn: expiresInSeconds },
+      );
+      const url = new URL(`${signed.protocol}//${host}${signed.path}`);
+      for (const [name, value] of Object.entries(signed.query ?? {})) {
+        for (const one of Array.isArray(value) ? value : [value]) if (one !== null) url.searchParams.append(name, one);
+      }
+      return url.toString();
+    } catch (e) {
+      throw toSeglogError(e);
     }
-    return url.toString();
   }
 
-  /** The signer, and the GET request the S3 client builds for this bucket (sent nowhere). */
-  private async presigner(): Promise<{ signer: SignatureV4; template: PresignRequest; pathPrefix: string }> {
+  /** The signer, the GET request the S3 client builds for this bucket (sent nowhere) with the
+   * object's path cut off, and the host to sign (a default port left out, as a URL leaves it). */
+  private async presigner(): Promise<Presigner> {
     const probe = "seglog-presign";
-    let template: PresignRequest | undefined;
+    let request: PresignRequest | undefined;
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: probe });
     command.middlewareStack.addRelativeTo(
       () => async (args: { request: unknown }) => {
-        template = args.request as PresignRequest;
+        request = args.request as PresignRequest;
         return { output: { $metadata: {} }, response: {} };
       },
       { relation: "after", toMiddleware: "serializerMiddleware", name: "seglogPresign", override: true },
     );
-    try {
-      await this.s3.send(command);
-    } catch (e) {
-      this.presigning = undefined;
-      throw toSeglogError(e);
-    }
-    if (template === undefined || !template.path.endsWith(`/${probe}`)) {
-      this.presigning = undefined;
-      throw new SeglogError("Internal", "The S3 client built no GET request to presign");
-    }
+    await this.s3.send(command);
+    if (request === undefined || !request.path.endsWith(`/${probe}`)) throw new SeglogError("Internal", "The S3 client built no GET request to presign");
     const signer = new SignatureV4({
       service: "s3",
       region: await this.s3.config.region(),
@@ -121,7 +128,8 @@ export class SegmentObjects {
       uriEscapePath: false,
       applyChecksum: false,
     });
-    return { signer, template, pathPrefix: template.path.slice(0, -probe.length) };
+    const host = new URL(`${request.protocol}//${request.hostname}${request.port === undefined ? "" : `:${request.port}`}`).host;
+    return { signer, template: { ...request, path: request.path.slice(0, -probe.length) }, host };
   }
 
   /** One page of objects under a prefix, with their age. */

@@ -88,6 +88,9 @@ export interface WorkloadStats {
   /** Commits that landed after their caller gave up (the fence and the commit order must refuse stale ones). */
   readonly lateCommits: number;
   readonly tail: { readonly fetches: number; readonly records: number; readonly errors: number };
+  /** Members read from S3 themselves (`readFrom: "storage"`) or through the API, by seed; the
+   * S3 GETs they made and the faults injected into them while the plan was active. */
+  readonly memberReads: { readonly fromStorage: number; readonly throughApi: number; readonly s3Gets: number; readonly s3Faults: number };
   readonly maintenance: {
     readonly runs: number;
     readonly segmentsDeleted: number;
@@ -334,15 +337,18 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const dying: Promise<unknown>[] = [];
   async function startMember(group: string, name: string, rand: () => number) {
     const api = await newApi();
+    const readFrom = rand() < 0.5 ? "storage" : "api";
+    memberReads[readFrom === "storage" ? "fromStorage" : "throughApi"]++;
     const consumer: GroupConsumer = new GroupConsumer({
       url: api.url,
       groupId: group,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,
       autoOffsetReset: "earliest",
       maxWaitMs: 300,
-      // A fetch GETs every small segment it returns: on two shared cores, a 1 MiB fetch of 400-byte
-      // batches outlasts the fetch function's timeout, and its retries would only add load.
+      // A fetch reads every small segment it names: on two shared cores, a 1 MiB fetch of 400-byte
+      // batches outlasts the fetch function's timeout (reading through the API), and its retries would only add load.
       maxBytes: FETCH_MAX_BYTES,
+      readFrom,
       autoCommitIntervalMs: [0, 250, 1000][Math.floor(rand() * 3)] as number,
       maxAttempts: 8,
       initialBackoffMs: 50,
@@ -455,6 +461,23 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     }
   }
 
+  // ---- members' own S3 reads ----
+  // Members reading from S3 GET the segments with presigned URLs, past the instances' SDK clients
+  // where the plan injects faults: S3 throttles, drops and loses some of those GETs here instead.
+  const memberReads = { fromStorage: 0, throughApi: 0, s3Gets: 0, s3Faults: 0 };
+  const realFetch = globalThis.fetch;
+  const getFault = random("member-gets");
+  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    if (!String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=")) return realFetch(input, init);
+    memberReads.s3Gets++;
+    const r = plan.active ? getFault() : 1;
+    if (r < 0.06) memberReads.s3Faults++;
+    if (r < 0.03) return new Response("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", { status: 503 });
+    if (r < 0.05) throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+    if (r < 0.06) return new Response("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>", { status: 404 });
+    return realFetch(input, init);
+  }) as typeof fetch;
+
   // ---- the run ----
   const producerTasks = [
     ...Array.from({ length: options.producers?.idempotent ?? 2 }, (_, i) => produceLoop(`p${i}`, true)),
@@ -500,6 +523,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   readersGiveUp = true;
   await Promise.all(readerTasks);
   await Promise.all([...apis].map(closeApi));
+  globalThis.fetch = realFetch;
   const drainMs = Date.now() - drainStarted;
   for (const x of [observer, ...instances]) {
     x.dynamo.destroy();
@@ -521,6 +545,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     commits: events.filter((e) => e.type === "commit").length,
     lateCommits: events.filter((e) => e.type === "commit" && e.late === true).length,
     tail,
+    memberReads,
     maintenance,
     final: {
       records: final.reduce((n, f) => n + f.records.length, 0),

@@ -9,7 +9,8 @@ import { lambdaHandler, type FunctionName } from "../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../src/local/server.ts";
 import { Log } from "../../src/log/log.ts";
 import type { LogOptions } from "../../src/log/options.ts";
-import type { FetchRequest, LocateResult } from "../../src/log/read.ts";
+import { rangeHeader, type SegmentsAnswer } from "../../src/core/segment-locations.ts";
+import type { FetchRequest } from "../../src/log/read.ts";
 import { DynamoGroupStore } from "../../src/storage/groups-store.ts";
 import { testClients, testEnv } from "./stack.ts";
 
@@ -23,11 +24,11 @@ export function testLog(options: Partial<LogOptions> = {}): { log: Log; dynamo: 
 
 /** A fetch read as a consumer reading from S3 reads it: the segments `log.locate` names, each
  * GET by its presigned URL (with its byte range). */
-export async function readLocated(log: Log, topic: string, partition: number, request: FetchRequest): Promise<LocateResult & { chunks: Uint8Array[] }> {
+export async function readLocated(log: Log, topic: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer & { chunks: Uint8Array[] }> {
   const located = await log.locate(topic, partition, request);
   const chunks = await Promise.all(
     located.segments.map(async (s) => {
-      const res = await fetch(s.url, s.range ? { headers: { range: `bytes=${s.range.start}-${s.range.end - 1}` } } : {});
+      const res = await fetch(s.url, s.range ? { headers: { range: rangeHeader(s.range) } } : {});
       if (!res.ok) throw new Error(`GET ${s.url}: ${res.status}`);
       return new Uint8Array(await res.arrayBuffer());
     }),

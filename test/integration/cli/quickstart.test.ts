@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApi } from "../../../src/local/server.ts";
-import { runCli } from "../../helpers/cli.ts";
+import { spawn } from "node:child_process";
+import { SEGLOG_BIN, runCli } from "../../helpers/cli.ts";
 import { startTestApi, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
@@ -75,5 +76,17 @@ describe("the console CLI (README quick start)", () => {
     expect(produceDown.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     const help = await runCli(["--help"]);
     expect(help.stdout).toContain("Usage: seglog <command>");
+  });
+
+  it("stops quietly when the reader of its output goes away (| head), without a stack trace", async () => {
+    const child = spawn(process.execPath, [SEGLOG_BIN, "cost", "--mb-per-sec", "1", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "1", "--retention-days", "1"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.destroy(); // the reader is gone before the first line
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 });

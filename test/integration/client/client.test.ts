@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, Consumer, Producer, SeglogError } from "../../../src/client/index.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../../src/http/event.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
@@ -14,11 +15,17 @@ let fetchRequests = 0;
 const produceBodies: number[] = [];
 let failNextProduces = 0;
 let loseNextAnswers = 0;
+/** Fetches answered as a Seglog from before segment answers would: the Accept type ignored. */
+let oldServer = false;
 const invoke = handlersFor({ log: testLog().log });
 
 beforeAll(async () => {
   const h = (fn: FunctionName) => async (e: unknown): Promise<ApiGatewayResult> => {
     if (fn === "fetch") fetchRequests++;
+    if (fn === "fetch" && oldServer) {
+      const headers = (e as { headers?: Record<string, string> }).headers ?? {};
+      if (headers["accept"] === SEGMENTS_MEDIA_TYPE) headers["accept"] = "application/json";
+    }
     if (fn === "produce" && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
       produceRequests++;
       produceBodies.push(String((e as { body?: string }).body ?? "").length);
@@ -238,31 +245,32 @@ describe("the client SDK", () => {
     expect((err as SeglogError).kind).toBe("TooLarge");
   });
 
-  it("consumes with assign, seek and poll; resets by autoOffsetReset; reports lag", async () => {
+  it.each(["storage", "api"] as const)("consumes with assign, seek and poll; resets by autoOffsetReset; reports lag (readFrom %s)", async (readFrom) => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("consume");
     await admin.createTopic(topic, { partitions: 3 });
     const producer = new Producer({ url: api.url, lingerMs: 1, compression: "gzip" });
     await Promise.all(Array.from({ length: 30 }, (_, i) => producer.send(topic, { key: `k${i}`, value: `v${i}`, headers: { n: String(i) } })));
     await producer.close();
-    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 100 });
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 100, readFrom });
     await consumer.assignTopic(topic);
     const seen: string[] = [];
     for (let i = 0; i < 10 && seen.length < 30; i++) {
       for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
     }
     expect(seen.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `v${i}`).sort());
+    expect(consumer.stats().segmentGets > 0).toBe(readFrom === "storage");
     const tp = consumer.assignment()[0] ?? { topic, partition: 0 };
     await consumer.seek(tp, 1);
     const again = await consumer.poll();
     expect(again[0]?.offset).toBe(1);
     expect(consumer.lag(tp)).toBe(0);
     // Out of range: reset by policy ("latest" here), or fail with "none".
-    const latest = new Consumer({ url: api.url, autoOffsetReset: "latest", maxWaitMs: 50 });
+    const latest = new Consumer({ url: api.url, autoOffsetReset: "latest", maxWaitMs: 50, readFrom });
     latest.assign([{ topic, partition: 0, offset: 10_000 }]);
     expect(await latest.poll()).toEqual([]);
     expect(latest.position({ topic, partition: 0 })).toBe((await admin.offsetFor(topic, 0, "latest")).offset);
-    const strict = new Consumer({ url: api.url, autoOffsetReset: "none" });
+    const strict = new Consumer({ url: api.url, autoOffsetReset: "none", readFrom });
     strict.assign([{ topic, partition: 0, offset: 10_000 }]);
     await expect(strict.poll()).rejects.toMatchObject({ kind: "OffsetOutOfRange" });
   });
@@ -369,6 +377,69 @@ describe("the client SDK", () => {
       expect(values(await consumer.poll())).toEqual(["v2", "v3"]);
     } finally {
       globalThis.fetch = realFetch;
+    }
+  });
+
+  it("tells S3's answers apart: an expired URL means fetch again, a denied read fails at once, S3 out of reach fails after the retries (fault injection)", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("s3-answers");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const realFetch = globalThis.fetch;
+    let answer: (() => Response | "network" | undefined) | undefined;
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const fault = String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=") ? answer?.() : undefined;
+      if (fault === "network") throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+      return fault ?? realFetch(input, init);
+    }) as typeof fetch;
+    const s3Error = (status: number, code: string, message: string) => new Response(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`, { status });
+    const consumerFrom0 = () => {
+      const c = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5 });
+      c.assign([{ topic, partition: 0, offset: 0 }]);
+      return c;
+    };
+    try {
+      let expired = 1;
+      answer = () => (expired-- > 0 ? s3Error(403, "AccessDenied", "Request has expired") : undefined);
+      const renewed = consumerFrom0();
+      expect((await renewed.poll()).map((r) => r.offset)).toEqual([0, 1, 2]);
+      expect(renewed.stats().fetches).toBe(2);
+
+      answer = () => s3Error(403, "AccessDenied", "Access Denied");
+      const denied = consumerFrom0();
+      const refused = await denied.poll().catch((e: unknown) => e);
+      expect(refused).toMatchObject({ kind: "Internal", code: "StorageRefused", retriable: false });
+      expect((refused as Error).message).toMatch(/S3 answered 403 AccessDenied: Access Denied reading offset 0 .*readFrom: "api"/);
+      expect(denied.stats().fetches).toBe(1); // not retried
+
+      answer = () => "network";
+      const cut = consumerFrom0();
+      const unreachable = await cut.poll().catch((e: unknown) => e);
+      expect(unreachable).toMatchObject({ kind: "Internal", code: "StorageUnreachable", retriable: false });
+      expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, 6 times/);
+      expect(cut.stats().fetches).toBe(6);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+
+  it("reads through the API from the first answer of a server too old to name segments", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("old-server");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    oldServer = true;
+    try {
+      const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, maxBytes: 1 });
+      consumer.assign([{ topic, partition: 0, offset: 0 }]);
+      const seen: number[] = [];
+      for (let i = 0; i < 5 && seen.length < 3; i++) seen.push(...(await consumer.poll()).map((r) => r.offset));
+      expect(seen).toEqual([0, 1, 2]);
+      expect(consumer.stats()).toMatchObject({ segmentGets: 0, fetches: 3 });
+    } finally {
+      oldServer = false;
     }
   });
 });

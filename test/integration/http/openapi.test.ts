@@ -6,7 +6,7 @@ import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
 import { buildFrames } from "../../../src/core/frames.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../../src/http/event.ts";
-import { SEGMENTS_MEDIA_TYPE } from "../../../src/http/log-routes.ts";
+import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
 import { handlersFor, testLog, v2Event } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";

@@ -6,7 +6,7 @@ import { decodeStored } from "../../../src/log/read.ts";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { partitionPk } from "../../../src/core/keys.ts";
 import { OFFSET_INDEX } from "../../../src/storage/table.ts";
-import { countCalls, testLog } from "../../helpers/log.ts";
+import { countCalls, readLocated, testLog } from "../../helpers/log.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 const { log } = testLog();
@@ -151,6 +151,23 @@ describe("produce and fetch", () => {
     expect(first.highWatermark).toBe(20);
     const all = await readAll(hurried, topic, 0);
     expect(all.map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+  });
+
+  it("names at most maxSegmentsPerLocate segments per answer, and the next answer goes on; refuses settings it cannot work with", async () => {
+    const topic = uniqueName("locate-cap");
+    await log.createTopic({ name: topic, partitions: 1 });
+    for (let i = 0; i < 5; i++) await log.produceRecords(topic, [{ key: null, value: b(`v${i}`) }]);
+    const capped = testLog({ maxSegmentsPerLocate: 2 }).log;
+    const first = await readLocated(capped, topic, 0, { offset: 0, maxBytes: 1_000_000, maxWaitMs: 0 });
+    expect(first.segments.map((x) => [x.baseOffset, x.nextOffset])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    expect(first.nextOffset).toBe(2);
+    const next = await readLocated(capped, topic, 0, { offset: first.nextOffset, maxBytes: 1_000_000, maxWaitMs: 0 });
+    expect(next.chunks.flatMap((c) => [...decodeStored(c)]).map((r) => text(r.value))).toEqual(["v2", "v3"]);
+    expect(() => testLog({ maxSegmentsPerLocate: 0 })).toThrow(/maxSegmentsPerLocate must be a whole number ≥ 1/);
+    expect(() => testLog({ segmentUrlExpirySeconds: 604_801 })).toThrow(/segmentUrlExpirySeconds must be from 1 to 604800/);
   });
 
   it("returns the batches before a segment whose GET S3 throttles, and fails only when the first GET does", async () => {

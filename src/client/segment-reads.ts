@@ -1,0 +1,85 @@
+/**
+ * A consumer's own reads of the segments a fetch named (docs/produce-and-fetch.md, "Reading from
+ * storage"): presigned S3 GETs, and what S3's answers mean for the consumer.
+ */
+import { mapConcurrent } from "../core/concurrency.ts";
+import { SeglogError } from "../core/errors.ts";
+import { rangeHeader, type SegmentLocation } from "../core/segment-locations.ts";
+
+export interface SegmentReadOptions {
+  /** GETs in flight at once. */
+  readonly concurrency: number;
+  /** Each GET, its body included, fails (retriably) after this long. */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * GETs the segments, `concurrency` at once, and returns the bytes of the longest prefix that
+ * arrived: a GET that fails after the first ends the read there (the caller's position then
+ * goes to the end of the last segment read, and its next fetch goes on from there). A failed
+ * first GET is the read's error.
+ */
+export async function readSegments(segments: readonly SegmentLocation[], options: SegmentReadOptions): Promise<Uint8Array[]> {
+  let failed: { index: number; error: unknown } | undefined;
+  const results = await mapConcurrent(
+    segments.map((segment, index) => ({ segment, index })),
+    options.concurrency,
+    async ({ segment, index }) => {
+      try {
+        return await getSegment(segment, options);
+      } catch (error) {
+        if (failed === undefined || index < failed.index) failed = { index, error };
+        return undefined;
+      }
+    },
+    () => failed !== undefined,
+  );
+  const end = results.indexOf(undefined);
+  const chunks = (end < 0 ? results : results.slice(0, end)) as Uint8Array[];
+  if (chunks.length === 0 && failed !== undefined) throw failed.error;
+  return chunks;
+}
+
+/** S3 error codes after which a fresh fetch names what is there now: the segment went (retention
+ * or a merge) or the URL's signature is no longer good. */
+const FETCH_AGAIN = new Set(["NoSuchKey", "ExpiredToken", "TokenRefreshRequired"]);
+
+/** One GET of a segment, or of its range, by its presigned URL. */
+async function getSegment(segment: SegmentLocation, options: SegmentReadOptions): Promise<Uint8Array> {
+  const url = new URL(segment.url);
+  const at = `reading offset ${segment.baseOffset} from S3 at ${url.host}`;
+  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+  let status: number;
+  let body: Uint8Array;
+  try {
+    const res = await fetch(url, { headers: segment.range === undefined ? {} : { range: rangeHeader(segment.range) }, signal });
+    status = res.status;
+    body = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    if (options.signal.aborted) throw e;
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const why = signal.aborted ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (e as Error).message);
+    throw new SeglogError("Internal", `Cannot reach S3 ${at}: ${why}`, { retriable: true, code: "StorageUnreachable", cause: e });
+  }
+  if (status === 200 || status === 206) {
+    const expected = segment.range === undefined ? body.byteLength : segment.range.end - segment.range.start;
+    if (body.byteLength === expected) return body;
+    throw new SeglogError("Internal", `S3 answered ${body.byteLength} bytes for a range of ${expected} ${at}`, { retriable: true });
+  }
+  const { code, message } = s3Error(body);
+  const said = `S3 answered ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""} ${at}`;
+  if (FETCH_AGAIN.has(code) || (status === 403 && /expired/i.test(message))) {
+    throw new SeglogError("Internal", `${said}; fetching again`, { retriable: true, code: "SegmentGone" });
+  }
+  if (status === 503 || code === "SlowDown") throw new SeglogError("Throttled", said, { retriable: true });
+  if (status >= 500) throw new SeglogError("Internal", said, { retriable: true });
+  // Denied or refused for good (a bucket policy, a wrong signature): retrying cannot help.
+  throw new SeglogError("Internal", `${said} (readFrom: "api" reads through the API instead)`, { retriable: false, code: "StorageRefused" });
+}
+
+/** The `<Code>` and `<Message>` of an S3 XML error body, when there is one. */
+function s3Error(body: Uint8Array): { code: string; message: string } {
+  const xml = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return { code: /<Code>([^<]*)<\/Code>/.exec(xml)?.[1] ?? "", message: /<Message>([^<]*)<\/Message>/.exec(xml)?.[1] ?? "" };
+}
