@@ -49,18 +49,22 @@ const FETCH_AGAIN = new Set(["NoSuchKey", "ExpiredToken", "TokenRefreshRequired"
 async function getSegment(segment: SegmentLocation, options: SegmentReadOptions): Promise<Uint8Array> {
   const url = new URL(segment.url);
   const at = `reading offset ${segment.baseOffset} from S3 at ${url.host}`;
-  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
   let status: number;
   let body: Uint8Array;
   try {
+    const signal = AbortSignal.any([options.signal, timeout.signal]);
     const res = await fetch(url, { headers: segment.range === undefined ? {} : { range: rangeHeader(segment.range) }, signal });
     status = res.status;
     body = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
     if (options.signal.aborted) throw e;
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const why = signal.aborted ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (e as Error).message);
+    const why = timeout.signal.aborted ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (e as Error).message);
     throw new SeglogError("Internal", `Cannot reach S3 ${at}: ${why}`, { retriable: true, code: "StorageUnreachable", cause: e });
+  } finally {
+    clearTimeout(timer);
   }
   if (status === 200 || status === 206) {
     const expected = segment.range === undefined ? body.byteLength : segment.range.end - segment.range.start;

@@ -380,17 +380,20 @@ describe("the client SDK", () => {
     }
   });
 
-  it("tells S3's answers apart: an expired URL means fetch again, a denied read fails at once, S3 out of reach fails after the retries (fault injection)", async () => {
+  it("tells S3's answers apart: an expired URL means fetch again, a denied read fails at once, S3 out of reach or silent fails after the retries (fault injection)", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("s3-answers");
     await admin.createTopic(topic, { partitions: 1 });
     const { log } = testLog();
     for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
     const realFetch = globalThis.fetch;
-    let answer: (() => Response | "network" | undefined) | undefined;
+    let answer: (() => Response | "network" | "silence" | undefined) | undefined;
     globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
       const fault = String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=") ? answer?.() : undefined;
       if (fault === "network") throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+      if (fault === "silence") {
+        return new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))));
+      }
       return fault ?? realFetch(input, init);
     }) as typeof fetch;
     const s3Error = (status: number, code: string, message: string) => new Response(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`, { status });
@@ -419,6 +422,11 @@ describe("the client SDK", () => {
       expect(unreachable).toMatchObject({ kind: "Internal", code: "StorageUnreachable", retriable: false });
       expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, 6 times/);
       expect(cut.stats().fetches).toBe(6);
+
+      answer = () => "silence";
+      const hung = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 2, segmentReadTimeoutMs: 50 });
+      hung.assign([{ topic, partition: 0, offset: 0 }]);
+      await expect(hung.poll()).rejects.toMatchObject({ code: "StorageUnreachable", retriable: false, message: expect.stringMatching(/no answer within 50 ms, 2 times/) });
     } finally {
       globalThis.fetch = realFetch;
     }
