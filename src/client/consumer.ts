@@ -70,7 +70,7 @@ interface Fetched {
 interface Prefetch {
   readonly from: number;
   readonly abort: AbortController;
-  readonly answer: Promise<Fetched | undefined>;
+  readonly answer: Promise<Fetched | { readonly unreachable: SeglogError } | undefined>;
 }
 
 /** Stored batches read for one fetch, and where the partition's position goes after them. */
@@ -110,6 +110,9 @@ export class Consumer {
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
     this.segmentReads = { concurrency: options.segmentReadsAtOnce ?? 16, timeoutMs: options.segmentReadTimeoutMs ?? 30_000 };
+    for (const [name, value] of Object.entries({ segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs })) {
+      if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be a whole number ≥ 1, not ${value}`);
+    }
   }
 
   stats(): ConsumerStats {
@@ -163,7 +166,9 @@ export class Consumer {
    * Fetches from every assigned partition at once and returns as soon as one has records
    * (the other long polls are cancelled, their positions unchanged), or after `maxWaitMs`.
    * Aborting `signal` ends the poll early the same way: the records of fetches that already
-   * answered are returned (their positions moved), the others are dropped.
+   * answered are returned (their positions moved), the others are dropped. When a partition's
+   * fetch fails, the poll fails and returns nothing: the partitions that answered go back to
+   * where they were, so that the next poll reads their records again.
    */
   async poll(options: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<ConsumedRecord[]> {
     const entries = [...this.assigned.values()];
@@ -175,6 +180,8 @@ export class Consumer {
     const onAbort = () => abort.abort();
     outer?.addEventListener("abort", onAbort, { once: true });
     const maxWaitMs = options.maxWaitMs ?? this.maxWaitMs;
+    const before = entries.map((e) => ({ e, position: e.position, highWatermark: e.highWatermark }));
+    let failure: { error: unknown } | undefined;
     try {
       const results = await Promise.all(
         entries.map(async (e) => {
@@ -184,11 +191,20 @@ export class Consumer {
             return records;
           } catch (err) {
             if (abort.signal.aborted && (!isSeglogError(err) || err.retriable || outer?.aborted === true)) return [];
-            throw err;
+            failure ??= { error: err };
+            abort.abort(); // the others end now; their answers are not used
+            return [];
           }
         }),
       );
-      return results.flat();
+      if (failure === undefined) return results.flat();
+      for (const b of before) {
+        if (b.e.position === b.position) continue;
+        b.e.position = b.position;
+        b.e.highWatermark = b.highWatermark;
+        this.dropPrefetch(tpKey(b.e.tp));
+      }
+      throw failure.error;
     } finally {
       outer?.removeEventListener("abort", onAbort);
     }
@@ -204,6 +220,8 @@ export class Consumer {
       const answer = await Promise.race([ahead.answer, aborted]);
       if (answer === "aborted") return []; // kept for the next poll
       this.prefetches.delete(key);
+      // S3 out of reach is already the end of the retries: report it rather than retry as long again.
+      if (answer !== undefined && "unreachable" in answer) throw answer.unreachable;
       fetched = answer; // undefined when it failed: fetch again below, which reports the error
     } else if (ahead !== undefined) {
       this.dropPrefetch(key);
@@ -226,7 +244,9 @@ export class Consumer {
 
   private prefetch(key: string, tp: TopicPartition, from: number): void {
     const abort = new AbortController();
-    const answer = this.fetchFrom(tp, from, 0, abort.signal).catch(() => undefined);
+    const answer = this.fetchFrom(tp, from, 0, abort.signal).catch((e: unknown) =>
+      isSeglogError(e) && e.code === "StorageUnreachable" ? { unreachable: e } : undefined,
+    );
     this.prefetches.set(key, { from, abort, answer });
   }
 
@@ -245,7 +265,7 @@ export class Consumer {
       // S3 out of reach while the API answers: retrying for ever would keep this consumer's
       // partitions (a group member still heartbeats) and read nothing. Say so instead.
       if (isSeglogError(e) && e.code === "StorageUnreachable" && !signal.aborted) {
-        throw new SeglogError("Internal", `${e.message}, ${this.http.maxAttempts} times (readFrom: "api" reads through the API instead)`, {
+        throw new SeglogError("Internal", `${e.message}, after ${this.http.maxAttempts} attempts (readFrom: "api" reads through the API instead)`, {
           retriable: false,
           code: "StorageUnreachable",
           cause: e,
@@ -297,15 +317,16 @@ export class Consumer {
    */
   private async fetchSegments(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<StoredBytes | undefined> {
     const reply = await this.fetchCall(tp, position, maxWaitMs, signal, "segments");
-    if (reply.headers.get("content-type") !== SEGMENTS_MEDIA_TYPE && !signal.aborted) {
+    this.counts.fetches++;
+    if (signal.aborted) return undefined;
+    if (reply.headers.get("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) {
       // A Seglog from before reading from storage answers with records: read through it from now on.
       this.readFrom = "api";
       return this.fetchBytes(tp, position, maxWaitMs, signal);
     }
-    this.counts.fetches++;
-    if (signal.aborted) return undefined;
     const located = parseSegmentsAnswer(reply.json);
     const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
+    if (chunks.length === 0 && located.segments.length > 0) throw new SeglogError("Internal", "No segment was read, and no error said why");
     this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
     const last = located.segments[chunks.length - 1];

@@ -29,7 +29,7 @@ export interface SegmentLocation {
 }
 
 export interface SegmentsAnswer {
-  readonly segments: SegmentLocation[];
+  readonly segments: readonly SegmentLocation[];
   readonly nextOffset: number;
   readonly highWatermark: number;
   readonly logStartOffset: number;

@@ -41,18 +41,24 @@ export class IndexCache {
     return undefined;
   }
 
-  /** Cached entries from the one starting at `seq`, at most `limit`; undefined when none starts there. */
-  from(partitionKey: string, seq: number, limit: number): IndexEntry[] | undefined {
+  /** Cached entries from the one starting at `seq`, at most `limit`, and when they were read from
+   * DynamoDB; undefined when none starts there. */
+  from(partitionKey: string, seq: number, limit: number): { entries: IndexEntry[]; readAt: number } | undefined {
     const entries = this.fresh(partitionKey);
     const i = entries?.findIndex((e) => e.seq === seq) ?? -1;
-    return entries && i >= 0 ? entries.slice(i, i + limit) : undefined;
+    return entries && i >= 0 ? { entries: entries.slice(i, i + limit), readAt: (this.chains.get(partitionKey) as Chain).at } : undefined;
   }
 
-  /** Remembers consecutive decided entries (a walk's), replacing what the partition had. */
-  remember(partitionKey: string, entries: readonly IndexEntry[]): void {
+  /**
+   * Remembers consecutive decided entries (a walk's), replacing what the partition had. `readAt`
+   * is when the oldest of them was read from DynamoDB: entries that came from this cache keep
+   * their age, so that none is trusted longer than `ttlMs` after it was read, however often
+   * fetches walk it again.
+   */
+  remember(partitionKey: string, entries: readonly IndexEntry[], readAt = this.now()): void {
     if (entries.length === 0) return;
     this.chains.delete(partitionKey);
-    this.chains.set(partitionKey, { entries, at: this.now() });
+    this.chains.set(partitionKey, { entries, at: readAt });
     if (this.chains.size > this.maxPartitions) this.chains.delete(this.chains.keys().next().value as string);
   }
 

@@ -4,13 +4,13 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
 import { invalid } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
+import type { SegmentsAnswer } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
 import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
 import { DEFAULT_LOG_OPTIONS, checkLogOptions, type LogOptions } from "./options.ts";
-import type { SegmentsAnswer } from "../core/segment-locations.ts";
 import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 

@@ -240,9 +240,12 @@ export class Reader {
     for (let attempt = 0; ; attempt++) {
       const walk = new CommittedWalk(start, head, this.options.now(), this.options.abortTimeoutMs);
       let raced = false;
+      // When the oldest entry of this walk was read from DynamoDB: what it caches keeps that age.
+      let readAt = this.options.now();
       while (!walk.stopped) {
         const hit = cached ? this.cache.from(key, walk.nextSeq, this.options.indexPageSize) : undefined;
-        const page = hit ? { entries: hit, more: true } : await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
+        if (hit) readAt = Math.min(readAt, hit.readAt);
+        const page = hit ? { entries: hit.entries, more: true } : await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
         walk.feed(page.entries, !page.more);
         for (const entry of walk.aborts.splice(0)) {
           if (!(await this.registry.decide(topic.topicId, partition, entry))) {
@@ -266,7 +269,7 @@ export class Reader {
       if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= Math.max(1, advanceAtLeast)) {
         await this.registry.advanceStable(topic.topicId, partition, walk.nextSeq, walk.end);
       }
-      if (cached) this.cache.remember(key, walk.entries);
+      if (cached) this.cache.remember(key, walk.entries, readAt);
       return Object.assign(walk, { aborted });
     }
   }

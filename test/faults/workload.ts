@@ -146,6 +146,16 @@ const INDEX_CACHE_MS = 2000;
 const SEGMENT_URL_EXPIRY_S = 5;
 
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
+  // The run patches the global fetch for the members' own S3 reads: put it back whatever happens.
+  const fetchBefore = globalThis.fetch;
+  try {
+    return await runFaulted(options);
+  } finally {
+    globalThis.fetch = fetchBefore;
+  }
+}
+
+async function runFaulted(options: WorkloadOptions): Promise<WorkloadResult> {
   const { seed, seconds } = options;
   const maxHoldMs = options.maxHoldMs ?? 800;
   const functionTimeoutMs = options.functionTimeoutMs ?? 3000;
@@ -523,7 +533,6 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   readersGiveUp = true;
   await Promise.all(readerTasks);
   await Promise.all([...apis].map(closeApi));
-  globalThis.fetch = realFetch;
   const drainMs = Date.now() - drainStarted;
   for (const x of [observer, ...instances]) {
     x.dynamo.destroy();

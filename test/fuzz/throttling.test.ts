@@ -124,25 +124,31 @@ describe("storage throttling behind the API", () => {
     // backoff), and a shorter bound on each wait than the default 5 s, so the test ends sooner.
     const options = { url: api.url, signer: false as const, maxAttempts: 30, maxBackoffMs: 2000 };
     const producer = new Producer({ ...options, lingerMs: 20 });
-    const consumer = new Consumer({ ...options, maxWaitMs: 100 });
-    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+    // Two consumers: one reads the segments from S3 itself (the default), one through the API,
+    // whose fetch function meets S3's SlowDown and answers 503.
+    const consumers = (["storage", "api"] as const).map((readFrom) => {
+      const consumer = new Consumer({ ...options, maxWaitMs: 100, readFrom });
+      consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+      return { readFrom, consumer, read: [] as ConsumedRecord[] };
+    });
     const acked: { partition: number; offset: number; value: string }[] = [];
-    const read: ConsumedRecord[] = [];
     let producing = true;
-    const caughtUp = () =>
+    const caughtUp = (consumer: Consumer) =>
       Array.from({ length: partitions }, (_, partition) => partition).every((partition) => {
         const last = Math.max(-1, ...acked.filter((a) => a.partition === partition).map((a) => a.offset));
         return (consumer.position({ topic, partition }) ?? 0) > last;
       });
-    const consuming = (async () => {
-      while (producing || !caughtUp()) read.push(...(await consumer.poll()));
-    })();
+    const consuming = Promise.all(
+      consumers.map(async ({ consumer, read }) => {
+        while (producing || !caughtUp(consumer)) read.push(...(await consumer.poll()));
+      }),
+    );
 
     // For ten seconds, a wave of six records a second, one partition after the other (so that
     // most requests carry one batch, and a throttled one is answered 429 or 503 rather than 207);
     // then, seldom needed, a record a second until the clients have met both answers.
     const statuses = () => answersOf(fetches).map((r) => r.status);
-    const metBoth = () => statuses().includes(429) && (statuses().includes(503) || directGets.slowDowns > 0);
+    const metBoth = () => statuses().includes(429) && statuses().includes(503) && directGets.slowDowns > 0;
     const sends: Promise<void>[] = [];
     const WAVES = 10;
     for (let wave = 0; wave < WAVES || (!metBoth() && wave < 60); wave++) {
@@ -164,7 +170,10 @@ describe("storage throttling behind the API", () => {
     const answers = answersOf(fetches).filter((r) => r.url.startsWith(api.url));
     const count = (status: number) => answers.filter((r) => r.status === status).length;
     expect(count(429), "DynamoDB throttling reached the clients as 429").toBeGreaterThan(0);
-    expect(count(503) + directGets.slowDowns, "S3 SlowDown reached the clients as 503, through the API or from S3 itself").toBeGreaterThan(0);
+    expect(count(503), "S3 SlowDown reached the clients as 503 through the API").toBeGreaterThan(0);
+    expect(directGets.slowDowns, "S3 itself answered the consumer's own GETs SlowDown").toBeGreaterThan(0);
+    const consumerBackoffs = backoffs.mock.calls.filter(([, error]) => error?.kind === "Throttled" && /SlowDown/.test(error.message));
+    expect(consumerBackoffs.length, "the consumer reading from S3 backed off after SlowDown").toBeGreaterThan(0);
     for (const r of answers.filter((a) => a.status === 429 || a.status === 503)) expect(r.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
     expect(answers.filter((r) => r.status >= 500 && r.status !== 503).map((r) => r.status)).toEqual([]);
     for (const [i, call] of backoffs.mock.calls.entries()) {
@@ -172,12 +181,14 @@ describe("storage throttling behind the API", () => {
       if (error?.retryAfterMs !== undefined) expect(backoffs.mock.results[i]?.value).toBeGreaterThanOrEqual(error.retryAfterMs);
     }
 
-    // Every record was acknowledged; the consumer read each at its acknowledged offset, once.
+    // Every record was acknowledged; each consumer read each at its acknowledged offset, once.
     expect(acked).toHaveLength(sends.length);
-    const seen = new Map(read.map((r) => [`${r.partition}/${r.offset}`, Buffer.from(r.value ?? []).toString()]));
-    expect(seen.size, "no offset read twice").toBe(read.length);
-    expect(read.length, "nothing read that was not acknowledged").toBe(acked.length);
-    for (const a of acked) expect(seen.get(`${a.partition}/${a.offset}`), `${a.value} at ${a.partition}/${a.offset}`).toBe(a.value);
+    for (const { readFrom, read } of consumers) {
+      const seen = new Map(read.map((r) => [`${r.partition}/${r.offset}`, Buffer.from(r.value ?? []).toString()]));
+      expect(seen.size, `${readFrom}: no offset read twice`).toBe(read.length);
+      expect(read.length, `${readFrom}: nothing read that was not acknowledged`).toBe(acked.length);
+      for (const a of acked) expect(seen.get(`${a.partition}/${a.offset}`), `${readFrom}: ${a.value} at ${a.partition}/${a.offset}`).toBe(a.value);
+    }
     // And the log holds each once: the idempotent producer's retries were not stored again.
     // (Read through the server's log: its readers abort reservations that failed writes left
     // pending within 5 s, where the default is 30 s.)
@@ -200,7 +211,7 @@ describe("storage throttling behind the API", () => {
         `throttling: ${RATE.dynamo * 100} % of DynamoDB and ${RATE.s3 * 100} % of S3 requests; injected ${injected}`,
         `HTTP answers: ${[...byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(" ")}; client backoffs (retries): ${backoffs.mock.calls.length}`,
         `the consumer's own S3 GETs: ${directGets.answered}, of which SlowDown ${directGets.slowDowns}`,
-        `records: ${acked.length} acked, ${read.length} read, ${stored.length} stored`,
+        `records: ${acked.length} acked, ${consumers.map((c) => `${c.read.length} read from ${c.readFrom}`).join(", ")}, ${stored.length} stored`,
       ].join("\n"),
     );
   }, 180_000);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admin } from "../../../src/client/admin.ts";
 import type { LocalApi } from "../../../src/local/server.ts";
 import { spawn } from "node:child_process";
 import { SEGLOG_BIN, runCli } from "../../helpers/cli.ts";
@@ -88,5 +89,27 @@ describe("the console CLI (README quick start)", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(stderr).toBe("");
     expect(code).toBe(0);
+  });
+
+  it("as a group member whose reader goes away, leaves the group as on Ctrl-C", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("piped");
+    const group = uniqueName("piped-group");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    await log.produceRecords(topic, [{ key: null, value: Buffer.from("one") }]);
+    const child = spawn(process.execPath, [SEGLOG_BIN, "consume", "--topic", topic, "--group", group, "--from-beginning", "--url", api.url], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    expect(stderr).toContain("Processed a total of 1 messages");
+    expect(stderr).not.toContain("    at ");
+    const described = await admin.describeGroup(group);
+    expect(described.members).toEqual([]); // left, not waiting for its session to time out
+    expect(described.partitions.map((p) => p.committedOffset)).toEqual([1]);
   });
 });

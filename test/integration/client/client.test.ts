@@ -403,11 +403,13 @@ describe("the client SDK", () => {
       return c;
     };
     try {
-      let expired = 1;
-      answer = () => (expired-- > 0 ? s3Error(403, "AccessDenied", "Request has expired") : undefined);
-      const renewed = consumerFrom0();
-      expect((await renewed.poll()).map((r) => r.offset)).toEqual([0, 1, 2]);
-      expect(renewed.stats().fetches).toBe(2);
+      for (const expiry of [s3Error(403, "AccessDenied", "Request has expired"), s3Error(400, "ExpiredToken", "The provided token has expired.")]) {
+        let expired = 1;
+        answer = () => (expired-- > 0 ? expiry : undefined);
+        const renewed = consumerFrom0();
+        expect((await renewed.poll()).map((r) => r.offset)).toEqual([0, 1, 2]);
+        expect(renewed.stats().fetches).toBe(2);
+      }
 
       answer = () => s3Error(403, "AccessDenied", "Access Denied");
       const denied = consumerFrom0();
@@ -415,18 +417,19 @@ describe("the client SDK", () => {
       expect(refused).toMatchObject({ kind: "Internal", code: "StorageRefused", retriable: false });
       expect((refused as Error).message).toMatch(/S3 answered 403 AccessDenied: Access Denied reading offset 0 .*readFrom: "api"/);
       expect(denied.stats().fetches).toBe(1); // not retried
+      expect(() => new Consumer({ url: api.url, segmentReadsAtOnce: 0 })).toThrow(/segmentReadsAtOnce must be a whole number ≥ 1/);
 
       answer = () => "network";
       const cut = consumerFrom0();
       const unreachable = await cut.poll().catch((e: unknown) => e);
       expect(unreachable).toMatchObject({ kind: "Internal", code: "StorageUnreachable", retriable: false });
-      expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, 6 times/);
+      expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, after 6 attempts/);
       expect(cut.stats().fetches).toBe(6);
 
       answer = () => "silence";
       const hung = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 2, segmentReadTimeoutMs: 50 });
       hung.assign([{ topic, partition: 0, offset: 0 }]);
-      await expect(hung.poll()).rejects.toMatchObject({ code: "StorageUnreachable", retriable: false, message: expect.stringMatching(/no answer within 50 ms, 2 times/) });
+      await expect(hung.poll()).rejects.toMatchObject({ code: "StorageUnreachable", retriable: false, message: expect.stringMatching(/no answer within 50 ms, after 2 attempts/) });
     } finally {
       globalThis.fetch = realFetch;
     }
@@ -445,9 +448,38 @@ describe("the client SDK", () => {
       const seen: number[] = [];
       for (let i = 0; i < 5 && seen.length < 3; i++) seen.push(...(await consumer.poll()).map((r) => r.offset));
       expect(seen).toEqual([0, 1, 2]);
-      expect(consumer.stats()).toMatchObject({ segmentGets: 0, fetches: 3 });
+      expect(consumer.stats()).toMatchObject({ segmentGets: 0, fetches: 4 }); // the old answer, then 3 binary fetches
     } finally {
       oldServer = false;
+    }
+  });
+
+  it("a poll that fails returns nothing and moves no partition: the next poll reads the records of those that answered", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("poll-fails");
+    await admin.createTopic(topic, { partitions: 2 });
+    const { log } = testLog();
+    for (const partition of [0, 1]) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`p${partition}`), partition }]);
+    const realFetch = globalThis.fetch;
+    let deny = true;
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (deny && url.includes("X-Amz-Signature=") && url.includes(`/${topic}/`) && /\/0\/\d{20}\.log\?/.test(url)) {
+        return new Response("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>", { status: 403 });
+      }
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+      consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
+      await expect(consumer.poll()).rejects.toMatchObject({ code: "StorageRefused" });
+      expect([0, 1].map((partition) => consumer.position({ topic, partition }))).toEqual([0, 0]);
+      deny = false;
+      const seen: string[] = [];
+      for (let i = 0; i < 5 && seen.length < 2; i++) for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
+      expect(seen.sort()).toEqual(["p0", "p1"]);
+    } finally {
+      globalThis.fetch = realFetch;
     }
   });
 });

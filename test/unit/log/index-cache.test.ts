@@ -16,7 +16,7 @@ describe("the index cache", () => {
     expect(cache.startFor("p0", 12)).toEqual({ seq: 3, base: 10 });
     expect(cache.startFor("p0", 34)).toEqual({ seq: 4, base: 15 });
     expect(cache.startFor("p0", 36)).toBeUndefined();
-    expect(cache.from("p0", 4, 10)?.map((x) => x.seq)).toEqual([4, 10]);
+    expect(cache.from("p0", 4, 10)?.entries.map((x) => x.seq)).toEqual([4, 10]);
     expect(cache.from("p0", 5, 10)).toBeUndefined(); // inside a merged entry: not a place to start
     expect(cache.from("p1", 3, 10)).toBeUndefined();
   });
@@ -25,8 +25,21 @@ describe("the index cache", () => {
     cache.remember("p1", [e(0, 0, 1)]);
     cache.remember("p2", [e(0, 0, 1)]);
     expect(cache.from("p0", 3, 1)).toBeUndefined();
-    expect(cache.from("p2", 0, 1)).toHaveLength(1);
+    expect(cache.from("p2", 0, 1)?.entries).toHaveLength(1);
     now = 1000;
     expect(cache.from("p2", 0, 1)).toBeUndefined();
+  });
+
+  it("keeps the age of entries walked again from the cache: none is trusted past its time to live", () => {
+    const aging = new IndexCache(1000, () => now, 2);
+    now = 5000;
+    aging.remember("p0", [e(0, 0, 1), e(1, 1, 1)]);
+    now = 5900;
+    const hit = aging.from("p0", 0, 10);
+    expect(hit?.readAt).toBe(5000);
+    // A fetch walked them again (and one more entry it read now): the chain is as old as its oldest.
+    aging.remember("p0", [...(hit?.entries ?? []), e(2, 2, 1)], hit?.readAt);
+    now = 6000;
+    expect(aging.from("p0", 0, 10)).toBeUndefined();
   });
 });
