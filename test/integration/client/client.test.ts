@@ -47,6 +47,33 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
+/** A topic of one partition holding `n` batches of one record each, `v0`, `v1`, …: a segment each. */
+async function topicOfSegments(prefix: string, n: number): Promise<string> {
+  const topic = uniqueName(prefix);
+  await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });
+  const { log } = testLog();
+  for (let i = 0; i < n; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+  return topic;
+}
+
+/**
+ * Fault injection on the consumers' own S3 GETs (presigned URLs; the API's requests pass
+ * untouched): `fault` may answer a GET instead of S3, or throw as a failed connection does.
+ * Returns the undo.
+ */
+function interceptS3Gets(fault: (url: string, init?: RequestInit) => Response | Promise<Response> | undefined): () => void {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input instanceof Request ? input.url : input);
+    return (url.includes("X-Amz-Signature=") ? fault(url, init) : undefined) ?? realFetch(input, init);
+  }) as typeof fetch;
+  return () => void (globalThis.fetch = realFetch);
+}
+
+const s3Error = (status: number, code: string, message: string) =>
+  new Response(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`, { status });
+const connectionFailed = (code: string) => new TypeError("fetch failed", { cause: { code } });
+
 describe("the client SDK", () => {
   it("batches by lingerMs and batchBytes, and acknowledges each record with its offset", async () => {
     const admin = new Admin({ url: api.url });
@@ -316,11 +343,7 @@ describe("the client SDK", () => {
   });
 
   it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {
-    const admin = new Admin({ url: api.url });
-    const topic = uniqueName("read-from");
-    await admin.createTopic(topic, { partitions: 1 });
-    const { log } = testLog();
-    for (let i = 0; i < 6; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const topic = await topicOfSegments("read-from", 6);
     const readAll = async (consumer: Consumer) => {
       consumer.assign([{ topic, partition: 0, offset: 0 }]);
       const seen: string[] = [];
@@ -338,31 +361,19 @@ describe("the client SDK", () => {
   });
 
   it("fetches again when a segment it was sent to is gone (S3 404), and keeps what it read before a failed GET (fault injection)", async () => {
-    const admin = new Admin({ url: api.url });
-    const topic = uniqueName("segment-gone");
-    await admin.createTopic(topic, { partitions: 1 });
-    const { log } = testLog();
-    for (let i = 0; i < 4; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const topic = await topicOfSegments("segment-gone", 4);
     const values = (records: readonly { value: Uint8Array | null }[]) => records.map((r) => Buffer.from(r.value ?? []).toString());
-    // The consumer's own S3 GETs go through the global fetch; the API's requests pass untouched.
-    const realFetch = globalThis.fetch;
     const s3Gets: string[] = [];
-    let answer: ((url: string) => Response | "network" | undefined) | undefined;
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const url = String(input instanceof Request ? input.url : input);
-      if (url.includes("X-Amz-Signature=")) {
-        s3Gets.push(new URL(url).pathname.split("/").at(-1) ?? "");
-        const fault = answer?.(url);
-        if (fault === "network") throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
-        if (fault) return fault;
-      }
-      return realFetch(input, init);
-    }) as typeof fetch;
+    let answer: ((url: string) => Response | undefined) | undefined;
+    const undo = interceptS3Gets((url) => {
+      s3Gets.push(new URL(url).pathname.split("/").at(-1) ?? "");
+      return answer?.(url);
+    });
     try {
       const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
       consumer.assign([{ topic, partition: 0, offset: 0 }]);
       let gone = 1;
-      answer = () => (gone-- > 0 ? new Response("<Error><Code>NoSuchKey</Code></Error>", { status: 404 }) : undefined);
+      answer = () => (gone-- > 0 ? s3Error(404, "NoSuchKey", "The specified key does not exist.") : undefined);
       const before = fetchRequests;
       expect(values(await consumer.poll())).toEqual(["v0", "v1", "v2", "v3"]);
       expect(fetchRequests - before).toBe(2); // the answer that named the missing segment, and a fresh one
@@ -371,32 +382,24 @@ describe("the client SDK", () => {
       // A GET that fails after the first: the poll returns the segments before it, the next goes on from there.
       await consumer.seek({ topic, partition: 0 }, 0);
       s3Gets.length = 0;
-      answer = (url) => (url.includes("00000000000000000002.log") && s3Gets.filter((k) => k.startsWith("00000000000000000002")).length === 1 ? "network" : undefined);
+      answer = (url) => {
+        if (url.includes("00000000000000000002.log") && s3Gets.filter((k) => k.startsWith("00000000000000000002")).length === 1) throw connectionFailed("ECONNRESET");
+        return undefined;
+      };
       expect(values(await consumer.poll())).toEqual(["v0", "v1"]);
       expect(consumer.position({ topic, partition: 0 })).toBe(2);
       expect(values(await consumer.poll())).toEqual(["v2", "v3"]);
     } finally {
-      globalThis.fetch = realFetch;
+      undo();
     }
   });
 
   it("tells S3's answers apart: an expired URL means fetch again, a denied read fails at once, S3 out of reach or silent fails after the retries (fault injection)", async () => {
-    const admin = new Admin({ url: api.url });
-    const topic = uniqueName("s3-answers");
-    await admin.createTopic(topic, { partitions: 1 });
-    const { log } = testLog();
-    for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
-    const realFetch = globalThis.fetch;
-    let answer: (() => Response | "network" | "silence" | undefined) | undefined;
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const fault = String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=") ? answer?.() : undefined;
-      if (fault === "network") throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
-      if (fault === "silence") {
-        return new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))));
-      }
-      return fault ?? realFetch(input, init);
-    }) as typeof fetch;
-    const s3Error = (status: number, code: string, message: string) => new Response(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`, { status });
+    const topic = await topicOfSegments("s3-answers", 3);
+    let answer: ((init?: RequestInit) => Response | Promise<Response> | undefined) | undefined;
+    const undo = interceptS3Gets((_, init) => answer?.(init));
+    const silence = (init?: RequestInit) =>
+      new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))));
     const consumerFrom0 = () => {
       const c = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5 });
       c.assign([{ topic, partition: 0, offset: 0 }]);
@@ -419,28 +422,26 @@ describe("the client SDK", () => {
       expect(denied.stats().fetches).toBe(1); // not retried
       expect(() => new Consumer({ url: api.url, segmentReadsAtOnce: 0 })).toThrow(/segmentReadsAtOnce must be a whole number ≥ 1/);
 
-      answer = () => "network";
+      answer = () => {
+        throw connectionFailed("ECONNREFUSED");
+      };
       const cut = consumerFrom0();
       const unreachable = await cut.poll().catch((e: unknown) => e);
       expect(unreachable).toMatchObject({ kind: "Internal", code: "StorageUnreachable", retriable: false });
       expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, after 6 attempts/);
       expect(cut.stats().fetches).toBe(6);
 
-      answer = () => "silence";
+      answer = silence;
       const hung = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 2, segmentReadTimeoutMs: 50 });
       hung.assign([{ topic, partition: 0, offset: 0 }]);
       await expect(hung.poll()).rejects.toMatchObject({ code: "StorageUnreachable", retriable: false, message: expect.stringMatching(/no answer within 50 ms, after 2 attempts/) });
     } finally {
-      globalThis.fetch = realFetch;
+      undo();
     }
   });
 
   it("reads through the API from the first answer of a server too old to name segments", async () => {
-    const admin = new Admin({ url: api.url });
-    const topic = uniqueName("old-server");
-    await admin.createTopic(topic, { partitions: 1 });
-    const { log } = testLog();
-    for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+    const topic = await topicOfSegments("old-server", 3);
     oldServer = true;
     try {
       const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, maxBytes: 1 });
@@ -460,15 +461,8 @@ describe("the client SDK", () => {
     await admin.createTopic(topic, { partitions: 2 });
     const { log } = testLog();
     for (const partition of [0, 1]) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`p${partition}`), partition }]);
-    const realFetch = globalThis.fetch;
     let deny = true;
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const url = String(input instanceof Request ? input.url : input);
-      if (deny && url.includes("X-Amz-Signature=") && url.includes(`/${topic}/`) && /\/0\/\d{20}\.log\?/.test(url)) {
-        return new Response("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>", { status: 403 });
-      }
-      return realFetch(input, init);
-    }) as typeof fetch;
+    const undo = interceptS3Gets((url) => (deny && url.includes(`/${topic}/`) && /\/0\/\d{20}\.log\?/.test(url) ? s3Error(403, "AccessDenied", "Access Denied") : undefined));
     try {
       const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
       consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
@@ -479,7 +473,7 @@ describe("the client SDK", () => {
       for (let i = 0; i < 5 && seen.length < 2; i++) for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
       expect(seen.sort()).toEqual(["p0", "p1"]);
     } finally {
-      globalThis.fetch = realFetch;
+      undo();
     }
   });
 });
