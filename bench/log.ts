@@ -33,6 +33,7 @@ import { Producer } from "../src/client/producer.ts";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
 import type { BareResult, BareTask } from "./bare.ts";
 import type { FramesResult, FramesTask } from "./frames.ts";
+import type { SegmentsResult, SegmentsTask } from "./segments.ts";
 import { runNode } from "./child.ts";
 import type { BenchConfig } from "./config.ts";
 import { treeCpuMs } from "./cpu.ts";
@@ -43,6 +44,7 @@ import type { CallTally, SdkCalls } from "./sdk-calls.ts";
 const MiB = 2 ** 20;
 const BARE_SCRIPT = fileURLToPath(new URL("./bare.ts", import.meta.url));
 const FRAMES_SCRIPT = fileURLToPath(new URL("./frames.ts", import.meta.url));
+const SEGMENTS_SCRIPT = fileURLToPath(new URL("./segments.ts", import.meta.url));
 
 /** CPU milliseconds per MB stored, by process; undefined where `/proc` is not there to read. */
 export interface CpuPerMb {
@@ -114,6 +116,9 @@ export interface ConsumeResult {
   readonly ratio: number;
   /** The same topic read again with `readFrom: "api"`: the fetch function reads the segments. */
   readonly viaApi: { readonly mbPerSec: number; readonly ratio: number; readonly cpuMsPerMb: CpuPerMb };
+  /** And read from S3 as the Consumer reads it, with no CRC check or records built (`segments.ts`):
+   * Seglog's side of consuming, as ready-made batches are of producing. */
+  readonly rawReads: { readonly mbPerSec: number; readonly ratio: number; readonly cpuMsPerMb: CpuPerMb };
   readonly segments: number;
   /** Fetches that returned data; the request counts below are theirs. */
   readonly fetches: number;
@@ -241,6 +246,7 @@ async function runWorker<T>(script: string, task: unknown, what: string): Promis
 
 const runFrames = (task: FramesTask) => runWorker<FramesResult>(FRAMES_SCRIPT, task, "ready-made batches");
 const runBare = (task: BareTask) => runWorker<BareResult>(BARE_SCRIPT, task, `bare ${task.mode}`);
+const runSegments = (task: SegmentsTask) => runWorker<SegmentsResult>(SEGMENTS_SCRIPT, task, "raw segment reads");
 
 function addCalls(a: CallTally, b: CallTally): CallTally {
   const sum = (x: Record<string, number>, y: Record<string, number>) => {
@@ -355,6 +361,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
       const consumed = { seconds: 0, messages: 0, calls: ZERO, idle: ZERO, invocations: NO_INVOCATIONS, idleInvocations: NO_INVOCATIONS, cpu: new CpuSums() };
       const bareConsumed = { bytes: 0, seconds: 0, getsPerRound: 1, cpu: new CpuSums() };
       const viaApi = { bytes: 0, seconds: 0, cpu: new CpuSums() };
+      const raw = { bytes: 0, seconds: 0, cpu: new CpuSums() };
       const keysFile = join(scratch, `keys-${batchBytes}.json`);
       // Rounds alternate Seglog and bare runs, so that load from elsewhere falls on both alike.
       for (let round = 0; round < config.rounds; round++) {
@@ -416,6 +423,12 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
           Math.round((calls["fetch"]?.calls["GetObjectCommand"] ?? 0) / Math.max(1, invocations.fetch?.invocations ?? 0)),
         );
         const a = apiFirst ?? (await readThroughApi());
+        const r = await raw.cpu.measure(pid, () => runSegments({ url, topic: idem.topic, partitions: C, maxBytes: 1_048_576 }));
+        sdk.take();
+        bench.takeInvocations();
+        raw.cpu.addMb(r.bytes / MiB);
+        raw.bytes += r.bytes;
+        raw.seconds += r.seconds;
         const bc = await bareConsumed.cpu.measure(
           pid,
           () => runBare({ mode: "consume", ...storage, workers: C, perRound: getsPerRound, getConcurrency: DEFAULT_LOG_OPTIONS.getConcurrency, keysFile }),
@@ -430,7 +443,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         log(
           `log: ${batchBytes} B batches, round ${round + 1}/${config.rounds}: produce ${(idem.calls.bytesPut / MiB / (idem.line.records / idem.line.recordsPerSec)).toFixed(1)} MB/s ` +
             `(idempotence off ${(plain.calls.bytesPut / MiB / (plain.line.records / plain.line.recordsPerSec)).toFixed(1)}; ready-made batches ${(framed.bytes / MiB / framed.seconds).toFixed(1)}) vs bare ${(bp.bytes / MiB / bp.seconds).toFixed(1)}; ` +
-            `consume ${(c.bytesFetched / MiB / (c.fetchMs / 1000)).toFixed(1)} MB/s (through the API ${(a.bytesFetched / MiB / (a.fetchMs / 1000)).toFixed(1)}) vs bare ${(bc.bytes / MiB / bc.seconds).toFixed(1)}`,
+            `consume ${(c.bytesFetched / MiB / (c.fetchMs / 1000)).toFixed(1)} MB/s (through the API ${(a.bytesFetched / MiB / (a.fetchMs / 1000)).toFixed(1)}; raw segment reads ${(r.bytes / MiB / r.seconds).toFixed(1)}) vs bare ${(bc.bytes / MiB / bc.seconds).toFixed(1)}`,
         );
       }
       const segments = consumed.calls.calls["GetObjectCommand"] ?? 0;
@@ -447,6 +460,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         bare: { mbPerSec: bareMbPerSec, seconds: bareConsumed.seconds, getsPerRound: bareConsumed.getsPerRound, cpuMsPerMb: bareConsumed.cpu.perMb() },
         ratio: storedMbPerSec / bareMbPerSec,
         viaApi: { mbPerSec: viaApi.bytes / MiB / viaApi.seconds, ratio: viaApi.bytes / MiB / viaApi.seconds / bareMbPerSec, cpuMsPerMb: viaApi.cpu.perMb() },
+        rawReads: { mbPerSec: raw.bytes / MiB / raw.seconds, ratio: raw.bytes / MiB / raw.seconds / bareMbPerSec, cpuMsPerMb: raw.cpu.perMb() },
         segments,
         fetches: consumed.invocations.invocations,
         idleFetches: consumed.idleInvocations.invocations,

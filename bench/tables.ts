@@ -48,6 +48,7 @@ export function throughputTable(r: LogBenchResult): Table {
       "bare GET MB/s": c ? fmt(c.bare.mbPerSec) : "",
       "consume ÷ bare": c ? `${fmt(100 * c.ratio, 0)} %` : "",
       "consume through the API MB/s (÷ bare)": c ? `${fmt(c.viaApi.mbPerSec)} (${fmt(100 * c.viaApi.ratio, 0)} %)` : "",
+      "raw segment reads MB/s (÷ bare)": c ? `${fmt(c.rawReads.mbPerSec)} (${fmt(100 * c.rawReads.ratio, 0)} %)` : "",
       "ms per fetch": c ? fmt(c.seglog.meanHandlerMs) : "",
     };
   }
@@ -110,6 +111,7 @@ export function cpuTable(r: LogBenchResult): Table {
     if (!run.consume) continue;
     out[`${at} consume, Seglog`] = row(run.consume.seglog.cpuMsPerMb);
     out[`${at} consume through the API, Seglog`] = row(run.consume.viaApi.cpuMsPerMb);
+    out[`${at} raw segment reads, Seglog`] = row(run.consume.rawReads.cpuMsPerMb);
     out[`${at} consume, bare`] = row(run.consume.bare.cpuMsPerMb);
   }
   return out;

@@ -1,0 +1,59 @@
+/**
+ * Consume through the local API without the client's per-record work, in a process of its own:
+ * the reading side's counterpart of `frames.ts`. `seglog perf consume` checks every batch's CRC
+ * and builds every record, as a Kafka consumer does, and on 2 cores that client's CPU is taken
+ * from the API and storage; the bare reader only counts the bytes of its GETs. This worker reads
+ * as the SDK's Consumer does (a fetch that names the segments, then the consumer's own GETs,
+ * `src/client/segment-reads.ts`), one partition after another fetch by fetch, all partitions at
+ * once, and only counts the bytes.
+ *
+ * Argument: one JSON object (`SegmentsTask`); prints one JSON line (`SegmentsResult`).
+ */
+import { SeglogHttp } from "../src/client/http.ts";
+import { readSegments } from "../src/client/segment-reads.ts";
+import { parseSegmentsAnswer } from "../src/core/segment-locations.ts";
+
+export interface SegmentsTask {
+  readonly url: string;
+  readonly topic: string;
+  readonly partitions: number;
+  /** Per fetch, as the perf consumer asks. */
+  readonly maxBytes: number;
+}
+
+export interface SegmentsResult {
+  readonly seconds: number;
+  /** Bytes of the stored batches read. */
+  readonly bytes: number;
+  readonly fetches: number;
+  readonly gets: number;
+}
+
+async function run(task: SegmentsTask): Promise<SegmentsResult> {
+  const http = new SeglogHttp({ url: task.url, signer: false });
+  const signal = new AbortController().signal;
+  const path = (p: number) => `/v1/topics/${encodeURIComponent(task.topic)}/partitions/${p}/records`;
+  let bytes = 0;
+  let fetches = 0;
+  let gets = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: task.partitions }, async (_, p) => {
+      for (let offset = 0; ; ) {
+        const reply = await http.call({ method: "GET", path: path(p), query: { offset, maxBytes: task.maxBytes, maxWaitMs: 0 }, accept: "segments" });
+        fetches++;
+        const answer = parseSegmentsAnswer(reply.json);
+        const chunks = await readSegments(answer.segments, { concurrency: 16, timeoutMs: 30_000, signal });
+        gets += chunks.length;
+        for (const c of chunks) bytes += c.byteLength;
+        const next = chunks.length < answer.segments.length ? (answer.segments[chunks.length - 1]?.nextOffset ?? offset) : answer.nextOffset;
+        if (next >= answer.highWatermark) return;
+        offset = next;
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, bytes, fetches, gets };
+}
+
+const task = JSON.parse(process.argv[2] ?? "{}") as SegmentsTask;
+process.stdout.write(`${JSON.stringify(await run(task))}\n`);
