@@ -147,7 +147,8 @@ describe("storage throttling behind the API", () => {
     // For ten seconds, a wave of six records a second, one partition after the other (so that
     // most requests carry one batch, and a throttled one is answered 429 or 503 rather than 207);
     // then, seldom needed, a record a second until the clients have met both answers.
-    const statuses = () => answersOf(fetches).map((r) => r.status);
+    const fromApi = () => answersOf(fetches).filter((r) => r.url.startsWith(api.url));
+    const statuses = () => fromApi().map((r) => r.status);
     const metBoth = () => statuses().includes(429) && statuses().includes(503) && directGets.slowDowns > 0;
     const sends: Promise<void>[] = [];
     const WAVES = 10;
@@ -167,7 +168,7 @@ describe("storage throttling behind the API", () => {
     producing = false;
     await consuming;
 
-    const answers = answersOf(fetches).filter((r) => r.url.startsWith(api.url));
+    const answers = fromApi();
     const count = (status: number) => answers.filter((r) => r.status === status).length;
     expect(count(429), "DynamoDB throttling reached the clients as 429").toBeGreaterThan(0);
     expect(count(503), "S3 SlowDown reached the clients as 503 through the API").toBeGreaterThan(0);
