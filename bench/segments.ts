@@ -11,7 +11,7 @@
  */
 import { SeglogHttp } from "../src/client/http.ts";
 import { readSegments } from "../src/client/segment-reads.ts";
-import { parseSegmentsAnswer } from "../src/core/segment-locations.ts";
+import { parseSegmentsAnswer, positionAfter } from "../src/core/segment-locations.ts";
 
 export interface SegmentsTask {
   readonly url: string;
@@ -46,7 +46,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
         const chunks = await readSegments(answer.segments, { concurrency: 16, timeoutMs: 30_000, signal });
         gets += chunks.length;
         for (const c of chunks) bytes += c.byteLength;
-        const next = chunks.length < answer.segments.length ? (answer.segments[chunks.length - 1]?.nextOffset ?? offset) : answer.nextOffset;
+        const next = positionAfter(answer, chunks.length);
         if (next >= answer.highWatermark) return;
         offset = next;
       }

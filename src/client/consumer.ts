@@ -1,6 +1,6 @@
 import { iterateBatches, decodeRecordBatch, recordsOf } from "../core/codec/record-batch.ts";
 import { SeglogError, invalid, isSeglogError } from "../core/errors.ts";
-import { SEGMENTS_MEDIA_TYPE, parseSegmentsAnswer } from "../core/segment-locations.ts";
+import { SEGMENTS_MEDIA_TYPE, parseSegmentsAnswer, positionAfter } from "../core/segment-locations.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
 import { readSegments } from "./segment-reads.ts";
@@ -326,15 +326,9 @@ export class Consumer {
     }
     const located = parseSegmentsAnswer(reply.json);
     const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
-    if (chunks.length === 0 && located.segments.length > 0) throw new SeglogError("Internal", "No segment was read, and no error said why");
     this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
-    const last = located.segments[chunks.length - 1];
-    return {
-      chunks,
-      nextPosition: chunks.length < located.segments.length && last !== undefined ? last.nextOffset : located.nextOffset,
-      highWatermark: located.highWatermark,
-    };
+    return { chunks, nextPosition: positionAfter(located, chunks.length), highWatermark: located.highWatermark };
   }
 
   private async resetPosition(e: Position): Promise<void> {

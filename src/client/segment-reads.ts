@@ -16,9 +16,9 @@ export interface SegmentReadOptions {
 
 /**
  * GETs the segments, `concurrency` at once, and returns the bytes of the longest prefix that
- * arrived: a GET that fails after the first ends the read there (the caller's position then
- * goes to the end of the last segment read, and its next fetch goes on from there). A failed
- * first GET is the read's error.
+ * arrived, at least one segment when any is named: a GET that fails after the first ends the read
+ * there (the caller's position then goes to the end of the last segment read, `positionAfter`,
+ * and its next fetch goes on from there). A failed first GET is the read's error.
  */
 export async function readSegments(segments: readonly SegmentLocation[], options: SegmentReadOptions): Promise<Uint8Array[]> {
   let failed: { index: number; error: unknown } | undefined;
@@ -37,7 +37,7 @@ export async function readSegments(segments: readonly SegmentLocation[], options
   );
   const end = results.indexOf(undefined);
   const chunks = (end < 0 ? results : results.slice(0, end)) as Uint8Array[];
-  if (chunks.length === 0 && failed !== undefined) throw failed.error;
+  if (chunks.length === 0 && segments.length > 0) throw failed?.error ?? new SeglogError("Internal", "No segment was read, and no error said why");
   return chunks;
 }
 

@@ -35,6 +35,12 @@ export interface SegmentsAnswer {
   readonly logStartOffset: number;
 }
 
+/** Where reading goes on after the first `read` segments of an answer (all, or a prefix when a
+ * later GET failed); `read` ≥ 1 when the answer names any. */
+export function positionAfter(answer: SegmentsAnswer, read: number): number {
+  return read < answer.segments.length ? (answer.segments[read - 1] as SegmentLocation).nextOffset : answer.nextOffset;
+}
+
 /** The HTTP `Range` header value for `[start, end)`. */
 export const rangeHeader = (span: ByteSpan): string => `bytes=${span.start}-${span.end - 1}`;
 
