@@ -21,3 +21,11 @@ export function runNode(args: readonly string[], what: string, env: Record<strin
     });
   });
 }
+
+/** Runs a bench worker script with its task as one JSON argument; its last line is its JSON result. */
+export async function runWorker<T>(script: string, task: unknown, what: string): Promise<T> {
+  const out = await runNode(["--import", "tsx", script, JSON.stringify(task)], what);
+  const line = out.trim().split("\n").at(-1);
+  if (!line) throw new Error(`${what} printed no result`);
+  return JSON.parse(line) as T;
+}

@@ -34,7 +34,7 @@ import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
 import type { BareResult, BareTask } from "./bare.ts";
 import type { FramesResult, FramesTask } from "./frames.ts";
 import type { SegmentsResult, SegmentsTask } from "./segments.ts";
-import { runNode } from "./child.ts";
+import { runWorker } from "./child.ts";
 import type { BenchConfig } from "./config.ts";
 import { treeCpuMs } from "./cpu.ts";
 import type { BenchStack, InvocationTally } from "./local.ts";
@@ -234,14 +234,6 @@ class CpuSums {
     const per = (ms: number) => (Number.isFinite(ms) && this.mb > 0 ? ms / this.mb : undefined);
     return { storage: per(this.storage), api: per(this.api) };
   }
-}
-
-/** Runs a bench worker script with its task as one JSON argument; its last line is its JSON result. */
-async function runWorker<T>(script: string, task: unknown, what: string): Promise<T> {
-  const out = await runNode(["--import", "tsx", script, JSON.stringify(task)], what);
-  const line = out.trim().split("\n").at(-1);
-  if (!line) throw new Error(`${what} printed no result`);
-  return JSON.parse(line) as T;
 }
 
 const runFrames = (task: FramesTask) => runWorker<FramesResult>(FRAMES_SCRIPT, task, "ready-made batches");

@@ -17,6 +17,7 @@ import { benchConfig, type BenchConfig } from "./config.ts";
 import { startBenchStack, type BenchStack } from "./local.ts";
 import { runLogBench, type LogBenchResult } from "./log.ts";
 import { runMergeBench } from "./merge.ts";
+import { runReadAheadBench } from "./read-ahead.ts";
 import { SdkCalls } from "./sdk-calls.ts";
 import {
   codecTable,
@@ -27,6 +28,7 @@ import {
   markdownTable,
   measuredProfile,
   produceRequestsTable,
+  readAheadTable,
   referenceRecords,
   referenceTable,
   throughputTable,
@@ -68,6 +70,14 @@ const SUITES: Suite[] = [
           "CPU milliseconds per MB stored, by process (the perf and bare clients run in processes of their own)": cpuTable(result),
         },
       };
+    },
+  },
+  {
+    name: "readAhead",
+    run: async ({ config, stack, log }) => {
+      const result = await runReadAheadBench(await stack(), config, log);
+      const title = `Fetching ahead: ${result.mb} MB read by a Consumer per partition (${result.partitions} partitions), with a delay added before every API call and S3 GET`;
+      return { result, tables: { [title]: readAheadTable(result) } };
     },
   },
   {

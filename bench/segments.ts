@@ -4,8 +4,8 @@
  * and builds every record, as a Kafka consumer does, and on 2 cores that client's CPU is taken
  * from the API and storage; the bare reader only counts the bytes of its GETs. This worker reads
  * as the SDK's Consumer does (a fetch that names the segments, then the consumer's own GETs,
- * `src/client/segment-reads.ts`), one partition after another fetch by fetch, all partitions at
- * once, and only counts the bytes.
+ * `src/client/segment-reads.ts`), each partition's next fetch started as soon as an answer says
+ * where it begins, all partitions at once, and only counts the bytes.
  *
  * Argument: one JSON object (`SegmentsTask`); prints one JSON line (`SegmentsResult`).
  */
@@ -39,16 +39,20 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
   const started = performance.now();
   await Promise.all(
     Array.from({ length: task.partitions }, async (_, p) => {
-      for (let offset = 0; ; ) {
+      const locate = async (offset: number) => {
         const reply = await http.call({ method: "GET", path: path(p), query: { offset, maxBytes: task.maxBytes, maxWaitMs: 0 }, accept: "segments" });
         fetches++;
-        const answer = parseSegmentsAnswer(reply.json);
+        return parseSegmentsAnswer(reply.json);
+      };
+      for (let located = locate(0); ; ) {
+        const answer = await located;
+        // As the Consumer reads ahead: the next fetch finds its segments while these are read.
+        if (answer.nextOffset < answer.highWatermark) located = locate(answer.nextOffset);
         const chunks = await readSegments(answer.segments, { concurrency: 16, timeoutMs: 30_000, signal });
         gets += chunks.length;
         for (const c of chunks) bytes += c.byteLength;
-        const next = positionAfter(answer, chunks.length);
-        if (next >= answer.highWatermark) return;
-        offset = next;
+        if (positionAfter(answer, chunks.length) !== answer.nextOffset) throw new Error(`partition ${p}: a read ended short`);
+        if (answer.nextOffset >= answer.highWatermark) return;
       }
     }),
   );

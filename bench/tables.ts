@@ -6,6 +6,7 @@ import type { CostComparison, RequestProfile } from "../src/core/cost-model.ts";
 import type { CodecBenchResult } from "./codec.ts";
 import type { ColdStartResult } from "./cold-start.ts";
 import type { CpuPerMb, LogBenchResult, LogRun, ReferenceResult } from "./log.ts";
+import type { ReadAheadResult } from "./read-ahead.ts";
 
 export type Table = Record<string, Record<string, string>>;
 
@@ -122,6 +123,19 @@ function callsPer(calls: Record<string, number>, per: number): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, n]) => `${name.replace(/Command$/, "")} ${fmt(n / Math.max(1, per), 2)}`)
     .join(", ");
+}
+
+export function readAheadTable(r: ReadAheadResult): Table {
+  const out: Table = {};
+  for (const run of r.runs) {
+    out[`${size(run.batchBytes)} batches, +${run.apiDelayMs} ms per API call, +${run.s3DelayMs} ms per S3 GET`] = {
+      "MB/s, not fetching ahead": fmt(run.withoutMbPerSec),
+      "MB/s, fetching ahead (default)": fmt(run.withMbPerSec),
+      "ahead ÷ not": `${fmt((100 * run.withMbPerSec) / run.withoutMbPerSec, 0)} %`,
+      "fetches per MB": fmt(run.fetchesPerMb, 2),
+    };
+  }
+  return out;
 }
 
 export function coldStartTable(r: ColdStartResult): Table {

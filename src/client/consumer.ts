@@ -29,9 +29,11 @@ export interface ConsumerOptions extends ClientOptions {
   /** Long poll per fetch. @default 500 */
   readonly maxWaitMs?: number;
   /**
-   * Bytes of fetches a consumer may have started ahead of `poll()`, as Kafka's fetcher does: after
-   * a fetch that left a partition behind its high watermark, the next fetch for it starts at once
-   * and its answer waits for the next poll. 0 turns prefetching off. @default 33554432 (32 MiB)
+   * Bytes of fetches a consumer may have started ahead of `poll()`, as Kafka's fetcher does: while
+   * a partition is behind its high watermark, its next two fetches start as soon as the answer
+   * before each says where it begins (a segments answer says so before its GETs end, so the next
+   * fetch finds its segments while these are read), and their answers wait for the next polls.
+   * Each counts `maxBytes`. 0 turns prefetching off. @default 33554432 (32 MiB)
    */
   readonly maxPrefetchBytes?: number;
   /**
@@ -66,11 +68,35 @@ interface Fetched {
   readonly highWatermark: number;
 }
 
-/** A fetch started ahead for a partition at position `from`; it never rejects. */
+/**
+ * Fetches a consumer keeps going per partition ahead of `poll()`: the next one, and the one after
+ * it, which finds its segments while the next one's GETs run (and GETs only after them).
+ */
+const READ_AHEAD = 2;
+
+/** Where a partition's next fetch starts, as soon as an answer said so, and when that answer's
+ * GETs end (a segments answer names the next offset before its segments are read). */
+interface Ahead {
+  readonly from: number;
+  readonly highWatermark: number;
+  readonly readsDone: Promise<unknown>;
+}
+
+/** A fetch started ahead for a partition at position `from`; its answer never rejects. */
 interface Prefetch {
   readonly from: number;
   readonly abort: AbortController;
   readonly answer: Promise<Fetched | { readonly unreachable: SeglogError } | undefined>;
+  /** Set when its answer names where the fetch after it starts. */
+  next?: Ahead;
+}
+
+/** How a fetch takes part in reading ahead (`Consumer.readAhead`). */
+interface Pipeline {
+  /** Its segments are read only once this settles: one partition's GETs go one fetch at a time. */
+  readonly after?: Promise<unknown>;
+  /** Told where the next fetch starts as soon as the answer says, before its segments are read. */
+  readonly located?: (next: Ahead) => void;
 }
 
 /** Stored batches read for one fetch, and where the partition's position goes after them. */
@@ -95,7 +121,8 @@ export class Consumer {
   private readonly maxWaitMs: number;
   private readonly maxPrefetches: number;
   private readonly assigned = new Map<string, Position>();
-  private readonly prefetches = new Map<string, Prefetch>();
+  /** Per partition, in offset order: the first starts at the partition's position. */
+  private readonly prefetches = new Map<string, Prefetch[]>();
   /** "api" from the first answer of a server too old to name segments. */
   private readFrom: "storage" | "api";
   private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number };
@@ -128,8 +155,8 @@ export class Consumer {
       const kept = previous.get(tpKey(tp));
       this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0 });
     }
-    for (const key of this.prefetches.keys()) {
-      if (this.assigned.get(key)?.position !== this.prefetches.get(key)?.from) this.dropPrefetch(key);
+    for (const [key, chain] of this.prefetches) {
+      if (this.assigned.get(key)?.position !== chain[0]?.from) this.dropPrefetch(key);
     }
   }
 
@@ -213,21 +240,29 @@ export class Consumer {
   /** A prefetched answer when there is one for the current position, else a fetch now. */
   private async fetchPartition(e: Position, maxWaitMs: number, signal: AbortSignal): Promise<ConsumedRecord[]> {
     const key = tpKey(e.tp);
-    const ahead = this.prefetches.get(key);
+    const chain = this.prefetches.get(key);
+    const ahead = chain?.[0];
     let fetched: Fetched | undefined;
     if (ahead !== undefined && ahead.from === e.position) {
       const aborted = new Promise<"aborted">((resolve) => signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
       const answer = await Promise.race([ahead.answer, aborted]);
       if (answer === "aborted") return []; // kept for the next poll
-      this.prefetches.delete(key);
+      chain?.shift();
       // S3 out of reach is already the end of the retries: report it rather than retry as long again.
-      if (answer !== undefined && "unreachable" in answer) throw answer.unreachable;
+      if (answer !== undefined && "unreachable" in answer) {
+        this.dropPrefetch(key);
+        throw answer.unreachable;
+      }
       fetched = answer; // undefined when it failed: fetch again below, which reports the error
     } else if (ahead !== undefined) {
       this.dropPrefetch(key);
     }
     try {
-      fetched ??= await this.fetchFrom(e.tp, e.position as number, maxWaitMs, signal);
+      fetched ??= await this.fetchFrom(e.tp, e.position as number, maxWaitMs, signal, {
+        located: (next) => {
+          if (!signal.aborted) this.readAhead(key, e.tp, next);
+        },
+      });
     } catch (err) {
       if (isSeglogError(err) && err.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") {
         await this.resetPosition(e);
@@ -238,26 +273,59 @@ export class Consumer {
     if (fetched === undefined) return [];
     e.position = fetched.nextPosition;
     e.highWatermark = fetched.highWatermark;
-    if (e.position < e.highWatermark && this.prefetches.size < this.maxPrefetches) this.prefetch(key, e.tp, e.position);
+    // Fetches started ahead from where the answer said reading goes on, when it ended short of that.
+    if (this.prefetches.get(key)?.[0]?.from !== e.position) this.dropPrefetch(key);
+    this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark, readsDone: Promise.resolve() });
     return fetched.records;
   }
 
-  private prefetch(key: string, tp: TopicPartition, from: number): void {
+  /**
+   * Starts fetches for a partition until `READ_AHEAD` are going, each from where the one before
+   * it said reading goes on (`position` for the first), while the partition is behind its high
+   * watermark and the consumer's `maxPrefetchBytes` allow.
+   */
+  private readAhead(key: string, tp: TopicPartition, position: Ahead): void {
+    const chain = this.prefetches.get(key) ?? [];
+    let started = 0;
+    for (const c of this.prefetches.values()) started += c.length;
+    for (;;) {
+      const next = chain.length === 0 ? position : chain.at(-1)?.next;
+      if (next === undefined || next.from >= next.highWatermark || chain.length >= READ_AHEAD || started >= this.maxPrefetches) break;
+      chain.push(this.prefetch(key, tp, next));
+      started++;
+    }
+    if (chain.length > 0) this.prefetches.set(key, chain);
+  }
+
+  private prefetch(key: string, tp: TopicPartition, ahead: Ahead): Prefetch {
     const abort = new AbortController();
-    const answer = this.fetchFrom(tp, from, 0, abort.signal).catch((e: unknown) =>
-      isSeglogError(e) && e.code === "StorageUnreachable" ? { unreachable: e } : undefined,
-    );
-    this.prefetches.set(key, { from, abort, answer });
+    const prefetch: Prefetch = {
+      from: ahead.from,
+      abort,
+      answer: this.fetchFrom(tp, ahead.from, 0, abort.signal, {
+        after: ahead.readsDone,
+        located: (next) => {
+          prefetch.next = next;
+          if (this.prefetches.get(key)?.at(-1) === prefetch) this.readAhead(key, tp, next);
+        },
+      }).catch((e: unknown) => (isSeglogError(e) && e.code === "StorageUnreachable" ? { unreachable: e } : undefined)),
+    };
+    return prefetch;
   }
 
   private dropPrefetch(key: string): void {
-    this.prefetches.get(key)?.abort.abort();
+    for (const p of this.prefetches.get(key) ?? []) p.abort.abort();
     this.prefetches.delete(key);
   }
 
-  /** One fetch (with the client's retries); undefined when `signal` ended it first. */
-  private async fetchFrom(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<Fetched | undefined> {
-    const read = () => (this.readFrom === "storage" ? this.fetchSegments(tp, position, maxWaitMs, signal) : this.fetchBytes(tp, position, maxWaitMs, signal));
+  /**
+   * One fetch (with the client's retries); undefined when `signal` ended it first. `pipeline.located`
+   * hears where the next fetch starts as soon as an answer says; its segments are read only after
+   * `pipeline.after` (the GETs of the fetch before it).
+   */
+  private async fetchFrom(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, pipeline: Pipeline): Promise<Fetched | undefined> {
+    const read = () =>
+      this.readFrom === "storage" ? this.fetchSegments(tp, position, maxWaitMs, signal, pipeline) : this.fetchBytes(tp, position, maxWaitMs, signal, pipeline);
     let answer: StoredBytes | undefined;
     try {
       answer = await this.http.retrying(read, signal);
@@ -298,16 +366,15 @@ export class Consumer {
   }
 
   /** The bytes through the API: one binary fetch. */
-  private async fetchBytes(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<StoredBytes | undefined> {
+  private async fetchBytes(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, pipeline: Pipeline): Promise<StoredBytes | undefined> {
     const reply = await this.fetchCall(tp, position, maxWaitMs, signal, "binary");
     if (signal.aborted && reply.bytes === undefined) return undefined;
     this.counts.fetches++;
     this.counts.bytesFetched += reply.bytes?.byteLength ?? 0;
-    return {
-      chunks: reply.bytes === undefined ? [] : [reply.bytes],
-      nextPosition: Number(reply.headers.get("seglog-next-offset") ?? position),
-      highWatermark: Number(reply.headers.get("seglog-high-watermark") ?? 0),
-    };
+    const nextPosition = Number(reply.headers.get("seglog-next-offset") ?? position);
+    const highWatermark = Number(reply.headers.get("seglog-high-watermark") ?? 0);
+    pipeline.located?.({ from: nextPosition, highWatermark, readsDone: Promise.resolve() });
+    return { chunks: reply.bytes === undefined ? [] : [reply.bytes], nextPosition, highWatermark };
   }
 
   /**
@@ -315,17 +382,23 @@ export class Consumer {
    * (`segment-reads.ts`). A failed first GET fails this attempt, and a retry fetches anew (a
    * segment that a merge or retention removed meanwhile is then no longer named).
    */
-  private async fetchSegments(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal): Promise<StoredBytes | undefined> {
+  private async fetchSegments(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, pipeline: Pipeline): Promise<StoredBytes | undefined> {
     const reply = await this.fetchCall(tp, position, maxWaitMs, signal, "segments");
     this.counts.fetches++;
     if (signal.aborted) return undefined;
     if (reply.headers.get("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) {
       // A Seglog from before reading from storage answers with records: read through it from now on.
       this.readFrom = "api";
-      return this.fetchBytes(tp, position, maxWaitMs, signal);
+      return this.fetchBytes(tp, position, maxWaitMs, signal, pipeline);
     }
     const located = parseSegmentsAnswer(reply.json);
-    const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
+    const reads = (async () => {
+      await pipeline.after;
+      return signal.aborted ? undefined : readSegments(located.segments, { ...this.segmentReads, signal });
+    })();
+    pipeline.located?.({ from: located.nextOffset, highWatermark: located.highWatermark, readsDone: reads.catch(() => undefined) });
+    const chunks = await reads;
+    if (chunks === undefined) return undefined; // ended while the fetch before it read
     this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
     return { chunks, nextPosition: positionAfter(located, chunks.length), highWatermark: located.highWatermark };

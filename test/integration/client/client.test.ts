@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Admin, Consumer, Producer, SeglogError } from "../../../src/client/index.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import { routes } from "../../../src/http/app.ts";
@@ -317,11 +317,11 @@ describe("the client SDK", () => {
     let before = fetchRequests;
     expect(values(await consumer.poll())).toEqual(["v0"]);
     await settle();
-    expect(fetchRequests - before).toBe(2); // the poll's fetch, and the next one started at once
+    expect(fetchRequests - before).toBe(3); // the poll's fetch, and the next two started at once
     before = fetchRequests;
     expect(values(await consumer.poll())).toEqual(["v1"]); // answered by the prefetch
     await settle();
-    expect(fetchRequests - before).toBe(1); // only the next prefetch
+    expect(fetchRequests - before).toBe(1); // only the one after the prefetched v2
     await consumer.seek(tp, 0);
     expect(values(await consumer.poll())).toEqual(["v0"]); // the prefetched v2 was dropped
     consumer.assign([{ ...tp, offset: 7 }]);
@@ -340,6 +340,47 @@ describe("the client SDK", () => {
     expect(values(await plain.poll())).toEqual(["v0"]);
     await settle();
     expect(fetchRequests - before).toBe(1);
+  });
+
+  it("finds where the next fetches read while this one's GETs run, and reads one fetch's segments at a time per partition", async () => {
+    const topic = await topicOfSegments("read-ahead", 6);
+    const realFetch = globalThis.fetch;
+    let held: Array<() => void> = [];
+    let hold = true;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const undo = interceptS3Gets(async (url, init) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      if (hold) await new Promise<void>((release) => held.push(release));
+      try {
+        return await realFetch(url, init);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const consumer = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0 }); // a segment per fetch
+      consumer.assign([{ topic, partition: 0, offset: 0 }]);
+      const before = fetchRequests;
+      const first = consumer.poll();
+      await vi.waitFor(() => expect(fetchRequests - before).toBe(3), { timeout: 5_000 });
+      await new Promise((r) => setTimeout(r, 300));
+      // v0's GET is held. v1's fetch has answered (v2's started from where it said), and its GET
+      // waits for v0's; no fetch goes further ahead than two.
+      expect(fetchRequests - before).toBe(3);
+      expect(held.length).toBe(1);
+      hold = false;
+      for (const release of held) release();
+      held = [];
+      const seen = (await first).map((r) => r.offset);
+      for (let i = 0; i < 10 && seen.length < 6; i++) for (const r of await consumer.poll()) seen.push(r.offset);
+      expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(mostInFlight).toBe(1);
+      expect(consumer.stats()).toMatchObject({ segmentGets: 6 });
+    } finally {
+      undo();
+    }
   });
 
   it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {

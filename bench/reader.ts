@@ -1,0 +1,68 @@
+/**
+ * Reads a whole topic with the SDK's Consumer (one per partition, as `seglog perf consume` reads
+ * without a group), in a process of its own, with a fixed delay added before every API call and
+ * every S3 GET: the round trips of a consumer far from the API and S3, which the local stack does
+ * not have. The `readAhead` suite runs it with and without fetching ahead.
+ *
+ * Argument: one JSON object (`ReaderTask`); prints one JSON line (`ReaderResult`).
+ */
+import { Consumer } from "../src/client/consumer.ts";
+
+export interface ReaderTask {
+  readonly url: string;
+  readonly topic: string;
+  readonly partitions: number;
+  /** Records in the topic: the read ends when every one was read. */
+  readonly records: number;
+  /** The Consumer's option; 0 turns fetching ahead off. */
+  readonly maxPrefetchBytes: number;
+  /** Added before each call to the API, and before each S3 GET (presigned URLs). */
+  readonly apiDelayMs: number;
+  readonly s3DelayMs: number;
+}
+
+export interface ReaderResult {
+  readonly seconds: number;
+  /** Bytes of the stored batches read. */
+  readonly bytes: number;
+  readonly fetches: number;
+  readonly gets: number;
+}
+
+function addDelays(apiMs: number, s3Ms: number): void {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input instanceof Request ? input.url : input);
+    await new Promise((r) => setTimeout(r, url.includes("X-Amz-Signature=") ? s3Ms : apiMs));
+    return realFetch(input, init);
+  }) as typeof fetch;
+}
+
+async function run(task: ReaderTask): Promise<ReaderResult> {
+  if (task.apiDelayMs > 0 || task.s3DelayMs > 0) addDelays(task.apiDelayMs, task.s3DelayMs);
+  const consumers = Array.from({ length: task.partitions }, (_, partition) => {
+    const c = new Consumer({ url: task.url, maxWaitMs: 0, maxPrefetchBytes: task.maxPrefetchBytes });
+    c.assign([{ topic: task.topic, partition, offset: 0 }]);
+    return c;
+  });
+  let read = 0;
+  const started = performance.now();
+  await Promise.all(
+    consumers.map(async (c, partition) => {
+      while (read < task.records) {
+        const records = await c.poll();
+        read += records.length;
+        if (records.length === 0 && c.lag({ topic: task.topic, partition }) === 0) return;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (read !== task.records) throw new Error(`read ${read} of ${task.records} records`);
+  const stats = consumers.map((c) => c.stats());
+  const sum = (pick: (s: (typeof stats)[number]) => number) => stats.reduce((n, s) => n + pick(s), 0);
+  return { seconds, bytes: sum((s) => s.bytesFetched), fetches: sum((s) => s.fetches), gets: sum((s) => s.segmentGets) };
+}
+
+const task = JSON.parse(process.argv[2] ?? "{}") as ReaderTask;
+process.stdout.write(`${JSON.stringify(await run(task))}\n`);
+process.exit(0); // fetches started ahead may still be running
