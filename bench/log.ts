@@ -10,7 +10,8 @@
  *   objects at the same mean size, by `concurrency` workers, each doing what one Seglog batch
  *   costs in storage: DynamoDB UpdateItem (the counter), S3 PutObject, DynamoDB PutItem (the index
  *   item, with its LSI key).
- * - Seglog consume: `seglog perf consume` of the whole topic, one consumer per partition, timed
+ * - Seglog consume: `seglog perf consume` of the whole topic, one consumer assigned every partition (as
+ *   Kafka's tool reads), timed
  *   as Kafka's `fetch.time.ms` (after the partitions were found and positioned).
  * - Bare consume (`bare.ts`): S3 GetObject of the bare objects by `concurrency` workers, in rounds
  *   as large as Seglog's fetches were (segments per fetch, measured), at most 16 GETs at once per

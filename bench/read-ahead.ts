@@ -3,7 +3,7 @@
  * unlike the local stack (where the log suite's consume runs are bound by the 2 cores instead).
  *
  * Per producer batch size: a topic of `concurrency` partitions, filled once; then read whole by
- * `reader.ts` (a Consumer per partition, in a process of its own) with fetching ahead off
+ * `reader.ts` (one Consumer assigned every partition, in a process of its own) with fetching ahead off
  * (`maxPrefetchBytes: 0`: a partition's fetch, its GETs, the next fetch, …) and on (the default:
  * the next fetch finds its segments while these GETs run), alternating, with no delay added and
  * with a delay added before every API call and every S3 GET.

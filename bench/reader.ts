@@ -1,8 +1,8 @@
 /**
- * Reads a whole topic with the SDK's Consumer (one per partition, as `seglog perf consume` reads
- * without a group), in a process of its own, with a fixed delay added before every API call and
- * every S3 GET: the round trips of a consumer far from the API and S3, which the local stack does
- * not have. The `readAhead` suite runs it with and without fetching ahead.
+ * Reads a whole topic with the SDK's Consumer (one assigned every partition, as `seglog perf
+ * consume` reads without a group), in a process of its own, with a fixed delay added before every
+ * API call and every S3 GET: the round trips of a consumer far from the API and S3, which the
+ * local stack does not have. The `readAhead` suite runs it with and without fetching ahead.
  *
  * Argument: one JSON object (`ReaderTask`); prints one JSON line (`ReaderResult`).
  */
@@ -40,29 +40,17 @@ function addDelays(apiMs: number, s3Ms: number): void {
 
 async function run(task: ReaderTask): Promise<ReaderResult> {
   if (task.apiDelayMs > 0 || task.s3DelayMs > 0) addDelays(task.apiDelayMs, task.s3DelayMs);
-  const consumers = Array.from({ length: task.partitions }, (_, partition) => {
-    const c = new Consumer({ url: task.url, maxWaitMs: 0, maxPrefetchBytes: task.maxPrefetchBytes });
-    c.assign([{ topic: task.topic, partition, offset: 0 }]);
-    return c;
-  });
+  const consumer = new Consumer({ url: task.url, maxWaitMs: 0, maxPrefetchBytes: task.maxPrefetchBytes });
+  consumer.assign(Array.from({ length: task.partitions }, (_, partition) => ({ topic: task.topic, partition, offset: 0 })));
   let read = 0;
   const started = performance.now();
-  await Promise.all(
-    consumers.map(async (c, partition) => {
-      while (read < task.records) {
-        const records = await c.poll();
-        read += records.length;
-        if (records.length === 0 && c.lag({ topic: task.topic, partition }) === 0) return;
-      }
-    }),
-  );
+  while (read < task.records) read += (await consumer.poll()).length;
   const seconds = (performance.now() - started) / 1000;
   if (read !== task.records) throw new Error(`read ${read} of ${task.records} records`);
-  const stats = consumers.map((c) => c.stats());
-  const sum = (pick: (s: (typeof stats)[number]) => number) => stats.reduce((n, s) => n + pick(s), 0);
-  return { seconds, bytes: sum((s) => s.bytesFetched), fetches: sum((s) => s.fetches), gets: sum((s) => s.segmentGets) };
+  const { bytesFetched, fetches, segmentGets } = consumer.stats();
+  return { seconds, bytes: bytesFetched, fetches, gets: segmentGets };
 }
 
 const task = JSON.parse(process.argv[2] ?? "{}") as ReaderTask;
 process.stdout.write(`${JSON.stringify(await run(task))}\n`);
-process.exit(0); // fetches started ahead may still be running
+process.exit(0); // a partition read to its end may still have a fetch under way

@@ -76,7 +76,7 @@ const SUITES: Suite[] = [
     name: "readAhead",
     run: async ({ config, stack, log }) => {
       const result = await runReadAheadBench(await stack(), config, log);
-      const title = `Fetching ahead: ${result.mb} MB read by a Consumer per partition (${result.partitions} partitions), with a delay added before every API call and S3 GET`;
+      const title = `Fetching ahead: ${result.mb} MB read by one Consumer of ${result.partitions} partitions, with a delay added before every API call and S3 GET`;
       return { result, tables: { [title]: readAheadTable(result) } };
     },
   },

@@ -393,27 +393,16 @@ class ConsumeRun {
 }
 
 /**
- * Every partition at once, one consumer each, from the earliest (or latest) offset: each keeps
- * its own fetch in flight, so no partition's answer is thrown away because another answered
- * first. Returns when the partitions were found and positioned (Kafka's rebalance end).
+ * Every partition, as Kafka's tool reads them: one consumer assigned them all, from the earliest
+ * (or latest) offset. Returns when the partitions were found and positioned (Kafka's rebalance
+ * end).
  */
 async function consumeDirectly(topic: string, options: ClientOptions, run: ConsumeRun): Promise<number> {
-  const { partitions } = await new Consumer(options).admin.describeTopic(topic);
-  const consumers = await Promise.all(
-    Array.from({ length: partitions }, async (_, partition) => {
-      const consumer = new Consumer(options);
-      consumer.assign([{ topic, partition }]);
-      await consumer.seek({ topic, partition }, options.autoOffsetReset);
-      return consumer;
-    }),
-  );
+  const consumer = new Consumer(options);
+  await consumer.assignTopic(topic, options.autoOffsetReset);
   const readyMs = Date.now();
-  await Promise.all(
-    consumers.map(async (consumer) => {
-      while (!run.done && !run.timedOut(readyMs)) run.tally(await consumer.poll({ maxWaitMs: Math.min(500, run.timeoutMs) }));
-      run.addStats(consumer.stats());
-    }),
-  );
+  while (!run.done && !run.timedOut(readyMs)) run.tally(await consumer.poll({ maxWaitMs: Math.min(500, run.timeoutMs) }));
+  run.addStats(consumer.stats());
   return readyMs;
 }
 

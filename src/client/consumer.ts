@@ -69,8 +69,8 @@ interface Fetched {
 }
 
 /**
- * Fetches a consumer keeps going per partition ahead of `poll()`: the next one, and the one after
- * it, which finds its segments while the next one's GETs run (and GETs only after them).
+ * Fetches a partition may have going at once: the one a poll waits for (or that waits for the
+ * next poll), and the one after it, which finds its segments while the first one's GETs run.
  */
 const READ_AHEAD = 2;
 
@@ -82,11 +82,17 @@ interface Ahead {
   readonly readsDone: Promise<unknown>;
 }
 
-/** A fetch started ahead for a partition at position `from`; its answer never rejects. */
-interface Prefetch {
+/** How a fetch ended: its answer (undefined when it was called off), or its error. */
+type Outcome = { readonly fetched: Fetched | undefined } | { readonly error: unknown };
+
+/** A partition's fetch from position `from`, kept until a poll takes its answer. */
+interface PendingFetch {
   readonly from: number;
   readonly abort: AbortController;
-  readonly answer: Promise<Fetched | { readonly unreachable: SeglogError } | undefined>;
+  /** Never rejects. */
+  readonly outcome: Promise<Outcome>;
+  /** Set when the fetch has ended. */
+  ended?: Outcome;
   /** Set when its answer names where the fetch after it starts. */
   next?: Ahead;
 }
@@ -121,8 +127,8 @@ export class Consumer {
   private readonly maxWaitMs: number;
   private readonly maxPrefetches: number;
   private readonly assigned = new Map<string, Position>();
-  /** Per partition, in offset order: the first starts at the partition's position. */
-  private readonly prefetches = new Map<string, Prefetch[]>();
+  /** Per partition, its fetches in offset order: the first starts at the partition's position. */
+  private readonly fetches = new Map<string, PendingFetch[]>();
   /** "api" from the first answer of a server too old to name segments. */
   private readFrom: "storage" | "api";
   private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number };
@@ -155,8 +161,8 @@ export class Consumer {
       const kept = previous.get(tpKey(tp));
       this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0 });
     }
-    for (const [key, chain] of this.prefetches) {
-      if (this.assigned.get(key)?.position !== chain[0]?.from) this.dropPrefetch(key);
+    for (const [key, chain] of this.fetches) {
+      if (this.assigned.get(key)?.position !== chain[0]?.from) this.dropFetches(key);
     }
   }
 
@@ -174,9 +180,9 @@ export class Consumer {
   async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
     const entry = this.assigned.get(tpKey(tp));
     if (!entry) throw invalid(`${tp.topic}-${tp.partition} is not assigned`);
-    this.dropPrefetch(tpKey(tp));
+    this.dropFetches(tpKey(tp));
     entry.position = typeof to === "number" ? to : (await this.admin.offsetFor(tp.topic, tp.partition, to)).offset;
-    this.dropPrefetch(tpKey(tp)); // one a poll started while the offset was looked up
+    this.dropFetches(tpKey(tp)); // one a poll started while the offset was looked up
   }
 
   position(tp: TopicPartition): number | undefined {
@@ -190,132 +196,120 @@ export class Consumer {
   }
 
   /**
-   * Fetches from every assigned partition at once and returns as soon as one has records
-   * (the other long polls are cancelled, their positions unchanged), or after `maxWaitMs`.
-   * Aborting `signal` ends the poll early the same way: the records of fetches that already
-   * answered are returned (their positions moved), the others are dropped. When a partition's
-   * fetch fails, the poll fails and returns nothing: the partitions that answered go back to
-   * where they were, so that the next poll reads their records again.
+   * Waits until a partition's fetch answers with records (or all answer with none, after at
+   * most `maxWaitMs` at the end of the log), and returns the records of every fetch that has
+   * answered by then. A fetch still under way is not called off: the next poll takes its answer
+   * (so a partition far behind is not starved by one whose answers come first). Aborting
+   * `signal` ends the poll early the same way, but drops the fetches still under way. When a
+   * partition's fetch fails, the poll fails and returns nothing: no partition moves, so the next
+   * poll reads the records of those that answered again.
    */
   async poll(options: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<ConsumedRecord[]> {
     const entries = [...this.assigned.values()];
     if (entries.length === 0) throw invalid("No partitions assigned");
     for (const e of entries) if (e.position === undefined) await this.resetPosition(e);
-    const abort = new AbortController();
     const outer = options.signal;
     if (outer?.aborted) return [];
-    const onAbort = () => abort.abort();
-    outer?.addEventListener("abort", onAbort, { once: true });
     const maxWaitMs = options.maxWaitMs ?? this.maxWaitMs;
-    const before = entries.map((e) => ({ e, position: e.position, highWatermark: e.highWatermark }));
-    let failure: { error: unknown } | undefined;
+    const heads = entries.map((e) => ({ e, fetch: this.nextFetch(e, maxWaitMs) }));
+    const told = (f: PendingFetch) => f.ended !== undefined && ("error" in f.ended || (f.ended.fetched?.records.length ?? 0) > 0);
+    let stop = () => {};
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    outer?.addEventListener("abort", stop, { once: true });
     try {
-      const results = await Promise.all(
-        entries.map(async (e) => {
-          try {
-            const records = await this.fetchPartition(e, maxWaitMs, abort.signal);
-            if (records.length > 0) abort.abort();
-            return records;
-          } catch (err) {
-            if (abort.signal.aborted && (!isSeglogError(err) || err.retriable || outer?.aborted === true)) return [];
-            failure ??= { error: err };
-            abort.abort(); // the others end now; their answers are not used
-            return [];
-          }
-        }),
-      );
-      if (failure === undefined) return results.flat();
-      for (const b of before) {
-        if (b.e.position === b.position) continue;
-        b.e.position = b.position;
-        b.e.highWatermark = b.highWatermark;
-        this.dropPrefetch(tpKey(b.e.tp));
+      let waiting = heads.filter((h) => h.fetch.ended === undefined);
+      while (waiting.length > 0 && !heads.some((h) => told(h.fetch)) && !outer?.aborted) {
+        await Promise.race([stopped, ...waiting.map((h) => h.fetch.outcome)]);
+        waiting = waiting.filter((h) => h.fetch.ended === undefined);
       }
-      throw failure.error;
     } finally {
-      outer?.removeEventListener("abort", onAbort);
+      outer?.removeEventListener("abort", stop);
     }
+    const answered: { e: Position; fetched: Fetched }[] = [];
+    let failure: { error: unknown } | undefined;
+    for (const { e, fetch } of heads) {
+      const key = tpKey(e.tp);
+      if (fetch.ended === undefined) {
+        if (outer?.aborted) this.dropFetches(key);
+        continue;
+      }
+      if (this.fetches.get(key)?.[0] === fetch) this.fetches.get(key)?.shift();
+      if (fetch.abort.signal.aborted) continue; // dropped meanwhile (a seek, a new assignment)
+      if ("fetched" in fetch.ended) {
+        if (fetch.ended.fetched !== undefined) answered.push({ e, fetched: fetch.ended.fetched });
+        continue;
+      }
+      this.dropFetches(key);
+      const error = fetch.ended.error;
+      if (isSeglogError(error) && error.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") await this.resetPosition(e);
+      else if (!outer?.aborted) failure ??= { error };
+    }
+    if (failure !== undefined) {
+      for (const { e } of answered) this.dropFetches(tpKey(e.tp));
+      throw failure.error;
+    }
+    for (const { e, fetched } of answered) {
+      e.position = fetched.nextPosition;
+      e.highWatermark = fetched.highWatermark;
+      const key = tpKey(e.tp);
+      // Fetches started from where the answer said reading goes on, when it ended short of that.
+      if (this.fetches.get(key)?.[0]?.from !== e.position) this.dropFetches(key);
+      this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark, readsDone: Promise.resolve() });
+    }
+    return answered.flatMap((a) => a.fetched.records);
   }
 
-  /** A prefetched answer when there is one for the current position, else a fetch now. */
-  private async fetchPartition(e: Position, maxWaitMs: number, signal: AbortSignal): Promise<ConsumedRecord[]> {
+  /** The partition's fetch from its position: one already under way or answered, else one started now. */
+  private nextFetch(e: Position, maxWaitMs: number): PendingFetch {
     const key = tpKey(e.tp);
-    const chain = this.prefetches.get(key);
-    const ahead = chain?.[0];
-    let fetched: Fetched | undefined;
-    if (ahead !== undefined && ahead.from === e.position) {
-      const aborted = new Promise<"aborted">((resolve) => signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
-      const answer = await Promise.race([ahead.answer, aborted]);
-      if (answer === "aborted") return []; // kept for the next poll
-      chain?.shift();
-      // S3 out of reach is already the end of the retries: report it rather than retry as long again.
-      if (answer !== undefined && "unreachable" in answer) {
-        this.dropPrefetch(key);
-        throw answer.unreachable;
-      }
-      fetched = answer; // undefined when it failed: fetch again below, which reports the error
-    } else if (ahead !== undefined) {
-      this.dropPrefetch(key);
-    }
-    try {
-      fetched ??= await this.fetchFrom(e.tp, e.position as number, maxWaitMs, signal, {
-        located: (next) => {
-          if (!signal.aborted) this.readAhead(key, e.tp, next);
-        },
-      });
-    } catch (err) {
-      if (isSeglogError(err) && err.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") {
-        await this.resetPosition(e);
-        return [];
-      }
-      throw err;
-    }
-    if (fetched === undefined) return [];
-    e.position = fetched.nextPosition;
-    e.highWatermark = fetched.highWatermark;
-    // Fetches started ahead from where the answer said reading goes on, when it ended short of that.
-    if (this.prefetches.get(key)?.[0]?.from !== e.position) this.dropPrefetch(key);
-    this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark, readsDone: Promise.resolve() });
-    return fetched.records;
+    const first = this.fetches.get(key)?.[0];
+    if (first !== undefined && first.from === e.position) return first;
+    this.dropFetches(key);
+    const fetch = this.startFetch(key, e.tp, { from: e.position as number, highWatermark: e.highWatermark, readsDone: Promise.resolve() }, maxWaitMs);
+    this.fetches.set(key, [fetch]);
+    return fetch;
   }
 
   /**
-   * Starts fetches for a partition until `READ_AHEAD` are going, each from where the one before
-   * it said reading goes on (`position` for the first), while the partition is behind its high
-   * watermark and the consumer's `maxPrefetchBytes` allow.
+   * Starts fetches for a partition, each from where the one before it said reading goes on
+   * (`position` when there is none), until `READ_AHEAD` are going, while the partition is behind
+   * its high watermark and `maxPrefetchBytes` allow.
    */
   private readAhead(key: string, tp: TopicPartition, position: Ahead): void {
-    const chain = this.prefetches.get(key) ?? [];
-    let started = 0;
-    for (const c of this.prefetches.values()) started += c.length;
+    const chain = this.fetches.get(key) ?? [];
+    let ahead = 0; // fetches beyond each partition's next answer
+    for (const c of this.fetches.values()) ahead += Math.max(0, c.length - 1);
     for (;;) {
       const next = chain.length === 0 ? position : chain.at(-1)?.next;
-      if (next === undefined || next.from >= next.highWatermark || chain.length >= READ_AHEAD || started >= this.maxPrefetches) break;
-      chain.push(this.prefetch(key, tp, next));
-      started++;
+      if (next === undefined || next.from >= next.highWatermark || chain.length >= READ_AHEAD || ahead >= this.maxPrefetches) break;
+      if (chain.length > 0) ahead++;
+      chain.push(this.startFetch(key, tp, next, 0));
     }
-    if (chain.length > 0) this.prefetches.set(key, chain);
+    if (chain.length > 0) this.fetches.set(key, chain);
   }
 
-  private prefetch(key: string, tp: TopicPartition, ahead: Ahead): Prefetch {
+  private startFetch(key: string, tp: TopicPartition, from: Ahead, maxWaitMs: number): PendingFetch {
     const abort = new AbortController();
-    const prefetch: Prefetch = {
-      from: ahead.from,
+    const fetch: PendingFetch = {
+      from: from.from,
       abort,
-      answer: this.fetchFrom(tp, ahead.from, 0, abort.signal, {
-        after: ahead.readsDone,
+      outcome: this.fetchFrom(tp, from.from, maxWaitMs, abort.signal, {
+        after: from.readsDone,
         located: (next) => {
-          prefetch.next = next;
-          if (this.prefetches.get(key)?.at(-1) === prefetch) this.readAhead(key, tp, next);
+          fetch.next = next;
+          if (this.fetches.get(key)?.at(-1) === fetch) this.readAhead(key, tp, next);
         },
-      }).catch((e: unknown) => (isSeglogError(e) && e.code === "StorageUnreachable" ? { unreachable: e } : undefined)),
+      }).then(
+        (fetched) => (fetch.ended = { fetched }),
+        (error: unknown) => (fetch.ended = { error }),
+      ),
     };
-    return prefetch;
+    return fetch;
   }
 
-  private dropPrefetch(key: string): void {
-    for (const p of this.prefetches.get(key) ?? []) p.abort.abort();
-    this.prefetches.delete(key);
+  private dropFetches(key: string): void {
+    for (const f of this.fetches.get(key) ?? []) f.abort.abort();
+    this.fetches.delete(key);
   }
 
   /**
