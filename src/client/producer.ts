@@ -95,12 +95,20 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** The longest timer Node runs (2^31 − 1 ms, as Kafka's `linger.ms`, an int, allows). */
 const MAX_LINGER_MS = 2 ** 31 - 1;
 
+/** Bytes of a value or header value, without encoding a string to count them (0 for a value of
+ * the wrong type, which fails its batch when encoded). */
+const byteLengthOf = (v: string | Uint8Array | null | undefined): number =>
+  typeof v === "string" ? Buffer.byteLength(v, "utf8") : v instanceof Uint8Array ? v.byteLength : 0;
+
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
 function recordSize(key: Uint8Array | null, record: ProducerRecord): number {
-  let size = 16 + (key?.byteLength ?? 0) + (toBytes(record.value)?.byteLength ?? 0);
-  for (const [k, v] of Object.entries(record.headers ?? {})) size += 4 + Buffer.byteLength(k) + (toBytes(v)?.byteLength ?? 0);
+  let size = 16 + (key?.byteLength ?? 0) + byteLengthOf(record.value);
+  if (record.headers != null) for (const [k, v] of Object.entries(record.headers)) size += 4 + Buffer.byteLength(k) + byteLengthOf(v);
   return size;
 }
+
+/** `send`'s promise is also marked handled with this (one function, not one per record). */
+const ignore = (): undefined => undefined;
 
 /**
  * Kafka's adaptive sticky partitioner (KIP-794): the next partition for null-key records, drawn
@@ -189,7 +197,7 @@ export class Producer {
    */
   send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     const result = this.enqueue(topic, record);
-    result.catch(() => undefined);
+    result.catch(ignore);
     return result;
   }
 
@@ -430,7 +438,7 @@ export class Producer {
           records: b.records.map((r) => ({
             key: toBytes(r.key),
             value: toBytes(r.value),
-            headers: Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: toBytes(value) })),
+            headers: r.headers == null ? [] : Object.entries(r.headers).map(([key, value]) => ({ key, value: toBytes(value) })),
             timestamp: r.timestamp ?? now,
           })),
         });
