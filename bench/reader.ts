@@ -46,6 +46,7 @@ async function run(task: ReaderTask): Promise<ReaderResult> {
   const started = performance.now();
   while (read < task.records) read += (await consumer.poll()).length;
   const seconds = (performance.now() - started) / 1000;
+  consumer.close();
   if (read !== task.records) throw new Error(`read ${read} of ${task.records} records`);
   const { bytesFetched, fetches, segmentGets } = consumer.stats();
   return { seconds, bytes: bytesFetched, fetches, gets: segmentGets };
@@ -53,4 +54,3 @@ async function run(task: ReaderTask): Promise<ReaderResult> {
 
 const task = JSON.parse(process.argv[2] ?? "{}") as ReaderTask;
 process.stdout.write(`${JSON.stringify(await run(task))}\n`);
-process.exit(0); // a partition read to its end may still have a fetch under way

@@ -402,6 +402,7 @@ async function consumeDirectly(topic: string, options: ClientOptions, run: Consu
   await consumer.assignTopic(topic, options.autoOffsetReset);
   const readyMs = Date.now();
   while (!run.done && !run.timedOut(readyMs)) run.tally(await consumer.poll({ maxWaitMs: Math.min(500, run.timeoutMs) }));
+  consumer.close();
   run.addStats(consumer.stats());
   return readyMs;
 }

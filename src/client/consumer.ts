@@ -74,12 +74,10 @@ interface Fetched {
  */
 const READ_AHEAD = 2;
 
-/** Where a partition's next fetch starts, as soon as an answer said so, and when that answer's
- * GETs end (a segments answer names the next offset before its segments are read). */
-interface Ahead {
+/** Where a partition's next fetch starts, and the high watermark an answer gave with it. */
+interface NextFetch {
   readonly from: number;
   readonly highWatermark: number;
-  readonly readsDone: Promise<unknown>;
 }
 
 /** How a fetch ended: its answer (undefined when it was called off), or its error. */
@@ -88,21 +86,26 @@ type Outcome = { readonly fetched: Fetched | undefined } | { readonly error: unk
 /** A partition's fetch from position `from`, kept until a poll takes its answer. */
 interface PendingFetch {
   readonly from: number;
+  readonly maxWaitMs: number;
+  /** Started ahead of the polls (counts against `maxPrefetchBytes`), not by a poll. */
+  readonly ahead: boolean;
   readonly abort: AbortController;
   /** Never rejects. */
   readonly outcome: Promise<Outcome>;
-  /** Set when the fetch has ended. */
+  /** Set when the fetch has ended; a fetch called off ends with no answer. */
   ended?: Outcome;
-  /** Set when its answer names where the fetch after it starts. */
-  next?: Ahead;
+  /** Where the fetch after it starts: from its answer, before that answer's segments are read,
+   * then from what it read; none when it failed or was called off. */
+  next?: NextFetch;
 }
 
 /** How a fetch takes part in reading ahead (`Consumer.readAhead`). */
 interface Pipeline {
-  /** Its segments are read only once this settles: one partition's GETs go one fetch at a time. */
-  readonly after?: Promise<unknown>;
+  /** Its segments are read only once this settles (the fetch before it has ended): one
+   * partition's GETs go one fetch at a time. */
+  readonly after: Promise<unknown>;
   /** Told where the next fetch starts as soon as the answer says, before its segments are read. */
-  readonly located?: (next: Ahead) => void;
+  readonly located: (next: NextFetch) => void;
 }
 
 /** Stored batches read for one fetch, and where the partition's position goes after them. */
@@ -200,9 +203,9 @@ export class Consumer {
    * most `maxWaitMs` at the end of the log), and returns the records of every fetch that has
    * answered by then. A fetch still under way is not called off: the next poll takes its answer
    * (so a partition far behind is not starved by one whose answers come first). Aborting
-   * `signal` ends the poll early the same way, but drops the fetches still under way. When a
-   * partition's fetch fails, the poll fails and returns nothing: no partition moves, so the next
-   * poll reads the records of those that answered again.
+   * `signal` ends the poll early the same way. When a partition's fetch fails, the poll fails
+   * and returns nothing: no partition moves (but one whose offset was out of range is reset, by
+   * `autoOffsetReset`), so the next poll reads the records of those that answered again.
    */
   async poll(options: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<ConsumedRecord[]> {
     const entries = [...this.assigned.values()];
@@ -229,20 +232,16 @@ export class Consumer {
     let failure: { error: unknown } | undefined;
     for (const { e, fetch } of heads) {
       const key = tpKey(e.tp);
-      if (fetch.ended === undefined) {
-        if (outer?.aborted) this.dropFetches(key);
-        continue;
-      }
+      const ended = fetch.ended;
+      if (ended === undefined) continue; // the next poll takes its answer
       if (this.fetches.get(key)?.[0] === fetch) this.fetches.get(key)?.shift();
-      if (fetch.abort.signal.aborted) continue; // dropped meanwhile (a seek, a new assignment)
-      if ("fetched" in fetch.ended) {
-        if (fetch.ended.fetched !== undefined) answered.push({ e, fetched: fetch.ended.fetched });
+      if ("fetched" in ended) {
+        if (ended.fetched !== undefined) answered.push({ e, fetched: ended.fetched });
         continue;
       }
       this.dropFetches(key);
-      const error = fetch.ended.error;
-      if (isSeglogError(error) && error.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") await this.resetPosition(e);
-      else if (!outer?.aborted) failure ??= { error };
+      if (isSeglogError(ended.error) && ended.error.kind === "OffsetOutOfRange" && this.autoOffsetReset !== "none") await this.resetPosition(e);
+      else if (!outer?.aborted) failure ??= { error: ended.error };
     }
     if (failure !== undefined) {
       for (const { e } of answered) this.dropFetches(tpKey(e.tp));
@@ -254,54 +253,76 @@ export class Consumer {
       const key = tpKey(e.tp);
       // Fetches started from where the answer said reading goes on, when it ended short of that.
       if (this.fetches.get(key)?.[0]?.from !== e.position) this.dropFetches(key);
-      this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark, readsDone: Promise.resolve() });
+      this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark });
     }
     return answered.flatMap((a) => a.fetched.records);
   }
 
-  /** The partition's fetch from its position: one already under way or answered, else one started now. */
+  /**
+   * Stops every fetch under way and forgets the assignment. A consumer needs no closing to let
+   * its process exit, but fetches started ahead of a poll that will not come go on reading until
+   * they end.
+   */
+  close(): void {
+    this.assign([]);
+  }
+
+  /**
+   * The partition's fetch from its position: one already under way or answered (unless it waits
+   * longer at the end of the log than this poll may), else one started now.
+   */
   private nextFetch(e: Position, maxWaitMs: number): PendingFetch {
     const key = tpKey(e.tp);
     const first = this.fetches.get(key)?.[0];
-    if (first !== undefined && first.from === e.position) return first;
+    if (first !== undefined && first.from === e.position && (first.ended !== undefined || first.maxWaitMs <= maxWaitMs)) return first;
     this.dropFetches(key);
-    const fetch = this.startFetch(key, e.tp, { from: e.position as number, highWatermark: e.highWatermark, readsDone: Promise.resolve() }, maxWaitMs);
+    const fetch = this.startFetch(key, e.tp, e.position as number, Promise.resolve(), maxWaitMs, false);
     this.fetches.set(key, [fetch]);
     return fetch;
   }
 
   /**
-   * Starts fetches for a partition, each from where the one before it said reading goes on
+   * Starts fetches for a partition, each from where the one before it says reading goes on
    * (`position` when there is none), until `READ_AHEAD` are going, while the partition is behind
-   * its high watermark and `maxPrefetchBytes` allow.
+   * its high watermark and the fetches started ahead of the polls stay within `maxPrefetchBytes`.
+   * Each reads its segments once the one before it has ended.
    */
-  private readAhead(key: string, tp: TopicPartition, position: Ahead): void {
+  private readAhead(key: string, tp: TopicPartition, position: NextFetch): void {
     const chain = this.fetches.get(key) ?? [];
-    let ahead = 0; // fetches beyond each partition's next answer
-    for (const c of this.fetches.values()) ahead += Math.max(0, c.length - 1);
+    let ahead = 0;
+    for (const c of this.fetches.values()) for (const f of c) if (f.ahead) ahead++;
     for (;;) {
-      const next = chain.length === 0 ? position : chain.at(-1)?.next;
+      const last = chain.at(-1);
+      const next = last === undefined ? position : last.next;
       if (next === undefined || next.from >= next.highWatermark || chain.length >= READ_AHEAD || ahead >= this.maxPrefetches) break;
-      if (chain.length > 0) ahead++;
-      chain.push(this.startFetch(key, tp, next, 0));
+      chain.push(this.startFetch(key, tp, next.from, last?.outcome ?? Promise.resolve(), 0, true));
+      ahead++;
     }
     if (chain.length > 0) this.fetches.set(key, chain);
   }
 
-  private startFetch(key: string, tp: TopicPartition, from: Ahead, maxWaitMs: number): PendingFetch {
+  private startFetch(key: string, tp: TopicPartition, from: number, after: Promise<unknown>, maxWaitMs: number, ahead: boolean): PendingFetch {
     const abort = new AbortController();
+    const ended = (outcome: Outcome): Outcome => {
+      fetch.ended = abort.signal.aborted ? { fetched: undefined } : outcome;
+      const fetched = "fetched" in fetch.ended ? fetch.ended.fetched : undefined;
+      fetch.next = fetched && { from: fetched.nextPosition, highWatermark: fetched.highWatermark };
+      return fetch.ended;
+    };
     const fetch: PendingFetch = {
-      from: from.from,
+      from,
+      maxWaitMs,
+      ahead,
       abort,
-      outcome: this.fetchFrom(tp, from.from, maxWaitMs, abort.signal, {
-        after: from.readsDone,
+      outcome: this.fetchFrom(tp, from, maxWaitMs, abort.signal, {
+        after,
         located: (next) => {
           fetch.next = next;
           if (this.fetches.get(key)?.at(-1) === fetch) this.readAhead(key, tp, next);
         },
       }).then(
-        (fetched) => (fetch.ended = { fetched }),
-        (error: unknown) => (fetch.ended = { error }),
+        (fetched) => ended({ fetched }),
+        (error: unknown) => ended({ error }),
       ),
     };
     return fetch;
@@ -315,7 +336,7 @@ export class Consumer {
   /**
    * One fetch (with the client's retries); undefined when `signal` ended it first. `pipeline.located`
    * hears where the next fetch starts as soon as an answer says; its segments are read only after
-   * `pipeline.after` (the GETs of the fetch before it).
+   * `pipeline.after` (the fetch before it has ended).
    */
   private async fetchFrom(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, pipeline: Pipeline): Promise<Fetched | undefined> {
     const read = () =>
@@ -367,7 +388,7 @@ export class Consumer {
     this.counts.bytesFetched += reply.bytes?.byteLength ?? 0;
     const nextPosition = Number(reply.headers.get("seglog-next-offset") ?? position);
     const highWatermark = Number(reply.headers.get("seglog-high-watermark") ?? 0);
-    pipeline.located?.({ from: nextPosition, highWatermark, readsDone: Promise.resolve() });
+    pipeline.located({ from: nextPosition, highWatermark });
     return { chunks: reply.bytes === undefined ? [] : [reply.bytes], nextPosition, highWatermark };
   }
 
@@ -386,13 +407,10 @@ export class Consumer {
       return this.fetchBytes(tp, position, maxWaitMs, signal, pipeline);
     }
     const located = parseSegmentsAnswer(reply.json);
-    const reads = (async () => {
-      await pipeline.after;
-      return signal.aborted ? undefined : readSegments(located.segments, { ...this.segmentReads, signal });
-    })();
-    pipeline.located?.({ from: located.nextOffset, highWatermark: located.highWatermark, readsDone: reads.catch(() => undefined) });
-    const chunks = await reads;
-    if (chunks === undefined) return undefined; // ended while the fetch before it read
+    pipeline.located({ from: located.nextOffset, highWatermark: located.highWatermark });
+    await pipeline.after;
+    if (signal.aborted) return undefined; // called off while the fetch before it read
+    const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
     this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
     return { chunks, nextPosition: positionAfter(located, chunks.length), highWatermark: located.highWatermark };

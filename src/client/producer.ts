@@ -98,7 +98,7 @@ const MAX_LINGER_MS = 2 ** 31 - 1;
 /** Bytes of a value or header value, without encoding a string to count them (0 for a value of
  * the wrong type, which fails its batch when encoded). */
 const byteLengthOf = (v: string | Uint8Array | null | undefined): number =>
-  typeof v === "string" ? Buffer.byteLength(v, "utf8") : v instanceof Uint8Array ? v.byteLength : 0;
+  typeof v === "string" ? Buffer.byteLength(v, "utf8") : ArrayBuffer.isView(v) ? v.byteLength : 0;
 
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
 function recordSize(key: Uint8Array | null, record: ProducerRecord): number {

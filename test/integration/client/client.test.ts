@@ -417,6 +417,10 @@ describe("the client SDK", () => {
       };
       while (seen.length < 3) await read();
       expect(seen).toEqual(["p0v0", "p0v1", "p0v2"]);
+      // A group member's poll is woken by every heartbeat answer: that does not call it off either.
+      const woken = new AbortController();
+      setTimeout(() => woken.abort(), 100);
+      expect(await consumer.poll({ signal: woken.signal })).toEqual([]);
       release();
       for (let i = 0; i < 20 && seen.length < 6; i++) await read();
       expect(seen.slice(3)).toEqual(["p1v0", "p1v1", "p1v2"]);
@@ -425,6 +429,39 @@ describe("the client SDK", () => {
     } finally {
       undo();
     }
+  });
+
+  it("keeps what it fetches ahead within maxPrefetchBytes over all partitions, and starts a fetch anew rather than outwait a poll's own maxWaitMs", async () => {
+    const topic = uniqueName("prefetch-bound");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
+    const { log } = testLog();
+    for (const partition of [0, 1, 2]) {
+      for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`), partition }]);
+    }
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    // maxBytes 1: a segment per fetch; maxPrefetchBytes 1: one fetch ahead, over all partitions.
+    const consumer = new Consumer({ url: api.url, maxBytes: 1, maxPrefetchBytes: 1, maxWaitMs: 0 });
+    consumer.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
+    let before = fetchRequests;
+    const first = await consumer.poll();
+    await settle();
+    expect(first.length).toBeGreaterThan(0);
+    expect(fetchRequests - before).toBe(3 + 1); // a fetch per partition for the poll, and one ahead
+    let seen = first.length;
+    for (let i = 0; i < 30 && seen < 9; i++) seen += (await consumer.poll()).length;
+    expect(seen).toBe(9);
+
+    // A long poll left waiting at the end of the log, then a poll that may not wait.
+    const tail = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0 });
+    tail.assign([{ topic, partition: 0, offset: 3 }]);
+    const woken = new AbortController();
+    setTimeout(() => woken.abort(), 100);
+    expect(await tail.poll({ maxWaitMs: 5_000, signal: woken.signal })).toEqual([]);
+    before = fetchRequests;
+    expect(await tail.poll({ maxWaitMs: 0 })).toEqual([]);
+    expect(fetchRequests - before).toBe(1); // a fetch of its own, not the 5 s one
+    tail.close();
+    consumer.close();
   });
 
   it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {
