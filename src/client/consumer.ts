@@ -102,8 +102,9 @@ interface PendingFetch {
 /** How a fetch takes part in reading ahead (`Consumer.readAhead`). */
 interface Pipeline {
   /** Its segments are read only once this settles (the fetch before it has ended): one
-   * partition's GETs go one fetch at a time. */
-  readonly after: Promise<unknown>;
+   * partition's GETs go one fetch at a time. False: that fetch ended short of where this one
+   * starts (a failed GET), so this one's answer would be dropped, and it reads nothing. */
+  readonly after: Promise<boolean>;
   /** Told where the next fetch starts as soon as the answer says, before its segments are read. */
   readonly located: (next: NextFetch) => void;
 }
@@ -235,6 +236,8 @@ export class Consumer {
       const ended = fetch.ended;
       if (ended === undefined) continue; // the next poll takes its answer
       if (this.fetches.get(key)?.[0] === fetch) this.fetches.get(key)?.shift();
+      // Dropped after it answered (a seek, an assignment or close() while the poll waited).
+      if (fetch.abort.signal.aborted || this.assigned.get(key) !== e) continue;
       if ("fetched" in ended) {
         if (ended.fetched !== undefined) answered.push({ e, fetched: ended.fetched });
         continue;
@@ -269,14 +272,14 @@ export class Consumer {
 
   /**
    * The partition's fetch from its position: one already under way or answered (unless it waits
-   * longer at the end of the log than this poll may), else one started now.
+   * longer at the end of the log than this poll may, and has not answered yet), else one started now.
    */
   private nextFetch(e: Position, maxWaitMs: number): PendingFetch {
     const key = tpKey(e.tp);
     const first = this.fetches.get(key)?.[0];
-    if (first !== undefined && first.from === e.position && (first.ended !== undefined || first.maxWaitMs <= maxWaitMs)) return first;
+    if (first !== undefined && first.from === e.position && (first.next !== undefined || first.ended !== undefined || first.maxWaitMs <= maxWaitMs)) return first;
     this.dropFetches(key);
-    const fetch = this.startFetch(key, e.tp, e.position as number, Promise.resolve(), maxWaitMs, false);
+    const fetch = this.startFetch(key, e.tp, e.position as number, Promise.resolve(true), maxWaitMs, false);
     this.fetches.set(key, [fetch]);
     return fetch;
   }
@@ -285,7 +288,6 @@ export class Consumer {
    * Starts fetches for a partition, each from where the one before it says reading goes on
    * (`position` when there is none), until `READ_AHEAD` are going, while the partition is behind
    * its high watermark and the fetches started ahead of the polls stay within `maxPrefetchBytes`.
-   * Each reads its segments once the one before it has ended.
    */
   private readAhead(key: string, tp: TopicPartition, position: NextFetch): void {
     const chain = this.fetches.get(key) ?? [];
@@ -295,13 +297,15 @@ export class Consumer {
       const last = chain.at(-1);
       const next = last === undefined ? position : last.next;
       if (next === undefined || next.from >= next.highWatermark || chain.length >= READ_AHEAD || ahead >= this.maxPrefetches) break;
-      chain.push(this.startFetch(key, tp, next.from, last?.outcome ?? Promise.resolve(), 0, true));
+      // It reads its segments once the one before it has ended where that one said it would.
+      const after = last === undefined ? Promise.resolve(true) : last.outcome.then(() => last.next?.from === next.from);
+      chain.push(this.startFetch(key, tp, next.from, after, 0, true));
       ahead++;
     }
     if (chain.length > 0) this.fetches.set(key, chain);
   }
 
-  private startFetch(key: string, tp: TopicPartition, from: number, after: Promise<unknown>, maxWaitMs: number, ahead: boolean): PendingFetch {
+  private startFetch(key: string, tp: TopicPartition, from: number, after: Promise<boolean>, maxWaitMs: number, ahead: boolean): PendingFetch {
     const abort = new AbortController();
     const ended = (outcome: Outcome): Outcome => {
       fetch.ended = abort.signal.aborted ? { fetched: undefined } : outcome;
@@ -408,8 +412,7 @@ export class Consumer {
     }
     const located = parseSegmentsAnswer(reply.json);
     pipeline.located({ from: located.nextOffset, highWatermark: located.highWatermark });
-    await pipeline.after;
-    if (signal.aborted) return undefined; // called off while the fetch before it read
+    if (!(await pipeline.after) || signal.aborted) return undefined; // called off while the fetch before it read
     const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
     this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;

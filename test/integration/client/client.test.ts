@@ -431,6 +431,41 @@ describe("the client SDK", () => {
     }
   });
 
+  it("keeps a seek made while a poll waits: the poll does not apply an answer fetched from before it", async () => {
+    const topic = uniqueName("seek-in-poll");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
+    const { log } = testLog();
+    for (const partition of [0, 1]) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`p${partition}`), partition }]);
+    const realFetch = globalThis.fetch;
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let heldGets = 0;
+    const undo = interceptS3Gets(async (url, init) => {
+      if (/\/1\/\d{20}\.log\?/.test(url)) {
+        heldGets++;
+        await released; // partition 1's GET waits
+      }
+      return realFetch(url, init);
+    });
+    try {
+      const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+      consumer.assign([
+        { topic, partition: 0, offset: 1 }, // at the end: its fetch answers at once, with nothing
+        { topic, partition: 1, offset: 0 },
+      ]);
+      const polled = consumer.poll();
+      await vi.waitFor(() => expect(heldGets).toBe(1), { timeout: 5_000 });
+      await consumer.seek({ topic, partition: 0 }, 0);
+      release();
+      expect((await polled).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p1"]);
+      expect(consumer.position({ topic, partition: 0 })).toBe(0);
+      expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p0"]);
+      consumer.close();
+    } finally {
+      undo();
+    }
+  });
+
   it("keeps what it fetches ahead within maxPrefetchBytes over all partitions, and starts a fetch anew rather than outwait a poll's own maxWaitMs", async () => {
     const topic = uniqueName("prefetch-bound");
     await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
