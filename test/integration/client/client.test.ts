@@ -47,12 +47,20 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
-/** A topic of one partition holding `n` batches of one record each, `v0`, `v1`, …: a segment each. */
-async function topicOfSegments(prefix: string, n: number): Promise<string> {
+/**
+ * A topic whose partitions each hold `n` batches of one record, a segment each: `v0`, `v1`, … in
+ * a topic of one partition, `p0v0`, `p1v0`, `p0v1`, … (partition by partition, in turn) in more.
+ */
+async function topicOfSegments(prefix: string, n: number, partitions = 1): Promise<string> {
   const topic = uniqueName(prefix);
-  await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });
+  await new Admin({ url: api.url }).createTopic(topic, { partitions });
   const { log } = testLog();
-  for (let i = 0; i < n; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`) }]);
+  for (let i = 0; i < n; i++) {
+    for (let partition = 0; partition < partitions; partition++) {
+      const value = Buffer.from(partitions === 1 ? `v${i}` : `p${partition}v${i}`);
+      await log.produceRecords(topic, [{ key: null, value, partition }]);
+    }
+  }
   return topic;
 }
 
@@ -384,12 +392,7 @@ describe("the client SDK", () => {
   });
 
   it("keeps a partition's fetch going when another partition answers first, so a partition whose reads are slow is read, not starved", async () => {
-    const topic = uniqueName("not-starved");
-    await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
-    const { log } = testLog();
-    for (let i = 0; i < 3; i++) {
-      for (const partition of [0, 1]) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`p${partition}v${i}`), partition }]);
-    }
+    const topic = await topicOfSegments("not-starved", 3, 2);
     const realFetch = globalThis.fetch;
     const getsOf: Record<string, number> = {};
     let release = () => {};
@@ -432,10 +435,7 @@ describe("the client SDK", () => {
   });
 
   it("keeps a seek made while a poll waits: the poll does not apply an answer fetched from before it", async () => {
-    const topic = uniqueName("seek-in-poll");
-    await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
-    const { log } = testLog();
-    for (const partition of [0, 1]) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`p${partition}`), partition }]);
+    const topic = await topicOfSegments("seek-in-poll", 1, 2);
     const realFetch = globalThis.fetch;
     let release = () => {};
     const released = new Promise<void>((r) => (release = r));
@@ -457,9 +457,9 @@ describe("the client SDK", () => {
       await vi.waitFor(() => expect(heldGets).toBe(1), { timeout: 5_000 });
       await consumer.seek({ topic, partition: 0 }, 0);
       release();
-      expect((await polled).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p1"]);
+      expect((await polled).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p1v0"]);
       expect(consumer.position({ topic, partition: 0 })).toBe(0);
-      expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p0"]);
+      expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p0v0"]);
       consumer.close();
     } finally {
       undo();
@@ -467,12 +467,7 @@ describe("the client SDK", () => {
   });
 
   it("keeps what it fetches ahead within maxPrefetchBytes over all partitions, and starts a fetch anew rather than outwait a poll's own maxWaitMs", async () => {
-    const topic = uniqueName("prefetch-bound");
-    await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
-    const { log } = testLog();
-    for (const partition of [0, 1, 2]) {
-      for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`v${i}`), partition }]);
-    }
+    const topic = await topicOfSegments("prefetch-bound", 3, 3);
     const settle = () => new Promise((r) => setTimeout(r, 300));
     // maxBytes 1: a segment per fetch; maxPrefetchBytes 1: one fetch ahead, over all partitions.
     const consumer = new Consumer({ url: api.url, maxBytes: 1, maxPrefetchBytes: 1, maxWaitMs: 0 });
