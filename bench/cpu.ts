@@ -33,10 +33,11 @@ function processes(): Map<number, Proc> | undefined {
   return out;
 }
 
-/** CPU milliseconds used so far by `pid` and everything it started (and is still running). */
-export function treeCpuMs(pid: number): number | undefined {
+/** CPU milliseconds used so far by `pid` itself, and by it with everything it started (and is still running). */
+export function cpuMs(pid: number): { own: number; tree: number } | undefined {
   const all = processes();
-  if (!all?.has(pid)) return undefined;
+  const self = all?.get(pid);
+  if (all === undefined || self === undefined) return undefined;
   let ticks = 0;
   for (const [p, proc] of all) {
     for (let at: number | undefined = p; at !== undefined && at > 1; at = all.get(at)?.ppid) {
@@ -46,5 +47,6 @@ export function treeCpuMs(pid: number): number | undefined {
       }
     }
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  const ms = (t: number) => (t * 1000) / TICKS_PER_SECOND;
+  return { own: ms(self.ticks), tree: ms(ticks) };
 }

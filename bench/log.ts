@@ -37,7 +37,7 @@ import type { FramesResult, FramesTask } from "./frames.ts";
 import type { SegmentsResult, SegmentsTask } from "./segments.ts";
 import { runWorker } from "./child.ts";
 import type { BenchConfig } from "./config.ts";
-import { treeCpuMs } from "./cpu.ts";
+import { cpuMs } from "./cpu.ts";
 import type { BenchStack, InvocationTally } from "./local.ts";
 import { perfConsume, perfProduce, type ProduceLine } from "./perf-cli.ts";
 import type { CallTally, SdkCalls } from "./sdk-calls.ts";
@@ -51,6 +51,8 @@ const SEGMENTS_SCRIPT = fileURLToPath(new URL("./segments.ts", import.meta.url))
 export interface CpuPerMb {
   /** The storage process: s3rver and DynamoDB Local. */
   readonly storage: number | undefined;
+  /** Of it, DynamoDB Local's JVM (the storage process's children; 0 with dynalite, which runs in it). */
+  readonly dynamodb: number | undefined;
   /** The bench process: the local API and the handlers (idle during bare runs). */
   readonly api: number | undefined;
 }
@@ -209,14 +211,20 @@ function requestCounts(t: CallTally, inv: InvocationTally, mb: number, batches: 
 }
 
 /** CPU milliseconds so far: the storage process (s3rver, DynamoDB Local) and this one (the API and the handlers). */
-function cpuNow(storagePid: number): { storage: number; api: number } {
+function cpuNow(storagePid: number): { storage: number; dynamodb: number; api: number } {
   const own = process.cpuUsage();
-  return { storage: treeCpuMs(storagePid) ?? Number.NaN, api: (own.user + own.system) / 1000 };
+  const storage = cpuMs(storagePid);
+  return {
+    storage: storage?.tree ?? Number.NaN,
+    dynamodb: storage === undefined ? Number.NaN : storage.tree - storage.own,
+    api: (own.user + own.system) / 1000,
+  };
 }
 
 /** CPU per MB over the phases of one side, by process. */
 class CpuSums {
   private storage = 0;
+  private dynamodb = 0;
   private api = 0;
   private mb = 0;
   /** Runs one phase and adds the CPU it took; `addMb` then says how much it moved. */
@@ -225,6 +233,7 @@ class CpuSums {
     const result = await run();
     const after = cpuNow(storagePid);
     this.storage += after.storage - before.storage;
+    this.dynamodb += after.dynamodb - before.dynamodb;
     this.api += after.api - before.api;
     return result;
   }
@@ -233,7 +242,7 @@ class CpuSums {
   }
   perMb(): CpuPerMb {
     const per = (ms: number) => (Number.isFinite(ms) && this.mb > 0 ? ms / this.mb : undefined);
-    return { storage: per(this.storage), api: per(this.api) };
+    return { storage: per(this.storage), dynamodb: per(this.dynamodb), api: per(this.api) };
   }
 }
 

@@ -101,6 +101,7 @@ export function cpuTable(r: LogBenchResult): Table {
   const out: Table = {};
   const row = (cpu: CpuPerMb) => ({
     "storage (s3rver, DynamoDB Local)": cpu.storage === undefined ? "" : fmt(cpu.storage),
+    "of it DynamoDB Local": cpu.dynamodb === undefined ? "" : fmt(cpu.dynamodb),
     "local API + handlers": cpu.api === undefined ? "" : fmt(cpu.api),
   });
   for (const run of r.runs) {
