@@ -36,6 +36,8 @@ export interface InvocationTally {
   readonly handlerMs: number;
   /** Σ bytes of the log line (EMF) each request writes in Lambda: CloudWatch Logs bills them. */
   readonly logBytes: number;
+  /** Partitions the fetches read: 1 per per-partition fetch, as many as a fetch of several names. */
+  readonly partitionsFetched: number;
 }
 
 /** A function's name, or "fetch-idle" for fetches that found no data. */
@@ -99,7 +101,8 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
       const responseBytes = bodyBytes(result.body, result.isBase64Encoded);
       const kind: InvocationKind = fn === "fetch" && result.statusCode === 200 && foundNothing(result, responseBytes) ? "fetch-idle" : fn;
       sdk.moveScope(scope, kind);
-      const t = tallies[kind] ?? { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0 };
+      const t = tallies[kind] ?? { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0, partitionsFetched: 0 };
+      const several = (event as { queryStringParameters?: Record<string, string> }).queryStringParameters?.["partitions"];
       tallies[kind] = {
         invocations: t.invocations + 1,
         requestBytes: t.requestBytes + requestBytes,
@@ -107,6 +110,7 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
         apiUnits: t.apiUnits + Math.max(1, Math.ceil(Math.max(requestBytes, responseBytes) / API_METERING_BYTES)),
         handlerMs: t.handlerMs + handlerMs,
         logBytes: t.logBytes + logBytes,
+        partitionsFetched: t.partitionsFetched + (fn !== "fetch" ? 0 : several === undefined ? 1 : several.split(",").length),
       };
       return result;
     };
@@ -137,8 +141,13 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
   };
 }
 
-/** A fetch's answer with no data: an empty binary body, or a segments answer naming none. */
+/** A fetch's answer with no data: an empty binary body, or a segments answer (or a fetch of
+ * several partitions' answers) naming none. */
 function foundNothing(result: ApiGatewayResult, responseBytes: number): boolean {
-  if (result.headers?.["content-type"] !== SEGMENTS_MEDIA_TYPE) return responseBytes === 0;
-  return (JSON.parse(result.body) as { segments: unknown[] }).segments.length === 0;
+  const type = result.headers?.["content-type"];
+  if (type === SEGMENTS_MEDIA_TYPE) return (JSON.parse(result.body) as { segments: unknown[] }).segments.length === 0;
+  if (type === "application/json" && result.body.startsWith('{"partitions":')) {
+    return (JSON.parse(result.body) as { partitions: { segments?: unknown[] }[] }).partitions.every((p) => (p.segments?.length ?? 0) === 0);
+  }
+  return responseBytes === 0;
 }

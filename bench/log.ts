@@ -125,6 +125,8 @@ export interface ConsumeResult {
   readonly segments: number;
   /** Fetches that returned data; the request counts below are theirs. */
   readonly fetches: number;
+  /** Partitions those fetches read (a fetch of several partitions reads each). */
+  readonly partitionFetches: number;
   /** Long polls that returned nothing (partitions already read to the end while others were not):
    * what a consumer at the tail pays while it waits, counted apart. */
   readonly idleFetches: number;
@@ -188,7 +190,7 @@ export interface LogBenchResult {
 }
 
 const ZERO: CallTally = { calls: {}, callMs: {}, readUnits: 0, writeUnits: 0, estimatedUnits: 0, bytesPut: 0, bytesGot: 0 };
-const NO_INVOCATIONS: InvocationTally = { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0 };
+const NO_INVOCATIONS: InvocationTally = { invocations: 0, requestBytes: 0, responseBytes: 0, apiUnits: 0, handlerMs: 0, logBytes: 0, partitionsFetched: 0 };
 
 function requestCounts(t: CallTally, inv: InvocationTally, mb: number, batches: number): RequestCounts {
   const rates = (per: number): RequestRates => ({
@@ -276,6 +278,7 @@ function addInvocations(a: InvocationTally, b: InvocationTally | undefined): Inv
     apiUnits: a.apiUnits + b.apiUnits,
     handlerMs: a.handlerMs + b.handlerMs,
     logBytes: a.logBytes + b.logBytes,
+    partitionsFetched: a.partitionsFetched + b.partitionsFetched,
   };
 }
 
@@ -465,6 +468,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         rawReads: { mbPerSec: raw.bytes / MiB / raw.seconds, ratio: raw.bytes / MiB / raw.seconds / bareMbPerSec, cpuMsPerMb: raw.cpu.perMb() },
         segments,
         fetches: consumed.invocations.invocations,
+        partitionFetches: consumed.invocations.partitionsFetched,
         idleFetches: consumed.idleInvocations.invocations,
         idleReadUnits: consumed.idle.readUnits,
         segmentsPerFetch: segments / Math.max(1, consumed.invocations.invocations),

@@ -13,17 +13,12 @@ import { Admin } from "../src/client/admin.ts";
 import { Producer } from "../src/client/producer.ts";
 import { runWorker } from "./child.ts";
 import type { BenchConfig } from "./config.ts";
+import { DELAYS } from "./delays.ts";
 import type { BenchStack } from "./local.ts";
 import type { ReaderResult, ReaderTask } from "./reader.ts";
 
 const MiB = 2 ** 20;
 const READER_SCRIPT = fileURLToPath(new URL("./reader.ts", import.meta.url));
-
-/** Added delays: none, and about a warm API Gateway + Lambda fetch and a 1 MiB S3 GET in-region. */
-export const DELAYS: readonly { readonly apiMs: number; readonly s3Ms: number }[] = [
-  { apiMs: 0, s3Ms: 0 },
-  { apiMs: 25, s3Ms: 40 },
-];
 
 export interface ReadAheadRun {
   readonly batchBytes: number;

@@ -7,6 +7,7 @@
  * Argument: one JSON object (`ReaderTask`); prints one JSON line (`ReaderResult`).
  */
 import { Consumer } from "../src/client/consumer.ts";
+import { addDelays } from "./delays.ts";
 
 export interface ReaderTask {
   readonly url: string;
@@ -29,17 +30,8 @@ export interface ReaderResult {
   readonly gets: number;
 }
 
-function addDelays(apiMs: number, s3Ms: number): void {
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = String(input instanceof Request ? input.url : input);
-    await new Promise((r) => setTimeout(r, url.includes("X-Amz-Signature=") ? s3Ms : apiMs));
-    return realFetch(input, init);
-  }) as typeof fetch;
-}
-
 async function run(task: ReaderTask): Promise<ReaderResult> {
-  if (task.apiDelayMs > 0 || task.s3DelayMs > 0) addDelays(task.apiDelayMs, task.s3DelayMs);
+  addDelays({ apiMs: task.apiDelayMs, s3Ms: task.s3DelayMs });
   const consumer = new Consumer({ url: task.url, maxWaitMs: 0, maxPrefetchBytes: task.maxPrefetchBytes });
   consumer.assign(Array.from({ length: task.partitions }, (_, partition) => ({ topic: task.topic, partition, offset: 0 })));
   let read = 0;

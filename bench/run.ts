@@ -15,6 +15,7 @@ import { runCodecBench } from "./codec.ts";
 import { runColdStartBench, type ColdStartResult } from "./cold-start.ts";
 import { benchConfig, type BenchConfig } from "./config.ts";
 import { startBenchStack, type BenchStack } from "./local.ts";
+import { runLatencyBench } from "./latency.ts";
 import { runLogBench, type LogBenchResult } from "./log.ts";
 import { runMergeBench } from "./merge.ts";
 import { runReadAheadBench } from "./read-ahead.ts";
@@ -28,6 +29,7 @@ import {
   markdownTable,
   measuredProfile,
   produceRequestsTable,
+  latencyTable,
   readAheadTable,
   referenceRecords,
   referenceTable,
@@ -78,6 +80,14 @@ const SUITES: Suite[] = [
       const result = await runReadAheadBench(await stack(), config, log);
       const title = `Fetching ahead: ${result.mb} MB read by one Consumer of ${result.partitions} partitions, with a delay added before every API call and S3 GET`;
       return { result, tables: { [title]: readAheadTable(result) } };
+    },
+  },
+  {
+    name: "latency",
+    run: async ({ config, stack, log }) => {
+      const result = await runLatencyBench(await stack(), config, log);
+      const title = `Latency: ${result.runs[0]?.records ?? 0} records of ${result.recordBytes} bytes sent one at a time to one partition (lingerMs 0, acks=all, 20–120 ms apart) while a Consumer tails it, with a delay added before every API call and S3 GET`;
+      return { result, tables: { [title]: latencyTable(result) } };
     },
   },
   {

@@ -6,6 +6,7 @@ import type { CostComparison, RequestProfile } from "../src/core/cost-model.ts";
 import type { CodecBenchResult } from "./codec.ts";
 import type { ColdStartResult } from "./cold-start.ts";
 import type { CpuPerMb, LogBenchResult, LogRun, ReferenceResult } from "./log.ts";
+import type { LatencyResult } from "./latency.ts";
 import type { ReadAheadResult } from "./read-ahead.ts";
 
 export type Table = Record<string, Record<string, string>>;
@@ -86,9 +87,10 @@ export function consumeRequestsTable(r: LogBenchResult): Table {
       "fetches/MB": fmt(q.perMb.lambda, 2),
       "API GW units/MB": fmt(q.perMb.apiUnits, 2),
       "GET per segment": fmt(q.perBatch.s3Get, 2),
+      "partitions/fetch": fmt(c.partitionFetches / Math.max(1, c.fetches), 2),
       "segments/fetch": fmt(c.segmentsPerFetch, 1),
       "index Queries/100 segments": fmt(c.indexQueriesPer100Segments, 1),
-      "RRU per fetch": fmt(c.fetches > 0 ? q.perMb.readUnits / q.perMb.lambda : 0, 2),
+      "RRU per partition fetched": fmt(c.partitionFetches > 0 ? (q.perMb.readUnits / q.perMb.lambda) * (c.fetches / c.partitionFetches) : 0, 2),
       "idle long polls (RRU)": `${c.idleFetches} (${count(c.idleReadUnits)})`,
       "log line B/fetch": fmt(q.logBytesPerRequest, 0),
     };
@@ -139,6 +141,20 @@ export function readAheadTable(r: ReadAheadResult): Table {
   return out;
 }
 
+export function latencyTable(r: LatencyResult): Table {
+  const out: Table = {};
+  for (const run of r.runs) {
+    const ms = (n: number) => fmt(n, 1);
+    out[`+${run.apiDelayMs} ms per API call, +${run.s3DelayMs} ms per S3 GET`] = {
+      "ack p50 / p99 ms": `${ms(run.ack.p50)} / ${ms(run.ack.p99)}`,
+      "end to end p50 / p95 / p99 ms": `${ms(run.e2e.p50)} / ${ms(run.e2e.p95)} / ${ms(run.e2e.p99)}`,
+      "end to end mean / max ms": `${ms(run.e2e.mean)} / ${ms(run.e2e.max)}`,
+      "fetches per record": fmt(run.fetchesPerRecord, 2),
+    };
+  }
+  return out;
+}
+
 export function coldStartTable(r: ColdStartResult): Table {
   const out: Table = {};
   for (const f of r.functions) {
@@ -164,7 +180,8 @@ export function measuredProfile(r: LogBenchResult, batchBytes: number, assumedRe
     writeUnitsPerBatch: p.writeUnits,
     readUnitsPerBatch: p.readUnits,
     getsPerBatchRead: consume.requests.perBatch.s3Get,
-    readUnitsPerFetch: consume.requests.perMb.readUnits / Math.max(1e-9, consume.requests.perMb.lambda),
+    // Per partition fetched: the model counts fetches of several partitions by its own assumption.
+    readUnitsPerFetch: (consume.requests.perMb.readUnits / Math.max(1e-9, consume.requests.perMb.lambda)) * (consume.fetches / Math.max(1, consume.partitionFetches)),
     writeUnitsPerBatchRemoved: assumedRemoval,
   };
 }

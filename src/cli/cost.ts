@@ -28,6 +28,7 @@ export async function costCommand(args: string[]): Promise<number> {
     partitions: { type: "string" },
     "batches-per-request": { type: "string" },
     "fetch-interval-ms": { type: "string" },
+    "consumers-per-group": { type: "string" },
     idempotence: { type: "string" },
     "read-from": { type: "string" },
     json: { type: "boolean" },
@@ -46,6 +47,7 @@ export async function costCommand(args: string[]): Promise<number> {
   const readFrom = values["read-from"] === undefined ? undefined : readFromArg(values["read-from"]);
   const partitions = intArg(values.partitions, "partitions", 1);
   const fetchIntervalMs = intArg(values["fetch-interval-ms"], "fetch-interval-ms", 1);
+  const consumersPerGroup = intArg(values["consumers-per-group"], "consumers-per-group", 1);
   const batchesPerRequest = numberArg(values["batches-per-request"], "batches-per-request", 1);
   if (batchesPerRequest !== undefined && batchesPerRequest > (partitions ?? Math.max(1, Math.ceil(workload.mbPerSec)))) {
     throw new UsageError("--batches-per-request can be at most the number of partitions (one batch of each per request)");
@@ -54,6 +56,7 @@ export async function costCommand(args: string[]): Promise<number> {
     ...(idempotence === undefined ? {} : { idempotent: idempotence === "true" }),
     ...(partitions === undefined ? {} : { partitions }),
     ...(fetchIntervalMs === undefined ? {} : { fetchIntervalMs }),
+    ...(consumersPerGroup === undefined ? {} : { consumersPerGroup }),
     ...(batchesPerRequest === undefined ? {} : { batchesPerRequest }),
     ...(readFrom === undefined ? {} : { readFrom }),
   };
@@ -85,7 +88,8 @@ export function printComparison(c: CostComparison): void {
   say(
     `  ${qty(c.gbPerMonth)} GB in per month; ${c.recordsPerBatch} records per batch (${qty(c.storedBatchBytes)} bytes stored), ` +
       `${qty(c.batchesPerSecond)} batches/s in ${qty(c.produceRequestsPerSecond)} produce requests/s (${a.batchesPerRequest} batch${a.batchesPerRequest === 1 ? "" : "es"} each); ` +
-      `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms; ` +
+      `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms by ${a.consumersPerGroup} consumer${a.consumersPerGroup === 1 ? "" : "s"} per group ` +
+      `(${a.readFrom === "storage" ? `${Math.min(100, Math.ceil(a.partitions / a.consumersPerGroup))} partition${Math.ceil(a.partitions / a.consumersPerGroup) === 1 ? "" : "s"} a fetch` : "a fetch per partition"}); ` +
       `idempotent producer ${a.idempotent ? "on" : "off"}; consumers read ${a.readFrom === "storage" ? "from S3" : "through the API"}`,
   );
   say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);

@@ -1,8 +1,9 @@
 import { iterateBatches, decodeRecordBatch, recordsOf } from "../core/codec/record-batch.ts";
 import { SeglogError, invalid, isSeglogError } from "../core/errors.ts";
-import { SEGMENTS_MEDIA_TYPE, parseSegmentsAnswer, positionAfter } from "../core/segment-locations.ts";
+import { positionAfter } from "../core/segment-locations.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
+import { Locator } from "./locator.ts";
 import { readSegments } from "./segment-reads.ts";
 
 export interface TopicPartition {
@@ -137,12 +138,14 @@ export class Consumer {
   private readFrom: "storage" | "api";
   private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number };
   private readonly counts = { fetches: 0, segmentGets: 0, bytesFetched: 0 };
+  private readonly locator: Locator;
 
   constructor(options: ConsumerOptions = {}) {
     this.http = new SeglogHttp(options);
     this.admin = new Admin(this.http);
     this.autoOffsetReset = options.autoOffsetReset ?? "latest";
     this.maxBytes = options.maxBytes ?? 1_048_576;
+    this.locator = new Locator(this.http, this.maxBytes, () => this.counts.fetches++);
     this.maxWaitMs = options.maxWaitMs ?? 500;
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
@@ -374,19 +377,19 @@ export class Consumer {
     return { records, nextPosition: answer.nextPosition, highWatermark: answer.highWatermark };
   }
 
-  private fetchCall(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, accept: "binary" | "segments") {
+  private fetchCall(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal) {
     return this.http.call({
       method: "GET",
       path: `/v1/topics/${encodeURIComponent(tp.topic)}/partitions/${tp.partition}/records`,
       query: { offset: position, maxBytes: this.maxBytes, maxWaitMs },
-      accept,
+      accept: "binary",
       signal,
     });
   }
 
   /** The bytes through the API: one binary fetch. */
   private async fetchBytes(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, pipeline: Pipeline): Promise<StoredBytes | undefined> {
-    const reply = await this.fetchCall(tp, position, maxWaitMs, signal, "binary");
+    const reply = await this.fetchCall(tp, position, maxWaitMs, signal);
     if (signal.aborted && reply.bytes === undefined) return undefined;
     this.counts.fetches++;
     this.counts.bytesFetched += reply.bytes?.byteLength ?? 0;
@@ -397,20 +400,19 @@ export class Consumer {
   }
 
   /**
-   * The bytes from S3: a fetch that names the segments, then the consumer's own GETs of them
+   * The bytes from S3: a fetch that names the segments (the fetches started together for one
+   * topic go as one request, `locator.ts`), then the consumer's own GETs of them
    * (`segment-reads.ts`). A failed first GET fails this attempt, and a retry fetches anew (a
    * segment that a merge or retention removed meanwhile is then no longer named).
    */
   private async fetchSegments(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal, pipeline: Pipeline): Promise<StoredBytes | undefined> {
-    const reply = await this.fetchCall(tp, position, maxWaitMs, signal, "segments");
-    this.counts.fetches++;
+    const located = await this.locator.locate({ ...tp, position, maxWaitMs, signal });
     if (signal.aborted) return undefined;
-    if (reply.headers.get("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) {
+    if (located === "bytes") {
       // A Seglog from before reading from storage answers with records: read through it from now on.
       this.readFrom = "api";
       return this.fetchBytes(tp, position, maxWaitMs, signal, pipeline);
     }
-    const located = parseSegmentsAnswer(reply.json);
     pipeline.located({ from: located.nextOffset, highWatermark: located.highWatermark });
     if (!(await pipeline.after) || signal.aborted) return undefined; // called off while the fetch before it read
     const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });

@@ -7,6 +7,7 @@
  * Units: MB = 2^20 bytes, GB = 2^30 bytes, a month = 730 hours.
  */
 import { HOURS_PER_MONTH, PRICES, type PriceTable } from "./pricing.ts";
+import { MAX_PARTITIONS_PER_FETCH } from "./segment-locations.ts";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -35,6 +36,7 @@ export interface RequestProfile {
   readonly readUnitsPerBatch: number;
   readonly getsPerBatchRead: number;
   /** Partition head, the `byOffset` LSI lookup when behind the stable hint, index Query pages. */
+  /** Per partition a fetch reads (a fetch of several partitions reads each). */
   readonly readUnitsPerFetch: number;
   /** Retention (or merging) removes each index item once: the item, and its LSI entry if it has one. */
   readonly writeUnitsPerBatchRemoved: number;
@@ -75,6 +77,10 @@ export interface CostAssumptions {
   readonly segmentAnswerBytes: number;
   /** Each consumer polls each partition this often (KCL polls a shard about once a second). @default 1000 */
   readonly fetchIntervalMs: number;
+  /** Consumers in each group, the partitions dealt out among them. Reading from storage, a
+   * consumer fetches its partitions in one request (at most 100 a request), as Kafka's consumer
+   * sends one FetchRequest for all of them; through the API, one request per partition. @default 1 */
+  readonly consumersPerGroup: number;
   /** Bytes per fetch, at most (Kafka's max.partition.fetch.bytes). @default 1048576 */
   readonly maxFetchBytes: number;
   /** Function memory, as infra/api.ts deploys them. @default 1024 */
@@ -107,6 +113,7 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     readFrom: "storage",
     segmentAnswerBytes: 1500,
     fetchIntervalMs: 1000,
+    consumersPerGroup: 1,
     maxFetchBytes: 1_048_576,
     produceMemoryMb: 1024,
     fetchMemoryMb: 1024,
@@ -217,12 +224,23 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const fetchesPerPartitionPerSec = Math.max(1000 / a.fetchIntervalMs, batchesPerPartitionPerSec / batchesPerFullFetch);
   const batchesPerFetch = batchesPerPartitionPerSec / fetchesPerPartitionPerSec;
   const bytesPerFetch = batchesPerFetch * storedBatchBytes;
-  const fetchesPerMonth = groups * a.partitions * fetchesPerPartitionPerSec * SECONDS_PER_MONTH;
+  if (!(Number.isInteger(a.consumersPerGroup) && a.consumersPerGroup >= 1)) throw new RangeError("consumersPerGroup must be a whole number ≥ 1");
+  const partitionFetchesPerMonth = groups * a.partitions * fetchesPerPartitionPerSec * SECONDS_PER_MONTH;
+  // Each round, a consumer asks for its partitions in requests of at most MAX_PARTITIONS_PER_FETCH;
+  // the partitions are dealt out as evenly as they go.
+  const consumers = Math.min(a.consumersPerGroup, a.partitions);
+  const share = Math.floor(a.partitions / consumers);
+  const larger = a.partitions % consumers;
+  const requestsPerRound =
+    a.readFrom === "api" ? a.partitions : larger * Math.ceil((share + 1) / MAX_PARTITIONS_PER_FETCH) + (consumers - larger) * Math.ceil(share / MAX_PARTITIONS_PER_FETCH);
+  const partitionsPerFetch = a.partitions / requestsPerRound;
+  const fetchesPerMonth = partitionFetchesPerMonth / partitionsPerFetch;
   const fetchMs = a.fetchBaseMs + (a.readFrom === "api" ? (bytesPerFetch / MiB) * a.msPerMb : 0);
   // API Gateway meters the answer. Batches arrive evenly, so a fetch carries the whole number of
   // batches just below the mean or just above it, in the proportion that gives the mean.
-  const fewer = Math.floor(batchesPerFetch);
-  const more = batchesPerFetch - fewer;
+  const batchesPerAnswer = batchesPerFetch * partitionsPerFetch;
+  const fewer = Math.floor(batchesPerAnswer);
+  const more = batchesPerAnswer - fewer;
   const answerBytes = a.readFrom === "api" ? storedBatchBytes : a.segmentAnswerBytes;
   const fetchApiUnits = (1 - more) * apiUnits(fewer * answerBytes) + more * apiUnits((fewer + 1) * answerBytes);
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
@@ -237,7 +255,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("DynamoDB", "write units (produce)", batchesPerMonth * profile.writeUnitsPerBatch, "WRU", p.dynamodb.perWriteUnit),
       line("DynamoDB", "write units (index removal)", batchesPerMonth * profile.writeUnitsPerBatchRemoved, "WRU", p.dynamodb.perWriteUnit),
       line("DynamoDB", "read units (produce)", batchesPerMonth * profile.readUnitsPerBatch, "RRU", p.dynamodb.perReadUnit),
-      line("DynamoDB", "read units (fetch)", fetchesPerMonth * profile.readUnitsPerFetch, "RRU", p.dynamodb.perReadUnit),
+      line("DynamoDB", "read units (fetch)", partitionFetchesPerMonth * profile.readUnitsPerFetch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "storage (index)", indexGb, "GB-month", p.dynamodb.storagePerGbMonth),
       line("Lambda", "requests (produce)", requestsPerMonth, "requests", p.lambda.perRequest),
       line("Lambda", "requests (fetch)", fetchesPerMonth, "requests", p.lambda.perRequest),

@@ -1,4 +1,4 @@
-import { SeglogError } from "./errors.ts";
+import { SeglogError, isErrorKind } from "./errors.ts";
 
 /**
  * The fetch answer that names segments instead of carrying their bytes
@@ -73,4 +73,36 @@ export function parseSegmentsAnswer(json: unknown): SegmentsAnswer {
     throw new SeglogError("Internal", "The fetch answer does not name segments in the documented form", { retriable: false });
   }
   return body as SegmentsAnswer;
+}
+
+/**
+ * A fetch of several partitions of one topic (`GET /v1/topics/{topic}/records?partitions=p:offset,…`)
+ * answers each with its segments answer, or with its own error:
+ *
+ *   { partitions: [{ partition, segments, nextOffset, highWatermark, logStartOffset }
+ *                  | { partition, error: { kind, message, retriable, code? } }] }
+ */
+export type PartitionAnswer = { readonly partition: number } & (SegmentsAnswer | { readonly error: SeglogError });
+
+/** Partitions one fetch may name: its answer shares one answer's segment budget. */
+export const MAX_PARTITIONS_PER_FETCH = 100;
+
+/** The `partitions` query parameter: `partition:offset` pairs, comma-separated. */
+export const partitionsParam = (wants: readonly { partition: number; offset: number }[]): string =>
+  wants.map((w) => `${w.partition}:${w.offset}`).join(",");
+
+/** Checks a fetch-of-several answer, with the partitions asked for in the order asked. */
+export function parsePartitionsAnswer(json: unknown, asked: readonly number[]): PartitionAnswer[] {
+  const entries = (json as { partitions?: unknown } | null)?.partitions;
+  const malformed = () => new SeglogError("Internal", "The fetch answer does not name partitions in the documented form", { retriable: false });
+  if (!Array.isArray(entries) || entries.length !== asked.length) throw malformed();
+  return entries.map((entry: unknown, i) => {
+    const e = entry as { partition?: unknown; error?: { kind?: unknown; message?: unknown; retriable?: unknown; code?: unknown } } | null;
+    if (typeof e !== "object" || e === null || e.partition !== asked[i]) throw malformed();
+    const partition = asked[i] as number;
+    if (e.error === undefined) return { partition, ...parseSegmentsAnswer(e) };
+    const { kind, message, retriable, code } = e.error;
+    if (!isErrorKind(kind) || typeof message !== "string") throw malformed();
+    return { partition, error: new SeglogError(kind, message, { retriable: retriable === true, ...(typeof code === "string" ? { code } : {}) }) };
+  });
 }

@@ -1,6 +1,6 @@
 import { invalid, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
-import { SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
+import { MAX_PARTITIONS_PER_FETCH, SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { validateTopicName } from "../core/topic-config.ts";
 import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.ts";
 import { decodeStored } from "../log/read.ts";
@@ -115,6 +115,25 @@ export const logRoutes: Route<LogContext>[] = [
   },
   {
     method: "GET",
+    path: "/v1/topics/{topic}/records",
+    fn: "fetch",
+    handle: async (req, params, { log }) => {
+      const topic = topicParam(params);
+      const wants = partitionsQuery(req.query["partitions"]);
+      const maxBytes = queryInt(req, "maxBytes", 1);
+      const maxWaitMs = queryInt(req, "maxWaitMs", 0);
+      const answers = await log.locateMany(topic, wants, {
+        ...(maxBytes === undefined ? {} : { maxBytes }),
+        ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+      });
+      return {
+        status: 200,
+        body: { partitions: answers.map((a) => ("error" in a ? { partition: a.partition, ...a.error.toJSON() } : a)) as unknown as Json },
+      };
+    },
+  },
+  {
+    method: "GET",
     path: "/v1/topics/{topic}/partitions/{partition}/records",
     fn: "fetch",
     handle: async (req, params, { log }) => fetchRecords(req, params, log),
@@ -209,6 +228,21 @@ function produceResponse(results: ProduceResult[]): HttpResponse {
   const landed = results.some((r) => !("error" in r));
   const response = errorResponse(failed.error);
   return { ...response, status: landed ? 207 : response.status, body: { ...failed.error.toJSON(), offsets } };
+}
+
+/** `partitions=0:120,3:55`: each partition to read, once, and the offset to read it from. */
+function partitionsQuery(raw: string | undefined): { partition: number; offset: number }[] {
+  if (raw === undefined || raw === "") throw invalid("Query parameter partitions is required: partition:offset pairs, comma-separated");
+  const pairs = raw.split(",");
+  if (pairs.length > MAX_PARTITIONS_PER_FETCH) throw invalid(`A fetch names at most ${MAX_PARTITIONS_PER_FETCH} partitions, not ${pairs.length}`);
+  const wants = pairs.map((pair) => {
+    const m = /^(\d{1,9}):(\d{1,16})$/.exec(pair);
+    const offset = Number(m?.[2]);
+    if (!m || !Number.isSafeInteger(offset)) throw invalid(`'${pair}' in partitions is not partition:offset`);
+    return { partition: Number(m[1]), offset };
+  });
+  if (new Set(wants.map((w) => w.partition)).size !== wants.length) throw invalid("partitions names a partition twice");
+  return wants;
 }
 
 async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, string>>, log: Log): Promise<HttpResponse> {

@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
-import { invalid } from "../core/errors.ts";
+import { invalid, notFound } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import type { SegmentsAnswer } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
@@ -11,7 +11,7 @@ import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
 import { DEFAULT_LOG_OPTIONS, checkLogOptions, type LogOptions } from "./options.ts";
-import { Reader, type FetchRequest, type FetchResult } from "./read.ts";
+import { Reader, type FetchRequest, type FetchResult, type PartitionLocated, type PartitionWant } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 
 export interface ProduceRecord {
@@ -157,6 +157,25 @@ export class Log {
   async locate(topicName: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
     const topic = await this.topics.withPartition(topicName, partition);
     return this.reader.locate(topic, partition, request);
+  }
+
+  /** `locate` for several partitions of one topic in one long poll (`Reader.locateMany`). A
+   * partition the topic does not have is that partition's error; the others are read. */
+  async locateMany(topicName: string, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionLocated[]> {
+    const distinct = new Set(wants.map((w) => w.partition));
+    if (wants.length === 0 || distinct.size !== wants.length) throw invalid("Name each partition once, and at least one");
+    let topic = await this.topics.cached(topicName);
+    const top = Math.max(...distinct);
+    if (top >= topic.partitions) topic = await this.topics.get(topicName);
+    const known = wants.filter((w) => w.partition < topic.partitions);
+    const answers = known.length === 0 ? [] : await this.reader.locateMany(topic, known, request);
+    return wants.map(
+      (w) =>
+        answers.find((a) => a.partition === w.partition) ?? {
+          partition: w.partition,
+          error: notFound(`Topic '${topicName}' has no partition ${w.partition} (it has ${topic.partitions})`),
+        },
+    );
   }
 
   async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {

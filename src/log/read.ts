@@ -4,7 +4,7 @@ import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
 import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
-import type { SegmentLocation, SegmentsAnswer } from "../core/segment-locations.ts";
+import type { PartitionAnswer, SegmentLocation, SegmentsAnswer } from "../core/segment-locations.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import { IndexCache } from "./index-cache.ts";
@@ -33,6 +33,15 @@ export interface FetchResult {
 }
 
 type Wanted = { readonly entry: IndexEntry; readonly range: ByteRange };
+
+/** A partition to read and where: one entry of a fetch of several partitions. */
+export interface PartitionWant {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** One partition's answer to a fetch of several: where its segments are, or why not. */
+export type PartitionLocated = PartitionAnswer;
 
 interface ReadPlan {
   readonly wanted: readonly Wanted[];
@@ -76,8 +85,8 @@ export class Reader {
    * segment (with the byte range of a merged or shared object), for the client to read from S3
    * itself (docs/produce-and-fetch.md, "Reading from storage"). At most `maxSegmentsPerLocate`.
    */
-  async locate(topic: TopicRecord, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
-    return this.poll(topic, partition, request, this.options.maxSegmentsPerLocate, async (plan) => {
+  async locate(topic: TopicRecord, partition: number, request: FetchRequest, maxSegments = this.options.maxSegmentsPerLocate): Promise<SegmentsAnswer> {
+    return this.poll(topic, partition, request, maxSegments, async (plan) => {
       const segments = await Promise.all(
         plan.wanted.map(async ({ entry, range }): Promise<SegmentLocation> => {
           const part = wholeObject(entry, range) ? undefined : { start: range.start, end: range.end };
@@ -88,6 +97,34 @@ export class Reader {
       );
       return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };
     });
+  }
+
+  /**
+   * `locate` for several partitions of a topic at once, as one Kafka FetchRequest covers every
+   * partition a consumer reads: one request and one invocation where there were one per
+   * partition. The long poll ends as soon as any partition has news (segments, an offset that
+   * moved, or an error), and every partition's answer goes back, empty or not. The partitions
+   * share `maxSegmentsPerLocate`, so that the answer stays as small as a single one can be.
+   * A partition's own failure (out of range, say) is its answer; the others still read.
+   */
+  async locateMany(topic: TopicRecord, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionLocated[]> {
+    const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
+    const deadline = this.options.now() + maxWaitMs;
+    const maxSegments = Math.max(1, Math.floor(this.options.maxSegmentsPerLocate / Math.max(1, wants.length)));
+    for (;;) {
+      const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<PartitionLocated> => {
+        try {
+          return { partition, ...(await this.locate(topic, partition, { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) }, maxSegments)) };
+        } catch (e) {
+          if (e instanceof SeglogError) return { partition, error: e };
+          throw e;
+        }
+      });
+      const news = answers.some((a, i) => "error" in a || a.segments.length > 0 || a.nextOffset > (wants[i] as PartitionWant).offset);
+      const remaining = deadline - this.options.now();
+      if (news || remaining <= 0) return answers;
+      await sleep(Math.min(this.options.pollIntervalMs, remaining));
+    }
   }
 
   /** The long poll shared by `fetch` and `locate`: plan a read, finish it, and wait for more

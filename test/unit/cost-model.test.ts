@@ -95,15 +95,30 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     // 105,120,000 batches × 1 PUT at $0.005 per 1,000.
     expect(usd(c.seglog.lines, "S3", "PUT (produce)")).toBeCloseTo(525.6, 9);
     // 10 partitions × 4 batches/s: one fetch a second each names 4 whole batches (it adds
-    // batches while it holds < 1 MiB), which the consumer GETs from S3: an answer of 4 × 1,500
-    // bytes = 1 unit of 512 KB; 2 groups × 10 partitions × 2,628,000 s = 52,560,000 fetches × $1/M.
-    expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(52.56, 9);
+    // batches while it holds < 1 MiB), which the consumer GETs from S3. With one consumer per
+    // partition: an answer of 4 × 1,500 bytes = 1 unit of 512 KB; 2 groups × 10 partitions ×
+    // 2,628,000 s = 52,560,000 fetches × $1/M.
+    const perPartition = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 }, { assumptions: { consumersPerGroup: 10 } });
+    expect(usd(perPartition.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(52.56, 9);
+    // With one consumer per group (the default), it fetches its 10 partitions in one request: an
+    // answer of 10 × 4 × 1,500 = 60,000 bytes, 1 unit; 2 groups × 2,628,000 s = 5,256,000 fetches.
+    expect(usd(c.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(5.256, 9);
+    expect(usd(c.seglog.lines, "Lambda", "requests (fetch)")).toBeCloseTo(5_256_000 * 0.0000002, 9);
+    // Each partition is still read: the same read units either way (52,560,000 × 1.5 × $0.125/M).
+    expect(usd(c.seglog.lines, "DynamoDB", "read units (fetch)")).toBeCloseTo(9.855, 9);
+    expect(usd(perPartition.seglog.lines, "DynamoDB", "read units (fetch)")).toBeCloseTo(9.855, 9);
+    // 4 consumers share 10 partitions (3, 3, 2, 2): 4 fetches a second per group, 21,024,000 a month.
+    const four = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 }, { assumptions: { consumersPerGroup: 4 } });
+    expect(usd(four.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(21.024, 9);
+    // 250 partitions, one consumer: 100 a request at most, so 3 requests a round (100, 100, 50).
+    const wide = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 1, retentionDays: 7 }, { assumptions: { partitions: 250 } });
+    expect(usd(wide.seglog.lines, "Lambda", "requests (fetch)")).toBeCloseTo(3 * 2_628_000 * 0.0000002, 9);
     // Through the API the answer carries the 4 batches, 1,059,060 bytes = 3 units.
     const viaApi = estimateCosts({ mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 }, { assumptions: { readFrom: "api" } });
     expect(usd(viaApi.seglog.lines, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(157.68, 9);
     // And the fetch function moves the bytes: 25 ms + 20 ms per MB of 1,059,060 bytes, at 1 GB.
     const gbSeconds = (ms: number) => (52_560_000 * ms) / 1000;
-    expect(usd(c.seglog.lines, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(gbSeconds(25) * 0.0000133334, 6);
+    expect(usd(perPartition.seglog.lines, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(gbSeconds(25) * 0.0000133334, 6);
     expect(usd(viaApi.seglog.lines, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(gbSeconds(25 + (20 * 1_059_060) / 1_048_576) * 0.0000133334, 6);
   });
 

@@ -11,6 +11,13 @@ import { uniqueName } from "../../helpers/stack.ts";
 let api: LocalApi;
 let produceRequests = 0;
 let fetchRequests = 0;
+/** Fetch requests and partitions fetched (one per per-partition fetch, each one a fetch of several
+ * names), by topic: what one test's consumers asked for, however late another test's aborted
+ * fetches reach the server. */
+const fetchesOf = new Map<string, { requests: number; partitions: number }>();
+/** Fetches of several partitions answered as a server from before that route: `dev` as `seglog
+ * dev` (its router's "No route"), `aws` as API Gateway (a 404 without a Seglog error body). */
+let noFetchOfSeveral: "dev" | "aws" | undefined;
 /** Bytes of each produce request's body, as API Gateway hands it over (base64). */
 const produceBodies: number[] = [];
 let failNextProduces = 0;
@@ -21,7 +28,19 @@ const invoke = handlersFor({ log: testLog().log });
 
 beforeAll(async () => {
   const h = (fn: FunctionName) => async (e: unknown): Promise<ApiGatewayResult> => {
-    if (fn === "fetch") fetchRequests++;
+    if (fn === "fetch") {
+      fetchRequests++;
+      const several = (e as { queryStringParameters?: Record<string, string> }).queryStringParameters?.["partitions"];
+      const partitions = several === undefined ? 1 : several.split(",").length;
+      const topic = decodeURIComponent(/^\/v1\/topics\/([^/]+)\//.exec(String((e as { rawPath?: string }).rawPath))?.[1] ?? "");
+      const counts = fetchesOf.get(topic) ?? { requests: 0, partitions: 0 };
+      fetchesOf.set(topic, { requests: counts.requests + 1, partitions: counts.partitions + partitions });
+      if (several !== undefined && noFetchOfSeveral !== undefined) {
+        const path = String((e as { rawPath?: string }).rawPath);
+        const body = noFetchOfSeveral === "dev" ? { error: { kind: "NotFound", message: `No route GET ${path}`, retriable: false } } : { message: "Not Found" };
+        return { statusCode: 404, headers: { "content-type": "application/json" }, body: JSON.stringify(body), isBase64Encoded: false };
+      }
+    }
     if (fn === "fetch" && oldServer) {
       const headers = (e as { headers?: Record<string, string> }).headers ?? {};
       if (headers["accept"] === SEGMENTS_MEDIA_TYPE) headers["accept"] = "application/json";
@@ -472,11 +491,11 @@ describe("the client SDK", () => {
     // maxBytes 1: a segment per fetch; maxPrefetchBytes 1: one fetch ahead, over all partitions.
     const consumer = new Consumer({ url: api.url, maxBytes: 1, maxPrefetchBytes: 1, maxWaitMs: 0 });
     consumer.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
-    let before = fetchRequests;
     const first = await consumer.poll();
     await settle();
     expect(first.length).toBeGreaterThan(0);
-    expect(fetchRequests - before).toBe(3 + 1); // a fetch per partition for the poll, and one ahead
+    // A fetch per partition for the poll (the three in one request), and one ahead.
+    expect(fetchesOf.get(topic)).toEqual({ requests: 1 + 1, partitions: 3 + 1 });
     let seen = first.length;
     for (let i = 0; i < 30 && seen < 9; i++) seen += (await consumer.poll()).length;
     expect(seen).toBe(9);
@@ -487,11 +506,61 @@ describe("the client SDK", () => {
     const woken = new AbortController();
     setTimeout(() => woken.abort(), 100);
     expect(await tail.poll({ maxWaitMs: 5_000, signal: woken.signal })).toEqual([]);
-    before = fetchRequests;
+    const before = fetchesOf.get(topic)?.requests ?? 0;
     expect(await tail.poll({ maxWaitMs: 0 })).toEqual([]);
-    expect(fetchRequests - before).toBe(1); // a fetch of its own, not the 5 s one
+    expect((fetchesOf.get(topic)?.requests ?? 0) - before).toBe(1); // a fetch of its own, not the 5 s one
     tail.close();
     consumer.close();
+  });
+
+  it("fetches the partitions a poll reads in one request, each partition answered on its own, and one by one from a server without that route", async () => {
+    const readAll = async (consumer: Consumer, expected: number) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 20 && seen.length < expected; i++) for (const r of await consumer.poll()) seen.push(`${r.partition}:${r.offset}:${Buffer.from(r.value ?? []).toString()}`);
+      return seen;
+    };
+    const all = ["0:0:p0v0", "0:1:p0v1", "1:0:p1v0", "1:1:p1v1", "2:0:p2v0", "2:1:p2v1"];
+    const asked = (topic: string) => fetchesOf.get(topic) ?? { requests: 0, partitions: 0 };
+    const topic = await topicOfSegments("several", 2, 3);
+    // maxBytes 1: a segment per partition and fetch; no fetching ahead: each poll is one request.
+    const consumer = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0, maxPrefetchBytes: 0 });
+    consumer.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
+    // The poll returns once a partition's GET has ended (the others' come in the next polls).
+    const first = await consumer.poll();
+    expect(first.length).toBeGreaterThan(0);
+    expect(asked(topic)).toEqual({ requests: 1, partitions: 3 });
+    expect(consumer.stats().fetches).toBe(1);
+    const firstRead = first.map((r) => `${r.partition}:${r.offset}:${Buffer.from(r.value ?? []).toString()}`);
+    expect([...firstRead, ...(await readAll(consumer, 6 - first.length))].sort()).toEqual(all);
+    consumer.close();
+
+    // One partition's own error does not fail the others' reads: partition 2 starts past its end
+    // and is reset by autoOffsetReset, the others are read as they were.
+    const resetting = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, autoOffsetReset: "earliest" });
+    resetting.assign([
+      { topic, partition: 0, offset: 0 },
+      { topic, partition: 1, offset: 0 },
+      { topic, partition: 2, offset: 9 },
+    ]);
+    expect((await readAll(resetting, 6)).sort()).toEqual(all);
+    resetting.close();
+
+    // A server from before the fetch of several partitions: one refused request, then one per partition.
+    try {
+      for (const server of ["dev", "aws"] as const) {
+        const older = await topicOfSegments(`several-${server}`, 2, 3);
+        noFetchOfSeveral = server;
+        const old = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+        old.assign([0, 1, 2].map((partition) => ({ topic: older, partition, offset: 0 })));
+        const firstOld = await old.poll();
+        expect(asked(older)).toEqual({ requests: 1 + 3, partitions: 3 + 3 });
+        const read = firstOld.map((r) => `${r.partition}:${r.offset}:${Buffer.from(r.value ?? []).toString()}`);
+        expect([...read, ...(await readAll(old, 6 - firstOld.length))].sort()).toEqual(all);
+        old.close();
+      }
+    } finally {
+      noFetchOfSeveral = undefined;
+    }
   });
 
   it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {

@@ -87,6 +87,15 @@ describe("docs/openapi.yaml", () => {
       const located = await call("fetch", fetchPath, fetchPath, v2Event("GET", `${t}/partitions/0/records`, { query: { offset: "0" }, headers: { accept: SEGMENTS_MEDIA_TYPE } }));
       expect(located.headers["content-type"]).toBe(SEGMENTS_MEDIA_TYPE);
       expect((JSON.parse(located.body) as { segments: unknown[] }).segments.length).toBeGreaterThan(0);
+      const several = await call("fetch", rec, rec, v2Event("GET", `${t}/records`, { query: { partitions: "0:0,1:5,7:0", maxWaitMs: "0" } }));
+      const answers = (JSON.parse(several.body) as { partitions: { partition: number; segments?: unknown[]; error?: { kind: string } }[] }).partitions;
+      expect(answers.map((a) => [a.partition, a.error?.kind])).toEqual([
+        [0, undefined],
+        [1, "OffsetOutOfRange"],
+        [7, "NotFound"],
+      ]);
+      expect(answers[0]?.segments?.length).toBeGreaterThan(0);
+      await call("fetch", rec, rec, v2Event("GET", `${t}/records`, { query: { partitions: "0:0,0:1" } }));
       await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: "spec" }) }));
       await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: 5 }) }));
       const offsets = "/v1/topics/{topic}/partitions/{partition}/offsets";

@@ -218,6 +218,45 @@ describe("produce and fetch", () => {
     expect(arrived.nextOffset).toBe(2);
   });
 
+  it("locates several partitions in one long poll: it ends when any has records, answers every one, and shares one answer's segment budget", async () => {
+    const topic = uniqueName("several");
+    await log.createTopic({ name: topic, partitions: 3 });
+    for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: b(`p0v${i}`), partition: 0 }]);
+    await log.produceRecords(topic, [{ key: null, value: b("p1v0"), partition: 1 }]);
+    // Partition 0 has records, partition 1 is read at its end, partition 2 from an offset it does not have.
+    const [p0, p1, p2] = await log.locateMany(topic, [{ partition: 0, offset: 1 }, { partition: 1, offset: 1 }, { partition: 2, offset: 5 }], { maxWaitMs: 5_000 });
+    expect(p0).toMatchObject({ partition: 0, nextOffset: 3, highWatermark: 3 });
+    expect(p0 && "segments" in p0 && p0.segments.map((x) => x.baseOffset)).toEqual([1, 2]);
+    expect(p1).toMatchObject({ partition: 1, segments: [], nextOffset: 1, highWatermark: 1 });
+    expect(p2 && "error" in p2 && p2.error.kind).toBe("OffsetOutOfRange");
+
+    // Nothing anywhere: the poll waits until a record lands in any partition, then answers all.
+    const started = Date.now();
+    const waiting = log.locateMany(topic, [{ partition: 0, offset: 3 }, { partition: 2, offset: 0 }], { maxWaitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    await log.produceRecords(topic, [{ key: null, value: b("p2v0"), partition: 2 }]);
+    const [still, arrived] = await waiting;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(still).toMatchObject({ partition: 0, segments: [], nextOffset: 3 });
+    expect(arrived && "segments" in arrived && arrived.segments.map((x) => x.baseOffset)).toEqual([0]);
+    const empty = await log.locateMany(topic, [{ partition: 0, offset: 3 }], { maxWaitMs: 0 });
+    expect(empty).toMatchObject([{ partition: 0, segments: [], nextOffset: 3 }]);
+
+    // Two partitions share maxSegmentsPerLocate 4: two segments each at most.
+    const capped = testLog({ maxSegmentsPerLocate: 4 }).log;
+    for (let i = 1; i < 4; i++) await log.produceRecords(topic, [{ key: null, value: b(`p1v${i}`), partition: 1 }]);
+    const shared = await capped.locateMany(topic, [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], { maxWaitMs: 0 });
+    expect(shared.map((a) => ("segments" in a ? a.segments.length : a.error.kind))).toEqual([2, 2]);
+    expect(shared.map((a) => ("segments" in a ? a.nextOffset : -1))).toEqual([2, 2]);
+
+    // A partition the topic does not have is that partition's error; asking twice is refused.
+    const [known, unknown] = await log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 9, offset: 0 }], { maxWaitMs: 0 });
+    expect(known).toMatchObject({ partition: 1, nextOffset: 4 });
+    expect(unknown && "error" in unknown && unknown.error.kind).toBe("NotFound");
+    expect((await errorOf(log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 1, offset: 2 }], {}))).kind).toBe("Invalid");
+  });
+
   it("looks offsets up: earliest, latest and by timestamp", async () => {
     const topic = uniqueName("times");
     await log.createTopic({ name: topic, partitions: 1 });
