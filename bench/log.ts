@@ -14,7 +14,8 @@
  *   Kafka's tool reads), timed
  *   as Kafka's `fetch.time.ms` (after the partitions were found and positioned).
  * - Bare consume (`bare.ts`): S3 GetObject of the bare objects by `concurrency` workers, in rounds
- *   as large as Seglog's fetches were (segments per fetch, measured), at most 16 GETs at once per
+ *   as large as Seglog's fetches were per partition (segments per partition fetched, measured; a
+ *   fetch request may name several partitions), at most 16 GETs at once per
  *   round (the fetch's `getConcurrency`).
  * Ratios compare stored bytes per second: Seglog's ÷ bare. Storage runs in a process of its own
  * (`storage.ts`), so both sides reach it the same way; the CPU each process spends per MB shows
@@ -131,6 +132,7 @@ export interface ConsumeResult {
    * what a consumer at the tail pays while it waits, counted apart. */
   readonly idleFetches: number;
   readonly idleReadUnits: number;
+  /** Per fetch request (which may name several partitions). */
   readonly segmentsPerFetch: number;
   /** Index Queries (segment pages and LSI lookups) per 100 segments read. */
   readonly indexQueriesPer100Segments: number;
@@ -422,10 +424,10 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         consumed.idle = addCalls(consumed.idle, calls["fetch-idle"] ?? ZERO);
         consumed.invocations = addInvocations(consumed.invocations, invocations.fetch);
         consumed.idleInvocations = addInvocations(consumed.idleInvocations, invocations["fetch-idle"]);
-        // Bare reads come in rounds as large as Seglog's fetches were.
+        // Bare reads come in rounds as large as Seglog's fetches were, per partition.
         const getsPerRound = Math.max(
           1,
-          Math.round((calls["fetch"]?.calls["GetObjectCommand"] ?? 0) / Math.max(1, invocations.fetch?.invocations ?? 0)),
+          Math.round((calls["fetch"]?.calls["GetObjectCommand"] ?? 0) / Math.max(1, invocations.fetch?.partitionsFetched ?? 0)),
         );
         const a = apiFirst ?? (await readThroughApi());
         const r = await raw.cpu.measure(pid, () => runSegments({ url, topic: idem.topic, partitions: C, maxBytes: 1_048_576 }));

@@ -31,13 +31,16 @@ interface Queued extends LocateCall {
  * The fetches it starts in one turn of the event loop for one topic, with the same wait, go as
  * one request, as one Kafka FetchRequest covers every partition a consumer reads: a poll of 10
  * partitions is one API request and one fetch-function invocation instead of 10. A lone fetch
- * uses the per-partition route, as does every fetch against a server without the other.
+ * uses the per-partition route, as does every fetch for 5 minutes after a server refused the
+ * other. A shared request that fails fails each of its fetches, which the Consumer retries on its
+ * own: one per partition, as before there was a fetch of several.
  */
 export class Locator {
   private queued = new Map<string, Queued[]>();
   private flushing = false;
-  /** False once the server has said it has no fetch of several partitions. */
-  private many = true;
+  /** After the server said it has no fetch of several partitions, not before this time (ms):
+   * it may be redeployed with it, or a policy changed. */
+  private manyAgainAt = 0;
 
   constructor(
     private readonly http: SeglogHttp,
@@ -70,7 +73,8 @@ export class Locator {
         if (c.signal.aborted) c.reject(c.signal.reason);
         return !c.signal.aborted;
       });
-      for (const group of distinctGroups(live)) void (group.length === 1 || !this.many ? this.each(group) : this.together(group));
+      const many = Date.now() >= this.manyAgainAt;
+      for (const group of distinctGroups(live)) void (group.length === 1 || !many ? this.each(group) : this.together(group));
     }
   }
 
@@ -128,8 +132,8 @@ export class Locator {
       const pending = calls.filter(detach);
       if (noSuchRoute(e)) {
         // A server from before this route, or an IAM policy that only allows the per-partition
-        // one: one request per partition from now on.
-        this.many = false;
+        // one: one request per partition for a while.
+        this.manyAgainAt = Date.now() + ASK_AGAIN_MS;
         await this.each(pending);
       } else {
         for (const c of pending) c.reject(e);
@@ -145,6 +149,9 @@ export class Locator {
     });
   }
 }
+
+/** How long a Consumer fetches one partition per request after the server refused a fetch of several. */
+const ASK_AGAIN_MS = 5 * 60_000;
 
 /** Seglog's own "no route" (a local server from before the route), or API Gateway's 404 or 403
  * without a Seglog error body (a deployed stack from before it, or a policy without it). */
