@@ -199,7 +199,7 @@ if (logResult) {
   const profile = measuredProfile(logResult, REFERENCE_WORKLOAD.batchBytes, ASSUMED_REMOVAL_WRU);
   if (profile) {
     cost = estimateCosts(REFERENCE_WORKLOAD, { profile });
-    const workload = `10 MB/s, 1 KiB records, 256 KiB batches, 2 consumer groups, 7 days (us-east-1 prices of ${PRICES_READ_ON}, this run's request counts)`;
+    const workload = `10 MB/s, 1 KiB records, 256 KiB batches, 2 consumer groups of one consumer each (its partitions in one fetch), 7 days (us-east-1 prices of ${PRICES_READ_ON}, this run's request counts)`;
     const [first] = logResult.reference;
     if (first) tables[`Reference producer: ${first.partitions} partitions, ${first.batchBytes}-byte batches, lingerMs ${first.lingerMs}`] = referenceTable(logResult.reference);
     const titles = [`Monthly cost at ${workload}: records without keys, sticky partitioner, one batch per request`];
