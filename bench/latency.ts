@@ -41,7 +41,7 @@ export interface LatencyResult {
   readonly runs: LatencyRun[];
 }
 
-export function summarize(samples: readonly number[]): LatencySummary {
+function summarize(samples: readonly number[]): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
   return {

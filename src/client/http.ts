@@ -1,4 +1,4 @@
-import { SeglogError, isErrorKind, isSeglogError } from "../core/errors.ts";
+import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { signerForUrl, type RequestSigner } from "./sigv4.ts";
 
@@ -157,15 +157,9 @@ function retryAfterMsOf(headers: Headers): number | undefined {
 }
 
 function errorFromReply(res: Response, json: unknown, text: string): SeglogError {
-  const err = (json as { error?: { kind?: unknown; message?: unknown; retriable?: unknown; code?: unknown } } | undefined)?.error;
   const retryAfterMs = retryAfterMsOf(res.headers);
-  if (err && isErrorKind(err.kind) && typeof err.message === "string") {
-    return new SeglogError(err.kind, err.message, {
-      retriable: err.retriable === true,
-      ...(typeof err.code === "string" ? { code: err.code } : {}),
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    });
-  }
+  const seglogs = errorFromBody((json as { error?: unknown } | undefined)?.error, retryAfterMs === undefined ? {} : { retryAfterMs });
+  if (seglogs) return seglogs;
   // Not Seglog's own answer (API Gateway, a proxy): 429 and 5xx may pass, the rest will not.
   const retriable = res.status === 429 || res.status >= 500;
   return new SeglogError(

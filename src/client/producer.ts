@@ -1,6 +1,6 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
 import { encodeRecordBatch, loadCompressionCodecs, type Compression } from "../core/codec/record-batch.ts";
-import { SeglogError, isSeglogError } from "../core/errors.ts";
+import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { buildFrames } from "../core/frames.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
@@ -461,8 +461,8 @@ export class Producer {
         path: `/v1/topics/${encodeURIComponent(topic)}/records`,
         bytes: buildFrames(frames),
       });
-      results = (reply.json as { offsets: ({ baseOffset: number } | { error: { kind: string; message: string; retriable: boolean } })[] }).offsets.map(
-        (r) => ("error" in r ? { error: new SeglogError(r.error.kind as "Internal", r.error.message, { retriable: r.error.retriable }) } : r),
+      results = (reply.json as { offsets: ({ baseOffset: number } | { error: unknown })[] }).offsets.map((r) =>
+        "error" in r ? { error: errorFromBody(r.error) ?? new SeglogError("Internal", "A batch's result is not in the documented form", { retriable: false }) } : r,
       );
     } catch (e) {
       const error = isSeglogError(e) ? e : new SeglogError("Internal", String(e), { retriable: true, cause: e });

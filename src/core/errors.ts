@@ -69,6 +69,13 @@ export interface ErrorBody {
   error: { kind: ErrorKind; message: string; retriable: boolean; code?: string };
 }
 
+/** The error a Seglog error body (`ErrorBody["error"]`) describes, or undefined when `err` is not one. */
+export function errorFromBody(err: unknown, options: Pick<SeglogErrorOptions, "retryAfterMs"> = {}): SeglogError | undefined {
+  const e = err as { kind?: unknown; message?: unknown; retriable?: unknown; code?: unknown } | null | undefined;
+  if (typeof e !== "object" || e === null || !isErrorKind(e.kind) || typeof e.message !== "string") return undefined;
+  return new SeglogError(e.kind, e.message, { retriable: e.retriable === true, ...(typeof e.code === "string" ? { code: e.code } : {}), ...options });
+}
+
 export const invalid = (message: string, code?: string): SeglogError =>
   new SeglogError("Invalid", message, code === undefined ? {} : { code });
 export const notFound = (message: string): SeglogError => new SeglogError("NotFound", message);

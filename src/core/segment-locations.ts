@@ -1,4 +1,4 @@
-import { SeglogError, isErrorKind } from "./errors.ts";
+import { SeglogError, errorFromBody } from "./errors.ts";
 
 /**
  * The fetch answer that names segments instead of carrying their bytes
@@ -97,12 +97,12 @@ export function parsePartitionsAnswer(json: unknown, asked: readonly number[]): 
   const malformed = () => new SeglogError("Internal", "The fetch answer does not name partitions in the documented form", { retriable: false });
   if (!Array.isArray(entries) || entries.length !== asked.length) throw malformed();
   return entries.map((entry: unknown, i) => {
-    const e = entry as { partition?: unknown; error?: { kind?: unknown; message?: unknown; retriable?: unknown; code?: unknown } } | null;
+    const e = entry as { partition?: unknown; error?: unknown } | null;
     if (typeof e !== "object" || e === null || e.partition !== asked[i]) throw malformed();
     const partition = asked[i] as number;
     if (e.error === undefined) return { partition, ...parseSegmentsAnswer(e) };
-    const { kind, message, retriable, code } = e.error;
-    if (!isErrorKind(kind) || typeof message !== "string") throw malformed();
-    return { partition, error: new SeglogError(kind, message, { retriable: retriable === true, ...(typeof code === "string" ? { code } : {}) }) };
+    const error = errorFromBody(e.error);
+    if (error === undefined) throw malformed();
+    return { partition, error };
   });
 }

@@ -4,14 +4,14 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
 import { invalid, notFound } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
-import type { SegmentsAnswer } from "../core/segment-locations.ts";
+import type { PartitionAnswer, SegmentsAnswer } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
 import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
 import { DEFAULT_LOG_OPTIONS, checkLogOptions, type LogOptions } from "./options.ts";
-import { Reader, type FetchRequest, type FetchResult, type PartitionLocated, type PartitionWant } from "./read.ts";
+import { Reader, type FetchRequest, type FetchResult, type PartitionWant } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 
 export interface ProduceRecord {
@@ -161,7 +161,7 @@ export class Log {
 
   /** `locate` for several partitions of one topic in one long poll (`Reader.locateMany`). A
    * partition the topic does not have is that partition's error; the others are read. */
-  async locateMany(topicName: string, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionLocated[]> {
+  async locateMany(topicName: string, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionAnswer[]> {
     const distinct = new Set(wants.map((w) => w.partition));
     if (wants.length === 0 || distinct.size !== wants.length) throw invalid("Name each partition once, and at least one");
     let topic = await this.topics.cached(topicName);

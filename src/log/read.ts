@@ -40,8 +40,6 @@ export interface PartitionWant {
   readonly offset: number;
 }
 
-/** One partition's answer to a fetch of several: where its segments are, or why not. */
-export type PartitionLocated = PartitionAnswer;
 
 interface ReadPlan {
   readonly wanted: readonly Wanted[];
@@ -107,12 +105,12 @@ export class Reader {
    * share `maxSegmentsPerLocate`, so that the answer stays as small as a single one can be.
    * A partition's own failure (out of range, say) is its answer; the others still read.
    */
-  async locateMany(topic: TopicRecord, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionLocated[]> {
+  async locateMany(topic: TopicRecord, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionAnswer[]> {
     const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
     const deadline = this.options.now() + maxWaitMs;
     const maxSegments = Math.max(1, Math.floor(this.options.maxSegmentsPerLocate / Math.max(1, wants.length)));
     for (;;) {
-      const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<PartitionLocated> => {
+      const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<PartitionAnswer> => {
         try {
           return { partition, ...(await this.locate(topic, partition, { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) }, maxSegments)) };
         } catch (e) {

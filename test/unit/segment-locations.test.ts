@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseSegmentsAnswer, rangeHeader } from "../../src/core/segment-locations.ts";
+import { SeglogError } from "../../src/core/errors.ts";
+import { parsePartitionsAnswer, parseSegmentsAnswer, partitionsParam, rangeHeader } from "../../src/core/segment-locations.ts";
 
 const answer = {
   segments: [
@@ -35,6 +36,44 @@ describe("the segments answer", () => {
     ];
     for (const body of broken) {
       expect(() => parseSegmentsAnswer(body), JSON.stringify(body)).toThrow(expect.objectContaining({ kind: "Internal", retriable: false }));
+    }
+  });
+});
+
+describe("the answer to a fetch of several partitions", () => {
+  it("reads each partition's segments or its own typed error, code included, in the order asked", () => {
+    const body = {
+      partitions: [
+        { partition: 3, ...answer },
+        { partition: 0, error: { kind: "OffsetOutOfRange", message: "Offset 9 is out of range", retriable: false } },
+        { partition: 7, error: { kind: "Throttled", message: "slow down", retriable: true, code: "SlowDown" } },
+      ],
+    };
+    const [three, zero, seven] = parsePartitionsAnswer(JSON.parse(JSON.stringify(body)), [3, 0, 7]);
+    expect(three).toEqual({ partition: 3, ...answer });
+    expect(zero && "error" in zero && zero.error).toMatchObject({ kind: "OffsetOutOfRange", retriable: false });
+    expect(seven && "error" in seven && seven.error).toBeInstanceOf(SeglogError);
+    expect(seven && "error" in seven && seven.error).toMatchObject({ kind: "Throttled", retriable: true, code: "SlowDown" });
+    expect(partitionsParam([{ partition: 3, offset: 12 }, { partition: 0, offset: 0 }])).toBe("3:12,0:0");
+  });
+
+  it("refuses an answer that is not for the partitions asked, or not in the documented form", () => {
+    const one = { partitions: [{ partition: 1, ...answer }] };
+    for (const [json, asked] of [
+      [one, [2]],
+      [one, [1, 2]],
+      [{ partitions: [{ partition: 1, error: { kind: "Sideways", message: "?" } }] }, [1]],
+      [{ partitions: [{ partition: 1, segments: "none" }] }, [1]],
+      [{}, [1]],
+    ] as [unknown, number[]][]) {
+      let thrown: unknown;
+      try {
+        parsePartitionsAnswer(json, asked);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(SeglogError);
+      expect((thrown as SeglogError).retriable).toBe(false);
     }
   });
 });
