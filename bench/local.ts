@@ -141,6 +141,16 @@ export async function startBenchStack(sdk: SdkCalls, log: (line: string) => void
   };
 }
 
+/** Another local API over the same storage, its functions given more environment (say, a shorter
+ * `SEGLOG_POLL_INTERVAL_MS`), with nothing tallied; each request still builds its EMF line. */
+export async function startApiWith(stack: BenchStorage, env: Record<string, string>): Promise<LocalApi> {
+  const functionEnv = { ...stack.env, ...env };
+  const handlers = Object.fromEntries(
+    FUNCTIONS.map((fn) => [fn, lambdaHandler(routes, fn, lazyContext(() => contextFromEnv(functionEnv)), emfObserver(fn, () => {}))]),
+  ) as Record<FunctionName, LambdaHandler>;
+  return startLocalApi({ port: 0, routes: routes as never, handlers });
+}
+
 /** A fetch's answer with no data: an empty binary body, or a segments answer (or a fetch of
  * several partitions' answers) naming none. */
 function foundNothing(result: ApiGatewayResult, responseBytes: number): boolean {

@@ -145,7 +145,7 @@ export function latencyTable(r: LatencyResult): Table {
   const out: Table = {};
   for (const run of r.runs) {
     const ms = (n: number) => fmt(n, 1);
-    out[`+${run.apiDelayMs} ms per API call, +${run.s3DelayMs} ms per S3 GET`] = {
+    out[`head re-read every ${run.pollIntervalMs} ms, +${run.apiDelayMs} ms per API call, +${run.s3DelayMs} ms per S3 GET`] = {
       "ack p50 / p99 ms": `${ms(run.ack.p50)} / ${ms(run.ack.p99)}`,
       "end to end p50 / p95 / p99 ms": `${ms(run.e2e.p50)} / ${ms(run.e2e.p95)} / ${ms(run.e2e.p99)}`,
       "end to end mean / max ms": `${ms(run.e2e.mean)} / ${ms(run.e2e.max)}`,

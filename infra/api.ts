@@ -12,7 +12,7 @@ import { validateTopicName } from "../src/core/topic-config.ts";
 import { checkGroupName } from "../src/groups/validate.ts";
 import { routes as ROUTES } from "../src/http/app.ts";
 import type { FunctionName } from "../src/http/router.ts";
-import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
+import { DEFAULT_LOG_OPTIONS, checkLogOptions } from "../src/log/options.ts";
 import { SeglogFunction } from "./function.ts";
 import { SeglogStorage } from "./storage.ts";
 
@@ -90,6 +90,12 @@ export interface SeglogApiProps {
    * @default 30000 (the log engine's default)
    */
   readonly abortTimeoutMs?: number;
+  /**
+   * How often a waiting long poll re-reads a partition's head (`SEGLOG_POLL_INTERVAL_MS`): a
+   * record waits up to this long before a waiting consumer's fetch sees it, and each re-read is a
+   * DynamoDB read of each partition the fetch waits on. @default 100 (the log engine's default)
+   */
+  readonly fetchPollIntervalMs?: number;
   /** Steady-state requests per second for the whole API. @default the account's limit */
   readonly throttlingRateLimitPerSecond?: number;
   /** @default the account's limit */
@@ -127,10 +133,13 @@ export class SeglogApi extends Construct {
     this.abortTimeoutMs = props.abortTimeoutMs ?? DEFAULT_LOG_OPTIONS.abortTimeoutMs;
     validateTimeouts(sizing, this.abortTimeoutMs);
 
+    const pollIntervalMs = props.fetchPollIntervalMs;
+    if (pollIntervalMs !== undefined) checkLogOptions({ ...DEFAULT_LOG_OPTIONS, pollIntervalMs });
     const environment = {
       SEGLOG_BUCKET: this.storage.bucket.bucketName,
       SEGLOG_TABLE: this.storage.table.tableName,
       SEGLOG_ABORT_TIMEOUT_MS: String(this.abortTimeoutMs),
+      ...(pollIntervalMs === undefined ? {} : { SEGLOG_POLL_INTERVAL_MS: String(pollIntervalMs) }),
     };
     const functions: Partial<Record<FunctionName, lambda.Function>> = {};
     for (const fn of [...new Set(API_ROUTES.map((r) => r.fn))]) {

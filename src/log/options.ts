@@ -4,7 +4,8 @@ export interface LogOptions {
   readonly abortTimeoutMs: number;
   /** How long a function instance trusts its cached topic metadata (like Kafka's metadata.max.age.ms). */
   readonly topicCacheMs: number;
-  /** Long-poll re-check interval. */
+  /** How often a waiting long poll re-reads the partition's head: a record waits up to this long
+   * before a waiting fetch sees it, and each re-read is a DynamoDB read (`SEGLOG_POLL_INTERVAL_MS`). */
   readonly pollIntervalMs: number;
   /** Long-poll default (Kafka's fetch.max.wait.ms) and ceiling (below API Gateway's 29 s). */
   readonly defaultMaxWaitMs: number;
@@ -58,11 +59,16 @@ export function logOptionsFromEnv(env: Readonly<Record<string, string | undefine
   if (Number.isSafeInteger(abort) && abort > 0) out.abortTimeoutMs = abort;
   const cache = Number(env["SEGLOG_TOPIC_CACHE_MS"]);
   if (env["SEGLOG_TOPIC_CACHE_MS"] !== undefined && Number.isSafeInteger(cache) && cache >= 0) out.topicCacheMs = cache;
+  // Set but not a whole number ≥ 1: passed on, so that checkLogOptions refuses it at start-up.
+  if (env["SEGLOG_POLL_INTERVAL_MS"] !== undefined) out.pollIntervalMs = Number(env["SEGLOG_POLL_INTERVAL_MS"]);
   return out;
 }
 
 /** Refuses settings the engine cannot work with, at construction rather than at the first fetch. */
 export function checkLogOptions(o: LogOptions): LogOptions {
+  if (!Number.isSafeInteger(o.pollIntervalMs) || o.pollIntervalMs < 1 || o.pollIntervalMs > o.maxWaitMsLimit) {
+    throw new RangeError(`pollIntervalMs (SEGLOG_POLL_INTERVAL_MS) must be a whole number of ms from 1 to ${o.maxWaitMsLimit}, not ${o.pollIntervalMs}`);
+  }
   if (!Number.isSafeInteger(o.maxSegmentsPerLocate) || o.maxSegmentsPerLocate < 1) {
     throw new RangeError(`maxSegmentsPerLocate must be a whole number ≥ 1, not ${o.maxSegmentsPerLocate}`);
   }

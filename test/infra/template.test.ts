@@ -249,6 +249,24 @@ describe("functions", () => {
     expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchTimeoutSeconds: 15 })).toThrow(/long poll/);
   });
 
+  it("passes fetchPollIntervalMs to the functions as SEGLOG_POLL_INTERVAL_MS, and refuses one the engine would", async () => {
+    const { App, Stack } = await import("aws-cdk-lib");
+    const { Template } = await import("aws-cdk-lib/assertions");
+    const { SeglogApi } = await import("../../infra/api.ts");
+    const stack = new Stack(new App(), "S");
+    new SeglogApi(stack, "Api", { fetchPollIntervalMs: 25 });
+    const fns = Object.entries(Template.fromStack(stack).findResources("AWS::Lambda::Function"));
+    const fetch = fns.find(([id]) => id.startsWith("ApiFetch"))?.[1].Properties;
+    expect(fetch.Environment.Variables.SEGLOG_POLL_INTERVAL_MS).toBe("25");
+    // Without the prop the engine's default applies, and nothing is set.
+    for (const fn of Object.values(http.template.findResources("AWS::Lambda::Function"))) {
+      expect(fn.Properties.Environment.Variables.SEGLOG_POLL_INTERVAL_MS).toBeUndefined();
+    }
+    for (const bad of [0, 2.5, 20_001]) {
+      expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchPollIntervalMs: bad })).toThrow(/pollIntervalMs/);
+    }
+  });
+
   it("deploys exactly the bundles in dist/functions (the files the bundle tests invoke)", () => {
     const assets = JSON.parse(readFileSync(join(http.outdir, "Seglog.assets.json"), "utf8")) as { files: Record<string, { source: { path: string } }> };
     for (const [id, fn] of Object.entries(http.template.findResources("AWS::Lambda::Function"))) {
