@@ -77,6 +77,11 @@ describe("the console CLI (README quick start)", () => {
     expect(produceDown.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     const help = await runCli(["--help"]);
     expect(help.stdout).toContain("Usage: seglog <command>");
+    // A setting the functions could not run with stops `seglog dev` before it starts anything.
+    const badSetting = await runCli(["dev", "--port", "0"], { env: { SEGLOG_POLL_INTERVAL_MS: "fast" } });
+    expect(badSetting.code).toBe(2);
+    expect(badSetting.stderr).toContain("SEGLOG_POLL_INTERVAL_MS) must be a whole number of ms");
+    expect(badSetting.stdout).not.toContain("[stack]");
   });
 
   it("stops quietly when the reader of its output goes away (| head), without a stack trace", async () => {
