@@ -12,7 +12,7 @@ import { validateTopicName } from "../src/core/topic-config.ts";
 import { checkGroupName } from "../src/groups/validate.ts";
 import { routes as ROUTES } from "../src/http/app.ts";
 import type { FunctionName } from "../src/http/router.ts";
-import { DEFAULT_LOG_OPTIONS, checkLogOptions } from "../src/log/options.ts";
+import { DEFAULT_LOG_OPTIONS, checkedLogOptions } from "../src/log/options.ts";
 import { SeglogFunction } from "./function.ts";
 import { SeglogStorage } from "./storage.ts";
 
@@ -134,12 +134,17 @@ export class SeglogApi extends Construct {
     validateTimeouts(sizing, this.abortTimeoutMs);
 
     const pollIntervalMs = props.fetchPollIntervalMs;
-    if (pollIntervalMs !== undefined) checkLogOptions({ ...DEFAULT_LOG_OPTIONS, pollIntervalMs });
+    if (pollIntervalMs !== undefined) {
+      try {
+        checkedLogOptions({ pollIntervalMs });
+      } catch (e) {
+        throw new Error(`fetchPollIntervalMs: ${(e as Error).message}`);
+      }
+    }
     const environment = {
       SEGLOG_BUCKET: this.storage.bucket.bucketName,
       SEGLOG_TABLE: this.storage.table.tableName,
       SEGLOG_ABORT_TIMEOUT_MS: String(this.abortTimeoutMs),
-      ...(pollIntervalMs === undefined ? {} : { SEGLOG_POLL_INTERVAL_MS: String(pollIntervalMs) }),
     };
     const functions: Partial<Record<FunctionName, lambda.Function>> = {};
     for (const fn of [...new Set(API_ROUTES.map((r) => r.fn))]) {
@@ -147,7 +152,8 @@ export class SeglogApi extends Construct {
         name: fn,
         description: `Seglog ${fn}: ${API_ROUTES.filter((r) => r.fn === fn).map((r) => `${r.method} ${r.path}`).join(", ")}`.slice(0, 256),
         ...sizing[fn],
-        environment,
+        // Only a fetch waits in a long poll.
+        environment: fn === "fetch" && pollIntervalMs !== undefined ? { ...environment, SEGLOG_POLL_INTERVAL_MS: String(pollIntervalMs) } : environment,
         ...(props.logRetentionDays === undefined ? {} : { logRetentionDays: props.logRetentionDays }),
       });
       this.storage.grantRole(fn, f.role);

@@ -5,7 +5,7 @@ import { bundleFunctions } from "../build/bundle.ts";
 import type { FunctionName } from "../http/router.ts";
 import { startLocalApi, type LambdaHandler } from "../local/server.ts";
 import { startLocalStack } from "../local/stack.ts";
-import { DEFAULT_LOG_OPTIONS, checkLogOptions, logOptionsFromEnv } from "../log/options.ts";
+import { checkedLogOptions, logOptionsFromEnv } from "../log/options.ts";
 import { intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
 
@@ -28,10 +28,10 @@ export async function devCommand(args: string[]): Promise<number> {
   if (dynamo !== "auto" && dynamo !== "dynamodb-local" && dynamo !== "dynalite") {
     throw new UsageError("--dynamo must be auto, dynamodb-local or dynalite");
   }
-  // The functions read SEGLOG_POLL_INTERVAL_MS and the like from this environment: refuse a bad
-  // one now rather than answer every request with its error.
+  // The functions read SEGLOG_POLL_INTERVAL_MS from this environment: refuse a bad one now rather
+  // than answer every request with its error.
   try {
-    checkLogOptions({ ...DEFAULT_LOG_OPTIONS, ...logOptionsFromEnv(process.env) });
+    checkedLogOptions(logOptionsFromEnv(process.env));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -462,7 +462,9 @@ export class Producer {
         bytes: buildFrames(frames),
       });
       results = (reply.json as { offsets: ({ baseOffset: number } | { error: unknown })[] }).offsets.map((r) =>
-        "error" in r ? { error: errorFromBody(r.error) ?? new SeglogError("Internal", "A batch's result is not in the documented form", { retriable: false }) } : r,
+        "error" in r
+          ? { error: errorFromBody(r.error) ?? new SeglogError("Internal", `A batch's error is not in the documented form: ${JSON.stringify(r.error)?.slice(0, 200)}`, { retriable: false }) }
+          : r,
       );
     } catch (e) {
       const error = isSeglogError(e) ? e : new SeglogError("Internal", String(e), { retriable: true, cause: e });

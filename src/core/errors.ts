@@ -73,7 +73,12 @@ export interface ErrorBody {
 export function errorFromBody(err: unknown, options: Pick<SeglogErrorOptions, "retryAfterMs"> = {}): SeglogError | undefined {
   const e = err as { kind?: unknown; message?: unknown; retriable?: unknown; code?: unknown } | null | undefined;
   if (typeof e !== "object" || e === null || !isErrorKind(e.kind) || typeof e.message !== "string") return undefined;
-  return new SeglogError(e.kind, e.message, { retriable: e.retriable === true, ...(typeof e.code === "string" ? { code: e.code } : {}), ...options });
+  return new SeglogError(e.kind, e.message, {
+    // Absent: the kind's default (Throttled and Internal are retriable).
+    ...(typeof e.retriable === "boolean" ? { retriable: e.retriable } : {}),
+    ...(typeof e.code === "string" ? { code: e.code } : {}),
+    ...options,
+  });
 }
 
 export const invalid = (message: string, code?: string): SeglogError =>

@@ -10,7 +10,7 @@ import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
-import { DEFAULT_LOG_OPTIONS, checkLogOptions, type LogOptions } from "./options.ts";
+import { DEFAULT_LOG_OPTIONS, checkedLogOptions, type LogOptions } from "./options.ts";
 import { Reader, type FetchRequest, type FetchResult, type PartitionWant } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 
@@ -56,7 +56,7 @@ export class Log {
   private readonly objects: SegmentObjects;
 
   constructor(storage: LogStorage, options: Partial<LogOptions> = {}) {
-    this.options = checkLogOptions({ ...DEFAULT_LOG_OPTIONS, ...options });
+    this.options = checkedLogOptions(options);
     const registry = (this.registry = new Registry(storage.dynamo, storage.table));
     const objects = (this.objects = new SegmentObjects(storage.s3, storage.bucket));
     this.topics = new Topics(registry, this.options);

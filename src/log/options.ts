@@ -59,13 +59,22 @@ export function logOptionsFromEnv(env: Readonly<Record<string, string | undefine
   if (Number.isSafeInteger(abort) && abort > 0) out.abortTimeoutMs = abort;
   const cache = Number(env["SEGLOG_TOPIC_CACHE_MS"]);
   if (env["SEGLOG_TOPIC_CACHE_MS"] !== undefined && Number.isSafeInteger(cache) && cache >= 0) out.topicCacheMs = cache;
-  // Set but not a whole number ≥ 1: passed on, so that checkLogOptions refuses it at start-up.
-  if (env["SEGLOG_POLL_INTERVAL_MS"] !== undefined) out.pollIntervalMs = Number(env["SEGLOG_POLL_INTERVAL_MS"]);
+  // Empty is unset; anything else but a whole number is refused, quoted as it was set.
+  const poll = env["SEGLOG_POLL_INTERVAL_MS"]?.trim();
+  if (poll !== undefined && poll !== "") {
+    if (!/^\d{1,9}$/.test(poll)) throw new RangeError(`SEGLOG_POLL_INTERVAL_MS must be a whole number of ms, not '${poll}'`);
+    out.pollIntervalMs = Number(poll);
+  }
   return out;
 }
 
+/** The defaults with `options` over them, checked: what a Log runs with. */
+export function checkedLogOptions(options: Partial<LogOptions>): LogOptions {
+  return checkLogOptions({ ...DEFAULT_LOG_OPTIONS, ...options });
+}
+
 /** Refuses settings the engine cannot work with, at construction rather than at the first fetch. */
-export function checkLogOptions(o: LogOptions): LogOptions {
+function checkLogOptions(o: LogOptions): LogOptions {
   if (!Number.isSafeInteger(o.pollIntervalMs) || o.pollIntervalMs < 1 || o.pollIntervalMs > o.maxWaitMsLimit) {
     throw new RangeError(`pollIntervalMs (SEGLOG_POLL_INTERVAL_MS) must be a whole number of ms from 1 to ${o.maxWaitMsLimit}, not ${o.pollIntervalMs}`);
   }

@@ -40,7 +40,6 @@ export interface PartitionWant {
   readonly offset: number;
 }
 
-
 interface ReadPlan {
   readonly wanted: readonly Wanted[];
   readonly nextOffset: number;

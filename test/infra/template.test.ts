@@ -249,7 +249,7 @@ describe("functions", () => {
     expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchTimeoutSeconds: 15 })).toThrow(/long poll/);
   });
 
-  it("passes fetchPollIntervalMs to the functions as SEGLOG_POLL_INTERVAL_MS, and refuses one the engine would", async () => {
+  it("passes fetchPollIntervalMs to the fetch function as SEGLOG_POLL_INTERVAL_MS, and refuses one the engine would", async () => {
     const { App, Stack } = await import("aws-cdk-lib");
     const { Template } = await import("aws-cdk-lib/assertions");
     const { SeglogApi } = await import("../../infra/api.ts");
@@ -258,12 +258,14 @@ describe("functions", () => {
     const fns = Object.entries(Template.fromStack(stack).findResources("AWS::Lambda::Function"));
     const fetch = fns.find(([id]) => id.startsWith("ApiFetch"))?.[1].Properties;
     expect(fetch.Environment.Variables.SEGLOG_POLL_INTERVAL_MS).toBe("25");
+    // Only a fetch waits in a long poll.
+    for (const [id, fn] of fns) if (!id.startsWith("ApiFetch")) expect(fn.Properties.Environment.Variables.SEGLOG_POLL_INTERVAL_MS).toBeUndefined();
     // Without the prop the engine's default applies, and nothing is set.
     for (const fn of Object.values(http.template.findResources("AWS::Lambda::Function"))) {
       expect(fn.Properties.Environment.Variables.SEGLOG_POLL_INTERVAL_MS).toBeUndefined();
     }
     for (const bad of [0, 2.5, 20_001]) {
-      expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchPollIntervalMs: bad })).toThrow(/pollIntervalMs/);
+      expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchPollIntervalMs: bad })).toThrow(/^fetchPollIntervalMs: /);
     }
   });
 

@@ -80,7 +80,7 @@ describe("the console CLI (README quick start)", () => {
     // A setting the functions could not run with stops `seglog dev` before it starts anything.
     const badSetting = await runCli(["dev", "--port", "0"], { env: { SEGLOG_POLL_INTERVAL_MS: "fast" } });
     expect(badSetting.code).toBe(2);
-    expect(badSetting.stderr).toContain("SEGLOG_POLL_INTERVAL_MS) must be a whole number of ms");
+    expect(badSetting.stderr).toContain("SEGLOG_POLL_INTERVAL_MS must be a whole number of ms, not 'fast'");
     expect(badSetting.stdout).not.toContain("[stack]");
   });
 
