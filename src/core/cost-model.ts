@@ -151,6 +151,8 @@ export interface CostComparison {
   readonly gbPerMonth: number;
   readonly batchesPerSecond: number;
   readonly produceRequestsPerSecond: number;
+  /** Partitions a fetch request reads, on average (1 through the API). */
+  readonly partitionsPerFetch: number;
   readonly recordsPerBatch: number;
   readonly storedBatchBytes: number;
   readonly seglog: SystemCost;
@@ -305,6 +307,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
     gbPerMonth,
     batchesPerSecond: batchesPerSec,
     produceRequestsPerSecond: batchesPerSec / a.batchesPerRequest,
+    partitionsPerFetch,
     recordsPerBatch,
     storedBatchBytes,
     seglog,
