@@ -31,6 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Admin } from "../src/client/admin.ts";
+import { Consumer } from "../src/client/consumer.ts";
 import { Producer } from "../src/client/producer.ts";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
 import type { BareResult, BareTask } from "./bare.ts";
@@ -163,6 +164,15 @@ export interface LogRun {
 /** How the reference producer spreads its records: keys, or none with the round-robin partitioner. */
 export type ReferenceRecords = "keyed" | "round-robin";
 
+/** What a consumer of every partition of the reference topic asked for. */
+export interface ReferenceReading {
+  readonly fetches: number;
+  /** Its own S3 GETs: one per object when a fetch's answer shares it among the partitions. */
+  readonly gets: number;
+  readonly getsPerObject: number;
+  readonly getsPerBatch: number;
+}
+
 /** The reference workload's producer: records spread over many partitions at a set rate. */
 export interface ReferenceResult {
   readonly records: ReferenceRecords;
@@ -177,6 +187,10 @@ export interface ReferenceResult {
   readonly meanBatchBytes: number;
   readonly putsPerRequest: number;
   readonly writeUnitsPerBatch: number;
+  /** One consumer (the reference group's) reading every partition from the start. */
+  readonly consume: ReferenceReading;
+  /** One consumer reading every partition at the tail while the records arrive. */
+  readonly tail: ReferenceReading;
 }
 
 export interface LogBenchResult {
@@ -522,6 +536,15 @@ async function runReferenceProduce(
   const records = Math.ceil((config.mbPerRun * MiB) / config.recordBytes);
   const value = randomBytes(config.recordBytes - 8);
   await producer.producerIdentity(); // InitProducerId is a produce-function request too: not one of these
+  const everyPartition = Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 }));
+  // A consumer at the tail while the records arrive: its fetches answer as soon as a partition
+  // has a batch (Kafka's fetch.min.bytes 1), not once a second as the cost model's do.
+  const tail = new Consumer({ url });
+  tail.assign(everyPartition);
+  let tailed = 0;
+  const tailing = (async () => {
+    while (tailed < records) tailed += (await tail.poll()).length;
+  })();
   sdk.take();
   bench.takeInvocations();
   const started = performance.now();
@@ -539,6 +562,18 @@ async function runReferenceProduce(
   const calls = sdk.take()["produce"] ?? ZERO;
   const requests = bench.takeInvocations().produce?.invocations ?? 0;
   const batches = committedBatches(calls);
+  await tailing;
+  tail.close();
+  // The reference group's consumer: one, assigned every partition, reading from the start.
+  const consumer = new Consumer({ url });
+  consumer.assign(everyPartition);
+  for (let read = 0; read < records; ) read += (await consumer.poll()).length;
+  consumer.close();
+  const objects = calls.calls["PutObjectCommand"] ?? 0;
+  const reading = (c: Consumer) => {
+    const { fetches, segmentGets: gets } = c.stats();
+    return { fetches, gets, getsPerObject: gets / Math.max(1, objects), getsPerBatch: gets / Math.max(1, batches) };
+  };
   const result: ReferenceResult = {
     records: kind,
     partitions,
@@ -551,10 +586,14 @@ async function runReferenceProduce(
     meanBatchBytes: calls.bytesPut / Math.max(1, batches),
     putsPerRequest: (calls.calls["PutObjectCommand"] ?? 0) / Math.max(1, requests),
     writeUnitsPerBatch: calls.writeUnits / Math.max(1, batches),
+    consume: reading(consumer),
+    tail: reading(tail),
   };
   log(
     `log: ${kind === "keyed" ? "keyed records" : "records without keys, round-robin,"} over ${partitions} partitions at ${result.mbPerSec.toFixed(1)} MB/s: ${batches} batches in ${requests} requests ` +
-      `(${result.batchesPerRequest.toFixed(2)} per request, ${result.putsPerRequest.toFixed(2)} PUTs per request, mean batch ${Math.round(result.meanBatchBytes)} bytes)`,
+      `(${result.batchesPerRequest.toFixed(2)} per request, ${result.putsPerRequest.toFixed(2)} PUTs per request, mean batch ${Math.round(result.meanBatchBytes)} bytes); ` +
+      `one consumer read them in ${result.consume.fetches} fetches and ${result.consume.gets} S3 GETs (${result.consume.getsPerObject.toFixed(2)} per object, ${result.consume.getsPerBatch.toFixed(2)} per batch), ` +
+      `one at the tail in ${result.tail.fetches} fetches and ${result.tail.gets} GETs (${result.tail.getsPerObject.toFixed(2)} per object)`,
   );
   return result;
 }

@@ -10,7 +10,7 @@
  * Argument: one JSON object (`SegmentsTask`); prints one JSON line (`SegmentsResult`).
  */
 import { SeglogHttp } from "../src/client/http.ts";
-import { readSegments } from "../src/client/segment-reads.ts";
+import { SharedReads, readSegments } from "../src/client/segment-reads.ts";
 import { parseSegmentsAnswer, positionAfter } from "../src/core/segment-locations.ts";
 
 export interface SegmentsTask {
@@ -36,6 +36,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
   let bytes = 0;
   let fetches = 0;
   let gets = 0;
+  const reads = { concurrency: 16, timeoutMs: 30_000, signal, shared: new SharedReads(), got: () => gets++ };
   const started = performance.now();
   await Promise.all(
     Array.from({ length: task.partitions }, async (_, p) => {
@@ -48,8 +49,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
         const answer = await located;
         // As the Consumer reads ahead: the next fetch finds its segments while these are read.
         if (answer.nextOffset < answer.highWatermark) located = locate(answer.nextOffset);
-        const chunks = await readSegments(answer.segments, { concurrency: 16, timeoutMs: 30_000, signal });
-        gets += chunks.length;
+        const chunks = await readSegments(answer.segments, reads);
         for (const c of chunks) bytes += c.byteLength;
         if (positionAfter(answer, chunks.length) !== answer.nextOffset) throw new Error(`partition ${p}: a read ended short`);
         if (answer.nextOffset >= answer.highWatermark) return;

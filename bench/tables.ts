@@ -179,7 +179,8 @@ export function measuredProfile(r: LogBenchResult, batchBytes: number, assumedRe
     putsPerRequest: idem.produce.requests.perMb.s3Put / Math.max(1e-9, idem.produce.requests.perMb.lambda),
     writeUnitsPerBatch: p.writeUnits,
     readUnitsPerBatch: p.readUnits,
-    getsPerBatchRead: consume.requests.perBatch.s3Get,
+    // Each segment is an object of its own in these runs (one batch per request).
+    getsPerObjectRead: consume.requests.perBatch.s3Get,
     // Per partition fetched: the model counts fetches of several partitions by its own assumption.
     readUnitsPerFetch: (consume.requests.perMb.readUnits / Math.max(1e-9, consume.requests.perMb.lambda)) * (consume.fetches / Math.max(1, consume.partitionFetches)),
     writeUnitsPerBatchRemoved: assumedRemoval,
@@ -200,6 +201,9 @@ export function referenceTable(runs: readonly ReferenceResult[]): Table {
       "mean batch bytes": String(Math.round(k.meanBatchBytes)),
       "S3 PUTs per request": fmt(k.putsPerRequest),
       "write units per batch": fmt(k.writeUnitsPerBatch),
+      "a consumer's fetches (from the start / at the tail)": `${k.consume.fetches} / ${k.tail.fetches}`,
+      "its S3 GETs": `${k.consume.gets} / ${k.tail.gets}`,
+      "GETs per object": `${fmt(k.consume.getsPerObject)} / ${fmt(k.tail.getsPerObject)}`,
     }]));
 }
 

@@ -89,7 +89,7 @@ export function printComparison(c: CostComparison): void {
     `  ${qty(c.gbPerMonth)} GB in per month; ${c.recordsPerBatch} records per batch (${qty(c.storedBatchBytes)} bytes stored), ` +
       `${qty(c.batchesPerSecond)} batches/s in ${qty(c.produceRequestsPerSecond)} produce requests/s (${a.batchesPerRequest} batch${a.batchesPerRequest === 1 ? "" : "es"} each); ` +
       `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms by ${a.consumersPerGroup} consumer${a.consumersPerGroup === 1 ? "" : "s"} per group ` +
-      `(${qty(c.partitionsPerFetch)} partition${c.partitionsPerFetch === 1 ? "" : "s"} a fetch); ` +
+      `(${qty(c.partitionsPerFetch)} partition${c.partitionsPerFetch === 1 ? "" : "s"} a fetch, ${qty(c.fetchersPerObject)} GET${c.fetchersPerObject === 1 ? "" : "s"} per object per group); ` +
       `idempotent producer ${a.idempotent ? "on" : "off"}; consumers read ${a.readFrom === "storage" ? "from S3" : "through the API"}`,
   );
   say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);

@@ -4,7 +4,7 @@ import { positionAfter } from "../core/segment-locations.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
 import { Locator } from "./locator.ts";
-import { readSegments } from "./segment-reads.ts";
+import { SharedReads, readSegments } from "./segment-reads.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -54,7 +54,8 @@ export interface ConsumerOptions extends ClientOptions {
 export interface ConsumerStats {
   /** Fetch requests answered by the API. */
   readonly fetches: number;
-  /** S3 GETs of segments the consumer made itself (`readFrom: "storage"`). */
+  /** S3 GETs the consumer made itself (`readFrom: "storage"`): one per segment, or one for the
+   * segments several of its partitions have in one object. */
   readonly segmentGets: number;
   /** Bytes of stored batches read, from S3 or through the API. */
   readonly bytesFetched: number;
@@ -136,7 +137,7 @@ export class Consumer {
   private readonly fetches = new Map<string, PendingFetch[]>();
   /** "api" from the first answer of a server too old to name segments. */
   private readFrom: "storage" | "api";
-  private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number };
+  private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number; readonly shared: SharedReads; readonly got: () => void };
   private readonly counts = { fetches: 0, segmentGets: 0, bytesFetched: 0 };
   private readonly locator: Locator;
 
@@ -149,7 +150,12 @@ export class Consumer {
     this.maxWaitMs = options.maxWaitMs ?? 500;
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
-    this.segmentReads = { concurrency: options.segmentReadsAtOnce ?? 16, timeoutMs: options.segmentReadTimeoutMs ?? 30_000 };
+    this.segmentReads = {
+      concurrency: options.segmentReadsAtOnce ?? 16,
+      timeoutMs: options.segmentReadTimeoutMs ?? 30_000,
+      shared: new SharedReads(),
+      got: () => this.counts.segmentGets++,
+    };
     for (const [name, value] of Object.entries({ segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs })) {
       if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be a whole number ≥ 1, not ${value}`);
     }
@@ -416,7 +422,6 @@ export class Consumer {
     pipeline.located({ from: located.nextOffset, highWatermark: located.highWatermark });
     if (!(await pipeline.after) || signal.aborted) return undefined; // called off while the fetch before it read
     const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
-    this.counts.segmentGets += chunks.length;
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
     return { chunks, nextPosition: positionAfter(located, chunks.length), highWatermark: located.highWatermark };
   }

@@ -4,7 +4,7 @@
  */
 import { mapConcurrent } from "../core/concurrency.ts";
 import { SeglogError } from "../core/errors.ts";
-import { rangeHeader, type SegmentLocation } from "../core/segment-locations.ts";
+import { rangeHeader, type ByteSpan, type LocatedSegment, type SharedObject } from "../core/segment-locations.ts";
 
 export interface SegmentReadOptions {
   /** GETs in flight at once. */
@@ -12,6 +12,46 @@ export interface SegmentReadOptions {
   /** Each GET, its body included, fails (retriably) after this long. */
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
+  /** The GETs of objects that several partitions' segments share. */
+  readonly shared: SharedReads;
+  /** Told of every GET made. */
+  readonly got: () => void;
+}
+
+/**
+ * The one GET of each shared object (`SharedObject`) that a fetch of several partitions named,
+ * made by the first partition that reads a segment from it; the others take their bytes from
+ * it. An object's bytes are kept while any segment that names it is (the answer's object is the
+ * key), and no longer. A shared GET that fails is not made again: each segment then has its own.
+ */
+export class SharedReads {
+  private readonly reads = new WeakMap<SharedObject, Promise<Uint8Array | undefined>>();
+
+  /** The bytes of `segment`, undefined when its object's GET failed. */
+  async slice(segment: LocatedSegment & { shared: SharedObject; range: ByteSpan }, options: SegmentReadOptions): Promise<Uint8Array | undefined> {
+    const { shared, range } = segment;
+    let read = this.reads.get(shared);
+    if (read === undefined) {
+      options.got();
+      // Not called off with the segment's fetch: other partitions' fetches wait for it too.
+      read = getObject(shared.url, shared.range, segment.baseOffset, { ...options, signal: NEVER }).catch(() => undefined);
+      this.reads.set(shared, read);
+    }
+    const bytes = await untilAborted(read, options.signal);
+    return bytes?.subarray(range.start - shared.range.start, range.end - shared.range.start);
+  }
+}
+
+const NEVER = new AbortController().signal;
+
+/** `promise`, or the signal's reason once it aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**
@@ -20,7 +60,7 @@ export interface SegmentReadOptions {
  * there (the caller's position then goes to the end of the last segment read, `positionAfter`,
  * and its next fetch goes on from there). A failed first GET is the read's error.
  */
-export async function readSegments(segments: readonly SegmentLocation[], options: SegmentReadOptions): Promise<Uint8Array[]> {
+export async function readSegments(segments: readonly LocatedSegment[], options: SegmentReadOptions): Promise<Uint8Array[]> {
   let failed: { index: number; error: unknown } | undefined;
   const results = await mapConcurrent(
     segments.map((segment, index) => ({ segment, index })),
@@ -45,17 +85,26 @@ export async function readSegments(segments: readonly SegmentLocation[], options
  * or a merge) or the URL's signature is no longer good. */
 const FETCH_AGAIN = new Set(["NoSuchKey", "ExpiredToken", "TokenRefreshRequired"]);
 
-/** One GET of a segment, or of its range, by its presigned URL. */
-async function getSegment(segment: SegmentLocation, options: SegmentReadOptions): Promise<Uint8Array> {
-  const url = new URL(segment.url);
-  const at = `reading offset ${segment.baseOffset} from S3 at ${url.host}`;
+/** A segment's bytes: from its shared object's GET, else by a GET of its own. */
+async function getSegment(segment: LocatedSegment, options: SegmentReadOptions): Promise<Uint8Array> {
+  const { shared, range } = segment;
+  const bytes = shared && range && (await options.shared.slice({ ...segment, shared, range }, options));
+  if (bytes) return bytes;
+  options.got();
+  return getObject(segment.url, range, segment.baseOffset, options);
+}
+
+/** One GET of an object, or of its range, by its presigned URL. */
+async function getObject(presigned: string, range: ByteSpan | undefined, baseOffset: number, options: Omit<SegmentReadOptions, "shared" | "got">): Promise<Uint8Array> {
+  const url = new URL(presigned);
+  const at = `reading offset ${baseOffset} from S3 at ${url.host}`;
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
   let status: number;
   let body: Uint8Array;
   try {
     const signal = AbortSignal.any([options.signal, timeout.signal]);
-    const res = await fetch(url, { headers: segment.range === undefined ? {} : { range: rangeHeader(segment.range) }, signal });
+    const res = await fetch(url, { headers: range === undefined ? {} : { range: rangeHeader(range) }, signal });
     status = res.status;
     body = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
@@ -67,7 +116,7 @@ async function getSegment(segment: SegmentLocation, options: SegmentReadOptions)
     clearTimeout(timer);
   }
   if (status === 200 || status === 206) {
-    const expected = segment.range === undefined ? body.byteLength : segment.range.end - segment.range.start;
+    const expected = range === undefined ? body.byteLength : range.end - range.start;
     if (body.byteLength === expected) return body;
     throw new SeglogError("Internal", `S3 answered ${body.byteLength} bytes for a range of ${expected} ${at}`, { retriable: true });
   }

@@ -34,7 +34,10 @@ export interface RequestProfile {
   /** The idempotent producer's epoch check: once per function instance for ids without a
    * transactional id, once per request for transactional ones. */
   readonly readUnitsPerBatch: number;
-  readonly getsPerBatchRead: number;
+  /** Per object, for each fetch request that reads from it: a segment alone in its object is
+   * one GET; the segments a fetch of several partitions names in one object (a produce request's
+   * batches) are one GET too (the answer's shared `objects`). */
+  readonly getsPerObjectRead: number;
   /** Partition head, the `byOffset` LSI lookup when behind the stable hint, index Query pages. */
   /** Per partition a fetch reads (a fetch of several partitions reads each). */
   readonly readUnitsPerFetch: number;
@@ -47,13 +50,14 @@ export interface RequestProfile {
  * batch 3.07 WRU idempotent, 2.06 WRU without, at 16 KiB, 256 KiB and 1 MiB alike (reserve 1, claim 1
  * when idempotent, commit 1, and the sparse `byOffset` LSI entry on one commit in 16: taken as
  * 1/16); the idempotent producer's registry read is once per function instance (0.01–0.07 RRU
- * per batch in the bench), taken as 0; 1.00 GET per segment read; 1.3 RRU per fetch with the
+ * per batch in the bench), taken as 0; 1.00 GET per object per fetch that reads it (per segment
+ * alone, per shared object read by the reference consumer); 1.3 RRU per fetch with the
  * fetch function's index cache, taken as 1.5. Index removal is not measured: 1 WRU for the item
  * and 1/16 for its LSI entry.
  */
 export const MEASURED_PROFILES: Readonly<Record<"idempotent" | "plain", RequestProfile>> = {
-  idempotent: { putsPerRequest: 1, writeUnitsPerBatch: 3.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
-  plain: { putsPerRequest: 1, writeUnitsPerBatch: 2.0625, readUnitsPerBatch: 0, getsPerBatchRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
+  idempotent: { putsPerRequest: 1, writeUnitsPerBatch: 3.0625, readUnitsPerBatch: 0, getsPerObjectRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
+  plain: { putsPerRequest: 1, writeUnitsPerBatch: 2.0625, readUnitsPerBatch: 0, getsPerObjectRead: 1, readUnitsPerFetch: 1.5, writeUnitsPerBatchRemoved: 1.0625 },
 };
 
 /** What the model assumes beyond the measured request counts; every default in one place. */
@@ -153,6 +157,10 @@ export interface CostComparison {
   readonly produceRequestsPerSecond: number;
   /** Partitions a fetch request reads, on average (1 through the API). */
   readonly partitionsPerFetch: number;
+  /** A group's fetch requests (per round) that read from one produce request's object: one per
+   * batch through the API; reading from storage, each consumer's fetch of several that reads any
+   * of its batches. */
+  readonly fetchersPerObject: number;
   readonly recordsPerBatch: number;
   readonly storedBatchBytes: number;
   readonly seglog: SystemCost;
@@ -236,6 +244,9 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const requestsPerRound =
     a.readFrom === "api" ? a.partitions : larger * Math.ceil((share + 1) / MAX_PARTITIONS_PER_FETCH) + (consumers - larger) * Math.ceil(share / MAX_PARTITIONS_PER_FETCH);
   const partitionsPerFetch = a.partitions / requestsPerRound;
+  // S3 GETs: each produce request's object is read once by every fetch request of a group that
+  // reads any of its batches (through the API, the fetch function reads each batch alone).
+  const fetchersPerObject = a.readFrom === "api" ? a.batchesPerRequest : readersOfObject(a.partitions, a.batchesPerRequest, consumers, share, larger);
   const fetchesPerMonth = partitionFetchesPerMonth / partitionsPerFetch;
   const fetchMs = a.fetchBaseMs + (a.readFrom === "api" ? (bytesPerFetch / MiB) * a.msPerMb : 0);
   // API Gateway meters the answer. Batches arrive evenly, so a fetch carries the whole number of
@@ -252,7 +263,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
     "Seglog",
     [
       line("S3", "PUT (produce)", requestsPerMonth * profile.putsPerRequest, "requests", p.s3.putPerRequest),
-      line("S3", "GET (consume)", groups * batchesPerMonth * profile.getsPerBatchRead, "requests", p.s3.getPerRequest),
+      line("S3", "GET (consume)", groups * requestsPerMonth * fetchersPerObject * profile.getsPerObjectRead, "requests", p.s3.getPerRequest),
       line("S3", "storage", storedGb, "GB-month", p.s3.storagePerGbMonth),
       line("DynamoDB", "write units (produce)", batchesPerMonth * profile.writeUnitsPerBatch, "WRU", p.dynamodb.perWriteUnit),
       line("DynamoDB", "write units (index removal)", batchesPerMonth * profile.writeUnitsPerBatchRemoved, "WRU", p.dynamodb.perWriteUnit),
@@ -308,6 +319,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
     batchesPerSecond: batchesPerSec,
     produceRequestsPerSecond: batchesPerSec / a.batchesPerRequest,
     partitionsPerFetch,
+    fetchersPerObject,
     recordsPerBatch,
     storedBatchBytes,
     seglog,
@@ -316,4 +328,29 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
     seglogPercentOfKinesis: (100 * seglog.usdPerMonth) / kinesis.usdPerMonth,
     seglogPercentOfMsk: (100 * seglog.usdPerMonth) / msk.usdPerMonth,
   };
+}
+
+/**
+ * The mean number of a group's fetch requests per round that read from an object holding `k`
+ * batches of `k` distinct partitions out of `partitions` (k a mean, so a real number): each
+ * consumer's partitions go in requests of at most `MAX_PARTITIONS_PER_FETCH`, and a request
+ * reads the object when any of its partitions is among the object's, the chance being one less
+ * the chance that none is: Π (partitions − k − i) / (partitions − i) over its partitions i.
+ */
+function readersOfObject(partitions: number, k: number, consumers: number, share: number, larger: number): number {
+  const untouched = (size: number) => {
+    let p = 1;
+    for (let i = 0; i < size; i++) p *= Math.max(0, (partitions - k - i) / (partitions - i));
+    return p;
+  };
+  let readers = 0;
+  for (let c = 0; c < consumers; c++) {
+    let left = c < larger ? share + 1 : share;
+    while (left > 0) {
+      const size = Math.min(left, MAX_PARTITIONS_PER_FETCH);
+      readers += 1 - untouched(size);
+      left -= size;
+    }
+  }
+  return readers;
 }

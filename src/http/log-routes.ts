@@ -122,14 +122,12 @@ export const logRoutes: Route<LogContext>[] = [
       const wants = partitionsQuery(req.query["partitions"]);
       const maxBytes = queryInt(req, "maxBytes", 1);
       const maxWaitMs = queryInt(req, "maxWaitMs", 0);
-      const answers = await log.locateMany(topic, wants, {
+      const { partitions, objects } = await log.locateMany(topic, wants, {
         ...(maxBytes === undefined ? {} : { maxBytes }),
         ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
       });
-      return {
-        status: 200,
-        body: { partitions: answers.map((a) => ("error" in a ? { partition: a.partition, ...a.error.toJSON() } : a)) as unknown as Json },
-      };
+      const body = { partitions: partitions.map((a) => ("error" in a ? { partition: a.partition, ...a.error.toJSON() } : a)) };
+      return { status: 200, body: (objects.length === 0 ? body : { ...body, objects }) as unknown as Json };
     },
   },
   {

@@ -4,7 +4,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
 import { invalid, notFound } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
-import type { PartitionAnswer, SegmentsAnswer } from "../core/segment-locations.ts";
+import type { PartitionAnswer, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
 import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
@@ -161,21 +161,26 @@ export class Log {
 
   /** `locate` for several partitions of one topic in one long poll (`Reader.locateMany`). A
    * partition the topic does not have is that partition's error; the others are read. */
-  async locateMany(topicName: string, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionAnswer[]> {
+  async locateMany(
+    topicName: string,
+    wants: readonly PartitionWant[],
+    request: { maxBytes?: number; maxWaitMs?: number },
+  ): Promise<{ partitions: PartitionAnswer[]; objects: SharedObject[] }> {
     const distinct = new Set(wants.map((w) => w.partition));
     if (wants.length === 0 || distinct.size !== wants.length) throw invalid("Name each partition once, and at least one");
     let topic = await this.topics.cached(topicName);
     const top = Math.max(...distinct);
     if (top >= topic.partitions) topic = await this.topics.get(topicName);
     const known = wants.filter((w) => w.partition < topic.partitions);
-    const answers = known.length === 0 ? [] : await this.reader.locateMany(topic, known, request);
-    return wants.map(
-      (w) =>
+    const { partitions: answers, objects } = known.length === 0 ? { partitions: [], objects: [] } : await this.reader.locateMany(topic, known, request);
+    const partitions = wants.map(
+      (w): PartitionAnswer =>
         answers.find((a) => a.partition === w.partition) ?? {
           partition: w.partition,
           error: notFound(`Topic '${topicName}' has no partition ${w.partition} (it has ${topic.partitions})`),
         },
     );
+    return { partitions, objects };
   }
 
   async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {

@@ -4,7 +4,7 @@ import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
 import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
-import type { PartitionAnswer, SegmentLocation, SegmentsAnswer } from "../core/segment-locations.ts";
+import type { PartitionAnswer, SegmentLocation, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import { IndexCache } from "./index-cache.ts";
@@ -33,6 +33,9 @@ export interface FetchResult {
 }
 
 type Wanted = { readonly entry: IndexEntry; readonly range: ByteRange };
+
+/** One partition's answer to a fetch of several, with the object key of each segment. */
+type KeyedAnswer = { readonly partition: number } & ((SegmentsAnswer & { readonly keys: readonly string[] }) | { readonly error: SeglogError });
 
 /** A partition to read and where: one entry of a fetch of several partitions. */
 export interface PartitionWant {
@@ -83,16 +86,23 @@ export class Reader {
    * itself (docs/produce-and-fetch.md, "Reading from storage"). At most `maxSegmentsPerLocate`.
    */
   async locate(topic: TopicRecord, partition: number, request: FetchRequest, maxSegments = this.options.maxSegmentsPerLocate): Promise<SegmentsAnswer> {
+    const { keys: _, ...answer } = await this.locateKeyed(topic, partition, request, maxSegments);
+    return answer;
+  }
+
+  /** `locate`, with the object key of each segment. */
+  private locateKeyed(topic: TopicRecord, partition: number, request: FetchRequest, maxSegments: number): Promise<SegmentsAnswer & { keys: readonly string[] }> {
     return this.poll(topic, partition, request, maxSegments, async (plan) => {
+      const keys = plan.wanted.map(({ entry }) => entryObjectKey(topic, partition, entry));
       const segments = await Promise.all(
-        plan.wanted.map(async ({ entry, range }): Promise<SegmentLocation> => {
+        plan.wanted.map(async ({ entry, range }, i): Promise<SegmentLocation> => {
           const part = wholeObject(entry, range) ? undefined : { start: range.start, end: range.end };
-          const url = await this.objects.presignGet(entryObjectKey(topic, partition, entry), this.options.segmentUrlExpirySeconds, part);
+          const url = await this.objects.presignGet(keys[i] as string, this.options.segmentUrlExpirySeconds, part);
           const location = { baseOffset: range.base, nextOffset: range.nextOffset, url };
           return part === undefined ? location : { ...location, range: part };
         }),
       );
-      return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };
+      return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, keys } };
     });
   }
 
@@ -103,15 +113,21 @@ export class Reader {
    * moved, or an error), and every partition's answer goes back, empty or not. The partitions
    * share `maxSegmentsPerLocate`, so that the answer stays as small as a single one can be.
    * A partition's own failure (out of range, say) is its answer; the others still read.
+   * Segments of several partitions in one object (a produce request's) also get one GET of them
+   * all, `objects`: a consumer reading those partitions makes one GET where it made one each.
    */
-  async locateMany(topic: TopicRecord, wants: readonly PartitionWant[], request: { maxBytes?: number; maxWaitMs?: number }): Promise<PartitionAnswer[]> {
+  async locateMany(
+    topic: TopicRecord,
+    wants: readonly PartitionWant[],
+    request: { maxBytes?: number; maxWaitMs?: number },
+  ): Promise<{ partitions: PartitionAnswer[]; objects: SharedObject[] }> {
     const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
     const deadline = this.options.now() + maxWaitMs;
     const maxSegments = Math.max(1, Math.floor(this.options.maxSegmentsPerLocate / Math.max(1, wants.length)));
     for (;;) {
-      const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<PartitionAnswer> => {
+      const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<KeyedAnswer> => {
         try {
-          return { partition, ...(await this.locate(topic, partition, { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) }, maxSegments)) };
+          return { partition, ...(await this.locateKeyed(topic, partition, { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) }, maxSegments)) };
         } catch (e) {
           if (e instanceof SeglogError) return { partition, error: e };
           throw e;
@@ -119,9 +135,43 @@ export class Reader {
       });
       const news = answers.some((a, i) => "error" in a || a.segments.length > 0 || a.nextOffset > (wants[i] as PartitionWant).offset);
       const remaining = deadline - this.options.now();
-      if (news || remaining <= 0) return answers;
+      if (news || remaining <= 0) return this.shareObjects(answers);
       await sleep(Math.min(this.options.pollIntervalMs, remaining));
     }
+  }
+
+  /** Gives the segments that lie in one object a GET of them all, where that reads at most as
+   * many bytes again as they hold (other partitions' batches between them are read and left). */
+  private async shareObjects(answers: readonly KeyedAnswer[]): Promise<{ partitions: PartitionAnswer[]; objects: SharedObject[] }> {
+    const spans = new Map<string, { start: number; end: number; bytes: number; segments: number }>();
+    for (const a of answers) {
+      if ("error" in a) continue;
+      a.segments.forEach(({ range }, j) => {
+        if (range === undefined) return; // a whole object is one partition's
+        const key = a.keys[j] as string;
+        const o = spans.get(key);
+        if (o === undefined) spans.set(key, { ...range, bytes: range.end - range.start, segments: 1 });
+        else spans.set(key, { start: Math.min(o.start, range.start), end: Math.max(o.end, range.end), bytes: o.bytes + range.end - range.start, segments: o.segments + 1 });
+      });
+    }
+    const shared = [...spans].filter(([, o]) => o.segments > 1 && o.end - o.start <= 2 * o.bytes);
+    const objects = await Promise.all(
+      shared.map(async ([key, { start, end }]): Promise<SharedObject> => {
+        const range = { start, end };
+        return { url: await this.objects.presignGet(key, this.options.segmentUrlExpirySeconds, range), range };
+      }),
+    );
+    const objectOf = new Map(shared.map(([key], k) => [key, k]));
+    const partitions = answers.map((a): PartitionAnswer => {
+      if ("error" in a) return a;
+      const { keys, ...answer } = a;
+      const segments = answer.segments.map((segment, j) => {
+        const object = segment.range && objectOf.get(keys[j] as string);
+        return object === undefined ? segment : { ...segment, object };
+      });
+      return { ...answer, segments };
+    });
+    return { partitions, objects };
   }
 
   /** The long poll shared by `fetch` and `locate`: plan a read, finish it, and wait for more

@@ -14,7 +14,7 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    * and no per-MB Lambda time, so that every number is exact:
    *   1,024 records per batch = 1 MiB stored; 1 batch/s; 2,628,000 batches a month (730 h);
    *   2,566.40625 GB a month (2,628,000 MiB / 1,024).
-   * Seglog, idempotent profile (1 PUT, 3.0625 WRU, 0 RRU per batch; 1 GET per batch read; 1.5 RRU
+   * Seglog, idempotent profile (1 PUT, 3.0625 WRU, 0 RRU per batch; 1 GET per object read; 1.5 RRU
    * per fetch; 1.0625 WRU per batch removed: the sparse LSI entry is on one item in 16):
    *   S3 PUT        2,628,000 × $0.005/1000                     = $13.14
    *   S3 GET        2,628,000 × $0.0004/1000                    = $1.0512
@@ -154,6 +154,29 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(alone.seglog.lines, "S3", "PUT (produce)")).toBeCloseTo(4 * 13.14, 9);
     expect(usd(alone.seglog.lines, "DynamoDB", "write units (produce)")).toBeCloseTo(20.120625, 9);
     expect(() => estimateCosts(w, { assumptions: { ...base, batchesPerRequest: 5 } })).toThrow(/batchesPerRequest/);
+  });
+
+  it("bills one S3 GET per object for each fetch request of a group that reads any of its batches", () => {
+    // 4 batches/s in 1 request/s, 2,628,000 objects a month, 1 group: 2,628,000 × $0.0004/1000 = $1.0512 per reader.
+    const w = { mbPerSec: 4, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 };
+    const base = { partitions: 4, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0, batchesPerRequest: 4 };
+    const gets = (assumptions: object) => {
+      const c = estimateCosts(w, { assumptions: { ...base, ...assumptions } });
+      return { readers: c.fetchersPerObject, usd: usd(c.seglog.lines, "S3", "GET (consume)") };
+    };
+    // One consumer reads all 4 partitions in one fetch: one GET of each object.
+    expect(gets({})).toEqual({ readers: 1, usd: expect.closeTo(1.0512, 9) });
+    // One consumer per partition: each reads its own batch, 4 GETs an object, as if unshared.
+    expect(gets({ consumersPerGroup: 4 })).toEqual({ readers: 4, usd: expect.closeTo(4 * 1.0512, 9) });
+    // Through the API, the fetch function reads each batch alone.
+    expect(gets({ readFrom: "api" })).toEqual({ readers: 4, usd: expect.closeTo(4 * 1.0512, 9) });
+    // Objects of 2 batches of the 4 partitions, 2 consumers of 2 each: a consumer misses an
+    // object when both its batches are the other's, 1 chance in 6 (2/4 × 1/3); 2 × 5/6 readers.
+    const half = estimateCosts({ ...w, mbPerSec: 2 }, { assumptions: { ...base, batchesPerRequest: 2, consumersPerGroup: 2 } });
+    expect(half.fetchersPerObject).toBeCloseTo(5 / 3, 12);
+    // A measured profile's GETs per object read scale it.
+    const measured = estimateCosts(w, { assumptions: base, profile: { ...MEASURED_PROFILES.idempotent, getsPerObjectRead: 1.25 } });
+    expect(usd(measured.seglog.lines, "S3", "GET (consume)")).toBeCloseTo(1.25 * 1.0512, 9);
   });
 
   it("drops the claim write without idempotence", () => {

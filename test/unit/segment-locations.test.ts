@@ -57,11 +57,37 @@ describe("the answer to a fetch of several partitions", () => {
     expect(partitionsParam([{ partition: 3, offset: 12 }, { partition: 0, offset: 0 }])).toBe("3:12,0:0");
   });
 
+  it("gives every segment that names a shared object that one object, for one GET of it", () => {
+    const object = { url: "https://b.s3.eu-west-1.amazonaws.com/log/t/id/s/0-00000000000000000040.log?X-Amz-Signature=z", range: { start: 0, end: 300 } };
+    const at = (start: number, end: number) => ({ baseOffset: 40, nextOffset: 41, url: `${object.url}&part=${start}`, range: { start, end }, object: 0 });
+    const body = {
+      partitions: [
+        { partition: 0, ...answer, segments: [at(0, 100)] },
+        { partition: 1, ...answer, segments: [at(200, 300), answer.segments[0]] },
+      ],
+      objects: [object],
+    };
+    const [zero, one] = parsePartitionsAnswer(JSON.parse(JSON.stringify(body)), [0, 1]);
+    const first = zero && "segments" in zero ? zero.segments[0] : undefined;
+    const [second, alone] = one && "segments" in one ? one.segments : [];
+    expect(first?.shared).toEqual(object);
+    expect(second?.shared).toBe(first?.shared);
+    expect(alone?.shared).toBeUndefined();
+  });
+
   it("refuses an answer that is not for the partitions asked, or not in the documented form", () => {
     const one = { partitions: [{ partition: 1, ...answer }] };
+    const naming = (object: number, range?: { start: number; end: number }) => ({
+      partitions: [{ partition: 1, ...answer, segments: [{ baseOffset: 0, nextOffset: 1, url: "u", object, ...(range ? { range } : {}) }] }],
+      objects: [{ url: "s", range: { start: 100, end: 200 } }],
+    });
     for (const [json, asked] of [
       [one, [2]],
       [one, [1, 2]],
+      [naming(1, { start: 100, end: 150 }), [1]], // no such object
+      [naming(0, { start: 50, end: 150 }), [1]], // not within it
+      [naming(0), [1]], // the whole object is no part of a shared one
+      [{ ...one, objects: [{ url: "s" }] }, [1]],
       [{ partitions: [{ partition: 1, error: { kind: "Sideways", message: "?" } }] }, [1]],
       [{ partitions: [{ partition: 1, segments: "none" }] }, [1]],
       [{}, [1]],

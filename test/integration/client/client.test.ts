@@ -563,6 +563,36 @@ describe("the client SDK", () => {
     }
   });
 
+  it("reads the segments its partitions have in one object with one GET, and each with a GET of its own when that one fails (fault injection)", async () => {
+    const topic = uniqueName("one-get");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
+    const { log } = testLog();
+    // Two requests, each with a batch for every partition: two objects.
+    for (let i = 0; i < 2; i++) await log.produceRecords(topic, [0, 1, 2].map((partition) => ({ key: null, value: Buffer.from(`p${partition}v${i}`), partition })));
+    const all = ["0:0:p0v0", "0:1:p0v1", "1:0:p1v0", "1:1:p1v1", "2:0:p2v0", "2:1:p2v1"];
+    const readAll = async (consumer: Consumer) => {
+      consumer.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
+      const seen: string[] = [];
+      for (let i = 0; i < 20 && seen.length < 6; i++) for (const r of await consumer.poll()) seen.push(`${r.partition}:${r.offset}:${Buffer.from(r.value ?? []).toString()}`);
+      consumer.close();
+      return seen.sort();
+    };
+    const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+    expect(await readAll(consumer)).toEqual(all);
+    expect(consumer.stats()).toMatchObject({ fetches: 1, segmentGets: 2 });
+
+    // The first GET fails: its object's three segments are read each by its own GET.
+    let failed = 0;
+    const undo = interceptS3Gets(() => (failed++ === 0 ? s3Error(500, "InternalError", "We encountered an internal error.") : undefined));
+    try {
+      const unlucky = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+      expect(await readAll(unlucky)).toEqual(all);
+      expect(unlucky.stats()).toMatchObject({ fetches: 1, segmentGets: 1 + 3 + 1 });
+    } finally {
+      undo();
+    }
+  });
+
   it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {
     const topic = await topicOfSegments("read-from", 6);
     const readAll = async (consumer: Consumer) => {
@@ -598,7 +628,9 @@ describe("the client SDK", () => {
       const before = fetchRequests;
       expect(values(await consumer.poll())).toEqual(["v0", "v1", "v2", "v3"]);
       expect(fetchRequests - before).toBe(2); // the answer that named the missing segment, and a fresh one
-      expect(consumer.stats()).toMatchObject({ fetches: 2, segmentGets: 4 });
+      // Every GET S3 was asked for: the first answer's four (all under way when the 404 came back), then the fresh one's four.
+      expect(consumer.stats()).toMatchObject({ fetches: 2, segmentGets: 4 + 4 });
+      expect(s3Gets).toHaveLength(4 + 4);
 
       // A GET that fails after the first: the poll returns the segments before it, the next goes on from there.
       await consumer.seek({ topic, partition: 0 }, 0);

@@ -96,6 +96,16 @@ describe("docs/openapi.yaml", () => {
       ]);
       expect(answers[0]?.segments?.length).toBeGreaterThan(0);
       await call("fetch", rec, rec, v2Event("GET", `${t}/records`, { query: { partitions: "0:0,0:1" } }));
+      // One request's batches for partitions 0 and 1 share an object: the fetch of both names one GET of it.
+      const both = await call("produce", rec, rec, v2Event("POST", `${t}/records`, {
+        body: buildFrames([0, 1].map((partition) => ({ partition, bytes: encodeRecordBatch({ records: [{ key: null, value: Buffer.from("one request") }] }) }))),
+        headers: { "content-type": "application/octet-stream" },
+      }));
+      const [at0, at1] = (JSON.parse(both.body) as { offsets: { baseOffset: number }[] }).offsets;
+      const sharing = await call("fetch", rec, rec, v2Event("GET", `${t}/records`, { query: { partitions: `0:${at0?.baseOffset},1:${at1?.baseOffset}`, maxWaitMs: "0" } }));
+      const { objects, partitions } = JSON.parse(sharing.body) as { objects?: unknown[]; partitions: { segments: { object?: number }[] }[] };
+      expect(objects).toHaveLength(1);
+      expect(partitions.map((a) => a.segments.map((x) => x.object))).toEqual([[0], [0]]);
       await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: "spec" }) }));
       await call("produce", "/v1/producers", "/v1/producers", v2Event("POST", "/v1/producers", { body: JSON.stringify({ transactionalId: 5 }) }));
       const offsets = "/v1/topics/{topic}/partitions/{partition}/offsets";

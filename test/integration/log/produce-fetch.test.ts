@@ -7,6 +7,7 @@ import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { partitionPk } from "../../../src/core/keys.ts";
 import { OFFSET_INDEX } from "../../../src/storage/table.ts";
 import { countCalls, readLocated, testLog } from "../../helpers/log.ts";
+import { rangeHeader, type ByteSpan, type SegmentLocation, type SharedObject } from "../../../src/core/segment-locations.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 const { log } = testLog();
@@ -224,37 +225,68 @@ describe("produce and fetch", () => {
     for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: b(`p0v${i}`), partition: 0 }]);
     await log.produceRecords(topic, [{ key: null, value: b("p1v0"), partition: 1 }]);
     // Partition 0 has records, partition 1 is read at its end, partition 2 from an offset it does not have.
-    const [p0, p1, p2] = await log.locateMany(topic, [{ partition: 0, offset: 1 }, { partition: 1, offset: 1 }, { partition: 2, offset: 5 }], { maxWaitMs: 5_000 });
+    const { partitions: [p0, p1, p2], objects } = await log.locateMany(topic, [{ partition: 0, offset: 1 }, { partition: 1, offset: 1 }, { partition: 2, offset: 5 }], { maxWaitMs: 5_000 });
     expect(p0).toMatchObject({ partition: 0, nextOffset: 3, highWatermark: 3 });
     expect(p0 && "segments" in p0 && p0.segments.map((x) => x.baseOffset)).toEqual([1, 2]);
     expect(p1).toMatchObject({ partition: 1, segments: [], nextOffset: 1, highWatermark: 1 });
     expect(p2 && "error" in p2 && p2.error.kind).toBe("OffsetOutOfRange");
+    expect(objects).toEqual([]); // each batch came in a request of its own
 
     // Nothing anywhere: the poll waits until a record lands in any partition, then answers all.
     const started = Date.now();
     const waiting = log.locateMany(topic, [{ partition: 0, offset: 3 }, { partition: 2, offset: 0 }], { maxWaitMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
     await log.produceRecords(topic, [{ key: null, value: b("p2v0"), partition: 2 }]);
-    const [still, arrived] = await waiting;
+    const { partitions: [still, arrived] } = await waiting;
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(still).toMatchObject({ partition: 0, segments: [], nextOffset: 3 });
     expect(arrived && "segments" in arrived && arrived.segments.map((x) => x.baseOffset)).toEqual([0]);
     const empty = await log.locateMany(topic, [{ partition: 0, offset: 3 }], { maxWaitMs: 0 });
-    expect(empty).toMatchObject([{ partition: 0, segments: [], nextOffset: 3 }]);
+    expect(empty.partitions).toMatchObject([{ partition: 0, segments: [], nextOffset: 3 }]);
 
     // Two partitions share maxSegmentsPerLocate 4: two segments each at most.
     const capped = testLog({ maxSegmentsPerLocate: 4 }).log;
     for (let i = 1; i < 4; i++) await log.produceRecords(topic, [{ key: null, value: b(`p1v${i}`), partition: 1 }]);
-    const shared = await capped.locateMany(topic, [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], { maxWaitMs: 0 });
+    const { partitions: shared } = await capped.locateMany(topic, [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], { maxWaitMs: 0 });
     expect(shared.map((a) => ("segments" in a ? a.segments.length : a.error.kind))).toEqual([2, 2]);
     expect(shared.map((a) => ("segments" in a ? a.nextOffset : -1))).toEqual([2, 2]);
 
     // A partition the topic does not have is that partition's error; asking twice is refused.
-    const [known, unknown] = await log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 9, offset: 0 }], { maxWaitMs: 0 });
+    const { partitions: [known, unknown] } = await log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 9, offset: 0 }], { maxWaitMs: 0 });
     expect(known).toMatchObject({ partition: 1, nextOffset: 4 });
     expect(unknown && "error" in unknown && unknown.error.kind).toBe("NotFound");
     expect((await errorOf(log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 1, offset: 2 }], {}))).kind).toBe("Invalid");
+  });
+
+  it("names one GET for the segments several partitions have in one object, which reads each one's bytes", async () => {
+    const topic = uniqueName("one-get");
+    await log.createTopic({ name: topic, partitions: 4 });
+    // One request, one object: partitions 0, 1 and 2 back to back; then partition 3 alone.
+    await log.produceRecords(topic, [0, 1, 2].map((p) => ({ key: null, value: b(`in one request, p${p}`), partition: p })));
+    await log.produceRecords(topic, [{ key: null, value: b("alone"), partition: 3 }]);
+    const all = await log.locateMany(topic, [0, 1, 2, 3].map((partition) => ({ partition, offset: 0 })), { maxWaitMs: 0 });
+    expect(all.objects).toHaveLength(1);
+    const [object] = all.objects as [SharedObject];
+    const res = await fetch(object.url, { headers: { range: rangeHeader(object.range) } });
+    const union = new Uint8Array(await res.arrayBuffer());
+    expect(union.byteLength).toBe(object.range.end - object.range.start);
+    const segments = all.partitions.map((a) => ("segments" in a ? a.segments : []));
+    expect(segments.map((s) => s.map((x) => x.object))).toEqual([[0], [0], [0], [undefined]]);
+    for (const [p, [segment]] of segments.slice(0, 3).entries()) {
+      const { range } = segment as SegmentLocation & { range: ByteSpan };
+      const slice = union.subarray(range.start - object.range.start, range.end - object.range.start);
+      expect([...decodeStored(slice)].map((r) => text(r.value))).toEqual([`in one request, p${p}`]);
+      // Its own URL reads the same bytes.
+      const own = await fetch((segment as SegmentLocation).url, { headers: { range: rangeHeader(range) } });
+      expect(Buffer.from(await own.arrayBuffer()).equals(Buffer.from(slice))).toBe(true);
+    }
+    // Partitions 0 and 2 with partition 1's batch between: one GET still, reading it too.
+    const outer = await log.locateMany(topic, [0, 2].map((partition) => ({ partition, offset: 0 })), { maxWaitMs: 0 });
+    expect(outer.objects).toEqual([{ url: expect.any(String), range: object.range }]);
+    // One partition of the object: its own GET.
+    const one = await log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 3, offset: 0 }], { maxWaitMs: 0 });
+    expect(one.objects).toEqual([]);
   });
 
   it("looks offsets up: earliest, latest and by timestamp", async () => {
