@@ -10,7 +10,7 @@
  * Argument: one JSON object (`SegmentsTask`); prints one JSON line (`SegmentsResult`).
  */
 import { SeglogHttp } from "../src/client/http.ts";
-import { SharedReads, readSegments } from "../src/client/segment-reads.ts";
+import { readSegments } from "../src/client/segment-reads.ts";
 import { parseSegmentsAnswer, positionAfter } from "../src/core/segment-locations.ts";
 
 export interface SegmentsTask {
@@ -36,7 +36,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
   let bytes = 0;
   let fetches = 0;
   let gets = 0;
-  const reads = { concurrency: 16, timeoutMs: 30_000, signal, shared: new SharedReads(), got: () => gets++ };
+  const reads = { concurrency: 16, timeoutMs: 30_000, signal, got: () => gets++ };
   const started = performance.now();
   await Promise.all(
     Array.from({ length: task.partitions }, async (_, p) => {

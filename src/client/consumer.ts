@@ -277,6 +277,7 @@ export class Consumer {
    */
   close(): void {
     this.assign([]);
+    this.segmentReads.shared.cancel();
   }
 
   /**

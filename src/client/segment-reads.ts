@@ -12,8 +12,8 @@ export interface SegmentReadOptions {
   /** Each GET, its body included, fails (retriably) after this long. */
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
-  /** The GETs of objects that several partitions' segments share. */
-  readonly shared: SharedReads;
+  /** The GETs of objects that several partitions' segments share; absent: a GET per segment. */
+  readonly shared?: SharedReads;
   /** Told of every GET made. */
   readonly got: () => void;
 }
@@ -21,28 +21,36 @@ export interface SegmentReadOptions {
 /**
  * The one GET of each shared object (`SharedObject`) that a fetch of several partitions named,
  * made by the first partition that reads a segment from it; the others take their bytes from
- * it. An object's bytes are kept while any segment that names it is (the answer's object is the
- * key), and no longer. A shared GET that fails is not made again: each segment then has its own.
+ * it. An object's bytes are kept while a segment that names it has yet to take its own (the
+ * answer's object is the key). The GET's error is each of those segments' error, as their own
+ * GETs' would be: their fetches retry, with backoff, or fetch again.
  */
 export class SharedReads {
-  private readonly reads = new WeakMap<SharedObject, Promise<Uint8Array | undefined>>();
+  private readonly reads = new WeakMap<SharedObject, Promise<Uint8Array>>();
+  private stop = new AbortController();
 
-  /** The bytes of `segment`, undefined when its object's GET failed. */
-  async slice(segment: LocatedSegment & { shared: SharedObject; range: ByteSpan }, options: SegmentReadOptions): Promise<Uint8Array | undefined> {
+  /** A copy of `segment`'s bytes, so that a record the application keeps holds its own
+   * segment's bytes only, not the other partitions' too. */
+  async slice(segment: LocatedSegment & { shared: SharedObject; range: ByteSpan }, options: SegmentReadOptions): Promise<Uint8Array> {
     const { shared, range } = segment;
     let read = this.reads.get(shared);
     if (read === undefined) {
       options.got();
-      // Not called off with the segment's fetch: other partitions' fetches wait for it too.
-      read = getObject(shared.url, shared.range, segment.baseOffset, { ...options, signal: NEVER }).catch(() => undefined);
+      // Not called off with the fetch of the partition that made it: the others wait for it too.
+      read = getObject(shared.url, shared.range, "an object several partitions' segments share", { ...options, signal: this.stop.signal });
+      read.catch(() => undefined); // each reader hears the error
       this.reads.set(shared, read);
     }
     const bytes = await untilAborted(read, options.signal);
-    return bytes?.subarray(range.start - shared.range.start, range.end - shared.range.start);
+    return bytes.slice(range.start - shared.range.start, range.end - shared.range.start);
+  }
+
+  /** Ends the shared GETs under way (the Consumer is closing). */
+  cancel(): void {
+    this.stop.abort();
+    this.stop = new AbortController();
   }
 }
-
-const NEVER = new AbortController().signal;
 
 /** `promise`, or the signal's reason once it aborts first. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -88,16 +96,15 @@ const FETCH_AGAIN = new Set(["NoSuchKey", "ExpiredToken", "TokenRefreshRequired"
 /** A segment's bytes: from its shared object's GET, else by a GET of its own. */
 async function getSegment(segment: LocatedSegment, options: SegmentReadOptions): Promise<Uint8Array> {
   const { shared, range } = segment;
-  const bytes = shared && range && (await options.shared.slice({ ...segment, shared, range }, options));
-  if (bytes) return bytes;
+  if (shared && range && options.shared) return options.shared.slice({ ...segment, shared, range }, options);
   options.got();
-  return getObject(segment.url, range, segment.baseOffset, options);
+  return getObject(segment.url, range, `offset ${segment.baseOffset}`, options);
 }
 
 /** One GET of an object, or of its range, by its presigned URL. */
-async function getObject(presigned: string, range: ByteSpan | undefined, baseOffset: number, options: Omit<SegmentReadOptions, "shared" | "got">): Promise<Uint8Array> {
+async function getObject(presigned: string, range: ByteSpan | undefined, what: string, options: Omit<SegmentReadOptions, "shared" | "got">): Promise<Uint8Array> {
   const url = new URL(presigned);
-  const at = `reading offset ${baseOffset} from S3 at ${url.host}`;
+  const at = `reading ${what} from S3 at ${url.host}`;
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
   let status: number;

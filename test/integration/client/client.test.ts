@@ -563,7 +563,7 @@ describe("the client SDK", () => {
     }
   });
 
-  it("reads the segments its partitions have in one object with one GET, and each with a GET of its own when that one fails (fault injection)", async () => {
+  it("reads the segments its partitions have in one object with one GET; a failed one fails each partition's read, retried as any (fault injection)", async () => {
     const topic = uniqueName("one-get");
     await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
     const { log } = testLog();
@@ -581,15 +581,40 @@ describe("the client SDK", () => {
     expect(await readAll(consumer)).toEqual(all);
     expect(consumer.stats()).toMatchObject({ fetches: 1, segmentGets: 2 });
 
-    // The first GET fails: its object's three segments are read each by its own GET.
-    let failed = 0;
-    const undo = interceptS3Gets(() => (failed++ === 0 ? s3Error(500, "InternalError", "We encountered an internal error.") : undefined));
+    // S3 throttles the first GET: every partition's read of that object fails as its own GET
+    // would (retriable), the client backs off and fetches again, and each record is read once.
+    const gets: string[] = [];
+    const undo = interceptS3Gets((url) => {
+      gets.push(url);
+      return gets.length === 1 ? s3Error(503, "SlowDown", "Please reduce your request rate.") : undefined;
+    });
     try {
-      const unlucky = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+      const unlucky = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
       expect(await readAll(unlucky)).toEqual(all);
-      expect(unlucky.stats()).toMatchObject({ fetches: 1, segmentGets: 1 + 3 + 1 });
+      expect(unlucky.stats().fetches).toBeGreaterThan(1);
+      expect(unlucky.stats().segmentGets).toBe(gets.length);
     } finally {
       undo();
+    }
+
+    // close() ends a shared GET under way, though no partition's fetch owns it: S3 answers
+    // nothing until the request is called off.
+    const stalled: AbortSignal[] = [];
+    const undoStall = interceptS3Gets((_url, init) => {
+      const signal = init?.signal as AbortSignal;
+      stalled.push(signal);
+      return new Promise<Response>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+    });
+    try {
+      const closing = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
+      closing.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
+      expect(await closing.poll({ signal: AbortSignal.timeout(300) })).toEqual([]);
+      expect(stalled).toHaveLength(2); // one GET for each object, none per partition
+      expect(stalled.some((s) => s.aborted)).toBe(false);
+      closing.close();
+      expect(stalled.every((s) => s.aborted)).toBe(true);
+    } finally {
+      undoStall();
     }
   });
 
