@@ -7,6 +7,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Log } from "../src/log/log.ts";
 import { createClients } from "../src/storage/clients.ts";
 import type { BenchStack } from "./local.ts";
+import { callScope, type CallTally, type SdkCalls } from "./sdk-calls.ts";
 
 export interface MergeBenchResult {
   readonly batches: number;
@@ -18,7 +19,19 @@ export interface MergeBenchResult {
   readonly segmentsMerged: number;
   /** Wall time of the maintenance run that merged them. */
   readonly mergeMs: number;
+  /** What the merging run asked of AWS (GETs, PUTs, the claim and the swap), and the run after
+   * the grace period that removed the replaced segments. */
+  readonly mergeCalls: MergeCalls;
+  readonly cleanupCalls: MergeCalls;
 }
+
+export interface MergeCalls {
+  readonly calls: Record<string, number>;
+  readonly writeUnits: number;
+  readonly readUnits: number;
+}
+
+const callsOf = (t: CallTally | undefined): MergeCalls => ({ calls: t?.calls ?? {}, writeUnits: t?.writeUnits ?? 0, readUnits: t?.readUnits ?? 0 });
 
 export interface ReadCost {
   readonly fetches: number;
@@ -43,7 +56,7 @@ function countedLog(bench: BenchStack): { log: Log; calls: Map<string, number> }
   return { log: new Log({ dynamo, s3, bucket: bench.stack.bucket, table: bench.stack.table }), calls };
 }
 
-export async function runMergeBench(bench: BenchStack, batches: number, log: (line: string) => void): Promise<MergeBenchResult> {
+export async function runMergeBench(bench: BenchStack, sdk: SdkCalls, batches: number, log: (line: string) => void): Promise<MergeBenchResult> {
   const writer = countedLog(bench).log;
   const topic = `bench-merge-${Date.now().toString(36)}`;
   await writer.createTopic({ name: topic, partitions: 1 });
@@ -67,12 +80,26 @@ export async function runMergeBench(bench: BenchStack, batches: number, log: (li
   };
   const before = await readAll();
   log(`merge: ${batches} batches read with ${before.gets} GETs; merging`);
+  sdk.take();
   const t0 = performance.now();
-  const report = await writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0, budgetMs: 600_000 });
+  const report = await callScope.run("maintenance", () => writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0, budgetMs: 600_000 }));
   const mergeMs = Math.round(performance.now() - t0);
-  await writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0 }); // the replaced copies go
+  const mergeCalls = callsOf(sdk.take()["maintenance"]);
+  await callScope.run("maintenance", () => writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0 })); // the replaced copies go
+  const cleanupCalls = callsOf(sdk.take()["maintenance"]);
   const after = await readAll();
   const { bytes, ...afterCost } = after;
   const { bytes: _, ...beforeCost } = before;
-  return { batches, batchBytes: Math.round(bytes / batches), mb: bytes / 2 ** 20, before: beforeCost, after: afterCost, merges: report.merges, segmentsMerged: report.segmentsMerged, mergeMs };
+  return {
+    batches,
+    batchBytes: Math.round(bytes / batches),
+    mb: bytes / 2 ** 20,
+    before: beforeCost,
+    after: afterCost,
+    merges: report.merges,
+    segmentsMerged: report.segmentsMerged,
+    mergeMs,
+    mergeCalls,
+    cleanupCalls,
+  };
 }

@@ -92,16 +92,25 @@ const SUITES: Suite[] = [
   },
   {
     name: "merge",
-    run: async ({ config, stack, log }) => {
-      const result = await runMergeBench(await stack(), config.quick ? 200 : 4000, log);
+    run: async ({ config, stack, sdk, log }) => {
+      const result = await runMergeBench(await stack(), sdk, config.quick ? 200 : 4000, log);
       const row = (c: typeof result.before) => ({ fetches: String(c.fetches), GETs: String(c.gets), "GETs per MB": c.getsPerMb.toFixed(2), "index Queries": String(c.queries) });
-      return {
-        result,
-        tables: {
-          [`Segment merging: a consumer reading ${result.batches} batches of 1 KB (${result.mb.toFixed(1)} MB) in 1 MiB fetches, before and after maintenance merged them (segment.bytes 16 MiB; the merge took ${result.mergeMs} ms)`]:
-            { "before merging": row(result.before), "after merging": row(result.after) },
+      const calls = (c: typeof result.mergeCalls) => ({
+        "S3 GETs": String(c.calls["GetObjectCommand"] ?? 0),
+        "S3 PUTs": String(c.calls["PutObjectCommand"] ?? 0),
+        "DynamoDB write units": c.writeUnits.toFixed(0),
+        "DynamoDB read units": c.readUnits.toFixed(0),
+        calls: Object.entries(c.calls).sort(([x], [y]) => x.localeCompare(y)).map(([k, n]) => `${k.replace(/Command$/, "")} ${n}`).join(", "),
+      });
+      const tables: Record<string, Table> = {
+        [`Segment merging: a consumer reading ${result.batches} batches of 1 KB (${result.mb.toFixed(1)} MB) in 1 MiB fetches, before and after maintenance merged them (segment.bytes 16 MiB; the merge took ${result.mergeMs} ms)`]:
+          { "before merging": row(result.before), "after merging": row(result.after) },
+        [`What merging ${result.segmentsMerged} segments into ${result.merges} asked of AWS`]: {
+          "the merging run": calls(result.mergeCalls),
+          "the run that removed the replaced segments": calls(result.cleanupCalls),
         },
       };
+      return { result, tables };
     },
   },
   {

@@ -1,5 +1,6 @@
 import { estimateCosts, type CostAssumptions, type CostComparison, type SystemCost } from "../core/cost-model.ts";
 import { PRICES_READ_ON, PRICES_REGION } from "../core/pricing.ts";
+import { parseTopicConfig } from "../core/topic-config.ts";
 import { intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
 
@@ -29,6 +30,7 @@ export async function costCommand(args: string[]): Promise<number> {
     "batches-per-request": { type: "string" },
     "fetch-interval-ms": { type: "string" },
     "consumers-per-group": { type: "string" },
+    "segment-bytes": { type: "string" },
     idempotence: { type: "string" },
     "read-from": { type: "string" },
     json: { type: "boolean" },
@@ -48,6 +50,7 @@ export async function costCommand(args: string[]): Promise<number> {
   const partitions = intArg(values.partitions, "partitions", 1);
   const fetchIntervalMs = intArg(values["fetch-interval-ms"], "fetch-interval-ms", 1);
   const consumersPerGroup = intArg(values["consumers-per-group"], "consumers-per-group", 1);
+  const segmentBytes = values["segment-bytes"] === undefined ? undefined : segmentBytesArg(values["segment-bytes"]);
   const batchesPerRequest = numberArg(values["batches-per-request"], "batches-per-request", 1);
   if (batchesPerRequest !== undefined && batchesPerRequest > (partitions ?? Math.max(1, Math.ceil(workload.mbPerSec)))) {
     throw new UsageError("--batches-per-request can be at most the number of partitions (one batch of each per request)");
@@ -57,6 +60,7 @@ export async function costCommand(args: string[]): Promise<number> {
     ...(partitions === undefined ? {} : { partitions }),
     ...(fetchIntervalMs === undefined ? {} : { fetchIntervalMs }),
     ...(consumersPerGroup === undefined ? {} : { consumersPerGroup }),
+    ...(segmentBytes === undefined ? {} : { segmentBytes }),
     ...(batchesPerRequest === undefined ? {} : { batchesPerRequest }),
     ...(readFrom === undefined ? {} : { readFrom }),
   };
@@ -64,6 +68,15 @@ export async function costCommand(args: string[]): Promise<number> {
   if (values.json) say(JSON.stringify({ pricesReadOn: PRICES_READ_ON, region: PRICES_REGION, ...result }, null, 2));
   else printComparison(result);
   return 0;
+}
+
+/** A topic's `segment.bytes`, checked as the topic would check it. */
+function segmentBytesArg(raw: string): number {
+  try {
+    return parseTopicConfig({ "segment.bytes": raw })["segment.bytes"] as number;
+  } catch (e) {
+    throw new UsageError(`--segment-bytes: ${(e as Error).message}`);
+  }
 }
 
 const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
@@ -90,7 +103,10 @@ export function printComparison(c: CostComparison): void {
       `${qty(c.batchesPerSecond)} batches/s in ${qty(c.produceRequestsPerSecond)} produce requests/s (${a.batchesPerRequest} batch${a.batchesPerRequest === 1 ? "" : "es"} each); ` +
       `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms by ${a.consumersPerGroup} consumer${a.consumersPerGroup === 1 ? "" : "s"} per group ` +
       `(${qty(c.partitionsPerFetch)} partition${c.partitionsPerFetch === 1 ? "" : "s"} a fetch, ${qty(c.fetchersPerObject)} GET${c.fetchersPerObject === 1 ? "" : "s"} per object per group); ` +
-      `idempotent producer ${a.idempotent ? "on" : "off"}; consumers read ${a.readFrom === "storage" ? "from S3" : "through the API"}`,
+      `idempotent producer ${a.idempotent ? "on" : "off"}; consumers read ${a.readFrom === "storage" ? "from S3" : "through the API"}; ` +
+      (c.batchesPerMerge > 0
+        ? `maintenance merges the batches (under half of segment.bytes, ${qty(a.segmentBytes)}), ${c.batchesPerMerge} a merged object`
+        : `batches are not merged (at least half of segment.bytes, ${qty(a.segmentBytes)})`),
   );
   say(`  ${PRICES_REGION} list prices read on ${PRICES_READ_ON}; MB = 2^20 bytes, GB = 2^30 bytes, month = 730 hours`);
   if (c.storedBatchBytes > DEFAULT_MAX_MESSAGE_BYTES) {

@@ -39,6 +39,7 @@ Commands:
   cost                $/month and $/GB of a workload on Seglog, Kinesis on-demand and MSK Serverless
                         --mb-per-sec R --record-bytes B --batch-bytes S --consumer-groups G --retention-days D
                         [--partitions N] [--batches-per-request K] [--fetch-interval-ms MS] [--consumers-per-group C]
+                        [--segment-bytes B]
                         [--idempotence true|false] [--read-from storage|api] [--json]
 
   maintenance --once  Abort stale reservations, apply retention, collect orphans, remove deleted

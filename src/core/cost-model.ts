@@ -8,6 +8,7 @@
  */
 import { HOURS_PER_MONTH, PRICES, type PriceTable } from "./pricing.ts";
 import { MAX_PARTITIONS_PER_FETCH } from "./segment-locations.ts";
+import { DEFAULT_TOPIC_CONFIG } from "./topic-config.ts";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -91,6 +92,14 @@ export interface CostAssumptions {
   readonly produceMemoryMb: number;
   /** @default 1024 */
   readonly fetchMemoryMb: number;
+  /** The topic's `segment.bytes`: maintenance merges runs of batches smaller than half of it
+   * into objects of up to it (docs/maintenance.md). @default 16777216 (16 MiB) */
+  readonly segmentBytes: number;
+  /** The maintenance function's memory (infra/maintenance.ts). @default 512 */
+  readonly maintenanceMemoryMb: number;
+  /** Index read units a merge spends per segment it merges (its Query of the run's items):
+   * measured by the bench's merge suite, 259 for 4,000 segments. @default 0.065 */
+  readonly readUnitsPerBatchMerged: number;
   /** Lambda billed time per produce request: 3 storage round trips one after another (reserve, the PUT beside the claim, commit). An estimate, not a measurement. @default 40 */
   readonly produceBaseMs: number;
   /** Per fetch: head, index Query, the first GET. An estimate. @default 25 */
@@ -109,6 +118,9 @@ export interface CostAssumptions {
   readonly logBytesPerRequest: number;
 }
 
+/** A merged index item without its sparse index: keys, offsets, counts, times, object key. An estimate. */
+const MERGED_ITEM_BASE_BYTES = 300;
+
 export function defaultAssumptions(workload: Workload): CostAssumptions {
   return {
     idempotent: true,
@@ -121,6 +133,9 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     maxFetchBytes: 1_048_576,
     produceMemoryMb: 1024,
     fetchMemoryMb: 1024,
+    segmentBytes: DEFAULT_TOPIC_CONFIG["segment.bytes"],
+    maintenanceMemoryMb: 512,
+    readUnitsPerBatchMerged: 0.065,
     produceBaseMs: 40,
     fetchBaseMs: 25,
     msPerMb: 20,
@@ -161,6 +176,8 @@ export interface CostComparison {
    * batch through the API; reading from storage, each consumer's fetch of several that reads any
    * of its batches. */
   readonly fetchersPerObject: number;
+  /** Batches maintenance merges into one object; 0 when they are not small enough to merge. */
+  readonly batchesPerMerge: number;
   readonly recordsPerBatch: number;
   readonly storedBatchBytes: number;
   readonly seglog: SystemCost;
@@ -256,6 +273,17 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const more = batchesPerAnswer - fewer;
   const answerBytes = a.readFrom === "api" ? storedBatchBytes : a.segmentAnswerBytes;
   const fetchApiUnits = (1 - more) * apiUnits(fewer * answerBytes) + more * apiUnits((fewer + 1) * answerBytes);
+  // Maintenance merges small batches (under half of segment.bytes) into objects of up to
+  // segment.bytes: per batch one ranged GET (measured: 1.00) and its index item read; per merged
+  // object one PUT, the claim on the head, the merged index item (its sparse index a point per
+  // 64 KiB) and, later, its removal; the bytes read and written once more by the maintenance
+  // function. The replaced items' removal is the index removal line, as retention would have
+  // removed them.
+  const merged = storedBatchBytes * 2 < a.segmentBytes;
+  const batchesPerMerge = Math.max(2, Math.floor(a.segmentBytes / storedBatchBytes));
+  const mergesPerMonth = merged ? batchesPerMonth / batchesPerMerge : 0;
+  const mergedItemKb = Math.ceil((MERGED_ITEM_BASE_BYTES + 8 * Math.ceil((batchesPerMerge * storedBatchBytes) / (64 * 1024))) / 1024);
+  const mergeMs = ((2 * batchesPerMerge * storedBatchBytes) / MiB) * a.msPerMb;
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
 
@@ -270,6 +298,11 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("DynamoDB", "read units (produce)", batchesPerMonth * profile.readUnitsPerBatch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "read units (fetch)", partitionFetchesPerMonth * profile.readUnitsPerFetch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "storage (index)", indexGb, "GB-month", p.dynamodb.storagePerGbMonth),
+      line("S3", "GET (merge)", merged ? batchesPerMonth : 0, "requests", p.s3.getPerRequest),
+      line("S3", "PUT (merge)", mergesPerMonth, "requests", p.s3.putPerRequest),
+      line("DynamoDB", "write units (merge)", mergesPerMonth * (1 + 2 * mergedItemKb), "WRU", p.dynamodb.perWriteUnit),
+      line("DynamoDB", "read units (merge)", merged ? batchesPerMonth * a.readUnitsPerBatchMerged : 0, "RRU", p.dynamodb.perReadUnit),
+      line("Lambda", "duration arm64 (maintenance merges)", mergesPerMonth * gbSeconds(mergeMs, a.maintenanceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("Lambda", "requests (produce)", requestsPerMonth, "requests", p.lambda.perRequest),
       line("Lambda", "requests (fetch)", fetchesPerMonth, "requests", p.lambda.perRequest),
       line("Lambda", "duration arm64 (produce)", requestsPerMonth * gbSeconds(produceMs, a.produceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
@@ -320,6 +353,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
     produceRequestsPerSecond: batchesPerSec / a.batchesPerRequest,
     partitionsPerFetch,
     fetchersPerObject,
+    batchesPerMerge: merged ? batchesPerMerge : 0,
     recordsPerBatch,
     storedBatchBytes,
     seglog,

@@ -31,7 +31,14 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    *   API produce   1,048,580 B (4-byte frame header + batch) = 3 units of 512 KB: 7,884,000 × $1/M = $7.884
    *   API fetch     1,048,576 B = 2 units: 5,256,000 × $1/M     = $5.256
    *   logs          5,256,000 requests × 1,300 B = 6,832,800,000 B = 6.3635409 GB × $0.50 = $3.1817704
-   *   total                                                     = $54.7505457
+   *   merges        1 MiB is under half of segment.bytes (16 MiB): 16 batches a merged object,
+   *                 164,250 merges a month; its item 300 B + 256 sparse points × 8 B = 2,348 B (3 KB)
+   *     GET         2,628,000 × $0.0004/1000                    = $1.0512
+   *     PUT         164,250 × $0.005/1000                       = $0.82125
+   *     WRU         164,250 × (claim 1 + swap 3 + removal 3) = 1,149,750 × $0.625/M = $0.71859375
+   *     RRU         2,628,000 × 0.065 = 170,820 × $0.125/M      = $0.0213525
+   *     Lambda      0 ms per MB here                            = $0
+   *   total                                                     = $57.36294195
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -62,15 +69,21 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "API Gateway", "HTTP API (produce)")).toBeCloseTo(7.884, 9);
     expect(usd(l, "API Gateway", "HTTP API (fetch)")).toBeCloseTo(5.256, 9);
     expect(usd(l, "CloudWatch", "Logs ingestion (request logs)")).toBeCloseTo(3.1817704, 6);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(54.7505457, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(54.7505457 / 2566.40625, 9);
+    expect(usd(l, "S3", "GET (merge)")).toBeCloseTo(1.0512, 9);
+    expect(usd(l, "S3", "PUT (merge)")).toBeCloseTo(0.82125, 9);
+    expect(usd(l, "DynamoDB", "write units (merge)")).toBeCloseTo(0.71859375, 9);
+    expect(usd(l, "DynamoDB", "read units (merge)")).toBeCloseTo(0.0213525, 9);
+    expect(usd(l, "Lambda", "duration arm64 (maintenance merges)")).toBe(0);
+    expect(exact.batchesPerMerge).toBe(16);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.36294195, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(57.36294195 / 2566.40625, 9);
   });
 
   it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 54.7505457) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.36294195) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
@@ -154,6 +167,25 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(alone.seglog.lines, "S3", "PUT (produce)")).toBeCloseTo(4 * 13.14, 9);
     expect(usd(alone.seglog.lines, "DynamoDB", "write units (produce)")).toBeCloseTo(20.120625, 9);
     expect(() => estimateCosts(w, { assumptions: { ...base, batchesPerRequest: 5 } })).toThrow(/batchesPerRequest/);
+  });
+
+  it("prices maintenance merging batches under half of segment.bytes, and nothing for larger ones", () => {
+    // 4 MiB/s in 1 MiB batches (no framing): 4 batches/s, 10,512,000 a month. segment.bytes 8 MiB:
+    // 8 batches a merged object, 1,314,000 merges; the maintenance function reads and writes each
+    // 8 MiB once, 16 MiB × 20 ms = 320 ms at 512 MB: 0.16 GB-s a merge.
+    const w = { mbPerSec: 4, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 };
+    const base = { partitions: 4, recordFramingBytes: 0, batchHeaderBytes: 0, segmentBytes: 8 * 1_048_576 };
+    const merging = estimateCosts(w, { assumptions: base });
+    expect(merging.batchesPerMerge).toBe(8);
+    expect(usd(merging.seglog.lines, "S3", "GET (merge)")).toBeCloseTo(10_512_000 * 0.0000004, 9);
+    expect(usd(merging.seglog.lines, "S3", "PUT (merge)")).toBeCloseTo(1_314_000 * 0.000005, 9);
+    expect(usd(merging.seglog.lines, "Lambda", "duration arm64 (maintenance merges)")).toBeCloseTo(1_314_000 * 0.16 * 0.0000133334, 6);
+    // segment.bytes 2 MiB: a 1 MiB batch is not under half of it, so nothing is merged.
+    const whole = estimateCosts(w, { assumptions: { ...base, segmentBytes: 2 * 1_048_576 } });
+    expect(whole.batchesPerMerge).toBe(0);
+    for (const item of ["GET (merge)", "PUT (merge)"]) expect(usd(whole.seglog.lines, "S3", item)).toBe(0);
+    expect(usd(whole.seglog.lines, "DynamoDB", "write units (merge)") + usd(whole.seglog.lines, "DynamoDB", "read units (merge)")).toBe(0);
+    expect(whole.seglog.usdPerMonth).toBeLessThan(merging.seglog.usdPerMonth);
   });
 
   it("bills one S3 GET per object for each fetch request of a group that reads any of its batches", () => {

@@ -152,5 +152,14 @@ describe("seglog cost", () => {
     const tooMany = await runCli([...reference, "--batches-per-request", "11"]);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toMatch(/at most the number of partitions/);
+
+    // segment.bytes at most twice the batch: maintenance merges none of them, and no merge is priced.
+    const unmerged = JSON.parse((await runCli([...reference, "--segment-bytes", "524288"])).stdout);
+    expect(alone.batchesPerMerge).toBe(63);
+    expect(unmerged.batchesPerMerge).toBe(0);
+    expect(unmerged.seglog.usdPerMonth).toBeLessThan(alone.seglog.usdPerMonth);
+    const badSegment = await runCli([...reference, "--segment-bytes", "1000"]);
+    expect(badSegment.code).toBe(2);
+    expect(badSegment.stderr).toMatch(/--segment-bytes: Invalid value for segment.bytes/);
   });
 });
