@@ -98,7 +98,7 @@ export interface CostAssumptions {
   /** The maintenance function's memory (infra/maintenance.ts). @default 512 */
   readonly maintenanceMemoryMb: number;
   /** Index read units a merge spends per segment it merges (its Query of the run's items):
-   * measured by the bench's merge suite, 259 for 4,000 segments. @default 0.065 */
+   * measured by the bench's merge suite, 259 and 261 for 4,000 segments in two runs. @default 0.065 */
   readonly readUnitsPerBatchMerged: number;
   /** Lambda billed time per produce request: 3 storage round trips one after another (reserve, the PUT beside the claim, commit). An estimate, not a measurement. @default 40 */
   readonly produceBaseMs: number;
