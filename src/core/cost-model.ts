@@ -97,9 +97,11 @@ export interface CostAssumptions {
   readonly segmentBytes: number;
   /** The maintenance function's memory (infra/maintenance.ts). @default 512 */
   readonly maintenanceMemoryMb: number;
-  /** Index read units a merge spends per segment it merges (its Query of the run's items):
-   * measured by the bench's merge suite, 259 and 261 for 4,000 segments in two runs. @default 0.065 */
-  readonly readUnitsPerBatchMerged: number;
+  /** Minutes between maintenance runs (infra/maintenance.ts). @default 5 */
+  readonly maintenanceIntervalMinutes: number;
+  /** Bytes of an unmerged index item as a Query reads it: measured by the bench's merge suite,
+   * 259 and 261 read units (4 KB each, consistent) for 4,000 items. @default 265 */
+  readonly indexItemReadBytes: number;
   /** Lambda billed time per produce request: 3 storage round trips one after another (reserve, the PUT beside the claim, commit). An estimate, not a measurement. @default 40 */
   readonly produceBaseMs: number;
   /** Per fetch: head, index Query, the first GET. An estimate. @default 25 */
@@ -120,6 +122,11 @@ export interface CostAssumptions {
 
 /** A merged index item without its sparse index: keys, offsets, counts, times, object key. An estimate. */
 const MERGED_ITEM_BASE_BYTES = 300;
+/** A merged item's sparse index: a point (8 bytes) at its first batch, then at the first batch at
+ * least this far past the one before (src/core/merge.ts). */
+const SPARSE_STEP_BYTES = 64 * 1024;
+/** Batches stay unmerged this long: `mergeAfterMs` (10 min) and, replaced, the grace period (15 min). */
+const UNMERGED_SECONDS = 25 * 60;
 
 export function defaultAssumptions(workload: Workload): CostAssumptions {
   return {
@@ -135,7 +142,8 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     fetchMemoryMb: 1024,
     segmentBytes: DEFAULT_TOPIC_CONFIG["segment.bytes"],
     maintenanceMemoryMb: 512,
-    readUnitsPerBatchMerged: 0.065,
+    maintenanceIntervalMinutes: 5,
+    indexItemReadBytes: 265,
     produceBaseMs: 40,
     fetchBaseMs: 25,
     msPerMb: 20,
@@ -274,16 +282,26 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const answerBytes = a.readFrom === "api" ? storedBatchBytes : a.segmentAnswerBytes;
   const fetchApiUnits = (1 - more) * apiUnits(fewer * answerBytes) + more * apiUnits((fewer + 1) * answerBytes);
   // Maintenance merges small batches (under half of segment.bytes) into objects of up to
-  // segment.bytes: per batch one ranged GET (measured: 1.00) and its index item read; per merged
-  // object one PUT, the claim on the head, the merged index item (its sparse index a point per
-  // 64 KiB) and, later, its removal; the bytes read and written once more by the maintenance
-  // function. The replaced items' removal is the index removal line, as retention would have
-  // removed them.
+  // segment.bytes: per batch one ranged GET (measured: 1.00); per merged object one PUT, the
+  // claim on the head, the merged index item and its `byOffset` entry and, later, their removal
+  // (the run's first item, whose key it takes, is then not removed on its own); the bytes read
+  // and written once more by the maintenance function. The other replaced items' removal is the
+  // index removal line, as retention would have removed them.
   const merged = storedBatchBytes * 2 < a.segmentBytes;
   const batchesPerMerge = Math.max(2, Math.floor(a.segmentBytes / storedBatchBytes));
   const mergesPerMonth = merged ? batchesPerMonth / batchesPerMerge : 0;
-  const mergedItemKb = Math.ceil((MERGED_ITEM_BASE_BYTES + 8 * Math.ceil((batchesPerMerge * storedBatchBytes) / (64 * 1024))) / 1024);
+  const sparsePoints = Math.ceil(batchesPerMerge / Math.ceil(SPARSE_STEP_BYTES / storedBatchBytes));
+  const mergedItemBytes = MERGED_ITEM_BASE_BYTES + 8 * sparsePoints;
+  const writeUnitsPerMerge = 1 + 2 * (Math.ceil(mergedItemBytes / 1024) + 1) - profile.writeUnitsPerBatchRemoved;
   const mergeMs = ((2 * batchesPerMerge * storedBatchBytes) / MiB) * a.msPerMb;
+  // Every maintenance run reads each partition's whole decided index from the log start (one
+  // consistent Query page per 4 KB), and lists each partition's objects and the topic's shared
+  // ones (1,000 a LIST): merged, the retained batches are one item and one object per merge.
+  const retainedBatches = batchesPerSec * days * SECONDS_PER_DAY;
+  const recentBatches = batchesPerSec * UNMERGED_SECONDS;
+  const indexBytesRead = merged ? (retainedBatches / batchesPerMerge) * mergedItemBytes + recentBatches * a.indexItemReadBytes : retainedBatches * a.indexItemReadBytes;
+  const objectsListed = merged ? retainedBatches / batchesPerMerge + recentBatches / a.batchesPerRequest : retainedBatches / a.batchesPerRequest;
+  const maintenanceRunsPerMonth = (HOURS_PER_MONTH * 60) / a.maintenanceIntervalMinutes;
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
 
@@ -300,8 +318,9 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("DynamoDB", "storage (index)", indexGb, "GB-month", p.dynamodb.storagePerGbMonth),
       line("S3", "GET (merge)", merged ? batchesPerMonth : 0, "requests", p.s3.getPerRequest),
       line("S3", "PUT (merge)", mergesPerMonth, "requests", p.s3.putPerRequest),
-      line("DynamoDB", "write units (merge)", mergesPerMonth * (1 + 2 * mergedItemKb), "WRU", p.dynamodb.perWriteUnit),
-      line("DynamoDB", "read units (merge)", merged ? batchesPerMonth * a.readUnitsPerBatchMerged : 0, "RRU", p.dynamodb.perReadUnit),
+      line("DynamoDB", "write units (merge)", mergesPerMonth * writeUnitsPerMerge, "WRU", p.dynamodb.perWriteUnit),
+      line("DynamoDB", "read units (maintenance index reads)", maintenanceRunsPerMonth * (indexBytesRead / 4096), "RRU", p.dynamodb.perReadUnit),
+      line("S3", "LIST (maintenance)", maintenanceRunsPerMonth * (a.partitions + 1 + objectsListed / 1000), "requests", p.s3.putPerRequest),
       line("Lambda", "duration arm64 (maintenance merges)", mergesPerMonth * gbSeconds(mergeMs, a.maintenanceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("Lambda", "requests (produce)", requestsPerMonth, "requests", p.lambda.perRequest),
       line("Lambda", "requests (fetch)", fetchesPerMonth, "requests", p.lambda.perRequest),

@@ -32,13 +32,19 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    *   API fetch     1,048,576 B = 2 units: 5,256,000 × $1/M     = $5.256
    *   logs          5,256,000 requests × 1,300 B = 6,832,800,000 B = 6.3635409 GB × $0.50 = $3.1817704
    *   merges        1 MiB is under half of segment.bytes (16 MiB): 16 batches a merged object,
-   *                 164,250 merges a month; its item 300 B + 256 sparse points × 8 B = 2,348 B (3 KB)
+   *                 164,250 merges a month; its item 300 B + 16 sparse points (one a batch) × 8 B
+   *                 = 428 B (1 KB)
    *     GET         2,628,000 × $0.0004/1000                    = $1.0512
    *     PUT         164,250 × $0.005/1000                       = $0.82125
-   *     WRU         164,250 × (claim 1 + swap 3 + removal 3) = 1,149,750 × $0.625/M = $0.71859375
-   *     RRU         2,628,000 × 0.065 = 170,820 × $0.125/M      = $0.0213525
+   *     WRU         164,250 × (claim 1 + swap 1 + its LSI entry 1 + their removal 2 − the first
+   *                 item's own removal 1.0625) = 646,734.375 × $0.625/M = $0.404208984375
    *     Lambda      0 ms per MB here                            = $0
-   *   total                                                     = $57.36294195
+   *   maintenance   8,760 runs a month (every 5 min), each reading the decided index: 604,800
+   *                 batches retained are 37,800 merged items of 428 B, plus 1,500 (25 min) not
+   *                 yet merged of 265 B = 16,575,900 B = 4,046.85 read units a run
+   *     RRU         35,450,411.13 × $0.125/M                    = $4.4313014
+   *     LIST        (1 partition + 1 topic + 39,300 objects / 1,000) × 8,760 = 361,788 × $0.005/1000 = $1.80894
+   *   total                                                     = $63.2674461
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -71,19 +77,20 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "CloudWatch", "Logs ingestion (request logs)")).toBeCloseTo(3.1817704, 6);
     expect(usd(l, "S3", "GET (merge)")).toBeCloseTo(1.0512, 9);
     expect(usd(l, "S3", "PUT (merge)")).toBeCloseTo(0.82125, 9);
-    expect(usd(l, "DynamoDB", "write units (merge)")).toBeCloseTo(0.71859375, 9);
-    expect(usd(l, "DynamoDB", "read units (merge)")).toBeCloseTo(0.0213525, 9);
+    expect(usd(l, "DynamoDB", "write units (merge)")).toBeCloseTo(0.404208984375, 9);
     expect(usd(l, "Lambda", "duration arm64 (maintenance merges)")).toBe(0);
+    expect(usd(l, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(4.4313014, 6);
+    expect(usd(l, "S3", "LIST (maintenance)")).toBeCloseTo(1.80894, 9);
     expect(exact.batchesPerMerge).toBe(16);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.36294195, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(57.36294195 / 2566.40625, 9);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(63.2674461, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(63.2674461 / 2566.40625, 9);
   });
 
   it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.36294195) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 63.2674461) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
@@ -180,12 +187,14 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(merging.seglog.lines, "S3", "GET (merge)")).toBeCloseTo(10_512_000 * 0.0000004, 9);
     expect(usd(merging.seglog.lines, "S3", "PUT (merge)")).toBeCloseTo(1_314_000 * 0.000005, 9);
     expect(usd(merging.seglog.lines, "Lambda", "duration arm64 (maintenance merges)")).toBeCloseTo(1_314_000 * 0.16 * 0.0000133334, 6);
-    // segment.bytes 2 MiB: a 1 MiB batch is not under half of it, so nothing is merged.
+    // segment.bytes 2 MiB: a 1 MiB batch is not under half of it, so nothing is merged, and every
+    // maintenance run reads every retained batch's index item: 2,419,200 × 265 B a run.
     const whole = estimateCosts(w, { assumptions: { ...base, segmentBytes: 2 * 1_048_576 } });
     expect(whole.batchesPerMerge).toBe(0);
     for (const item of ["GET (merge)", "PUT (merge)"]) expect(usd(whole.seglog.lines, "S3", item)).toBe(0);
-    expect(usd(whole.seglog.lines, "DynamoDB", "write units (merge)") + usd(whole.seglog.lines, "DynamoDB", "read units (merge)")).toBe(0);
-    expect(whole.seglog.usdPerMonth).toBeLessThan(merging.seglog.usdPerMonth);
+    expect(usd(whole.seglog.lines, "DynamoDB", "write units (merge)")).toBe(0);
+    expect(usd(whole.seglog.lines, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(((8_760 * 2_419_200 * 265) / 4096) * 0.000000125, 6);
+    expect(usd(whole.seglog.lines, "DynamoDB", "read units (maintenance index reads)")).toBeGreaterThan(usd(merging.seglog.lines, "DynamoDB", "read units (maintenance index reads)"));
   });
 
   it("bills one S3 GET per object for each fetch request of a group that reads any of its batches", () => {
