@@ -12,7 +12,7 @@ import { estimateCosts, MEASURED_PROFILES, type CostComparison, type Workload } 
 import { PRICES_READ_ON } from "../src/core/pricing.ts";
 import { renderLineChart } from "./chart.ts";
 import { runCodecBench } from "./codec.ts";
-import { runColdStartBench, type ColdStartResult } from "./cold-start.ts";
+import { runColdStartBench } from "./cold-start.ts";
 import { benchConfig, type BenchConfig } from "./config.ts";
 import { startBenchStack, type BenchStack } from "./local.ts";
 import { runLatencyBench } from "./latency.ts";

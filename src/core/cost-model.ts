@@ -7,6 +7,7 @@
  * Units: MB = 2^20 bytes, GB = 2^30 bytes, a month = 730 hours.
  */
 import { HOURS_PER_MONTH, PRICES, type PriceTable } from "./pricing.ts";
+import { SPARSE_INDEX_STEP } from "./merge.ts";
 import { MAX_PARTITIONS_PER_FETCH } from "./segment-locations.ts";
 import { DEFAULT_TOPIC_CONFIG } from "./topic-config.ts";
 
@@ -122,9 +123,6 @@ export interface CostAssumptions {
 
 /** A merged index item without its sparse index: keys, offsets, counts, times, object key. An estimate. */
 const MERGED_ITEM_BASE_BYTES = 300;
-/** A merged item's sparse index: a point (8 bytes) at its first batch, then at the first batch at
- * least this far past the one before (src/core/merge.ts). */
-const SPARSE_STEP_BYTES = 64 * 1024;
 /** Batches stay unmerged this long: `mergeAfterMs` (10 min) and, replaced, the grace period (15 min). */
 const UNMERGED_SECONDS = 25 * 60;
 
@@ -290,7 +288,9 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const merged = storedBatchBytes * 2 < a.segmentBytes;
   const batchesPerMerge = Math.max(2, Math.floor(a.segmentBytes / storedBatchBytes));
   const mergesPerMonth = merged ? batchesPerMonth / batchesPerMerge : 0;
-  const sparsePoints = Math.ceil(batchesPerMerge / Math.ceil(SPARSE_STEP_BYTES / storedBatchBytes));
+  // The merged item's sparse index: a point (8 bytes) at its first batch, then at the first batch
+  // at least SPARSE_INDEX_STEP past the one before (src/core/merge.ts).
+  const sparsePoints = Math.ceil(batchesPerMerge / Math.ceil(SPARSE_INDEX_STEP / storedBatchBytes));
   const mergedItemBytes = MERGED_ITEM_BASE_BYTES + 8 * sparsePoints;
   const writeUnitsPerMerge = 1 + 2 * (Math.ceil(mergedItemBytes / 1024) + 1) - profile.writeUnitsPerBatchRemoved;
   const mergeMs = ((2 * batchesPerMerge * storedBatchBytes) / MiB) * a.msPerMb;
