@@ -1,8 +1,10 @@
 /**
- * Round trips the local stack does not have: a fixed delay added in a client process before every
- * call to the API and every S3 GET by presigned URL (both go through `fetch`), about what a warm
+ * Round trips the local stack does not have: a fixed delay added before every call a client makes
+ * to the API and every S3 GET by presigned URL (both go through its transport), about what a warm
  * API Gateway + Lambda call and an in-region S3 GET add on AWS.
  */
+import { nodeTransport, type Transport } from "../src/client/transport.ts";
+
 export interface AddedDelays {
   readonly apiMs: number;
   readonly s3Ms: number;
@@ -14,13 +16,11 @@ export const DELAYS: readonly AddedDelays[] = [
   { apiMs: 25, s3Ms: 40 },
 ];
 
-/** Wraps this process's `fetch` to wait before each request. */
-export function addDelays({ apiMs, s3Ms }: AddedDelays): void {
-  if (apiMs <= 0 && s3Ms <= 0) return;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = String(input instanceof Request ? input.url : input);
-    await new Promise((r) => setTimeout(r, url.includes("X-Amz-Signature=") ? s3Ms : apiMs));
-    return realFetch(input, init);
-  }) as typeof fetch;
+/** A transport that waits before each request. */
+export function delayed({ apiMs, s3Ms }: AddedDelays): Transport {
+  return async (request) => {
+    const ms = request.url.searchParams.has("X-Amz-Signature") ? s3Ms : apiMs;
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    return nodeTransport(request);
+  };
 }

@@ -11,7 +11,7 @@
  */
 import { Consumer } from "../src/client/consumer.ts";
 import { Producer } from "../src/client/producer.ts";
-import { addDelays } from "./delays.ts";
+import { delayed } from "./delays.ts";
 
 export interface E2eTask {
   readonly url: string;
@@ -36,10 +36,10 @@ export interface E2eResult {
 const GIVE_UP_MS = 30_000;
 
 async function run(task: E2eTask): Promise<E2eResult> {
-  addDelays({ apiMs: task.apiDelayMs, s3Ms: task.s3DelayMs });
+  const transport = delayed({ apiMs: task.apiDelayMs, s3Ms: task.s3DelayMs });
   const total = task.warmup + task.records;
-  const producer = new Producer({ url: task.url, lingerMs: 0 });
-  const consumer = new Consumer({ url: task.url });
+  const producer = new Producer({ url: task.url, transport, lingerMs: 0 });
+  const consumer = new Consumer({ url: task.url, transport });
   consumer.assign([{ topic: task.topic, partition: 0, offset: 0 }]);
   const sentAt: number[] = [];
   const ackMs: number[] = [];

@@ -10,6 +10,7 @@
  * Argument: one JSON object (`FramesTask`); prints one JSON line (`FramesResult`).
  */
 import { randomBytes } from "node:crypto";
+import { nodeTransport } from "../src/client/transport.ts";
 import { encodeRecordBatch } from "../src/core/codec/record-batch.ts";
 import { buildFrames } from "../src/core/frames.ts";
 
@@ -31,10 +32,12 @@ export interface FramesResult {
 }
 
 async function run(task: FramesTask): Promise<FramesResult> {
+  // The SDK's own transport, as the Producer sends.
   const post = async (path: string, body: Uint8Array | string, type: string) => {
-    const res = await fetch(`${task.url}${path}`, { method: "POST", headers: { "content-type": type }, body });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.json() as Promise<unknown>;
+    const res = await nodeTransport({ method: "POST", url: new URL(`${task.url}${path}`), headers: { "content-type": type }, body });
+    const text = Buffer.from(res.body).toString("utf8");
+    if (res.status < 200 || res.status > 299) throw new Error(`${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as unknown;
   };
   const { producerId, epoch } = (await post("/v1/producers", "{}", "application/json")) as { producerId: number; epoch: number };
   const value = randomBytes(task.recordBytes);

@@ -7,7 +7,7 @@
  * Argument: one JSON object (`ReaderTask`); prints one JSON line (`ReaderResult`).
  */
 import { Consumer } from "../src/client/consumer.ts";
-import { addDelays } from "./delays.ts";
+import { delayed } from "./delays.ts";
 
 export interface ReaderTask {
   readonly url: string;
@@ -31,8 +31,8 @@ export interface ReaderResult {
 }
 
 async function run(task: ReaderTask): Promise<ReaderResult> {
-  addDelays({ apiMs: task.apiDelayMs, s3Ms: task.s3DelayMs });
-  const consumer = new Consumer({ url: task.url, maxWaitMs: 0, maxPrefetchBytes: task.maxPrefetchBytes });
+  const transport = delayed({ apiMs: task.apiDelayMs, s3Ms: task.s3DelayMs });
+  const consumer = new Consumer({ url: task.url, transport, maxWaitMs: 0, maxPrefetchBytes: task.maxPrefetchBytes });
   consumer.assign(Array.from({ length: task.partitions }, (_, partition) => ({ topic: task.topic, partition, offset: 0 })));
   let read = 0;
   const started = performance.now();

@@ -36,7 +36,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
   let bytes = 0;
   let fetches = 0;
   let gets = 0;
-  const reads = { concurrency: 16, timeoutMs: 30_000, signal, got: () => gets++ };
+  const reads = { transport: http.transport, concurrency: 16, timeoutMs: 30_000, signal, got: () => gets++ };
   const started = performance.now();
   await Promise.all(
     Array.from({ length: task.partitions }, async (_, p) => {

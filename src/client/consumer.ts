@@ -4,7 +4,7 @@ import { positionAfter } from "../core/segment-locations.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
 import { Locator } from "./locator.ts";
-import { SharedReads, readSegments } from "./segment-reads.ts";
+import { SharedReads, readSegments, type SegmentReadOptions } from "./segment-reads.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -137,7 +137,7 @@ export class Consumer {
   private readonly fetches = new Map<string, PendingFetch[]>();
   /** "api" from the first answer of a server too old to name segments. */
   private readFrom: "storage" | "api";
-  private readonly segmentReads: { readonly concurrency: number; readonly timeoutMs: number; readonly shared: SharedReads; readonly got: () => void };
+  private readonly segmentReads: Omit<SegmentReadOptions, "signal"> & { readonly shared: SharedReads };
   private readonly counts = { fetches: 0, segmentGets: 0, bytesFetched: 0 };
   private readonly locator: Locator;
 
@@ -151,6 +151,7 @@ export class Consumer {
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
     this.segmentReads = {
+      transport: this.http.transport,
       concurrency: options.segmentReadsAtOnce ?? 16,
       timeoutMs: options.segmentReadTimeoutMs ?? 30_000,
       shared: new SharedReads(),
@@ -400,8 +401,8 @@ export class Consumer {
     if (signal.aborted && reply.bytes === undefined) return undefined;
     this.counts.fetches++;
     this.counts.bytesFetched += reply.bytes?.byteLength ?? 0;
-    const nextPosition = Number(reply.headers.get("seglog-next-offset") ?? position);
-    const highWatermark = Number(reply.headers.get("seglog-high-watermark") ?? 0);
+    const nextPosition = Number(reply.header("seglog-next-offset") ?? position);
+    const highWatermark = Number(reply.header("seglog-high-watermark") ?? 0);
     pipeline.located({ from: nextPosition, highWatermark });
     return { chunks: reply.bytes === undefined ? [] : [reply.bytes], nextPosition, highWatermark };
   }

@@ -1,6 +1,7 @@
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { signerForUrl, type RequestSigner } from "./sigv4.ts";
+import { nodeTransport, type Transport, type WireResponse } from "./transport.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8092";
 
@@ -16,6 +17,8 @@ export interface ClientOptions {
   /** Signs each request (IAM-authorized deployments). `false` never signs.
    * @default SigV4 with the default AWS credential chain for AWS API URLs (see `sigv4.ts`), else none */
   readonly signer?: RequestSigner | false;
+  /** Sends the requests: the API's, and a consumer's GETs from S3. @default Node's `http`/`https` (`transport.ts`) */
+  readonly transport?: Transport;
 }
 
 export interface HttpCall {
@@ -31,7 +34,8 @@ export interface HttpCall {
 
 export interface HttpReply {
   readonly status: number;
-  readonly headers: Headers;
+  /** A header of the answer by its name in lower case. */
+  header(name: string): string | undefined;
   readonly json?: unknown;
   readonly bytes?: Uint8Array;
 }
@@ -44,6 +48,7 @@ export const resolveUrl = (url?: string): string => (url ?? process.env["SEGLOG_
 export class SeglogHttp {
   readonly url: string;
   readonly maxAttempts: number;
+  readonly transport: Transport;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly signer: RequestSigner | undefined;
@@ -55,6 +60,7 @@ export class SeglogHttp {
   constructor(options: ClientOptions = {}) {
     this.url = resolveUrl(options.url);
     this.maxAttempts = options.maxAttempts ?? 6;
+    this.transport = options.transport ?? nodeTransport;
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.signer = options.signer === false ? undefined : (options.signer ?? signerForUrl(this.url));
@@ -74,29 +80,28 @@ export class SeglogHttp {
       body = JSON.stringify(c.json);
     }
     if (this.signer) Object.assign(headers, await this.signer.sign({ method: c.method, url, headers, ...(body === undefined ? {} : { body }) }));
-    let res: Response;
+    let res: WireResponse;
     try {
-      res = await fetch(url, { method: c.method, headers, body: body ?? null, ...(c.signal ? { signal: c.signal } : {}) });
+      res = await this.transport({ method: c.method, url, headers, ...(body === undefined ? {} : { body }), ...(c.signal ? { signal: c.signal } : {}) });
     } catch (e) {
       if (c.signal?.aborted) throw e;
       throw new SeglogError("Internal", `Cannot reach Seglog at ${this.url}: ${causeText(e)}`, { retriable: true, code: "Unreachable", cause: e });
     }
-    const retryAfterMs = retryAfterMsOf(res.headers);
+    const ok = res.status >= 200 && res.status < 300;
+    const retryAfterMs = retryAfterMsOf(res);
     if (retryAfterMs !== undefined) this.serverRetryAfterMs = retryAfterMs;
-    else if (res.ok) this.serverRetryAfterMs = 0;
-    const type = res.headers.get("content-type") ?? "";
-    if (res.ok && type.startsWith("application/octet-stream")) {
-      return { status: res.status, headers: res.headers, bytes: new Uint8Array(await res.arrayBuffer()) };
-    }
-    const text = await res.text();
+    else if (ok) this.serverRetryAfterMs = 0;
+    const header = (name: string) => res.header(name);
+    if (ok && (res.header("content-type") ?? "").startsWith("application/octet-stream")) return { status: res.status, header, bytes: res.body };
+    const text = Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString("utf8");
     let json: unknown;
     try {
       json = text === "" ? undefined : JSON.parse(text);
     } catch {
       json = undefined;
     }
-    if (!res.ok && res.status !== 207) throw errorFromReply(res, json, text);
-    return { status: res.status, headers: res.headers, json };
+    if (!ok && res.status !== 207) throw errorFromReply(res, url, json, text);
+    return { status: res.status, header, json };
   }
 
   /**
@@ -145,26 +150,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function causeText(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (e as Error).message;
+/** What failed, in a word where there is one: ECONNREFUSED, ETIMEDOUT. */
+export function causeText(e: unknown): string {
+  const { code, message, cause } = e as { code?: unknown; message?: string; cause?: { code?: string; message?: string } };
+  return (typeof code === "string" ? code : undefined) ?? cause?.code ?? cause?.message ?? message ?? String(e);
 }
 
 /** `Retry-After` in milliseconds; only the delay-seconds form (what Seglog and API Gateway send). */
-function retryAfterMsOf(headers: Headers): number | undefined {
-  const seconds = Number(headers.get("retry-after"));
+function retryAfterMsOf(res: WireResponse): number | undefined {
+  const seconds = Number(res.header("retry-after"));
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
-function errorFromReply(res: Response, json: unknown, text: string): SeglogError {
-  const retryAfterMs = retryAfterMsOf(res.headers);
+function errorFromReply(res: WireResponse, url: URL, json: unknown, text: string): SeglogError {
+  const retryAfterMs = retryAfterMsOf(res);
   const seglogs = errorFromBody((json as { error?: unknown } | undefined)?.error, retryAfterMs === undefined ? {} : { retryAfterMs });
   if (seglogs) return seglogs;
   // Not Seglog's own answer (API Gateway, a proxy): 429 and 5xx may pass, the rest will not.
   const retriable = res.status === 429 || res.status >= 500;
   return new SeglogError(
     res.status === 429 ? "Throttled" : res.status === 404 ? "NotFound" : res.status < 500 ? "Invalid" : "Internal",
-    `HTTP ${res.status} from ${res.url}: ${text.slice(0, 200)}`,
+    `HTTP ${res.status} from ${url.href}: ${text.slice(0, 200)}`,
     { retriable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
   );
 }

@@ -92,7 +92,7 @@ export class Locator {
       signal: call.signal,
     });
     this.requested();
-    if (reply.headers.get("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) return "bytes";
+    if (reply.header("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) return "bytes";
     return parseSegmentsAnswer(reply.json);
   }
 

@@ -5,8 +5,11 @@
 import { mapConcurrent } from "../core/concurrency.ts";
 import { SeglogError } from "../core/errors.ts";
 import { rangeHeader, type ByteSpan, type LocatedSegment, type SharedObject } from "../core/segment-locations.ts";
+import { causeText } from "./http.ts";
+import type { Transport } from "./transport.ts";
 
 export interface SegmentReadOptions {
+  readonly transport: Transport;
   /** GETs in flight at once. */
   readonly concurrency: number;
   /** Each GET, its body included, fails (retriably) after this long. */
@@ -111,13 +114,10 @@ async function getObject(presigned: string, range: ByteSpan | undefined, what: s
   let body: Uint8Array;
   try {
     const signal = AbortSignal.any([options.signal, timeout.signal]);
-    const res = await fetch(url, { headers: range === undefined ? {} : { range: rangeHeader(range) }, signal });
-    status = res.status;
-    body = new Uint8Array(await res.arrayBuffer());
+    ({ status, body } = await options.transport({ method: "GET", url, headers: range === undefined ? {} : { range: rangeHeader(range) }, signal }));
   } catch (e) {
     if (options.signal.aborted) throw e;
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const why = timeout.signal.aborted ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (e as Error).message);
+    const why = timeout.signal.aborted ? `no answer within ${options.timeoutMs} ms` : causeText(e);
     throw new SeglogError("Internal", `Cannot reach S3 ${at}: ${why}`, { retriable: true, code: "StorageUnreachable", cause: e });
   } finally {
     clearTimeout(timer);

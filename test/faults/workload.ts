@@ -36,6 +36,7 @@ import {
 } from "../helpers/faults.ts";
 import { handlersFor, testLog, type Invoke } from "../helpers/log.ts";
 import { testEnv, uniqueName } from "../helpers/stack.ts";
+import { connectionFailed, interceptS3Gets, s3Error } from "../helpers/transport.ts";
 import { checkHistory, type CheckResult, type FinalPartition, type History, type HistoryEvent, type StoredRecord } from "./checker.ts";
 
 export interface WorkloadOptions {
@@ -146,16 +147,6 @@ const INDEX_CACHE_MS = 2000;
 const SEGMENT_URL_EXPIRY_S = 5;
 
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
-  // The run patches the global fetch for the members' own S3 reads: put it back whatever happens.
-  const fetchBefore = globalThis.fetch;
-  try {
-    return await runFaulted(options);
-  } finally {
-    globalThis.fetch = fetchBefore;
-  }
-}
-
-async function runFaulted(options: WorkloadOptions): Promise<WorkloadResult> {
   const { seed, seconds } = options;
   const maxHoldMs = options.maxHoldMs ?? 800;
   const functionTimeoutMs = options.functionTimeoutMs ?? 3000;
@@ -351,6 +342,7 @@ async function runFaulted(options: WorkloadOptions): Promise<WorkloadResult> {
     memberReads[readFrom === "storage" ? "fromStorage" : "throughApi"]++;
     const consumer: GroupConsumer = new GroupConsumer({
       url: api.url,
+      transport: memberTransport,
       groupId: group,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,
       autoOffsetReset: "earliest",
@@ -475,18 +467,16 @@ async function runFaulted(options: WorkloadOptions): Promise<WorkloadResult> {
   // Members reading from S3 GET the segments with presigned URLs, past the instances' SDK clients
   // where the plan injects faults: S3 throttles, drops and loses some of those GETs here instead.
   const memberReads = { fromStorage: 0, throughApi: 0, s3Gets: 0, s3Faults: 0 };
-  const realFetch = globalThis.fetch;
   const getFault = random("member-gets");
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    if (!String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=")) return realFetch(input, init);
+  const memberTransport = interceptS3Gets(() => {
     memberReads.s3Gets++;
     const r = plan.active ? getFault() : 1;
     if (r < 0.06) memberReads.s3Faults++;
-    if (r < 0.03) return new Response("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", { status: 503 });
-    if (r < 0.05) throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
-    if (r < 0.06) return new Response("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>", { status: 404 });
-    return realFetch(input, init);
-  }) as typeof fetch;
+    if (r < 0.03) return s3Error(503, "SlowDown", "Please reduce your request rate.");
+    if (r < 0.05) throw connectionFailed("ECONNRESET");
+    if (r < 0.06) return s3Error(404, "NoSuchKey", "The specified key does not exist.");
+    return undefined;
+  });
 
   // ---- the run ----
   const producerTasks = [

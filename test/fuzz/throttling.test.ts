@@ -3,8 +3,8 @@
  * SDK's own exceptions, injected inside its retries); the API answers what outlasts the SDK's
  * retries with 429 (DynamoDB) or 503 (S3 SlowDown) and `Retry-After`; the SDK's Producer and
  * Consumer back off and carry on, and nothing acknowledged is lost or stored twice. The Consumer
- * reads the segments from S3 itself, and S3 throttles those GETs too (SlowDown, injected at its
- * fetch).
+ * reads the segments from S3 itself, and S3 throttles those GETs too (SlowDown, injected on its
+ * transport).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -18,6 +18,7 @@ import { decodeStored } from "../../src/log/read.ts";
 import type { RequestInfo } from "../helpers/faults.ts";
 import { startTestApi, testLog } from "../helpers/log.ts";
 import { testClients, testEnv, uniqueName } from "../helpers/stack.ts";
+import { interceptS3Gets, recording, s3Error } from "../helpers/transport.ts";
 import { throttle, type Throttle } from "./throttle.ts";
 
 describe("client backoff", () => {
@@ -73,24 +74,20 @@ describe("storage throttling behind the API", () => {
     vi.restoreAllMocks();
   });
 
-  /** The HTTP answers the clients got, in order. */
-  const answersOf = (spy: { mock: { settledResults: ReadonlyArray<{ type: string; value: unknown }> } }) =>
-    spy.mock.settledResults.filter((r) => r.type === "fulfilled").map((r) => r.value as Response);
-
   it("a producer waits out the server's Retry-After before it sends a throttled batch again", async () => {
     const topic = uniqueName("slowdown");
     await log.createTopic({ name: topic, partitions: 1 });
-    const fetches = vi.spyOn(globalThis, "fetch");
+    const { transport, answers } = recording();
     const backoffs = vi.spyOn(SeglogHttp.prototype, "backoffMs");
     let puts = 0;
     s3Plan = (req) => (req.command === "PutObjectCommand" && puts++ < 6 ? "SlowDown" : undefined);
-    const producer = new Producer({ url: api.url, signer: false, lingerMs: 0 });
+    const producer = new Producer({ url: api.url, signer: false, lingerMs: 0, transport });
     const acked = await producer.send(topic, { value: "after the storm" });
     await producer.close();
 
-    const slowDowns = answersOf(fetches).filter((r) => r.status === 503);
+    const slowDowns = answers.filter((r) => r.status === 503);
     expect(slowDowns.length).toBeGreaterThan(0);
-    for (const r of slowDowns) expect(r.headers.get("retry-after")).toBe("1");
+    for (const r of slowDowns) expect(r.header("retry-after")).toBe("1");
     expect(backoffs.mock.results).toHaveLength(slowDowns.length);
     for (const wait of backoffs.mock.results) expect(wait.value).toBeGreaterThanOrEqual(1000);
     expect(acked).toMatchObject({ partition: 0, offset: expect.any(Number) });
@@ -105,16 +102,15 @@ describe("storage throttling behind the API", () => {
     await log.createTopic({ name: topic, partitions });
     const RATE = { dynamo: 0.3, s3: 0.4 };
     // The consumer GETs the segments from S3 itself: S3 throttles those GETs too, as SlowDown.
-    const realFetch = globalThis.fetch;
     const directGets = { answered: 0, slowDowns: 0 };
-    const isS3 = (input: string | URL | Request) => String(input instanceof Request ? input.url : input).includes("X-Amz-Signature=");
-    const fetches = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      if (!isS3(input)) return realFetch(input, init);
-      directGets.answered++;
-      if (s3Plan({ command: "GetObjectCommand", input: {} }) === undefined) return realFetch(input, init);
-      directGets.slowDowns++;
-      return new Response("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", { status: 503 });
-    });
+    const { transport, answers: allAnswers } = recording(
+      interceptS3Gets(() => {
+        directGets.answered++;
+        if (s3Plan({ command: "GetObjectCommand", input: {} }) === undefined) return undefined;
+        directGets.slowDowns++;
+        return s3Error(503, "SlowDown", "Please reduce your request rate.");
+      }),
+    );
     const backoffs = vi.spyOn(SeglogHttp.prototype, "backoffMs");
     const injectedBefore = new Map([...dynamoThrottles.injected, ...s3Throttles.injected]);
     dynamoPlan = () => (Math.random() < RATE.dynamo ? (Math.random() < 0.5 ? "ProvisionedThroughputExceededException" : "ThrottlingException") : undefined);
@@ -122,7 +118,7 @@ describe("storage throttling behind the API", () => {
 
     // Clients with room to outlast a long storm (the default 6 attempts give up after ~10 s of
     // backoff), and a shorter bound on each wait than the default 5 s, so the test ends sooner.
-    const options = { url: api.url, signer: false as const, maxAttempts: 30, maxBackoffMs: 2000 };
+    const options = { url: api.url, signer: false as const, maxAttempts: 30, maxBackoffMs: 2000, transport };
     const producer = new Producer({ ...options, lingerMs: 20 });
     // Two consumers: one reads the segments from S3 itself (the default), one through the API,
     // whose fetch function meets S3's SlowDown and answers 503.
@@ -147,7 +143,7 @@ describe("storage throttling behind the API", () => {
     // For ten seconds, a wave of six records a second, one partition after the other (so that
     // most requests carry one batch, and a throttled one is answered 429 or 503 rather than 207);
     // then, seldom needed, a record a second until the clients have met both answers.
-    const fromApi = () => answersOf(fetches).filter((r) => r.url.startsWith(api.url));
+    const fromApi = () => allAnswers.filter((r) => r.url.startsWith(api.url));
     const statuses = () => fromApi().map((r) => r.status);
     // The consumer reading from S3 backs off only when SlowDown hits the first GET of a fetch (a
     // later one ends the read early instead), so the waves go on until that happened too.
@@ -177,7 +173,7 @@ describe("storage throttling behind the API", () => {
     expect(count(503), "S3 SlowDown reached the clients as 503 through the API").toBeGreaterThan(0);
     expect(directGets.slowDowns, "S3 itself answered the consumer's own GETs SlowDown").toBeGreaterThan(0);
     expect(consumerSlowedDown(), "the consumer reading from S3 backed off after SlowDown").toBe(true);
-    for (const r of answers.filter((a) => a.status === 429 || a.status === 503)) expect(r.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+    for (const r of answers.filter((a) => a.status === 429 || a.status === 503)) expect(r.header("retry-after")).toMatch(/^[1-9]\d*$/);
     expect(answers.filter((r) => r.status >= 500 && r.status !== 503).map((r) => r.status)).toEqual([]);
     for (const [i, call] of backoffs.mock.calls.entries()) {
       const error = call[1];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Admin, Consumer, Producer, SeglogError } from "../../../src/client/index.ts";
+import { nodeTransport, type WireRequest, type WireResponse } from "../../../src/client/transport.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../../src/http/event.ts";
@@ -7,6 +8,7 @@ import type { FunctionName } from "../../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
 import { handlersFor, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
+import { connectionFailed, interceptS3Gets, never, s3Error } from "../../helpers/transport.ts";
 
 let api: LocalApi;
 let produceRequests = 0;
@@ -82,24 +84,6 @@ async function topicOfSegments(prefix: string, n: number, partitions = 1): Promi
   }
   return topic;
 }
-
-/**
- * Fault injection on the consumers' own S3 GETs (presigned URLs; the API's requests pass
- * untouched): `fault` may answer a GET instead of S3, or throw as a failed connection does.
- * Returns the undo.
- */
-function interceptS3Gets(fault: (url: string, init?: RequestInit) => Response | Promise<Response> | undefined): () => void {
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = String(input instanceof Request ? input.url : input);
-    return (url.includes("X-Amz-Signature=") ? fault(url, init) : undefined) ?? realFetch(input, init);
-  }) as typeof fetch;
-  return () => void (globalThis.fetch = realFetch);
-}
-
-const s3Error = (status: number, code: string, message: string) =>
-  new Response(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`, { status });
-const connectionFailed = (code: string) => new TypeError("fetch failed", { cause: { code } });
 
 describe("the client SDK", () => {
   it("batches by lingerMs and batchBytes, and acknowledges each record with its offset", async () => {
@@ -371,118 +355,103 @@ describe("the client SDK", () => {
 
   it("finds where the next fetches read while this one's GETs run, and reads one fetch's segments at a time per partition", async () => {
     const topic = await topicOfSegments("read-ahead", 6);
-    const realFetch = globalThis.fetch;
     let held: Array<() => void> = [];
     let hold = true;
     let inFlight = 0;
     let mostInFlight = 0;
-    const undo = interceptS3Gets(async (url, init) => {
+    const transport = interceptS3Gets(async (request) => {
       inFlight++;
       mostInFlight = Math.max(mostInFlight, inFlight);
       if (hold) await new Promise<void>((release) => held.push(release));
       try {
-        return await realFetch(url, init);
+        return await nodeTransport(request);
       } finally {
         inFlight--;
       }
     });
-    try {
-      const consumer = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0 }); // a segment per fetch
-      consumer.assign([{ topic, partition: 0, offset: 0 }]);
-      const before = fetchRequests;
-      const first = consumer.poll();
-      await vi.waitFor(() => expect(fetchRequests - before).toBe(2), { timeout: 5_000 });
-      await new Promise((r) => setTimeout(r, 300));
-      // v0's GET is held. v1's fetch has answered, and its GET waits for v0's; a partition has
-      // at most two fetches going.
-      expect(fetchRequests - before).toBe(2);
-      expect(held.length).toBe(1);
-      hold = false;
-      for (const release of held) release();
-      held = [];
-      const seen = (await first).map((r) => r.offset);
-      for (let i = 0; i < 10 && seen.length < 6; i++) for (const r of await consumer.poll()) seen.push(r.offset);
-      expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
-      expect(mostInFlight).toBe(1);
-      expect(consumer.stats()).toMatchObject({ segmentGets: 6 });
-    } finally {
-      undo();
-    }
+    const consumer = new Consumer({ url: api.url, transport, maxBytes: 1, maxWaitMs: 0 }); // a segment per fetch
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    const before = fetchRequests;
+    const first = consumer.poll();
+    await vi.waitFor(() => expect(fetchRequests - before).toBe(2), { timeout: 5_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    // v0's GET is held. v1's fetch has answered, and its GET waits for v0's; a partition has
+    // at most two fetches going.
+    expect(fetchRequests - before).toBe(2);
+    expect(held.length).toBe(1);
+    hold = false;
+    for (const release of held) release();
+    held = [];
+    const seen = (await first).map((r) => r.offset);
+    for (let i = 0; i < 10 && seen.length < 6; i++) for (const r of await consumer.poll()) seen.push(r.offset);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(mostInFlight).toBe(1);
+    expect(consumer.stats()).toMatchObject({ segmentGets: 6 });
   });
 
   it("keeps a partition's fetch going when another partition answers first, so a partition whose reads are slow is read, not starved", async () => {
     const topic = await topicOfSegments("not-starved", 3, 2);
-    const realFetch = globalThis.fetch;
     const getsOf: Record<string, number> = {};
     let release = () => {};
     const released = new Promise<void>((r) => (release = r));
-    const undo = interceptS3Gets(async (url, init) => {
-      const segment = /\/(\d+)\/(\d{20})\.log\?/.exec(url);
+    const transport = interceptS3Gets(async (request) => {
+      const segment = /\/(\d+)\/(\d{20})\.log$/.exec(request.url.pathname);
       const name = `${segment?.[1]}/${Number(segment?.[2])}`;
       getsOf[name] = (getsOf[name] ?? 0) + 1;
       if (segment?.[1] === "1") {
         // Partition 1's S3 is slow, until released or the GET is called off.
-        const signal = init?.signal ?? undefined;
+        const signal = request.signal;
         await new Promise<void>((resolve, reject) => {
           void released.then(resolve);
           signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
         });
       }
-      return realFetch(url, init);
+      return nodeTransport(request);
     });
-    try {
-      const consumer = new Consumer({ url: api.url, maxBytes: 1, maxWaitMs: 0 });
-      consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
-      const seen: string[] = [];
-      const read = async () => {
-        for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
-      };
-      while (seen.length < 3) await read();
-      expect(seen).toEqual(["p0v0", "p0v1", "p0v2"]);
-      // A group member's poll is woken by every heartbeat answer: that does not call it off either.
-      const woken = new AbortController();
-      setTimeout(() => woken.abort(), 100);
-      expect(await consumer.poll({ signal: woken.signal })).toEqual([]);
-      release();
-      for (let i = 0; i < 20 && seen.length < 6; i++) await read();
-      expect(seen.slice(3)).toEqual(["p1v0", "p1v1", "p1v2"]);
-      // Partition 1's first segment was asked for once: no poll called its fetch off.
-      expect(getsOf["1/0"]).toBe(1);
-    } finally {
-      undo();
-    }
+    const consumer = new Consumer({ url: api.url, transport, maxBytes: 1, maxWaitMs: 0 });
+    consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
+    const seen: string[] = [];
+    const read = async () => {
+      for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
+    };
+    while (seen.length < 3) await read();
+    expect(seen).toEqual(["p0v0", "p0v1", "p0v2"]);
+    // A group member's poll is woken by every heartbeat answer: that does not call it off either.
+    const woken = new AbortController();
+    setTimeout(() => woken.abort(), 100);
+    expect(await consumer.poll({ signal: woken.signal })).toEqual([]);
+    release();
+    for (let i = 0; i < 20 && seen.length < 6; i++) await read();
+    expect(seen.slice(3)).toEqual(["p1v0", "p1v1", "p1v2"]);
+    // Partition 1's first segment was asked for once: no poll called its fetch off.
+    expect(getsOf["1/0"]).toBe(1);
   });
 
   it("keeps a seek made while a poll waits: the poll does not apply an answer fetched from before it", async () => {
     const topic = await topicOfSegments("seek-in-poll", 1, 2);
-    const realFetch = globalThis.fetch;
     let release = () => {};
     const released = new Promise<void>((r) => (release = r));
     let heldGets = 0;
-    const undo = interceptS3Gets(async (url, init) => {
-      if (/\/1\/\d{20}\.log\?/.test(url)) {
+    const transport = interceptS3Gets(async (request) => {
+      if (/\/1\/\d{20}\.log$/.test(request.url.pathname)) {
         heldGets++;
         await released; // partition 1's GET waits
       }
-      return realFetch(url, init);
+      return nodeTransport(request);
     });
-    try {
-      const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
-      consumer.assign([
-        { topic, partition: 0, offset: 1 }, // at the end: its fetch answers at once, with nothing
-        { topic, partition: 1, offset: 0 },
-      ]);
-      const polled = consumer.poll();
-      await vi.waitFor(() => expect(heldGets).toBe(1), { timeout: 5_000 });
-      await consumer.seek({ topic, partition: 0 }, 0);
-      release();
-      expect((await polled).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p1v0"]);
-      expect(consumer.position({ topic, partition: 0 })).toBe(0);
-      expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p0v0"]);
-      consumer.close();
-    } finally {
-      undo();
-    }
+    const consumer = new Consumer({ url: api.url, transport, maxWaitMs: 0, maxPrefetchBytes: 0 });
+    consumer.assign([
+      { topic, partition: 0, offset: 1 }, // at the end: its fetch answers at once, with nothing
+      { topic, partition: 1, offset: 0 },
+    ]);
+    const polled = consumer.poll();
+    await vi.waitFor(() => expect(heldGets).toBe(1), { timeout: 5_000 });
+    await consumer.seek({ topic, partition: 0 }, 0);
+    release();
+    expect((await polled).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p1v0"]);
+    expect(consumer.position({ topic, partition: 0 })).toBe(0);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["p0v0"]);
+    consumer.close();
   });
 
   it("keeps what it fetches ahead within maxPrefetchBytes over all partitions, and starts a fetch anew rather than outwait a poll's own maxWaitMs", async () => {
@@ -584,38 +553,29 @@ describe("the client SDK", () => {
     // S3 throttles the first GET: every partition's read of that object fails as its own GET
     // would (retriable), the client backs off and fetches again, and each record is read once.
     const gets: string[] = [];
-    const undo = interceptS3Gets((url) => {
-      gets.push(url);
+    const transport = interceptS3Gets((request) => {
+      gets.push(request.url.href);
       return gets.length === 1 ? s3Error(503, "SlowDown", "Please reduce your request rate.") : undefined;
     });
-    try {
-      const unlucky = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
-      expect(await readAll(unlucky)).toEqual(all);
-      expect(unlucky.stats().fetches).toBeGreaterThan(1);
-      expect(unlucky.stats().segmentGets).toBe(gets.length);
-    } finally {
-      undo();
-    }
+    const unlucky = new Consumer({ url: api.url, transport, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
+    expect(await readAll(unlucky)).toEqual(all);
+    expect(unlucky.stats().fetches).toBeGreaterThan(1);
+    expect(unlucky.stats().segmentGets).toBe(gets.length);
 
     // close() ends a shared GET under way, though no partition's fetch owns it: S3 answers
     // nothing until the request is called off.
     const stalled: AbortSignal[] = [];
-    const undoStall = interceptS3Gets((_url, init) => {
-      const signal = init?.signal as AbortSignal;
-      stalled.push(signal);
-      return new Promise<Response>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+    const stalling = interceptS3Gets((request) => {
+      stalled.push(request.signal as AbortSignal);
+      return never(request.signal);
     });
-    try {
-      const closing = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0 });
-      closing.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
-      expect(await closing.poll({ signal: AbortSignal.timeout(300) })).toEqual([]);
-      expect(stalled).toHaveLength(2); // one GET for each object, none per partition
-      expect(stalled.some((s) => s.aborted)).toBe(false);
-      closing.close();
-      expect(stalled.every((s) => s.aborted)).toBe(true);
-    } finally {
-      undoStall();
-    }
+    const closing = new Consumer({ url: api.url, transport: stalling, maxWaitMs: 0, maxPrefetchBytes: 0 });
+    closing.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
+    expect(await closing.poll({ signal: AbortSignal.timeout(300) })).toEqual([]);
+    expect(stalled).toHaveLength(2); // one GET for each object, none per partition
+    expect(stalled.some((s) => s.aborted)).toBe(false);
+    closing.close();
+    expect(stalled.every((s) => s.aborted)).toBe(true);
   });
 
   it("reads the segments from S3 itself by default, and through the API with readFrom api: the same records either way", async () => {
@@ -640,82 +600,73 @@ describe("the client SDK", () => {
     const topic = await topicOfSegments("segment-gone", 4);
     const values = (records: readonly { value: Uint8Array | null }[]) => records.map((r) => Buffer.from(r.value ?? []).toString());
     const s3Gets: string[] = [];
-    let answer: ((url: string) => Response | undefined) | undefined;
-    const undo = interceptS3Gets((url) => {
-      s3Gets.push(new URL(url).pathname.split("/").at(-1) ?? "");
-      return answer?.(url);
+    let answer: ((url: string) => WireResponse | undefined) | undefined;
+    const transport = interceptS3Gets((request) => {
+      s3Gets.push(request.url.pathname.split("/").at(-1) ?? "");
+      return answer?.(request.url.href);
     });
-    try {
-      const consumer = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
-      consumer.assign([{ topic, partition: 0, offset: 0 }]);
-      let gone = 1;
-      answer = () => (gone-- > 0 ? s3Error(404, "NoSuchKey", "The specified key does not exist.") : undefined);
-      const before = fetchRequests;
-      expect(values(await consumer.poll())).toEqual(["v0", "v1", "v2", "v3"]);
-      expect(fetchRequests - before).toBe(2); // the answer that named the missing segment, and a fresh one
-      // Every GET S3 was asked for: the first answer's four (all under way when the 404 came back), then the fresh one's four.
-      expect(consumer.stats()).toMatchObject({ fetches: 2, segmentGets: 4 + 4 });
-      expect(s3Gets).toHaveLength(4 + 4);
+    const consumer = new Consumer({ url: api.url, transport, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    let gone = 1;
+    answer = () => (gone-- > 0 ? s3Error(404, "NoSuchKey", "The specified key does not exist.") : undefined);
+    const before = fetchRequests;
+    expect(values(await consumer.poll())).toEqual(["v0", "v1", "v2", "v3"]);
+    expect(fetchRequests - before).toBe(2); // the answer that named the missing segment, and a fresh one
+    // Every GET S3 was asked for: the first answer's four (all under way when the 404 came back), then the fresh one's four.
+    expect(consumer.stats()).toMatchObject({ fetches: 2, segmentGets: 4 + 4 });
+    expect(s3Gets).toHaveLength(4 + 4);
 
-      // A GET that fails after the first: the poll returns the segments before it, the next goes on from there.
-      await consumer.seek({ topic, partition: 0 }, 0);
-      s3Gets.length = 0;
-      answer = (url) => {
-        if (url.includes("00000000000000000002.log") && s3Gets.filter((k) => k.startsWith("00000000000000000002")).length === 1) throw connectionFailed("ECONNRESET");
-        return undefined;
-      };
-      expect(values(await consumer.poll())).toEqual(["v0", "v1"]);
-      expect(consumer.position({ topic, partition: 0 })).toBe(2);
-      expect(values(await consumer.poll())).toEqual(["v2", "v3"]);
-    } finally {
-      undo();
-    }
+    // A GET that fails after the first: the poll returns the segments before it, the next goes on from there.
+    await consumer.seek({ topic, partition: 0 }, 0);
+    s3Gets.length = 0;
+    answer = (url) => {
+      if (url.includes("00000000000000000002.log") && s3Gets.filter((k) => k.startsWith("00000000000000000002")).length === 1) throw connectionFailed("ECONNRESET");
+      return undefined;
+    };
+    expect(values(await consumer.poll())).toEqual(["v0", "v1"]);
+    expect(consumer.position({ topic, partition: 0 })).toBe(2);
+    expect(values(await consumer.poll())).toEqual(["v2", "v3"]);
   });
 
   it("tells S3's answers apart: an expired URL means fetch again, a denied read fails at once, S3 out of reach or silent fails after the retries (fault injection)", async () => {
     const topic = await topicOfSegments("s3-answers", 3);
-    let answer: ((init?: RequestInit) => Response | Promise<Response> | undefined) | undefined;
-    const undo = interceptS3Gets((_, init) => answer?.(init));
-    const silence = (init?: RequestInit) =>
-      new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))));
+    let answer: ((request: WireRequest) => WireResponse | Promise<WireResponse> | undefined) | undefined;
+    const transport = interceptS3Gets((request) => answer?.(request));
+    const silence = (request: WireRequest) => never(request.signal);
     const consumerFrom0 = () => {
-      const c = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5 });
+      const c = new Consumer({ url: api.url, transport, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5 });
       c.assign([{ topic, partition: 0, offset: 0 }]);
       return c;
     };
-    try {
-      for (const expiry of [s3Error(403, "AccessDenied", "Request has expired"), s3Error(400, "ExpiredToken", "The provided token has expired.")]) {
-        let expired = 1;
-        answer = () => (expired-- > 0 ? expiry : undefined);
-        const renewed = consumerFrom0();
-        expect((await renewed.poll()).map((r) => r.offset)).toEqual([0, 1, 2]);
-        expect(renewed.stats().fetches).toBe(2);
-      }
-
-      answer = () => s3Error(403, "AccessDenied", "Access Denied");
-      const denied = consumerFrom0();
-      const refused = await denied.poll().catch((e: unknown) => e);
-      expect(refused).toMatchObject({ kind: "Internal", code: "StorageRefused", retriable: false });
-      expect((refused as Error).message).toMatch(/S3 answered 403 AccessDenied: Access Denied reading offset 0 .*readFrom: "api"/);
-      expect(denied.stats().fetches).toBe(1); // not retried
-      expect(() => new Consumer({ url: api.url, segmentReadsAtOnce: 0 })).toThrow(/segmentReadsAtOnce must be a whole number ≥ 1/);
-
-      answer = () => {
-        throw connectionFailed("ECONNREFUSED");
-      };
-      const cut = consumerFrom0();
-      const unreachable = await cut.poll().catch((e: unknown) => e);
-      expect(unreachable).toMatchObject({ kind: "Internal", code: "StorageUnreachable", retriable: false });
-      expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, after 6 attempts/);
-      expect(cut.stats().fetches).toBe(6);
-
-      answer = silence;
-      const hung = new Consumer({ url: api.url, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 2, segmentReadTimeoutMs: 50 });
-      hung.assign([{ topic, partition: 0, offset: 0 }]);
-      await expect(hung.poll()).rejects.toMatchObject({ code: "StorageUnreachable", retriable: false, message: expect.stringMatching(/no answer within 50 ms, after 2 attempts/) });
-    } finally {
-      undo();
+    for (const expiry of [s3Error(403, "AccessDenied", "Request has expired"), s3Error(400, "ExpiredToken", "The provided token has expired.")]) {
+      let expired = 1;
+      answer = () => (expired-- > 0 ? expiry : undefined);
+      const renewed = consumerFrom0();
+      expect((await renewed.poll()).map((r) => r.offset)).toEqual([0, 1, 2]);
+      expect(renewed.stats().fetches).toBe(2);
     }
+
+    answer = () => s3Error(403, "AccessDenied", "Access Denied");
+    const denied = consumerFrom0();
+    const refused = await denied.poll().catch((e: unknown) => e);
+    expect(refused).toMatchObject({ kind: "Internal", code: "StorageRefused", retriable: false });
+    expect((refused as Error).message).toMatch(/S3 answered 403 AccessDenied: Access Denied reading offset 0 .*readFrom: "api"/);
+    expect(denied.stats().fetches).toBe(1); // not retried
+    expect(() => new Consumer({ url: api.url, segmentReadsAtOnce: 0 })).toThrow(/segmentReadsAtOnce must be a whole number ≥ 1/);
+
+    answer = () => {
+      throw connectionFailed("ECONNREFUSED");
+    };
+    const cut = consumerFrom0();
+    const unreachable = await cut.poll().catch((e: unknown) => e);
+    expect(unreachable).toMatchObject({ kind: "Internal", code: "StorageUnreachable", retriable: false });
+    expect((unreachable as Error).message).toMatch(/Cannot reach S3 reading offset 0 .*ECONNREFUSED, after 6 attempts/);
+    expect(cut.stats().fetches).toBe(6);
+
+    answer = silence;
+    const hung = new Consumer({ url: api.url, transport, maxWaitMs: 0, maxPrefetchBytes: 0, initialBackoffMs: 1, maxBackoffMs: 5, maxAttempts: 2, segmentReadTimeoutMs: 50 });
+    hung.assign([{ topic, partition: 0, offset: 0 }]);
+    await expect(hung.poll()).rejects.toMatchObject({ code: "StorageUnreachable", retriable: false, message: expect.stringMatching(/no answer within 50 ms, after 2 attempts/) });
   });
 
   it("reads through the API from the first answer of a server too old to name segments", async () => {
@@ -740,18 +691,14 @@ describe("the client SDK", () => {
     const { log } = testLog();
     for (const partition of [0, 1]) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`p${partition}`), partition }]);
     let deny = true;
-    const undo = interceptS3Gets((url) => (deny && url.includes(`/${topic}/`) && /\/0\/\d{20}\.log\?/.test(url) ? s3Error(403, "AccessDenied", "Access Denied") : undefined));
-    try {
-      const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
-      consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
-      await expect(consumer.poll()).rejects.toMatchObject({ code: "StorageRefused" });
-      expect([0, 1].map((partition) => consumer.position({ topic, partition }))).toEqual([0, 0]);
-      deny = false;
-      const seen: string[] = [];
-      for (let i = 0; i < 5 && seen.length < 2; i++) for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
-      expect(seen.sort()).toEqual(["p0", "p1"]);
-    } finally {
-      undo();
-    }
+    const transport = interceptS3Gets(({ url }) => (deny && url.pathname.includes(`/${topic}/`) && /\/0\/\d{20}\.log$/.test(url.pathname) ? s3Error(403, "AccessDenied", "Access Denied") : undefined));
+    const consumer = new Consumer({ url: api.url, transport, maxWaitMs: 0 });
+    consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
+    await expect(consumer.poll()).rejects.toMatchObject({ code: "StorageRefused" });
+    expect([0, 1].map((partition) => consumer.position({ topic, partition }))).toEqual([0, 0]);
+    deny = false;
+    const seen: string[] = [];
+    for (let i = 0; i < 5 && seen.length < 2; i++) for (const r of await consumer.poll()) seen.push(Buffer.from(r.value ?? []).toString());
+    expect(seen.sort()).toEqual(["p0", "p1"]);
   });
 });
