@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createClients } from "../src/storage/clients.ts";
+import { stopwatch, type Timed } from "./cpu.ts";
 
 export interface BareTask {
   readonly mode: "produce" | "consume";
@@ -31,8 +32,7 @@ export interface BareTask {
   readonly keysFile: string;
 }
 
-export interface BareResult {
-  readonly seconds: number;
+export interface BareResult extends Timed {
   readonly bytes: number;
 }
 
@@ -44,7 +44,7 @@ async function produce(task: BareTask, c: ReturnType<typeof createClients>): Pro
   const run = randomBytes(4).toString("hex");
   const keys: string[][] = Array.from({ length: task.workers }, () => []);
   let next = 0;
-  const started = performance.now();
+  const clock = stopwatch();
   await Promise.all(
     keys.map(async (mine, w) => {
       const pk = { S: `BENCH#${run}#${w}` };
@@ -87,16 +87,16 @@ async function produce(task: BareTask, c: ReturnType<typeof createClients>): Pro
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
+  const timed = clock.stop();
   writeFileSync(task.keysFile, JSON.stringify(keys));
-  return { seconds, bytes: (task.objects ?? 0) * size };
+  return { ...timed, bytes: (task.objects ?? 0) * size };
 }
 
 async function consume(task: BareTask, c: ReturnType<typeof createClients>): Promise<BareResult> {
   const keys = JSON.parse(readFileSync(task.keysFile, "utf8")) as string[][];
   const perRound = task.perRound ?? 1;
   let bytes = 0;
-  const started = performance.now();
+  const clock = stopwatch();
   await Promise.all(
     keys.map(async (mine) => {
       for (let i = 0; i < mine.length; i += perRound) {
@@ -115,7 +115,7 @@ async function consume(task: BareTask, c: ReturnType<typeof createClients>): Pro
       }
     }),
   );
-  return { seconds: (performance.now() - started) / 1000, bytes };
+  return { ...clock.stop(), bytes };
 }
 
 const task = JSON.parse(process.argv[2] ?? "{}") as BareTask;

@@ -50,3 +50,21 @@ export function cpuMs(pid: number): { own: number; tree: number } | undefined {
   const ms = (t: number) => (t * 1000) / TICKS_PER_SECOND;
   return { own: ms(self.ticks), tree: ms(ticks) };
 }
+
+/** How long a bench worker's work took, and the CPU its own process spent on it. */
+export interface Timed {
+  readonly seconds: number;
+  readonly clientCpuMs: number;
+}
+
+/** Starts the clock on a worker's work; `stop()` reads it. */
+export function stopwatch(): { stop(): Timed } {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  return {
+    stop: () => {
+      const { user, system } = process.cpuUsage(cpu);
+      return { seconds: (performance.now() - started) / 1000, clientCpuMs: (user + system) / 1000 };
+    },
+  };
+}

@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { nodeTransport } from "../src/client/transport.ts";
 import { encodeRecordBatch } from "../src/core/codec/record-batch.ts";
 import { buildFrames } from "../src/core/frames.ts";
+import { stopwatch, type Timed } from "./cpu.ts";
 
 export interface FramesTask {
   readonly url: string;
@@ -24,8 +25,7 @@ export interface FramesTask {
   readonly batches: number;
 }
 
-export interface FramesResult {
-  readonly seconds: number;
+export interface FramesResult extends Timed {
   /** Bytes of the stored batches sent. */
   readonly bytes: number;
   readonly requests: number;
@@ -57,13 +57,13 @@ async function run(task: FramesTask): Promise<FramesResult> {
     ),
   );
   const path = `/v1/topics/${encodeURIComponent(task.topic)}/records`;
-  const started = performance.now();
+  const clock = stopwatch();
   await Promise.all(perPartition.map(async (bodies) => {
     for (const body of bodies) await post(path, body, "application/octet-stream");
   }));
-  const seconds = (performance.now() - started) / 1000;
+  const timed = clock.stop();
   const all = perPartition.flat();
-  return { seconds, bytes: all.reduce((n, b) => n + b.byteLength - 4, 0), requests: all.length };
+  return { ...timed, bytes: all.reduce((n, b) => n + b.byteLength - 4, 0), requests: all.length };
 }
 
 const task = JSON.parse(process.argv[2] ?? "{}") as FramesTask;

@@ -57,6 +57,8 @@ export interface CpuPerMb {
   readonly dynamodb: number | undefined;
   /** The bench process: the local API and the handlers (idle during bare runs). */
   readonly api: number | undefined;
+  /** The client's process (the perf tool or the bare worker), over the work it timed. */
+  readonly client: number | undefined;
 }
 
 export interface RequestRates {
@@ -244,15 +246,17 @@ class CpuSums {
   private storage = 0;
   private dynamodb = 0;
   private api = 0;
+  private client = 0;
   private mb = 0;
-  /** Runs one phase and adds the CPU it took; `addMb` then says how much it moved. */
-  async measure<T>(storagePid: number, run: () => Promise<T>): Promise<T> {
+  /** Runs one phase and adds the CPU it took, the client's as it reports it; `addMb` then says how much it moved. */
+  async measure<T extends { readonly clientCpuMs: number }>(storagePid: number, run: () => Promise<T>): Promise<T> {
     const before = cpuNow(storagePid);
     const result = await run();
     const after = cpuNow(storagePid);
     this.storage += after.storage - before.storage;
     this.dynamodb += after.dynamodb - before.dynamodb;
     this.api += after.api - before.api;
+    this.client += result.clientCpuMs;
     return result;
   }
   addMb(mb: number): void {
@@ -260,7 +264,7 @@ class CpuSums {
   }
   perMb(): CpuPerMb {
     const per = (ms: number) => (Number.isFinite(ms) && this.mb > 0 ? ms / this.mb : undefined);
-    return { storage: per(this.storage), dynamodb: per(this.dynamodb), api: per(this.api) };
+    return { storage: per(this.storage), dynamodb: per(this.dynamodb), api: per(this.api), client: per(this.client) };
   }
 }
 

@@ -8,8 +8,11 @@ import { runNode } from "./child.ts";
 
 const SEGLOG_BIN = fileURLToPath(new URL("../bin/seglog.mjs", import.meta.url));
 
-/** What `seglog perf produce` prints, parsed back. */
-export type ProduceLine = ProduceSummary;
+/** What `seglog perf produce --print-metrics` prints, parsed back. */
+export type ProduceLine = ProduceSummary & {
+  /** The perf client's own CPU over the run. */
+  readonly clientCpuMs: number;
+};
 
 export interface ConsumeLine {
   readonly mb: number;
@@ -22,6 +25,8 @@ export interface ConsumeLine {
   readonly fetches: number;
   readonly bytesFetched: number;
   readonly segmentGets: number;
+  /** The perf client's own CPU from when the partitions were positioned. */
+  readonly clientCpuMs: number;
 }
 
 const PRODUCE_SUMMARY =
@@ -32,7 +37,7 @@ function runSeglog(args: string[]): Promise<string> {
 }
 
 export async function perfProduce(args: string[]): Promise<ProduceLine> {
-  const out = await runSeglog(["perf", "produce", ...args]);
+  const out = await runSeglog(["perf", "produce", "--print-metrics", ...args]);
   const m = PRODUCE_SUMMARY.exec(out);
   if (!m) throw new Error(`no summary line in perf produce output:\n${out}`);
   const n = m.slice(1).map(Number);
@@ -46,6 +51,7 @@ export async function perfProduce(args: string[]): Promise<ProduceLine> {
     p95Ms: n[6] ?? 0,
     p99Ms: n[7] ?? 0,
     p999Ms: n[8] ?? 0,
+    clientCpuMs: metricOf(out, "seglog-client-metrics:process-cpu-ms"),
   };
 }
 
@@ -56,7 +62,6 @@ export async function perfConsume(args: string[]): Promise<ConsumeLine> {
   const row = lines.find((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}, /.test(l))?.split(", ");
   if (!row || row.length !== 10) throw new Error(`no summary row in perf consume output:\n${out}`);
   const n = row.map(Number);
-  const metric = (name: string) => Number(lines.find((l) => l.startsWith(`${name} `))?.slice(name.length) ?? NaN);
   return {
     mb: n[2] ?? 0,
     mbPerSec: n[3] ?? 0,
@@ -64,8 +69,14 @@ export async function perfConsume(args: string[]): Promise<ConsumeLine> {
     messagesPerSec: n[5] ?? 0,
     rebalanceMs: n[6] ?? 0,
     fetchMs: n[7] ?? 0,
-    fetches: metric("consumer-fetch-manager-metrics:fetch-total"),
-    bytesFetched: metric("consumer-fetch-manager-metrics:bytes-fetched-total"),
-    segmentGets: metric("seglog-consumer-metrics:segment-gets-total"),
+    fetches: metricOf(out, "consumer-fetch-manager-metrics:fetch-total"),
+    bytesFetched: metricOf(out, "consumer-fetch-manager-metrics:bytes-fetched-total"),
+    segmentGets: metricOf(out, "seglog-consumer-metrics:segment-gets-total"),
+    clientCpuMs: metricOf(out, "seglog-client-metrics:process-cpu-ms"),
   };
+}
+
+/** A row of the `--print-metrics` table: its value, NaN where it is missing. */
+function metricOf(out: string, name: string): number {
+  return Number(out.split("\n").find((l) => l.startsWith(`${name} `))?.slice(name.length) ?? NaN);
 }

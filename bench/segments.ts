@@ -12,6 +12,7 @@
 import { SeglogHttp } from "../src/client/http.ts";
 import { readSegments } from "../src/client/segment-reads.ts";
 import { parseSegmentsAnswer, positionAfter } from "../src/core/segment-locations.ts";
+import { stopwatch, type Timed } from "./cpu.ts";
 
 export interface SegmentsTask {
   readonly url: string;
@@ -21,8 +22,7 @@ export interface SegmentsTask {
   readonly maxBytes: number;
 }
 
-export interface SegmentsResult {
-  readonly seconds: number;
+export interface SegmentsResult extends Timed {
   /** Bytes of the stored batches read. */
   readonly bytes: number;
   readonly fetches: number;
@@ -37,7 +37,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
   let fetches = 0;
   let gets = 0;
   const reads = { transport: http.transport, concurrency: 16, timeoutMs: 30_000, signal, got: () => gets++ };
-  const started = performance.now();
+  const clock = stopwatch();
   await Promise.all(
     Array.from({ length: task.partitions }, async (_, p) => {
       const locate = async (offset: number) => {
@@ -56,7 +56,7 @@ async function run(task: SegmentsTask): Promise<SegmentsResult> {
       }
     }),
   );
-  return { seconds: (performance.now() - started) / 1000, bytes, fetches, gets };
+  return { ...clock.stop(), bytes, fetches, gets };
 }
 
 const task = JSON.parse(process.argv[2] ?? "{}") as SegmentsTask;

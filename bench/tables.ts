@@ -105,6 +105,7 @@ export function cpuTable(r: LogBenchResult): Table {
     "storage (s3rver, DynamoDB Local)": cpu.storage === undefined ? "" : fmt(cpu.storage),
     "of it DynamoDB Local": cpu.dynamodb === undefined ? "" : fmt(cpu.dynamodb),
     "local API + handlers": cpu.api === undefined ? "" : fmt(cpu.api),
+    "client (perf tool or bare worker)": cpu.client === undefined ? "" : fmt(cpu.client),
   });
   for (const run of r.runs) {
     const at = size(run.batchBytes);

@@ -199,6 +199,7 @@ async function perfProduce(args: string[]): Promise<number> {
     "linger-ms": { type: "string" },
     concurrency: { type: "string" },
     "producer-props": { type: "string", multiple: true },
+    "print-metrics": { type: "boolean" },
   });
   const topic = required(values.topic, "topic");
   const numRecords = intArg(required(values["num-records"], "num-records"), "num-records", 1) as number;
@@ -211,6 +212,7 @@ async function perfProduce(args: string[]): Promise<number> {
   const producers = Array.from({ length: concurrency }, () => new Producer(options));
   const payload = payloadOf(recordSize);
   const stats = new ProduceStats(numRecords);
+  const cpuAtStart = process.cpuUsage();
   const reporter = setInterval(() => say(stats.windowLine()), REPORT_INTERVAL_MS);
   // Bound what is queued but unacknowledged, as Kafka's buffer.memory does: `send` only
   // settles on acknowledgement, so the producer's own buffer cannot pace this loop.
@@ -252,6 +254,7 @@ async function perfProduce(args: string[]): Promise<number> {
     clearInterval(reporter);
   }
   say(formatProduceSummary(stats.summary()));
+  if (values["print-metrics"]) say(formatMetrics([["seglog-client-metrics:process-cpu-ms", cpuMsSince(cpuAtStart)]]));
   if (failure !== undefined) throw failure;
   return 0;
 }
@@ -327,7 +330,7 @@ async function perfConsume(args: string[]): Promise<number> {
   const endMs = run.doneMs ?? run.lastRecordMs;
   if (!values["hide-header"]) say(CONSUME_HEADER);
   say(formatConsumeSummary({ startMs: run.startMs, endMs, bytes: run.bytes, messages: run.count, rebalanceMs: readyMs - run.startMs }));
-  if (values["print-metrics"]) say(formatConsumerMetrics(run.stats));
+  if (values["print-metrics"]) say(formatConsumerMetrics(run.stats, run.cpuMs()));
   if (!run.done) {
     process.stderr.write(
       `WARNING: Exiting before consuming the expected number of messages: timeout (${timeoutMs} ms) exceeded. ` +
@@ -340,13 +343,25 @@ async function perfConsume(args: string[]): Promise<number> {
 
 type ClientOptions = { readonly url?: string; readonly maxBytes?: number; readonly autoOffsetReset: "earliest" | "latest"; readonly readFrom: "storage" | "api" };
 
-/** Kafka's `--print-metrics` table, with the consumer's fetch counts: name, then value. */
-export function formatConsumerMetrics(stats: ConsumerStats): string {
-  const rows: [string, number][] = [
+/** Kafka's `--print-metrics` table, with the consumer's fetch counts and the CPU time the
+ * process spent from when the partitions were positioned: name, then value. */
+export function formatConsumerMetrics(stats: ConsumerStats, cpuMs: number): string {
+  return formatMetrics([
     ["consumer-fetch-manager-metrics:fetch-total", stats.fetches],
     ["consumer-fetch-manager-metrics:bytes-fetched-total", stats.bytesFetched],
     ["seglog-consumer-metrics:segment-gets-total", stats.segmentGets],
-  ];
+    ["seglog-client-metrics:process-cpu-ms", cpuMs],
+  ]);
+}
+
+/** CPU milliseconds (user and system) this process spent since `start`, to a tenth. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return Math.round((user + system) / 100) / 10;
+}
+
+/** Kafka's `--print-metrics` table: name, then value. */
+function formatMetrics(rows: readonly (readonly [string, number])[]): string {
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;
   return [`${"Metric Name".padEnd(width)}Value`, ...rows.map(([name, value]) => `${name.padEnd(width)}${value}`)].join("\n");
 }
@@ -359,6 +374,8 @@ class ConsumeRun {
   /** The consumers' fetch counts, summed as each finishes. */
   stats: ConsumerStats = { fetches: 0, segmentGets: 0, bytesFetched: 0 };
   lastRecordMs = this.startMs;
+  /** The process's CPU time when the partitions were positioned (Kafka's fetch time starts). */
+  private cpuAtReady: NodeJS.CpuUsage | undefined;
   /** When the last wanted record arrived. */
   doneMs: number | undefined;
 
@@ -375,6 +392,16 @@ class ConsumeRun {
     }
     if (records.length > 0) this.lastRecordMs = Date.now();
     if (this.count >= this.messages) this.doneMs ??= this.lastRecordMs;
+  }
+
+  /** The partitions are positioned: the fetch time, and its CPU time, start. */
+  ready(): number {
+    this.cpuAtReady ??= process.cpuUsage();
+    return Date.now();
+  }
+
+  cpuMs(): number {
+    return this.cpuAtReady === undefined ? 0 : cpuMsSince(this.cpuAtReady);
   }
 
   addStats(more: ConsumerStats): void {
@@ -400,7 +427,7 @@ class ConsumeRun {
 async function consumeDirectly(topic: string, options: ClientOptions, run: ConsumeRun): Promise<number> {
   const consumer = new Consumer(options);
   await consumer.assignTopic(topic, options.autoOffsetReset);
-  const readyMs = Date.now();
+  const readyMs = run.ready();
   while (!run.done && !run.timedOut(readyMs)) run.tally(await consumer.poll({ maxWaitMs: Math.min(500, run.timeoutMs) }));
   consumer.close();
   run.addStats(consumer.stats());
@@ -415,7 +442,7 @@ async function consumeAsMember(topic: string, group: string, options: ClientOpti
     ...options,
     groupId: group,
     onAssigned: () => {
-      readyMs ??= Date.now();
+      readyMs ??= run.ready();
     },
   });
   consumer.subscribe([topic]);

@@ -60,6 +60,33 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
     expect(fields?.[3]).toBe((150_000 / 1024 / 1024).toFixed(4)); // record bytes, in Kafka's MB of 2^20
   });
 
+  it("prints Kafka's --print-metrics table after the summary: the consumer's fetches, bytes and S3 GETs, and each tool's CPU time", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf-metrics");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "2"], { env });
+    const produced = await runCli(["perf", "produce", "--topic", topic, "--num-records", "400", "--record-size", "100", "--throughput", "-1", "--print-metrics"], { env });
+    expect(produced.code).toBe(0);
+    const produceLines = produced.stdout.trim().split("\n");
+    expect(produceLines.at(-3)).toMatch(PRODUCE_SUMMARY);
+    expect(produceLines.at(-2)).toMatch(/^Metric Name +Value$/);
+    expect(Number(produceLines.at(-1)?.match(/^seglog-client-metrics:process-cpu-ms +(\d+(?:\.\d)?)$/)?.[1])).toBeGreaterThan(0);
+
+    const consumed = await runCli(["perf", "consume", "--topic", topic, "--messages", "400", "--print-metrics"], { env });
+    expect(consumed.code).toBe(0);
+    const metrics = Object.fromEntries(
+      consumed.stdout
+        .trim()
+        .split("\n")
+        .slice(3)
+        .map((l) => l.split(/ +/)),
+    );
+    expect(Number(metrics["consumer-fetch-manager-metrics:fetch-total"])).toBeGreaterThan(0);
+    expect(Number(metrics["consumer-fetch-manager-metrics:bytes-fetched-total"])).toBeGreaterThan(400 * 100);
+    expect(Number(metrics["seglog-consumer-metrics:segment-gets-total"])).toBeGreaterThan(0);
+    expect(Number(metrics["seglog-client-metrics:process-cpu-ms"])).toBeGreaterThan(0);
+    expect(consumed.stdout.trim().split("\n")[2]).toMatch(/^Metric Name +Value$/);
+  });
+
   it("paces sends with --throughput and takes Kafka's --producer-props", async () => {
     const env = { SEGLOG_URL: api.url };
     const topic = uniqueName("perf-paced");
