@@ -14,6 +14,13 @@ export interface SeglogMaintenanceProps {
   readonly storage?: SeglogStorage;
   /** Minutes between runs. @default 5 (Kafka's `log.retention.check.interval.ms` is 5 minutes) */
   readonly intervalMinutes?: number;
+  /**
+   * Minutes between sweeps: the first run of each reads every index whole, deletes what merges
+   * replaced and collects orphaned and unnamed shared objects; the runs between read only the
+   * ends of each index (docs/maintenance.md, "Light runs and sweeps"). At most `intervalMinutes`
+   * makes every run a sweep. @default 60
+   */
+  readonly sweepIntervalMinutes?: number;
   /** @default 512 */
   readonly memoryMb?: number;
   /**
@@ -45,6 +52,8 @@ export class SeglogMaintenance extends Construct {
     super(scope, id);
     const intervalMinutes = props.intervalMinutes ?? 5;
     if (!Number.isInteger(intervalMinutes) || intervalMinutes < 1) throw new Error(`intervalMinutes must be a whole number ≥ 1, not ${intervalMinutes}`);
+    const sweepIntervalMinutes = props.sweepIntervalMinutes ?? 60;
+    if (!Number.isInteger(sweepIntervalMinutes) || sweepIntervalMinutes < 1) throw new Error(`sweepIntervalMinutes must be a whole number ≥ 1, not ${sweepIntervalMinutes}`);
     const timeoutSeconds = props.timeoutSeconds ?? Math.min(900, intervalMinutes * 60 - 30);
     if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30 || timeoutSeconds > 900) throw new Error(`timeoutSeconds must be 30..900, not ${timeoutSeconds}`);
     this.storage = props.storage ?? new SeglogStorage(this, "Storage");
@@ -57,6 +66,8 @@ export class SeglogMaintenance extends Construct {
         SEGLOG_BUCKET: this.storage.bucket.bucketName,
         SEGLOG_TABLE: this.storage.table.tableName,
         SEGLOG_ABORT_TIMEOUT_MS: String(props.abortTimeoutMs ?? DEFAULT_LOG_OPTIONS.abortTimeoutMs),
+        SEGLOG_MAINTENANCE_INTERVAL_MINUTES: String(intervalMinutes),
+        SEGLOG_SWEEP_INTERVAL_MINUTES: String(sweepIntervalMinutes),
       },
       ...(props.logRetentionDays === undefined ? {} : { logRetentionDays: props.logRetentionDays }),
     });

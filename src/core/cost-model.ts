@@ -100,6 +100,9 @@ export interface CostAssumptions {
   readonly maintenanceMemoryMb: number;
   /** Minutes between maintenance runs (infra/maintenance.ts). @default 5 */
   readonly maintenanceIntervalMinutes: number;
+  /** Minutes between the runs that sweep (infra/maintenance.ts `sweepIntervalMinutes`): read every
+   * index whole and list the objects; the runs between read only each index's ends. @default 60 */
+  readonly maintenanceSweepIntervalMinutes: number;
   /** Bytes of an unmerged index item as a Query reads it: measured by the bench's merge suite,
    * 259 and 261 read units (4 KB each, consistent) for 4,000 items. @default 265 */
   readonly indexItemReadBytes: number;
@@ -125,6 +128,8 @@ export interface CostAssumptions {
 const MERGED_ITEM_BASE_BYTES = 300;
 /** Batches stay unmerged this long: `mergeAfterMs` (10 min) and, replaced, the grace period (15 min). */
 const UNMERGED_SECONDS = 25 * 60;
+/** Items a light maintenance run reads from each partition's log start (src/log/maintenance.ts). */
+const EXPIRED_PAGE = 16;
 
 export function defaultAssumptions(workload: Workload): CostAssumptions {
   return {
@@ -141,6 +146,7 @@ export function defaultAssumptions(workload: Workload): CostAssumptions {
     segmentBytes: DEFAULT_TOPIC_CONFIG["segment.bytes"],
     maintenanceMemoryMb: 512,
     maintenanceIntervalMinutes: 5,
+    maintenanceSweepIntervalMinutes: 60,
     indexItemReadBytes: 265,
     produceBaseMs: 40,
     fetchBaseMs: 25,
@@ -294,14 +300,19 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const mergedItemBytes = MERGED_ITEM_BASE_BYTES + 8 * sparsePoints;
   const writeUnitsPerMerge = 1 + 2 * (Math.ceil(mergedItemBytes / 1024) + 1) - profile.writeUnitsPerBatchRemoved;
   const mergeMs = ((2 * batchesPerMerge * storedBatchBytes) / MiB) * a.msPerMb;
-  // Every maintenance run reads each partition's whole decided index from the log start (one
-  // consistent Query page per 4 KB), and lists each partition's objects and the topic's shared
-  // ones (1,000 a LIST): merged, the retained batches are one item and one object per merge.
+  // A maintenance run that sweeps reads each partition's whole decided index from the log start
+  // (one consistent Query page per 4 KB), and lists each partition's objects and the topic's
+  // shared ones (1,000 a LIST): merged, the retained batches are one item and one object per
+  // merge. The runs between read a page from each log start and what is not merged yet (all of
+  // it when nothing merges: merges are what move the point a light run reads from).
   const retainedBatches = batchesPerSec * days * SECONDS_PER_DAY;
   const recentBatches = batchesPerSec * UNMERGED_SECONDS;
   const indexBytesRead = merged ? (retainedBatches / batchesPerMerge) * mergedItemBytes + recentBatches * a.indexItemReadBytes : retainedBatches * a.indexItemReadBytes;
+  const lightBytesRead = merged ? a.partitions * EXPIRED_PAGE * mergedItemBytes + recentBatches * a.indexItemReadBytes : indexBytesRead;
   const objectsListed = merged ? retainedBatches / batchesPerMerge + recentBatches / a.batchesPerRequest : retainedBatches / a.batchesPerRequest;
   const maintenanceRunsPerMonth = (HOURS_PER_MONTH * 60) / a.maintenanceIntervalMinutes;
+  const sweepsPerMonth = a.maintenanceSweepIntervalMinutes <= a.maintenanceIntervalMinutes ? maintenanceRunsPerMonth : (HOURS_PER_MONTH * 60) / a.maintenanceSweepIntervalMinutes;
+  const lightRunsPerMonth = maintenanceRunsPerMonth - sweepsPerMonth;
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;
 
@@ -319,8 +330,8 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("S3", "GET (merge)", merged ? batchesPerMonth : 0, "requests", p.s3.getPerRequest),
       line("S3", "PUT (merge)", mergesPerMonth, "requests", p.s3.putPerRequest),
       line("DynamoDB", "write units (merge)", mergesPerMonth * writeUnitsPerMerge, "WRU", p.dynamodb.perWriteUnit),
-      line("DynamoDB", "read units (maintenance index reads)", maintenanceRunsPerMonth * (indexBytesRead / 4096), "RRU", p.dynamodb.perReadUnit),
-      line("S3", "LIST (maintenance)", maintenanceRunsPerMonth * (a.partitions + 1 + objectsListed / 1000), "requests", p.s3.putPerRequest),
+      line("DynamoDB", "read units (maintenance index reads)", (sweepsPerMonth * indexBytesRead + lightRunsPerMonth * lightBytesRead) / 4096, "RRU", p.dynamodb.perReadUnit),
+      line("S3", "LIST (maintenance)", sweepsPerMonth * (a.partitions + 1 + objectsListed / 1000), "requests", p.s3.putPerRequest),
       line("Lambda", "duration arm64 (maintenance merges)", mergesPerMonth * gbSeconds(mergeMs, a.maintenanceMemoryMb), "GB-s", p.lambda.arm64PerGbSecond),
       line("Lambda", "requests (produce)", requestsPerMonth, "requests", p.lambda.perRequest),
       line("Lambda", "requests (fetch)", fetchesPerMonth, "requests", p.lambda.perRequest),

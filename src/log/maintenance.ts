@@ -29,10 +29,36 @@ export interface MaintenanceOptions {
   readonly pageSize?: number;
   /** Only these topics (and their tombstones). @default every topic */
   readonly topics?: readonly string[];
+  /**
+   * Whether the run sweeps: reads each partition's whole index, deletes what merges replaced, and
+   * lists the objects to collect orphans and shared objects no item names. A run that does not
+   * aborts stale reservations, applies retention by time and merges, reading only the expired
+   * start of each index and what was not merged yet (a topic with `retention.bytes` is read
+   * whole): the scheduled function sweeps once an hour and runs light in between (`isSweepRun`).
+   * @default true
+   */
+  readonly sweep?: boolean;
+}
+
+/** Index items per Query page where a light run reads how far retention by time reaches. */
+const EXPIRED_PAGE = 16;
+
+/**
+ * Whether the scheduled run at `scheduledAt` (EventBridge's `time`) sweeps: the first run of each
+ * `sweepIntervalMinutes`, counted from the epoch, whatever the minute the schedule started at. A
+ * run without a time (invoked by hand) sweeps.
+ */
+export function isSweepRun(scheduledAt: string | undefined, intervalMinutes: number, sweepIntervalMinutes: number): boolean {
+  const at = scheduledAt === undefined ? Number.NaN : Date.parse(scheduledAt);
+  if (!Number.isFinite(at) || sweepIntervalMinutes <= intervalMinutes) return true;
+  const sweepMs = sweepIntervalMinutes * 60_000;
+  return Math.floor(at / sweepMs) !== Math.floor((at - intervalMinutes * 60_000) / sweepMs);
 }
 
 export interface MaintenanceReport {
   readonly runId: string;
+  /** Whether the run swept (`MaintenanceOptions.sweep`). */
+  readonly sweep: boolean;
   /** Merged segments written, and the small segments they replaced. */
   merges: number;
   segmentsMerged: number;
@@ -68,6 +94,7 @@ export class Maintenance {
   private readonly mergeGraceMs: number;
   private readonly pageSize: number;
   private readonly only: ReadonlySet<string> | undefined;
+  private readonly sweep: boolean;
 
   constructor(
     private readonly registry: Registry,
@@ -82,12 +109,14 @@ export class Maintenance {
     this.mergeGraceMs = options.mergeGraceMs ?? 900_000;
     this.pageSize = options.pageSize ?? 500;
     this.only = options.topics ? new Set(options.topics) : undefined;
+    this.sweep = options.sweep ?? true;
   }
 
   async run(): Promise<MaintenanceReport> {
     const started = this.log.now();
     const report: MaintenanceReport = {
       runId: randomUUID(),
+      sweep: this.sweep,
       merges: 0,
       segmentsMerged: 0,
       segmentsDeleted: 0,
@@ -113,7 +142,7 @@ export class Maintenance {
       }
       // Which shared objects no index item names: the visits say for their partitions; the index
       // of a partition whose visit failed is read for it. Nothing is deleted unless all are known.
-      if (!outOfTime()) {
+      if (this.sweep && !outOfTime()) {
         await this.isolated(report, async () => {
           for (const p of unvisited) {
             if (outOfTime()) return void (report.incomplete = true);
@@ -145,7 +174,7 @@ export class Maintenance {
     }
   }
 
-  /** Maintains one partition, adding the shared objects its index still names to `shared`. */
+  /** Maintains one partition; a sweep adds the shared objects its index still names to `shared`. */
   private async partition(
     topic: TopicRecord,
     partition: number,
@@ -159,7 +188,11 @@ export class Maintenance {
     const { head } = settled;
     // Anything below the log start is leftover of an earlier run that stopped between steps.
     await this.dropBelow(topic, partition, head.startSeq, report);
-    const decided = await this.index(topic, partition, head.startSeq, settled.decidedSeq);
+    // The decided index from the log start: whole, or in a light run only as far as retention by time reaches.
+    const whole = this.sweep || topic.config["retention.bytes"] >= 0;
+    const decided = whole
+      ? await this.index(topic, partition, head.startSeq, settled.decidedSeq)
+      : await this.expiredStart(topic, partition, head.startSeq, settled.decidedSeq);
     const live = liveEntries(decided);
     const lastDropped = live[retentionCut(live, topic.config, this.log.now()) - 1];
     if (lastDropped) {
@@ -167,7 +200,15 @@ export class Maintenance {
       await this.registry.advanceLogStart(topic.topicId, partition, startSeq, lastDropped.base + lastDropped.count);
       await this.dropBelow(topic, partition, startSeq, report);
     }
-    const kept = lastDropped ? decided.filter((e) => e.seq > lastDropped.toSeq) : decided;
+    const startSeq = lastDropped ? lastDropped.toSeq + 1 : head.startSeq;
+    if (!this.sweep) {
+      // Merges go on from where the last one was claimed: only that part of the index is read.
+      const from = Math.max(startSeq, Math.min(head.mergeFrom, head.mergedSeq));
+      const unmerged = whole ? decided.filter((e) => e.seq >= from) : await this.index(topic, partition, from, settled.decidedSeq);
+      await this.merge(topic, partition, head, liveEntries(unmerged), report, outOfTime);
+      return;
+    }
+    const kept = decided.filter((e) => e.seq >= startSeq);
     const replaced = await this.deleteReplaced(topic, partition, kept, report);
     const standing = kept.filter((e) => !replaced.has(e.seq));
     const made = await this.merge(topic, partition, head, liveEntries(standing), report, outOfTime);
@@ -304,6 +345,25 @@ export class Maintenance {
       if (isMerged(e) && this.log.now() - e.at < this.mergeGraceMs) keys.push(e.replacedKey ?? segmentObjectKey(topic.name, topic.topicId, partition, e.base));
     }
     return keys;
+  }
+
+  /**
+   * The index from `fromSeq` (to before `toSeq`) as far as retention by time reaches: up to the
+   * first page that holds a segment it keeps, in small pages. Nothing when `retention.ms` is -1.
+   */
+  private async expiredStart(topic: TopicRecord, partition: number, fromSeq: number, toSeq: number): Promise<IndexEntry[]> {
+    const retentionMs = topic.config["retention.ms"];
+    if (retentionMs < 0) return [];
+    const cutoff = this.log.now() - retentionMs;
+    const entries: IndexEntry[] = [];
+    for (let from = fromSeq; from < toSeq; ) {
+      const page = await this.registry.segments(topic.topicId, partition, from, EXPIRED_PAGE, toSeq);
+      entries.push(...page.entries);
+      const last = page.entries.at(-1);
+      if (!page.more || !last || page.entries.some((e) => e.maxTs >= cutoff)) break;
+      from = last.seq + 1;
+    }
+    return entries;
   }
 
   /** A partition's index items from `fromSeq` (to before `toSeq`, if given), page by page. */

@@ -103,7 +103,7 @@ export function runLine(stats: WorkloadStats, violations: number): string {
     `records attempted ${stats.produced.attempted}, acked ${stats.produced.acked}, failed ${stats.produced.failed} (${stats.produced.producers} producers); ` +
     `processed/distinct per group ${groups}; commits ${stats.commits} (${stats.lateCommits} late); members joined ${stats.members.joined}, killed ${stats.members.killed}; ` +
     `tail ${stats.tail.records} records in ${stats.tail.fetches} fetches; members reading from S3 ${stats.memberReads.fromStorage}, through the API ${stats.memberReads.throughApi}, ` +
-    `their S3 GETs ${stats.memberReads.s3Gets} (${stats.memberReads.s3Faults} faulted); maintenance ${stats.maintenance.runs} runs, ` +
+    `their S3 GETs ${stats.memberReads.s3Gets} (${stats.memberReads.s3Faults} faulted); maintenance ${stats.maintenance.runs} runs (${stats.maintenance.sweeps} sweeps), ` +
     `${stats.maintenance.reservationsAborted} aborts, ${stats.maintenance.segmentsDeleted} segments deleted, ${stats.maintenance.sharedObjectsDeleted} shared objects deleted, ${stats.maintenance.merges} merges of ${stats.maintenance.segmentsMerged}; ` +
     `requests by step ${list(stats.requestsByStep)}; ` +
     `final ${stats.final.records} records, log start ${stats.final.logStart}, hwm ${stats.final.highWatermark}; drain ${stats.drainMs} ms (${list(stats.phases)}); latency p50/p90/max ${Object.entries(stats.latencyMs).map(([fn, l]) => `${fn} ${l.p50}/${l.p90}/${l.max}`).join(", ")} ms; violations ${violations}`

@@ -94,6 +94,8 @@ export interface WorkloadStats {
   readonly memberReads: { readonly fromStorage: number; readonly throughApi: number; readonly s3Gets: number; readonly s3Faults: number };
   readonly maintenance: {
     readonly runs: number;
+    /** Of them, runs that swept. */
+    readonly sweeps: number;
     readonly segmentsDeleted: number;
     readonly orphansDeleted: number;
     readonly sharedObjectsDeleted: number;
@@ -433,15 +435,18 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 
   // ---- maintenance ----
   let maintaining = true;
-  const maintenance = { runs: 0, segmentsDeleted: 0, orphansDeleted: 0, sharedObjectsDeleted: 0, reservationsAborted: 0, merges: 0, segmentsMerged: 0, failures: 0 };
+  const maintenance = { runs: 0, sweeps: 0, segmentsDeleted: 0, orphansDeleted: 0, sharedObjectsDeleted: 0, reservationsAborted: 0, merges: 0, segmentsMerged: 0, failures: 0 };
   async function maintenanceLoop(): Promise<void> {
     const rand = random("maintenance");
     while (maintaining) {
       // Orphans older than a produce can take to commit; replaced segments kept longer than a fetch
-      // can take, and than a member can still be reading them by a URL a fetch gave it.
+      // can take, and than a member can still be reading them by a URL a fetch gave it. Light runs
+      // and sweeps interleave, as the scheduled function's do.
+      const sweep = rand() < 0.4;
       const outcome = await invoke("maintenance", fetchTimeoutMs, (instance) =>
         instance.log.runMaintenance({
           topics: [topic],
+          sweep,
           budgetMs: fetchTimeoutMs / 2,
           orphanMinAgeMs: 2 * (functionTimeoutMs + maxHoldMs + abortTimeoutMs),
           mergeAfterMs: 1000,
@@ -449,6 +454,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         }),
       );
       maintenance.runs++;
+      if (sweep) maintenance.sweeps++;
       if (outcome.ok) {
         const r: MaintenanceReport = outcome.value;
         maintenance.segmentsDeleted += r.segmentsDeleted;

@@ -283,12 +283,15 @@ describe("functions", () => {
 });
 
 describe("maintenance and observability", () => {
-  it("an EventBridge rule runs the maintenance function every 5 minutes", () => {
+  it("an EventBridge rule runs the maintenance function every 5 minutes, and tells it to sweep every 60", () => {
     const fn = logicalId(http.template, "AWS::Lambda::Function", "MaintenanceFunction");
     http.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(5 minutes)",
       State: "ENABLED",
       Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [fn, "Arn"] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+    http.template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ SEGLOG_MAINTENANCE_INTERVAL_MINUTES: "5", SEGLOG_SWEEP_INTERVAL_MINUTES: "60" }) },
     });
   });
 

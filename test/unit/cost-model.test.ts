@@ -39,12 +39,14 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    *     WRU         164,250 × (claim 1 + swap 1 + its LSI entry 1 + their removal 2 − the first
    *                 item's own removal 1.0625) = 646,734.375 × $0.625/M = $0.404208984375
    *     Lambda      0 ms per MB here                            = $0
-   *   maintenance   8,760 runs a month (every 5 min), each reading the decided index: 604,800
-   *                 batches retained are 37,800 merged items of 428 B, plus 1,500 (25 min) not
-   *                 yet merged of 265 B = 16,575,900 B = 4,046.85 read units a run
-   *     RRU         35,450,411.13 × $0.125/M                    = $4.4313014
-   *     LIST        (1 partition + 1 topic + 39,300 objects / 1,000) × 8,760 = 361,788 × $0.005/1000 = $1.80894
-   *   total                                                     = $63.2674461
+   *   maintenance   8,760 runs a month (every 5 min), 730 of them sweeps (hourly) reading the
+   *                 whole decided index: 604,800 batches retained are 37,800 merged items of
+   *                 428 B, plus 1,500 (25 min) not yet merged of 265 B = 16,575,900 B; the 8,030
+   *                 light runs read 16 merged items from the log start and the 1,500 not merged:
+   *                 6,848 + 397,500 = 404,348 B
+   *     RRU         (730 × 16,575,900 + 8,030 × 404,348) / 4,096 = 3,746,904.65 × $0.125/M = $0.4683631
+   *     LIST        (1 partition + 1 topic + 39,300 objects / 1,000) × 730 sweeps = 30,149 × $0.005/1000 = $0.150745
+   *   total                                                     = $57.6463128
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -79,18 +81,28 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "S3", "PUT (merge)")).toBeCloseTo(0.82125, 9);
     expect(usd(l, "DynamoDB", "write units (merge)")).toBeCloseTo(0.404208984375, 9);
     expect(usd(l, "Lambda", "duration arm64 (maintenance merges)")).toBe(0);
-    expect(usd(l, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(4.4313014, 6);
-    expect(usd(l, "S3", "LIST (maintenance)")).toBeCloseTo(1.80894, 9);
+    expect(usd(l, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(0.4683631, 6);
+    expect(usd(l, "S3", "LIST (maintenance)")).toBeCloseTo(0.150745, 9);
     expect(exact.batchesPerMerge).toBe(16);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(63.2674461, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(63.2674461 / 2566.40625, 9);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.6463128, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(57.6463128 / 2566.40625, 9);
+  });
+
+  it("prices every maintenance run as a sweep when sweeps are no further apart than runs", () => {
+    // 8,760 sweeps × 16,575,900 B / 4,096 = 35,450,411.13 RRU × $0.125/M; LIST (1 + 1 + 39.3) × 8,760.
+    const everyRun = estimateCosts(
+      { mbPerSec: 1, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 },
+      { assumptions: { partitions: 1, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0, readFrom: "api", maintenanceSweepIntervalMinutes: 5 } },
+    );
+    expect(usd(everyRun.seglog.lines, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(4.4313014, 6);
+    expect(usd(everyRun.seglog.lines, "S3", "LIST (maintenance)")).toBeCloseTo(1.80894, 9);
   });
 
   it("prices Kinesis on-demand and MSK Serverless for the same workload", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 63.2674461) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.6463128) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {
@@ -188,7 +200,8 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(merging.seglog.lines, "S3", "PUT (merge)")).toBeCloseTo(1_314_000 * 0.000005, 9);
     expect(usd(merging.seglog.lines, "Lambda", "duration arm64 (maintenance merges)")).toBeCloseTo(1_314_000 * 0.16 * 0.0000133334, 6);
     // segment.bytes 2 MiB: a 1 MiB batch is not under half of it, so nothing is merged, and every
-    // maintenance run reads every retained batch's index item: 2,419,200 × 265 B a run.
+    // maintenance run, light or sweep, reads every retained batch's index item: 2,419,200 × 265 B
+    // a run (no merge moves the point a light run reads from).
     const whole = estimateCosts(w, { assumptions: { ...base, segmentBytes: 2 * 1_048_576 } });
     expect(whole.batchesPerMerge).toBe(0);
     for (const item of ["GET (merge)", "PUT (merge)"]) expect(usd(whole.seglog.lines, "S3", item)).toBe(0);

@@ -6,7 +6,7 @@ import { partitionPk } from "../../../src/core/keys.ts";
 import type { Log } from "../../../src/log/log.ts";
 import { decodeStored } from "../../../src/log/read.ts";
 import { injectFaults } from "../../helpers/faults.ts";
-import { testLog } from "../../helpers/log.ts";
+import { countCalls, testLog } from "../../helpers/log.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 const env = testEnv();
@@ -37,12 +37,16 @@ async function setup(config: Record<string, number>) {
 }
 
 describe("maintenance", () => {
-  it("applies retention by time: log start first, then objects and index items; readers below get OffsetOutOfRange", async () => {
+  it.each([
+    ["a sweep", true],
+    ["a light run", false],
+  ])("applies retention by time in %s: log start first, then objects and index items; readers below get OffsetOutOfRange", async (_, sweep) => {
     const { ctx, topic, prefix, pk } = await setup({ "retention.ms": 60_000 });
     const old = Date.now() - 120_000;
     for (let i = 0; i < 5; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`old${i}`), timestamp: old + i }]);
     for (let i = 0; i < 2; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`new${i}`) }]);
-    const report = await ctx.log.runMaintenance({ topics: [topic] });
+    const report = await ctx.log.runMaintenance({ topics: [topic], sweep });
+    expect(report.sweep).toBe(sweep);
     expect(report.segmentsDeleted).toBeGreaterThanOrEqual(5);
     const [state] = (await ctx.log.describeTopic(topic)).partitions;
     expect(state).toMatchObject({ logStartOffset: 5, highWatermark: 7 });
@@ -123,6 +127,40 @@ describe("maintenance", () => {
     const report = await ctx.log.runMaintenance({ topics: [topic] });
     expect(report.reservationsAborted).toBeGreaterThanOrEqual(1);
     expect((await ctx.log.describeTopic(topic)).partitions[0]?.highWatermark).toBe(1);
+  });
+
+  it("a light run reads only the ends of the index, whatever its merged history, lists nothing and leaves orphans to the next sweep", async () => {
+    const { ctx, topic, prefix } = await setup({ "segment.bytes": 16 * 1024 });
+    // 60 batches of 6 KB, merged two by two into 30 merged segments, then 5 batches not merged yet
+    // (two full runs of two, which a light run merges, and one that waits for mergeAfterMs).
+    const big = (i: number) => b(`v${i}`.padEnd(6000, "."));
+    for (let i = 0; i < 60; i++) await ctx.log.produceRecords(topic, [{ key: null, value: big(i) }]);
+    const eager = { topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0 };
+    expect((await ctx.log.runMaintenance(eager)).merges).toBe(30);
+    await ctx.log.runMaintenance(eager); // the replaced items and objects go
+    for (let i = 60; i < 65; i++) await ctx.log.produceRecords(topic, [{ key: null, value: big(i) }]);
+    const orphan = `${prefix}00000000000000000999.log`;
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: orphan, Body: b("junk") }));
+    await new Promise((r) => setTimeout(r, 1100)); // S3's LastModified has 1 s resolution
+
+    const runs = { light: testLog(), sweep: testLog() };
+    const calls = { light: { dynamo: countCalls(runs.light.dynamo), s3: countCalls(runs.light.s3) }, sweep: { dynamo: countCalls(runs.sweep.dynamo), s3: countCalls(runs.sweep.s3) } };
+    const light = await runs.light.log.runMaintenance({ topics: [topic], sweep: false, orphanMinAgeMs: 1, pageSize: 5 });
+    expect(light).toMatchObject({ sweep: false, merges: 2, orphansDeleted: 0, failures: 0 });
+    expect(calls.light.s3.get("ListObjectsV2Command") ?? 0).toBe(0);
+    expect(await objectKeys(ctx, prefix)).toContain(orphan);
+
+    const sweep = await runs.sweep.log.runMaintenance({ topics: [topic], sweep: true, orphanMinAgeMs: 1, pageSize: 5 });
+    expect(sweep).toMatchObject({ sweep: true, merges: 0, orphansDeleted: 1, failures: 0 });
+    expect(calls.sweep.s3.get("ListObjectsV2Command")).toBeGreaterThan(0);
+    expect(await objectKeys(ctx, prefix)).not.toContain(orphan);
+    // The sweep reads the 35 items in pages of 5 (and the 2 merged and 4 replaced ones); the light
+    // run one page of where retention stops, and the 5 not merged.
+    const queries = { light: calls.light.dynamo.get("QueryCommand") ?? 0, sweep: calls.sweep.dynamo.get("QueryCommand") ?? 0 };
+    console.log(`index Queries over 30 merged and 5 new segments, pages of 5: light run ${queries.light}, sweep ${queries.sweep}`);
+    expect(queries.sweep).toBeGreaterThanOrEqual(8);
+    expect(queries.light).toBeLessThanOrEqual(queries.sweep - 4);
+    expect((await values(ctx.log, topic, 0, 0)).map((v) => v.slice(0, 4))).toEqual(Array.from({ length: 65 }, (_, i) => `v${i}`.padEnd(4, ".").slice(0, 4)));
   });
 
   it("collects orphaned objects only once they are old enough", async () => {
