@@ -6,7 +6,8 @@
  * (undici) cost the consumer a third more CPU per MB than this on a 1 MiB segment, most of it in
  * the streams that carry the body chunk by chunk: the body here goes once into a buffer of the
  * answer's `content-length`. A `ClientOptions.transport` of one's own (a proxy, a test's faults)
- * replaces it, as the AWS SDK's `requestHandler` does.
+ * replaces it, as the AWS SDK's `requestHandler` does. Redirects are answers, not followed:
+ * neither the API nor a presigned S3 GET redirects.
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -32,6 +33,10 @@ export type Transport = (request: WireRequest) => Promise<WireResponse>;
 
 /** A connection silent for this long fails, as undici's body and headers timeouts do. */
 const IDLE_TIMEOUT_MS = 300_000;
+/** A connection not made within this long fails, as undici's connect timeout does. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Answers up to this long are read into one buffer of their length; longer ones chunk by chunk. */
+const MAX_PREALLOCATED_BYTES = 256 * 1024 * 1024;
 
 export const nodeTransport: Transport = ({ method, url, headers, body, signal }) =>
   new Promise((resolve, reject) => {
@@ -48,6 +53,13 @@ export const nodeTransport: Transport = ({ method, url, headers, body, signal })
       (res) => readBody(res).then((answer) => resolve({ status: res.statusCode ?? 0, header: (name) => headerOf(res, name), body: answer }), reject),
     );
     req.on("timeout", () => req.destroy(Object.assign(new Error(`no data for ${IDLE_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
+    req.on("socket", (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })), CONNECT_TIMEOUT_MS);
+      const done = () => clearTimeout(timer);
+      socket.once("connect", done);
+      socket.once("close", done);
+    });
     req.on("error", reject);
     req.end(bytes);
   });
@@ -56,7 +68,8 @@ export const nodeTransport: Transport = ({ method, url, headers, body, signal })
 function readBody(res: IncomingMessage): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const length = Number(res.headers["content-length"] ?? NaN);
-    let body = Number.isSafeInteger(length) ? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length) : undefined;
+    const known = Number.isSafeInteger(length) && length >= 0 && length <= MAX_PREALLOCATED_BYTES;
+    let body = known ? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length) : undefined;
     const chunks: Uint8Array[] = [];
     let at = 0;
     res.on("data", (chunk: Buffer) => {

@@ -126,8 +126,9 @@ export interface CostAssumptions {
 
 /** A merged index item without its sparse index: keys, offsets, counts, times, object key. An estimate. */
 const MERGED_ITEM_BASE_BYTES = 300;
-/** Batches stay unmerged this long: `mergeAfterMs` (10 min) and, replaced, the grace period (15 min). */
-const UNMERGED_SECONDS = 25 * 60;
+/** Replaced index items and objects stay this long after their merge before a sweep may delete
+ * them: the maintenance's `mergeGraceMs`. */
+const MERGE_GRACE_SECONDS = 15 * 60;
 /** Items a light maintenance run reads from each partition's log start (src/log/maintenance.ts). */
 const EXPIRED_PAGE = 16;
 
@@ -303,15 +304,21 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   // A maintenance run that sweeps reads each partition's whole decided index from the log start
   // (one consistent Query page per 4 KB), and lists each partition's objects and the topic's
   // shared ones (1,000 a LIST): merged, the retained batches are one item and one object per
-  // merge. The runs between read a page from each log start and what is not merged yet (all of
-  // it when nothing merges: merges are what move the point a light run reads from).
+  // merge, and the recent ones an item and an object each: those merged since the last sweep
+  // deleted the replaced ones that were past their grace period, and those since the last run.
+  // The runs between read a page from each log start, the last claimed merge run and what came
+  // since the last run (all of it when nothing merges: merges move where a light run reads from).
+  const runSeconds = a.maintenanceIntervalMinutes * 60;
+  const sweepSeconds = Math.max(runSeconds, a.maintenanceSweepIntervalMinutes * 60);
   const retainedBatches = batchesPerSec * days * SECONDS_PER_DAY;
-  const recentBatches = batchesPerSec * UNMERGED_SECONDS;
+  const recentBatches = batchesPerSec * (sweepSeconds + MERGE_GRACE_SECONDS + runSeconds);
   const indexBytesRead = merged ? (retainedBatches / batchesPerMerge) * mergedItemBytes + recentBatches * a.indexItemReadBytes : retainedBatches * a.indexItemReadBytes;
-  const lightBytesRead = merged ? a.partitions * EXPIRED_PAGE * mergedItemBytes + recentBatches * a.indexItemReadBytes : indexBytesRead;
+  const lightBytesRead = merged
+    ? a.partitions * EXPIRED_PAGE * mergedItemBytes + (batchesPerSec * runSeconds + a.partitions * batchesPerMerge) * a.indexItemReadBytes
+    : indexBytesRead;
   const objectsListed = merged ? retainedBatches / batchesPerMerge + recentBatches / a.batchesPerRequest : retainedBatches / a.batchesPerRequest;
   const maintenanceRunsPerMonth = (HOURS_PER_MONTH * 60) / a.maintenanceIntervalMinutes;
-  const sweepsPerMonth = a.maintenanceSweepIntervalMinutes <= a.maintenanceIntervalMinutes ? maintenanceRunsPerMonth : (HOURS_PER_MONTH * 60) / a.maintenanceSweepIntervalMinutes;
+  const sweepsPerMonth = (HOURS_PER_MONTH * 3600) / sweepSeconds;
   const lightRunsPerMonth = maintenanceRunsPerMonth - sweepsPerMonth;
   const storedGb = (storedBytesPerSec * days * SECONDS_PER_DAY) / GiB;
   const indexGb = (batchesPerSec * days * SECONDS_PER_DAY * a.indexItemBytes) / GiB;

@@ -46,13 +46,14 @@ const EXPIRED_PAGE = 16;
 /**
  * Whether the scheduled run at `scheduledAt` (EventBridge's `time`) sweeps: the first run of each
  * `sweepIntervalMinutes`, counted from the epoch, whatever the minute the schedule started at. A
- * run without a time (invoked by hand) sweeps.
+ * schedule fires within its minute, not on its 0th second, so the time counts in whole minutes:
+ * runs are then exactly `intervalMinutes` apart. A run without a time (invoked by hand) sweeps.
  */
 export function isSweepRun(scheduledAt: string | undefined, intervalMinutes: number, sweepIntervalMinutes: number): boolean {
   const at = scheduledAt === undefined ? Number.NaN : Date.parse(scheduledAt);
   if (!Number.isFinite(at) || sweepIntervalMinutes <= intervalMinutes) return true;
-  const sweepMs = sweepIntervalMinutes * 60_000;
-  return Math.floor(at / sweepMs) !== Math.floor((at - intervalMinutes * 60_000) / sweepMs);
+  const minute = Math.floor(at / 60_000);
+  return Math.floor(minute / sweepIntervalMinutes) !== Math.floor((minute - intervalMinutes) / sweepIntervalMinutes);
 }
 
 export interface MaintenanceReport {
@@ -209,7 +210,7 @@ export class Maintenance {
       return;
     }
     const kept = decided.filter((e) => e.seq >= startSeq);
-    const replaced = await this.deleteReplaced(topic, partition, kept, report);
+    const replaced = await this.deleteReplaced(topic, partition, kept, report, outOfTime);
     const standing = kept.filter((e) => !replaced.has(e.seq));
     const made = await this.merge(topic, partition, head, liveEntries(standing), report, outOfTime);
     await this.collectOrphans(topic, partition, [...standing, ...made], settled.decidedSeq, report, shared);
@@ -271,9 +272,20 @@ export class Maintenance {
    * the index items in seq order (so a reader that lands on one still finds the rest after it).
    * Returns the seqs of the items deleted.
    */
-  private async deleteReplaced(topic: TopicRecord, partition: number, kept: readonly IndexEntry[], report: MaintenanceReport): Promise<Set<number>> {
+  private async deleteReplaced(
+    topic: TopicRecord,
+    partition: number,
+    kept: readonly IndexEntry[],
+    report: MaintenanceReport,
+    outOfTime: () => boolean,
+  ): Promise<Set<number>> {
     const deleted = new Set<number>();
     for (const { merged, replaced } of expiredReplacements(kept, this.log.now(), this.mergeGraceMs)) {
+      // A sweep deletes an hour's replaced segments: what the budget leaves, the next sweep does.
+      if (outOfTime()) {
+        report.incomplete = true;
+        break;
+      }
       const objects = replaced.filter(owned).map((e) => entryObjectKey(topic, partition, e));
       const firstOwned = merged.replacedKey === undefined;
       await this.objects.deleteMany([...(firstOwned ? [segmentObjectKey(topic.name, topic.topicId, partition, merged.base)] : []), ...objects]);

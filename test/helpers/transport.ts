@@ -24,9 +24,13 @@ export function answer(status: number, body: string, headers: Record<string, str
 /** What Node's `http` throws when a connection fails. */
 export const connectionFailed = (code: string): Error => Object.assign(new Error(`connect ${code}`), { code });
 
-/** Waits until `signal` aborts, then rejects as an aborted request does: an answer that never comes. */
+/** An answer that never comes: rejects as an aborted request does once `signal` aborts (at once if it has). */
 export const never = (signal: AbortSignal | undefined): Promise<never> =>
-  new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+  new Promise((_, reject) => {
+    const aborted = () => reject(new DOMException("This operation was aborted", "AbortError"));
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener("abort", aborted, { once: true });
+  });
 
 export interface Answered {
   readonly url: string;

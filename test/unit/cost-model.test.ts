@@ -41,12 +41,13 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
    *     Lambda      0 ms per MB here                            = $0
    *   maintenance   8,760 runs a month (every 5 min), 730 of them sweeps (hourly) reading the
    *                 whole decided index: 604,800 batches retained are 37,800 merged items of
-   *                 428 B, plus 1,500 (25 min) not yet merged of 265 B = 16,575,900 B; the 8,030
-   *                 light runs read 16 merged items from the log start and the 1,500 not merged:
-   *                 6,848 + 397,500 = 404,348 B
-   *     RRU         (730 × 16,575,900 + 8,030 × 404,348) / 4,096 = 3,746,904.65 × $0.125/M = $0.4683631
-   *     LIST        (1 partition + 1 topic + 39,300 objects / 1,000) × 730 sweeps = 30,149 × $0.005/1000 = $0.150745
-   *   total                                                     = $57.6463128
+   *                 428 B, plus 4,800 recent ones of 265 B (the sweep interval, the 15 min grace
+   *                 period and a run interval: 80 min) = 17,450,400 B; the 8,030 light runs read
+   *                 16 merged items from the log start, the last claimed run (16) and the 300
+   *                 batches since the last run: 6,848 + 316 × 265 = 90,588 B
+   *     RRU         (730 × 17,450,400 + 8,030 × 90,588) / 4,096 = 3,287,649.81 × $0.125/M = $0.4109562
+   *     LIST        (1 partition + 1 topic + 42,600 objects / 1,000) × 730 sweeps = 32,558 × $0.005/1000 = $0.16279
+   *   total                                                     = $57.6009509
    * Kinesis on-demand: 730 × $0.04 = $29.20; in 2,566.40625 GB × $0.08 = $205.3125;
    *   retrieved × $0.04 = $102.65625; extended retention 84.375 GB/day × 6 days × $0.10 = $50.625;
    *   total $387.79375.
@@ -81,15 +82,16 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(l, "S3", "PUT (merge)")).toBeCloseTo(0.82125, 9);
     expect(usd(l, "DynamoDB", "write units (merge)")).toBeCloseTo(0.404208984375, 9);
     expect(usd(l, "Lambda", "duration arm64 (maintenance merges)")).toBe(0);
-    expect(usd(l, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(0.4683631, 6);
-    expect(usd(l, "S3", "LIST (maintenance)")).toBeCloseTo(0.150745, 9);
+    expect(usd(l, "DynamoDB", "read units (maintenance index reads)")).toBeCloseTo(0.4109562, 6);
+    expect(usd(l, "S3", "LIST (maintenance)")).toBeCloseTo(0.16279, 9);
     expect(exact.batchesPerMerge).toBe(16);
-    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.6463128, 6);
-    expect(exact.seglog.usdPerGb).toBeCloseTo(57.6463128 / 2566.40625, 9);
+    expect(exact.seglog.usdPerMonth).toBeCloseTo(57.6009509, 6);
+    expect(exact.seglog.usdPerGb).toBeCloseTo(57.6009509 / 2566.40625, 9);
   });
 
   it("prices every maintenance run as a sweep when sweeps are no further apart than runs", () => {
-    // 8,760 sweeps × 16,575,900 B / 4,096 = 35,450,411.13 RRU × $0.125/M; LIST (1 + 1 + 39.3) × 8,760.
+    // 8,760 sweeps, each reading 1,500 recent batches (5 + 15 + 5 min): 8,760 × 16,575,900 B / 4,096
+    // = 35,450,411.13 RRU × $0.125/M; LIST (1 + 1 + 39.3) × 8,760.
     const everyRun = estimateCosts(
       { mbPerSec: 1, recordBytes: 1024, batchBytes: 1_048_576, consumerGroups: 1, retentionDays: 7 },
       { assumptions: { partitions: 1, recordFramingBytes: 0, batchHeaderBytes: 0, msPerMb: 0, readFrom: "api", maintenanceSweepIntervalMinutes: 5 } },
@@ -102,7 +104,7 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(exact.kinesis.usdPerMonth).toBeCloseTo(387.79375, 9);
     expect(usd(exact.kinesis.lines, "Kinesis", "extended retention (24 h to 7 d)")).toBeCloseTo(50.625, 9);
     expect(exact.msk.usdPerMonth).toBeCloseTo(992.6184375, 9);
-    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.6463128) / 387.79375, 4);
+    expect(exact.seglogPercentOfKinesis).toBeCloseTo((100 * 57.6009509) / 387.79375, 4);
   });
 
   it("rounds Kinesis records up to whole KB and bills retention past 7 days as long-term", () => {

@@ -16,6 +16,15 @@ describe("which scheduled maintenance runs sweep", () => {
     expect(sevens).toHaveLength(7);
   });
 
+  it("once an hour when each run fires some seconds into its minute, as EventBridge's schedules do", () => {
+    const jittered = runsOver("2026-11-21T23:04:00Z", 5, 6).map((t, i) => new Date(Date.parse(t) + ((i * 37) % 60) * 1000).toISOString());
+    const sweeps = jittered.filter((t) => isSweepRun(t, 5, 60));
+    expect(sweeps.map((t) => t.slice(11, 16))).toEqual(["23:04", "00:04", "01:04", "02:04", "03:04", "04:04"]);
+    expect(isSweepRun("2026-11-21T22:59:59Z", 5, 60)).toBe(false);
+    expect(isSweepRun("2026-11-21T23:04:59Z", 5, 60)).toBe(true);
+    expect(isSweepRun("2026-11-21T23:00:00Z", 5, 60)).toBe(true);
+  });
+
   it("sweeps when invoked by hand (no time), and every run when the sweep interval is no longer than the schedule's", () => {
     expect(isSweepRun(undefined, 5, 60)).toBe(true);
     expect(isSweepRun("not a time", 5, 60)).toBe(true);
