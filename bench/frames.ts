@@ -10,7 +10,7 @@
  * Argument: one JSON object (`FramesTask`); prints one JSON line (`FramesResult`).
  */
 import { randomBytes } from "node:crypto";
-import { nodeTransport } from "../src/client/transport.ts";
+import { SeglogHttp } from "../src/client/http.ts";
 import { encodeRecordBatch } from "../src/core/codec/record-batch.ts";
 import { buildFrames } from "../src/core/frames.ts";
 import { stopwatch, type Timed } from "./cpu.ts";
@@ -32,14 +32,9 @@ export interface FramesResult extends Timed {
 }
 
 async function run(task: FramesTask): Promise<FramesResult> {
-  // The SDK's own transport, as the Producer sends.
-  const post = async (path: string, body: Uint8Array | string, type: string) => {
-    const res = await nodeTransport({ method: "POST", url: new URL(`${task.url}${path}`), headers: { "content-type": type }, body });
-    const text = Buffer.from(res.body).toString("utf8");
-    if (res.status < 200 || res.status > 299) throw new Error(`${path}: ${res.status} ${text}`);
-    return JSON.parse(text) as unknown;
-  };
-  const { producerId, epoch } = (await post("/v1/producers", "{}", "application/json")) as { producerId: number; epoch: number };
+  // The SDK's own HTTP client, as the Producer sends.
+  const http = new SeglogHttp({ url: task.url, signer: false });
+  const { producerId, epoch } = (await http.call({ method: "POST", path: "/v1/producers", json: {} })).json as { producerId: number; epoch: number };
   const value = randomBytes(task.recordBytes);
   const perPartition = Array.from({ length: task.partitions }, (_, p) =>
     Array.from({ length: Math.ceil((task.batches - p) / task.partitions) }, (_, k) =>
@@ -59,7 +54,7 @@ async function run(task: FramesTask): Promise<FramesResult> {
   const path = `/v1/topics/${encodeURIComponent(task.topic)}/records`;
   const clock = stopwatch();
   await Promise.all(perPartition.map(async (bodies) => {
-    for (const body of bodies) await post(path, body, "application/octet-stream");
+    for (const bytes of bodies) await http.call({ method: "POST", path, bytes });
   }));
   const timed = clock.stop();
   const all = perPartition.flat();

@@ -5,9 +5,9 @@
  * The default is Node's own `http`/`https` with their keep-alive agents, and the body goes once
  * into a buffer of the answer's `content-length`. With the global `fetch` (undici) the consumer
  * spent a third to a half more CPU per MB (the bench: 7.3–7.6 against 4.9–6.1 ms at 1 MiB
- * segments, 8.2–8.5 against 5.2–5.5 at 256 KiB). A `ClientOptions.transport` of one's own (a proxy, a test's faults)
- * replaces it, as the AWS SDK's `requestHandler` does. Redirects are answers, not followed:
- * neither the API nor a presigned S3 GET redirects.
+ * segments, 8.2–8.5 against 5.2–5.5 at 256 KiB). A `ClientOptions.transport` of one's own (a
+ * proxy, a test's faults) replaces it, as the AWS SDK's `requestHandler` does. Redirects are
+ * answers, not followed: neither the API nor a presigned S3 GET redirects.
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";

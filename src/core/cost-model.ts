@@ -8,6 +8,7 @@
  */
 import { HOURS_PER_MONTH, PRICES, type PriceTable } from "./pricing.ts";
 import { SPARSE_INDEX_STEP } from "./merge.ts";
+import { EXPIRED_PAGE } from "./retention.ts";
 import { MAX_PARTITIONS_PER_FETCH } from "./segment-locations.ts";
 import { DEFAULT_TOPIC_CONFIG } from "./topic-config.ts";
 
@@ -129,8 +130,6 @@ const MERGED_ITEM_BASE_BYTES = 300;
 /** Replaced index items and objects stay this long after their merge before a sweep may delete
  * them: the maintenance's `mergeGraceMs`. */
 const MERGE_GRACE_SECONDS = 15 * 60;
-/** Items a light maintenance run reads from each partition's log start (src/log/maintenance.ts). */
-const EXPIRED_PAGE = 16;
 
 export function defaultAssumptions(workload: Workload): CostAssumptions {
   return {

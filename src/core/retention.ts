@@ -1,5 +1,9 @@
 import type { IndexEntry } from "./read-committed.ts";
 
+/** Index items per Query page where a light maintenance run reads how far retention by time
+ * reaches (src/log/maintenance.ts): a page past the log start, most runs. */
+export const EXPIRED_PAGE = 16;
+
 /**
  * Kafka's retention over a decided prefix of segments (oldest first): whole segments go while
  * their newest record is older than `retention.ms`, or while the partition holds more than

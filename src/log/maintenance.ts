@@ -4,7 +4,7 @@ import { entryObjectKey, mergedObjectKey, partitionPk, segmentObjectKey, segment
 import { entryBytes, expiredReplacements, isMerged, isShared, liveEntries, mergedEntry, planMerges } from "../core/merge.ts";
 import { SeglogError } from "../core/errors.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
-import { retentionCut } from "../core/retention.ts";
+import { EXPIRED_PAGE, retentionCut } from "../core/retention.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
@@ -39,9 +39,6 @@ export interface MaintenanceOptions {
    */
   readonly sweep?: boolean;
 }
-
-/** Index items per Query page where a light run reads how far retention by time reaches. */
-const EXPIRED_PAGE = 16;
 
 /**
  * Whether the scheduled run at `scheduledAt` (EventBridge's `time`) sweeps: the first run of each
