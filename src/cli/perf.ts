@@ -220,6 +220,20 @@ async function perfProduce(args: string[]): Promise<number> {
   let outstanding = 0;
   let wake: (() => void) | undefined;
   let failure: unknown;
+  const settled = () => {
+    outstanding--;
+    wake?.();
+    wake = undefined;
+  };
+  const failed = (e: unknown) => {
+    failure ??= e;
+    settled();
+  };
+  // Each record's callback holds its send time, as Kafka's PerfCallback does: one closure a record.
+  const acknowledged = (sentMs: number) => () => {
+    stats.record(performance.now() - sentMs, recordSize);
+    settled();
+  };
   const startedMs = performance.now();
   try {
     for (let i = 0; i < numRecords && failure === undefined; i++) {
@@ -230,23 +244,8 @@ async function perfProduce(args: string[]): Promise<number> {
       }
       while (outstanding >= maxOutstanding) await new Promise<void>((r) => (wake = r));
       outstanding++;
-      const sentMs = performance.now();
       const producer = producers[i % concurrency] as Producer;
-      const settled = () => {
-        outstanding--;
-        wake?.();
-        wake = undefined;
-      };
-      producer.send(topic, { value: payload }).then(
-        () => {
-          stats.record(performance.now() - sentMs, recordSize);
-          settled();
-        },
-        (e: unknown) => {
-          failure ??= e;
-          settled();
-        },
-      );
+      producer.send(topic, { value: payload }).then(acknowledged(performance.now()), failed);
     }
     await Promise.all(producers.map((p) => p.close()));
     while (outstanding > 0) await new Promise<void>((r) => (wake = r));

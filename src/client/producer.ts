@@ -55,7 +55,7 @@ export type Partitioner = "sticky" | "round-robin";
 interface Pending {
   readonly partition: number;
   readonly records: ProducerRecord[];
-  readonly deliveries: { resolve: (m: RecordMetadata) => void; reject: (e: unknown) => void }[];
+  readonly deliveries: Deliveries;
   bytes: number;
   attempts: number;
   /** When its first record came (monotonic ms): it goes `lingerMs` later, full or not. */
@@ -107,8 +107,54 @@ function recordSize(key: Uint8Array | null, record: ProducerRecord): number {
   return size;
 }
 
-/** `send`'s promise is also marked handled with this (one function, not one per record). */
+/** Whether a record of `size` bytes joins the partition's open batch within the topic's `max.message.bytes`. */
+function fits(state: TopicState, partition: number, size: number): boolean {
+  return BATCH_HEADER_BYTES + (state.open.get(partition)?.bytes ?? 0) + size <= state.maxBatchBytes;
+}
+
+/** Marks a promise handled (one function, not one per record). */
 const ignore = (): undefined => undefined;
+
+/**
+ * The promises of a batch's records. Each is derived from the batch's own promise, whose
+ * reactions run in the order they were added, so one function a batch gives each record its
+ * offset: a record costs its promise and one array slot, not resolvers and closures of its own,
+ * as a producer holds many thousands of records at once.
+ */
+class Deliveries {
+  private readonly records: Promise<RecordMetadata>[] = [];
+  private readonly batch: Promise<number>;
+  private readonly settle: { resolve: (baseOffset: number) => void; reject: (e: unknown) => void };
+  /** Gives the records their metadata, in order. */
+  private readonly next: (baseOffset: number) => RecordMetadata;
+
+  constructor(topic: string, partition: number) {
+    let settle: Deliveries["settle"] | undefined;
+    this.batch = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+    this.settle = settle as Deliveries["settle"];
+    let delivered = 0;
+    this.next = (baseOffset) => ({ topic, partition, offset: baseOffset + delivered++ });
+  }
+
+  /** The next record's promise. */
+  add(): Promise<RecordMetadata> {
+    const record = this.batch.then(this.next);
+    this.records.push(record);
+    return record;
+  }
+
+  resolve(baseOffset: number): void {
+    this.settle.resolve(baseOffset);
+  }
+
+  /** A rejection is that record's only report, as a Java producer's callback is: a promise nobody
+   * awaits yet (sent, then `close()` awaited first) is marked handled, so it does not crash the
+   * process as unhandled. */
+  reject(error: unknown): void {
+    for (const record of this.records) record.catch(ignore);
+    this.settle.reject(error);
+  }
+}
 
 /**
  * Kafka's adaptive sticky partitioner (KIP-794): the next partition for null-key records, drawn
@@ -194,63 +240,69 @@ export class Producer {
    * Queues a record; the promise settles when the server acknowledged it (or gave up). Its
    * rejection is that record's only report, as a Java producer's callback is: a promise nobody
    * awaits yet (sent, then `close()` awaited first) does not crash the process as unhandled.
+   * Admitted at once when nothing waits: no async step, no promise but the record's own (a
+   * producer sends many records per millisecond).
    */
   send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    const result = this.enqueue(topic, record);
-    result.catch(ignore);
-    return result;
-  }
-
-  /** Admits a record and puts it in its partition's batch: at once when nothing waits (no async
-   * step, no promise but the record's own: a producer sends many records per millisecond). */
-  private enqueue(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    let result: Promise<RecordMetadata>;
     try {
       if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
       if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
         throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
       }
-      const admitted = this.admit(topic);
-      return admitted instanceof Promise ? admitted.then((state) => this.join(topic, state, record)) : this.join(topic, admitted, record);
+      const admitted = this.admit(topic, record.partition);
+      if (!(admitted instanceof Promise)) return this.join(topic, admitted, record); // marked handled if it fails
+      result = admitted.then((state) => this.join(topic, state, record));
     } catch (e) {
-      return Promise.reject(e);
+      result = Promise.reject(e);
     }
+    result.catch(ignore);
+    return result;
   }
 
   /** Puts an admitted record in its partition's batch; the promise settles with its delivery. */
   private join(topic: string, state: TopicState, record: ProducerRecord): Promise<RecordMetadata> {
+    // Kafka's producer refuses such a record at send too: in a request with others, the server
+    // would refuse them all.
+    if (record.partition !== undefined) {
+      if (!(Number.isSafeInteger(record.partition) && record.partition >= 0)) {
+        throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${record.partition}`);
+      }
+      if (record.partition >= state.partitions) {
+        throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${record.partition} (it has ${state.partitions})`);
+      }
+    }
     const key = toBytes(record.key);
     const size = recordSize(key, record);
-    const fits = (p: number) => BATCH_HEADER_BYTES + (state.open.get(p)?.bytes ?? 0) + size <= state.maxBatchBytes;
     let partition = record.partition ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
-    if (!fits(partition)) {
+    if (!fits(state, partition, size)) {
       // The batch there is as large as the topic allows: it goes now, and sticky null-key records move on.
       this.seal(topic, state, partition);
       this.pump(topic, state);
       if (record.partition === undefined && key === null && this.partitioner === "sticky") {
         partition = this.stickyPartition(state);
-        if (!fits(partition)) {
+        if (!fits(state, partition, size)) {
           this.seal(topic, state, partition);
           this.pump(topic, state);
         }
       }
     }
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      let batch = state.open.get(partition);
-      if (!batch) {
-        batch = { partition, records: [], deliveries: [], bytes: 0, attempts: 0, openedAt: performance.now() };
-        state.open.set(partition, batch);
-      }
-      batch.records.push(record);
-      batch.deliveries.push({ resolve, reject });
-      batch.bytes += size;
-      this.buffered += size;
-      if (batch.bytes >= this.batchBytes) {
-        this.seal(topic, state, partition);
-        this.pump(topic, state);
-      } else {
-        this.timer ??= setTimeout(() => this.lingerExpired(), this.lingerMs);
-      }
-    });
+    let batch = state.open.get(partition);
+    if (!batch) {
+      batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
+      state.open.set(partition, batch);
+    }
+    batch.records.push(record);
+    const delivered = batch.deliveries.add();
+    batch.bytes += size;
+    this.buffered += size;
+    if (batch.bytes >= this.batchBytes) {
+      this.seal(topic, state, partition);
+      this.pump(topic, state);
+    } else {
+      this.timer ??= setTimeout(() => this.lingerExpired(), this.lingerMs);
+    }
+    return delivered;
   }
 
   /**
@@ -258,17 +310,20 @@ export class Producer {
    * batch. Records are admitted in the order they were sent, so one that waited for space is not
    * overtaken by a later one that found space freed before it woke.
    */
-  private admit(topic: string): TopicState | Promise<TopicState> {
-    // Nobody waiting, room in the buffer, the topic known: the record joins at once.
+  private admit(topic: string, partition: number | undefined): TopicState | Promise<TopicState> {
+    // Nobody waiting, room in the buffer, the topic known (with the partition asked for): the record joins at once.
     const known = this.topics.get(topic);
-    if (this.waiting === 0 && this.buffered < this.bufferBytes && known && Date.now() - known.fetchedAt < this.metadataMaxAgeMs) return known;
+    const fresh = known && Date.now() - known.fetchedAt < this.metadataMaxAgeMs && (partition === undefined || partition < known.partitions);
+    if (this.waiting === 0 && this.buffered < this.bufferBytes && fresh) return known;
     this.waiting++;
     const admitted = this.admission.then(async () => {
       while (this.buffered >= this.bufferBytes) {
         for (const wake of this.stalls) wake();
         await new Promise<void>((r) => this.waiters.push(r));
       }
-      return this.topicState(topic);
+      const state = await this.topicState(topic);
+      // A partition the topic did not have: it may have been added since (read again, at most once a second).
+      return partition !== undefined && partition >= state.partitions && Date.now() - state.fetchedAt >= 1000 ? this.refresh(topic) : state;
     });
     this.admission = admitted.then(
       () => void this.waiting--,
@@ -408,7 +463,7 @@ export class Producer {
       const error = isSeglogError(e) ? e : new SeglogError("Internal", `The producer failed: ${String(e)}`, { cause: e });
       for (const b of batches) {
         if (b.settled || state.ready.includes(b)) continue;
-        b.deliveries.forEach((d) => d.reject(error));
+        b.deliveries.reject(error);
         this.release(b);
       }
     }
@@ -421,7 +476,7 @@ export class Producer {
       if (this.idempotent) id = await this.producerIdentity();
     } catch (e) {
       for (const b of batches) {
-        b.deliveries.forEach((d) => d.reject(e));
+        b.deliveries.reject(e);
         this.release(b);
       }
       return;
@@ -438,12 +493,12 @@ export class Producer {
           records: b.records.map((r) => ({
             key: toBytes(r.key),
             value: toBytes(r.value),
-            headers: r.headers == null ? [] : Object.entries(r.headers).map(([key, value]) => ({ key, value: toBytes(value) })),
+            headers: r.headers == null ? undefined : Object.entries(r.headers).map(([key, value]) => ({ key, value: toBytes(value) })),
             timestamp: r.timestamp ?? now,
           })),
         });
       } catch (e) {
-        b.deliveries.forEach((d) => d.reject(e));
+        b.deliveries.reject(e);
         this.release(b);
         return false;
       }
@@ -474,12 +529,12 @@ export class Producer {
     batches.forEach((batch, i) => {
       const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
       if ("baseOffset" in result) {
-        batch.deliveries.forEach((d, j) => d.resolve({ topic, partition: batch.partition, offset: result.baseOffset + j }));
+        batch.deliveries.resolve(result.baseOffset);
         this.release(batch);
       } else if (result.error.retriable && ++batch.attempts < this.http.maxAttempts) {
         retry.push(batch);
       } else {
-        batch.deliveries.forEach((d) => d.reject(result.error));
+        batch.deliveries.reject(result.error);
         this.release(batch);
       }
     });

@@ -199,6 +199,43 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("refuses a record for a partition the topic does not have at send, alone, after reading the topic again; a refused record's promise nobody awaits yet does not crash the process", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("unawaited");
+    await admin.createTopic(topic, { partitions: 1 });
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", listener);
+    try {
+      const producer = new Producer({ url: api.url, lingerMs: 5 });
+      const good = producer.send(topic, { value: "ok", partition: 0 });
+      // Partition 3 does not exist: nobody awaits these yet, and they do not take "ok" down with them.
+      const refused = [producer.send(topic, { value: "a", partition: 3 }), producer.send(topic, { value: "b", partition: 3 })];
+      await producer.flush();
+      await new Promise((r) => setTimeout(r, 50)); // unhandled rejections are reported after a macrotask
+      expect(unhandled).toEqual([]);
+      expect((await good).offset).toBe(0);
+      for (const p of refused) await expect(p).rejects.toMatchObject({ kind: "NotFound", message: `Topic '${topic}' has no partition 3 (it has 1)` });
+      await expect(producer.send(topic, { value: "c", partition: -1 })).rejects.toMatchObject({ kind: "Invalid" });
+      // A batch that failed its last attempt: its records' promises, unawaited, report it the same way.
+      const once = new Producer({ url: api.url, lingerMs: 5, maxAttempts: 1 });
+      await once.send(topic, { value: "d", partition: 0 }); // the topic read: records now join their batch at once
+      failNextProduces = 1;
+      const failed = [once.send(topic, { value: "e", partition: 0 }), once.send(topic, { value: "f", partition: 0 })];
+      await once.close();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+      for (const p of failed) await expect(p).rejects.toMatchObject({ retriable: true, message: expect.stringMatching(/HTTP 503/) });
+      // Partitions added since the producer read the topic: it reads the topic again and finds them.
+      await admin.alterTopic(topic, { partitions: 4 });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await producer.send(topic, { value: "g", partition: 3 })).toMatchObject({ partition: 3, offset: 0 });
+      await producer.close();
+    } finally {
+      process.off("unhandledRejection", listener);
+    }
+  });
+
   it("close() delivers the records sent just before it, even those still waiting for the topic's partitions", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("close");
