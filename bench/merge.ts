@@ -23,6 +23,16 @@ export interface MergeBenchResult {
    * the grace period that removed the replaced segments. */
   readonly mergeCalls: MergeCalls;
   readonly cleanupCalls: MergeCalls;
+  /** The same number of batches written as the reference producer writes them: a batch of each
+   * of `partitions` partitions in every object, merged by one run. */
+  readonly shared: {
+    readonly partitions: number;
+    readonly objects: number;
+    readonly merges: number;
+    readonly segmentsMerged: number;
+    readonly mergeMs: number;
+    readonly mergeCalls: MergeCalls;
+  };
 }
 
 export interface MergeCalls {
@@ -88,6 +98,7 @@ export async function runMergeBench(bench: BenchStack, sdk: SdkCalls, batches: n
   await callScope.run("maintenance", () => writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0 })); // the replaced copies go
   const cleanupCalls = callsOf(sdk.take()["maintenance"]);
   const after = await readAll();
+  const shared = await mergeShared(writer, sdk, batches);
   const { bytes, ...afterCost } = after;
   const { bytes: _, ...beforeCost } = before;
   return {
@@ -101,5 +112,23 @@ export async function runMergeBench(bench: BenchStack, sdk: SdkCalls, batches: n
     mergeMs,
     mergeCalls,
     cleanupCalls,
+    shared,
   };
+}
+
+/** Produces `batches` 1 KB batches over 10 partitions, a batch of each in every request (so in
+ * every object), and merges them: how many GETs the merging run makes per object. */
+async function mergeShared(writer: Log, sdk: SdkCalls, batches: number): Promise<MergeBenchResult["shared"]> {
+  const partitions = 10;
+  const topic = `bench-merge-shared-${Date.now().toString(36)}`;
+  await writer.createTopic({ name: topic, partitions });
+  const value = Buffer.alloc(1000, 97);
+  const objects = Math.floor(batches / partitions);
+  const request = () => writer.produceRecords(topic, Array.from({ length: partitions }, (_, partition) => ({ key: null, value, partition })));
+  for (let i = 0; i < objects; i += 50) await Promise.all(Array.from({ length: Math.min(50, objects - i) }, request));
+  sdk.take();
+  const t0 = performance.now();
+  const report = await callScope.run("maintenance", () => writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0, budgetMs: 600_000 }));
+  const mergeMs = Math.round(performance.now() - t0);
+  return { partitions, objects, merges: report.merges, segmentsMerged: report.segmentsMerged, mergeMs, mergeCalls: callsOf(sdk.take()["maintenance"]) };
 }

@@ -108,6 +108,7 @@ const SUITES: Suite[] = [
         [`What merging ${result.segmentsMerged} segments into ${result.merges} asked of AWS`]: {
           "the merging run": calls(result.mergeCalls),
           "the run that removed the replaced segments": calls(result.cleanupCalls),
+          [`merging ${result.shared.segmentsMerged} segments of ${result.shared.partitions} partitions in ${result.shared.objects} shared objects into ${result.shared.merges} (${result.shared.mergeMs} ms)`]: calls(result.shared.mergeCalls),
         },
       };
       return { result, tables };

@@ -7,7 +7,7 @@
  * Units: MB = 2^20 bytes, GB = 2^30 bytes, a month = 730 hours.
  */
 import { HOURS_PER_MONTH, PRICES, type PriceTable } from "./pricing.ts";
-import { SPARSE_INDEX_STEP } from "./merge.ts";
+import { MERGE_ROUND_BYTES, MERGE_ROUND_PARTITIONS, SPARSE_INDEX_STEP } from "./merge.ts";
 import { EXPIRED_PAGE } from "./retention.ts";
 import { MAX_PARTITIONS_PER_FETCH } from "./segment-locations.ts";
 import { DEFAULT_TOPIC_CONFIG } from "./topic-config.ts";
@@ -286,7 +286,10 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const answerBytes = a.readFrom === "api" ? storedBatchBytes : a.segmentAnswerBytes;
   const fetchApiUnits = (1 - more) * apiUnits(fewer * answerBytes) + more * apiUnits((fewer + 1) * answerBytes);
   // Maintenance merges small batches (under half of segment.bytes) into objects of up to
-  // segment.bytes: per batch one ranged GET (measured: 1.00); per merged object one PUT, the
+  // segment.bytes, the next run of up to 8 partitions at a time (as many as MERGE_ROUND_BYTES
+  // holds): per object a GET in each round that merges batches of it, so an object with a batch of
+  // each of 10 partitions is read in 2 rounds of 8 (measured: 1 GET per object when its partitions'
+  // runs fit in one round; 1 per batch when each batch is an object); per merged object one PUT, the
   // claim on the head, the merged index item and its `byOffset` entry and, later, their removal
   // (the run's first item, whose key it takes, is then not removed on its own); the bytes read
   // and written once more by the maintenance function. The other replaced items' removal is the
@@ -294,6 +297,8 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
   const merged = storedBatchBytes * 2 < a.segmentBytes;
   const batchesPerMerge = Math.max(2, Math.floor(a.segmentBytes / storedBatchBytes));
   const mergesPerMonth = merged ? batchesPerMonth / batchesPerMerge : 0;
+  const runsPerRound = Math.max(1, Math.min(MERGE_ROUND_PARTITIONS, Math.floor(MERGE_ROUND_BYTES / (batchesPerMerge * storedBatchBytes))));
+  const mergeGetsPerMonth = merged ? requestsPerMonth * mergeReadsOfObject(a.partitions, a.batchesPerRequest, runsPerRound) : 0;
   // The merged item's sparse index: a point (8 bytes) at its first batch, then at the first batch
   // at least SPARSE_INDEX_STEP past the one before (src/core/merge.ts).
   const sparsePoints = Math.ceil(batchesPerMerge / Math.ceil(SPARSE_INDEX_STEP / storedBatchBytes));
@@ -333,7 +338,7 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
       line("DynamoDB", "read units (produce)", batchesPerMonth * profile.readUnitsPerBatch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "read units (fetch)", partitionFetchesPerMonth * profile.readUnitsPerFetch, "RRU", p.dynamodb.perReadUnit),
       line("DynamoDB", "storage (index)", indexGb, "GB-month", p.dynamodb.storagePerGbMonth),
-      line("S3", "GET (merge)", merged ? batchesPerMonth : 0, "requests", p.s3.getPerRequest),
+      line("S3", "GET (merge)", mergeGetsPerMonth, "requests", p.s3.getPerRequest),
       line("S3", "PUT (merge)", mergesPerMonth, "requests", p.s3.putPerRequest),
       line("DynamoDB", "write units (merge)", mergesPerMonth * writeUnitsPerMerge, "WRU", p.dynamodb.perWriteUnit),
       line("DynamoDB", "read units (maintenance index reads)", (sweepsPerMonth * indexBytesRead + lightRunsPerMonth * lightBytesRead) / 4096, "RRU", p.dynamodb.perReadUnit),
@@ -408,19 +413,30 @@ export function estimateCosts(workload: Workload, options: EstimateOptions = {})
  * the chance that none is: Π (partitions − k − i) / (partitions − i) over its partitions i.
  */
 function readersOfObject(partitions: number, k: number, consumers: number, share: number, larger: number): number {
-  const untouched = (size: number) => {
-    let p = 1;
-    for (let i = 0; i < size; i++) p *= Math.max(0, (partitions - k - i) / (partitions - i));
-    return p;
-  };
   let readers = 0;
   for (let c = 0; c < consumers; c++) {
     let left = c < larger ? share + 1 : share;
     while (left > 0) {
       const size = Math.min(left, MAX_PARTITIONS_PER_FETCH);
-      readers += 1 - untouched(size);
+      readers += 1 - untouchedBy(partitions, k, size);
       left -= size;
     }
   }
   return readers;
+}
+
+/** The chance that an object with a batch of each of `k` of `partitions` partitions, drawn at
+ * random, has none of a given `size` of them. */
+function untouchedBy(partitions: number, k: number, size: number): number {
+  let p = 1;
+  for (let i = 0; i < size; i++) p *= Math.max(0, (partitions - k - i) / (partitions - i));
+  return p;
+}
+
+/** GETs a merge makes of an object with a batch of each of `k` partitions: one for each group of
+ * `group` consecutive partitions (merged together) that holds any of them. */
+function mergeReadsOfObject(partitions: number, k: number, group: number): number {
+  let reads = 0;
+  for (let from = 0; from < partitions; from += group) reads += 1 - untouchedBy(partitions, k, Math.min(group, partitions - from));
+  return reads;
 }

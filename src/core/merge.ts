@@ -169,3 +169,77 @@ export function rangeFor(entry: IndexEntry, offset: number, budget: number): Byt
   }
   return { ...whole, start: start.position, base: start.offset };
 }
+
+/**
+ * Partitions whose merges a maintenance run makes together, in rounds: each round the next run of
+ * each, read at once, so that an object with a batch of each (a shared object) is read once.
+ * Their index, as a sweep read it, is held meanwhile.
+ */
+export const MERGE_ROUND_PARTITIONS = 8;
+
+/**
+ * The bytes of segments one merge round reads at most (at least one run): 8 runs at the default
+ * `segment.bytes` (16 MiB), within the maintenance function's 512 MB with their merged copies
+ * made one at a time.
+ */
+export const MERGE_ROUND_BYTES = 128 * 1024 * 1024;
+
+/** A committed segment a merge reads: its object and, for a batch in a shared object, its range. */
+export interface WantedBytes {
+  readonly key: string;
+  readonly range: { readonly start: number; readonly end: number } | undefined;
+  readonly bytes: number;
+}
+
+/** One GET of a merge round, and which segments of which runs its bytes hold (`at` into them). */
+export interface ObjectRead {
+  readonly key: string;
+  readonly range: { readonly start: number; readonly end: number } | undefined;
+  /** The bytes the GET must return. */
+  readonly length: number;
+  readonly pieces: readonly { readonly run: number; readonly index: number; readonly at: number; readonly length: number }[];
+}
+
+/**
+ * The GETs that read the segments of several runs (`runs[r][i]`) at once: the ranges several runs
+ * want of one object (a shared object holds a batch of each partition of its produce request) are
+ * read in one GET, from the first wanted byte to the last, rather than once per partition; unless
+ * that would read as many bytes again that no run wants, which go unread between two GETs.
+ */
+export function planReads(runs: readonly (readonly WantedBytes[])[]): ObjectRead[] {
+  const reads: ObjectRead[] = [];
+  const ranged = new Map<string, { run: number; index: number; start: number; end: number }[]>();
+  runs.forEach((wanted, run) =>
+    wanted.forEach((w, index) => {
+      if (w.range === undefined) {
+        reads.push({ key: w.key, range: undefined, length: w.bytes, pieces: [{ run, index, at: 0, length: w.bytes }] });
+        return;
+      }
+      const pieces = ranged.get(w.key) ?? [];
+      pieces.push({ run, index, ...w.range });
+      ranged.set(w.key, pieces);
+    }),
+  );
+  for (const [key, pieces] of ranged) {
+    pieces.sort((x, y) => x.start - y.start);
+    let group: typeof pieces = [];
+    let wantedBytes = 0;
+    const close = () => {
+      const start = (group[0] as (typeof pieces)[number]).start;
+      const end = Math.max(...group.map((p) => p.end));
+      reads.push({ key, range: { start, end }, length: end - start, pieces: group.map((p) => ({ run: p.run, index: p.index, at: p.start - start, length: p.end - p.start })) });
+    };
+    for (const piece of pieces) {
+      const start = group[0]?.start ?? piece.start;
+      if (group.length > 0 && Math.max(piece.end, ...group.map((p) => p.end)) - start > 2 * (wantedBytes + piece.end - piece.start)) {
+        close();
+        group = [];
+        wantedBytes = 0;
+      }
+      group.push(piece);
+      wantedBytes += piece.end - piece.start;
+    }
+    close();
+  }
+  return reads;
+}

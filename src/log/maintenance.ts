@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, mergedObjectKey, partitionPk, segmentObjectKey, segmentPrefix, segmentSk, sharedPrefix } from "../core/keys.ts";
-import { entryBytes, expiredReplacements, isMerged, isShared, liveEntries, mergedEntry, planMerges } from "../core/merge.ts";
+import { MERGE_ROUND_BYTES, MERGE_ROUND_PARTITIONS, entryBytes, expiredReplacements, isMerged, isShared, liveEntries, mergedEntry, planMerges, planReads } from "../core/merge.ts";
 import { SeglogError } from "../core/errors.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import { EXPIRED_PAGE, retentionCut } from "../core/retention.ts";
@@ -81,8 +81,8 @@ export interface MaintenanceReport {
 /**
  * The maintenance run (docs/maintenance.md): per partition, abort stale reservations, apply
  * retention (log start first, then objects, then index items), delete what merges replaced once
- * their grace period is over, merge runs of small segments, and collect orphaned objects; then
- * remove deleted topics' data. Every step is idempotent or conditional, so two runs at once,
+ * their grace period is over; merge runs of small segments, a few partitions' together; collect
+ * orphaned objects; then remove deleted topics' data. Every step is idempotent or conditional, so two runs at once,
  * or a run after a crash at any step, are safe.
  */
 export class Maintenance {
@@ -133,10 +133,21 @@ export class Maintenance {
     for (const topic of (await this.log.listTopics()).filter((t) => chosen(t.name))) {
       const shared = new Set<string>();
       const unvisited: number[] = [];
-      for (let p = 0; p < topic.partitions; p++) {
-        if (outOfTime()) report.incomplete = true;
-        else if (await this.isolated(report, () => this.partition(topic, p, report, outOfTime, shared))) continue;
-        unvisited.push(p);
+      // A few partitions at a time: their merges together (an object with a batch of each is read
+      // once), then, in a sweep, their orphans, naming the objects their merges made.
+      for (let from = 0; from < topic.partitions; from += MERGE_ROUND_PARTITIONS) {
+        const visits: Visit[] = [];
+        for (let p = from; p < Math.min(topic.partitions, from + MERGE_ROUND_PARTITIONS); p++) {
+          if (outOfTime()) report.incomplete = true;
+          else if (await this.isolated(report, async () => void visits.push(await this.visit(topic, p, report, outOfTime)))) continue;
+          unvisited.push(p);
+        }
+        await this.merge(topic, visits, report, outOfTime);
+        for (const v of this.sweep ? visits : []) {
+          if (outOfTime()) report.incomplete = true;
+          else if (!v.failed && (await this.isolated(report, () => this.collectOrphans(topic, v.partition, [...v.standing, ...v.made], v.decidedSeq, report, shared)))) continue;
+          unvisited.push(v.partition);
+        }
       }
       // Which shared objects no index item names: the visits say for their partitions; the index
       // of a partition whose visit failed is read for it. Nothing is deleted unless all are known.
@@ -172,14 +183,12 @@ export class Maintenance {
     }
   }
 
-  /** Maintains one partition; a sweep adds the shared objects its index still names to `shared`. */
-  private async partition(
-    topic: TopicRecord,
-    partition: number,
-    report: MaintenanceReport,
-    outOfTime: () => boolean,
-    shared: Set<string>,
-  ): Promise<void> {
+  /**
+   * Visits one partition: aborts stale reservations, applies retention and, in a sweep, deletes
+   * what merges replaced. Returns the merges to make, which `merge` makes with the other
+   * partitions' (a sweep then collects the partition's orphans).
+   */
+  private async visit(topic: TopicRecord, partition: number, report: MaintenanceReport, outOfTime: () => boolean): Promise<Visit> {
     report.partitionsVisited++;
     const settled = await this.reader.settle(topic, partition);
     report.reservationsAborted += settled.aborted;
@@ -199,69 +208,101 @@ export class Maintenance {
       await this.dropBelow(topic, partition, startSeq, report);
     }
     const startSeq = lastDropped ? lastDropped.toSeq + 1 : head.startSeq;
+    const visit = { partition, decidedSeq: settled.decidedSeq, standing: [] as IndexEntry[], made: [] as IndexEntry[], failed: false };
     if (!this.sweep) {
       // Merges go on from where the last one was claimed: only that part of the index is read.
       const from = Math.max(startSeq, Math.min(head.mergeFrom, head.mergedSeq));
       const unmerged = whole ? decided.filter((e) => e.seq >= from) : await this.index(topic, partition, from, settled.decidedSeq);
-      await this.merge(topic, partition, head, liveEntries(unmerged), report, outOfTime);
-      return;
+      return { ...visit, runs: this.mergeRuns(topic, head, liveEntries(unmerged)) };
     }
     const kept = decided.filter((e) => e.seq >= startSeq);
     const replaced = await this.deleteReplaced(topic, partition, kept, report, outOfTime);
     const standing = kept.filter((e) => !replaced.has(e.seq));
-    const made = await this.merge(topic, partition, head, liveEntries(standing), report, outOfTime);
-    await this.collectOrphans(topic, partition, [...standing, ...made], settled.decidedSeq, report, shared);
+    return { ...visit, standing, runs: this.mergeRuns(topic, head, liveEntries(standing)) };
   }
 
   /**
-   * Merges runs of small segments (docs/maintenance.md), oldest first: GET the run's objects, PUT
-   * them back to back as one object, then swap the run's first index item for the merged entry
-   * (conditional on it being the original). Each run is claimed on the head first, so that runs
-   * never overlap; a claimed run whose swap did not happen (a crash) is finished first.
+   * Runs of small segments to merge (docs/maintenance.md), oldest first; first, a run that was
+   * claimed but whose swap did not happen (a crash), to be finished.
    */
-  private async merge(
-    topic: TopicRecord,
-    partition: number,
-    head: Head,
-    live: readonly IndexEntry[],
-    report: MaintenanceReport,
-    outOfTime: () => boolean,
-  ): Promise<IndexEntry[]> {
-    const made: IndexEntry[] = [];
+  private mergeRuns(topic: TopicRecord, head: Head, live: readonly IndexEntry[]): MergeRun[] {
     const claimed = live.filter((e) => e.seq >= head.mergeFrom && e.seq < head.mergedSeq);
-    if (claimed[0]?.seq === head.mergeFrom && !isMerged(claimed[0])) {
-      const merged = await this.mergeRun(topic, partition, claimed, report);
-      if (merged) made.push(merged);
-    }
+    const unfinished = claimed[0]?.seq === head.mergeFrom && !isMerged(claimed[0]) ? [{ entries: claimed, claimed: true }] : [];
     const policy = { targetBytes: topic.config["segment.bytes"], mergeAfterMs: this.mergeAfterMs, now: this.log.now() };
-    for (const run of planMerges(live.filter((e) => e.seq >= head.mergedSeq), policy)) {
-      const first = run[0] as IndexEntry;
-      const last = run.at(-1) as IndexEntry;
-      if (outOfTime() || !(await this.registry.claimMerge(topic.topicId, partition, first.seq, last.seq))) break;
-      const merged = await this.mergeRun(topic, partition, run, report);
-      if (merged) made.push(merged);
-    }
-    return made;
+    return [...unfinished, ...planMerges(live.filter((e) => e.seq >= head.mergedSeq), policy).map((entries) => ({ entries, claimed: false }))];
   }
 
-  private async mergeRun(topic: TopicRecord, partition: number, run: readonly IndexEntry[], report: MaintenanceReport): Promise<IndexEntry | undefined> {
-    const committed = run.filter((e) => e.state === "C");
-    const parts = await mapConcurrent(committed, 16, async (entry) => {
-      const bytes = await this.objects.get(entryObjectKey(topic, partition, entry), entryBytes(entry));
-      if (bytes.byteLength !== entry.bytes) {
-        throw new SeglogError("Internal", `Segment ${entry.seq} of ${topic.name}-${partition} holds ${bytes.byteLength} bytes, its index item says ${entry.bytes}`);
+  /**
+   * Makes the partitions' merges in rounds: each round takes the next run of every partition (up
+   * to {@link MERGE_ROUND_BYTES}) and reads their segments together, so that an object holding a
+   * batch of each of them (a shared object) is read once, not once per partition. Each run is
+   * claimed on its partition's head first, so that runs never overlap; a partition whose claim is
+   * refused, or whose merge fails, makes no more merges in this run.
+   */
+  private async merge(topic: TopicRecord, visits: readonly Visit[], report: MaintenanceReport, outOfTime: () => boolean): Promise<void> {
+    for (;;) {
+      const round: { visit: Visit; run: MergeRun }[] = [];
+      let bytes = 0;
+      for (const visit of visits) {
+        const run = visit.runs[0];
+        if (visit.failed || !run || (round.length > 0 && bytes + runBytes(run) > MERGE_ROUND_BYTES)) continue;
+        if (outOfTime()) break;
+        visit.runs.shift();
+        const first = run.entries[0] as IndexEntry;
+        const last = run.entries.at(-1) as IndexEntry;
+        let claimed = run.claimed;
+        if (!(await this.isolated(report, async () => void (claimed ||= await this.registry.claimMerge(topic.topicId, visit.partition, first.seq, last.seq))))) {
+          visit.failed = true;
+        }
+        if (!claimed || visit.failed) {
+          visit.runs.length = 0;
+          continue;
+        }
+        round.push({ visit, run });
+        bytes += runBytes(run);
       }
-      return bytes;
+      if (round.length === 0) return;
+      await this.mergeRound(topic, round, report);
+    }
+  }
+
+  /** Reads a round's segments, each object once, then writes each run's merged object and swaps it in. */
+  private async mergeRound(topic: TopicRecord, round: readonly { visit: Visit; run: MergeRun }[], report: MaintenanceReport): Promise<void> {
+    const committed = round.map(({ run }) => run.entries.filter((e) => e.state === "C"));
+    const wanted = round.map(({ visit }, r) =>
+      (committed[r] as IndexEntry[]).map((e) => ({ key: entryObjectKey(topic, visit.partition, e), range: entryBytes(e), bytes: e.bytes })),
+    );
+    const parts = round.map(() => [] as Uint8Array[]);
+    const failed = new Map<number, unknown>();
+    await mapConcurrent(planReads(wanted), 16, async (read) => {
+      try {
+        const bytes = await this.objects.get(read.key, read.range);
+        if (bytes.byteLength !== read.length) {
+          throw new SeglogError("Internal", `Object ${read.key} holds ${bytes.byteLength} bytes where its index items say ${read.length}`);
+        }
+        for (const piece of read.pieces) (parts[piece.run] as Uint8Array[])[piece.index] = bytes.subarray(piece.at, piece.at + piece.length);
+      } catch (e) {
+        for (const piece of read.pieces) failed.set(piece.run, e);
+      }
     });
-    const first = run[0] as IndexEntry;
-    const last = run.at(-1) as IndexEntry;
-    const key = mergedObjectKey(topic.name, topic.topicId, partition, first.base, last.base + last.count - 1);
-    const merged = mergedEntry(run, key, this.log.now());
-    await this.objects.put(key, Buffer.concat(parts));
-    if (!(await this.registry.replaceWithMerged(topic.topicId, partition, merged))) return undefined;
-    report.merges++;
-    report.segmentsMerged += committed.length;
-    return merged;
+    for (const [r, { visit, run }] of round.entries()) {
+      const ok = await this.isolated(report, async () => {
+        if (failed.has(r)) throw failed.get(r);
+        const first = run.entries[0] as IndexEntry;
+        const last = run.entries.at(-1) as IndexEntry;
+        const key = mergedObjectKey(topic.name, topic.topicId, visit.partition, first.base, last.base + last.count - 1);
+        const merged = mergedEntry(run.entries, key, this.log.now());
+        await this.objects.put(key, Buffer.concat(parts[r] as Uint8Array[]));
+        if (!(await this.registry.replaceWithMerged(topic.topicId, visit.partition, merged))) return;
+        report.merges++;
+        report.segmentsMerged += (committed[r] as IndexEntry[]).length;
+        visit.made.push(merged);
+      });
+      if (!ok) {
+        visit.failed = true;
+        visit.runs.length = 0;
+      }
+    }
   }
 
   /**
@@ -440,3 +481,25 @@ export class Maintenance {
 
 /** A segment whose object is deleted with its index item; a shared object goes once no item names it. */
 const owned = (e: IndexEntry): boolean => e.state === "C" && !isShared(e);
+
+/** A partition's part in a run: the merges to make, and for a sweep what its orphan step needs. */
+interface Visit {
+  readonly partition: number;
+  /** Merges still to make, in order. */
+  readonly runs: MergeRun[];
+  /** A sweep's kept index entries (those merges replaced left out), and the seq they reach. */
+  readonly standing: readonly IndexEntry[];
+  readonly decidedSeq: number;
+  /** Merged entries this run swapped in. */
+  readonly made: IndexEntry[];
+  /** Its visit or a merge failed: no more merges, and its shared objects are read again. */
+  failed: boolean;
+}
+
+interface MergeRun {
+  readonly entries: readonly IndexEntry[];
+  /** Claimed by an earlier run that did not swap it in (a crash): finished without a new claim. */
+  readonly claimed: boolean;
+}
+
+const runBytes = (run: MergeRun): number => run.entries.reduce((n, e) => n + (e.state === "C" ? e.bytes : 0), 0);

@@ -156,6 +156,23 @@ describe("the cost model (pure arithmetic on the dated price table)", () => {
     expect(usd(viaApi.seglog.lines, "Lambda", "duration arm64 (fetch)")).toBeCloseTo(gbSeconds(25 + (20 * 1_059_060) / 1_048_576) * 0.0000133334, 6);
   });
 
+  it("prices a merge's GETs per object and round: a shared object is read once for the partitions whose runs one round merges", () => {
+    // 264,765-byte batches: 63 a merged object (16,680,195 bytes), 8 runs in a round of 128 MiB.
+    // One batch an object: 105,120,000 GETs ($42.048). Ten partitions' batches an object:
+    // 10,512,000 objects, each read in 2 rounds (8 partitions, then 2): 21,024,000 GETs ($8.4096).
+    const w = { mbPerSec: 10, recordBytes: 1024, batchBytes: 262_144, consumerGroups: 2, retentionDays: 7 };
+    expect(usd(estimateCosts(w).seglog.lines, "S3", "GET (merge)")).toBeCloseTo(42.048, 9);
+    const shared = estimateCosts(w, { assumptions: { partitions: 10, batchesPerRequest: 10 } });
+    expect(usd(shared.seglog.lines, "S3", "GET (merge)")).toBeCloseTo(8.4096, 9);
+    // Four partitions' batches an object fit one round: one GET an object (26,280,000, $10.512).
+    const four = estimateCosts(w, { assumptions: { partitions: 4, batchesPerRequest: 4 } });
+    expect(usd(four.seglog.lines, "S3", "GET (merge)")).toBeCloseTo(10.512, 9);
+    // Four of 10 partitions an object: partitions 0–7 are merged together, and hold one of the four
+    // for sure; 8–9 hold none with the chance 6/10 × 5/9 = 1/3: 1⅔ GETs an object, 43,800,000.
+    const fourOfTen = estimateCosts(w, { assumptions: { partitions: 10, batchesPerRequest: 4 } });
+    expect(usd(fourOfTen.seglog.lines, "S3", "GET (merge)")).toBeCloseTo(17.52, 9);
+  });
+
   it("bills each fetch's answer through the API by the batches it carries, whole numbers around the mean", () => {
     // 1,000,000-byte batches: 976 records, 1,009,245 bytes stored; 10,240 records/s over 10
     // partitions is 1.0492 batches per partition per second, one fetch a second: 95.1 % of the

@@ -115,6 +115,47 @@ describe("segment merging", () => {
     console.log(`consumer GETs per MB of 1 KB batches, 16 KiB fetches: ${(gets0 / mb).toFixed(1)} before merging, ${(gets1 / mb).toFixed(1)} after`);
   }, 60_000);
 
+  it("merges the partitions of shared objects 8 at a time: an object a request wrote for all its partitions is read once by each 8, not once per partition", async () => {
+    const ctx = testLog();
+    const topic = uniqueName("mergeshared");
+    const partitions = 10;
+    const requests = 20;
+    await ctx.log.createTopic({ name: topic, partitions, config: { "segment.bytes": SEGMENT_BYTES } });
+    // Each request carries a 1 KB batch for every partition: one shared object per request.
+    for (let i = 0; i < requests; i += 10) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) =>
+          ctx.log.produceRecords(topic, Array.from({ length: partitions }, (_, p) => ({ key: null, value: value((i + j) * partitions + p), partition: p }))),
+        ),
+      );
+    }
+    const readPartition = async (log: Log, partition: number) => {
+      const out: string[] = [];
+      for (let offset = 0; ; ) {
+        const r = await log.fetch(topic, partition, { offset, maxBytes: 16 * 1024, maxWaitMs: 0 });
+        for (const batch of r.batches) for (const rec of decodeStored(batch.bytes)) if (rec.offset >= offset) out.push(Buffer.from(rec.value ?? []).toString().slice(0, 7));
+        if (r.nextOffset === offset) return out;
+        offset = r.nextOffset;
+      }
+    };
+    const before = await Promise.all(Array.from({ length: partitions }, (_, p) => readPartition(ctx.log, p)));
+    expect(before.map((b) => b.length)).toEqual(Array(partitions).fill(requests));
+
+    const merging = testLog();
+    const calls = countCalls(merging.s3);
+    const report = await merging.log.runMaintenance({ topics: [topic], ...eager });
+    expect(report).toMatchObject({ merges: partitions, segmentsMerged: partitions * requests, failures: 0 }); // 20 KB a partition: one merge each
+    expect(calls.get("GetObjectCommand")).toBe(2 * requests); // partitions 0–7, then 8–9: not partitions × requests
+    expect(calls.get("PutObjectCommand")).toBe(partitions);
+
+    const after = await Promise.all(Array.from({ length: partitions }, (_, p) => readPartition(testLog().log, p)));
+    expect(after).toEqual(before);
+    // Once the grace period is over, no item names the shared objects: they go.
+    const removal = await ctx.log.runMaintenance({ topics: [topic], ...eager });
+    expect(removal).toMatchObject({ sharedObjectsDeleted: requests, failures: 0 });
+    expect(await Promise.all(Array.from({ length: partitions }, (_, p) => readPartition(testLog().log, p)))).toEqual(before);
+  }, 60_000);
+
   it("reads from any offset inside a merged segment by byte range, and finds it by timestamp", async () => {
     const { ctx, topic } = await setup(150, 1024 * 1024); // one merged segment, ≈ 160 KB: sparse points every 64 KiB
     expect((await ctx.log.runMaintenance({ topics: [topic], ...eager })).merges).toBe(1);

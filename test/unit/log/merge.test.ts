@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expiredReplacements, liveEntries, mergedEntry, planMerges, rangeFor } from "../../../src/core/merge.ts";
+import { expiredReplacements, liveEntries, mergedEntry, planMerges, planReads, rangeFor } from "../../../src/core/merge.ts";
 import type { IndexEntry } from "../../../src/core/read-committed.ts";
 
 /** Committed seq `seq` at `base`, `count` offsets, `bytes` long, decided at `at`. */
@@ -76,5 +76,38 @@ describe("replaced items", () => {
   it("expire only a grace period after the merge", () => {
     expect(expiredReplacements(entries, 1000, 600)).toEqual([]);
     expect(expiredReplacements(entries, 1100, 600)).toEqual([{ merged, replaced: [entries[2], entries[3]] }]);
+  });
+});
+
+describe("reading a merge round", () => {
+  it("reads an object that several runs want ranges of once, from the first wanted byte to the last, and an object of its own whole", () => {
+    const shared = (start: number) => ({ key: "shared-1", range: { start, end: start + 100 }, bytes: 100 });
+    const reads = planReads([
+      [shared(0), { key: "own-7", range: undefined, bytes: 50 }, { key: "shared-2", range: { start: 300, end: 400 }, bytes: 100 }],
+      [shared(100)],
+      [shared(300)],
+    ]);
+    expect(reads).toEqual([
+      { key: "own-7", range: undefined, length: 50, pieces: [{ run: 0, index: 1, at: 0, length: 50 }] },
+      {
+        key: "shared-1",
+        range: { start: 0, end: 400 },
+        length: 400,
+        pieces: [
+          { run: 0, index: 0, at: 0, length: 100 },
+          { run: 1, index: 0, at: 100, length: 100 },
+          { run: 2, index: 0, at: 300, length: 100 },
+        ],
+      },
+      { key: "shared-2", range: { start: 300, end: 400 }, length: 100, pieces: [{ run: 0, index: 2, at: 0, length: 100 }] },
+    ]);
+  });
+
+  it("leaves a stretch no run wants unread when it is larger than what the GET would read for the runs", () => {
+    const piece = (start: number) => ({ key: "shared-1", range: { start, end: start + 100 }, bytes: 100 });
+    expect(planReads([[piece(1000)], [piece(0)], [piece(100)]]).map((r) => [r.range, r.pieces.map((p) => p.run)])).toEqual([
+      [{ start: 0, end: 200 }, [1, 2]],
+      [{ start: 1000, end: 1100 }, [0]],
+    ]);
   });
 });
