@@ -250,6 +250,9 @@ export class Producer {
       if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
         throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
       }
+      if (record.partition !== undefined && !(Number.isSafeInteger(record.partition) && record.partition >= 0)) {
+        throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${record.partition}`);
+      }
       const admitted = this.admit(topic, record.partition);
       if (!(admitted instanceof Promise)) return this.join(topic, admitted, record); // marked handled if it fails
       result = admitted.then((state) => this.join(topic, state, record));
@@ -264,13 +267,8 @@ export class Producer {
   private join(topic: string, state: TopicState, record: ProducerRecord): Promise<RecordMetadata> {
     // Kafka's producer refuses such a record at send too: in a request with others, the server
     // would refuse them all.
-    if (record.partition !== undefined) {
-      if (!(Number.isSafeInteger(record.partition) && record.partition >= 0)) {
-        throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${record.partition}`);
-      }
-      if (record.partition >= state.partitions) {
-        throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${record.partition} (it has ${state.partitions})`);
-      }
+    if (record.partition !== undefined && record.partition >= state.partitions) {
+      throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${record.partition} (it has ${state.partitions})`);
     }
     const key = toBytes(record.key);
     const size = recordSize(key, record);
@@ -322,7 +320,7 @@ export class Producer {
         await new Promise<void>((r) => this.waiters.push(r));
       }
       const state = await this.topicState(topic);
-      // A partition the topic did not have: it may have been added since (read again, at most once a second).
+      // A partition the topic did not have: it may have been added since (read again, if what the producer knows is a second old).
       return partition !== undefined && partition >= state.partitions && Date.now() - state.fetchedAt >= 1000 ? this.refresh(topic) : state;
     });
     this.admission = admitted.then(

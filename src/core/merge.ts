@@ -178,9 +178,9 @@ export function rangeFor(entry: IndexEntry, offset: number, budget: number): Byt
 export const MERGE_ROUND_PARTITIONS = 8;
 
 /**
- * The bytes of segments one merge round reads at most (at least one run): 8 runs at the default
- * `segment.bytes` (16 MiB), within the maintenance function's 512 MB with their merged copies
- * made one at a time.
+ * The bytes of segments one merge round's runs hold at most (at least one run): 8 runs at the
+ * default `segment.bytes` (16 MiB). Its GETs read at most 1.5 times that (`planReads`), 192 MiB,
+ * beside one merged copy (16 MiB) and the 16 GETs in flight: within the maintenance function's 512 MB.
  */
 export const MERGE_ROUND_BYTES = 128 * 1024 * 1024;
 
@@ -204,7 +204,8 @@ export interface ObjectRead {
  * The GETs that read the segments of several runs (`runs[r][i]`) at once: the ranges several runs
  * want of one object (a shared object holds a batch of each partition of its produce request) are
  * read in one GET, from the first wanted byte to the last, rather than once per partition; unless
- * that would read as many bytes again that no run wants, which go unread between two GETs.
+ * that would read more than half as many bytes again that no run wants, which then go unread
+ * between two GETs. A round so reads at most 1.5 times the bytes its runs hold.
  */
 export function planReads(runs: readonly (readonly WantedBytes[])[]): ObjectRead[] {
   const reads: ObjectRead[] = [];
@@ -231,7 +232,8 @@ export function planReads(runs: readonly (readonly WantedBytes[])[]): ObjectRead
     };
     for (const piece of pieces) {
       const start = group[0]?.start ?? piece.start;
-      if (group.length > 0 && Math.max(piece.end, ...group.map((p) => p.end)) - start > 2 * (wantedBytes + piece.end - piece.start)) {
+      const span = Math.max(piece.end, ...group.map((p) => p.end)) - start;
+      if (group.length > 0 && 2 * span > 3 * (wantedBytes + piece.end - piece.start)) {
         close();
         group = [];
         wantedBytes = 0;

@@ -199,7 +199,7 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
-  it("refuses a record for a partition the topic does not have at send, alone, after reading the topic again; a refused record's promise nobody awaits yet does not crash the process", async () => {
+  it("refuses a record for a partition the topic does not have at send, alone, and finds partitions added since by reading the topic again; a refused record's promise nobody awaits yet does not crash the process", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("unawaited");
     await admin.createTopic(topic, { partitions: 1 });
