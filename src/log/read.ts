@@ -73,7 +73,7 @@ export class Reader {
   }
 
   async fetch(topic: TopicRecord, partition: number, request: FetchRequest): Promise<FetchResult> {
-    return this.poll(topic, partition, request, Number.POSITIVE_INFINITY, async (plan) => {
+    return this.poll(topic, partition, request, Number.POSITIVE_INFINITY, undefined, async (plan) => {
       const batches = await this.getAll(topic, partition, plan.wanted, this.options.now() + this.options.readBudgetMs);
       const nextOffset = batches.length < plan.wanted.length ? (plan.wanted[batches.length - 1] as Wanted).range.nextOffset : plan.nextOffset;
       return { found: batches.length, result: { batches, nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };
@@ -90,9 +90,9 @@ export class Reader {
     return answer;
   }
 
-  /** `locate`, with the object key of each segment. */
-  private locateKeyed(topic: TopicRecord, partition: number, request: FetchRequest, maxSegments: number): Promise<SegmentsAnswer & { keys: readonly string[] }> {
-    return this.poll(topic, partition, request, maxSegments, async (plan) => {
+  /** `locate`, with the object key of each segment; from `head` when it was read already. */
+  private locateKeyed(topic: TopicRecord, partition: number, request: FetchRequest, maxSegments: number, head?: Head): Promise<SegmentsAnswer & { keys: readonly string[] }> {
+    return this.poll(topic, partition, request, maxSegments, head, async (plan) => {
       const keys = plan.wanted.map(({ entry }) => entryObjectKey(topic, partition, entry));
       const segments = await Promise.all(
         plan.wanted.map(async ({ entry, range }, i): Promise<SegmentLocation> => {
@@ -125,9 +125,13 @@ export class Reader {
     const deadline = this.options.now() + maxWaitMs;
     const maxSegments = Math.max(1, Math.floor(this.options.maxSegmentsPerLocate / Math.max(1, wants.length)));
     for (;;) {
+      // The partitions' heads in one read; should it fail, each partition reads its own (and
+      // answers its own error).
+      const heads = wants.length > 1 ? await this.registry.getHeads(topic.topicId, wants.map((w) => w.partition)).catch(() => undefined) : undefined;
       const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<KeyedAnswer> => {
         try {
-          return { partition, ...(await this.locateKeyed(topic, partition, { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) }, maxSegments)) };
+          const want = { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) };
+          return { partition, ...(await this.locateKeyed(topic, partition, want, maxSegments, heads?.get(partition))) };
         } catch (e) {
           if (e instanceof SeglogError) return { partition, error: e };
           throw e;
@@ -181,16 +185,18 @@ export class Reader {
     partition: number,
     request: FetchRequest,
     maxSegments: number,
+    head: Head | undefined,
     finish: (plan: ReadPlan) => Promise<{ found: number; result: T & { nextOffset: number } }>,
   ): Promise<T & { nextOffset: number }> {
     const maxBytes = bounded("maxBytes", request.maxBytes, this.options.defaultMaxBytes, 1, this.options.maxBytesLimit);
     const maxWaitMs = bounded("maxWaitMs", request.maxWaitMs, this.options.defaultMaxWaitMs, 0, this.options.maxWaitMsLimit);
     const deadline = this.options.now() + maxWaitMs;
-    for (let gone = 0; ; ) {
+    // A head read before (several partitions' at once) serves the first plan only.
+    for (let gone = 0, known = head; ; known = undefined) {
       let found: number;
       let result: T & { nextOffset: number };
       try {
-        ({ found, result } = await finish(await this.plan(topic, partition, request.offset, maxBytes, maxSegments, gone >= 2)));
+        ({ found, result } = await finish(await this.plan(topic, partition, request.offset, maxBytes, maxSegments, gone >= 2, known)));
       } catch (e) {
         // Retention or a merge removed a segment or index items between reading the head and
         // reading them: read again (which then answers OffsetOutOfRange, or finds the merged
@@ -258,8 +264,9 @@ export class Reader {
     maxBytes: number,
     maxSegments: number,
     fromLogStart: boolean,
+    known?: Head,
   ): Promise<ReadPlan> {
-    const head = await this.head(topic, partition);
+    const head = known ?? (await this.head(topic, partition));
     if (!Number.isSafeInteger(offset) || offset < head.logStartOffset || offset > head.nextOffset) {
       throw outOfRange(offset, head.logStartOffset);
     }

@@ -1,4 +1,5 @@
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   DeleteItemCommand,
   GetItemCommand,
@@ -7,7 +8,7 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
-import { conflict } from "../core/errors.ts";
+import { SeglogError, conflict } from "../core/errors.ts";
 import {
   HEAD_SK,
   TOMBSTONE_PK,
@@ -160,19 +161,32 @@ export class Registry {
         }),
       ),
     );
-    if (!out.Item) return undefined;
-    const item = out.Item;
-    return {
-      nextSeq: reqNum(item, "nextSeq"),
-      nextOffset: reqNum(item, "nextOffset"),
-      lastReservedAt: reqNum(item, "lastReservedAt"),
-      logStartOffset: reqNum(item, "logStartOffset"),
-      startSeq: reqNum(item, "startSeq"),
-      stableSeq: reqNum(item, "stableSeq"),
-      stableOffset: reqNum(item, "stableOffset"),
-      mergedSeq: num(item, "mergedSeq") ?? 0,
-      mergeFrom: num(item, "mergeFrom") ?? 0,
-    };
+    return out.Item ? headOf(out.Item) : undefined;
+  }
+
+  /**
+   * The heads of several partitions of a topic, read together (100 a request, as BatchGetItem
+   * takes, strongly consistent as `getHead`): a fetch of many partitions makes one read of their
+   * heads where it made one each. A partition without a head is left out.
+   */
+  async getHeads(topicId: string, partitions: readonly number[]): Promise<Map<number, Head>> {
+    const heads = new Map<number, Head>();
+    const byPk = new Map(partitions.map((p) => [partitionPk(topicId, p), p]));
+    const pks = [...byPk.keys()];
+    for (let i = 0; i < pks.length; i += 100) {
+      let keys = pks.slice(i, i + 100).map((pk) => ({ pk: S(pk), sk: S(HEAD_SK) }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= 5) throw new SeglogError("Throttled", `DynamoDB left ${keys.length} partition heads unread, 5 times`, { retriable: true });
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        const out = await call(() => this.dynamo.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } })));
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const partition = byPk.get(str(item, "pk") ?? "");
+          if (partition !== undefined) heads.set(partition, headOf(item));
+        }
+        keys = (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof keys;
+      }
+    }
+    return heads;
   }
 
   /** Step 1 of produce: reserve `count` offsets. Returns undefined when the head does not exist. */
@@ -512,4 +526,18 @@ function decodeSparse(base: number, bytes: Uint8Array): SparsePoint[] {
   const points: SparsePoint[] = [];
   for (let i = 0; i + 8 <= bytes.byteLength; i += 8) points.push({ offset: base + view.getUint32(i), position: view.getUint32(i + 4) });
   return points;
+}
+
+function headOf(item: Item): Head {
+  return {
+    nextSeq: reqNum(item, "nextSeq"),
+    nextOffset: reqNum(item, "nextOffset"),
+    lastReservedAt: reqNum(item, "lastReservedAt"),
+    logStartOffset: reqNum(item, "logStartOffset"),
+    startSeq: reqNum(item, "startSeq"),
+    stableSeq: reqNum(item, "stableSeq"),
+    stableOffset: reqNum(item, "stableOffset"),
+    mergedSeq: num(item, "mergedSeq") ?? 0,
+    mergeFrom: num(item, "mergeFrom") ?? 0,
+  };
 }

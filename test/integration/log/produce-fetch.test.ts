@@ -6,6 +6,7 @@ import { decodeStored } from "../../../src/log/read.ts";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { partitionPk } from "../../../src/core/keys.ts";
 import { OFFSET_INDEX } from "../../../src/storage/table.ts";
+import { injectFaults } from "../../helpers/faults.ts";
 import { countCalls, readLocated, testLog } from "../../helpers/log.ts";
 import { rangeHeader, type ByteSpan, type SegmentLocation, type SharedObject } from "../../../src/core/segment-locations.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
@@ -257,6 +258,36 @@ describe("produce and fetch", () => {
     expect(known).toMatchObject({ partition: 1, nextOffset: 4 });
     expect(unknown && "error" in unknown && unknown.error.kind).toBe("NotFound");
     expect((await errorOf(log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 1, offset: 2 }], {}))).kind).toBe("Invalid");
+  });
+
+  it("reads the heads of the partitions it locates in one request, each time it looks, and each partition's own when that read fails", async () => {
+    const topic = uniqueName("heads");
+    await log.createTopic({ name: topic, partitions: 4 });
+    for (let p = 0; p < 4; p++) await log.produceRecords(topic, [{ key: null, value: b(`p${p}`), partition: p }]);
+    const counted = testLog();
+    const calls = countCalls(counted.dynamo);
+    const wants = [0, 1, 2, 3].map((partition) => ({ partition, offset: 0 }));
+    await counted.log.describeTopic(topic); // the topic, read once and kept
+    calls.clear();
+    const { partitions } = await counted.log.locateMany(topic, wants, { maxWaitMs: 0 });
+    expect(partitions.map((a) => ("segments" in a ? a.segments.length : a.error.kind))).toEqual([1, 1, 1, 1]);
+    expect(calls.get("BatchGetItemCommand")).toBe(1);
+    expect(calls.get("GetItemCommand") ?? 0).toBe(0);
+    // A long poll at the end of every partition looks again and again: one read of the heads each time.
+    calls.clear();
+    const ends = await counted.log.locateMany(topic, wants.map((w) => ({ ...w, offset: 1 })), { maxWaitMs: 350 });
+    expect(ends.partitions.map((a) => ("segments" in a ? a.nextOffset : -1))).toEqual([1, 1, 1, 1]);
+    expect(calls.get("BatchGetItemCommand")).toBeGreaterThanOrEqual(2);
+    expect(calls.get("GetItemCommand") ?? 0).toBe(0);
+    // DynamoDB refuses the batch read: each partition reads its own head, and all four answer.
+    const refusing = testLog();
+    injectFaults(refusing.dynamo, (r) => (r.command === "BatchGetItemCommand" ? "error-before" : undefined));
+    const own = countCalls(refusing.dynamo);
+    await refusing.log.describeTopic(topic);
+    own.clear();
+    const { partitions: fallback } = await refusing.log.locateMany(topic, wants, { maxWaitMs: 0 });
+    expect(fallback.map((a) => ("segments" in a ? a.segments.length : a.error.kind))).toEqual([1, 1, 1, 1]);
+    expect(own.get("GetItemCommand")).toBe(4);
   });
 
   it("names one GET for the segments several partitions have in one object, which reads each one's bytes", async () => {
