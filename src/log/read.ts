@@ -126,8 +126,14 @@ export class Reader {
     const maxSegments = Math.max(1, Math.floor(this.options.maxSegmentsPerLocate / Math.max(1, wants.length)));
     for (;;) {
       // The partitions' heads in one read; should it fail, each partition reads its own (and
-      // answers its own error).
-      const heads = wants.length > 1 ? await this.registry.getHeads(topic.topicId, wants.map((w) => w.partition)).catch(() => undefined) : undefined;
+      // answers its own error). An error that is not a SeglogError is a bug, and thrown.
+      const heads =
+        wants.length > 1
+          ? await this.registry.getHeads(topic.topicId, wants.map((w) => w.partition)).catch((e: unknown) => {
+              if (e instanceof SeglogError) return undefined;
+              throw e;
+            })
+          : undefined;
       const answers = await mapConcurrent(wants, this.options.getConcurrency, async ({ partition, offset }): Promise<KeyedAnswer> => {
         try {
           const want = { offset, maxWaitMs: 0, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }) };
