@@ -4,7 +4,7 @@
  * (a smoke test, not numbers to quote).
  *
  *   BENCH_QUICK=1              tiny sizes everywhere
- *   BENCH_SUITES=a,b           only these suites (codec, log, readAhead, latency, merge, coldStart)
+ *   BENCH_SUITES=a,b           only these suites (codec, log, readAhead, latency, merge, widePoll, coldStart)
  *   BENCH_BATCH_SIZES=16384,…  producer batch sizes in bytes (default 16 KiB, 256 KiB, 1 MiB)
  *   BENCH_MB=64                MB (2^20 bytes) produced per round per batch size ≥ 64 KiB
  *   BENCH_SMALL_MB=8           MB produced per round for smaller batch sizes (slow per byte)

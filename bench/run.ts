@@ -19,6 +19,7 @@ import { runLatencyBench } from "./latency.ts";
 import { runLogBench, type LogBenchResult } from "./log.ts";
 import { runMergeBench } from "./merge.ts";
 import { runReadAheadBench } from "./read-ahead.ts";
+import { runWidePollBench } from "./wide-poll.ts";
 import { SdkCalls } from "./sdk-calls.ts";
 import {
   codecTable,
@@ -112,6 +113,23 @@ const SUITES: Suite[] = [
         },
       };
       return { result, tables };
+    },
+  },
+  {
+    name: "widePoll",
+    run: async ({ config, stack, sdk, log }) => {
+      const r = await runWidePollBench(await stack(), sdk, config.quick ? 1 : 3, log);
+      const looks = r.calls["BatchGetItemCommand"] ?? 0;
+      const row = {
+        "CPU ms": String(r.cpuMs),
+        "CPU ms per second of waiting": (r.cpuMs / (r.wallMs / 1000)).toFixed(0),
+        "looks (head reads)": String(looks),
+        "DynamoDB calls per look": looks === 0 ? "" : (Object.entries(r.calls).reduce((n, [k, c]) => n + (k.startsWith("Batch") || k.endsWith("ItemCommand") || k === "QueryCommand" ? c : 0), 0) / looks).toFixed(2),
+        "read units per look": looks === 0 ? "" : (r.readUnits / looks).toFixed(1),
+        calls: Object.entries(r.calls).sort(([x], [y]) => x.localeCompare(y)).map(([k, n]) => `${k.replace(/Command$/, "")} ${n}`).join(", "),
+      };
+      const title = `A consumer of ${r.partitions} partitions at the tail: ${r.polls} long polls of ${r.waitMs} ms each (${r.wallMs} ms), the fetch side's CPU and DynamoDB calls`;
+      return { result: r, tables: { [title]: { "one fetch of all the partitions": row } } };
     },
   },
   {
