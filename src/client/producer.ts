@@ -1,5 +1,5 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { encodeRecordBatch, loadCompressionCodecs, type Compression } from "../core/codec/record-batch.ts";
+import { encodeRecordBatch, loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { buildFrames } from "../core/frames.ts";
 import { partitionForKey } from "../core/partitioner.ts";
@@ -54,7 +54,8 @@ export type Partitioner = "sticky" | "round-robin";
 
 interface Pending {
   readonly partition: number;
-  readonly records: ProducerRecord[];
+  /** As the encoder takes them: bytes, and each record's timestamp from its `send`. */
+  readonly records: RecordInput[];
   readonly deliveries: Deliveries;
   bytes: number;
   attempts: number;
@@ -95,15 +96,13 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** The longest timer Node runs (2^31 − 1 ms, as Kafka's `linger.ms`, an int, allows). */
 const MAX_LINGER_MS = 2 ** 31 - 1;
 
-/** Bytes of a value or header value, without encoding a string to count them (0 for a value of
- * the wrong type, which fails its batch when encoded). */
-const byteLengthOf = (v: string | Uint8Array | null | undefined): number =>
-  typeof v === "string" ? Buffer.byteLength(v, "utf8") : ArrayBuffer.isView(v) ? v.byteLength : 0;
+/** Bytes of a value or header value (0 for a value of the wrong type, which fails its batch when encoded). */
+const byteLengthOf = (v: Uint8Array | null): number => (ArrayBuffer.isView(v) ? v.byteLength : 0);
 
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
-function recordSize(key: Uint8Array | null, record: ProducerRecord): number {
-  let size = 16 + (key?.byteLength ?? 0) + byteLengthOf(record.value);
-  if (record.headers != null) for (const [k, v] of Object.entries(record.headers)) size += 4 + Buffer.byteLength(k) + byteLengthOf(v);
+function recordSize(record: RecordInput): number {
+  let size = 16 + byteLengthOf(record.key ?? null) + byteLengthOf(record.value);
+  if (record.headers !== undefined) for (const h of record.headers) size += 4 + Buffer.byteLength(h.key) + byteLengthOf(h.value);
   return size;
 }
 
@@ -271,7 +270,15 @@ export class Producer {
       throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${record.partition} (it has ${state.partitions})`);
     }
     const key = toBytes(record.key);
-    const size = recordSize(key, record);
+    // Stamped as it joins its batch (at send, or once buffer space frees), as Kafka's producer
+    // stamps it in send: not when the batch goes, up to lingerMs later.
+    const input: RecordInput = {
+      key,
+      value: toBytes(record.value),
+      timestamp: record.timestamp ?? Date.now(),
+      headers: record.headers == null ? undefined : Object.entries(record.headers).map(([k, v]) => ({ key: k, value: toBytes(v) })),
+    };
+    const size = recordSize(input);
     let partition = record.partition ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
     if (!fits(state, partition, size)) {
       // The batch there is as large as the topic allows: it goes now, and sticky null-key records move on.
@@ -290,7 +297,7 @@ export class Producer {
       batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
       state.open.set(partition, batch);
     }
-    batch.records.push(record);
+    batch.records.push(input);
     const delivered = batch.deliveries.add();
     batch.bytes += size;
     this.buffered += size;
@@ -479,7 +486,6 @@ export class Producer {
       }
       return;
     }
-    const now = Date.now();
     // A batch that cannot be encoded (a value of the wrong type) fails alone; the others go.
     batches = batches.filter((b) => {
       if (b.encoded) return true; // a retry resends the same bytes
@@ -488,12 +494,7 @@ export class Producer {
         b.encoded = encodeRecordBatch({
           ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: sequence } : {}),
           compression: this.compression,
-          records: b.records.map((r) => ({
-            key: toBytes(r.key),
-            value: toBytes(r.value),
-            headers: r.headers == null ? undefined : Object.entries(r.headers).map(([key, value]) => ({ key, value: toBytes(value) })),
-            timestamp: r.timestamp ?? now,
-          })),
+          records: b.records,
         });
       } catch (e) {
         b.deliveries.reject(e);

@@ -23,7 +23,7 @@ import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../core/topic-config.ts"
 import { OFFSET_INDEX } from "./table.ts";
 import { B, N, S, bin, num, reqNum, reqStr, str, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
-import { call, conditional } from "./dynamo.ts";
+import { call, conditional, untilProcessed } from "./dynamo.ts";
 
 export interface TopicRecord {
   readonly name: string;
@@ -174,17 +174,15 @@ export class Registry {
     const byPk = new Map(partitions.map((p) => [partitionPk(topicId, p), p]));
     const pks = [...byPk.keys()];
     for (let i = 0; i < pks.length; i += 100) {
-      let keys = pks.slice(i, i + 100).map((pk) => ({ pk: S(pk), sk: S(HEAD_SK) }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt >= 5) throw new SeglogError("Throttled", `DynamoDB left ${keys.length} partition heads unread, 5 times`, { retriable: true });
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      const keys = pks.slice(i, i + 100).map((pk) => ({ pk: S(pk), sk: S(HEAD_SK) }));
+      await untilProcessed(keys, "partition heads", async (keys) => {
         const out = await call(() => this.dynamo.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } })));
         for (const item of out.Responses?.[this.table] ?? []) {
           const partition = byPk.get(str(item, "pk") ?? "");
           if (partition !== undefined) heads.set(partition, headOf(item));
         }
-        keys = (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof keys;
-      }
+        return (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof keys;
+      });
     }
     return heads;
   }
@@ -236,12 +234,11 @@ export class Registry {
   /** Deletes items by sort key in one partition key, 25 per request, retrying what DynamoDB left unprocessed. */
   async deleteItems(pk: string, sks: readonly string[]): Promise<void> {
     for (let i = 0; i < sks.length; i += 25) {
-      let requests = sks.slice(i, i + 25).map((sk) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
+      const requests = sks.slice(i, i + 25).map((sk) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } }));
+      await untilProcessed(requests, "deletes", async (requests) => {
         const out = await call(() => this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } })));
-        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
-        if (requests.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-      }
+        return (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      });
     }
   }
 

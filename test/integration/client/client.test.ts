@@ -165,6 +165,29 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("stamps a record without a timestamp when it is sent, as Kafka's producer does, not when its batch goes lingerMs later", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("stamped");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1000 });
+    const sentA = Date.now();
+    const a = producer.send(topic, { value: "a" });
+    await new Promise((r) => setTimeout(r, 400));
+    const sentB = Date.now();
+    const b = producer.send(topic, { value: "b" });
+    const given = producer.send(topic, { value: "c", timestamp: 1_000 });
+    await Promise.all([a, b, given]);
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest" });
+    consumer.assign([{ topic, partition: 0 }]);
+    const [ra, rb, rc] = await consumer.poll();
+    // One batch, sent about 1 s after "a": each record has the time of its own send.
+    expect(ra?.timestamp).toBeGreaterThanOrEqual(sentA);
+    expect(ra?.timestamp).toBeLessThan(sentB);
+    expect(rb?.timestamp).toBeGreaterThanOrEqual(sentB);
+    expect(rb?.timestamp).toBeLessThan(sentB + 300);
+    expect(rc?.timestamp).toBe(1_000);
+    await producer.close();
+  });
   it("holds at most bufferBytes unsent, even for records sent all at once, and keeps their order", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("fifo");
