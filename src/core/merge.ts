@@ -4,6 +4,7 @@
  * merged object. No I/O.
  */
 import type { IndexEntry, SparsePoint } from "./read-committed.ts";
+import { groupRanges } from "./range-groups.ts";
 
 /** A sparse index point is written at least every this many bytes of a merged object. */
 export const SPARSE_INDEX_STEP = 64 * 1024;
@@ -205,7 +206,7 @@ export interface ObjectRead {
  * want of one object (a shared object holds a batch of each partition of its produce request) are
  * read in one GET, from the first wanted byte to the last, rather than once per partition; unless
  * that would read more than half as many bytes again that no run wants, which then go unread
- * between two GETs. A round so reads at most 1.5 times the bytes its runs hold.
+ * between two GETs (`groupRanges`). A round so reads at most 1.5 times the bytes its runs hold.
  */
 export function planReads(runs: readonly (readonly WantedBytes[])[]): ObjectRead[] {
   const reads: ObjectRead[] = [];
@@ -222,26 +223,9 @@ export function planReads(runs: readonly (readonly WantedBytes[])[]): ObjectRead
     }),
   );
   for (const [key, pieces] of ranged) {
-    pieces.sort((x, y) => x.start - y.start);
-    let group: typeof pieces = [];
-    let wantedBytes = 0;
-    const close = () => {
-      const start = (group[0] as (typeof pieces)[number]).start;
-      const end = Math.max(...group.map((p) => p.end));
-      reads.push({ key, range: { start, end }, length: end - start, pieces: group.map((p) => ({ run: p.run, index: p.index, at: p.start - start, length: p.end - p.start })) });
-    };
-    for (const piece of pieces) {
-      const start = group[0]?.start ?? piece.start;
-      const span = Math.max(piece.end, ...group.map((p) => p.end)) - start;
-      if (group.length > 0 && 2 * span > 3 * (wantedBytes + piece.end - piece.start)) {
-        close();
-        group = [];
-        wantedBytes = 0;
-      }
-      group.push(piece);
-      wantedBytes += piece.end - piece.start;
+    for (const { start, end, members } of groupRanges(pieces, 1.5)) {
+      reads.push({ key, range: { start, end }, length: end - start, pieces: members.map((p) => ({ run: p.run, index: p.index, at: p.start - start, length: p.end - p.start })) });
     }
-    close();
   }
   return reads;
 }

@@ -5,6 +5,7 @@ import { entryObjectKey, partitionPk } from "../core/keys.ts";
 import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
 import type { PartitionAnswer, SegmentLocation, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
+import { groupRanges } from "../core/range-groups.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import { IndexCache } from "./index-cache.ts";
@@ -150,33 +151,35 @@ export class Reader {
     }
   }
 
-  /** Gives the segments that lie in one object a GET of them all, where that reads at most as
-   * many bytes again as they hold (other partitions' batches between them are read and left). */
+  /** Gives the segments that lie in one object GETs of several at once, where such a GET reads at
+   * most as many bytes again as they hold (`groupRanges`: other partitions' batches between them
+   * are read and left). */
   private async shareObjects(answers: readonly KeyedAnswer[]): Promise<{ partitions: PartitionAnswer[]; objects: SharedObject[] }> {
-    const spans = new Map<string, { start: number; end: number; bytes: number; segments: number }>();
-    for (const a of answers) {
-      if ("error" in a) continue;
-      a.segments.forEach(({ range }, j) => {
+    const ranges = new Map<string, { start: number; end: number; answer: number; segment: number }[]>();
+    answers.forEach((a, answer) => {
+      if ("error" in a) return;
+      a.segments.forEach(({ range }, segment) => {
         if (range === undefined) return; // a whole object is one partition's
-        const key = a.keys[j] as string;
-        const o = spans.get(key);
-        if (o === undefined) spans.set(key, { ...range, bytes: range.end - range.start, segments: 1 });
-        else spans.set(key, { start: Math.min(o.start, range.start), end: Math.max(o.end, range.end), bytes: o.bytes + range.end - range.start, segments: o.segments + 1 });
+        const key = a.keys[segment] as string;
+        const list = ranges.get(key) ?? [];
+        list.push({ ...range, answer, segment });
+        ranges.set(key, list);
       });
-    }
-    const shared = [...spans].filter(([, o]) => o.segments > 1 && o.end - o.start <= 2 * o.bytes);
+    });
+    const shared = [...ranges].flatMap(([key, list]) => groupRanges(list, 2).flatMap((group) => (group.members.length > 1 ? [{ key, group }] : [])));
     const objects = await Promise.all(
-      shared.map(async ([key, { start, end }]): Promise<SharedObject> => {
+      shared.map(async ({ key, group: { start, end } }): Promise<SharedObject> => {
         const range = { start, end };
         return { url: await this.objects.presignGet(key, this.options.segmentUrlExpirySeconds, range), range };
       }),
     );
-    const objectOf = new Map(shared.map(([key], k) => [key, k]));
-    const partitions = answers.map((a): PartitionAnswer => {
+    const objectOf = answers.map((): (number | undefined)[] => []);
+    shared.forEach(({ group }, object) => group.members.forEach((m) => ((objectOf[m.answer] as (number | undefined)[])[m.segment] = object)));
+    const partitions = answers.map((a, i): PartitionAnswer => {
       if ("error" in a) return a;
-      const { keys, ...answer } = a;
+      const { keys: _keys, ...answer } = a;
       const segments = answer.segments.map((segment, j) => {
-        const object = segment.range && objectOf.get(keys[j] as string);
+        const object = objectOf[i]?.[j];
         return object === undefined ? segment : { ...segment, object };
       });
       return { ...answer, segments };

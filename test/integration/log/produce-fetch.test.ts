@@ -320,6 +320,28 @@ describe("produce and fetch", () => {
     expect(one.objects).toEqual([]);
   });
 
+  it("names a GET for each cluster of segments a fetch wants in one object, and leaves a large stretch between them unread", async () => {
+    const topic = uniqueName("clusters");
+    await log.createTopic({ name: topic, partitions: 6 });
+    // One object: small batches of partitions 0, 1, 4 and 5 around large ones of 2 and 3.
+    await log.produceRecords(topic, [0, 1, 2, 3, 4, 5].map((p) => ({ key: null, value: b(p === 2 || p === 3 ? "x".repeat(5_000) : `p${p}`), partition: p })));
+    const fetched = await log.locateMany(topic, [0, 1, 4, 5].map((partition) => ({ partition, offset: 0 })), { maxWaitMs: 0 });
+    const segments = fetched.partitions.map((a) => ("segments" in a ? (a.segments[0] as SegmentLocation & { range: ByteSpan; object?: number }) : undefined));
+    expect(segments.map((s) => s?.object)).toEqual([0, 0, 1, 1]);
+    const [first, second] = fetched.objects as [SharedObject, SharedObject];
+    expect(first.range).toEqual({ start: segments[0]?.range.start, end: segments[1]?.range.end });
+    expect(second.range).toEqual({ start: segments[2]?.range.start, end: segments[3]?.range.end });
+    // Neither GET reads partitions 2 and 3's 10 KB.
+    expect(first.range.end - first.range.start + second.range.end - second.range.start).toBeLessThan(1_000);
+    for (const [k, object] of [first, second].entries()) {
+      const union = new Uint8Array(await (await fetch(object.url, { headers: { range: rangeHeader(object.range) } })).arrayBuffer());
+      for (const [j, s] of segments.slice(2 * k, 2 * k + 2).entries()) {
+        const slice = union.subarray((s?.range.start ?? 0) - object.range.start, (s?.range.end ?? 0) - object.range.start);
+        expect([...decodeStored(slice)].map((r) => text(r.value))).toEqual([`p${[0, 1, 4, 5][2 * k + j]}`]);
+      }
+    }
+  });
+
   it("looks offsets up: earliest, latest and by timestamp", async () => {
     const topic = uniqueName("times");
     await log.createTopic({ name: topic, partitions: 1 });
