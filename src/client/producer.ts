@@ -1,7 +1,7 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { encodeRecordBatch, loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
+import { loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
-import { buildFrames } from "../core/frames.ts";
+import { encodeFrame } from "../core/frames.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, sleep, type ClientOptions } from "./http.ts";
@@ -63,7 +63,8 @@ interface Pending {
   readonly openedAt: number;
   /** Every record's promise has settled and its bytes left the buffer. */
   settled?: boolean;
-  /** The RecordBatch, encoded once so that retries resend the same bytes. */
+  /** Its frame of a produce request (the partition, then the RecordBatch), encoded once so that
+   * retries resend the same bytes. */
   encoded?: Uint8Array;
 }
 
@@ -491,7 +492,7 @@ export class Producer {
       if (b.encoded) return true; // a retry resends the same bytes
       const sequence = id ? this.sequenceOf(topic, b) : undefined;
       try {
-        b.encoded = encodeRecordBatch({
+        b.encoded = encodeFrame(b.partition, {
           ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: sequence } : {}),
           compression: this.compression,
           records: b.records,
@@ -507,13 +508,14 @@ export class Producer {
       return true;
     });
     if (batches.length === 0) return;
-    const frames = batches.map((b) => ({ partition: b.partition, bytes: b.encoded as Uint8Array }));
+    // A request of one batch (the usual one, a full batch) sends its frame as it is.
+    const frames = batches.map((b) => b.encoded as Uint8Array);
     let results: ({ baseOffset: number } | { error: SeglogError })[];
     try {
       const reply = await this.http.call({
         method: "POST",
         path: `/v1/topics/${encodeURIComponent(topic)}/records`,
-        bytes: buildFrames(frames),
+        bytes: frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames),
       });
       results = (reply.json as { offsets: ({ baseOffset: number } | { error: unknown })[] }).offsets.map((r) =>
         "error" in r

@@ -1,3 +1,4 @@
+import { encodeRecordBatch, type EncodeBatchInput } from "./codec/record-batch.ts";
 import { invalid } from "./errors.ts";
 
 /**
@@ -26,6 +27,17 @@ export function parseFrames(body: Uint8Array): { partition: number; bytes: Uint8
   }
   if (frames.length === 0) throw invalid("Empty body: expected [partition:int32][RecordBatch] frames", "CorruptRecord");
   return frames;
+}
+
+/** The bytes of a frame's header: the partition. */
+const FRAME_HEADER_BYTES = 4;
+
+/** Encodes a batch as one frame: a request of that one batch is these bytes as they are, not
+ * copied again into a body. */
+export function encodeFrame(partition: number, input: EncodeBatchInput): Uint8Array {
+  const frame = encodeRecordBatch(input, FRAME_HEADER_BYTES);
+  new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES).setInt32(0, partition);
+  return frame;
 }
 
 /** Builds the binary produce body from batches (the client side of `parseFrames`). */

@@ -158,8 +158,12 @@ function intOf(name: string, v: number, min: number, max: number): number {
 const sizeOfBytesField = (b: Uint8Array | null | undefined): number =>
   b == null ? 1 : sizeOfVarint(b.length) + b.length;
 
-/** Encodes one batch. Throws `Invalid`/`InvalidBatch` on bad input (e.g. no records). */
-export function encodeRecordBatch(input: EncodeBatchInput): Uint8Array {
+/**
+ * Encodes one batch. Throws `Invalid`/`InvalidBatch` on bad input (e.g. no records). With
+ * `headroom`, the buffer returned starts with that many bytes for the caller to fill (a produce
+ * frame's header, `encodeFrame`), and the batch is the rest: no copy to put the two together.
+ */
+export function encodeRecordBatch(input: EncodeBatchInput, headroom = 0): Uint8Array {
   const records = input.records;
   const n = records.length;
   if (n === 0) throw invalid("a record batch needs at least one record", "InvalidBatch");
@@ -216,8 +220,8 @@ export function encodeRecordBatch(input: EncodeBatchInput): Uint8Array {
   // Pass 2: write the records into one buffer — the batch itself when uncompressed.
   const uncompressed = codec === "none";
   // The result is never a slice of Node's shared pool, so callers may hand `.buffer` on safely.
-  const recordsBuf = uncompressed ? Buffer.allocUnsafeSlow(BATCH_HEADER_BYTES + recordsBytes) : Buffer.allocUnsafe(recordsBytes);
-  let pos = uncompressed ? BATCH_HEADER_BYTES : 0;
+  const recordsBuf = uncompressed ? Buffer.allocUnsafeSlow(headroom + BATCH_HEADER_BYTES + recordsBytes) : Buffer.allocUnsafe(recordsBytes);
+  let pos = uncompressed ? headroom + BATCH_HEADER_BYTES : 0;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
     pos = writeVarint(recordsBuf, pos, bodySizes[i]!);
@@ -245,27 +249,28 @@ export function encodeRecordBatch(input: EncodeBatchInput): Uint8Array {
   } else {
     const packed = compress(codec, recordsBuf);
     if (packed.length > INT32_MAX - BATCH_HEADER_BYTES) throw invalid("compressed batch is too large", "InvalidBatch");
-    out = Buffer.allocUnsafeSlow(BATCH_HEADER_BYTES + packed.length);
-    out.set(packed, BATCH_HEADER_BYTES);
+    out = Buffer.allocUnsafeSlow(headroom + BATCH_HEADER_BYTES + packed.length);
+    out.set(packed, headroom + BATCH_HEADER_BYTES);
   }
+  const batch = headroom === 0 ? out : out.subarray(headroom);
   const attributes =
     COMPRESSION_IDS[codec] |
     (input.timestampType === "logAppend" ? ATTR_LOG_APPEND_TIME : 0) |
     (input.isTransactional === true ? ATTR_TRANSACTIONAL : 0) |
     (input.isControl === true ? ATTR_CONTROL : 0);
-  out.writeBigInt64BE(baseOffset, 0);
-  out.writeInt32BE(out.length - LOG_OVERHEAD, 8);
-  out.writeInt32BE(leaderEpoch, 12);
-  out[16] = 2;
-  out.writeInt16BE(attributes, 21);
-  out.writeInt32BE(n - 1, 23);
-  out.writeBigInt64BE(BigInt(baseTs), 27);
-  out.writeBigInt64BE(BigInt(maxTs), 35);
-  out.writeBigInt64BE(producerId, 43);
-  out.writeInt16BE(producerEpoch, 51);
-  out.writeInt32BE(baseSequence, 53);
-  out.writeInt32BE(n, 57);
-  out.writeUInt32BE(crc32c(out, CRC_START), 17);
+  batch.writeBigInt64BE(baseOffset, 0);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, 8);
+  batch.writeInt32BE(leaderEpoch, 12);
+  batch[16] = 2;
+  batch.writeInt16BE(attributes, 21);
+  batch.writeInt32BE(n - 1, 23);
+  batch.writeBigInt64BE(BigInt(baseTs), 27);
+  batch.writeBigInt64BE(BigInt(maxTs), 35);
+  batch.writeBigInt64BE(producerId, 43);
+  batch.writeInt16BE(producerEpoch, 51);
+  batch.writeInt32BE(baseSequence, 53);
+  batch.writeInt32BE(n, 57);
+  batch.writeUInt32BE(crc32c(batch, CRC_START), 17);
   return out;
 }
 
