@@ -87,8 +87,32 @@ interface TopicState {
 
 const sequenceKey = (topic: string, batch: Pending): string => `${topic}\u0000${batch.partition}`;
 
-const toBytes = (v: string | Uint8Array | null | undefined): Uint8Array | null =>
-  v === null || v === undefined ? null : typeof v === "string" ? Buffer.from(v, "utf8") : v;
+/** A key, value or header value as bytes: `what` (and a header's `name`) for the error any other type gets. */
+function toBytes(v: string | Uint8Array | null | undefined, what: string, name?: string): Uint8Array | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "string") return Buffer.from(v, "utf8");
+  if (v instanceof Uint8Array) return v;
+  const which = name === undefined ? what : `${what} ${JSON.stringify(name)}`;
+  throw new SeglogError("Invalid", `A record's ${which} must be a string, bytes or null, not ${typeof v}`);
+}
+
+/**
+ * A record as its batch will hold it: bytes, checked (as Kafka's serializers run in `send`), and
+ * a timestamp from the send if it has none, as Kafka's producer stamps it in `send`: not when
+ * it gets buffer space, nor when its batch goes, up to lingerMs later. Changes the caller makes
+ * to the record afterwards do not reach it.
+ */
+function recordInput(record: ProducerRecord): RecordInput {
+  if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
+    throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
+  }
+  return {
+    key: toBytes(record.key, "key"),
+    value: toBytes(record.value, "value"),
+    timestamp: record.timestamp ?? Date.now(),
+    headers: record.headers == null ? undefined : Object.entries(record.headers).map(([k, v]) => ({ key: k, value: toBytes(v, "header", k) })),
+  };
+}
 
 /** Lambda takes at most 6 MB per invocation, and API Gateway hands it a binary body in base64
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
@@ -97,8 +121,7 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** The longest timer Node runs (2^31 − 1 ms, as Kafka's `linger.ms`, an int, allows). */
 const MAX_LINGER_MS = 2 ** 31 - 1;
 
-/** Bytes of a value or header value (0 for a value of the wrong type, which fails its batch when encoded). */
-const byteLengthOf = (v: Uint8Array | null): number => (ArrayBuffer.isView(v) ? v.byteLength : 0);
+const byteLengthOf = (v: Uint8Array | null): number => v?.byteLength ?? 0;
 
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
 function recordSize(record: RecordInput): number {
@@ -247,15 +270,14 @@ export class Producer {
     let result: Promise<RecordMetadata>;
     try {
       if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
-      if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
-        throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
+      const { partition } = record;
+      if (partition !== undefined && !(Number.isSafeInteger(partition) && partition >= 0)) {
+        throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${partition}`);
       }
-      if (record.partition !== undefined && !(Number.isSafeInteger(record.partition) && record.partition >= 0)) {
-        throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${record.partition}`);
-      }
-      const admitted = this.admit(topic, record.partition);
-      if (!(admitted instanceof Promise)) return this.join(topic, admitted, record); // marked handled if it fails
-      result = admitted.then((state) => this.join(topic, state, record));
+      const input = recordInput(record);
+      const admitted = this.admit(topic, partition);
+      if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input); // marked handled if it fails
+      result = admitted.then((state) => this.join(topic, state, partition, input));
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -264,28 +286,20 @@ export class Producer {
   }
 
   /** Puts an admitted record in its partition's batch; the promise settles with its delivery. */
-  private join(topic: string, state: TopicState, record: ProducerRecord): Promise<RecordMetadata> {
+  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput): Promise<RecordMetadata> {
     // Kafka's producer refuses such a record at send too: in a request with others, the server
     // would refuse them all.
-    if (record.partition !== undefined && record.partition >= state.partitions) {
-      throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${record.partition} (it has ${state.partitions})`);
+    if (chosen !== undefined && chosen >= state.partitions) {
+      throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${chosen} (it has ${state.partitions})`);
     }
-    const key = toBytes(record.key);
-    // Stamped as it joins its batch (at send, or once buffer space frees), as Kafka's producer
-    // stamps it in send: not when the batch goes, up to lingerMs later.
-    const input: RecordInput = {
-      key,
-      value: toBytes(record.value),
-      timestamp: record.timestamp ?? Date.now(),
-      headers: record.headers == null ? undefined : Object.entries(record.headers).map(([k, v]) => ({ key: k, value: toBytes(v) })),
-    };
+    const key = input.key ?? null;
     const size = recordSize(input);
-    let partition = record.partition ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
+    let partition = chosen ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
     if (!fits(state, partition, size)) {
       // The batch there is as large as the topic allows: it goes now, and sticky null-key records move on.
       this.seal(topic, state, partition);
       this.pump(topic, state);
-      if (record.partition === undefined && key === null && this.partitioner === "sticky") {
+      if (chosen === undefined && key === null && this.partitioner === "sticky") {
         partition = this.stickyPartition(state);
         if (!fits(state, partition, size)) {
           this.seal(topic, state, partition);
@@ -505,6 +519,7 @@ export class Producer {
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) this.sequences.set(sequenceKey(topic, b), sequence + b.records.length);
+      b.records.length = 0; // the frame holds them now
       return true;
     });
     if (batches.length === 0) return;

@@ -40,7 +40,8 @@ export function encodeFrame(partition: number, input: EncodeBatchInput): Uint8Ar
   return frame;
 }
 
-/** Builds the binary produce body from batches (the client side of `parseFrames`). */
+/** Builds a produce body from batches already encoded (the bench's ready-made batches, tests);
+ * the Producer encodes each batch into its frame instead (`encodeFrame`). */
 export function buildFrames(batches: ReadonlyArray<{ partition: number; bytes: Uint8Array }>): Uint8Array {
   const total = batches.reduce((n, b) => n + 4 + b.bytes.byteLength, 0);
   const out = new Uint8Array(total);

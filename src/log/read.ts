@@ -114,8 +114,9 @@ export class Reader {
    * moved, or an error), and every partition's answer goes back, empty or not. The partitions
    * share `maxSegmentsPerLocate`, so that the answer stays as small as a single one can be.
    * A partition's own failure (out of range, say) is its answer; the others still read.
-   * Segments of several partitions in one object (a produce request's) also get one GET of them
-   * all, `objects`: a consumer reading those partitions makes one GET where it made one each.
+   * Segments of several partitions in one object (a produce request's) also get a GET of them
+   * together, `objects` (one for each cluster of them in it, `shareObjects`): a consumer reading
+   * those partitions makes one GET where it made one each.
    */
   async locateMany(
     topic: TopicRecord,

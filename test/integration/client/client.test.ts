@@ -187,6 +187,23 @@ describe("the client SDK", () => {
     expect(rb?.timestamp).toBeLessThan(sentB + 300);
     expect(rc?.timestamp).toBe(1_000);
     await producer.close();
+
+    // A record that waits for buffer space (the first one's batch fills it and goes 500 ms later)
+    // is stamped and taken as it was at send: changes made to it after send do not reach it.
+    const waits = new Producer({ url: api.url, lingerMs: 500, bufferBytes: 100 });
+    const sentAt = Date.now();
+    const first = waits.send(topic, { value: "x".repeat(200) });
+    const record = { value: "before", headers: { h: "before" } };
+    const waiting = waits.send(topic, record);
+    record.value = "after";
+    record.headers.h = "after";
+    await Promise.all([first, waiting]);
+    const [, rw] = [...(await consumer.poll()), ...(await consumer.poll())];
+    expect(Buffer.from(rw?.value ?? []).toString()).toBe("before");
+    expect(rw?.headers.map((h) => Buffer.from(h.value ?? []).toString())).toEqual(["before"]);
+    expect(rw?.timestamp).toBeLessThan(sentAt + 300);
+    await waits.close();
+    consumer.close();
   });
   it("holds at most bufferBytes unsent, even for records sent all at once, and keeps their order", async () => {
     const admin = new Admin({ url: api.url });
@@ -210,15 +227,17 @@ describe("the client SDK", () => {
     const topic = uniqueName("unencodable");
     await admin.createTopic(topic, { partitions: 2 });
     const producer = new Producer({ url: api.url, lingerMs: 20 });
-    // Caught at send: only that record fails.
+    // Caught at send, as Kafka's serializers run in send: only that record fails, not its batch.
     const good = producer.send(topic, { value: "ok", partition: 0 });
     await expect(producer.send(topic, { value: "x", partition: 0, timestamp: 1.5 })).rejects.toMatchObject({ kind: "Invalid" });
-    // Found only when its batch is encoded (a header value no client should send): that batch fails.
-    const bad = producer.send(topic, { value: "y", partition: 1, headers: { h: 5 as never } });
-    await expect(bad).rejects.toBeInstanceOf(SeglogError);
+    const alsoGood = producer.send(topic, { value: "y0", partition: 1 });
+    await expect(producer.send(topic, { value: "y", partition: 1, headers: { h: 5 as never } })).rejects.toMatchObject({ kind: "Invalid", message: expect.stringMatching(/header "h" must be a string, bytes or null/) });
+    await expect(producer.send(topic, { value: 7 as never, partition: 1 })).rejects.toMatchObject({ kind: "Invalid" });
+    await expect(producer.send(topic, { key: {} as never, value: "k" })).rejects.toMatchObject({ kind: "Invalid" });
     expect((await good).offset).toBe(0);
-    // The idempotent producer's sequence for partition 1 did not move past the failed batch.
-    expect((await producer.send(topic, { value: "z", partition: 1 })).offset).toBe(0);
+    expect((await alsoGood).offset).toBe(0);
+    // The idempotent producer's sequence for partition 1 did not move past the refused records.
+    expect((await producer.send(topic, { value: "z", partition: 1 })).offset).toBe(1);
     await producer.close();
   });
 

@@ -74,7 +74,23 @@ describe("batch requests DynamoDB leaves partly unprocessed (fault injection)", 
     dynamo.destroy();
   });
 
-  it("gives up as Throttled (retriable) after 5 requests that each left some, having lost nothing", async () => {
+  it("gives up reading heads as Throttled (retriable) after 5 requests that each left some", async () => {
+    const { log } = testLog();
+    const { topic } = await log.createTopic({ name: uniqueName("unprocessed"), partitions: 8 });
+    const { dynamo } = testClients();
+    const registry = new Registry(dynamo, table);
+    const reading = takingOneItem(dynamo);
+    reading.times = Infinity;
+    await expect(registry.getHeads(topic.topicId, [0, 1, 2, 3, 4, 5, 6, 7])).rejects.toMatchObject({
+      kind: "Throttled",
+      retriable: true,
+      message: expect.stringMatching(/left 3 partition heads unprocessed, 5 times/),
+    });
+    expect(reading.requests).toBe(5);
+    dynamo.destroy();
+  });
+
+  it("gives up deleting as Throttled too, and what DynamoDB took is gone", async () => {
     const { dynamo } = testClients();
     const registry = new Registry(dynamo, table);
     const pk = uniqueName("unprocessed-items");

@@ -167,11 +167,10 @@ describe("encode → decode", () => {
     fc.assert(
       fc.property(batchInput, fc.integer({ min: 0, max: 2 ** 31 - 1 }), (input, partition) => {
         const frame = encodeFrame(partition, input);
-        expect(parseFrames(frame)).toEqual([{ partition, bytes: expect.anything() }]);
-        const [{ bytes }] = parseFrames(frame) as [{ bytes: Uint8Array }];
-        const alone = encodeRecordBatch(input);
+        const frames = parseFrames(frame);
+        expect(frames.map((f) => f.partition)).toEqual([partition]);
         // Compressed bytes are the same too: the codecs are deterministic.
-        expect(Buffer.from(bytes).equals(Buffer.from(alone))).toBe(true);
+        expect(Buffer.from(frames[0]?.bytes ?? []).equals(Buffer.from(encodeRecordBatch(input)))).toBe(true);
       }),
       { numRuns: 100 },
     );
