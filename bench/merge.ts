@@ -24,15 +24,20 @@ export interface MergeBenchResult {
   readonly mergeCalls: MergeCalls;
   readonly cleanupCalls: MergeCalls;
   /** The same number of batches written as the reference producer writes them: a batch of each
-   * of `partitions` partitions in every object, merged by one run. */
-  readonly shared: {
-    readonly partitions: number;
-    readonly objects: number;
-    readonly merges: number;
-    readonly segmentsMerged: number;
-    readonly mergeMs: number;
-    readonly mergeCalls: MergeCalls;
-  };
+   * of `partitions` partitions in every object, merged by one run; batches of one size, and of
+   * sizes that differ as keyed records' do, in segments of several runs each. */
+  readonly shared: readonly SharedMerge[];
+}
+
+export interface SharedMerge {
+  /** How the batches were written: their sizes and the topic's `segment.bytes`. */
+  readonly label: string;
+  readonly partitions: number;
+  readonly objects: number;
+  readonly merges: number;
+  readonly segmentsMerged: number;
+  readonly mergeMs: number;
+  readonly mergeCalls: MergeCalls;
 }
 
 export interface MergeCalls {
@@ -98,7 +103,11 @@ export async function runMergeBench(bench: BenchStack, sdk: SdkCalls, batches: n
   await callScope.run("maintenance", () => writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0 })); // the replaced copies go
   const cleanupCalls = callsOf(sdk.take()["maintenance"]);
   const after = await readAll();
-  const shared = await mergeShared(writer, sdk, batches);
+  const shared = [
+    await mergeShared(writer, sdk, batches, { label: "1 KB batches, segment.bytes 16 MiB", bytes: () => 1000 }),
+    await mergeShared(writer, sdk, batches, { label: "1 KB batches, segment.bytes 64 KiB", bytes: () => 1000, segmentBytes: 64 * 1024 }),
+    await mergeShared(writer, sdk, batches, { label: "batches of 300–1,800 bytes (as keyed records' differ), segment.bytes 64 KiB", bytes: unequalSizes(), segmentBytes: 64 * 1024 }),
+  ];
   const { bytes, ...afterCost } = after;
   const { bytes: _, ...beforeCost } = before;
   return {
@@ -116,19 +125,32 @@ export async function runMergeBench(bench: BenchStack, sdk: SdkCalls, batches: n
   };
 }
 
-/** Produces `batches` 1 KB batches over 10 partitions, a batch of each in every request (so in
- * every object), and merges them: how many GETs the merging run makes per object. */
-async function mergeShared(writer: Log, sdk: SdkCalls, batches: number): Promise<MergeBenchResult["shared"]> {
+/** Batch sizes from 300 to 1,800 bytes, the same every run (a fixed linear congruential sequence). */
+function unequalSizes(): () => number {
+  let state = 7;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return 300 + Math.floor((state / 2 ** 31) * 1500);
+  };
+}
+
+/** Produces `batches` batches over 10 partitions, a batch of each in every request (so in every
+ * object), and merges them: how many GETs the merging run makes per object. */
+async function mergeShared(
+  writer: Log,
+  sdk: SdkCalls,
+  batches: number,
+  how: { label: string; bytes: () => number; segmentBytes?: number },
+): Promise<SharedMerge> {
   const partitions = 10;
   const topic = `bench-merge-shared-${Date.now().toString(36)}`;
-  await writer.createTopic({ name: topic, partitions });
-  const value = Buffer.alloc(1000, 97);
+  await writer.createTopic({ name: topic, partitions, ...(how.segmentBytes === undefined ? {} : { config: { "segment.bytes": how.segmentBytes } }) });
   const objects = Math.floor(batches / partitions);
-  const request = () => writer.produceRecords(topic, Array.from({ length: partitions }, (_, partition) => ({ key: null, value, partition })));
+  const request = () => writer.produceRecords(topic, Array.from({ length: partitions }, (_, partition) => ({ key: null, value: Buffer.alloc(how.bytes(), 97), partition })));
   for (let i = 0; i < objects; i += 50) await Promise.all(Array.from({ length: Math.min(50, objects - i) }, request));
   sdk.take();
   const t0 = performance.now();
   const report = await callScope.run("maintenance", () => writer.runMaintenance({ topics: [topic], mergeAfterMs: 0, mergeGraceMs: 0, budgetMs: 600_000 }));
   const mergeMs = Math.round(performance.now() - t0);
-  return { partitions, objects, merges: report.merges, segmentsMerged: report.segmentsMerged, mergeMs, mergeCalls: callsOf(sdk.take()["maintenance"]) };
+  return { label: how.label, partitions, objects, merges: report.merges, segmentsMerged: report.segmentsMerged, mergeMs, mergeCalls: callsOf(sdk.take()["maintenance"]) };
 }

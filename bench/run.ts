@@ -109,7 +109,12 @@ const SUITES: Suite[] = [
         [`What merging ${result.segmentsMerged} segments into ${result.merges} asked of AWS`]: {
           "the merging run": calls(result.mergeCalls),
           "the run that removed the replaced segments": calls(result.cleanupCalls),
-          [`merging ${result.shared.segmentsMerged} segments of ${result.shared.partitions} partitions in ${result.shared.objects} shared objects into ${result.shared.merges} (${result.shared.mergeMs} ms)`]: calls(result.shared.mergeCalls),
+          ...Object.fromEntries(
+            result.shared.map((m) => [
+              `merging ${m.segmentsMerged} segments of ${m.partitions} partitions in ${m.objects} shared objects into ${m.merges}: ${m.label} (${m.mergeMs} ms)`,
+              calls(m.mergeCalls),
+            ]),
+          ),
         },
       };
       return { result, tables };
