@@ -501,7 +501,8 @@ export class Producer {
       }
       return;
     }
-    // A batch that cannot be encoded (a value of the wrong type) fails alone; the others go.
+    // A batch that cannot be encoded fails alone; the others go. (Its records' types were checked
+    // at send: what is left is the codec's own error.)
     batches = batches.filter((b) => {
       if (b.encoded) return true; // a retry resends the same bytes
       const sequence = id ? this.sequenceOf(topic, b) : undefined;
