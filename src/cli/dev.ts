@@ -22,6 +22,7 @@ export async function devCommand(args: string[]): Promise<number> {
     dynamo: { type: "string" },
     "maintenance-interval-ms": { type: "string" },
   });
+  if (values.url !== undefined) throw new UsageError("dev takes no --url: it serves the API itself (--port, default 8092)");
   const maintenanceIntervalMs = intArg(values["maintenance-interval-ms"], "maintenance-interval-ms") ?? 60_000;
   const port = intArg(values.port, "port") ?? 8092;
   const dynamo = values.dynamo ?? "auto";

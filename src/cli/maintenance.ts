@@ -15,6 +15,9 @@ export async function maintenanceCommand(args: string[]): Promise<number> {
     "budget-ms": { type: "string" },
     "merge-after-ms": { type: "string" },
   });
+  if (values.url !== undefined) {
+    throw new UsageError("maintenance takes no --url: it runs against the storage its environment names (AWS_ENDPOINT_URL_*, SEGLOG_TABLE, SEGLOG_BUCKET)");
+  }
   if (!values.once) throw new UsageError("maintenance runs with --once (seglog dev also runs it every minute)");
   const budgetMs = intArg(values["budget-ms"], "budget-ms", 1) ?? 60_000;
   const mergeAfterMs = intArg(values["merge-after-ms"], "merge-after-ms", 0);

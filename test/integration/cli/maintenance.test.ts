@@ -29,4 +29,13 @@ describe("seglog maintenance --once", () => {
     const consumed = await runCli(["consume", "--topic", topic, "--from-beginning", "--max-messages", "40"], { env });
     expect(consumed.stdout.trim().split("\n")).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i}`));
   });
+
+  it("refuses --url, which it would not use, with a usage error (as dev does)", async () => {
+    const maintenance = await runCli(["maintenance", "--once", "--url", api.url], { env: testEnv() });
+    expect(maintenance.code).toBe(2);
+    expect(maintenance.stderr).toMatch(/maintenance takes no --url: it runs against the storage its environment names/);
+    const dev = await runCli(["dev", "--url", api.url]);
+    expect(dev.code).toBe(2);
+    expect(dev.stderr).toMatch(/dev takes no --url/);
+  });
 });
