@@ -10,7 +10,7 @@ import { Producers } from "../storage/producers.ts";
 import { Registry, type TopicRecord } from "../storage/registry.ts";
 import { Appender, checkBatch, type AppendOutcome } from "./append.ts";
 import { Maintenance, type MaintenanceOptions, type MaintenanceReport } from "./maintenance.ts";
-import { DEFAULT_LOG_OPTIONS, checkedLogOptions, type LogOptions } from "./options.ts";
+import { checkedLogOptions, type LogOptions } from "./options.ts";
 import { Reader, type FetchRequest, type FetchResult, type PartitionWant } from "./read.ts";
 import { Topics, type AlterTopicInput, type CreateTopicInput } from "./topics.ts";
 

@@ -8,7 +8,7 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
-import { SeglogError, conflict } from "../core/errors.ts";
+import { conflict } from "../core/errors.ts";
 import {
   HEAD_SK,
   TOMBSTONE_PK,
