@@ -83,7 +83,10 @@ export function errorFromBody(err: unknown, options: Pick<SeglogErrorOptions, "r
 
 export const invalid = (message: string, code?: string): SeglogError =>
   new SeglogError("Invalid", message, code === undefined ? {} : { code });
-export const notFound = (message: string): SeglogError => new SeglogError("NotFound", message);
+export const notFound = (message: string, code?: string): SeglogError =>
+  new SeglogError("NotFound", message, code === undefined ? {} : { code });
+/** The code of a NotFound for a topic id whose heads are gone: the topic was deleted (Kafka's UNKNOWN_TOPIC_ID). */
+export const TOPIC_DELETED = "UnknownTopicId";
 export const conflict = (message: string, options: SeglogErrorOptions = {}): SeglogError =>
   new SeglogError("Conflict", message, options);
 export const fenced = (message: string, code?: string): SeglogError =>

@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
-import { invalid, notFound } from "../core/errors.ts";
+import { TOPIC_DELETED, invalid, isSeglogError, notFound } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import type { PartitionAnswer, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
@@ -148,15 +148,28 @@ export class Log {
     return this.producers.init(transactionalId);
   }
 
-  async fetch(topicName: string, partition: number, request: FetchRequest): Promise<FetchResult> {
-    const topic = await this.topics.withPartition(topicName, partition);
-    return this.reader.fetch(topic, partition, request);
+  fetch(topicName: string, partition: number, request: FetchRequest): Promise<FetchResult> {
+    return this.onPartition(topicName, partition, (topic) => this.reader.fetch(topic, partition, request));
   }
 
   /** A fetch answered with presigned segment URLs instead of bytes (`Reader.locate`). */
-  async locate(topicName: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
-    const topic = await this.topics.withPartition(topicName, partition);
-    return this.reader.locate(topic, partition, request);
+  locate(topicName: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
+    return this.onPartition(topicName, partition, (topic) => this.reader.locate(topic, partition, request));
+  }
+
+  /**
+   * Reads one partition of the topic as this instance knows it; if that topic id has been
+   * deleted since (its heads are gone), once more on the topic as it is now: NotFound if it is
+   * gone, the topic recreated under the name if there is one.
+   */
+  private async onPartition<T>(topicName: string, partition: number, read: (topic: TopicRecord) => Promise<T>): Promise<T> {
+    try {
+      return await read(await this.topics.withPartition(topicName, partition));
+    } catch (e) {
+      if (!isTopicDeleted(e)) throw e;
+      this.topics.forget(topicName);
+      return read(await this.topics.withPartition(topicName, partition));
+    }
   }
 
   /** `locate` for several partitions of one topic in one long poll (`Reader.locateMany`). A
@@ -171,8 +184,15 @@ export class Log {
     let topic = await this.topics.cached(topicName);
     const top = Math.max(...distinct);
     if (top >= topic.partitions) topic = await this.topics.get(topicName);
-    const known = wants.filter((w) => w.partition < topic.partitions);
-    const { partitions: answers, objects } = known.length === 0 ? { partitions: [], objects: [] } : await this.reader.locateMany(topic, known, request);
+    let known = wants.filter((w) => w.partition < topic.partitions);
+    let { partitions: answers, objects } = known.length === 0 ? { partitions: [], objects: [] } : await this.reader.locateMany(topic, known, request);
+    if (answers.some((a) => "error" in a && isTopicDeleted(a.error))) {
+      // The topic this instance knew was deleted: read the one under the name now, if any.
+      this.topics.forget(topicName);
+      topic = await this.topics.get(topicName);
+      known = wants.filter((w) => w.partition < topic.partitions);
+      ({ partitions: answers, objects } = known.length === 0 ? { partitions: [], objects: [] } : await this.reader.locateMany(topic, known, request));
+    }
     const partitions = wants.map(
       (w): PartitionAnswer =>
         answers.find((a) => a.partition === w.partition) ?? {
@@ -183,16 +203,19 @@ export class Log {
     return { partitions, objects };
   }
 
-  async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {
-    const topic = await this.topics.withPartition(topicName, partition);
-    if (spec === "earliest") {
-      const { head } = await this.reader.highWatermark(topic, partition);
-      return { offset: head.logStartOffset, timestamp: null };
-    }
-    if (spec === "latest") {
-      const { highWatermark } = await this.reader.highWatermark(topic, partition);
-      return { offset: highWatermark, timestamp: null };
-    }
-    return this.reader.offsetForTimestamp(topic, partition, spec.timestampMs);
+  offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {
+    return this.onPartition(topicName, partition, async (topic) => {
+      if (spec === "earliest") {
+        const { head } = await this.reader.highWatermark(topic, partition);
+        return { offset: head.logStartOffset, timestamp: null };
+      }
+      if (spec === "latest") {
+        const { highWatermark } = await this.reader.highWatermark(topic, partition);
+        return { offset: highWatermark, timestamp: null };
+      }
+      return this.reader.offsetForTimestamp(topic, partition, spec.timestampMs);
+    });
   }
 }
+
+const isTopicDeleted = (e: unknown): boolean => isSeglogError(e) && e.code === TOPIC_DELETED;

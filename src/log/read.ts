@@ -1,5 +1,5 @@
 import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/record-batch.ts";
-import { SeglogError, invalid, offsetOutOfRange } from "../core/errors.ts";
+import { SeglogError, TOPIC_DELETED, invalid, notFound, offsetOutOfRange } from "../core/errors.ts";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
 import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
@@ -316,9 +316,8 @@ export class Reader {
 
   private async head(topic: TopicRecord, partition: number): Promise<Head> {
     const head = await this.registry.getHead(topic.topicId, partition);
-    if (!head) {
-      throw new SeglogError("Internal", `Partition ${topic.name}-${partition} has no head`, { retriable: true });
-    }
+    // Heads go first when a topic is deleted (`Topics.delete`): this instance's copy of the topic is stale.
+    if (!head) throw notFound(`Topic '${topic.name}' (id ${topic.topicId}) was deleted`, TOPIC_DELETED);
     return head;
   }
 

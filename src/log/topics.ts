@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { invalid, notFound } from "../core/errors.ts";
+import { invalid, isSeglogError, notFound } from "../core/errors.ts";
 import {
   DEFAULT_TOPIC_CONFIG,
   parseTopicConfig,
@@ -44,7 +44,7 @@ export class Topics {
       createdAt: this.options.now(),
     };
     // Heads first: a crash before the topic item leaves unreachable heads, never a topic that cannot take writes.
-    await this.createHeads(topic.topicId, 0, partitions);
+    await this.registry.createHeads(topic.topicId, 0, partitions);
     await this.registry.putTopic(topic);
     this.remember(topic);
     return warning === undefined ? { topic } : { topic, warning };
@@ -107,27 +107,31 @@ export class Topics {
       config: { ...current.config, ...parseTopicConfig(input.config) },
       version: current.version + 1,
     };
-    await this.createHeads(current.topicId, current.partitions, partitions);
+    await this.registry.createHeads(current.topicId, current.partitions, partitions);
     await this.registry.putTopic(next, current.version);
     this.remember(next);
     return next;
   }
 
+  /**
+   * Tombstone (for maintenance to remove the data), the topic DELETING, then its heads gone: a
+   * function instance that still has the topic cached finds no head to reserve offsets on or
+   * read, re-reads the topic, and answers NotFound, or goes on with a topic recreated under the
+   * name. Of two deletes at once, the one that loses finds the topic gone.
+   */
   async delete(name: string): Promise<void> {
     const current = await this.get(name);
     await this.registry.putTombstone(current, this.options.now());
-    await this.registry.putTopic({ ...current, state: "DELETING", version: current.version + 1 }, current.version);
+    try {
+      await this.registry.putTopic({ ...current, state: "DELETING", version: current.version + 1 }, current.version);
+    } catch (e) {
+      if (isSeglogError(e) && e.code === "VersionMismatch") await this.get(name); // NotFound if another delete won
+      throw e;
+    }
     this.cache.delete(name);
+    await this.registry.deleteHeads(current.topicId, current.partitions);
   }
 
-  private async createHeads(topicId: string, from: number, to: number): Promise<void> {
-    const BATCH = 16;
-    for (let p = from; p < to; p += BATCH) {
-      const chunk = [];
-      for (let q = p; q < Math.min(to, p + BATCH); q++) chunk.push(this.registry.createHead(topicId, q));
-      await Promise.all(chunk);
-    }
-  }
 
   private remember(topic: TopicRecord): void {
     this.cache.set(topic.name, { topic, at: this.options.now() });

@@ -19,11 +19,15 @@ import {
   seqOfSegmentSk,
 } from "../core/keys.ts";
 import type { IndexEntry, SparsePoint } from "../core/read-committed.ts";
+import { mapConcurrent } from "../core/concurrency.ts";
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../core/topic-config.ts";
 import { OFFSET_INDEX } from "./table.ts";
 import { B, N, S, bin, num, reqNum, reqStr, str, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
 import { call, conditional, untilProcessed } from "./dynamo.ts";
+
+/** Writes in flight while a topic's heads are created or deleted (one per partition). */
+const HEAD_WRITES_IN_FLIGHT = 16;
 
 export interface TopicRecord {
   readonly name: string;
@@ -129,7 +133,13 @@ export class Registry {
 
   // ---- partition heads ----
 
-  async createHead(topicId: string, partition: number): Promise<void> {
+  /** Creates the heads of partitions `from` to `to − 1`, each once (a head that exists is kept). */
+  async createHeads(topicId: string, from: number, to: number): Promise<void> {
+    const partitions = Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+    await mapConcurrent(partitions, HEAD_WRITES_IN_FLIGHT, (p) => this.createHead(topicId, p));
+  }
+
+  private async createHead(topicId: string, partition: number): Promise<void> {
     await conditional(() =>
       this.dynamo.send(
         new PutItemCommand({
@@ -233,13 +243,28 @@ export class Registry {
 
   /** Deletes items by sort key in one partition key, 25 per request, retrying what DynamoDB left unprocessed. */
   async deleteItems(pk: string, sks: readonly string[]): Promise<void> {
-    for (let i = 0; i < sks.length; i += 25) {
-      const requests = sks.slice(i, i + 25).map((sk) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } }));
-      await untilProcessed(requests, "deletes", async (requests) => {
-        const out = await call(() => this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } })));
-        return (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
-      });
+    for (let i = 0; i < sks.length; i += 25) await this.deleteKeys(sks.slice(i, i + 25).map((sk) => ({ pk, sk })));
+  }
+
+  /**
+   * Deletes a topic's partition heads, so that no produce or fetch goes on under its id however
+   * long a function instance keeps it cached: their reads and reservations find no head.
+   */
+  async deleteHeads(topicId: string, partitions: number): Promise<void> {
+    const chunks: { pk: string; sk: string }[][] = [];
+    for (let p = 0; p < partitions; p += 25) {
+      chunks.push(Array.from({ length: Math.min(25, partitions - p) }, (_, i) => ({ pk: partitionPk(topicId, p + i), sk: HEAD_SK })));
     }
+    await mapConcurrent(chunks, HEAD_WRITES_IN_FLIGHT, (keys) => this.deleteKeys(keys));
+  }
+
+  /** One BatchWriteItem of at most 25 deletes, retrying what DynamoDB left unprocessed. */
+  private async deleteKeys(keys: readonly { pk: string; sk: string }[]): Promise<void> {
+    const requests = keys.map(({ pk, sk }) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } }));
+    await untilProcessed(requests, "deletes", async (requests) => {
+      const out = await call(() => this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } })));
+      return (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+    });
   }
 
   /** Sort keys under one partition key, a page at a time (for deleting a topic's items). */

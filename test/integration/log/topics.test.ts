@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SeglogError } from "../../../src/core/errors.ts";
+import { decodeStored } from "../../../src/log/read.ts";
 import { testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
@@ -82,6 +83,50 @@ describe("topics (the registry)", () => {
     const second = (await log.createTopic({ name, partitions: 1 })).topic;
     expect(second.topicId).not.toBe(first.topicId);
     expect((await log.describeTopic(name)).partitions[0]?.highWatermark).toBe(0);
+  });
+
+  it("leaves function instances that have the topic cached nothing to write to or read once it is deleted, and the name's new topic to go on with", async () => {
+    const b = (v: string) => Buffer.from(v, "utf8");
+    // Each Log is one function instance, keeping topics for a minute (the default is 5 s).
+    const instance = async (name: string) => {
+      const fn = testLog({ topicCacheMs: 60_000 }).log;
+      await fn.fetch(name, 0, { offset: 0, maxWaitMs: 0 });
+      return fn;
+    };
+    const gone = uniqueName("gone-cached");
+    await log.createTopic({ name: gone, partitions: 2 });
+    const writer = await instance(gone);
+    const readers = [await instance(gone), await instance(gone), await instance(gone)] as const;
+    await writer.produceRecords(gone, [{ key: null, value: b("old"), partition: 1 }]);
+    await log.deleteTopic(gone);
+    const [refused] = await writer.produceRecords(gone, [{ key: null, value: b("lost?"), partition: 0 }]);
+    expect(refused && "error" in refused ? refused.error.kind : refused).toBe("NotFound");
+    expect(await kindOf(readers[0].fetch(gone, 1, { offset: 0, maxWaitMs: 0 }))).toBe("NotFound");
+    expect(await kindOf(readers[1].offsetFor(gone, 1, "latest"))).toBe("NotFound");
+    expect(await kindOf(readers[2].locateMany(gone, [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], { maxWaitMs: 0 }))).toBe("NotFound");
+
+    const again = uniqueName("recreated-cached");
+    await log.createTopic({ name: again, partitions: 2 });
+    const stale = [await instance(again), await instance(again), await instance(again), await instance(again)] as const;
+    await stale[0].produceRecords(again, [{ key: null, value: b("old"), partition: 0 }]);
+    await log.deleteTopic(again);
+    await log.createTopic({ name: again, partitions: 1 });
+    expect(await stale[0].produceRecords(again, [{ key: null, value: b("new"), partition: 0 }])).toEqual([
+      { partition: 0, baseOffset: 0, lastOffset: 0, count: 1 },
+    ]);
+    const fetched = await stale[1].fetch(again, 0, { offset: 0, maxWaitMs: 0 });
+    expect(fetched.batches.flatMap((x) => [...decodeStored(x.bytes)].map((r) => Buffer.from(r.value ?? []).toString()))).toEqual(["new"]);
+    expect(await stale[2].offsetFor(again, 0, "latest")).toEqual({ offset: 1, timestamp: null });
+    const located = await stale[3].locateMany(again, [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], { maxWaitMs: 0 });
+    expect(located.partitions.map((p) => ("error" in p ? p.error.kind : p.nextOffset))).toEqual([1, "NotFound"]);
+    expect((await log.describeTopic(again)).partitions.map((p) => p.highWatermark)).toEqual([1]);
+  });
+
+  it("gives the loser of two deletes at once NotFound", async () => {
+    const name = uniqueName("deleted-twice");
+    await log.createTopic({ name, partitions: 3 });
+    const [a, c] = [testLog().log, testLog().log];
+    expect((await Promise.all([kindOf(a.deleteTopic(name)), kindOf(c.deleteTopic(name))])).sort()).toEqual(["NotFound", "ok"]);
   });
 
   it("reports unknown topics and partitions as NotFound", async () => {
