@@ -1,5 +1,5 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
+import { MAX_TIMESTAMP, loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { encodeFrame } from "../core/frames.ts";
 import { partitionForKey } from "../core/partitioner.ts";
@@ -103,7 +103,7 @@ function toBytes(v: string | Uint8Array | null | undefined, what: string, name?:
  * to the record afterwards do not reach it.
  */
 function recordInput(record: ProducerRecord): RecordInput {
-  if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= 2 ** 52)) {
+  if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= MAX_TIMESTAMP)) {
     throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
   }
   return {

@@ -1,3 +1,4 @@
+import { MAX_TIMESTAMP } from "../core/codec/record-batch.ts";
 import { invalid, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
 import { MAX_PARTITIONS_PER_FETCH, SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
@@ -11,6 +12,13 @@ import { errorResponse, type Route } from "./router.ts";
 
 /** The largest body a Lambda function accepts synchronously. */
 export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Lambda answers with at most 6 MB, counted on its own JSON, which carries the answer's JSON as a
+ * string (escaped again): a JSON fetch's records stop at 5 MiB of it, and `nextOffset` is where
+ * they stopped. Binary record values as `encoding=string` can take 6 bytes a byte (`\u0001`).
+ */
+const MAX_JSON_RECORDS_BYTES = 5 * 1024 * 1024;
 
 export interface LogContext {
   readonly log: Log;
@@ -179,7 +187,7 @@ function parseProduceBody(req: HttpRequest): ProduceRecord[] {
     if (!isObject(r)) throw invalid(`${where} must be an object`);
     onlyKeys(r, ["key", "value", "headers", "partition", "timestamp"], where);
     const partition = optionalInt(r["partition"], `${where}.partition`, 0, 2 ** 31 - 1);
-    const timestamp = optionalInt(r["timestamp"], `${where}.timestamp`, 0);
+    const timestamp = optionalInt(r["timestamp"], `${where}.timestamp`, 0, MAX_TIMESTAMP);
     return {
       key: bytesOf(r["key"], keyEncoding, `${where}.key`),
       value: bytesOf(r["value"], valueEncoding, `${where}.value`),
@@ -254,39 +262,51 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   if (accept.includes(SEGMENTS_MEDIA_TYPE)) {
     return { status: 200, headers: { "content-type": SEGMENTS_MEDIA_TYPE }, body: await log.locate(topic, partition, request) };
   }
+  // Checked before the long poll; the binary answer has no encoding.
+  const encoding = accept.includes("application/octet-stream") ? undefined : encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
   const result = await log.fetch(topic, partition, request);
   const positions = {
     "seglog-next-offset": String(result.nextOffset),
     "seglog-high-watermark": String(result.highWatermark),
     "seglog-log-start-offset": String(result.logStartOffset),
   };
-  if (accept.includes("application/octet-stream")) {
+  if (encoding === undefined) {
     const batches = result.batches.map((b) => b.bytes);
     return { status: 200, headers: positions, body: batches.length === 1 ? batches[0] : Buffer.concat(batches) };
   }
-  const encoding = encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
   const records = [];
-  for (const batch of result.batches) {
+  let nextOffset = result.nextOffset;
+  let bytes = 0;
+  read: for (const batch of result.batches) {
     for (const r of decodeStored(batch.bytes)) {
       if (r.offset < offset) continue;
-      records.push({
+      const record = {
         partition,
         offset: r.offset,
         timestamp: r.timestamp,
         key: r.key === null ? null : render(r.key, encoding === "json" ? "string" : encoding),
         value: r.value === null ? null : render(r.value, encoding),
         headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : Buffer.from(h.value).toString("utf8") })),
-      });
+      };
+      // What the record adds to Lambda's answer: its JSON, as a string within the answer's JSON.
+      const size = Buffer.byteLength(JSON.stringify(JSON.stringify(record))) - 1;
+      if (bytes + size > MAX_JSON_RECORDS_BYTES) {
+        if (records.length === 0) {
+          throw tooLarge(
+            `The record at offset ${r.offset} takes ${size} bytes in a JSON answer with encoding=${encoding}, over the ${MAX_JSON_RECORDS_BYTES} one can carry; ` +
+              "fetch it with Accept: application/octet-stream",
+          );
+        }
+        nextOffset = r.offset;
+        break read;
+      }
+      bytes += size;
+      records.push(record);
     }
   }
   return {
     status: 200,
-    body: {
-      records,
-      nextOffset: result.nextOffset,
-      highWatermark: result.highWatermark,
-      logStartOffset: result.logStartOffset,
-    },
+    body: { records, nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset },
   };
 }
 

@@ -49,7 +49,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
 async function serve(req: IncomingMessage, res: ServerResponse, options: LocalApiOptions): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = (req.method ?? "GET").toUpperCase();
-  const body = await readBody(req);
+  const body = await readBody(req, isText(req.headers["content-type"]) ? MAX_REQUEST_BYTES : MAX_BINARY_BODY_BYTES);
   const match = matchRoute(options.routes, method, url.pathname);
   const fn: FunctionName = match?.route.fn ?? "admin";
   const headers: Record<string, string> = {};
@@ -70,18 +70,29 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalAp
   send(res, await options.handlers[fn](event));
 }
 
+/**
+ * API Gateway hands Lambda a binary body in base64, and Lambda takes events of at most 6 MB: on
+ * AWS a binary body over 4.5 MiB never reaches Seglog. Here it is refused with TooLarge, so that
+ * what works locally works deployed (README: the SDK sends at most 4 MiB a request).
+ */
+const MAX_BINARY_BODY_BYTES = (MAX_REQUEST_BYTES / 4) * 3;
+
+/** Bodies API Gateway passes to Lambda as text, not base64. */
+const isText = (contentType: string | undefined) => contentType === undefined || /^\s*(text\/|application\/json)/i.test(contentType);
+
 /** The body, into one buffer of the declared length when there is one (no chunk list to join);
  * without one, a buffer that grows as chunks come (none for a request without a body). */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > MAX_REQUEST_BYTES) throw tooLarge(`Request body of ${declared} bytes exceeds ${MAX_REQUEST_BYTES}`);
+  const what = limit === MAX_REQUEST_BYTES ? "" : " (a binary body, which Lambda's 6 MB event carries in base64)";
+  if (declared > limit) throw tooLarge(`Request body of ${declared} bytes exceeds ${limit}${what}`);
   let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared >= 0 ? declared : 0);
   let size = 0;
   for await (const chunk of req) {
     const bytes = chunk as Buffer;
-    if (size + bytes.byteLength > MAX_REQUEST_BYTES) throw tooLarge(`Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+    if (size + bytes.byteLength > limit) throw tooLarge(`Request body exceeds ${limit} bytes${what}`);
     if (size + bytes.byteLength > body.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.min(MAX_REQUEST_BYTES, Math.max(64 * 1024, 2 * body.byteLength, size + bytes.byteLength)));
+      const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(64 * 1024, 2 * body.byteLength, size + bytes.byteLength)));
       body.copy(grown, 0, 0, size);
       body = grown;
     }

@@ -137,7 +137,7 @@ const INT32_MAX = 0x7fffffff;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 /** Keeps every timestamp delta a safe integer. */
-const MAX_TIMESTAMP = 2 ** 52;
+export const MAX_TIMESTAMP = 2 ** 52;
 
 const utf8 = new TextDecoder("utf-8");
 

@@ -42,6 +42,8 @@ describe("every bad input gets its status and error kind", () => {
     await expectError(post(records(topic), JSON.stringify({ valueEncoding: "base64", records: [{ value: "not base64!" }] })), 400, "Invalid");
     await expectError(post(records(topic), JSON.stringify({ valueEncoding: "utf16", records: [{ value: "x" }] })), 400, "Invalid");
     await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", headers: { h: 1 } }] })), 400, "Invalid");
+    const late = await expectError(post(records(topic), JSON.stringify({ records: [{ value: "a" }, { value: "b", timestamp: 2 ** 52 + 1 }] })), 400, "Invalid");
+    expect(jsonOf(late).error.message).toBe("records[1].timestamp must be an integer from 0 to 4503599627370496");
     await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: "ok", partitions: 0 }) })), 400, "Invalid");
     await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ partitions: 1 }) })), 400, "Invalid");
     await expectError(invoke("admin", v2Event("PATCH", `/v1/topics/${topic}`, { body: JSON.stringify({ partitions: 1 }) })), 400, "Invalid");
@@ -72,6 +74,35 @@ describe("every bad input gets its status and error kind", () => {
 
   it("offsets out of range → 416 OffsetOutOfRange", async () => {
     await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/1/records`, { query: { offset: "5" } })), 416, "OffsetOutOfRange");
+  });
+
+  it("a JSON fetch answer stays within Lambda's 6 MB: its records stop short, nextOffset says where; one record too large for it → 413 TooLarge", async () => {
+    const name = uniqueName("json-bytes");
+    await log.createTopic({ name, partitions: 1 });
+    // 0x01 bytes as encoding=string are "\u0001" each: 300 KB of them take 2.1 MB of Lambda's answer.
+    for (let i = 0; i < 4; i++) await log.produceRecords(name, [{ key: null, value: new Uint8Array(300_000).fill(i + 1) }]);
+    const fetchJson = (offset: number, query: Record<string, string> = {}) =>
+      invoke("fetch", v2Event("GET", `/v1/topics/${name}/partitions/0/records`, { query: { offset: String(offset), maxBytes: String(4 * 1024 * 1024), ...query } }));
+    const seen: number[] = [];
+    for (let offset = 0, answers = 0; offset < 4; answers++) {
+      const answer = await fetchJson(offset);
+      expect(answer.statusCode).toBe(200);
+      expect(Buffer.byteLength(JSON.stringify(answer))).toBeLessThan(6_000_000);
+      const body = jsonOf(answer) as { records: { offset: number; value: string }[]; nextOffset: number };
+      expect(body.records.every((r) => r.value === String.fromCharCode(r.offset + 1).repeat(300_000))).toBe(true);
+      seen.push(...body.records.map((r) => r.offset));
+      expect(body.nextOffset).toBe(offset + body.records.length);
+      offset = body.nextOffset;
+      expect(answers).toBeLessThan(4);
+    }
+    expect(seen).toEqual([0, 1, 2, 3]);
+    // In base64 (400 KB each) all four fit one answer.
+    expect((jsonOf(await fetchJson(0, { encoding: "base64" })) as { records: unknown[] }).records).toHaveLength(4);
+
+    await log.produceRecords(name, [{ key: null, value: new Uint8Array(900_000).fill(1) }]);
+    await expectError(fetchJson(4), 413, "TooLarge");
+    const binary = await invoke("fetch", v2Event("GET", `/v1/topics/${name}/partitions/0/records`, { query: { offset: "4" }, headers: { accept: "application/octet-stream" } }));
+    expect(binary.statusCode).toBe(200);
   });
 
   it("oversized batches → 413 TooLarge, and nothing is written", async () => {
@@ -149,14 +180,15 @@ describe("the local HTTP API", () => {
   });
   afterAll(() => api.close());
 
-  it("refuses a body over 6 MB with 413 TooLarge", async () => {
-    const res = await fetch(`${api.url}${records(topic)}`, {
-      method: "POST",
-      headers: { "content-type": "application/octet-stream" },
-      body: new Uint8Array(6 * 1024 * 1024 + 1),
-    });
-    expect(res.status).toBe(413);
-    expect(((await res.json()) as { error: { kind: string } }).error.kind).toBe("TooLarge");
+  it("refuses a JSON body over 6 MiB and a binary one over 4.5 MiB (6 MiB in base64, as Lambda gets it) with 413 TooLarge", async () => {
+    const send = async (contentType: string, bytes: number) => {
+      const res = await fetch(`${api.url}${records(topic)}`, { method: "POST", headers: { "content-type": contentType }, body: new Uint8Array(bytes) });
+      return { status: res.status, kind: ((await res.json()) as { error?: { kind: string } }).error?.kind };
+    };
+    expect(await send("application/json", 6 * 1024 * 1024 + 1)).toEqual({ status: 413, kind: "TooLarge" });
+    expect(await send("application/octet-stream", 4.5 * 1024 * 1024 + 1)).toEqual({ status: 413, kind: "TooLarge" });
+    // At the limit the body is read, and refused for what it holds (zeros are no frames).
+    expect(await send("application/octet-stream", 4.5 * 1024 * 1024)).toEqual({ status: 400, kind: "Invalid" });
   });
 
   it("reads a body sent in chunks with no declared length, and refuses one that grows past the limit", async () => {
