@@ -185,6 +185,7 @@ async function startS3rver(o: {
   log: (line: string) => void;
 }): Promise<Service> {
   const started = Date.now();
+  letS3rverPage();
   const S3rver = require("s3rver") as S3rverConstructor;
   // configureBuckets creates the bucket before listening, and leaves an existing one alone.
   const server = new S3rver({
@@ -205,6 +206,25 @@ async function startS3rver(o: {
       await server.close();
     },
   };
+}
+
+/**
+ * s3rver 3.7.1 encrypts its ListObjectsV2 continuation tokens with DES, which the OpenSSL 3 in
+ * Node 17+ no longer offers: every listing of more than 1,000 keys answered 500, and maintenance
+ * could not page through a prefix (deleting a topic's objects, collecting orphans). Its `des`
+ * ciphers become AES-128-CBC with the key and IV each written twice (16 bytes from s3rver's 8):
+ * the token stays opaque, and s3rver only ever deciphers its own. Nothing else asks for DES.
+ */
+function letS3rverPage(): void {
+  type Make = ((algorithm: unknown, key: Buffer, iv: Buffer, ...rest: unknown[]) => unknown) & { seglog?: true };
+  const crypto = require("node:crypto") as Record<"createCipheriv" | "createDecipheriv", Make>;
+  for (const name of ["createCipheriv", "createDecipheriv"] as const) {
+    const original = crypto[name];
+    if (original.seglog) continue;
+    const make = (algorithm: unknown, key: Buffer, iv: Buffer, ...rest: unknown[]) =>
+      algorithm === "des" ? original("aes-128-cbc", Buffer.concat([key, key]), Buffer.concat([iv, iv])) : original(algorithm, key, iv, ...rest);
+    crypto[name] = Object.assign(make, { seglog: true as const });
+  }
 }
 
 async function checkBucket(s3: S3Client, bucket: string): Promise<void> {

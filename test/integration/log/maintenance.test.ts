@@ -192,14 +192,14 @@ describe("maintenance", () => {
     await ctx.log.runMaintenance({ topics: others }); // leave no tombstones behind for other tests
   });
 
-  it("removes a deleted topic with 3 partitions and 1,000 segments, then its items and tombstone", async () => {
+  it("removes a deleted topic with 3 partitions and 1,050 segments (more than one S3 listing), then its items and tombstone", async () => {
     const ctx = testLog();
     const topic = uniqueName("gone");
     const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 3 });
-    for (let i = 0; i < 1000; i += 20) {
-      await Promise.all(Array.from({ length: 20 }, (_, j) => ctx.log.produceRecords(topic, [{ key: null, value: b(`r${i + j}`), partition: (i + j) % 3 }])));
+    for (let i = 0; i < 1050; i += 25) {
+      await Promise.all(Array.from({ length: 25 }, (_, j) => ctx.log.produceRecords(topic, [{ key: null, value: b(`r${i + j}`), partition: (i + j) % 3 }])));
     }
-    expect((await ctx.log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([334, 333, 333]);
+    expect((await ctx.log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([350, 350, 350]);
     await ctx.log.deleteTopic(topic);
     let runs = 0;
     while ((await ctx.log.runMaintenance({ topics: [topic], budgetMs: 60_000 })).topicsDeleted === 0 && runs++ < 5);
