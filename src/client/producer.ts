@@ -405,20 +405,37 @@ export class Producer {
     return state.sticky;
   }
 
-  /**
-   * Sends the batches that have waited `lingerMs` since their first record (Kafka's `linger.ms`
-   * is per batch), and sets the timer again for the oldest batch still open.
-   */
+  /** Sends the batches that have waited `lingerMs` (`pump`), and sets the timer again. */
   private lingerExpired(): void {
     this.timer = undefined;
-    const now = performance.now();
-    for (const [topic, state] of this.topics) {
-      for (const [partition, batch] of [...state.open]) if (batch.openedAt + this.lingerMs <= now + 1) this.seal(topic, state, partition);
-      this.pump(topic, state);
-    }
+    for (const [topic, state] of this.topics) this.pump(topic, state);
+    this.armTimer();
+  }
+
+  /**
+   * Sets the timer, if none is set, for the oldest open batch that can go when it has lingered:
+   * not one of a partition with a request in flight, which goes when that request is answered.
+   */
+  private armTimer(): void {
+    if (this.timer) return;
     let next = Number.POSITIVE_INFINITY;
-    for (const state of this.topics.values()) for (const b of state.open.values()) next = Math.min(next, b.openedAt + this.lingerMs);
+    for (const state of this.topics.values()) {
+      for (const [partition, b] of state.open) if (!state.inFlight.has(partition)) next = Math.min(next, b.openedAt + this.lingerMs);
+    }
     if (Number.isFinite(next)) this.timer = setTimeout(() => this.lingerExpired(), Math.max(0, next - performance.now()));
+  }
+
+  /**
+   * Seals the open batches that have waited `lingerMs` since their first record (Kafka's
+   * `linger.ms` is per batch), except where a request is in flight: as in Kafka's accumulator,
+   * such a batch takes records until it is full or can go, so that a partition whose requests
+   * take longer than records take to come sends fuller batches, not a queue of small ones.
+   */
+  private sealLingered(topic: string, state: TopicState): void {
+    const now = performance.now();
+    for (const [partition, batch] of [...state.open]) {
+      if (!state.inFlight.has(partition) && batch.openedAt + this.lingerMs <= now + 1) this.seal(topic, state, partition);
+    }
   }
 
   private seal(_topic: string, state: TopicState, partition: number): void {
@@ -439,6 +456,7 @@ export class Producer {
    * not sent tiny.)
    */
   private pump(topic: string, state: TopicState): void {
+    this.sealLingered(topic, state);
     for (;;) {
       const take: Pending[] = [];
       let bytes = 0;
@@ -466,6 +484,7 @@ export class Producer {
         this.sending.delete(p);
         for (const b of take) state.inFlight.delete(b.partition);
         this.pump(topic, state);
+        this.armTimer();
       });
       this.sending.add(p);
     }

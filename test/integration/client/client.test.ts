@@ -23,6 +23,8 @@ let noFetchOfSeveral: "dev" | "aws" | undefined;
 /** Bytes of each produce request's body, as API Gateway hands it over (base64). */
 const produceBodies: number[] = [];
 let failNextProduces = 0;
+/** While set, produce requests wait for it: a slow produce function. */
+let holdProduces: Promise<void> | undefined;
 let loseNextAnswers = 0;
 /** Fetches answered as a Seglog from before segment answers would: the Accept type ignored. */
 let oldServer = false;
@@ -48,6 +50,7 @@ beforeAll(async () => {
       if (headers["accept"] === SEGMENTS_MEDIA_TYPE) headers["accept"] = "application/json";
     }
     if (fn === "produce" && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
+      await holdProduces;
       produceRequests++;
       produceBodies.push(String((e as { body?: string }).body ?? "").length);
       if (failNextProduces > 0) {
@@ -162,6 +165,28 @@ describe("the client SDK", () => {
     const b = await second;
     expect(produceRequests - before).toBe(2);
     expect([a.offset, b.offset]).toEqual([0, 0]);
+    await producer.close();
+  });
+
+  it("gathers the records sent while a partition's request is in flight into one batch, as Kafka's accumulator does, not a queue of one-record batches", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("in-flight");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 0 });
+    let release = () => {};
+    holdProduces = new Promise<void>((r) => (release = r));
+    const before = produceRequests;
+    const sent = [producer.send(topic, { value: "0" })];
+    // Each of these comes after its predecessor's linger (0 ms) has run out.
+    for (let i = 1; i <= 30; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      sent.push(producer.send(topic, { value: String(i) }));
+    }
+    holdProduces = undefined;
+    release();
+    const offsets = (await Promise.all(sent)).map((m) => m.offset);
+    expect(offsets).toEqual(Array.from({ length: 31 }, (_, i) => i));
+    expect(produceRequests - before).toBe(2);
     await producer.close();
   });
 
