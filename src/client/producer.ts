@@ -66,7 +66,13 @@ interface Pending {
   /** Its frame of a produce request (the partition, then the RecordBatch), encoded once so that
    * retries resend the same bytes. */
   encoded?: Uint8Array;
+  /** An idempotent batch's sequences: its first, and the partition's next after it. */
+  sequences?: { readonly base: number; readonly next: number };
 }
+
+/** Errors the server gives before it claims any batch's sequences (docs/idempotent-producer.md):
+ * the request's checks, and a partition with no head. */
+const REFUSED_UNCLAIMED = new Set(["Invalid", "TooLarge", "NotFound"]);
 
 interface TopicState {
   partitions: number;
@@ -538,7 +544,10 @@ export class Producer {
       }
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
-      if (sequence !== undefined) this.sequences.set(sequenceKey(topic, b), sequence + b.records.length);
+      if (sequence !== undefined) {
+        b.sequences = { base: sequence, next: sequence + b.records.length };
+        this.sequences.set(sequenceKey(topic, b), b.sequences.next);
+      }
       b.records.length = 0; // the frame holds them now
       return true;
     });
@@ -570,6 +579,7 @@ export class Producer {
       } else if (result.error.retriable && ++batch.attempts < this.http.maxAttempts) {
         retry.push(batch);
       } else {
+        if (REFUSED_UNCLAIMED.has(result.error.kind)) this.unclaim(topic, batch);
         batch.deliveries.reject(result.error);
         this.release(batch);
       }
@@ -579,6 +589,17 @@ export class Producer {
       if (retry.some((b) => b.partition >= state.partitions)) await this.refresh(topic);
       state.ready.unshift(...retry);
     }
+  }
+
+  /**
+   * Gives a refused batch's sequences back, so that the partition's next batch takes them: the
+   * server never claimed them, and would refuse every later batch as out of order (Kafka's
+   * producer recovers the same way from a batch refused as too large). Only the partition's
+   * latest batch can be refused: the next is encoded once this one is answered.
+   */
+  private unclaim(topic: string, batch: Pending): void {
+    const key = sequenceKey(topic, batch);
+    if (batch.sequences && this.sequences.get(key) === batch.sequences.next) this.sequences.set(key, batch.sequences.base);
   }
 
   /** Sequences are given once, when a batch is first encoded; retries resend the same bytes. */

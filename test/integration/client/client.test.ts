@@ -387,6 +387,22 @@ describe("the client SDK", () => {
     expect((err as SeglogError).kind).toBe("TooLarge");
   });
 
+  it("goes on writing a partition after one of its batches was refused: the refused batch's sequences go to the next", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("refused-then-on");
+    await admin.createTopic(topic, { partitions: 1, config: { "max.message.bytes": 1024 } });
+    const producer = new Producer({ url: api.url, lingerMs: 0 });
+    expect((await producer.send(topic, { value: "a1" })).offset).toBe(0);
+    await expect(producer.send(topic, { value: "x".repeat(5000) })).rejects.toMatchObject({ kind: "TooLarge" });
+    expect((await producer.send(topic, { value: "a2" })).offset).toBe(1);
+    expect((await producer.send(topic, { value: "a3" })).offset).toBe(2);
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["a1", "a2", "a3"]);
+    await consumer.close();
+  });
+
   it.each(["storage", "api"] as const)("consumes with assign, seek and poll; resets by autoOffsetReset; reports lag (readFrom %s)", async (readFrom) => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("consume");
