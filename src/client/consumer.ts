@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { iterateBatches, decodeRecordBatch, recordsOf } from "../core/codec/record-batch.ts";
 import { SeglogError, invalid, isSeglogError } from "../core/errors.ts";
 import { positionAfter } from "../core/segment-locations.ts";
@@ -171,6 +172,10 @@ export class Consumer {
     const previous = new Map(this.assigned);
     this.assigned.clear();
     for (const p of partitions) {
+      if (!(Number.isSafeInteger(p.partition) && p.partition >= 0)) throw invalid(`A partition must be a whole number ≥ 0, not ${p.partition}`);
+      if (p.offset !== undefined) checkOffset(p.offset);
+    }
+    for (const p of partitions) {
       const tp = { topic: p.topic, partition: p.partition };
       const kept = previous.get(tpKey(tp));
       this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0 });
@@ -194,6 +199,8 @@ export class Consumer {
   async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
     const entry = this.assigned.get(tpKey(tp));
     if (!entry) throw invalid(`${tp.topic}-${tp.partition} is not assigned`);
+    if (typeof to === "number") checkOffset(to);
+    else if (to !== "earliest" && to !== "latest") throw invalid(`seek takes an offset, "earliest" or "latest", not ${JSON.stringify(to)}`);
     this.dropFetches(tpKey(tp));
     entry.position = typeof to === "number" ? to : (await this.admin.offsetFor(tp.topic, tp.partition, to)).offset;
     this.dropFetches(tpKey(tp)); // one a poll started while the offset was looked up
@@ -318,6 +325,9 @@ export class Consumer {
 
   private startFetch(key: string, tp: TopicPartition, from: number, after: Promise<boolean>, maxWaitMs: number, ahead: boolean): PendingFetch {
     const abort = new AbortController();
+    // Each of the fetch's segment reads in flight (`segmentReadsAtOnce`, 16) listens to it: not a
+    // leak for Node to warn of past its default of 10 listeners.
+    setMaxListeners(0, abort.signal);
     const ended = (outcome: Outcome): Outcome => {
       fetch.ended = abort.signal.aborted ? { fetched: undefined } : outcome;
       const fetched = "fetched" in fetch.ended ? fetch.ended.fetched : undefined;
@@ -434,4 +444,9 @@ export class Consumer {
     }
     e.position = (await this.admin.offsetFor(e.tp.topic, e.tp.partition, this.autoOffsetReset)).offset;
   }
+}
+
+/** An offset to read from: checked when it is given, not left to fail every later poll. */
+function checkOffset(offset: number): void {
+  if (!(Number.isSafeInteger(offset) && offset >= 0)) throw invalid(`An offset must be a whole number ≥ 0, not ${offset}`);
 }

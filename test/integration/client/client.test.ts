@@ -652,6 +652,46 @@ describe("the client SDK", () => {
     }
   });
 
+  it("refuses an offset that is no offset at assign and seek, and goes on reading from where it was", async () => {
+    const topic = uniqueName("bad-seek");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });
+    await testLog().log.produceRecords(topic, [{ key: null, value: Buffer.from("r0") }, { key: null, value: Buffer.from("r1") }]);
+    const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+    for (const offset of [-5, 1.5, Number.NaN]) {
+      expect(() => consumer.assign([{ topic, partition: 0, offset }])).toThrow(expect.objectContaining({ kind: "Invalid" }));
+    }
+    expect(() => consumer.assign([{ topic, partition: -1 }])).toThrow(expect.objectContaining({ kind: "Invalid" }));
+    consumer.assign([{ topic, partition: 0, offset: 1 }]);
+    for (const to of [-1, 1.5, Number.NaN, "soon" as "latest"]) {
+      await expect(consumer.seek({ topic, partition: 0 }, to)).rejects.toMatchObject({ kind: "Invalid" });
+    }
+    expect(consumer.position({ topic, partition: 0 })).toBe(1);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["r1"]);
+    consumer.close();
+  });
+
+  it("reads 16 shared segments at once for a partition without Node warning of a listener leak", async () => {
+    const topic = uniqueName("many-shared");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
+    const { log } = testLog();
+    for (let i = 0; i < 40; i++) await log.produceRecords(topic, [0, 1].map((partition) => ({ key: null, value: Buffer.from(`${i}`), partition })));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+      consumer.assign([0, 1].map((partition) => ({ topic, partition, offset: 0 })));
+      let read = 0;
+      for (let i = 0; i < 20 && read < 80; i++) read += (await consumer.poll()).length;
+      consumer.close();
+      expect(read).toBe(80);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it("reads the segments its partitions have in one object with one GET; a failed one fails each partition's read, retried as any (fault injection)", async () => {
     const topic = uniqueName("one-get");
     await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
