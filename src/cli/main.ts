@@ -15,6 +15,7 @@ Usage: seglog <command> [options]
 Commands:
   dev                 Run Seglog locally: DynamoDB Local (or dynalite), s3rver and the HTTP API
                         [--port 8092] [--data-dir DIR] [--dynamo auto|dynamodb-local|dynalite]
+                        [--maintenance-interval-ms MS (60000; 0 turns it off)]
   topics              Create, list, describe, alter and delete topics (like kafka-topics.sh)
                         --create --topic T [--partitions N] [--config k=v ...]
                         --list | --describe [--topic T] | --delete --topic T
@@ -44,6 +45,7 @@ Commands:
 
   maintenance --once  Abort stale reservations, apply retention, collect orphans, remove deleted
                         topics' data, once (needs the AWS_ENDPOINT_URL_* that 'seglog dev' prints)
+                        [--topic T] [--merge-after-ms MS] [--budget-ms MS (60000)]
 
 Options for every command:
   --url URL           The Seglog API (default: $SEGLOG_URL, else http://127.0.0.1:8092)
