@@ -3,8 +3,9 @@
  * narrow so that the service can be tested with a fake.
  */
 export interface TopicCatalog {
-  /** Current partition count; throws `NotFound` for an unknown topic. Partitions only grow. */
-  partitionsOf(topic: string): Promise<number>;
+  /** Current partition count (partitions only grow) and the topic's id, which a topic deleted and
+   * created again under the name does not keep; throws `NotFound` for an unknown topic. */
+  describe(topic: string): Promise<{ partitions: number; topicId: string }>;
   /** The next offset to be written (log end offset) of a partition. */
   highWatermark(topic: string, partition: number): Promise<bigint>;
   /** The first offset still in the log (after retention). */

@@ -12,8 +12,9 @@ export class LogTopicCatalog implements TopicCatalog {
     this.log = log;
   }
 
-  async partitionsOf(topic: string): Promise<number> {
-    return (await this.log.topics.get(topic)).partitions;
+  async describe(topic: string): Promise<{ partitions: number; topicId: string }> {
+    const { partitions, topicId } = await this.log.topics.get(topic);
+    return { partitions, topicId };
   }
 
   async highWatermark(topic: string, partition: number): Promise<bigint> {

@@ -203,7 +203,7 @@ export class GroupService {
   private readonly partitionCacheMs: number;
   private readonly now: () => number;
   private readonly newMemberId: () => string;
-  private readonly partitionCache = new Map<string, { count: number; at: number }>();
+  private readonly partitionCache = new Map<string, { count: number; topicId: string | undefined; at: number }>();
 
   constructor(options: GroupServiceOptions) {
     this.store = options.store;
@@ -319,9 +319,12 @@ export class GroupService {
     });
     const sequence = request.sequence === undefined ? null : checkInt(request.sequence, "sequence", 1);
     const now = this.now();
+    // Each checkpoint keeps the id of the topic it is in (`checkpointIn`).
+    await this.partitionCounts([...new Set(commits.map((c) => c.topic))], now);
     const partitions = await Promise.all(
       commits.map(async (c): Promise<PartitionOutcome> => {
-        const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence });
+        const topicId = this.partitionCache.get(c.topic)?.topicId;
+        const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence, ...(topicId === undefined ? {} : { topicId }) });
         const error = ok
           ? null
           : fenced(
@@ -369,7 +372,7 @@ export class GroupService {
         const lease = leases.get(leaseKey(ref));
         const logEndOffset =
           ref.partition < (counts.get(ref.topic) ?? 0) ? await this.highWatermarkOrNull(ref.topic, ref.partition) : null;
-        const committedOffset = lease?.checkpoint ?? null;
+        const committedOffset = this.committedOffset(lease);
         return {
           ...ref,
           owner: lease?.owner ?? null,
@@ -416,13 +419,13 @@ export class GroupService {
     const now = this.now();
     const snapshot = await this.store.readGroup(group);
     assertGroupEmpty(snapshot, now, this.takeoverMarginMs);
-    const n = await this.catalog.partitionsOf(topic);
+    const { partitions: n, topicId } = await this.catalog.describe(topic);
     const offsets = new Map<number, bigint>();
     await Promise.all(
       Array.from({ length: n }, async (_, p) => offsets.set(p, await this.resolveOffset(topic, p, to))),
     );
-    const previous = new Map(snapshot.leases.filter((l) => l.topic === topic).map((l) => [l.partition, l.checkpoint]));
-    const writes = planReset({ snapshot, topic, offsets, now, takeoverMarginMs: this.takeoverMarginMs });
+    const previous = new Map(snapshot.leases.filter((l) => l.topic === topic).map((l) => [l.partition, checkpointIn(l, topicId)]));
+    const writes = planReset({ snapshot, topic, topicId, offsets, now, takeoverMarginMs: this.takeoverMarginMs });
     if (!dryRun) await this.store.registerGroup(group, now);
     const partitions = await Promise.all(
       writes.map(async (w): Promise<ResetOutcome> => {
@@ -498,7 +501,13 @@ export class GroupService {
       assignment: [...leases.values()]
         .filter((l) => l.owner === memberId)
         .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
-        .map(toAssigned),
+        .map((lease) => ({
+          topic: lease.topic,
+          partition: lease.partition,
+          epoch: lease.epoch,
+          committedOffset: this.committedOffset(lease),
+          revoking: lease.revokeRequestedAt !== null,
+        })),
     };
   }
 
@@ -519,6 +528,11 @@ export class GroupService {
     }
   }
 
+  /** The lease's checkpoint in the topic of its name as last read (`partitionCounts`). */
+  private committedOffset(lease: LeaseState | undefined): bigint | null {
+    return checkpointIn(lease, lease === undefined ? undefined : this.partitionCache.get(lease.topic)?.topicId);
+  }
+
   private async partitionCounts(topics: readonly string[], now: number): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     await Promise.all(
@@ -528,14 +542,14 @@ export class GroupService {
           counts.set(topic, cached.count);
           return;
         }
-        let count: number;
+        let count = 0;
+        let topicId: string | undefined;
         try {
-          count = await this.catalog.partitionsOf(topic);
+          ({ partitions: count, topicId } = await this.catalog.describe(topic));
         } catch (error) {
           if (!(isSeglogError(error) && error.kind === "NotFound")) throw error;
-          count = 0;
         }
-        this.partitionCache.set(topic, { count, at: now });
+        this.partitionCache.set(topic, { count, topicId, at: now });
         counts.set(topic, count);
       }),
     );
@@ -569,14 +583,13 @@ function subscribedTopics(snapshot: GroupSnapshot, now: number): string[] {
   return [...new Set(snapshot.members.filter((m) => isLive(m, now)).flatMap((m) => m.topics))];
 }
 
-function toAssigned(lease: LeaseState): AssignedPartition {
-  return {
-    topic: lease.topic,
-    partition: lease.partition,
-    epoch: lease.epoch,
-    committedOffset: lease.checkpoint,
-    revoking: lease.revokeRequestedAt !== null,
-  };
+/** A lease's checkpoint, unless it was committed in an earlier topic of the name (deleted since):
+ * the topic there now starts as if the group had committed nothing, as Kafka drops a deleted
+ * topic's offsets. A checkpoint whose topic is not known (committed before ids were kept) counts. */
+function checkpointIn(lease: LeaseState | undefined, topicId: string | undefined): bigint | null {
+  if (lease === undefined || lease.checkpoint === null) return null;
+  const other = lease.checkpointTopicId !== undefined && topicId !== undefined && lease.checkpointTopicId !== topicId;
+  return other ? null : lease.checkpoint;
 }
 
 function unknownMember(group: string, memberId: string): SeglogError {

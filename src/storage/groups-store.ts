@@ -245,6 +245,8 @@ export class DynamoGroupStore implements GroupStore {
         setEpoch();
         sets.push(`${e.name("checkpoint")} = ${e.value({ N: change.checkpoint.toString() })}`);
         removes.push(e.name("owner"), e.name("pendingOwner"), e.name("revokeRequestedAt"), e.name("metadata"));
+        if (change.topicId === undefined) removes.push(e.name("checkpointTopicId"));
+        else sets.push(`${e.name("checkpointTopicId")} = ${e.value({ S: change.topicId })}`);
         break;
     }
     const expect = write.expect;
@@ -277,6 +279,7 @@ export class DynamoGroupStore implements GroupStore {
       `${e.name("updatedAt")} = ${e.value(N(commit.now))}`,
     ];
     if (commit.metadata !== null) sets.push(`${e.name("metadata")} = ${e.value({ S: commit.metadata })}`);
+    if (commit.topicId !== undefined) sets.push(`${e.name("checkpointTopicId")} = ${e.value({ S: commit.topicId })}`);
     let ordered = "";
     if (commit.sequence !== null) {
       // a late commit (lower sequence, same epoch) must not move the checkpoint back
@@ -284,7 +287,8 @@ export class DynamoGroupStore implements GroupStore {
       sets.push(`${seq} = ${e.value(N(commit.sequence))}`, `${seqEpoch} = ${epoch}`);
       ordered = ` AND (attribute_not_exists(${seq}) OR ${seqEpoch} <> ${epoch} OR ${seq} <= ${e.value(N(commit.sequence))})`;
     }
-    const update = `SET ${sets.join(", ")}` + (commit.metadata === null ? ` REMOVE ${e.name("metadata")}` : "");
+    const removes = [...(commit.metadata === null ? [e.name("metadata")] : []), ...(commit.topicId === undefined ? [e.name("checkpointTopicId")] : [])];
+    const update = `SET ${sets.join(", ")}` + (removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : "");
     const condition =
       `${e.name("owner")} = ${e.value({ S: commit.memberId })} AND ` +
       `${e.name("epoch")} = ${e.value(N(commit.epoch))}` +
@@ -409,6 +413,7 @@ function toLease(item: Item): LeaseState {
     owner: str(item, "owner") ?? null,
     epoch: reqNum(item, "epoch"),
     checkpoint: checkpoint === undefined ? null : BigInt(checkpoint),
+    ...(item["checkpointTopicId"]?.S === undefined ? {} : { checkpointTopicId: item["checkpointTopicId"].S }),
     metadata: str(item, "metadata") ?? null,
     pendingOwner: str(item, "pendingOwner") ?? null,
     revokeRequestedAt: num(item, "revokeRequestedAt") ?? null,

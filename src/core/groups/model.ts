@@ -25,6 +25,9 @@ export interface LeaseState {
   readonly epoch: number;
   /** Committed offset: the next offset to consume. */
   readonly checkpoint: bigint | null;
+  /** The id of the topic the checkpoint was committed in: a topic deleted and created again
+   * under the name has another, and the checkpoint is not its (absent: not known). */
+  readonly checkpointTopicId?: string;
   readonly metadata: string | null;
   /** The member the target gives this partition to while the owner is asked to revoke. */
   readonly pendingOwner: string | null;
@@ -56,7 +59,7 @@ export type LeaseChange =
   | { readonly type: "revoke"; readonly pendingOwner: string | null }
   | { readonly type: "unrevoke" }
   | { readonly type: "release" }
-  | { readonly type: "reset"; readonly checkpoint: bigint };
+  | { readonly type: "reset"; readonly checkpoint: bigint; readonly topicId?: string };
 
 /** One planned single-item conditional write on a lease. */
 export interface LeaseWrite extends PartitionRef {
@@ -72,6 +75,8 @@ export interface OffsetCommit extends PartitionRef {
   readonly offset: bigint;
   readonly metadata: string | null;
   readonly now: number;
+  /** The topic's id as the server knows it (see `LeaseState.checkpointTopicId`). */
+  readonly topicId?: string;
   /** Increases with each commit request of the member; null: not ordered (any commit at the epoch lands). */
   readonly sequence: number | null;
 }

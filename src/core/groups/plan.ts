@@ -124,6 +124,8 @@ export function planLeave(memberId: string, snapshot: GroupSnapshot, now: number
 export interface ResetPlanInput {
   readonly snapshot: GroupSnapshot;
   readonly topic: string;
+  /** The topic's id, kept with each checkpoint (`LeaseState.checkpointTopicId`). */
+  readonly topicId?: string;
   /** New committed offset per partition. */
   readonly offsets: ReadonlyMap<number, bigint>;
   readonly now: number;
@@ -144,7 +146,7 @@ export function planReset(input: ResetPlanInput): LeaseWrite[] {
       topic: input.topic,
       partition,
       expect: lease === undefined ? { exists: false } : { exists: true, owner: lease.owner, epoch: lease.epoch },
-      change: { type: "reset", checkpoint },
+      change: input.topicId === undefined ? { type: "reset", checkpoint } : { type: "reset", checkpoint, topicId: input.topicId },
       now: input.now,
     };
   });

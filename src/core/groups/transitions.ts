@@ -49,7 +49,7 @@ export function applyLeaseWrite(lease: LeaseState | undefined, write: LeaseWrite
       return { ...base, owner: null, epoch: base.epoch + 1, revokeRequestedAt: null, updatedAt: write.now };
     case "reset":
       return {
-        ...base,
+        ...withCheckpointTopic(base, change.topicId),
         owner: null,
         epoch: base.epoch + 1,
         checkpoint: change.checkpoint,
@@ -65,8 +65,13 @@ export function applyLeaseWrite(lease: LeaseState | undefined, write: LeaseWrite
 export function applyCommit(lease: LeaseState | undefined, commit: OffsetCommit): LeaseState | null {
   if (lease === undefined || lease.owner !== commit.memberId || lease.epoch !== commit.epoch) return null;
   const last = lease.commitSequence;
-  if (commit.sequence === null) return { ...lease, checkpoint: commit.offset, metadata: commit.metadata, updatedAt: commit.now };
+  const committed = { ...withCheckpointTopic(lease, commit.topicId), checkpoint: commit.offset, metadata: commit.metadata, updatedAt: commit.now };
+  if (commit.sequence === null) return committed;
   if (last !== undefined && last.epoch === commit.epoch && last.sequence > commit.sequence) return null;
-  const commitSequence = { epoch: commit.epoch, sequence: commit.sequence };
-  return { ...lease, checkpoint: commit.offset, metadata: commit.metadata, updatedAt: commit.now, commitSequence };
+  return { ...committed, commitSequence: { epoch: commit.epoch, sequence: commit.sequence } };
+}
+
+function withCheckpointTopic(lease: LeaseState, topicId: string | undefined): LeaseState {
+  const { checkpointTopicId: _, ...rest } = lease;
+  return topicId === undefined ? rest : { ...rest, checkpointTopicId: topicId };
 }

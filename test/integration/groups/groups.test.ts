@@ -211,6 +211,30 @@ describe("consumer groups on DynamoDB", () => {
     await service.leave(group, back.memberId);
   });
 
+  it("starts a topic deleted and created again under its name as if the group had committed nothing there, as Kafka drops a deleted topic's offsets", async () => {
+    const topic = uniqueName("recreated");
+    const group = uniqueName("g");
+    catalog.createTopic(topic, 2);
+    for (let p = 0; p < 2; p++) catalog.setOffsets(topic, p, 0n, 5n);
+    const before = await LoopMember.join(group, [topic]);
+    await service.commit(group, { memberId: before.memberId, offsets: [{ topic, partition: 0, epoch: before.epochOf(0), offset: 3n }] });
+    await before.leave();
+    const reset = await service.resetOffsets(group, { topic, to: { offset: 2n } });
+    expect(reset.partitions.map((p) => p.previousOffset)).toEqual([3n, null]);
+    expect((await service.describe(group)).partitions.map((p) => p.committedOffset)).toEqual([2n, 2n]);
+
+    catalog.deleteTopic(topic);
+    catalog.createTopic(topic, 2);
+    for (let p = 0; p < 2; p++) catalog.setOffsets(topic, p, 0n, 10n);
+    expect((await service.describe(group)).partitions.map((p) => [p.committedOffset, p.lag])).toEqual([[null, null], [null, null]]);
+    const after = await service.join(group, { topics: [topic] });
+    expect(after.assignment.map((a) => a.committedOffset)).toEqual([null, null]);
+    // What the group commits in the new topic counts, as ever.
+    await service.commit(group, { memberId: after.memberId, offsets: [{ topic, partition: 1, epoch: after.assignment[1]!.epoch, offset: 4n }] });
+    expect((await service.describe(group)).partitions.map((p) => p.committedOffset)).toEqual([null, 4n]);
+    await service.leave(group, after.memberId);
+  });
+
   it("keeps two groups on one topic independent", async () => {
     const topic = uniqueName("orders");
     const [g1, g2] = [uniqueName("g1"), uniqueName("g2")];

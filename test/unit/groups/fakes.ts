@@ -6,10 +6,12 @@ import type { TopicCatalog } from "../../../src/groups/catalog.ts";
  * at or after time t is ⌈t / 1000⌉.
  */
 export class FakeCatalog implements TopicCatalog {
-  private readonly topics = new Map<string, { partitions: number; start: Map<number, bigint>; end: Map<number, bigint> }>();
+  private readonly topics = new Map<string, { partitions: number; topicId: string; start: Map<number, bigint>; end: Map<number, bigint> }>();
+  private created = 0;
 
+  /** A topic with a fresh id, as one created again after a delete gets. */
   createTopic(topic: string, partitions: number): this {
-    this.topics.set(topic, { partitions, start: new Map(), end: new Map() });
+    this.topics.set(topic, { partitions, topicId: `${topic}-${++this.created}`, start: new Map(), end: new Map() });
     return this;
   }
 
@@ -26,8 +28,9 @@ export class FakeCatalog implements TopicCatalog {
     this.topic(topic).end.set(partition, end);
   }
 
-  async partitionsOf(topic: string): Promise<number> {
-    return this.topic(topic).partitions;
+  async describe(topic: string): Promise<{ partitions: number; topicId: string }> {
+    const { partitions, topicId } = this.topic(topic);
+    return { partitions, topicId };
   }
 
   async highWatermark(topic: string, partition: number): Promise<bigint> {
