@@ -1,8 +1,12 @@
 import { Admin } from "../client/admin.ts";
 import { Consumer, type ConsumedRecord, type TopicPartition } from "../client/consumer.ts";
 import { GroupConsumer } from "../client/group-consumer.ts";
+import { isSeglogError } from "../core/errors.ts";
 import { intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
+
+/** How often a consumer of all of a topic's partitions looks for partitions added since. */
+const NEW_PARTITIONS_CHECK_MS = 10_000;
 
 const text = (b: Uint8Array | null) => (b === null ? "null" : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8"));
 
@@ -46,8 +50,15 @@ export async function consumeCommand(args: string[]): Promise<number> {
   process.once("SIGTERM", stop);
   let count = 0;
   let lastRecordAt = Date.now();
+  let checkedAt = Date.now();
   try {
     while (!stopped && count < maxMessages) {
+      if (partition === undefined && Date.now() - checkedAt >= NEW_PARTITIONS_CHECK_MS) {
+        checkedAt = Date.now();
+        await readNewPartitions(consumer, topic).catch((e: unknown) => {
+          if (!(isSeglogError(e) && e.retriable)) throw e; // else looked for again next time
+        });
+      }
       const records = await consumer.poll({ maxWaitMs: 500 });
       for (const r of records) {
         if (count >= maxMessages) break;
@@ -63,6 +74,20 @@ export async function consumeCommand(args: string[]): Promise<number> {
   }
   process.stderr.write(`Processed a total of ${count} messages\n`);
   return 0;
+}
+
+/**
+ * Reads the partitions the topic has gained since, from their start: each of their records came
+ * after this consumer began. Kafka's console consumer subscribes, and finds them the same way
+ * when it next reads the topic's metadata.
+ */
+async function readNewPartitions(consumer: Consumer, topic: string): Promise<void> {
+  const have = consumer.assignment().length;
+  const { partitions } = await consumer.admin.describeTopic(topic);
+  if (partitions <= have) return;
+  const added = Array.from({ length: partitions - have }, (_, i) => ({ topic, partition: have + i }));
+  consumer.assign([...consumer.assignment(), ...added]);
+  for (const tp of added) await consumer.seek(tp, "earliest");
 }
 
 function format(r: ConsumedRecord, printKey: boolean, printOffset: boolean): string {

@@ -96,6 +96,30 @@ describe("the console CLI (README quick start)", () => {
     expect(code).toBe(0);
   });
 
+  it("reads the partitions a topic gains while it runs, from their start, as Kafka's console consumer does", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("grows");
+    await admin.createTopic(topic, { partitions: 1 });
+    const { log } = testLog();
+    await log.produceRecords(topic, [{ key: null, value: Buffer.from("first"), partition: 0 }]);
+    const child = spawn(process.execPath, [SEGLOG_BIN, "consume", "--topic", topic, "--print-offset", "--from-beginning", "--url", api.url], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    await until(() => stdout.includes("first"));
+    await admin.alterTopic(topic, { partitions: 3 });
+    await log.produceRecords(topic, [1, 2].map((partition) => ({ key: null, value: Buffer.from(`new${partition}`), partition })));
+    await until(() => stdout.includes("new1") && stdout.includes("new2"));
+    child.kill("SIGTERM");
+    expect(await closed).toBe(0);
+    expect(stdout.trim().split("\n").sort()).toEqual(["Partition:0\tOffset:0\tfirst", "Partition:1\tOffset:0\tnew1", "Partition:2\tOffset:0\tnew2"]);
+  }, 60_000);
+
   it("as a group member whose reader goes away, leaves the group as on Ctrl-C", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("piped");
