@@ -1,3 +1,4 @@
+import { MAX_REQUEST_BYTES } from "../client/producer.ts";
 import { estimateCosts, type CostAssumptions, type CostComparison, type SystemCost } from "../core/cost-model.ts";
 import { PRICES_READ_ON, PRICES_REGION } from "../core/pricing.ts";
 import { parseTopicConfig } from "../core/topic-config.ts";
@@ -54,6 +55,9 @@ export async function costCommand(args: string[]): Promise<number> {
   const batchesPerRequest = numberArg(values["batches-per-request"], "batches-per-request", 1);
   if (batchesPerRequest !== undefined && batchesPerRequest > (partitions ?? Math.max(1, Math.ceil(workload.mbPerSec)))) {
     throw new UsageError("--batches-per-request can be at most the number of partitions (one batch of each per request)");
+  }
+  if (batchesPerRequest !== undefined && batchesPerRequest > 1 && batchesPerRequest * workload.batchBytes > MAX_REQUEST_BYTES) {
+    throw new UsageError(`--batches-per-request × --batch-bytes can be at most ${MAX_REQUEST_BYTES}: the Producer sends at most that much in one request`);
   }
   const assumptions: Partial<CostAssumptions> = {
     ...(idempotence === undefined ? {} : { idempotent: idempotence === "true" }),

@@ -179,6 +179,9 @@ describe("seglog cost", () => {
     const tooMany = await runCli([...reference, "--batches-per-request", "11"]);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toMatch(/at most the number of partitions/);
+    const overRequest = await runCli([...reference, "--partitions", "100", "--batches-per-request", "17"]);
+    expect(overRequest.code).toBe(2);
+    expect(overRequest.stderr).toMatch(/at most 4194304: the Producer sends at most that much in one request/);
 
     // segment.bytes at most twice the batch: maintenance merges none of them, and then every run
     // reads an index item per retained batch, which costs more than the merges would.
