@@ -34,7 +34,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
   const print = (r: ConsumedRecord) => process.stdout.write(format(r, values["print-key"] === true, values["print-offset"] === true));
   if (values.group !== undefined) {
     if (partition !== undefined) throw new UsageError("--partition cannot be used with --group");
-    return consumeAsGroupMember({ url: values.url, readFrom, topic, group: values.group, start, maxMessages, timeoutMs, print });
+    return consumeAsGroupMember({ url: values.url, readFrom, topic, group: required(values.group, "group"), start, maxMessages, timeoutMs, print });
   }
   const consumer = new Consumer({ ...(values.url === undefined ? {} : { url: values.url }), autoOffsetReset: start, readFrom });
   if (partition === undefined) {

@@ -325,7 +325,7 @@ async function perfConsume(args: string[]): Promise<number> {
 
   const run = new ConsumeRun(messages, timeoutMs);
   const readyMs =
-    values.group === undefined ? await consumeDirectly(topic, clientOptions, run) : await consumeAsMember(topic, values.group, clientOptions, run);
+    values.group === undefined ? await consumeDirectly(topic, clientOptions, run) : await consumeAsMember(topic, required(values.group, "group"), clientOptions, run);
   const endMs = run.doneMs ?? run.lastRecordMs;
   if (!values["hide-header"]) say(CONSUME_HEADER);
   say(formatConsumeSummary({ startMs: run.startMs, endMs, bytes: run.bytes, messages: run.count, rebalanceMs: readyMs - run.startMs }));

@@ -47,7 +47,8 @@ export async function topicsCommand(args: string[]): Promise<number> {
       const topic = required(values.topic, "topic");
       if (partitions === undefined && config === undefined) throw new UsageError("--alter needs --partitions or --config");
       const t = await admin.alterTopic(topic, { ...(partitions ? { partitions } : {}), ...(config ? { config } : {}) });
-      out(`Altered topic ${t.name}: ${t.partitions} partitions.`);
+      const changed = Object.keys(config ?? {}).map((k) => `${k}=${String(t.config[k as keyof typeof t.config])}`);
+      out(`Altered topic ${t.name}: ${t.partitions} partition${t.partitions === 1 ? "" : "s"}${changed.length > 0 ? `; ${changed.join(",")}` : ""}.`);
       return 0;
     }
     case "delete": {

@@ -50,7 +50,9 @@ describe("the console CLI (README quick start)", () => {
     const described = await runCli(["topics", "--describe", "--topic", topic], { env });
     expect(described.stdout).toContain(`PartitionCount: 1\tConfigs: retention.ms=60000`);
     expect(described.stdout).toContain(`Partition: 0\tLogStartOffset: 0\tHighWatermark: 2`);
-    expect((await runCli(["topics", "--alter", "--topic", topic, "--partitions", "2"], { env })).code).toBe(0);
+    expect(await runCli(["topics", "--alter", "--topic", topic, "--partitions", "2"], { env })).toMatchObject({ code: 0, stdout: `Altered topic ${topic}: 2 partitions.\n` });
+    const retention = await runCli(["topics", "--alter", "--topic", topic, "--config", "retention.ms=120000"], { env });
+    expect(retention).toMatchObject({ code: 0, stdout: `Altered topic ${topic}: 2 partitions; retention.ms=120000.\n` });
     expect((await runCli(["topics", "--describe", "--topic", topic], { env })).stdout).toContain("PartitionCount: 2");
     const one = await runCli(["consume", "--topic", topic, "--partition", "0", "--offset", "1", "--max-messages", "1"], { env });
     expect(one.stdout).toBe("b\n");
@@ -66,6 +68,8 @@ describe("the console CLI (README quick start)", () => {
     const usage = await runCli(["topics", "--create"], { env });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("--topic is required");
+    const noGroup = await runCli(["consume", "--topic", "t", "--group", ""], { env });
+    expect(noGroup).toMatchObject({ code: 2, stderr: expect.stringContaining("--group is required") });
     const down = await runCli(["topics", "--list"], { env: { SEGLOG_URL: "http://127.0.0.1:9" } });
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split("\n")).toHaveLength(1);
