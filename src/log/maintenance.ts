@@ -458,6 +458,10 @@ export class Maintenance {
 
   /** Removes a deleted topic's objects and items in bounded pages; true once nothing is left. */
   private async deleteTopicData(t: { topicId: string; name: string; partitions: number }, outOfTime: () => boolean): Promise<boolean> {
+    // A delete writes the tombstone, then marks the topic DELETING: until then (or if that write
+    // failed) the topic is live, and its data stays.
+    const named = await this.registry.getTopic(t.name);
+    if (named?.topicId === t.topicId && named.state === "ACTIVE") return false;
     const prefix = `log/${t.name}/${t.topicId}/`;
     for (;;) {
       if (outOfTime()) return false;

@@ -316,7 +316,7 @@ export class Reader {
 
   private async head(topic: TopicRecord, partition: number): Promise<Head> {
     const head = await this.registry.getHead(topic.topicId, partition);
-    // Heads go first when a topic is deleted (`Topics.delete`): this instance's copy of the topic is stale.
+    // A deleted topic's heads are deleted (`Topics.delete`): this instance's copy of the topic is stale.
     if (!head) throw notFound(`Topic '${topic.name}' (id ${topic.topicId}) was deleted`, TOPIC_DELETED);
     return head;
   }

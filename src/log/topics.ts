@@ -7,6 +7,7 @@ import {
   validateTopicName,
   type TopicConfig,
 } from "../core/topic-config.ts";
+import { TOMBSTONE_PK } from "../core/keys.ts";
 import type { Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
 
@@ -125,6 +126,13 @@ export class Topics {
     try {
       await this.registry.putTopic({ ...current, state: "DELETING", version: current.version + 1 }, current.version);
     } catch (e) {
+      // Still ACTIVE under this id (an alter came first, or the write failed): the tombstone goes.
+      // One another delete wrote for the same id, which won, stays. (Maintenance also passes over
+      // the tombstone of a topic still ACTIVE under its id, should this fail too.)
+      const now = await this.registry.getTopic(name).catch(() => undefined);
+      if (now?.topicId === current.topicId && now.state === "ACTIVE") {
+        await this.registry.deleteItems(TOMBSTONE_PK, [current.topicId]).catch(() => undefined);
+      }
       if (isSeglogError(e) && e.code === "VersionMismatch") await this.get(name); // NotFound if another delete won
       throw e;
     }

@@ -82,7 +82,9 @@ export class Registry {
 
   /**
    * Writes a topic item. `expectedVersion` undefined means "create": the name must be free or
-   * held by a DELETING topic. Otherwise the stored version must match, like a znode's.
+   * held by a DELETING topic. Otherwise the stored version must match, like a znode's, and the
+   * topic id too: a topic deleted and created again under the name starts at version 1 again, and
+   * a write decided on the old one must not land on it.
    */
   async putTopic(topic: TopicRecord, expectedVersion?: number): Promise<void> {
     const creating = expectedVersion === undefined;
@@ -93,11 +95,11 @@ export class Registry {
           Item: topicToItem(topic),
           ConditionExpression: creating
             ? "attribute_not_exists(sk) OR #state = :deleting"
-            : "#version = :expected AND #state = :active",
+            : "#version = :expected AND #state = :active AND topicId = :id",
           ExpressionAttributeNames: creating ? { "#state": "state" } : { "#version": "version", "#state": "state" },
           ExpressionAttributeValues: creating
             ? { ":deleting": S("DELETING") }
-            : { ":expected": N(expectedVersion), ":active": S("ACTIVE") },
+            : { ":expected": N(expectedVersion), ":active": S("ACTIVE"), ":id": S(topic.topicId) },
         }),
       );
     } catch (e) {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { SeglogError } from "../../../src/core/errors.ts";
 import { decodeStored } from "../../../src/log/read.ts";
+import { QueryCommand } from "@aws-sdk/client-dynamodb";
+import { injectFaults, type RequestInfo } from "../../helpers/faults.ts";
 import { testLog } from "../../helpers/log.ts";
-import { uniqueName } from "../../helpers/stack.ts";
+import { testEnv, uniqueName } from "../../helpers/stack.ts";
+
+const table = testEnv()["SEGLOG_TABLE"] ?? "seglog";
+const itemOf = (r: RequestInfo) => (r.input["Item"] ?? {}) as Record<string, { S?: string } | undefined>;
 
 const { log } = testLog();
 
@@ -122,11 +127,54 @@ describe("topics (the registry)", () => {
     expect((await log.describeTopic(again)).partitions.map((p) => p.highWatermark)).toEqual([1]);
   });
 
+  it("leaves a topic whose delete lost to an alter as it was: its records, and no tombstone for maintenance to act on", async () => {
+    const name = uniqueName("delete-loses");
+    const { topic } = await log.createTopic({ name, partitions: 1 });
+    await log.produceRecords(name, [{ key: null, value: Buffer.from("kept") }]);
+    const deleter = testLog();
+    const isDeletingWrite = (r: RequestInfo) => r.command === "PutItemCommand" && itemOf(r)["state"]?.S === "DELETING";
+    const faults = injectFaults(deleter.dynamo, (r) => (isDeletingWrite(r) ? "hang-before" : undefined));
+    const deleting = kindOf(deleter.log.deleteTopic(name));
+    while (faults.held === 0) await new Promise((r) => setTimeout(r, 10));
+    // The tombstone is written and the topic still ACTIVE: maintenance leaves it alone.
+    expect((await log.runMaintenance({ topics: [name] })).topicsDeleted).toBe(0);
+    await log.alterTopic(name, { config: { "retention.ms": 120_000 } });
+    faults.releaseAll();
+    expect(await deleting).toBe("Conflict");
+    await log.runMaintenance({ topics: [name] });
+    const fetched = await log.fetch(name, 0, { offset: 0, maxWaitMs: 0 });
+    expect(fetched.batches.flatMap((x) => [...decodeStored(x.bytes)].map((r) => Buffer.from(r.value ?? []).toString()))).toEqual(["kept"]);
+    const tombstones = await deleter.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: "DELETED" } } }));
+    expect((tombstones.Items ?? []).map((i) => i["sk"]?.S)).not.toContain(topic.topicId);
+  });
+
+  it("refuses an alter decided on a topic that was deleted and created again under its name meanwhile", async () => {
+    const name = uniqueName("stale-alter");
+    await log.createTopic({ name, partitions: 1 });
+    const alterer = testLog();
+    const faults = injectFaults(alterer.dynamo, (r) => (r.command === "PutItemCommand" && itemOf(r)["pk"]?.S === "TOPIC" ? "hang-before" : undefined));
+    const altering = kindOf(alterer.log.alterTopic(name, { partitions: 2 }));
+    while (faults.held === 0) await new Promise((r) => setTimeout(r, 10));
+    await log.deleteTopic(name);
+    const { topic: again } = await log.createTopic({ name, partitions: 1 }); // version 1, as the old one was
+    await log.produceRecords(name, [{ key: null, value: Buffer.from("new") }]);
+    faults.releaseAll();
+    expect(await altering).toBe("Conflict");
+    const now = await log.describeTopic(name);
+    expect({ id: now.topic.topicId, partitions: now.topic.partitions, state: now.topic.state }).toEqual({ id: again.topicId, partitions: 1, state: "ACTIVE" });
+    expect(now.partitions.map((p) => p.highWatermark)).toEqual([1]);
+  });
+
   it("gives the loser of two deletes at once NotFound", async () => {
     const name = uniqueName("deleted-twice");
     await log.createTopic({ name, partitions: 3 });
-    const [a, c] = [testLog().log, testLog().log];
-    expect((await Promise.all([kindOf(a.deleteTopic(name)), kindOf(c.deleteTopic(name))])).sort()).toEqual(["NotFound", "ok"]);
+    const slow = testLog();
+    const faults = injectFaults(slow.dynamo, (r) => (r.command === "PutItemCommand" && itemOf(r)["state"]?.S === "DELETING" ? "hang-before" : undefined));
+    const losing = kindOf(slow.log.deleteTopic(name));
+    while (faults.held === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(await kindOf(testLog().log.deleteTopic(name))).toBe("ok");
+    faults.releaseAll();
+    expect(await losing).toBe("NotFound");
   });
 
   it("reports unknown topics and partitions as NotFound", async () => {
