@@ -323,8 +323,8 @@ export class GroupService {
     await this.partitionCounts([...new Set(commits.map((c) => c.topic))], now);
     const partitions = await Promise.all(
       commits.map(async (c): Promise<PartitionOutcome> => {
-        const topicId = this.partitionCache.get(c.topic)?.topicId;
-        const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence, ...(topicId === undefined ? {} : { topicId }) });
+        const topicId = this.partitionCache.get(c.topic)?.topicId ?? NO_TOPIC;
+        const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence, topicId });
         const error = ok
           ? null
           : fenced(
@@ -582,6 +582,10 @@ export class GroupService {
 function subscribedTopics(snapshot: GroupSnapshot, now: number): string[] {
   return [...new Set(snapshot.members.filter((m) => isLive(m, now)).flatMap((m) => m.topics))];
 }
+
+/** The topic id a commit keeps when the topic does not exist (deleted under the member, which
+ * commits on giving its partitions back): no topic created later has it. */
+const NO_TOPIC = "-";
 
 /** A lease's checkpoint, unless it was committed in an earlier topic of the name (deleted since):
  * the topic there now starts as if the group had committed nothing, as Kafka drops a deleted

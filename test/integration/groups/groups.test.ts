@@ -223,7 +223,11 @@ describe("consumer groups on DynamoDB", () => {
     expect(reset.partitions.map((p) => p.previousOffset)).toEqual([3n, null]);
     expect((await service.describe(group)).partitions.map((p) => p.committedOffset)).toEqual([2n, 2n]);
 
+    // A member that commits once the topic is gone (as the SDK does on giving partitions back).
+    const holder = await service.join(group, { topics: [topic] });
     catalog.deleteTopic(topic);
+    await service.commit(group, { memberId: holder.memberId, offsets: [{ topic, partition: 0, epoch: holder.assignment[0]!.epoch, offset: 7n }] });
+    await service.leave(group, holder.memberId);
     catalog.createTopic(topic, 2);
     for (let p = 0; p < 2; p++) catalog.setOffsets(topic, p, 0n, 10n);
     expect((await service.describe(group)).partitions.map((p) => [p.committedOffset, p.lag])).toEqual([[null, null], [null, null]]);
