@@ -30,6 +30,9 @@ export interface HttpCall {
   /** `segments`: a fetch answered with presigned segment URLs (the consumer's reads from S3). */
   readonly accept?: "json" | "binary" | "segments";
   readonly signal?: AbortSignal;
+  /** A produce: an error answer that carries each batch's result (`offsets`) is returned, not
+   * thrown, so that each batch is answered by its own error. */
+  readonly perBatch?: boolean;
 }
 
 export interface HttpReply {
@@ -100,7 +103,8 @@ export class SeglogHttp {
     } catch {
       json = undefined;
     }
-    if (!ok && res.status !== 207) throw errorFromReply(res, url, json, text);
+    const answersEachBatch = c.perBatch === true && Array.isArray((json as { offsets?: unknown } | undefined)?.offsets);
+    if (!ok && res.status !== 207 && !answersEachBatch) throw errorFromReply(res, url, json, text);
     return { status: res.status, header, json };
   }
 

@@ -560,6 +560,7 @@ export class Producer {
         method: "POST",
         path: `/v1/topics/${encodeURIComponent(topic)}/records`,
         bytes: frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames),
+        perBatch: true,
       });
       results = (reply.json as { offsets: ({ baseOffset: number } | { error: unknown })[] }).offsets.map((r) =>
         "error" in r
@@ -579,7 +580,8 @@ export class Producer {
       } else if (result.error.retriable && ++batch.attempts < this.http.maxAttempts) {
         retry.push(batch);
       } else {
-        if (REFUSED_UNCLAIMED.has(result.error.kind)) this.unclaim(topic, batch);
+        // Only a first attempt: one before it may have reached the server and claimed them.
+        if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
         batch.deliveries.reject(result.error);
         this.release(batch);
       }
@@ -595,7 +597,8 @@ export class Producer {
    * Gives a refused batch's sequences back, so that the partition's next batch takes them: the
    * server never claimed them, and would refuse every later batch as out of order (Kafka's
    * producer recovers the same way from a batch refused as too large). Only the partition's
-   * latest batch can be refused: the next is encoded once this one is answered.
+   * latest batch can be refused: the next is encoded once this one is answered. Not after a
+   * failed attempt of the batch, which may have landed: then the sequences stay taken.
    */
   private unclaim(topic: string, batch: Pending): void {
     const key = sequenceKey(topic, batch);

@@ -23,6 +23,9 @@ let noFetchOfSeveral: "dev" | "aws" | undefined;
 /** Bytes of each produce request's body, as API Gateway hands it over (base64). */
 const produceBodies: number[] = [];
 let failNextProduces = 0;
+/** Answers the next produce request instead of the produce function, once (undefined: the
+ * function answers it). */
+let answerNextProduce: (() => ApiGatewayResult | undefined) | undefined;
 /** While set, produce requests wait for it: a slow produce function. */
 let holdProduces: Promise<void> | undefined;
 let loseNextAnswers = 0;
@@ -53,6 +56,10 @@ beforeAll(async () => {
       await holdProduces;
       produceRequests++;
       produceBodies.push(String((e as { body?: string }).body ?? "").length);
+      const answer = answerNextProduce;
+      answerNextProduce = undefined;
+      const given = answer?.();
+      if (given) return given;
       if (failNextProduces > 0) {
         failNextProduces--;
         // What API Gateway answers when throttled: no Seglog body, a 503.
@@ -650,6 +657,47 @@ describe("the client SDK", () => {
     } finally {
       noFetchOfSeveral = undefined;
     }
+  });
+
+  it("answers each batch of a request that failed as a whole by its own error: a retriable one is retried, the others fail alone", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("each-own");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 50, initialBackoffMs: 1 });
+    // As the produce function answers when every batch failed: the first error's status, each batch's result beside it.
+    const refused = { kind: "Conflict", message: "Out of order sequence", retriable: false, code: "OutOfOrderSequence" };
+    const throttled = { kind: "Throttled", message: "Slow down", retriable: true };
+    answerNextProduce = () => ({
+      statusCode: 409,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ error: refused, offsets: [{ partition: 0, error: refused }, { partition: 1, error: throttled }] }),
+      isBase64Encoded: false,
+    });
+    const sent = [0, 1].map((partition) => producer.send(topic, { value: `p${partition}`, partition }).then((m) => m.offset, (e: SeglogError) => e.code));
+    expect(await Promise.all(sent)).toEqual(["OutOfOrderSequence", 0]);
+    await producer.close();
+  });
+
+  it("keeps a refused batch's sequences taken when an attempt before may have landed, so the next batch is not taken for it", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("landed-then-refused");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 0, initialBackoffMs: 1 });
+    // The first attempt lands and its answer is lost; the retry is refused as too large (as
+    // after max.message.bytes was lowered meanwhile).
+    loseNextAnswers = 1;
+    const tooLarge = { kind: "TooLarge", message: "Record batch exceeds the topic's max.message.bytes", retriable: false };
+    answerNextProduce = () => {
+      answerNextProduce = () => ({ statusCode: 413, headers: { "content-type": "application/json" }, body: JSON.stringify({ error: tooLarge }), isBase64Encoded: false });
+      return undefined;
+    };
+    await expect(producer.send(topic, { value: "a1" })).rejects.toMatchObject({ kind: "TooLarge" });
+    expect((await producer.send(topic, { value: "a2" })).offset).toBe(1);
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["a1", "a2"]);
+    consumer.close();
   });
 
   it("refuses an offset that is no offset at assign and seek, and goes on reading from where it was", async () => {
