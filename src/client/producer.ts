@@ -75,6 +75,8 @@ interface Pending {
 const REFUSED_UNCLAIMED = new Set(["Invalid", "TooLarge", "NotFound"]);
 
 interface TopicState {
+  /** The topic's id when last read: a topic deleted and created again under the name has another. */
+  topicId: string;
   partitions: number;
   /** The topic's `max.message.bytes`: no batch may grow past it. */
   maxBatchBytes: number;
@@ -572,6 +574,7 @@ export class Producer {
       results = batches.map(() => ({ error }));
     }
     const retry: Pending[] = [];
+    let topicMayHaveChanged = false;
     batches.forEach((batch, i) => {
       const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
       if ("baseOffset" in result) {
@@ -582,10 +585,13 @@ export class Producer {
       } else {
         // Only a first attempt: one before it may have reached the server and claimed them.
         if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
+        if (result.error.kind === "NotFound" || result.error.code === "OutOfOrderSequence") topicMayHaveChanged = true;
         batch.deliveries.reject(result.error);
         this.release(batch);
       }
     });
+    // Deleted, or deleted and created again (`refresh` then starts its sequences over).
+    if (topicMayHaveChanged) await this.refresh(topic).catch(() => undefined);
     if (retry.length > 0) {
       await sleep(this.http.backoffMs(Math.max(...retry.map((b) => b.attempts))));
       if (retry.some((b) => b.partition >= state.partitions)) await this.refresh(topic);
@@ -611,6 +617,10 @@ export class Producer {
     return this.sequences.get(sequenceKey(topic, batch)) ?? 0;
   }
 
+  private forgetSequences(topic: string): void {
+    for (const key of [...this.sequences.keys()]) if (key.startsWith(`${topic}\u0000`)) this.sequences.delete(key);
+  }
+
   private release(batch: Pending): void {
     batch.settled = true;
     this.buffered -= batch.bytes;
@@ -631,7 +641,10 @@ export class Producer {
         .then((d) => {
           const state =
             this.topics.get(topic) ??
-            { partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined, turn: Math.floor(Math.random() * 2 ** 30) };
+            { topicId: d.topicId, partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined, turn: Math.floor(Math.random() * 2 ** 30) };
+          // The topic was created again under its name: its partitions know this producer from sequence 0.
+          if (d.topicId !== state.topicId) this.forgetSequences(topic);
+          state.topicId = d.topicId;
           state.partitions = d.partitions;
           state.maxBatchBytes = d.config["max.message.bytes"];
           state.fetchedAt = Date.now();

@@ -700,6 +700,23 @@ describe("the client SDK", () => {
     consumer.close();
   });
 
+  it("starts its sequences over on a topic deleted and created again under its name: the batch in flight then fails, the next go", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("recreated-under");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 0 });
+    expect((await producer.send(topic, { value: "old" })).offset).toBe(0);
+    await admin.deleteTopic(topic);
+    await admin.createTopic(topic, { partitions: 1 });
+    await expect(producer.send(topic, { value: "lost" })).rejects.toMatchObject({ code: "OutOfOrderSequence" });
+    await producer.send(topic, { value: "new" });
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["new"]);
+    consumer.close();
+  });
+
   it("refuses an offset that is no offset at assign and seek, and goes on reading from where it was", async () => {
     const topic = uniqueName("bad-seek");
     await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });
