@@ -85,9 +85,14 @@ async function readNewPartitions(consumer: Consumer, topic: string): Promise<voi
   const have = consumer.assignment().length;
   const { partitions } = await consumer.admin.describeTopic(topic);
   if (partitions <= have) return;
-  const added = Array.from({ length: partitions - have }, (_, i) => ({ topic, partition: have + i }));
+  // Their start first, so that a failure here leaves them to the next look, not read from the end.
+  const added = await Promise.all(
+    Array.from({ length: partitions - have }, async (_, i) => {
+      const partition = have + i;
+      return { topic, partition, offset: (await consumer.admin.offsetFor(topic, partition, "earliest")).offset };
+    }),
+  );
   consumer.assign([...consumer.assignment(), ...added]);
-  for (const tp of added) await consumer.seek(tp, "earliest");
 }
 
 function format(r: ConsumedRecord, printKey: boolean, printOffset: boolean): string {

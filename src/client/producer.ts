@@ -219,6 +219,8 @@ export class Producer {
   private readonly topics = new Map<string, TopicState>();
   private readonly metadata = new Map<string, Promise<TopicState>>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (monotonic ms). */
+  private timerAt = Number.POSITIVE_INFINITY;
   private buffered = 0;
   private waiters: (() => void)[] = [];
   private sending = new Set<Promise<void>>();
@@ -328,7 +330,7 @@ export class Producer {
       this.seal(topic, state, partition);
       this.pump(topic, state);
     } else {
-      this.timer ??= setTimeout(() => this.lingerExpired(), this.lingerMs);
+      if (!this.timer) this.setTimer(performance.now() + this.lingerMs);
     }
     return delivered;
   }
@@ -416,21 +418,28 @@ export class Producer {
   /** Sends the batches that have waited `lingerMs` (`pump`), and sets the timer again. */
   private lingerExpired(): void {
     this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
     for (const [topic, state] of this.topics) this.pump(topic, state);
     this.armTimer();
   }
 
   /**
-   * Sets the timer, if none is set, for the oldest open batch that can go when it has lingered:
-   * not one of a partition with a request in flight, which goes when that request is answered.
+   * Sets the timer for the oldest open batch that can go when it has lingered, if it is not set
+   * that early already: not a batch of a partition with a request in flight, which goes when
+   * that request is answered.
    */
   private armTimer(): void {
-    if (this.timer) return;
     let next = Number.POSITIVE_INFINITY;
     for (const state of this.topics.values()) {
       for (const [partition, b] of state.open) if (!state.inFlight.has(partition)) next = Math.min(next, b.openedAt + this.lingerMs);
     }
-    if (Number.isFinite(next)) this.timer = setTimeout(() => this.lingerExpired(), Math.max(0, next - performance.now()));
+    if (Number.isFinite(next) && next < this.timerAt) this.setTimer(next);
+  }
+
+  private setTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.lingerExpired(), Math.max(0, at - performance.now()));
   }
 
   /**

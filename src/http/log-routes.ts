@@ -16,7 +16,7 @@ export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 /**
  * Lambda answers with at most 6 MB, counted on its own JSON, which carries the answer's JSON as a
  * string (escaped again): a JSON fetch's records stop at 5 MiB of it, and `nextOffset` is where
- * they stopped. Binary record values as `encoding=string` can take 6 bytes a byte (`\u0001`).
+ * they stopped. Binary record values as `encoding=string` can take 7 bytes a byte (`\\u0001`).
  */
 const MAX_JSON_RECORDS_BYTES = 5 * 1024 * 1024;
 
