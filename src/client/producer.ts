@@ -620,8 +620,8 @@ export class Producer {
     if (batch.sequences && this.sequences.get(key) === batch.sequences.next) this.sequences.set(key, batch.sequences.base);
   }
 
-  /** Sequences are given once, when a batch is first encoded; retries resend the same bytes. */
-  /** The base sequence of the partition's next batch. */
+  /** The base sequence of the partition's next batch. Sequences are given once, when a batch is
+   * first encoded; retries resend the same bytes. */
   private sequenceOf(topic: string, batch: Pending): number {
     return this.sequences.get(sequenceKey(topic, batch)) ?? 0;
   }

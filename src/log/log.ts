@@ -184,14 +184,16 @@ export class Log {
     let topic = await this.topics.cached(topicName);
     const top = Math.max(...distinct);
     if (top >= topic.partitions) topic = await this.topics.get(topicName);
-    let known = wants.filter((w) => w.partition < topic.partitions);
-    let { partitions: answers, objects } = known.length === 0 ? { partitions: [], objects: [] } : await this.reader.locateMany(topic, known, request);
+    const locate = (t: TopicRecord) => {
+      const known = wants.filter((w) => w.partition < t.partitions);
+      return known.length === 0 ? { partitions: [], objects: [] } : this.reader.locateMany(t, known, request);
+    };
+    let { partitions: answers, objects } = await locate(topic);
     if (answers.some((a) => "error" in a && isTopicDeleted(a.error))) {
       // The topic this instance knew was deleted: read the one under the name now, if any.
       this.topics.forget(topicName);
       topic = await this.topics.get(topicName);
-      known = wants.filter((w) => w.partition < topic.partitions);
-      ({ partitions: answers, objects } = known.length === 0 ? { partitions: [], objects: [] } : await this.reader.locateMany(topic, known, request));
+      ({ partitions: answers, objects } = await locate(topic));
     }
     const partitions = wants.map(
       (w): PartitionAnswer =>

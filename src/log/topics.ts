@@ -129,8 +129,8 @@ export class Topics {
       // Still ACTIVE under this id (an alter came first, or the write failed): the tombstone goes.
       // One another delete wrote for the same id, which won, stays. (Maintenance also passes over
       // the tombstone of a topic still ACTIVE under its id, should this fail too.)
-      const now = await this.registry.getTopic(name).catch(() => undefined);
-      if (now?.topicId === current.topicId && now.state === "ACTIVE") {
+      const stored = await this.registry.getTopic(name).catch(() => undefined);
+      if (stored?.topicId === current.topicId && stored.state === "ACTIVE") {
         await this.registry.deleteItems(TOMBSTONE_PK, [current.topicId]).catch(() => undefined);
       }
       if (isSeglogError(e) && e.code === "VersionMismatch") await this.get(name); // NotFound if another delete won
@@ -139,7 +139,6 @@ export class Topics {
     this.cache.delete(name);
     await this.registry.deleteHeads(current.topicId, current.partitions);
   }
-
 
   private remember(topic: TopicRecord): void {
     this.cache.set(topic.name, { topic, at: this.options.now() });
