@@ -13,9 +13,10 @@ import type { Reader } from "./read.ts";
 export interface MaintenanceOptions {
   /** Stop starting new work after this long. @default 60000 */
   readonly budgetMs?: number;
-  /** Objects no committed segment references are deleted once this old. Longer than the produce
-   * timeout plus the abort timeout, so that an object whose commit may still land is never taken.
-   * @default 900000 (15 min) */
+  /** Objects no committed segment references are deleted once this old, and a deleted topic's data
+   * once its delete is. Longer than the produce timeout plus the abort timeout, so that an object
+   * whose commit may still land is never taken, nor a batch that reserved its offsets before the
+   * delete and commits after it left behind. @default 900000 (15 min) */
   readonly orphanMinAgeMs?: number;
   /** The last run of small segments is merged once its newest is this old (a full run at once).
    * @default 600000 (10 min) */
@@ -162,8 +163,11 @@ export class Maintenance {
         });
       }
     }
-    // 25 at most per run, of the chosen topics' tombstones (however many others there are)
-    for (const t of (await this.registry.tombstones()).filter((x) => chosen(x.name)).slice(0, 25)) {
+    // 25 at most per run, of the chosen topics' tombstones old enough that no produce which
+    // reserved before the delete can still commit (however many others there are)
+    const deletedBefore = this.log.now() - this.orphanMinAgeMs;
+    const due = (await this.registry.tombstones()).filter((x) => chosen(x.name) && x.deletedAt <= deletedBefore);
+    for (const t of due.slice(0, 25)) {
       if (outOfTime()) report.incomplete = true;
       else await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
     }

@@ -287,8 +287,13 @@ export class Registry {
   }
 
   /** Deleted topics whose data is still to be removed (few: each goes once its data is gone). */
-  async tombstones(): Promise<{ topicId: string; name: string; partitions: number }[]> {
-    return (await this.allItems(TOMBSTONE_PK)).map((i) => ({ topicId: reqStr(i, "sk"), name: reqStr(i, "name"), partitions: reqNum(i, "partitions") }));
+  async tombstones(): Promise<{ topicId: string; name: string; partitions: number; deletedAt: number }[]> {
+    return (await this.allItems(TOMBSTONE_PK)).map((i) => ({
+      topicId: reqStr(i, "sk"),
+      name: reqStr(i, "name"),
+      partitions: reqNum(i, "partitions"),
+      deletedAt: reqNum(i, "deletedAt"),
+    }));
   }
 
   /** Every item under one partition key, read consistently, page by page. */

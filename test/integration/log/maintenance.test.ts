@@ -186,10 +186,31 @@ describe("maintenance", () => {
     const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 1 });
     await ctx.log.produceRecords(topic, [{ key: null, value: b("x") }]);
     await ctx.log.deleteTopic(topic);
-    expect((await ctx.log.runMaintenance({ topics: [topic] })).topicsDeleted).toBe(1);
+    expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0 })).topicsDeleted).toBe(1);
     expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
-    await ctx.log.runMaintenance({ topics: others }); // leave no tombstones behind for other tests
+    await ctx.log.runMaintenance({ topics: others, orphanMinAgeMs: 0 }); // leave no tombstones behind for other tests
+  });
+
+  it("keeps a deleted topic's data until a produce that reserved before the delete has committed, then removes all of it", async () => {
+    const ctx = testLog();
+    const topic = uniqueName("late");
+    const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 1 });
+    await ctx.log.produceRecords(topic, [{ key: null, value: b("before") }]);
+    const slow = testLog();
+    const held = injectFaults(slow.s3, (req) => (req.command === "PutObjectCommand" ? "hang-before" : undefined));
+    const late = slow.log.produceRecords(topic, [{ key: null, value: b("late") }]);
+    while (held.held === 0) await new Promise((r) => setTimeout(r, 10));
+    await ctx.log.deleteTopic(topic);
+    // A run now (the delete is younger than the produce timeout allows for) leaves the data.
+    expect((await ctx.log.runMaintenance({ topics: [topic] })).topicsDeleted).toBe(0);
+    held.releaseAll();
+    expect(await late).toMatchObject([{ partition: 0, baseOffset: 1 }]);
+    // Once the delete is old enough, everything goes: the late batch's object and item too.
+    expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0 })).topicsDeleted).toBe(1);
+    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
+    expect(await itemKeys(ctx, partitionPk(t.topicId, 0))).toEqual([]);
+    expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
   });
 
   it("removes a deleted topic with 3 partitions and 1,050 segments (more than one S3 listing), then its items and tombstone", async () => {
@@ -202,7 +223,7 @@ describe("maintenance", () => {
     expect((await ctx.log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([350, 350, 350]);
     await ctx.log.deleteTopic(topic);
     let runs = 0;
-    while ((await ctx.log.runMaintenance({ topics: [topic], budgetMs: 60_000 })).topicsDeleted === 0 && runs++ < 5);
+    while ((await ctx.log.runMaintenance({ topics: [topic], budgetMs: 60_000, orphanMinAgeMs: 0 })).topicsDeleted === 0 && runs++ < 5);
     expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
     for (let p = 0; p < 3; p++) expect(await itemKeys(ctx, partitionPk(t.topicId, p))).toEqual([]);
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);

@@ -137,11 +137,11 @@ describe("topics (the registry)", () => {
     const deleting = kindOf(deleter.log.deleteTopic(name));
     while (faults.held === 0) await new Promise((r) => setTimeout(r, 10));
     // The tombstone is written and the topic still ACTIVE: maintenance leaves it alone.
-    expect((await log.runMaintenance({ topics: [name] })).topicsDeleted).toBe(0);
+    expect((await log.runMaintenance({ topics: [name], orphanMinAgeMs: 0 })).topicsDeleted).toBe(0);
     await log.alterTopic(name, { config: { "retention.ms": 120_000 } });
     faults.releaseAll();
     expect(await deleting).toBe("Conflict");
-    await log.runMaintenance({ topics: [name] });
+    await log.runMaintenance({ topics: [name], orphanMinAgeMs: 0 });
     const fetched = await log.fetch(name, 0, { offset: 0, maxWaitMs: 0 });
     expect(fetched.batches.flatMap((x) => [...decodeStored(x.bytes)].map((r) => Buffer.from(r.value ?? []).toString()))).toEqual(["kept"]);
     const tombstones = await deleter.dynamo.send(new QueryCommand({ TableName: table, KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: "DELETED" } } }));
