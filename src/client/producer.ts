@@ -2,6 +2,7 @@ import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
 import { MAX_TIMESTAMP, loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { encodeFrame } from "../core/frames.ts";
+import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, sleep, type ClientOptions } from "./http.ts";
@@ -556,7 +557,7 @@ export class Producer {
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) {
-        b.sequences = { base: sequence, next: sequence + b.records.length };
+        b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length) };
         this.sequences.set(sequenceKey(topic, b), b.sequences.next);
       }
       b.records.length = 0; // the frame holds them now

@@ -39,6 +39,12 @@ export type Decision =
 
 export const HISTORY_SIZE = 5;
 
+/** Sequences are int32 and wrap to 0 past 2^31 − 1, as Kafka's (`DefaultRecordBatch.incrementSequence`). */
+export const nextSequence = (sequence: number, by: number): number => (sequence + by) % 2 ** 31;
+
+/** How many records a claimed batch holds, its sequences perhaps wrapped. */
+export const claimedRecords = (c: ClaimedBatch): number => nextSequence(c.l, 2 ** 31 - c.b) + 1;
+
 export function decide(state: ProducerState | undefined, batch: BatchIdentity): Decision {
   if (!state) return batch.baseSeq === 0 ? { action: "claim" } : { action: "out-of-order", expected: 0 };
   if (state.epoch > batch.epoch) return { action: "fenced", epoch: state.epoch };

@@ -1,6 +1,6 @@
 import { decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
 import { SeglogError, conflict, fenced, invalid, isSeglogError, notFound, tooLarge } from "../core/errors.ts";
-import { decide, type ClaimedBatch } from "../core/idempotence.ts";
+import { claimedRecords, decide, nextSequence, type ClaimedBatch } from "../core/idempotence.ts";
 import { segmentObjectKey, sharedObjectKey } from "../core/keys.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
@@ -64,7 +64,7 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
     throw invalid("Record offset deltas must be 0..n-1 in order", "CorruptRecord");
   }
   const producerId = Number(batch.producerId);
-  if (producerId >= 0 && (batch.producerEpoch < 0 || batch.baseSequence < 0 || batch.baseSequence + n - 1 > 2 ** 31 - 1)) {
+  if (producerId >= 0 && (batch.producerEpoch < 0 || batch.baseSequence < 0)) {
     throw invalid("An idempotent batch needs a producer epoch and a base sequence ≥ 0", "InvalidProducerFields");
   }
   return {
@@ -245,7 +245,7 @@ export class Appender {
     if (batch.producerId >= 0) {
       let earlier: ClaimedBatch | undefined;
       try {
-        earlier = await this.claim(topicId, partition, batch, { e: batch.producerEpoch, b: batch.baseSequence, l: batch.baseSequence + batch.records - 1, o: baseOffset, q: seq });
+        earlier = await this.claim(topicId, partition, batch, { e: batch.producerEpoch, b: batch.baseSequence, l: nextSequence(batch.baseSequence, batch.records - 1), o: baseOffset, q: seq });
       } catch (e) {
         await writeSettled;
         throw e;
@@ -340,7 +340,7 @@ export class Appender {
 
   /** Aborts one claimed reservation, with its exact offset range. */
   private abort(topicId: string, partition: number, c: ClaimedBatch): Promise<boolean> {
-    return this.abortRange(topicId, partition, c.q, c.o, c.l - c.b + 1);
+    return this.abortRange(topicId, partition, c.q, c.o, claimedRecords(c));
   }
 
   private abortRange(topicId: string, partition: number, seq: number, base: number, count: number): Promise<boolean> {

@@ -5,7 +5,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
-import { HISTORY_SIZE, type ClaimedBatch, type ProducerState } from "../core/idempotence.ts";
+import { HISTORY_SIZE, nextSequence, type ClaimedBatch, type ProducerState } from "../core/idempotence.ts";
 import { partitionPk } from "../core/keys.ts";
 import { N, S, num, reqNum, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
@@ -97,7 +97,7 @@ export class Producers {
           UpdateExpression: `SET ${shifts.join(", ")}, pend = :pend, #next = :next, epoch = :e`,
           ConditionExpression: condition,
           ExpressionAttributeNames: { "#next": "next" },
-          ExpressionAttributeValues: { ":nul": NULL, ":pend": batchValue(batch), ":next": N(batch.l + 1), ":e": N(batch.e), ":b": N(batch.b) },
+          ExpressionAttributeValues: { ":nul": NULL, ":pend": batchValue(batch), ":next": N(nextSequence(batch.l, 1)), ":e": N(batch.e), ":b": N(batch.b) },
         }),
       ),
     );

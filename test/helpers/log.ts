@@ -1,5 +1,6 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { partitionPk } from "../../src/core/keys.ts";
 import { LogTopicCatalog } from "../../src/groups/log-catalog.ts";
 import { GroupService, type GroupServiceOptions } from "../../src/groups/service.ts";
 import { routes, type AppContext } from "../../src/http/app.ts";
@@ -20,6 +21,21 @@ export function testLog(options: Partial<LogOptions> = {}): { log: Log; dynamo: 
   const env = testEnv();
   const log = new Log({ dynamo, s3, bucket: env["SEGLOG_BUCKET"] ?? "seglog", table: env["SEGLOG_TABLE"] ?? "seglog" }, options);
   return { log, dynamo, s3 };
+}
+
+/** Moves a producer's next sequence on a partition, as if it had sent that many records there:
+ * how a test reaches the sequences' wrap past 2^31 − 1 without sending 2^31 records. */
+export async function setNextSequence(dynamo: DynamoDBClient, topicId: string, partition: number, producerId: number, next: number): Promise<void> {
+  await dynamo.send(
+    new UpdateItemCommand({
+      TableName: testEnv()["SEGLOG_TABLE"] ?? "seglog",
+      Key: { pk: { S: partitionPk(topicId, partition) }, sk: { S: `PR#${producerId}` } },
+      UpdateExpression: "SET #next = :n",
+      ConditionExpression: "attribute_exists(sk)",
+      ExpressionAttributeNames: { "#next": "next" },
+      ExpressionAttributeValues: { ":n": { N: String(next) } },
+    }),
+  );
 }
 
 /** A fetch read as a consumer reading from S3 reads it: the segments `log.locate` names, each

@@ -6,7 +6,7 @@ import { routes } from "../../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../../src/http/event.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
-import { handlersFor, testLog } from "../../helpers/log.ts";
+import { handlersFor, setNextSequence, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 import { connectionFailed, interceptS3Gets, never, s3Error } from "../../helpers/transport.ts";
 
@@ -407,6 +407,28 @@ describe("the client SDK", () => {
     const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 0 });
     consumer.assign([{ topic, partition: 0, offset: 0 }]);
     expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["a1", "a2", "a3"]);
+    await consumer.close();
+  });
+
+  it("goes on past sequence 2^31 − 1, wrapping to 0 as Kafka's producer does", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("wrap");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 20 });
+    expect((await producer.send(topic, { value: "first" })).offset).toBe(0);
+    // As if it had sent 2^31 − 3 records to the partition since: the server's state and its own.
+    const max = 2 ** 31 - 1;
+    const { log, dynamo } = testLog();
+    const { producerId } = await (producer as unknown as { identity: Promise<{ producerId: number }> }).identity;
+    await setNextSequence(dynamo, (await log.describeTopic(topic)).topic.topicId, 0, producerId, max - 1);
+    (producer as unknown as { sequences: Map<string, number> }).sequences.set(`${topic}\u00000`, max - 1);
+    const across = await Promise.all(["max-1", "max", "0"].map((value) => producer.send(topic, { value })));
+    expect(across.map((r) => r.offset)).toEqual([1, 2, 3]);
+    expect((await producer.send(topic, { value: "1" })).offset).toBe(4);
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["first", "max-1", "max", "0", "1"]);
     await consumer.close();
   });
 

@@ -5,7 +5,7 @@ import { buildFrames } from "../../../src/core/frames.ts";
 import type { Log, ProduceResult } from "../../../src/log/log.ts";
 import { decodeStored } from "../../../src/log/read.ts";
 import { injectFaults, stepOf, type Fault } from "../../helpers/faults.ts";
-import { countCalls, handlersFor, jsonOf, testLog, v2Event } from "../../helpers/log.ts";
+import { countCalls, handlersFor, jsonOf, setNextSequence, testLog, v2Event } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
 const abortTimeoutMs = 800;
@@ -84,6 +84,22 @@ describe("idempotent producer", () => {
     expect((await readAll(log, topic, 0)).map(([, v]) => v)).toEqual(["x", "old", "new"]);
     const unknown = await log.produceFrames(topic, [{ partition: 0, bytes: batch(987654321, 0, 0, ["?"]) }]).catch((e: unknown) => e);
     expect((unknown as SeglogError).code).toBe("UnknownProducerId");
+  });
+
+  it("wraps sequences past 2^31 − 1 to 0, as Kafka's do: a batch across the wrap, the batch after it, and a duplicate of the first", async () => {
+    const { log, dynamo } = testLog();
+    const topic = uniqueName("wrap");
+    const { topic: t } = await log.createTopic({ name: topic, partitions: 1 });
+    const p = await log.initProducer();
+    ok((await log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["first"]) }]))[0]);
+    const max = 2 ** 31 - 1;
+    await setNextSequence(dynamo, t.topicId, 0, p.producerId, max - 1);
+    const across = batch(p.producerId, p.epoch, max - 1, ["max-1", "max", "0"]);
+    expect(ok((await log.produceFrames(topic, [{ partition: 0, bytes: across }]))[0])).toMatchObject({ baseOffset: 1, lastOffset: 3 });
+    expect(ok((await log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, 1, ["1"]) }]))[0])).toMatchObject({ baseOffset: 4 });
+    const again = ok((await log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, max - 1, ["max-1", "max", "0"]) }]))[0]);
+    expect(again).toMatchObject({ baseOffset: 1, lastOffset: 3 });
+    expect(await readAll(log, topic, 0)).toEqual([[0, "first"], [1, "max-1"], [2, "max"], [3, "0"], [4, "1"]]);
   });
 
   it("costs one claim write per batch on top of reserve and commit (and one PUT per request); a registry read per request only for transactional ids", async () => {
