@@ -95,9 +95,9 @@ export class Topics {
     let partitions = current.partitions;
     if (input.partitions !== undefined) {
       partitions = validatePartitionCount(input.partitions);
-      if (partitions < current.partitions) {
+      if (partitions <= current.partitions) {
         throw invalid(
-          `Topic '${name}' has ${current.partitions} partitions; the count can only grow`,
+          `Topic '${name}' has ${current.partitions} partitions; ${partitions} would not be an increase (the count can only grow)`,
           "InvalidPartitions",
         );
       }

@@ -64,7 +64,7 @@ describe("topics (the registry)", () => {
     expect((await log.createTopic({ name: max, partitions: 1 })).topic.name).toHaveLength(249);
   });
 
-  it("alters only upwards: more partitions and changed config, each a versioned write", async () => {
+  it("alters only upwards (the same count is refused, as by Kafka): more partitions and changed config, each a versioned write", async () => {
     const name = uniqueName("grow");
     await log.createTopic({ name, partitions: 2 });
     const grown = await log.alterTopic(name, { partitions: 4, config: { "retention.ms": 5000 } });
@@ -72,6 +72,7 @@ describe("topics (the registry)", () => {
     expect(grown.version).toBe(2);
     expect(grown.config["retention.ms"]).toBe(5000);
     expect(await kindOf(log.alterTopic(name, { partitions: 3 }))).toBe("Invalid");
+    expect(await kindOf(log.alterTopic(name, { partitions: 4 }))).toBe("Invalid"); // as Kafka: not an increase
     // The new partitions take writes at once.
     const [r] = await log.produceRecords(name, [{ key: null, value: Buffer.from("x"), partition: 3 }]);
     expect(r).toMatchObject({ partition: 3, baseOffset: 0 });
