@@ -47,8 +47,8 @@ export const MAX_MESSAGE_BYTES_LIMIT = 4 * 1024 * 1024;
 export const MAX_PARTITIONS = 10_000;
 
 const CONFIG_RULES: Record<keyof TopicConfig, (v: number) => boolean> = {
-  "retention.ms": (v) => v === -1 || v >= 1,
-  "retention.bytes": (v) => v === -1 || v >= 1,
+  "retention.ms": (v) => v >= -1, // 0 as Kafka: every segment goes at the next run (a purge)
+  "retention.bytes": (v) => v >= -1,
   "max.message.bytes": (v) => v >= 64 && v <= MAX_MESSAGE_BYTES_LIMIT,
   // a merge holds one merged segment in the maintenance function's memory
   "segment.bytes": (v) => v >= 16 * 1024 && v <= 256 * 1024 * 1024,

@@ -58,6 +58,18 @@ describe("maintenance", () => {
     expect(await ctx.log.offsetFor(topic, 0, "earliest")).toMatchObject({ offset: 5 });
   });
 
+  it("purges a partition whose retention.ms is set to 0, as Kafka users do, and goes on from where it was", async () => {
+    const { ctx, topic, prefix } = await setup({});
+    for (let i = 0; i < 3; i++) await ctx.log.produceRecords(topic, [{ key: null, value: b(`v${i}`), timestamp: Date.now() - 10 }]);
+    await ctx.log.alterTopic(topic, { config: { "retention.ms": 0 } });
+    expect((await ctx.log.runMaintenance({ topics: [topic] })).segmentsDeleted).toBe(3);
+    expect((await ctx.log.describeTopic(topic)).partitions[0]).toMatchObject({ logStartOffset: 3, highWatermark: 3 });
+    expect(await objectKeys(ctx, prefix)).toEqual([]);
+    await ctx.log.alterTopic(topic, { config: { "retention.ms": -1 } });
+    await ctx.log.produceRecords(topic, [{ key: null, value: b("after") }]);
+    expect(await values(ctx.log, topic, 0, 3)).toEqual(["after"]);
+  });
+
   it("re-reads the index when a segment disappears under a fetch", async () => {
     const { ctx, topic } = await setup({ "retention.ms": 60_000 });
     await ctx.log.produceRecords(topic, [{ key: null, value: b("old"), timestamp: Date.now() - 120_000 }]);
