@@ -21,10 +21,12 @@ export type StorageRole = FunctionName | "maintenance";
 const TABLE_ACTIONS: Readonly<Record<StorageRole, readonly string[]>> = {
   // topic lookup, reserve (UpdateItem), commit (PutItem)
   produce: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
-  // head and index reads, the byOffset LSI, aborts and the stable hint
-  fetch: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-  // topics, partition heads, tombstones; describe walks the index like a fetch
-  admin: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  // head and index reads (the heads of a fetch of several partitions in one BatchGetItem), the
+  // byOffset LSI, aborts and the stable hint
+  fetch: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  // topics, partition heads (a delete removes them 25 to a BatchWriteItem), tombstones; describe
+  // walks the index like a fetch
+  admin: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
   // members, leases and commits (members leave with DeleteItem); lag and resets read the log
   groups: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
   // aborts, retention (head update, then index items in batches of 25), deleted topics' items
