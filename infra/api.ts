@@ -35,14 +35,15 @@ export const API_ROUTES: readonly ApiRoute[] = ROUTES.map(({ method, path, fn })
  *   hence 1,024 MB. The timeout (10 s) bounds how long a reservation can stay open, so it must
  *   stay well below the abort timeout (30 s).
  * - fetch: long polls up to `maxWaitMs` (at most 20 s), then GETs up to 6 MB in parallel and may
- *   decompress batches for JSON answers; 25 s covers the longest poll plus the reads and stays
- *   under API Gateway's 29 s integration limit.
+ *   decompress batches for JSON answers; 28 s covers the longest poll (20 s), the reads it
+ *   starts within its read budget (5 s), those GETs' ends and the answer, and stays under API
+ *   Gateway's 29 s integration limit.
  * - admin, groups: small JSON items; 256 MB. Creating a topic writes one head item per
  *   partition (batches of parallel writes), hence 20 s for admin.
  */
 export const FUNCTION_DEFAULTS: Readonly<Record<FunctionName, { readonly memoryMb: number; readonly timeoutSeconds: number }>> = {
   produce: { memoryMb: 1024, timeoutSeconds: 10 },
-  fetch: { memoryMb: 1024, timeoutSeconds: 25 },
+  fetch: { memoryMb: 1024, timeoutSeconds: 28 },
   admin: { memoryMb: 256, timeoutSeconds: 20 },
   groups: { memoryMb: 256, timeoutSeconds: 10 },
 };
@@ -244,6 +245,7 @@ export class SeglogApi extends Construct {
       // Binary produce bodies and fetch answers pass through base64-encoded; JSON stays text.
       binaryMediaTypes: ["application/octet-stream"],
       // The API Gateway CloudWatch role is one per account and region; a stack must not own it.
+      // The stage's access logs need it set, once per account and region (docs/deploy.md).
       cloudWatchRole: false,
       deployOptions: {
         stageName,
@@ -281,8 +283,8 @@ export class SeglogApi extends Construct {
       {
         id: "AwsSolutions-APIG6",
         reason:
-          "Execution logging needs the account-wide API Gateway CloudWatch role, which one stack must not own; " +
-          "access logs are on and the functions log every request.",
+          "Execution logging is off: access logs (which need the account-wide API Gateway CloudWatch role set once, " +
+          "docs/deploy.md) are on, and the functions log every request.",
       },
       { id: "AwsSolutions-COG4", reason: "Routes use IAM (SigV4) authorization, not Cognito: the callers are AWS principals." },
     );
@@ -378,9 +380,11 @@ function validateTimeouts(sizing: Record<FunctionName, { memoryMb: number; timeo
         "a reader must never abort a reservation whose producer may still commit",
     );
   }
-  const longestPollSeconds = DEFAULT_LOG_OPTIONS.maxWaitMsLimit / 1000;
-  if (sizing.fetch.timeoutSeconds <= longestPollSeconds) {
-    throw new Error(`fetchTimeoutSeconds (${sizing.fetch.timeoutSeconds}) must exceed the longest long poll (${longestPollSeconds} s)`);
+  const longestFetchSeconds = (DEFAULT_LOG_OPTIONS.maxWaitMsLimit + DEFAULT_LOG_OPTIONS.readBudgetMs) / 1000;
+  if (sizing.fetch.timeoutSeconds <= longestFetchSeconds) {
+    throw new Error(
+      `fetchTimeoutSeconds (${sizing.fetch.timeoutSeconds}) must exceed the longest long poll plus the read budget (${longestFetchSeconds} s)`,
+    );
   }
 }
 

@@ -73,6 +73,9 @@ export class SeglogMaintenance extends Construct {
     });
     this.storage.grantMaintenance(f.role);
     this.function = f.function;
+    // Not retried: EventBridge's own retries are off below, and Lambda retries an event it invokes
+    // asynchronously twice unless told not to. The next scheduled run does the same work.
+    this.function.configureAsyncInvoke({ retryAttempts: 0 });
     this.rule = new events.Rule(this, "Schedule", {
       description: `Runs Seglog maintenance every ${intervalMinutes} minutes`,
       schedule: events.Schedule.rate(Duration.minutes(intervalMinutes)),

@@ -23,7 +23,8 @@ export interface LogOptions {
   /** Parallel S3 GETs per fetch. */
   readonly getConcurrency: number;
   /** A fetch starts no S3 GET after this long (it returns what it read), so that a fetch of
-   * many small segments ends well within the fetch function's timeout (25 s). */
+   * many small segments ends well within the fetch function's timeout (28 s: the longest wait, 20 s,
+   * this budget, and time for the GETs started before it ended). */
   readonly readBudgetMs: number;
   /** At most this many segments in a fetch answer that names them (each is a GET for the client). */
   readonly maxSegmentsPerLocate: number;

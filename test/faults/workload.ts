@@ -52,7 +52,7 @@ export interface WorkloadOptions {
    * stopped (Lambda's timeout; production: 10 s for produce). @default 3000
    */
   readonly functionTimeoutMs?: number;
-  /** The fetch and maintenance functions' timeout (production: 25 s for fetch). @default 8000 */
+  /** The fetch and maintenance functions' timeout (production: 28 s for fetch). @default 8000 */
   readonly fetchTimeoutMs?: number;
   /** Must exceed the produce timeout plus the longest stall, as in production (30 s > 10 s). @default 5000 */
   readonly abortTimeoutMs?: number;

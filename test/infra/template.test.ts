@@ -238,7 +238,7 @@ describe("functions", () => {
     expect(produce.Timeout * 1000 + ABORT_MARGIN_MS).toBeLessThanOrEqual(abortMs);
     expect(produce.Timeout).toBe(10);
     const fetch = fns.find(([id]) => id.startsWith("ApiFetch"))?.[1].Properties;
-    expect(fetch.Timeout).toBeGreaterThan(20);
+    expect(fetch.Timeout).toBeGreaterThan(25); // the longest long poll (20 s) plus the read budget (5 s)
     expect(fetch.Timeout).toBeLessThan(29);
   });
 
@@ -246,7 +246,7 @@ describe("functions", () => {
     const { App, Stack } = await import("aws-cdk-lib");
     const { SeglogApi } = await import("../../infra/api.ts");
     expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { produceTimeoutSeconds: 25, abortTimeoutMs: 30_000 })).toThrow(/abortTimeoutMs/);
-    expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchTimeoutSeconds: 15 })).toThrow(/long poll/);
+    expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchTimeoutSeconds: 25 })).toThrow(/long poll plus the read budget/);
   });
 
   it("passes fetchPollIntervalMs to the fetch function as SEGLOG_POLL_INTERVAL_MS, and refuses one the engine would", async () => {
@@ -283,13 +283,15 @@ describe("functions", () => {
 });
 
 describe("maintenance and observability", () => {
-  it("an EventBridge rule runs the maintenance function every 5 minutes, and tells it to sweep every 60", () => {
+  it("an EventBridge rule runs the maintenance function every 5 minutes, not retried by either, and tells it to sweep every 60", () => {
     const fn = logicalId(http.template, "AWS::Lambda::Function", "MaintenanceFunction");
     http.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(5 minutes)",
       State: "ENABLED",
       Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [fn, "Arn"] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
     });
+    // Lambda retries an asynchronous invocation twice unless its event invoke config says otherwise.
+    http.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { FunctionName: { Ref: fn }, MaximumRetryAttempts: 0 });
     http.template.hasResourceProperties("AWS::Lambda::Function", {
       Environment: { Variables: Match.objectLike({ SEGLOG_MAINTENANCE_INTERVAL_MINUTES: "5", SEGLOG_SWEEP_INTERVAL_MINUTES: "60" }) },
     });
