@@ -519,23 +519,38 @@ export class GroupConsumer {
       const refused = new Set(await this.commitEntries(ready.map((b) => ({ lease: b.lease, offset: b.lease.processed }))));
       for (const [k, b] of batches) if (refused.has(b.lease)) batches.delete(k);
     }
+    // Between records (or batches) the member stops for a partition it is asked to give back, so
+    // that it gives it back now, not after the rest of a long poll (and is not fenced for holding
+    // on past the revoke timeout); and it commits every `autoCommitIntervalMs` on the way.
+    const stop = () => this.closing || this.fencedFlag || this.revokePending();
+    const autoCommitDue = () => this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs;
     for (const { lease, records: rs } of batches.values()) {
-      if (this.closing) break;
+      if (stop()) break;
       if (!this.held(lease)) continue;
       if (handlers.eachBatch) {
         await handlers.eachBatch({ ...tpOf(lease), records: rs, isHeld: () => this.held(lease) });
         if (!atMostOnce) lease.processed = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
-          if (this.closing || !this.held(lease)) break;
+          if (stop() || !this.held(lease)) break;
           await handlers.eachRecord(r);
           if (!atMostOnce) lease.processed = r.offset + 1;
+          if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
       }
     }
-    if (this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs) {
-      await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
+    // What the poll returned and no handler was given is read again: its partitions go back to
+    // where processing stopped (a partition given back goes to its next owner from its commit).
+    for (const { lease, records: rs } of batches.values()) {
+      const last = rs.at(-1);
+      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease) await this.consumer.seek(tpOf(lease), lease.processed);
     }
+    if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
+  }
+
+  /** Whether the latest answer asks this member to give back a partition it holds. */
+  private revokePending(): boolean {
+    return this.answer.some((a) => a.revoking && this.leases.get(keyOf(a))?.epoch === a.epoch);
   }
 
   /** Commits processed offsets; failures only lose leases (at least once: the next owner replays). */

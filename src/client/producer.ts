@@ -41,6 +41,10 @@ export interface ProducerOptions extends ClientOptions {
   readonly enableIdempotence?: boolean;
   /** A stable id: a new Producer with the same id fences the older one (ProducerFenced). */
   readonly transactionalId?: string;
+  /** How long a batch is retried, counted from its first record (Kafka's `delivery.timeout.ms`):
+   * retriable errors are retried until then (and at most `maxAttempts` times, if given), so an
+   * outage shorter than this loses nothing. @default 120000 */
+  readonly deliveryTimeoutMs?: number;
   /**
    * Where records without a key (or a partition) go. `sticky` (Kafka's default since 2.4) fills
    * one partition's batch at a time: the fewest, fullest batches, one per request. `round-robin`
@@ -67,8 +71,9 @@ interface Pending {
   /** Its frame of a produce request (the partition, then the RecordBatch), encoded once so that
    * retries resend the same bytes. */
   encoded?: Uint8Array;
-  /** An idempotent batch's sequences: its first, and the partition's next after it. */
-  sequences?: { readonly base: number; readonly next: number };
+  /** An idempotent batch's sequences: its first, the partition's next after it, and the
+   * producer identity's generation they belong to. */
+  sequences?: { readonly base: number; readonly next: number; readonly generation: number };
 }
 
 /** Errors the server gives before it claims any batch's sequences (docs/idempotent-producer.md):
@@ -237,8 +242,13 @@ export class Producer {
   private readonly transactionalId: string | undefined;
   private readonly partitioner: Partitioner;
   private identity: Promise<{ producerId: number; epoch: number }> | undefined;
-  /** The next sequence number per topic-partition. */
+  /** Counts the identities given up (`resetIdentity`): sequences belong to one. */
+  private generation = 0;
+  /** The next sequence number per topic-partition, under the current identity. */
   private readonly sequences = new Map<string, number>();
+  private readonly deliveryTimeoutMs: number;
+  /** Attempts per batch: unbounded unless `maxAttempts` is given; `deliveryTimeoutMs` bounds them. */
+  private readonly maxBatchAttempts: number;
 
   constructor(options: ProducerOptions = {}) {
     this.http = new SeglogHttp(options);
@@ -254,6 +264,9 @@ export class Producer {
     this.idempotent = options.enableIdempotence ?? true;
     this.transactionalId = options.transactionalId;
     this.partitioner = options.partitioner ?? "sticky";
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
+    if (!(this.deliveryTimeoutMs > 0)) throw new SeglogError("Invalid", `deliveryTimeoutMs must be above 0, not ${this.deliveryTimeoutMs}`);
+    this.maxBatchAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
     if (this.partitioner !== "sticky" && this.partitioner !== "round-robin") {
       throw new SeglogError("Invalid", `partitioner must be "sticky" or "round-robin", not ${JSON.stringify(this.partitioner)}`);
     }
@@ -520,6 +533,7 @@ export class Producer {
       const error = isSeglogError(e) ? e : new SeglogError("Internal", `The producer failed: ${String(e)}`, { cause: e });
       for (const b of batches) {
         if (b.settled || state.ready.includes(b)) continue;
+        if (b.sequences && b.attempts > 0) this.resetIdentity(b.sequences.generation); // it may have landed
         b.deliveries.reject(error);
         this.release(b);
       }
@@ -529,8 +543,13 @@ export class Producer {
   private async trySendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
     if (this.compression === "zstd") await loadCompressionCodecs(); // the zstd encoder is WebAssembly, loaded once
     let id: { producerId: number; epoch: number } | undefined;
+    let generation = this.generation;
     try {
-      if (this.idempotent) id = await this.producerIdentity();
+      // An identity given up while this one was awaited is not used: its sequences are gone.
+      while (this.idempotent && (id === undefined || generation !== this.generation)) {
+        generation = this.generation;
+        id = await this.producerIdentity();
+      }
     } catch (e) {
       for (const b of batches) {
         b.deliveries.reject(e);
@@ -557,7 +576,7 @@ export class Producer {
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) {
-        b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length) };
+        b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length), generation };
         this.sequences.set(sequenceKey(topic, b), b.sequences.next);
       }
       b.records.length = 0; // the frame holds them now
@@ -590,11 +609,16 @@ export class Producer {
       if ("baseOffset" in result) {
         batch.deliveries.resolve(result.baseOffset);
         this.release(batch);
-      } else if (result.error.retriable && ++batch.attempts < this.http.maxAttempts) {
+      } else if (result.error.retriable && ++batch.attempts < this.maxBatchAttempts && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
         retry.push(batch);
       } else {
-        // Only a first attempt: one before it may have reached the server and claimed them.
+        // Refused before its claim, on a first attempt: its sequences go to the next batch. Any
+        // other end leaves them unknown (an attempt may have landed, or none did) or out of step
+        // with the server's (OutOfOrderSequence), and every later batch to the partition would be
+        // refused: the producer takes a new identity, whose sequences start at 0 everywhere, as
+        // Kafka's does (KIP-360). Not when fenced: another instance holds the id now.
         if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
+        else if (batch.sequences && result.error.kind !== "Fenced") this.resetIdentity(batch.sequences.generation);
         if (result.error.kind === "NotFound" || result.error.code === "OutOfOrderSequence") topicMayHaveChanged = true;
         batch.deliveries.reject(result.error);
         this.release(batch);
@@ -618,7 +642,21 @@ export class Producer {
    */
   private unclaim(topic: string, batch: Pending): void {
     const key = sequenceKey(topic, batch);
-    if (batch.sequences && this.sequences.get(key) === batch.sequences.next) this.sequences.set(key, batch.sequences.base);
+    if (batch.sequences?.generation === this.generation && this.sequences.get(key) === batch.sequences.next) this.sequences.set(key, batch.sequences.base);
+  }
+
+  /**
+   * Gives up the identity whose sequences `generation` names (once: a batch of an identity given
+   * up already changes nothing). The next batches get a new producer id and sequences from 0;
+   * batches in flight keep the bytes they were encoded with, and the server still knows their
+   * retries by their own id. (With a `transactionalId` the new identity is the id's next epoch,
+   * which fences the retries of batches in flight to other partitions: they fail ProducerFenced.)
+   */
+  private resetIdentity(generation: number): void {
+    if (generation !== this.generation) return;
+    this.generation++;
+    this.identity = undefined;
+    this.sequences.clear();
   }
 
   /** The base sequence of the partition's next batch. Sequences are given once, when a batch is

@@ -362,6 +362,35 @@ describe("the client SDK", () => {
     expect(got.map((r) => Buffer.from(r.value ?? []).toString()).sort()).toEqual(["a", "b", "c"]);
   });
 
+  it("retries a batch through an outage until its delivery timeout, not a fixed number of attempts", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("outage");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 1, maxBackoffMs: 5 });
+    failNextProduces = 12; // twice what the client's other calls try (maxAttempts, 6)
+    expect((await producer.send(topic, { value: "through" })).offset).toBe(0);
+    expect(failNextProduces).toBe(0);
+    await producer.close();
+  });
+
+  it("goes on after a batch failed for good with its outcome unknown: a new identity, as Kafka's producer takes", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("after-outage");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 5, maxBackoffMs: 20, deliveryTimeoutMs: 300 });
+    expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
+    failNextProduces = 1_000_000;
+    await expect(producer.send(topic, { value: "lost" })).rejects.toMatchObject({ retriable: true, message: expect.stringMatching(/HTTP 503/) });
+    failNextProduces = 0;
+    expect((await producer.send(topic, { value: "b" })).offset).toBe(1);
+    expect((await producer.send(topic, { value: "c" })).offset).toBe(2);
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    expect((await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString())).toEqual(["a", "b", "c"]);
+    await consumer.close();
+  });
+
   it("is idempotent by default: a retry after a lost answer is stored once; without idempotence, twice", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("exactly");

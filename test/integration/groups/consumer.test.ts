@@ -113,6 +113,26 @@ describe("the group consumer", () => {
     expect(d.partitions.map((p) => [p.committedOffset, p.lag])).toEqual(Array.from({ length: 12 }, () => [40, 0]));
   });
 
+  it("gives a partition back between two records when asked, not after the rest of a long poll; the next owner starts where it stopped", async () => {
+    const topic = await topicWith(2, 150);
+    const group = uniqueName("g");
+    const tracker = new Tracker();
+    // 20 ms a record: a poll of both partitions' 300 records takes 6 s, four session timeouts.
+    const slow = tracker.member("slow", memberOptions(api.url, group), [topic], 20);
+    await waitFor("slow processing", () => tracker.processed.length >= 10);
+    const other = tracker.member("other", memberOptions(api.url, group), [topic]);
+    await waitFor("1/1 and 300 records", () => tracker.holding("slow").length === 1 && tracker.holding("other").length === 1 && allProcessed(tracker, 2, 150)());
+    expectEveryRecord(tracker, 2, 150, 1);
+    const given = tracker.revoked.get("slow") ?? [];
+    expect(given).toHaveLength(1);
+    expect(tracker.lost.get("slow") ?? []).toEqual([]);
+    const givenBack = (given[0] as { partition: number }).partition;
+    expect(tracker.processed.filter((p) => p.member === "slow" && p.partition === givenBack).length).toBeLessThan(150);
+    await Promise.all([slow, other].map((m) => m.consumer.close()));
+    await Promise.all([slow, other].map((m) => m.done));
+    tracker.expectNoOverlap();
+  });
+
   it("moves a killed member's partitions within the session timeout plus two heartbeats and resumes them from its last commit", async () => {
     const topic = await topicWith(12, 20);
     const group = uniqueName("g");

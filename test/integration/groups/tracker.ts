@@ -28,8 +28,9 @@ export class Tracker {
   readonly lost = new Map<string, TopicPartition[]>();
   readonly violations: string[] = [];
 
-  /** A member whose hooks and handler feed this tracker. `run()` is started; `done` settles with it. */
-  member(name: string, options: GroupConsumerOptions, topics: string[]): { consumer: GroupConsumer; done: Promise<void> } {
+  /** A member whose hooks and handler feed this tracker, taking `processMs` a record. `run()` is
+   * started; `done` settles with it. */
+  member(name: string, options: GroupConsumerOptions, topics: string[], processMs = 0): { consumer: GroupConsumer; done: Promise<void> } {
     const consumer = new GroupConsumer({
       ...options,
       onAssigned: (tps) => tps.forEach((tp) => this.open(name, tp)),
@@ -37,7 +38,12 @@ export class Tracker {
       onLost: (tps) => tps.forEach((tp) => this.close(name, tp, "lost")),
     });
     consumer.subscribe(topics);
-    const done = consumer.run({ eachRecord: (r) => this.record(name, r) });
+    const done = consumer.run({
+      eachRecord: async (r) => {
+        if (processMs > 0) await new Promise((resolve) => setTimeout(resolve, processMs));
+        this.record(name, r);
+      },
+    });
     done.catch(() => undefined);
     return { consumer, done };
   }
