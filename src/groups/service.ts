@@ -337,7 +337,8 @@ export class GroupService {
     );
     if (partitions.every((p) => p.error !== null)) {
       throw fenced(
-        `commit refused: member ${memberId} does not own ${describeRefs(partitions)} at the given epoch`,
+        `commit refused: member ${memberId} does not own ${describeRefs(partitions)} at the given epoch` +
+          (sequence === null ? "" : `, or a later commit of the member (sequence > ${sequence}) landed first`),
         "StaleEpoch",
       );
     }

@@ -278,7 +278,7 @@ export class Reader {
   ): Promise<ReadPlan> {
     const head = known ?? (await this.head(topic, partition));
     if (!Number.isSafeInteger(offset) || offset < head.logStartOffset || offset > head.nextOffset) {
-      throw outOfRange(offset, head.logStartOffset);
+      throw outOfRange(offset, head.logStartOffset, offset > head.nextOffset ? head.nextOffset : undefined);
     }
     const logStart = { seq: head.startSeq, base: head.logStartOffset };
     const start =

@@ -158,7 +158,7 @@ export function assertGroupEmpty(snapshot: GroupSnapshot, now: number, takeoverM
   if (busy.length > 0) {
     const waitMs = Math.max(...busy.map((m) => takeableAt(m, takeoverMarginMs))) - now;
     throw conflict(
-      `group has ${busy.length} active member(s); offsets can be reset only while the group is empty`,
+      `group has ${busy.length} active member(s) (one that stopped without leaving counts until its session timeout passes); offsets can be reset only while the group is empty`,
       { code: "GroupNotEmpty", retryAfterMs: Math.max(1, waitMs) },
     );
   }
