@@ -512,27 +512,27 @@ export class GroupConsumer {
       b.records.push(r);
     }
     const atMostOnce = this.autoCommit && this.delivery === "atMostOnce";
-    if (atMostOnce) {
-      const ready = [...batches.values()].filter((b) => this.held(b.lease));
-      for (const b of ready) b.lease.processed = (b.records.at(-1)?.offset ?? b.lease.processed - 1) + 1;
-      // Nothing is processed unless its commit landed.
-      const refused = new Set(await this.commitEntries(ready.map((b) => ({ lease: b.lease, offset: b.lease.processed }))));
-      for (const [k, b] of batches) if (refused.has(b.lease)) batches.delete(k);
-    }
-    // Between records (or batches) the member stops for a partition it is asked to give back, so
-    // that it gives it back now, not after the rest of a long poll (and is not fenced for holding
-    // on past the revoke timeout); and it commits every `autoCommitIntervalMs` on the way.
+    // Between records (or partitions' batches) the member stops when it is asked to give a
+    // partition back, so that it gives it back now, not after the rest of a long poll (and is not
+    // fenced for holding on past the revoke timeout); and it commits every `autoCommitIntervalMs`
+    // on the way. At most once, a partition's batch is committed just before it is handed out
+    // (nothing is processed unless its commit landed), and then handed out whole.
     const stop = () => this.closing || this.fencedFlag || this.revokePending();
     const autoCommitDue = () => this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs;
     for (const { lease, records: rs } of batches.values()) {
       if (stop()) break;
       if (!this.held(lease)) continue;
+      if (atMostOnce) {
+        const end = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
+        if ((await this.commitEntries([{ lease, offset: end }])).length > 0) continue;
+        lease.processed = end;
+      }
       if (handlers.eachBatch) {
         await handlers.eachBatch({ ...tpOf(lease), records: rs, isHeld: () => this.held(lease) });
         if (!atMostOnce) lease.processed = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
-          if (stop() || !this.held(lease)) break;
+          if (this.closing || !this.held(lease) || (!atMostOnce && this.revokePending())) break;
           await handlers.eachRecord(r);
           if (!atMostOnce) lease.processed = r.offset + 1;
           if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));

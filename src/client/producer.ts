@@ -244,6 +244,8 @@ export class Producer {
   private identity: Promise<{ producerId: number; epoch: number }> | undefined;
   /** Counts the identities given up (`resetIdentity`): sequences belong to one. */
   private generation = 0;
+  /** Why a Producer with a `transactionalId` can send no new batch (`resetIdentity`). */
+  private unusable: SeglogError | undefined;
   /** The next sequence number per topic-partition, under the current identity. */
   private readonly sequences = new Map<string, number>();
   private readonly deliveryTimeoutMs: number;
@@ -272,15 +274,24 @@ export class Producer {
     }
   }
 
-  /** Kafka's InitProducerId, once per producer (retried like any call). */
+  /** Kafka's InitProducerId, once per identity, retried as a batch is (until `deliveryTimeoutMs`). */
   producerIdentity(): Promise<{ producerId: number; epoch: number }> {
-    this.identity ??= this.http
-      .retrying(() =>
-        this.http.call({ method: "POST", path: "/v1/producers", json: this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId } }),
-      )
-      .then((r) => r.json as { producerId: number; epoch: number });
+    this.identity ??= this.initProducerId();
     this.identity.catch(() => (this.identity = undefined));
     return this.identity;
+  }
+
+  private async initProducerId(): Promise<{ producerId: number; epoch: number }> {
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
+        return (await this.http.call({ method: "POST", path: "/v1/producers", json })).json as { producerId: number; epoch: number };
+      } catch (e) {
+        if (!isSeglogError(e) || !e.retriable || attempt >= this.maxBatchAttempts || performance.now() - started >= this.deliveryTimeoutMs) throw e;
+        await sleep(this.http.backoffMs(attempt, e));
+      }
+    }
   }
 
   /**
@@ -557,6 +568,15 @@ export class Producer {
       }
       return;
     }
+    if (this.unusable) {
+      const why = this.unusable;
+      batches = batches.filter((b) => {
+        if (b.encoded) return true; // a retry: its identity is still good
+        b.deliveries.reject(why);
+        this.release(b);
+        return false;
+      });
+    }
     // A batch that cannot be encoded fails alone; the others go. (Its records' types were checked
     // at send: what is left is the codec's own error.)
     batches = batches.filter((b) => {
@@ -649,11 +669,22 @@ export class Producer {
    * Gives up the identity whose sequences `generation` names (once: a batch of an identity given
    * up already changes nothing). The next batches get a new producer id and sequences from 0;
    * batches in flight keep the bytes they were encoded with, and the server still knows their
-   * retries by their own id. (With a `transactionalId` the new identity is the id's next epoch,
-   * which fences the retries of batches in flight to other partitions: they fail ProducerFenced.)
+   * retries by their own id. A Producer with a `transactionalId` cannot do that: its next
+   * identity would be the id's next epoch, which fences its own batches in flight, and, taken by
+   * an instance cut off for long, an instance started since in its place. It fails its new
+   * batches instead, as Kafka's transactional producer needs its transaction aborted: a new
+   * Producer goes on.
    */
   private resetIdentity(generation: number): void {
     if (generation !== this.generation) return;
+    if (this.transactionalId !== undefined) {
+      this.unusable ??= new SeglogError(
+        "Conflict",
+        `A batch failed with its outcome unknown; a Producer with transactionalId '${this.transactionalId}' cannot take a new identity by itself: make a new Producer`,
+        { retriable: false, code: "UnknownBatchOutcome" },
+      );
+      return;
+    }
     this.generation++;
     this.identity = undefined;
     this.sequences.clear();

@@ -391,6 +391,23 @@ describe("the client SDK", () => {
     await consumer.close();
   });
 
+  it("with a transactionalId, fails new batches after one failed with its outcome unknown, rather than fence itself; a new Producer goes on", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("tx-outage");
+    await admin.createTopic(topic, { partitions: 1 });
+    const transactionalId = uniqueName("tx");
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 5, maxBackoffMs: 20, deliveryTimeoutMs: 300, transactionalId });
+    expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
+    failNextProduces = 1_000_000;
+    await expect(producer.send(topic, { value: "lost" })).rejects.toMatchObject({ retriable: true });
+    failNextProduces = 0;
+    await expect(producer.send(topic, { value: "refused" })).rejects.toMatchObject({ kind: "Conflict", code: "UnknownBatchOutcome", retriable: false });
+    await producer.close();
+    const next = new Producer({ url: api.url, lingerMs: 1, transactionalId });
+    expect((await next.send(topic, { value: "b" })).offset).toBe(1);
+    await next.close();
+  });
+
   it("is idempotent by default: a retry after a lost answer is stored once; without idempotence, twice", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("exactly");
