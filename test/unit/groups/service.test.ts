@@ -145,7 +145,7 @@ describe("GroupService (in-memory store)", () => {
     expect(b.owned()).toHaveLength(12);
     expect(b.assignment.find((x) => x.partition === 0)).toMatchObject({ epoch: 2, committedOffset: 42n });
     const zombie = { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 7n }] };
-    expect(await kindOf(service.commit("g", zombie))).toBe("Fenced/StaleEpoch");
+    expect(await kindOf(service.commit("g", zombie))).toBe("Fenced/UnknownMember"); // its session expired: no longer a member, as Kafka's UNKNOWN_MEMBER_ID
     expect(await kindOf(service.commit("g", { ...zombie, memberId: b.memberId }))).toBe("Fenced/StaleEpoch");
     const d = await service.describe("g");
     expect(d.partitions.find((p) => p.topic === "orders" && p.partition === 0)).toMatchObject({ committedOffset: 42n, owner: b.memberId, epoch: 2 });
