@@ -282,11 +282,19 @@ export class Producer {
   }
 
   private async initProducerId(): Promise<{ producerId: number; epoch: number }> {
+    const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
+    const reply = await this.retryingAsBatches(() => this.http.call({ method: "POST", path: "/v1/producers", json }));
+    return reply.json as { producerId: number; epoch: number };
+  }
+
+  /** Runs `fn` again on retriable errors as a batch is retried: until `deliveryTimeoutMs` has
+   * passed (and at most `maxAttempts` times, if given), so that an outage a batch would ride out
+   * does not fail the producer's identity that the batch waits for. */
+  private async retryingAsBatches<T>(fn: () => Promise<T>): Promise<T> {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
-        return (await this.http.call({ method: "POST", path: "/v1/producers", json })).json as { producerId: number; epoch: number };
+        return await fn();
       } catch (e) {
         if (!isSeglogError(e) || !e.retriable || attempt >= this.maxBatchAttempts || performance.now() - started >= this.deliveryTimeoutMs) throw e;
         await sleep(this.http.backoffMs(attempt, e));
@@ -305,6 +313,7 @@ export class Producer {
     let result: Promise<RecordMetadata>;
     try {
       if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
+      if (this.unusable) throw this.unusable;
       const { partition } = record;
       if (partition !== undefined && !(Number.isSafeInteger(partition) && partition >= 0)) {
         throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${partition}`);
@@ -624,6 +633,8 @@ export class Producer {
     }
     const retry: Pending[] = [];
     let topicMayHaveChanged = false;
+    /** Generations of batches refused OutOfOrderSequence: given up unless the topic was created again. */
+    const outOfStep: number[] = [];
     batches.forEach((batch, i) => {
       const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
       if ("baseOffset" in result) {
@@ -634,10 +645,12 @@ export class Producer {
       } else {
         // Refused before its claim, on a first attempt: its sequences go to the next batch. Any
         // other end leaves them unknown (an attempt may have landed, or none did) or out of step
-        // with the server's (OutOfOrderSequence), and every later batch to the partition would be
-        // refused: the producer takes a new identity, whose sequences start at 0 everywhere, as
-        // Kafka's does (KIP-360). Not when fenced: another instance holds the id now.
+        // with the server's (OutOfOrderSequence, unless the topic was created again), and every
+        // later batch to the partition would be refused: the producer takes a new identity, whose
+        // sequences start at 0 everywhere, as Kafka's does. Not when fenced: another instance
+        // holds the id now.
         if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
+        else if (batch.sequences && result.error.code === "OutOfOrderSequence") outOfStep.push(batch.sequences.generation);
         else if (batch.sequences && result.error.kind !== "Fenced") this.resetIdentity(batch.sequences.generation);
         if (result.error.kind === "NotFound" || result.error.code === "OutOfOrderSequence") topicMayHaveChanged = true;
         batch.deliveries.reject(result.error);
@@ -645,7 +658,11 @@ export class Producer {
       }
     });
     // Deleted, or deleted and created again (`refresh` then starts its sequences over).
-    if (topicMayHaveChanged) await this.refresh(topic).catch(() => undefined);
+    if (topicMayHaveChanged) {
+      const before = state.topicId;
+      const fresh = await this.refresh(topic).catch(() => undefined);
+      if (fresh?.topicId === before) for (const generation of outOfStep) this.resetIdentity(generation);
+    }
     if (retry.length > 0) {
       await sleep(this.http.backoffMs(Math.max(...retry.map((b) => b.attempts))));
       if (retry.some((b) => b.partition >= state.partitions)) await this.refresh(topic);
@@ -706,10 +723,14 @@ export class Producer {
     if (this.buffered < this.bufferBytes) for (const w of this.waiters.splice(0)) w();
   }
 
+  /** The topic's partitions. Once `metadataMaxAgeMs` old they are read again in the background,
+   * and what is known serves meanwhile, also while the API cannot be reached (as Kafka's producer
+   * keeps its metadata): only a first read holds up, or fails, a send. */
   private async topicState(topic: string): Promise<TopicState> {
     const known = this.topics.get(topic);
-    if (known && Date.now() - known.fetchedAt < this.metadataMaxAgeMs) return known;
-    return this.refresh(topic);
+    if (!known) return this.refresh(topic);
+    if (Date.now() - known.fetchedAt >= this.metadataMaxAgeMs) this.refresh(topic).catch(ignore);
+    return known;
   }
 
   private refresh(topic: string): Promise<TopicState> {

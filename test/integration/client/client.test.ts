@@ -23,6 +23,8 @@ let noFetchOfSeveral: "dev" | "aws" | undefined;
 /** Bytes of each produce request's body, as API Gateway hands it over (base64). */
 const produceBodies: number[] = [];
 let failNextProduces = 0;
+/** While above 0, reads of a topic (`GET /v1/topics/{topic}`) answer 503, as API Gateway throttled. */
+let failTopicReads = 0;
 /** Answers the next produce request instead of the produce function, once (undefined: the
  * function answers it). */
 let answerNextProduce: (() => ApiGatewayResult | undefined) | undefined;
@@ -51,6 +53,10 @@ beforeAll(async () => {
     if (fn === "fetch" && oldServer) {
       const headers = (e as { headers?: Record<string, string> }).headers ?? {};
       if (headers["accept"] === SEGMENTS_MEDIA_TYPE) headers["accept"] = "application/json";
+    }
+    if (fn === "admin" && failTopicReads > 0 && (e as { requestContext?: { http?: { method?: string } } }).requestContext?.http?.method === "GET") {
+      failTopicReads--;
+      return { statusCode: 503, headers: { "content-type": "application/json" }, body: '{"message":"Service Unavailable"}', isBase64Encoded: false };
     }
     if (fn === "produce" && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
       await holdProduces;
@@ -373,6 +379,22 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("sends on what it knows of a topic while reading it again fails (metadataMaxAgeMs passed in an outage of the API's reads)", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("stale-metadata");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, metadataMaxAgeMs: 1, initialBackoffMs: 1, maxBackoffMs: 5 });
+    expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
+    failTopicReads = 1_000_000;
+    try {
+      await new Promise((r) => setTimeout(r, 5));
+      expect((await producer.send(topic, { value: "b" })).offset).toBe(1);
+    } finally {
+      failTopicReads = 0;
+    }
+    await producer.close();
+  });
+
   it("goes on after a batch failed for good with its outcome unknown: a new identity, as Kafka's producer takes", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("after-outage");
@@ -402,6 +424,7 @@ describe("the client SDK", () => {
     await expect(producer.send(topic, { value: "lost" })).rejects.toMatchObject({ retriable: true });
     failNextProduces = 0;
     await expect(producer.send(topic, { value: "refused" })).rejects.toMatchObject({ kind: "Conflict", code: "UnknownBatchOutcome", retriable: false });
+    await expect(producer.send(topic, { value: "refused at send" })).rejects.toMatchObject({ code: "UnknownBatchOutcome" });
     await producer.close();
     const next = new Producer({ url: api.url, lingerMs: 1, transactionalId });
     expect((await next.send(topic, { value: "b" })).offset).toBe(1);
@@ -768,11 +791,11 @@ describe("the client SDK", () => {
     consumer.close();
   });
 
-  it("starts its sequences over on a topic deleted and created again under its name: the batch in flight then fails, the next go", async () => {
+  it.each([false, true])("starts its sequences over on a topic deleted and created again under its name: the batch in flight then fails, the next go (transactionalId: %s)", async (transactional) => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("recreated-under");
     await admin.createTopic(topic, { partitions: 1 });
-    const producer = new Producer({ url: api.url, lingerMs: 0 });
+    const producer = new Producer({ url: api.url, lingerMs: 0, ...(transactional ? { transactionalId: uniqueName("tx") } : {}) });
     expect((await producer.send(topic, { value: "old" })).offset).toBe(0);
     await admin.deleteTopic(topic);
     await admin.createTopic(topic, { partitions: 1 });
