@@ -2,7 +2,7 @@
  * Seglog under seeded faults (docs/fault-testing.md): the workload runs for a while under a fault
  * plan and the checker must find every invariant intact. Short form by default (inside
  * `npm test`); `npm run test:faults` runs the long form. Environment:
- *   SEGLOG_FAULT_SEEDS    how many seeds (default 3)
+ *   SEGLOG_FAULT_SEEDS    how many seeds (default 2)
  *   SEGLOG_FAULT_SECONDS  seconds under faults per seed (default 6)
  *   SEGLOG_FAULT_SEED     the first seed (default 1); seeds run in order from it
  */
@@ -19,7 +19,7 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-const SEEDS = envInt("SEGLOG_FAULT_SEEDS", 3);
+const SEEDS = envInt("SEGLOG_FAULT_SEEDS", 2);
 const SECONDS = envInt("SEGLOG_FAULT_SECONDS", 6);
 const FIRST_SEED = envInt("SEGLOG_FAULT_SEED", 1);
 

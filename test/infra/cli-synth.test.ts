@@ -56,13 +56,11 @@ async function synth(cli: "cdk" | "cdklocal", out: string, ...context: string[])
 }
 
 describe("the CDK CLI synthesizes without AWS credentials", () => {
-  it("cdk synth (HTTP API), cdk synth -c apiType=rest, cdklocal synth -c apiType=rest", async () => {
-    const [http, rest, local] = await Promise.all([
-      synth("cdk", "out-http"),
-      synth("cdk", "out-rest", "apiType=rest"),
-      synth("cdklocal", "out-local", "apiType=rest"),
-    ]);
-    for (const r of [http, rest, local]) {
+  // The REST flavour through `cdk` itself is the same app as through `cdklocal` (which only sets
+  // endpoints), and template.test.ts synthesizes it in process: two synths, one per core.
+  it("cdk synth (HTTP API), cdklocal synth -c apiType=rest", async () => {
+    const [http, local] = await Promise.all([synth("cdk", "out-http"), synth("cdklocal", "out-local", "apiType=rest")]);
+    for (const r of [http, local]) {
       for (const type of ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::Events::Rule", "AWS::CloudWatch::Dashboard"]) {
         expect(r.types).toContain(type);
       }
@@ -71,7 +69,6 @@ describe("the CDK CLI synthesizes without AWS credentials", () => {
     }
     expect(http.types).toContain("AWS::ApiGatewayV2::Api");
     expect(http.types).not.toContain("AWS::ApiGateway::RestApi");
-    expect(rest.types).toContain("AWS::ApiGateway::RestApi");
     expect(local.types).toContain("AWS::ApiGateway::RestApi");
     // The synth built the bundles it deploys, in the fresh copy.
     for (const name of ["admin", "fetch", "produce", "maintenance"]) expect(existsSync(join(clone, "dist", "functions", name, "index.mjs"))).toBe(true);
