@@ -8,7 +8,8 @@ export const DEFAULT_URL = "http://127.0.0.1:8092";
 export interface ClientOptions {
   /** The API's base URL. @default `SEGLOG_URL`, else http://127.0.0.1:8092 (the local dev API) */
   readonly url?: string;
-  /** Attempts for retriable failures, first try included. @default 6 */
+  /** Attempts for retriable failures, first try included. @default 6 (a Producer's batches and
+   * its InitProducerId: unbounded, within its `deliveryTimeoutMs`) */
   readonly maxAttempts?: number;
   /** First backoff; doubles per attempt with full jitter, capped at `maxBackoffMs`. @default 100 */
   readonly initialBackoffMs?: number;
@@ -109,15 +110,17 @@ export class SeglogHttp {
   }
 
   /**
-   * Runs `fn` again on retriable errors with exponential backoff and full jitter. An aborted
-   * `signal` cuts the backoff short and stops retrying.
+   * Runs `fn` again on retriable errors with exponential backoff and full jitter, at most
+   * `maxAttempts` times in all and starting none after `deadline` (`performance.now()` ms), if
+   * given. An aborted `signal` cuts the backoff short and stops retrying.
    */
-  async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal, bounds: { maxAttempts?: number; deadline?: number } = {}): Promise<T> {
+    const { maxAttempts = this.maxAttempts, deadline = Number.POSITIVE_INFINITY } = bounds;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (e) {
-        if (!isSeglogError(e) || !e.retriable || attempt >= this.maxAttempts || signal?.aborted) throw e;
+        if (!isSeglogError(e) || !e.retriable || attempt >= maxAttempts || performance.now() >= deadline || signal?.aborted) throw e;
         await sleep(this.backoffMs(attempt, e), signal);
       }
     }

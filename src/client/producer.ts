@@ -281,25 +281,12 @@ export class Producer {
     return this.identity;
   }
 
+  /** Retried as a batch is, so that an outage a batch would ride out does not fail the identity it waits for. */
   private async initProducerId(): Promise<{ producerId: number; epoch: number }> {
     const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
-    const reply = await this.retryingAsBatches(() => this.http.call({ method: "POST", path: "/v1/producers", json }));
+    const bounds = { maxAttempts: this.maxBatchAttempts, deadline: performance.now() + this.deliveryTimeoutMs };
+    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json }), undefined, bounds);
     return reply.json as { producerId: number; epoch: number };
-  }
-
-  /** Runs `fn` again on retriable errors as a batch is retried: until `deliveryTimeoutMs` has
-   * passed (and at most `maxAttempts` times, if given), so that an outage a batch would ride out
-   * does not fail the producer's identity that the batch waits for. */
-  private async retryingAsBatches<T>(fn: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!isSeglogError(e) || !e.retriable || attempt >= this.maxBatchAttempts || performance.now() - started >= this.deliveryTimeoutMs) throw e;
-        await sleep(this.http.backoffMs(attempt, e));
-      }
-    }
   }
 
   /**
