@@ -594,7 +594,8 @@ export class GroupConsumer {
     try {
       reply = await this.consumer.http.retrying(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body }));
     } catch (e) {
-      if (isSeglogError(e) && e.kind === "Fenced") return todo.map((t) => this.lose(t.lease));
+      // NotFound: every partition is gone (its topic deleted or never there); the leases with it.
+      if (isSeglogError(e) && (e.kind === "Fenced" || e.kind === "NotFound")) return todo.map((t) => this.lose(t.lease));
       throw e;
     }
     const outcomes = (reply.json as { partitions: Array<TopicPartition & { error: unknown }> }).partitions;

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { conflict, fenced, invalid, isSeglogError, notFound, SeglogError } from "../core/errors.ts";
 import type { ErrorBody } from "../core/errors.ts";
 import { isLive, leaseKey } from "../core/groups/model.ts";
-import type { GroupSnapshot, LeaseState, MemberState } from "../core/groups/model.ts";
+import type { GroupSnapshot, LeaseState, MemberState, PartitionRef } from "../core/groups/model.ts";
 import { assertGroupEmpty, groupState, planHeartbeat, planLeave, planReset } from "../core/groups/plan.ts";
 import type { GroupState, ReleasedLease } from "../core/groups/plan.ts";
 import type { GroupStore } from "../storage/groups-store.ts";
@@ -321,7 +321,7 @@ export class GroupService {
     const now = this.now();
     // Each checkpoint keeps the id of the topic it is in (`checkpointIn`).
     await this.partitionCounts([...new Set(commits.map((c) => c.topic))], now);
-    const partitions = await Promise.all(
+    const outcomes = await Promise.all(
       commits.map(async (c): Promise<PartitionOutcome> => {
         const topicId = this.partitionCache.get(c.topic)?.topicId ?? NO_TOPIC;
         const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence, topicId });
@@ -335,7 +335,13 @@ export class GroupService {
         return { topic: c.topic, partition: c.partition, offset: c.offset, error };
       }),
     );
+    const missing = await this.missingPartitions(outcomes.filter((p) => p.error !== null));
+    const partitions = outcomes.map((p) => {
+      const why = missing.get(leaseKey(p));
+      return why === undefined ? p : { ...p, error: notFound(why).toJSON().error };
+    });
     if (partitions.every((p) => p.error !== null)) {
+      if (missing.size === partitions.length) throw notFound([...missing.values()].join("; "));
       // Kafka's UNKNOWN_MEMBER_ID when the member is gone (it left, or its session expired).
       const { members } = await this.store.readGroup(group);
       if (!members.some((m) => m.memberId === memberId)) throw unknownMember(group, memberId);
@@ -558,6 +564,30 @@ export class GroupService {
       }),
     );
     return counts;
+  }
+
+  /**
+   * Of refused commits, those to a partition that does not exist, as Kafka's
+   * UNKNOWN_TOPIC_OR_PARTITION, with why. Read afresh (a cached count may be behind a topic's
+   * creation or growth): only on this failure path.
+   */
+  private async missingPartitions(refused: readonly PartitionRef[]): Promise<Map<string, string>> {
+    const missing = new Map<string, string>();
+    await Promise.all(
+      [...new Set(refused.map((p) => p.topic))].map(async (topic) => {
+        let partitions = 0;
+        try {
+          ({ partitions } = await this.catalog.describe(topic));
+        } catch (error) {
+          if (!(isSeglogError(error) && error.kind === "NotFound")) throw error;
+        }
+        for (const p of refused) {
+          if (p.topic !== topic || p.partition < partitions) continue;
+          missing.set(leaseKey(p), partitions === 0 ? `Unknown topic '${topic}'` : `Topic '${topic}' has no partition ${p.partition} (it has ${partitions})`);
+        }
+      }),
+    );
+    return missing;
   }
 
   private async highWatermarkOrNull(topic: string, partition: number): Promise<bigint | null> {

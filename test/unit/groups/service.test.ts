@@ -160,6 +160,34 @@ describe("GroupService (in-memory store)", () => {
     expect(mixed.partitions.map((p) => p.error?.kind ?? "ok")).toEqual(["ok", "Fenced"]);
   });
 
+  it("answers NotFound, as Kafka's UNKNOWN_TOPIC_OR_PARTITION, for a commit to a partition or topic that does not exist", async () => {
+    const { service } = setup();
+    const a = await Member.join(service, "g", ["orders"]);
+    const commit = (offsets: Array<{ topic: string; partition: number }>) =>
+      service.commit("g", { memberId: a.memberId, offsets: offsets.map((o) => ({ ...o, epoch: 1, offset: 5n })) });
+    const mixed = await commit([
+      { topic: "orders", partition: 0 },
+      { topic: "orders", partition: 12 },
+      { topic: "nope", partition: 0 },
+    ]);
+    expect(mixed.partitions.map((p) => [p.error?.kind ?? "ok", p.error?.message ?? ""])).toEqual([
+      ["ok", ""],
+      ["NotFound", "Topic 'orders' has no partition 12 (it has 12)"],
+      ["NotFound", "Unknown topic 'nope'"],
+    ]);
+    const missing = await commit([{ topic: "orders", partition: 12 }, { topic: "nope", partition: 3 }]).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ kind: "NotFound", message: "Topic 'orders' has no partition 12 (it has 12); Unknown topic 'nope'" });
+    // Beside a partition that exists at another epoch, the refusal as a whole is still the fence.
+    const stale = service.commit("g", {
+      memberId: a.memberId,
+      offsets: [
+        { topic: "orders", partition: 0, epoch: 9, offset: 5n },
+        { topic: "orders", partition: 12, epoch: 1, offset: 5n },
+      ],
+    });
+    expect(await kindOf(stale)).toBe("Fenced/StaleEpoch");
+  });
+
   it("moves a lease on a release acknowledgement at once, and fences an owner that never releases", async () => {
     const { service, clock } = setup();
     const a = await Member.join(service, "g", ["orders"]);
