@@ -118,9 +118,14 @@ export class Topics {
    * Tombstone (for maintenance to remove the data), the topic DELETING, then its heads gone: a
    * function instance that still has the topic cached finds no head to reserve offsets on or
    * read, re-reads the topic, and answers NotFound, or goes on with a topic recreated under the
-   * name. Of two deletes at once, the one that loses finds the topic gone.
+   * name. Of two deletes at once, the one that loses finds the topic gone. A delete of a topic
+   * already DELETING answers NotFound too, once it has removed the heads again: a retry of a
+   * delete that failed after marking the topic finishes it.
    */
   async delete(name: string): Promise<void> {
+    validateTopicName(name);
+    const stored = await this.registry.getTopic(name);
+    if (stored?.state === "DELETING") await this.registry.deleteHeads(stored.topicId, stored.partitions);
     const current = await this.get(name);
     await this.registry.putTombstone(current, this.options.now());
     try {

@@ -178,6 +178,22 @@ describe("topics (the registry)", () => {
     expect(await losing).toBe("NotFound");
   });
 
+  it("finishes a delete that failed after marking the topic when it is retried: instances that have the topic cached can no longer write", async () => {
+    const name = uniqueName("delete-retried");
+    await log.createTopic({ name, partitions: 2 });
+    const cached = testLog({ topicCacheMs: 60_000 }).log;
+    await cached.produceRecords(name, [{ key: null, value: Buffer.from("before"), partition: 0 }]);
+    const deleter = testLog();
+    injectFaults(deleter.dynamo, (r) => (r.command === "BatchWriteItemCommand" ? "error-before" : undefined));
+    expect(await kindOf(deleter.log.deleteTopic(name))).not.toBe("ok");
+    // Half deleted: the topic is gone for anyone who reads it, but its heads still take records.
+    expect(await kindOf(log.describeTopic(name))).toBe("NotFound");
+    expect((await cached.produceRecords(name, [{ key: null, value: Buffer.from("after"), partition: 1 }]))[0]).toMatchObject({ count: 1 });
+    expect(await kindOf(log.deleteTopic(name))).toBe("NotFound");
+    const [refused] = await cached.produceRecords(name, [{ key: null, value: Buffer.from("lost?"), partition: 0 }]);
+    expect(refused && "error" in refused ? refused.error.kind : refused).toBe("NotFound");
+  });
+
   it("reports unknown topics and partitions as NotFound", async () => {
     const name = uniqueName("known");
     await log.createTopic({ name, partitions: 2 });
