@@ -44,6 +44,20 @@ export interface GroupBatch extends TopicPartition {
   readonly records: readonly ConsumedRecord[];
   /** False once the partition is no longer held: check it before side effects in a long batch. */
   isHeld(): boolean;
+  /**
+   * True once the member should return soon: it is asked to give back a partition it holds (this
+   * one or another), it is closing, or this partition is no longer held. A long batch checks it
+   * between records, resolves the last one it processed, and returns: the member then commits,
+   * gives the partition back within the revoke timeout, and reads the rest again.
+   */
+  shouldStop(): boolean;
+  /**
+   * Marks the batch processed up to and including `offset`. A handler that calls it has processed
+   * only up to the last offset it resolved when it returns; one that never calls it, the whole
+   * batch. At most once (`delivery: "atMostOnce"`) the whole batch was committed before the call,
+   * and this changes nothing.
+   */
+  resolveOffset(offset: number): void;
 }
 
 export interface RunOptions {
@@ -528,8 +542,20 @@ export class GroupConsumer {
         lease.processed = end;
       }
       if (handlers.eachBatch) {
-        await handlers.eachBatch({ ...tpOf(lease), records: rs, isHeld: () => this.held(lease) });
-        if (!atMostOnce) lease.processed = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
+        let resolved: number | undefined;
+        const first = rs[0]?.offset ?? lease.processed;
+        const last = rs.at(-1)?.offset ?? lease.processed - 1;
+        await handlers.eachBatch({
+          ...tpOf(lease),
+          records: rs,
+          isHeld: () => this.held(lease),
+          shouldStop: () => stop() || !this.held(lease),
+          resolveOffset: (offset) => {
+            if (!Number.isSafeInteger(offset) || offset < first || offset > last) throw invalid(`resolveOffset: ${offset} is not an offset of this batch (${first}–${last})`);
+            resolved = Math.max(offset, resolved ?? offset);
+          },
+        });
+        if (!atMostOnce) lease.processed = (resolved ?? last) + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
           if (this.closing || !this.held(lease) || (!atMostOnce && this.revokePending())) break;

@@ -210,6 +210,17 @@ describe("the history checker", () => {
     expect(checkHistory(history).violations).toEqual([]);
   });
 
+  it("takes a lower commit answered after a higher one for a step back only when it was sent after the higher one landed", () => {
+    const lower = { type: "commit", group: "g", member: "B", epoch: 2, partition: 0, offset: 4 } as const; // above A's 3, below B's 6
+    const inFlight = validHistory();
+    const at = indexOf(inFlight.events, (e) => e.type === "commit" && e.member === "B");
+    inFlight.events.push({ ...lower, eventsAtSend: at }); // it left before B's higher commit landed
+    expect(checkHistory(inFlight).violations).toEqual([]);
+    const sentLater = validHistory();
+    sentLater.events.push({ ...lower, eventsAtSend: at + 1 });
+    expect(reported(sentLater)).toEqual(new Set(["commit-monotone"]));
+  });
+
   it("names the first violated invariant by the order of INVARIANTS, with its evidence", () => {
     const history = validHistory();
     history.events.push({ type: "commit", group: "g", member: "B", epoch: 2, partition: 0, offset: 2 });

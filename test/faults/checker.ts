@@ -45,7 +45,10 @@ export type HistoryEvent =
    * An offset commit took effect in storage, whether or not its caller heard back; `late` when it
    * landed after its caller had given up on it (a zombie invocation's request);
    * `leaseEpochAtSend`, the lease's epoch as known from lease writes that had landed before the
-   * commit left for storage (epochs only grow, so a fenced commit cannot land below it).
+   * commit left for storage (epochs only grow, so a fenced commit cannot land below it);
+   * `eventsAtSend`, how many events the history held when it left (after any hold): a commit
+   * counts as a step back only below one that had landed by then. Two commits in flight at once
+   * may be answered in another order than storage applied them.
    */
   | {
       readonly type: "commit";
@@ -56,6 +59,7 @@ export type HistoryEvent =
       readonly offset: number;
       readonly late?: boolean;
       readonly leaseEpochAtSend?: number;
+      readonly eventsAtSend?: number;
     }
   /** Anything worth seeing in a report (joins, kills, resets); never checked. */
   | { readonly type: "note"; readonly text: string };
@@ -251,7 +255,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
 
   // Consumer groups: one member per lease epoch, epochs forward, commits forward, everything processed.
   const owners = new Map<string, { epochs: Map<number, { member: string; index: number }>; highest: { epoch: number; member: string; index: number } | undefined }>();
-  const commits = new Map<string, { offset: number; index: number; member: string; epoch: number }>();
+  const commits = new Map<string, Array<{ offset: number; index: number; member: string; epoch: number }>>();
   const committers = new Map<string, { epoch: number; member: string; index: number }>();
   events.forEach((e, index) => {
     if (e.type === "process" && e.epoch !== undefined) {
@@ -297,7 +301,9 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
         });
       }
       if (newest === undefined || e.epoch > newest.epoch) committers.set(key, { epoch: e.epoch, member: e.member, index });
-      const before = commits.get(key);
+      const landed = commits.get(key) ?? commits.set(key, []).get(key)!;
+      const sentAt = e.eventsAtSend ?? index;
+      const before = landed.filter((c) => c.index < sentAt).reduce<(typeof landed)[number] | undefined>((a, c) => (a === undefined || c.offset > a.offset ? c : a), undefined);
       if (before !== undefined && e.offset < before.offset) {
         report({
           invariant: "commit-monotone",
@@ -306,7 +312,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
           evidence: { commit: e, before },
         });
       }
-      if (before === undefined || e.offset >= before.offset) commits.set(key, { offset: e.offset, index, member: e.member, epoch: e.epoch });
+      landed.push({ offset: e.offset, index, member: e.member, epoch: e.epoch });
     }
   });
 

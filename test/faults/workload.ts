@@ -184,9 +184,11 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     input.ExpressionAttributeValues?.[re.exec(`${input.UpdateExpression} ${input.ConditionExpression ?? ""}`)?.[1] ?? ""];
   const leaseEpochs = new Map<string, number>();
   const epochAtSend = new WeakMap<RequestInfo, number>();
+  const eventsAtSend = new WeakMap<RequestInfo, number>();
   const hooks = {
     sending: (req: RequestInfo, step: Step) => {
       const lease = step === "offset-commit" ? leaseOf(req.input as LeaseUpdate) : undefined;
+      if (lease !== undefined) eventsAtSend.set(req, events.length);
       const known = lease && leaseEpochs.get(`${lease.group}/${lease.partition}`);
       if (known !== undefined) epochAtSend.set(req, known);
     },
@@ -201,6 +203,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         return;
       }
       const atSend = epochAtSend.get(req);
+      const sentAt = eventsAtSend.get(req);
       record({
         type: "commit",
         ...lease,
@@ -209,6 +212,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         offset: Number(valueOf(input, /#checkpoint = (:v\d+)/)?.N),
         late,
         ...(atSend === undefined ? {} : { leaseEpochAtSend: atSend }),
+        ...(sentAt === undefined ? {} : { eventsAtSend: sentAt }),
       });
     },
   };

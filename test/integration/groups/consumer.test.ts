@@ -113,14 +113,18 @@ describe("the group consumer", () => {
     expect(d.partitions.map((p) => [p.committedOffset, p.lag])).toEqual(Array.from({ length: 12 }, () => [40, 0]));
   });
 
-  it.each(["atLeastOnce", "atMostOnce"] as const)("gives a partition back when asked, not after the rest of a long poll; the next owner starts where it stopped, and nothing is skipped (%s)", async (delivery) => {
+  it.each([
+    ["atLeastOnce", "eachRecord"],
+    ["atMostOnce", "eachRecord"],
+    ["atLeastOnce", "eachBatch"],
+  ] as const)("gives a partition back when asked, not after the rest of a long poll; the next owner starts where it stopped, and nothing is skipped (%s, %s)", async (delivery, handler) => {
     const topic = await topicWith(2, 150);
     const group = uniqueName("g");
     const tracker = new Tracker();
     // At least once, 20 ms a record: a poll of both partitions' 300 records takes 6 s, four
     // session timeouts. At most once a partition's batch, committed, is handed out whole: 5 ms a
     // record keeps one within the revoke timeout.
-    const slow = tracker.member("slow", { ...memberOptions(api.url, group), delivery }, [topic], delivery === "atLeastOnce" ? 20 : 5);
+    const slow = tracker.member("slow", { ...memberOptions(api.url, group), delivery }, [topic], delivery === "atLeastOnce" ? 20 : 5, handler);
     await waitFor("slow processing", () => tracker.processed.length >= 10);
     const other = tracker.member("other", { ...memberOptions(api.url, group), delivery }, [topic]);
     await waitFor("1/1 and 300 records", () => tracker.holding("slow").length === 1 && tracker.holding("other").length === 1 && allProcessed(tracker, 2, 150)());

@@ -29,8 +29,9 @@ export class Tracker {
   readonly violations: string[] = [];
 
   /** A member whose hooks and handler feed this tracker, taking `processMs` a record. `run()` is
-   * started; `done` settles with it. */
-  member(name: string, options: GroupConsumerOptions, topics: string[], processMs = 0): { consumer: GroupConsumer; done: Promise<void> } {
+   * started; `done` settles with it. With `eachBatch`, the handler goes through a batch a record
+   * at a time, and stops when the batch says it should, resolving what it processed. */
+  member(name: string, options: GroupConsumerOptions, topics: string[], processMs = 0, handler: "eachRecord" | "eachBatch" = "eachRecord"): { consumer: GroupConsumer; done: Promise<void> } {
     const consumer = new GroupConsumer({
       ...options,
       onAssigned: (tps) => tps.forEach((tp) => this.open(name, tp)),
@@ -38,12 +39,23 @@ export class Tracker {
       onLost: (tps) => tps.forEach((tp) => this.close(name, tp, "lost")),
     });
     consumer.subscribe(topics);
-    const done = consumer.run({
-      eachRecord: async (r) => {
-        if (processMs > 0) await new Promise((resolve) => setTimeout(resolve, processMs));
-        this.record(name, r);
-      },
-    });
+    const each = async (r: ConsumedRecord) => {
+      if (processMs > 0) await new Promise((resolve) => setTimeout(resolve, processMs));
+      this.record(name, r);
+    };
+    const done = consumer.run(
+      handler === "eachRecord"
+        ? { eachRecord: each }
+        : {
+            eachBatch: async (batch) => {
+              for (const r of batch.records) {
+                if (batch.shouldStop()) return;
+                await each(r);
+                batch.resolveOffset(r.offset);
+              }
+            },
+          },
+    );
     done.catch(() => undefined);
     return { consumer, done };
   }
