@@ -573,6 +573,21 @@ export class Producer {
         return false;
       });
     }
+    // A batch that waited out its delivery timeout in the queue (behind its partition's request in
+    // flight) fails without being sent, as Kafka expires it in its accumulator: nothing of it was
+    // sent, so it takes no sequences and the partition goes on.
+    batches = batches.filter((b) => {
+      const waited = performance.now() - b.openedAt;
+      if (b.encoded || waited < this.deliveryTimeoutMs) return true;
+      b.deliveries.reject(
+        new SeglogError("Internal", `Expired before it was sent: ${b.records.length} record(s) waited ${Math.round(waited)} ms, past deliveryTimeoutMs (${this.deliveryTimeoutMs})`, {
+          retriable: true,
+          code: "DeliveryTimeout",
+        }),
+      );
+      this.release(b);
+      return false;
+    });
     // A batch that cannot be encoded fails alone; the others go. (Its records' types were checked
     // at send: what is left is the codec's own error.)
     batches = batches.filter((b) => {

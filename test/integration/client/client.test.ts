@@ -413,6 +413,29 @@ describe("the client SDK", () => {
     await consumer.close();
   });
 
+  it("fails a batch that waited out its delivery timeout behind a slow request without sending it, and the partition goes on", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("expired");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, deliveryTimeoutMs: 300 });
+    expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
+    let release = () => undefined as void;
+    holdProduces = new Promise<void>((r) => (release = r));
+    const before = produceRequests;
+    const slow = producer.send(topic, { value: "slow" });
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = producer.send(topic, { value: "expired" });
+    queued.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 400));
+    release();
+    holdProduces = undefined;
+    expect((await slow).offset).toBe(1);
+    await expect(queued).rejects.toMatchObject({ code: "DeliveryTimeout", retriable: true, message: expect.stringMatching(/1 record\(s\) waited \d+ ms, past deliveryTimeoutMs \(300\)/) });
+    expect((await producer.send(topic, { value: "b" })).offset).toBe(2);
+    expect(produceRequests - before).toBe(2); // the slow one and b: the expired batch was never sent
+    await producer.close();
+  });
+
   it("with a transactionalId, fails new batches after one failed with its outcome unknown, rather than fence itself; a new Producer goes on", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("tx-outage");
