@@ -150,25 +150,31 @@ export interface ByteRange {
 }
 
 /**
- * What a fetch reads from a committed entry, starting at `offset`, with `budget` bytes left:
- * a whole unmerged object, or the batch's range of a shared one; from a merged one, from the last sparse point at or below `offset`
- * up to the first point that reaches the budget (at least one step), or to the end.
+ * What a fetch reads from a committed entry, starting at `offset`, with `budget` bytes left: a
+ * whole unmerged object, or the batch's range of a shared one; from a merged one, from the last
+ * sparse point at or below `offset` to the farthest point (or the end) within the budget. As in
+ * Kafka, only the fetch's `first` read may go over the budget (one step of a merged entry, or one
+ * whole batch): otherwise what does not fit is left for the next fetch (undefined).
  */
-export function rangeFor(entry: IndexEntry, offset: number, budget: number): ByteRange {
+export function rangeFor(entry: IndexEntry, offset: number, budget: number, first: boolean): ByteRange | undefined {
   const at = entry.position ?? 0;
   const whole = { start: at, end: at + entry.bytes, base: entry.base, nextOffset: entry.base + entry.count };
   const points = entry.sparse;
-  if (!points || points.length === 0) return whole;
+  if (!points || points.length === 0) return first || entry.bytes <= budget ? whole : undefined;
   let from = 0;
   while (from + 1 < points.length && (points[from + 1] as SparsePoint).offset <= offset) from++;
   const start = points[from] as SparsePoint;
-  for (let to = from + 1; to < points.length; to++) {
-    const point = points[to] as SparsePoint;
-    if (point.position - start.position >= budget) {
-      return { start: start.position, end: point.position, base: start.offset, nextOffset: point.offset };
-    }
+  const ends = [...points.slice(from + 1).map((p) => ({ end: p.position, nextOffset: p.offset })), { end: entry.bytes, nextOffset: whole.nextOffset }];
+  let fits: (typeof ends)[number] | undefined;
+  for (const e of ends) {
+    if (e.end - start.position > budget) break;
+    fits = e;
   }
-  return { ...whole, start: start.position, base: start.offset };
+  const chosen = fits ?? (first ? ends[0] : undefined);
+  if (chosen === undefined) return undefined;
+  return chosen.nextOffset === whole.nextOffset
+    ? { ...whole, start: at + start.position, base: start.offset }
+    : { start: at + start.position, end: at + chosen.end, base: start.offset, nextOffset: chosen.nextOffset };
 }
 
 /**

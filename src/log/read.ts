@@ -296,7 +296,11 @@ export class Reader {
       if (bytes >= maxBytes || (entry.state === "C" && wanted.length >= maxSegments)) break;
       nextOffset = entry.base + entry.count;
       if (entry.state === "C") {
-        const range = rangeFor(entry, Math.max(offset, entry.base), maxBytes - bytes);
+        const range = rangeFor(entry, Math.max(offset, entry.base), maxBytes - bytes, wanted.length === 0);
+        if (range === undefined) {
+          nextOffset = Math.max(offset, entry.base); // what does not fit waits for the next fetch
+          break;
+        }
         wanted.push({ entry, range });
         bytes += range.end - range.start;
         nextOffset = range.nextOffset;
@@ -345,7 +349,10 @@ export class Reader {
       while (!walk.stopped) {
         const hit = cached ? this.cache.from(key, walk.nextSeq, this.options.indexPageSize) : undefined;
         if (hit) readAt = Math.min(readAt, hit.readAt);
-        const page = hit ? { entries: hit.entries, more: true } : await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
+        // Cached entries that reach the head's last seq are the last page: nothing to Query past them.
+        const page = hit
+          ? { entries: hit.entries, more: (hit.entries.at(-1)?.toSeq ?? walk.nextSeq - 1) + 1 < head.nextSeq }
+          : await this.registry.segments(topic.topicId, partition, walk.nextSeq, this.options.indexPageSize);
         walk.feed(page.entries, !page.more);
         for (const entry of walk.aborts.splice(0)) {
           if (!(await this.registry.decide(topic.topicId, partition, entry))) {

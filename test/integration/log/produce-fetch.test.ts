@@ -111,6 +111,15 @@ describe("produce and fetch", () => {
     const one = await log.fetch(topic, 0, { offset: 0, maxBytes: 1 });
     expect(one.batches).toHaveLength(1);
     expect(one.nextOffset).toBe(2);
+    // Past the first batch, only whole batches that fit: a fetch never goes over maxBytes by a
+    // batch (on AWS, a fetch's answer must fit Lambda's 6 MB once in base64).
+    const size = one.batches[0]?.bytes.byteLength ?? 0;
+    for (const maxBytes of [size, 2 * size - 1, 2 * size, 5 * size + 3]) {
+      const r = await log.fetch(topic, 0, { offset: 0, maxBytes });
+      expect(r.batches.reduce((n, x) => n + x.bytes.byteLength, 0), `maxBytes ${maxBytes}`).toBeLessThanOrEqual(maxBytes);
+      expect(r.batches).toHaveLength(Math.floor(maxBytes / size));
+      expect(r.nextOffset).toBe(2 * r.batches.length);
+    }
     expect((await readAll(log, topic, 0)).length).toBe(100); // walks the log and moves the stable hint
     const fromMiddle = await readAll(testLog().log, topic, 0, 37);
     expect(fromMiddle[0]).toMatchObject({ offset: 37, value: "v37" });

@@ -51,17 +51,21 @@ describe("the merged entry", () => {
 describe("the byte range a fetch reads", () => {
   const m = mergedEntry(run(64, 16 * 1024, 10), "key", 0); // points every 4 batches (64 KiB)
 
-  it("reads a whole unmerged object", () => {
-    expect(rangeFor(c(0, 0, 5, 300), 3, 10)).toEqual({ start: 0, end: 300, base: 0, nextOffset: 5 });
+  it("reads a whole unmerged object, past the budget only as the fetch's first read", () => {
+    expect(rangeFor(c(0, 0, 5, 300), 3, 10, true)).toEqual({ start: 0, end: 300, base: 0, nextOffset: 5 });
+    expect(rangeFor(c(0, 0, 5, 300), 3, 10, false)).toBeUndefined();
+    expect(rangeFor(c(0, 0, 5, 300), 3, 300, false)).toEqual({ start: 0, end: 300, base: 0, nextOffset: 5 });
   });
 
-  it("starts at the last point at or below the offset and stops at the first point that fills the budget", () => {
-    expect(rangeFor(m, 95, 100 * 1024)).toEqual({ start: 8 * 16 * 1024, end: 16 * 16 * 1024, base: 80, nextOffset: 160 });
+  it("starts at the last point at or below the offset and stops at the farthest point within the budget", () => {
+    expect(rangeFor(m, 95, 100 * 1024, false)).toEqual({ start: 8 * 16 * 1024, end: 12 * 16 * 1024, base: 80, nextOffset: 120 });
+    expect(rangeFor(m, 95, 128 * 1024, false)).toEqual({ start: 8 * 16 * 1024, end: 16 * 16 * 1024, base: 80, nextOffset: 160 });
   });
 
-  it("reads at least one step even on a tiny budget, and to the end when the budget reaches it", () => {
-    expect(rangeFor(m, 0, 1)).toEqual({ start: 0, end: 64 * 1024, base: 0, nextOffset: 40 });
-    expect(rangeFor(m, 600, 10 * 1024 * 1024)).toEqual({ start: 60 * 16 * 1024, end: 64 * 16 * 1024, base: 600, nextOffset: 640 });
+  it("reads one step on a budget too small only as the fetch's first read, and to the end when the budget reaches it", () => {
+    expect(rangeFor(m, 0, 1, true)).toEqual({ start: 0, end: 64 * 1024, base: 0, nextOffset: 40 });
+    expect(rangeFor(m, 0, 1, false)).toBeUndefined();
+    expect(rangeFor(m, 600, 10 * 1024 * 1024, false)).toEqual({ start: 60 * 16 * 1024, end: 64 * 16 * 1024, base: 600, nextOffset: 640 });
   });
 });
 
