@@ -344,7 +344,7 @@ export class GroupService {
       if (missing.size === partitions.length) throw notFound([...missing.values()].join("; "));
       // Kafka's UNKNOWN_MEMBER_ID when the member is gone (it left, or its session expired).
       const { members } = await this.store.readGroup(group);
-      if (!members.some((m) => m.memberId === memberId)) throw unknownMember(group, memberId);
+      if (!members.some((m) => m.memberId === memberId && isLive(m, now))) throw unknownMember(group, memberId);
       throw fenced(
         `commit refused: member ${memberId} does not own ${describeRefs(partitions)} at the given epoch` +
           (sequence === null ? "" : `, or a later commit of the member (sequence > ${sequence}) landed first`),

@@ -161,7 +161,7 @@ describe("GroupService (in-memory store)", () => {
   });
 
   it("answers NotFound, as Kafka's UNKNOWN_TOPIC_OR_PARTITION, for a commit to a partition or topic that does not exist", async () => {
-    const { service } = setup();
+    const { service, clock } = setup();
     const a = await Member.join(service, "g", ["orders"]);
     const commit = (offsets: Array<{ topic: string; partition: number }>) =>
       service.commit("g", { memberId: a.memberId, offsets: offsets.map((o) => ({ ...o, epoch: 1, offset: 5n })) });
@@ -186,6 +186,9 @@ describe("GroupService (in-memory store)", () => {
       ],
     });
     expect(await kindOf(stale)).toBe("Fenced/StaleEpoch");
+    // A member whose session expired, its item not yet cleaned up, is gone, as one that left.
+    clock.now += T + MARGIN + 1;
+    expect(await kindOf(service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 9, offset: 5n }] }))).toBe("Fenced/UnknownMember");
   });
 
   it("moves a lease on a release acknowledgement at once, and fences an owner that never releases", async () => {
@@ -307,7 +310,7 @@ describe("GroupService (in-memory store)", () => {
     expect((await service.describe("g")).partitions[0]).toMatchObject({ owner: null, committedOffset: 50n });
 
     // The zombie's commit cannot undo the reset, and a new member starts from it.
-    expect(await kindOf(service.commit("g", { memberId: a.memberId, offsets: [{ topic: "audit", partition: 0, epoch: 1, offset: 31n }] }))).toBe("Fenced/StaleEpoch");
+    expect(await kindOf(service.commit("g", { memberId: a.memberId, offsets: [{ topic: "audit", partition: 0, epoch: 1, offset: 31n }] }))).toBe("Fenced/UnknownMember"); // its session expired
     const b = await service.join("g", { topics: ["audit"] });
     expect(b.assignment.map((x) => x.committedOffset)).toEqual([50n, 50n, 50n, 50n]);
     expect(await kindOf(service.resetOffsets("g", { topic: "missing", to: { latest: true } }))).toBe("Conflict/GroupNotEmpty");
