@@ -186,7 +186,10 @@ export class Log {
     if (top >= topic.partitions) topic = await this.topics.get(topicName);
     const locate = (t: TopicRecord) => {
       const known = wants.filter((w) => w.partition < t.partitions);
-      return known.length === 0 ? { partitions: [], objects: [] } : this.reader.locateMany(t, known, request);
+      // A partition that does not exist is news too: the answer does not wait (a long poll ends
+      // as soon as any partition has news).
+      const wait = known.length < wants.length ? { ...request, maxWaitMs: 0 } : request;
+      return known.length === 0 ? { partitions: [], objects: [] } : this.reader.locateMany(t, known, wait);
     };
     let { partitions: answers, objects } = await locate(topic);
     if (answers.some((a) => "error" in a && isTopicDeleted(a.error))) {

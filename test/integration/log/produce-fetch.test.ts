@@ -288,6 +288,11 @@ describe("produce and fetch", () => {
     expect(ends.partitions.map((a) => ("segments" in a ? a.nextOffset : -1))).toEqual([1, 1, 1, 1]);
     expect(calls.get("BatchGetItemCommand")).toBeGreaterThanOrEqual(2);
     expect(calls.get("GetItemCommand") ?? 0).toBe(0);
+    // With a partition the topic does not have, that is news: the long poll looks once and answers.
+    calls.clear();
+    const missing = await counted.log.locateMany(topic, [{ partition: 0, offset: 1 }, { partition: 7, offset: 0 }], { maxWaitMs: 20_000 });
+    expect(missing.partitions.map((a) => ("segments" in a ? a.nextOffset : a.error.kind))).toEqual([1, "NotFound"]);
+    expect(calls.get("GetItemCommand") ?? 0).toBe(2); // the topic again (it may have grown), then partition 0's head once
     // DynamoDB refuses the batch read: each partition reads its own head, and all four answer.
     const refusing = testLog();
     injectFaults(refusing.dynamo, (r) => (r.command === "BatchGetItemCommand" ? "error-before" : undefined));
