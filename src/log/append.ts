@@ -1,5 +1,5 @@
 import { decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
-import { SeglogError, conflict, fenced, invalid, isSeglogError, notFound, tooLarge } from "../core/errors.ts";
+import { SeglogError, TOPIC_DELETED, conflict, fenced, invalid, isSeglogError, notFound, tooLarge } from "../core/errors.ts";
 import { claimedRecords, decide, nextSequence, type ClaimedBatch } from "../core/idempotence.ts";
 import { segmentObjectKey, sharedObjectKey } from "../core/keys.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
@@ -125,11 +125,11 @@ export class Appender {
    * carries. A partition's batches go in order: after a failure its later batches are not
    * written (that would reorder them) and share its error. Partitions go in parallel.
    */
-  async appendAll(topic: TopicRecord, batches: readonly { partition: number; batch: CheckedBatch }[]): Promise<AppendOutcome[]> {
+  async appendAll(topic: TopicRecord, batches: readonly { partition: number; batch: CheckedBatch }[], recreated: "go-on" | "refuse" = "go-on"): Promise<AppendOutcome[]> {
     const only = batches.length === 1 ? batches[0] : undefined;
     if (only) {
       try {
-        return [await this.append(topic, only.partition, only.batch)];
+        return [await this.append(topic, only.partition, only.batch, recreated)];
       } catch (e) {
         if (!isSeglogError(e)) throw e;
         return [{ partition: only.partition, error: e }];
@@ -148,7 +148,7 @@ export class Appender {
       [...byPartition].map(async ([partition, indexes]) => {
         for (const i of indexes) {
           try {
-            reserved[i] = await this.reserve(topic, partition, span(i));
+            reserved[i] = await this.reserve(topic, partition, span(i), recreated);
           } catch (e) {
             if (isSeglogError(e)) failures.set(partition, e);
             else bugs.push(e);
@@ -216,8 +216,8 @@ export class Appender {
   }
 
   /** One batch, in an object of its own named by its base offset. */
-  private async append(topic: TopicRecord, partition: number, batch: CheckedBatch): Promise<AppendResult> {
-    const reservation = await this.reserve(topic, partition, batch.span);
+  private async append(topic: TopicRecord, partition: number, batch: CheckedBatch, recreated: "go-on" | "refuse"): Promise<AppendResult> {
+    const reservation = await this.reserve(topic, partition, batch.span, recreated);
     patchBaseOffset(batch.bytes, BigInt(reservation.baseOffset));
     const key = segmentObjectKey(reservation.topic.name, reservation.topic.topicId, partition, reservation.baseOffset);
     return this.complete(reservation, batch, this.objects.put(key, batch.bytes));
@@ -359,11 +359,14 @@ export class Appender {
     return this.registry.decide(topicId, partition, entry);
   }
 
-  private async reserve(topic: TopicRecord, partition: number, span: number): Promise<Reservation> {
+  private async reserve(topic: TopicRecord, partition: number, span: number, recreated: "go-on" | "refuse"): Promise<Reservation> {
     const first = await this.registry.reserve(topic.topicId, partition, span, this.options.now());
     if (first) return { ...first, topic, partition };
     // No head under this topicId: the cached topic was deleted or recreated. Re-read once.
     const fresh = await this.topics.get(topic.name);
+    if (fresh.topicId !== topic.topicId && recreated === "refuse") {
+      throw notFound(`Topic '${topic.name}' (id ${topic.topicId}) was deleted and created again`, TOPIC_DELETED);
+    }
     if (fresh.topicId !== topic.topicId && partition < fresh.partitions) {
       const second = await this.registry.reserve(fresh.topicId, partition, span, this.options.now());
       if (second) return { ...second, topic: fresh, partition };

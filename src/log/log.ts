@@ -100,16 +100,20 @@ export class Log {
   async produceRecords(topicName: string, records: readonly ProduceRecord[]): Promise<ProduceResult[]> {
     if (records.length === 0) throw invalid("No records to produce");
     const topic = await this.topics.cached(topicName);
-    const sticky = randomInt(topic.partitions);
-    const byPartition = new Map<number, ProduceRecord[]>();
-    for (const r of records) {
-      const p = r.partition ?? (r.key === null ? sticky : partitionForKey(r.key, topic.partitions));
-      const batch = byPartition.get(p);
-      if (batch) batch.push(r);
-      else byPartition.set(p, [r]);
-    }
+    const byPartition = partitionRecords(records, topic.partitions);
+    const results = await this.produceFrames(topicName, this.framesOf(byPartition), { recreated: "refuse" });
+    // The topic this instance knew was deleted, and perhaps created again: the records it had
+    // partitioned by key on its count go again, partitioned on the topic there now.
+    const again = results.flatMap((r) => ("error" in r && isTopicDeleted(r.error) ? (byPartition.get(r.partition) ?? []) : []));
+    if (again.length === 0) return results;
+    this.topics.forget(topicName);
+    const fresh = await this.topics.get(topicName);
+    return [...results.filter((r) => !("error" in r && isTopicDeleted(r.error))), ...(await this.produceFrames(topicName, this.framesOf(partitionRecords(again, fresh.partitions))))];
+  }
+
+  private framesOf(byPartition: ReadonlyMap<number, readonly ProduceRecord[]>): ProduceFrame[] {
     const now = this.options.now();
-    const frames = [...byPartition].map(([partition, rs]) => ({
+    return [...byPartition].map(([partition, rs]) => ({
       partition,
       bytes: encodeRecordBatch({
         records: rs.map((r) => ({
@@ -120,11 +124,15 @@ export class Log {
         })),
       }),
     }));
-    return this.produceFrames(topicName, frames);
   }
 
-  /** Produces client-built batches; every batch is checked before any is written. */
-  async produceFrames(topicName: string, frames: readonly ProduceFrame[]): Promise<ProduceResult[]> {
+  /**
+   * Produces client-built batches; every batch is checked before any is written. A batch whose
+   * topic turns out deleted and created again goes on into the new topic at its partition, unless
+   * `recreated: "refuse"` (the server chose the partitions, on the old topic's count): it then
+   * fails NotFound with code `UnknownTopicId`.
+   */
+  async produceFrames(topicName: string, frames: readonly ProduceFrame[], options: { recreated?: "go-on" | "refuse" } = {}): Promise<ProduceResult[]> {
     if (frames.length === 0) throw invalid("No record batches to produce");
     let topic = await this.topics.cached(topicName);
     const highest = Math.max(...frames.map((f) => f.partition));
@@ -135,7 +143,7 @@ export class Log {
     }));
     const producers = new Map(checked.filter((c) => c.batch.producerId >= 0).map((c) => [`${c.batch.producerId}/${c.batch.producerEpoch}`, c.batch]));
     await Promise.all([...producers.values()].map((b) => this.appender.checkProducer(b.producerId, b.producerEpoch)));
-    return this.appender.appendAll(topic, checked);
+    return this.appender.appendAll(topic, checked, options.recreated ?? "go-on");
   }
 
   /** One maintenance run: stale reservations, retention, orphans, deleted topics. */
@@ -224,3 +232,16 @@ export class Log {
 }
 
 const isTopicDeleted = (e: unknown): boolean => isSeglogError(e) && e.code === TOPIC_DELETED;
+
+/** Records by partition: their own, else by key, else one partition for all without a key (sticky). */
+function partitionRecords(records: readonly ProduceRecord[], partitions: number): Map<number, ProduceRecord[]> {
+  const sticky = randomInt(partitions);
+  const byPartition = new Map<number, ProduceRecord[]>();
+  for (const r of records) {
+    const p = r.partition ?? (r.key === null ? sticky : partitionForKey(r.key, partitions));
+    const batch = byPartition.get(p);
+    if (batch) batch.push(r);
+    else byPartition.set(p, [r]);
+  }
+  return byPartition;
+}

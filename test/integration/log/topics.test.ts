@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SeglogError } from "../../../src/core/errors.ts";
+import { partitionForKey } from "../../../src/core/partitioner.ts";
 import { decodeStored } from "../../../src/log/read.ts";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { injectFaults, type RequestInfo } from "../../helpers/faults.ts";
@@ -126,6 +127,29 @@ describe("topics (the registry)", () => {
     const located = await stale[3].locateMany(again, [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], { maxWaitMs: 0 });
     expect(located.partitions.map((p) => ("error" in p ? p.error.kind : p.nextOffset))).toEqual([1, "NotFound"]);
     expect((await log.describeTopic(again)).partitions.map((p) => p.highWatermark)).toEqual([1]);
+  });
+
+  it("partitions records by key on the topic there now when the one an instance has cached was deleted and created again with another count", async () => {
+    const name = uniqueName("recreated-keys");
+    await log.createTopic({ name, partitions: 3 });
+    const stale = testLog({ topicCacheMs: 60_000 }).log;
+    await stale.fetch(name, 0, { offset: 0, maxWaitMs: 0 }); // cached: 3 partitions
+    await log.deleteTopic(name);
+    await log.createTopic({ name, partitions: 2 });
+    // One key that the old count put on partition 2 (gone now), one that it put elsewhere than the new count does.
+    const keys = Array.from({ length: 100 }, (_, i) => Buffer.from(`k${i}`));
+    const gone = keys.find((k) => partitionForKey(k, 3) === 2) as Buffer;
+    const moved = keys.find((k) => partitionForKey(k, 3) !== partitionForKey(k, 2) && partitionForKey(k, 3) < 2) as Buffer;
+    const results = await stale.produceRecords(name, [
+      { key: gone, value: Buffer.from("a") },
+      { key: moved, value: Buffer.from("b") },
+    ]);
+    expect(results.every((r) => !("error" in r))).toBe(true);
+    for (const [key, value] of [[gone, "a"], [moved, "b"]] as const) {
+      const p = partitionForKey(key, 2);
+      const r = await log.fetch(name, p, { offset: 0, maxWaitMs: 0 });
+      expect(r.batches.flatMap((x) => [...decodeStored(x.bytes)].map((rec) => Buffer.from(rec.value ?? []).toString())), `partition ${p}`).toContain(value);
+    }
   });
 
   it("leaves a topic whose delete lost to an alter as it was: its records, and no tombstone for maintenance to act on", async () => {
