@@ -1,5 +1,5 @@
 import { MAX_TIMESTAMP } from "../core/codec/record-batch.ts";
-import { invalid, tooLarge } from "../core/errors.ts";
+import { invalid, isSeglogError, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
 import { MAX_PARTITIONS_PER_FETCH, SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { validateTopicName } from "../core/topic-config.ts";
@@ -173,12 +173,13 @@ function encodingOf(v: Json | undefined, name: string, allowed: readonly Encodin
 
 const MAX_RECORDS_PER_REQUEST = 100_000;
 
-/** `{records:[{key?,value,headers?,partition?,timestamp?}], keyEncoding?, valueEncoding?}` */
+/** `{records:[{key?,value,headers?,partition?,timestamp?}], keyEncoding?, valueEncoding?, headerEncoding?}` */
 function parseProduceBody(req: HttpRequest): ProduceRecord[] {
   const body = jsonBody(req);
-  onlyKeys(body, ["records", "keyEncoding", "valueEncoding"], "a produce body");
+  onlyKeys(body, ["records", "keyEncoding", "valueEncoding", "headerEncoding"], "a produce body");
   const keyEncoding = encodingOf(body["keyEncoding"], "keyEncoding", ["string", "base64"]);
   const valueEncoding = encodingOf(body["valueEncoding"], "valueEncoding", ["string", "base64", "json"]);
+  const headerEncoding = encodingOf(body["headerEncoding"], "headerEncoding", ["string", "base64"]);
   const records = body["records"];
   if (!Array.isArray(records) || records.length === 0) throw invalid("records must be a non-empty array");
   if (records.length > MAX_RECORDS_PER_REQUEST) throw tooLarge(`At most ${MAX_RECORDS_PER_REQUEST} records per request`);
@@ -191,7 +192,7 @@ function parseProduceBody(req: HttpRequest): ProduceRecord[] {
     return {
       key: bytesOf(r["key"], keyEncoding, `${where}.key`),
       value: bytesOf(r["value"], valueEncoding, `${where}.value`),
-      headers: headersOf(r["headers"], `${where}.headers`),
+      headers: headersOf(r["headers"], headerEncoding, `${where}.headers`),
       ...(partition === undefined ? {} : { partition }),
       ...(timestamp === undefined ? {} : { timestamp }),
     };
@@ -200,12 +201,19 @@ function parseProduceBody(req: HttpRequest): ProduceRecord[] {
 
 function bytesOf(v: Json | undefined, encoding: Encoding, where: string): Uint8Array | null {
   if (v === undefined || v === null) return null;
-  if (encoding === "json") return Buffer.from(JSON.stringify(v), "utf8");
+  if (encoding === "json") {
+    try {
+      return Buffer.from(JSON.stringify(v), "utf8");
+    } catch (e) {
+      if (e instanceof RangeError) throw invalid(`${where} is nested too deeply to store as JSON`);
+      throw e;
+    }
+  }
   if (typeof v !== "string") throw invalid(`${where} must be a string (or set the encoding to json)`);
   return encoding === "base64" ? fromBase64(v, where) : Buffer.from(v, "utf8");
 }
 
-function headersOf(v: Json | undefined, where: string): { key: string; value: Uint8Array | null }[] {
+function headersOf(v: Json | undefined, encoding: Encoding, where: string): { key: string; value: Uint8Array | null }[] {
   if (v === undefined || v === null) return [];
   const pairs: [string, Json][] = Array.isArray(v)
     ? v.map((h, i) => {
@@ -219,7 +227,7 @@ function headersOf(v: Json | undefined, where: string): { key: string; value: Ui
         })();
   return pairs.map(([key, value]) => {
     if (value !== null && typeof value !== "string") throw invalid(`${where}.${key} must be a string or null`);
-    return { key, value: value === null ? null : Buffer.from(value, "utf8") };
+    return { key, value: value === null ? null : encoding === "base64" ? fromBase64(value, `${where}.${key}`) : Buffer.from(value, "utf8") };
   });
 }
 
@@ -280,16 +288,30 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   read: for (const batch of result.batches) {
     for (const r of decodeStored(batch.bytes)) {
       if (r.offset < offset) continue;
-      const record = {
-        partition,
-        offset: r.offset,
-        timestamp: r.timestamp,
-        key: r.key === null ? null : render(r.key, encoding === "json" ? "string" : encoding),
-        value: r.value === null ? null : render(r.value, encoding),
-        headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : Buffer.from(h.value).toString("utf8") })),
-      };
-      // What the record adds to Lambda's answer: its JSON, as a string within the answer's JSON.
-      const size = Buffer.byteLength(JSON.stringify(JSON.stringify(record))) - 1;
+      let record;
+      let size;
+      try {
+        record = {
+          partition,
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: r.key === null ? null : render(r.key, encoding === "json" ? "string" : encoding),
+          value: r.value === null ? null : render(r.value, encoding),
+          headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : render(h.value, encoding === "json" ? "string" : encoding) })),
+        };
+        // What the record adds to Lambda's answer: its JSON, as a string within the answer's JSON.
+        size = Buffer.byteLength(JSON.stringify(JSON.stringify(record))) - 1;
+      } catch (e) {
+        // A value that is not JSON (or nests too deeply to answer as JSON) ends the answer before
+        // it; a fetch that starts there is refused, naming it.
+        const why = e instanceof RangeError ? "nests too deeply to answer as JSON" : isSeglogError(e) && e.code === "NotJson" ? "is not JSON" : undefined;
+        if (why === undefined) throw e;
+        if (records.length > 0) {
+          nextOffset = r.offset;
+          break read;
+        }
+        throw invalid(`The value of the record at offset ${r.offset} ${why}; fetch it with encoding=string or base64`, "NotJson");
+      }
       if (bytes + size > MAX_JSON_RECORDS_BYTES) {
         if (records.length === 0) {
           throw tooLarge(

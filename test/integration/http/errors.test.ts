@@ -228,4 +228,30 @@ describe("the local HTTP API", () => {
     expect(got.status, JSON.stringify(body)).toBe(200);
     expect(body.records[0]).toMatchObject({ key: "k", value: { n: 1 } });
   });
+
+  it("carries binary header values both ways in base64, and answers a JSON fetch up to a value it cannot render, then names it", async () => {
+    const name = uniqueName("json-edges");
+    await fetch(`${api.url}/v1/topics`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, partitions: 1 }) });
+    const post = (body: unknown) => fetch(`${api.url}${records(name)}`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    const binary = Buffer.from([0xff, 0x00, 0x62]).toString("base64");
+    expect((await post({ headerEncoding: "base64", records: [{ value: "1", headers: { h: binary } }] })).status).toBe(200);
+    const deep = "[".repeat(20_000) + "]".repeat(20_000);
+    expect((await post({ records: [{ value: "2" }, { value: "not json" }, { value: deep }] })).status).toBe(200);
+    // A value nested too deeply to store as JSON is refused, not a storage failure.
+    const tooDeep = await post(`{"valueEncoding":"json","records":[{"value":${deep}}]}`);
+    expect(tooDeep.status).toBe(400);
+    expect(await tooDeep.json()).toMatchObject({ error: { kind: "Invalid", message: "records[0].value is nested too deeply to store as JSON" } });
+
+    const get = async (query: string) => {
+      const res = await fetch(`${api.url}/v1/topics/${name}/partitions/0/records?${query}`);
+      return { status: res.status, body: (await res.json()) as { records?: { offset: number; value: unknown; headers: { key: string; value: string }[] }[]; nextOffset?: number; error?: { code?: string; message?: string } } };
+    };
+    const b64 = await get("offset=0&encoding=base64");
+    expect(b64.body.records?.[0]?.headers).toEqual([{ key: "h", value: binary }]);
+    const json = await get("offset=0&encoding=json");
+    expect(json.body.records?.map((r) => r.value)).toEqual([1, 2]);
+    expect(json.body.nextOffset).toBe(2);
+    expect(await get("offset=2&encoding=json")).toMatchObject({ status: 400, body: { error: { code: "NotJson", message: "The value of the record at offset 2 is not JSON; fetch it with encoding=string or base64" } } });
+    expect(await get("offset=3&encoding=json")).toMatchObject({ status: 400, body: { error: { code: "NotJson", message: "The value of the record at offset 3 nests too deeply to answer as JSON; fetch it with encoding=string or base64" } } });
+  });
 });
