@@ -67,12 +67,17 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
   if (producerId >= 0 && (batch.producerEpoch < 0 || batch.baseSequence < 0)) {
     throw invalid("An idempotent batch needs a producer epoch and a base sequence ≥ 0", "InvalidProducerFields");
   }
+  // The index keeps the records' own largest timestamp, as Kafka's broker sets it, not the
+  // header's: a producer that wrote a wrong one would misplace timestamp lookups and retention.
+  const base = Number(batch.baseTimestamp);
+  let maxTs = base;
+  for (const r of batch.records) maxTs = Math.max(maxTs, base + Number(r.timestampDelta));
   return {
     bytes,
     records: n,
     span: n,
-    firstTs: Number(batch.baseTimestamp),
-    maxTs: Number(batch.maxTimestamp),
+    firstTs: base,
+    maxTs,
     producerId: producerId >= 0 ? producerId : -1,
     producerEpoch: batch.producerEpoch,
     baseSequence: batch.baseSequence,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { crc32c } from "../../../src/core/codec/crc32c.ts";
 import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
 import { SeglogError } from "../../../src/core/errors.ts";
 import type { Log } from "../../../src/log/log.ts";
@@ -367,6 +368,20 @@ describe("produce and fetch", () => {
     expect(await log.offsetFor(topic, 0, { timestampMs: 1_000_040 })).toEqual({ offset: 3, timestamp: 1_000_040 });
     expect(await log.offsetFor(topic, 0, { timestampMs: 0 })).toEqual({ offset: 0, timestamp: 1_000_010 });
     expect(await log.offsetFor(topic, 0, { timestampMs: 2_000_000 })).toEqual({ offset: 5, timestamp: null });
+  });
+
+  it("finds records by timestamp by their own timestamps, not a batch header's wrong maxTimestamp", async () => {
+    const topic = uniqueName("lying-header");
+    await log.createTopic({ name: topic, partitions: 1 });
+    await log.produceRecords(topic, [{ key: null, value: b("early"), timestamp: 1_000_000 }]);
+    const bytes = encodeRecordBatch({ records: [2_000, 32_000].map((t) => ({ key: null, value: b(`t${t}`), timestamp: 1_000_000 + t })) });
+    // A producer's header that says its records end at the first one's time.
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    view.writeBigInt64BE(1_002_000n, 35);
+    view.writeUInt32BE(crc32c(bytes, 21), 17);
+    await log.produceFrames(topic, [{ partition: 0, bytes }]);
+    await log.produceRecords(topic, [{ key: null, value: b("late"), timestamp: 1_040_000 }]);
+    expect(await log.offsetFor(topic, 0, { timestampMs: 1_020_000 })).toEqual({ offset: 2, timestamp: 1_032_000 });
   });
 
   it("stores a client's RecordBatch byte for byte, with only the base offset assigned", async () => {
