@@ -46,12 +46,14 @@ export const MAX_MESSAGE_BYTES_LIMIT = 4 * 1024 * 1024;
 
 export const MAX_PARTITIONS = 10_000;
 
-const CONFIG_RULES: Record<keyof TopicConfig, (v: number) => boolean> = {
-  "retention.ms": (v) => v >= -1, // 0 as Kafka: every segment goes at the next run (a purge)
-  "retention.bytes": (v) => v >= -1,
-  "max.message.bytes": (v) => v >= 64 && v <= MAX_MESSAGE_BYTES_LIMIT,
+/** Each setting's allowed range, inclusive. */
+const CONFIG_RULES: Record<keyof TopicConfig, { readonly min: number; readonly max: number; readonly note?: string }> = {
+  // 0 as Kafka: every segment goes at the next run (a purge)
+  "retention.ms": { min: -1, max: Number.MAX_SAFE_INTEGER, note: "-1 keeps records forever" },
+  "retention.bytes": { min: -1, max: Number.MAX_SAFE_INTEGER, note: "-1 for no limit" },
+  "max.message.bytes": { min: 64, max: MAX_MESSAGE_BYTES_LIMIT },
   // a merge holds one merged segment in the maintenance function's memory
-  "segment.bytes": (v) => v >= 16 * 1024 && v <= 256 * 1024 * 1024,
+  "segment.bytes": { min: 16 * 1024, max: 256 * 1024 * 1024 },
 };
 
 const isConfigKey = (k: string): k is keyof TopicConfig => Object.hasOwn(CONFIG_RULES, k);
@@ -69,8 +71,10 @@ export function parseTopicConfig(input: unknown): Partial<TopicConfig> {
       );
     }
     const value = typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : raw;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || !CONFIG_RULES[key](value)) {
-      throw invalid(`Invalid value for ${key}: ${JSON.stringify(raw)}`, "InvalidConfig");
+    const rule = CONFIG_RULES[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < rule.min || value > rule.max) {
+      const range = rule.max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${rule.min}` : `an integer from ${rule.min} to ${rule.max}`;
+      throw invalid(`Invalid value for ${key}: ${JSON.stringify(raw)}; it must be ${range}${rule.note === undefined ? "" : ` (${rule.note})`}`, "InvalidConfig");
     }
     out[key] = value;
   }

@@ -2,7 +2,7 @@ import { MAX_TIMESTAMP } from "../core/codec/record-batch.ts";
 import { invalid, isSeglogError, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
 import { MAX_PARTITIONS_PER_FETCH, SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
-import { validateTopicName } from "../core/topic-config.ts";
+import { MAX_PARTITIONS, validateTopicName } from "../core/topic-config.ts";
 import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.ts";
 import { decodeStored } from "../log/read.ts";
 import type { TopicRecord } from "../storage/registry.ts";
@@ -51,7 +51,7 @@ export const logRoutes: Route<LogContext>[] = [
       if (config !== undefined && !isObject(config)) throw invalid("config must be an object");
       const { topic, warning } = await log.createTopic({
         name: body["name"],
-        partitions: optionalInt(body["partitions"], "partitions", 1) ?? 1,
+        partitions: optionalInt(body["partitions"], "partitions", 1, MAX_PARTITIONS) ?? 1,
         ...(config ? { config: config as never } : {}),
       });
       return { status: 201, body: { ...topicView(topic), ...(warning ? { warning } : {}) } };
@@ -75,7 +75,7 @@ export const logRoutes: Route<LogContext>[] = [
       onlyKeys(body, ["partitions", "config"], "an alter-topic body");
       const config = body["config"];
       if (config !== undefined && !isObject(config)) throw invalid("config must be an object");
-      const partitions = optionalInt(body["partitions"], "partitions", 1);
+      const partitions = optionalInt(body["partitions"], "partitions", 1, MAX_PARTITIONS);
       const topic = await log.alterTopic(topicParam(params), {
         ...(partitions === undefined ? {} : { partitions }),
         ...(config ? { config: config as never } : {}),

@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
-import { TOPIC_DELETED, invalid, isSeglogError, notFound } from "../core/errors.ts";
+import { SeglogError, TOPIC_DELETED, invalid, isSeglogError, notFound } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import type { PartitionAnswer, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
@@ -137,10 +137,15 @@ export class Log {
     let topic = await this.topics.cached(topicName);
     const highest = Math.max(...frames.map((f) => f.partition));
     if (highest >= topic.partitions) topic = await this.topics.withPartition(topicName, highest);
-    const checked = frames.map((f) => ({
-      partition: f.partition,
-      batch: checkBatch(f.bytes, topic.config["max.message.bytes"]),
-    }));
+    const checked = frames.map((f, i) => {
+      try {
+        return { partition: f.partition, batch: checkBatch(f.bytes, topic.config["max.message.bytes"]) };
+      } catch (e) {
+        // Which batch of several, so that a client can tell (the request is refused whole).
+        if (frames.length === 1 || !isSeglogError(e)) throw e;
+        throw new SeglogError(e.kind, `Batch ${i + 1} of ${frames.length} (partition ${f.partition}): ${e.message}`, { retriable: e.retriable, ...(e.code === undefined ? {} : { code: e.code }) });
+      }
+    });
     const producers = new Map(checked.filter((c) => c.batch.producerId >= 0).map((c) => [`${c.batch.producerId}/${c.batch.producerEpoch}`, c.batch]));
     await Promise.all([...producers.values()].map((b) => this.appender.checkProducer(b.producerId, b.producerEpoch)));
     return this.appender.appendAll(topic, checked, options.recreated ?? "go-on");

@@ -120,12 +120,13 @@ describe("every bad input gets its status and error kind", () => {
     expect(jsonOf(r).error.code).toBe("CorruptRecord");
     const truncated = buildFrames([{ partition: 0, bytes: good }]).subarray(0, 30);
     await expectError(post(records(topic), truncated, "application/octet-stream"), 400, "Invalid");
-    // One bad frame spoils the request: the good one beside it is not written either.
-    await expectError(
+    // One bad frame spoils the request, naming which: the good one beside it is not written either.
+    const spoilt = await expectError(
       post(records(topic), buildFrames([{ partition: 1, bytes: good }, { partition: 0, bytes: flipped }]), "application/octet-stream"),
       400,
       "Invalid",
     );
+    expect(jsonOf(spoilt).error).toMatchObject({ code: "CorruptRecord", message: "Batch 2 of 2 (partition 0): record batch CRC mismatch" });
     expect((await log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([0, 0]);
   });
 

@@ -38,6 +38,13 @@ describe("topics (the registry)", () => {
     expect(topic.config["retention.ms"]).toBe(1000);
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "retention.ms": -5 } }))).toBe("Invalid");
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "cleanup.policy": 1 } as never }))).toBe("Invalid");
+    // A value out of range says what the range is.
+    await expect(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "max.message.bytes": 0 } })).rejects.toThrow(
+      'Invalid value for max.message.bytes: 0; it must be an integer from 64 to 4194304',
+    );
+    await expect(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "retention.ms": -5 } })).rejects.toThrow(
+      'Invalid value for retention.ms: -5; it must be an integer ≥ -1 (-1 keeps records forever)',
+    );
     // a batch must fit Lambda's 6 MB once API Gateway has base64-encoded it: 4 MiB at most
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "max.message.bytes": 4 * 1024 * 1024 + 1 } }))).toBe("Invalid");
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "segment.bytes": 1024 } }))).toBe("Invalid");
