@@ -48,7 +48,9 @@ export interface GroupBatch extends TopicPartition {
    * True once the member should return soon: it is asked to give back a partition it holds (this
    * one or another), it is closing, or this partition is no longer held. A long batch checks it
    * between records, resolves the last one it processed, and returns: the member then commits,
-   * gives the partition back within the revoke timeout, and reads the rest again.
+   * gives the partition back within the revoke timeout, and reads the rest again. At most once
+   * (the batch committed whole before the call), only closing or losing the partition count, and
+   * what the batch leaves is skipped.
    */
   shouldStop(): boolean;
   /**
@@ -549,7 +551,9 @@ export class GroupConsumer {
           ...tpOf(lease),
           records: rs,
           isHeld: () => this.held(lease),
-          shouldStop: () => stop() || !this.held(lease),
+          // At most once the batch was committed whole: stopping part way would skip the rest of a
+          // partition still held, so only closing or losing it counts, as between records.
+          shouldStop: () => (atMostOnce ? this.closing || this.fencedFlag : stop()) || !this.held(lease),
           resolveOffset: (offset) => {
             if (!Number.isSafeInteger(offset) || offset < first || offset > last) throw invalid(`resolveOffset: ${offset} is not an offset of this batch (${first}–${last})`);
             resolved = Math.max(offset, resolved ?? offset);

@@ -267,7 +267,10 @@ export class Producer {
     this.transactionalId = options.transactionalId;
     this.partitioner = options.partitioner ?? "sticky";
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
-    if (!(this.deliveryTimeoutMs > 0)) throw new SeglogError("Invalid", `deliveryTimeoutMs must be above 0, not ${this.deliveryTimeoutMs}`);
+    if (!(this.deliveryTimeoutMs > this.lingerMs)) {
+      // Kafka likewise requires delivery.timeout.ms ≥ linger.ms + request.timeout.ms.
+      throw new SeglogError("Invalid", `deliveryTimeoutMs must be above lingerMs (${this.lingerMs}), not ${this.deliveryTimeoutMs}: a batch waits lingerMs before it is sent`);
+    }
     this.maxBatchAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
     if (this.partitioner !== "sticky" && this.partitioner !== "round-robin") {
       throw new SeglogError("Invalid", `partitioner must be "sticky" or "round-robin", not ${JSON.stringify(this.partitioner)}`);

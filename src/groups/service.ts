@@ -579,7 +579,8 @@ export class GroupService {
         try {
           ({ partitions } = await this.catalog.describe(topic));
         } catch (error) {
-          if (!(isSeglogError(error) && error.kind === "NotFound")) throw error;
+          // Not known to be missing (the read failed): the refusal stands as it was.
+          if (!(isSeglogError(error) && error.kind === "NotFound")) return;
         }
         for (const p of refused) {
           if (p.topic !== topic || p.partition < partitions) continue;

@@ -106,9 +106,18 @@ export class Log {
     // partitioned by key on its count go again, partitioned on the topic there now.
     const again = results.flatMap((r) => ("error" in r && isTopicDeleted(r.error) ? (byPartition.get(r.partition) ?? []) : []));
     if (again.length === 0) return results;
+    const landed = results.filter((r) => !("error" in r && isTopicDeleted(r.error)));
     this.topics.forget(topicName);
-    const fresh = await this.topics.get(topicName);
-    return [...results.filter((r) => !("error" in r && isTopicDeleted(r.error))), ...(await this.produceFrames(topicName, this.framesOf(partitionRecords(again, fresh.partitions))))];
+    let retried: ProduceResult[];
+    try {
+      const fresh = await this.topics.get(topicName);
+      retried = await this.produceFrames(topicName, this.framesOf(partitionRecords(again, fresh.partitions)));
+    } catch (e) {
+      // Gone again, say: the batches that landed keep their results beside this error.
+      if (!isSeglogError(e)) throw e;
+      retried = results.filter((r) => "error" in r && isTopicDeleted(r.error)).map((r) => ({ partition: r.partition, error: e }));
+    }
+    return [...landed, ...retried];
   }
 
   private framesOf(byPartition: ReadonlyMap<number, readonly ProduceRecord[]>): ProduceFrame[] {

@@ -125,7 +125,12 @@ export class Topics {
   async delete(name: string): Promise<void> {
     validateTopicName(name);
     const stored = await this.registry.getTopic(name);
-    if (stored?.state === "DELETING") await this.registry.deleteHeads(stored.topicId, stored.partitions);
+    if (stored?.state === "DELETING") {
+      // Then NotFound, whatever the name holds by now: a topic created meanwhile is not this delete's.
+      await this.registry.deleteHeads(stored.topicId, stored.partitions);
+      this.cache.delete(name);
+      throw notFound(`Unknown topic '${name}'`);
+    }
     const current = await this.get(name);
     await this.registry.putTombstone(current, this.options.now());
     try {

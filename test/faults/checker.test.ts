@@ -219,6 +219,13 @@ describe("the history checker", () => {
     const sentLater = validHistory();
     sentLater.events.push({ ...lower, eventsAtSend: at + 1 });
     expect(reported(sentLater)).toEqual(new Set(["commit-monotone"]));
+    // Where storage said what each commit replaced, that order decides, however they overlapped.
+    const appliedBefore = validHistory();
+    appliedBefore.events.push({ ...lower, eventsAtSend: at, replaced: 3 });
+    expect(checkHistory(appliedBefore).violations).toEqual([]);
+    const appliedAfter = validHistory();
+    appliedAfter.events.push({ ...lower, eventsAtSend: at, replaced: 6 });
+    expect(reported(appliedAfter)).toEqual(new Set(["commit-monotone"]));
   });
 
   it("names the first violated invariant by the order of INVARIANTS, with its evidence", () => {

@@ -48,7 +48,9 @@ export type HistoryEvent =
    * commit left for storage (epochs only grow, so a fenced commit cannot land below it);
    * `eventsAtSend`, how many events the history held when it left (after any hold): a commit
    * counts as a step back only below one that had landed by then. Two commits in flight at once
-   * may be answered in another order than storage applied them.
+   * may be answered in another order than storage applied them. `replaced`, the checkpoint the
+   * commit replaced as storage answered it (null: none), settles that order where it is known: the
+   * commit is then a step back exactly when it is below it.
    */
   | {
       readonly type: "commit";
@@ -60,6 +62,7 @@ export type HistoryEvent =
       readonly late?: boolean;
       readonly leaseEpochAtSend?: number;
       readonly eventsAtSend?: number;
+      readonly replaced?: number | null;
     }
   /** Anything worth seeing in a report (joins, kills, resets); never checked. */
   | { readonly type: "note"; readonly text: string };
@@ -303,7 +306,12 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
       if (newest === undefined || e.epoch > newest.epoch) committers.set(key, { epoch: e.epoch, member: e.member, index });
       const landed = commits.get(key) ?? commits.set(key, []).get(key)!;
       const sentAt = e.eventsAtSend ?? index;
-      const before = landed.filter((c) => c.index < sentAt).reduce<(typeof landed)[number] | undefined>((a, c) => (a === undefined || c.offset > a.offset ? c : a), undefined);
+      const before =
+        e.replaced !== undefined
+          ? e.replaced === null
+            ? undefined
+            : ([...landed].reverse().find((c) => c.offset === e.replaced) ?? { offset: e.replaced, index: -1, member: "(a reset)", epoch: 0 })
+          : landed.filter((c) => c.index < sentAt).reduce<(typeof landed)[number] | undefined>((a, c) => (a === undefined || c.offset > a.offset ? c : a), undefined);
       if (before !== undefined && e.offset < before.offset) {
         report({
           invariant: "commit-monotone",

@@ -192,7 +192,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       const known = lease && leaseEpochs.get(`${lease.group}/${lease.partition}`);
       if (known !== undefined) epochAtSend.set(req, known);
     },
-    landed: (req: RequestInfo, step: Step, late: boolean) => {
+    landed: (req: RequestInfo, step: Step, late: boolean, output: unknown) => {
       const input = req.input as LeaseUpdate;
       const lease = step === "offset-commit" || step === "lease-take" || step === "lease-write" ? leaseOf(input) : undefined;
       if (lease === undefined) return;
@@ -204,6 +204,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       }
       const atSend = epochAtSend.get(req);
       const sentAt = eventsAtSend.get(req);
+      // The checkpoint this commit replaced, in the order storage applied them (UPDATED_OLD, below).
+      const old = (output as { Attributes?: Record<string, { N?: string }> } | undefined)?.Attributes;
       record({
         type: "commit",
         ...lease,
@@ -213,6 +215,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         late,
         ...(atSend === undefined ? {} : { leaseEpochAtSend: atSend }),
         ...(sentAt === undefined ? {} : { eventsAtSend: sentAt }),
+        ...(old === undefined ? {} : { replaced: old["checkpoint"]?.N === undefined ? null : Number(old["checkpoint"].N) }),
       });
     },
   };
@@ -223,6 +226,9 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       rewriteRequests(dynamo, options.mutate);
       rewriteRequests(s3, options.mutate);
     }
+    // Offset commits answer the checkpoint they replaced: the checker then knows the order
+    // storage applied them in, which the order of their answers does not say.
+    rewriteRequests(dynamo, (req, step) => (step === "offset-commit" ? { ...req.input, ReturnValues: "UPDATED_OLD" } : undefined));
     attachPlan(dynamo, "dynamodb", plan, hooks);
     attachPlan(s3, "s3", plan);
     const groups = new GroupService({

@@ -292,9 +292,10 @@ export interface PlanHooks {
   readonly sending?: (req: RequestInfo, step: Step) => void;
   /**
    * Called for every request that took effect in storage, whether or not its caller heard back;
-   * `late` when its invocation had crashed or been abandoned by then (nobody waits for it).
+   * `late` when its invocation had crashed or been abandoned by then (nobody waits for it);
+   * `output`, what storage answered (the command's output).
    */
-  readonly landed?: (req: RequestInfo, step: Step, late: boolean) => void;
+  readonly landed?: (req: RequestInfo, step: Step, late: boolean, output: unknown) => void;
 }
 
 /**
@@ -310,7 +311,7 @@ export function attachPlan(client: DynamoDBClient | S3Client, service: "dynamodb
     const send = async () => {
       hooks.sending?.(req, classify(req));
       const out = await next(args);
-      hooks.landed?.(req, classify(req), invocation !== undefined && (invocation.crashed || invocation.abandoned));
+      hooks.landed?.(req, classify(req), invocation !== undefined && (invocation.crashed || invocation.abandoned), (out as { output?: unknown }).output);
       return out;
     };
     if (invocation === undefined) return send();

@@ -417,6 +417,8 @@ describe("the client SDK", () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("expired");
     await admin.createTopic(topic, { partitions: 1 });
+    // As Kafka, a delivery timeout a batch's linger alone would use up is refused.
+    expect(() => new Producer({ url: api.url, lingerMs: 500, deliveryTimeoutMs: 400 })).toThrow(/deliveryTimeoutMs must be above lingerMs \(500\), not 400/);
     const producer = new Producer({ url: api.url, lingerMs: 1, deliveryTimeoutMs: 300 });
     expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
     let release = () => undefined as void;

@@ -117,6 +117,7 @@ describe("the group consumer", () => {
     ["atLeastOnce", "eachRecord"],
     ["atMostOnce", "eachRecord"],
     ["atLeastOnce", "eachBatch"],
+    ["atMostOnce", "eachBatch"],
   ] as const)("gives a partition back when asked, not after the rest of a long poll; the next owner starts where it stopped, and nothing is skipped (%s, %s)", async (delivery, handler) => {
     const topic = await topicWith(2, 150);
     const group = uniqueName("g");

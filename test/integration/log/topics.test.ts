@@ -225,6 +225,23 @@ describe("topics (the registry)", () => {
     expect(refused && "error" in refused ? refused.error.kind : refused).toBe("NotFound");
   });
 
+  it("leaves a topic created under the name while a retried delete removes the old one's heads", async () => {
+    const name = uniqueName("delete-retry-race");
+    await log.createTopic({ name, partitions: 2 });
+    const first = testLog();
+    injectFaults(first.dynamo, (r) => (r.command === "BatchWriteItemCommand" ? "error-before" : undefined));
+    expect(await kindOf(first.log.deleteTopic(name))).not.toBe("ok");
+    const retry = testLog();
+    const faults = injectFaults(retry.dynamo, (r) => (r.command === "BatchWriteItemCommand" ? "hang-before" : undefined));
+    const retried = kindOf(retry.log.deleteTopic(name));
+    while (faults.held === 0) await new Promise((r) => setTimeout(r, 10));
+    await log.createTopic({ name, partitions: 3 });
+    await log.produceRecords(name, [{ key: null, value: Buffer.from("new"), partition: 0 }]);
+    faults.releaseAll();
+    expect(await retried).toBe("NotFound");
+    expect((await log.describeTopic(name)).partitions.map((p) => p.highWatermark)).toEqual([1, 0, 0]);
+  });
+
   it("reports unknown topics and partitions as NotFound", async () => {
     const name = uniqueName("known");
     await log.createTopic({ name, partitions: 2 });
