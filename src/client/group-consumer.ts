@@ -575,6 +575,15 @@ export class GroupConsumer {
       const last = rs.at(-1);
       if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease) await this.consumer.seek(tpOf(lease), lease.processed);
     }
+    // A partition this poll handed out nothing of may still have moved: reset past records
+    // retention deleted (OffsetOutOfRange), or past offsets that hold none. That position is what
+    // is committed, as Kafka commits a consumer's position, so that the next owner does not start
+    // from the old one, reset again later, and skip what came meanwhile.
+    for (const lease of this.leases.values()) {
+      if (batches.has(lease.key) || !this.held(lease)) continue;
+      const at = this.consumer.position(tpOf(lease));
+      if (at !== undefined) lease.processed = at;
+    }
     if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
   }
 

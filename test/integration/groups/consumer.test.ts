@@ -183,6 +183,39 @@ describe("the group consumer", () => {
     tracker.expectNoOverlap();
   });
 
+  it("commits where a reset past deleted records moved it, so that a later member does not reset again and skip what came meanwhile", async () => {
+    const topic = await topicWith(1, 10);
+    const group = uniqueName("g");
+    const admin = new Admin({ url: api.url });
+    const first = new GroupConsumer({ ...memberOptions(api.url, group), autoCommit: false });
+    first.subscribe([topic]);
+    const firstDone = first.run({ eachRecord: () => undefined });
+    await waitFor("the first member's partition", () => first.assignment().length === 1);
+    await first.commit([{ topic, partition: 0, offset: 3 }]);
+    await first.close();
+    await firstDone;
+    // Retention deletes the committed position's records.
+    await admin.alterTopic(topic, { config: { "retention.ms": 0 } });
+    await log.runMaintenance({ topics: [topic] });
+    await admin.alterTopic(topic, { config: { "retention.ms": 86_400_000 } });
+    expect((await log.describeTopic(topic)).partitions[0]?.logStartOffset).toBe(10);
+
+    const tracker = new Tracker();
+    const latest = { ...memberOptions(api.url, group), autoOffsetReset: "latest" as const, autoCommitIntervalMs: 50 };
+    const second = tracker.member("second", latest, [topic]);
+    await waitFor("the second member's partition", () => tracker.holding("second").length === 1);
+    for (let i = 0; i < 100 && (await admin.describeGroup(group)).partitions[0]?.committedOffset !== 10; i++) await new Promise((r) => setTimeout(r, 50));
+    await second.consumer.close();
+    await second.done;
+    expect((await admin.describeGroup(group)).partitions[0]?.committedOffset).toBe(10);
+    await produce(topic, 1, 5, 10);
+    const third = tracker.member("third", latest, [topic]);
+    await waitFor("the records produced while no member ran", () => tracker.processed.length === 5);
+    expect(tracker.processedOffsets(0)).toEqual([10, 11, 12, 13, 14]);
+    await third.consumer.close();
+    await third.done;
+  });
+
   it("refuses a zombie's commit with an old epoch (409 Fenced) and keeps the committed offset", async () => {
     const topic = await topicWith(2, 5);
     const group = uniqueName("g");
