@@ -62,13 +62,16 @@ export interface ConsumerStats {
   readonly bytesFetched: number;
 }
 
-type Position = { tp: TopicPartition; position: number | undefined; highWatermark: number };
+/** An assigned partition: where it reads, and the id of the topic its position is in (from the
+ * first answer that gave one). */
+type Position = { tp: TopicPartition; position: number | undefined; highWatermark: number; topicId?: string | undefined };
 
 /** A fetch's answer, decoded, before it is applied to the partition's position. */
 interface Fetched {
   readonly records: ConsumedRecord[];
   readonly nextPosition: number;
   readonly highWatermark: number;
+  readonly topicId: string | undefined;
 }
 
 /**
@@ -117,6 +120,7 @@ interface StoredBytes {
   readonly chunks: readonly Uint8Array[];
   readonly nextPosition: number;
   readonly highWatermark: number;
+  readonly topicId: string | undefined;
 }
 
 const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
@@ -178,7 +182,8 @@ export class Consumer {
     for (const p of partitions) {
       const tp = { topic: p.topic, partition: p.partition };
       const kept = previous.get(tpKey(tp));
-      this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0 });
+      // A position given here is in the topic as it is now, whose id the first answer tells.
+      this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0, topicId: p.offset === undefined ? kept?.topicId : undefined });
     }
     for (const [key, chain] of this.fetches) {
       if (this.assigned.get(key)?.position !== chain[0]?.from) this.dropFetches(key);
@@ -267,7 +272,18 @@ export class Consumer {
       for (const { e } of answered) this.dropFetches(tpKey(e.tp));
       throw failure.error;
     }
+    // A partition whose topic was deleted and created again under its name (another id) starts
+    // over as one without a position, by autoOffsetReset: the old position means nothing in the
+    // new topic, and reading on from it would skip the new topic's first records.
+    const recreated = answered.filter(({ e, fetched }) => e.topicId !== undefined && fetched.topicId !== undefined && fetched.topicId !== e.topicId);
+    for (const { e, fetched } of recreated) {
+      this.dropFetches(tpKey(e.tp));
+      e.topicId = fetched.topicId;
+      await this.resetPosition(e);
+    }
     for (const { e, fetched } of answered) {
+      if (recreated.some((r) => r.e === e)) continue;
+      e.topicId ??= fetched.topicId;
       e.position = fetched.nextPosition;
       e.highWatermark = fetched.highWatermark;
       const key = tpKey(e.tp);
@@ -275,7 +291,7 @@ export class Consumer {
       if (this.fetches.get(key)?.[0]?.from !== e.position) this.dropFetches(key);
       this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark });
     }
-    return answered.flatMap((a) => a.fetched.records);
+    return answered.flatMap((a) => (recreated.some((r) => r.e === a.e) ? [] : a.fetched.records));
   }
 
   /**
@@ -392,7 +408,7 @@ export class Consumer {
         }
       }
     }
-    return { records, nextPosition: answer.nextPosition, highWatermark: answer.highWatermark };
+    return { records, nextPosition: answer.nextPosition, highWatermark: answer.highWatermark, topicId: answer.topicId };
   }
 
   private fetchCall(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal) {
@@ -414,7 +430,7 @@ export class Consumer {
     const nextPosition = Number(reply.header("seglog-next-offset") ?? position);
     const highWatermark = Number(reply.header("seglog-high-watermark") ?? 0);
     pipeline.located({ from: nextPosition, highWatermark });
-    return { chunks: reply.bytes === undefined ? [] : [reply.bytes], nextPosition, highWatermark };
+    return { chunks: reply.bytes === undefined ? [] : [reply.bytes], nextPosition, highWatermark, topicId: reply.header("seglog-topic-id") };
   }
 
   /**
@@ -435,7 +451,7 @@ export class Consumer {
     if (!(await pipeline.after) || signal.aborted) return undefined; // called off while the fetch before it read
     const chunks = await readSegments(located.segments, { ...this.segmentReads, signal });
     for (const chunk of chunks) this.counts.bytesFetched += chunk.byteLength;
-    return { chunks, nextPosition: positionAfter(located, chunks.length), highWatermark: located.highWatermark };
+    return { chunks, nextPosition: positionAfter(located, chunks.length), highWatermark: located.highWatermark, topicId: located.topicId };
   }
 
   private async resetPosition(e: Position): Promise<void> {

@@ -51,6 +51,9 @@ export interface SegmentsAnswer {
   readonly nextOffset: number;
   readonly highWatermark: number;
   readonly logStartOffset: number;
+  /** The id of the topic read: a topic deleted and created again under its name has another, and
+   * a position in the old one means nothing in it. Absent from servers before it. */
+  readonly topicId?: string;
 }
 
 /** Where reading goes on after the first `read` segments of an answer (all, or a prefix when a
@@ -97,7 +100,8 @@ export function parseSegmentsAnswer(json: unknown): SegmentsAnswer {
     !body.segments.every(isLocation) ||
     !isOffset(body.nextOffset) ||
     !isOffset(body.highWatermark) ||
-    !isOffset(body.logStartOffset)
+    !isOffset(body.logStartOffset) ||
+    (body.topicId !== undefined && typeof body.topicId !== "string")
   ) {
     throw new SeglogError("Internal", "The fetch answer does not name segments in the documented form", { retriable: false });
   }

@@ -319,8 +319,9 @@ export class GroupService {
     });
     const sequence = request.sequence === undefined ? null : checkInt(request.sequence, "sequence", 1);
     const now = this.now();
-    // Each checkpoint keeps the id of the topic it is in (`checkpointIn`).
-    await this.partitionCounts([...new Set(commits.map((c) => c.topic))], now);
+    // Each checkpoint keeps the id of the topic it is in (`checkpointIn`), read afresh: a commit
+    // made just after a topic was created again under its name is in the new one.
+    await this.partitionCounts([...new Set(commits.map((c) => c.topic))], now, true);
     const outcomes = await Promise.all(
       commits.map(async (c): Promise<PartitionOutcome> => {
         const topicId = this.partitionCache.get(c.topic)?.topicId ?? NO_TOPIC;
@@ -543,12 +544,12 @@ export class GroupService {
     return checkpointIn(lease, lease === undefined ? undefined : this.partitionCache.get(lease.topic)?.topicId);
   }
 
-  private async partitionCounts(topics: readonly string[], now: number): Promise<Map<string, number>> {
+  private async partitionCounts(topics: readonly string[], now: number, fresh = false): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     await Promise.all(
       topics.map(async (topic) => {
         const cached = this.partitionCache.get(topic);
-        if (cached !== undefined && now - cached.at < this.partitionCacheMs) {
+        if (!fresh && cached !== undefined && now - cached.at < this.partitionCacheMs) {
           counts.set(topic, cached.count);
           return;
         }

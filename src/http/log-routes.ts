@@ -277,6 +277,7 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
     "seglog-next-offset": String(result.nextOffset),
     "seglog-high-watermark": String(result.highWatermark),
     "seglog-log-start-offset": String(result.logStartOffset),
+    "seglog-topic-id": result.topicId,
   };
   if (encoding === undefined) {
     const batches = result.batches.map((b) => b.bytes);
@@ -328,7 +329,7 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   }
   return {
     status: 200,
-    body: { records, nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset },
+    body: { records, nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset, topicId: result.topicId },
   };
 }
 

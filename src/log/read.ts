@@ -31,6 +31,8 @@ export interface FetchResult {
   /** End of the committed log as far as this read could see (exact when it reached the tail). */
   readonly highWatermark: number;
   readonly logStartOffset: number;
+  /** The id of the topic read (`SegmentsAnswer.topicId`). */
+  readonly topicId: string;
 }
 
 type Wanted = { readonly entry: IndexEntry; readonly range: ByteRange };
@@ -77,7 +79,7 @@ export class Reader {
     return this.poll(topic, partition, request, Number.POSITIVE_INFINITY, undefined, async (plan) => {
       const batches = await this.getAll(topic, partition, plan.wanted, this.options.now() + this.options.readBudgetMs);
       const nextOffset = batches.length < plan.wanted.length ? (plan.wanted[batches.length - 1] as Wanted).range.nextOffset : plan.nextOffset;
-      return { found: batches.length, result: { batches, nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset } };
+      return { found: batches.length, result: { batches, nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, topicId: topic.topicId } };
     });
   }
 
@@ -103,7 +105,7 @@ export class Reader {
           return part === undefined ? location : { ...location, range: part };
         }),
       );
-      return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, keys } };
+      return { found: segments.length, result: { segments, nextOffset: plan.nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, topicId: topic.topicId, keys } };
     });
   }
 

@@ -413,6 +413,31 @@ describe("the client SDK", () => {
     await consumer.close();
   });
 
+  it.each(["storage", "api"] as const)("starts a partition over when its topic was deleted and created again under it, instead of skipping the new topic's first records (reading from %s)", async (readFrom) => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("recreated-under");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1 });
+    const produce = (prefix: string, n: number) => Promise.all(Array.from({ length: n }, (_, i) => producer.send(topic, { value: `${prefix}${i}`, partition: 0 })));
+    await produce("old", 30);
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 0, readFrom });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    const values = async () => (await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString());
+    const old: string[] = [];
+    while (old.length < 30) old.push(...(await values()));
+    await admin.deleteTopic(topic);
+    await admin.createTopic(topic, { partitions: 1 });
+    await producer.close();
+    const fresh = new Producer({ url: api.url, lingerMs: 1 });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => fresh.send(topic, { value: `new${i}`, partition: 0 })));
+    await fresh.close();
+    const seen: string[] = [];
+    for (let i = 0; i < 50 && seen.length < 50; i++) seen.push(...(await values()));
+    expect(seen.slice(0, 3)).toEqual(["new0", "new1", "new2"]);
+    expect(seen).toHaveLength(50);
+    consumer.close();
+  });
+
   it("fails a batch that waited out its delivery timeout behind a slow request without sending it, and the partition goes on", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("expired");

@@ -270,6 +270,19 @@ describe("GroupService (in-memory store)", () => {
     expect(await a.heartbeat()).toHaveLength(13);
   });
 
+  it("files a commit made just after its topic was created again under the name in the new topic, though partition counts are cached", async () => {
+    const { service, catalog, clock } = setup({ partitionCacheMs: 5000 });
+    const a = await Member.join(service, "g", ["orders"]);
+    await service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 30n }] });
+    catalog.deleteTopic("orders");
+    catalog.createTopic("orders", 12);
+    catalog.setOffsets("orders", 0, 0n, 50n);
+    clock.now += 100; // within the cache's 5 s: the member goes on in the new topic, and commits
+    await service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 50n }] });
+    clock.now += 5000; // described once the cache knows the new topic
+    expect((await service.describe("g")).partitions[0]).toMatchObject({ committedOffset: 50n, lag: 0n });
+  });
+
   it("describes members, owners, committed offsets and lag; unknown groups are NotFound", async () => {
     const { service, catalog } = setup();
     catalog.setOffsets("orders", 3, 0n, 100n);
