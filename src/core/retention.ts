@@ -6,8 +6,9 @@ export const EXPIRED_PAGE = 16;
 
 /**
  * Kafka's retention over a decided prefix of segments (oldest first): whole segments go while
- * their newest record is older than `retention.ms`, or while the partition holds more than
- * `retention.bytes`. Returns how many leading entries to drop (never part of one).
+ * their newest record is older than `retention.ms`, or while what stays after the segment goes
+ * still holds at least `retention.bytes`, never the newest (as Kafka keeps the active segment,
+ * which a size limit never deletes). Returns how many leading entries to drop (never part of one).
  */
 export function retentionCut(
   entries: readonly IndexEntry[],
@@ -22,7 +23,7 @@ export function retentionCut(
   let bySize = 0;
   if (config["retention.bytes"] >= 0) {
     let total = entries.reduce((n, e) => n + e.bytes, 0);
-    while (bySize < entries.length && total > config["retention.bytes"]) total -= (entries[bySize++] as IndexEntry).bytes;
+    while (bySize < entries.length - 1 && total - (entries[bySize] as IndexEntry).bytes >= config["retention.bytes"]) total -= (entries[bySize++] as IndexEntry).bytes;
   }
   return Math.max(byTime, bySize);
 }

@@ -101,6 +101,13 @@ describe("maintenance", () => {
     expect((await ctx.log.describeTopic(topic)).partitions[0]).toMatchObject({ logStartOffset: 2, highWatermark: 4 });
     expect(await objectKeys(ctx, prefix)).toHaveLength(2);
     expect(await values(ctx.log, topic, 0, 2)).toEqual(["v2", "v3"]);
+    // As Kafka: a segment goes only if what stays still meets the limit, and never the newest.
+    await ctx.log.alterTopic(topic, { config: { "retention.bytes": batchBytes + 1 } });
+    await ctx.log.runMaintenance({ topics: [topic] });
+    expect((await ctx.log.describeTopic(topic)).partitions[0]).toMatchObject({ logStartOffset: 2, highWatermark: 4 });
+    await ctx.log.alterTopic(topic, { config: { "retention.bytes": 1 } });
+    await ctx.log.runMaintenance({ topics: [topic] });
+    expect(await values(ctx.log, topic, 0, 3)).toEqual(["v3"]);
   });
 
   it("picks up after a crash at each step of a delete, losing nothing and leaving nothing behind", async () => {
