@@ -9,10 +9,12 @@ const say = (line = "") => process.stdout.write(`${line}\n`);
 /** Kafka's and Seglog's default `max.message.bytes`. */
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
-function numberArg(value: string | undefined, name: string, min: number): number | undefined {
+function numberArg(value: string | undefined, name: string, min: number, exclusive = false): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}`);
+  if (value.trim() === "" || !Number.isFinite(n) || (exclusive ? n <= min : n < min)) {
+    throw new UsageError(`--${name} must be a number ${exclusive ? "above" : "≥"} ${min}`);
+  }
   return n;
 }
 
@@ -37,7 +39,7 @@ export async function costCommand(args: string[]): Promise<number> {
     json: { type: "boolean" },
   });
   const workload = {
-    mbPerSec: numberArg(required(values["mb-per-sec"], "mb-per-sec"), "mb-per-sec", Number.MIN_VALUE) as number,
+    mbPerSec: numberArg(required(values["mb-per-sec"], "mb-per-sec"), "mb-per-sec", 0, true) as number,
     recordBytes: intArg(required(values["record-bytes"], "record-bytes"), "record-bytes", 1) as number,
     batchBytes: intArg(required(values["batch-bytes"], "batch-bytes"), "batch-bytes", 1) as number,
     consumerGroups: intArg(required(values["consumer-groups"], "consumer-groups"), "consumer-groups", 0) as number,

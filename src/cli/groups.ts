@@ -88,7 +88,9 @@ function resetTarget(values: { "to-earliest"?: boolean; "to-latest"?: boolean; "
   if (values["to-earliest"]) return "earliest";
   if (values["to-latest"]) return "latest";
   if (values["to-offset"] !== undefined) return { offset: intArg(values["to-offset"], "to-offset") as number };
-  const at = Date.parse(values["to-datetime"] ?? "");
-  if (!Number.isFinite(at) || at < 0) throw new UsageError("--to-datetime takes an ISO 8601 time, e.g. 2024-05-01T12:00:00.000Z");
+  const text = values["to-datetime"] ?? "";
+  const at = Date.parse(text);
+  // A date and time, as kafka-consumer-groups.sh takes (Date.parse alone takes "5" for May 2001).
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) || !Number.isFinite(at) || at < 0) throw new UsageError("--to-datetime takes an ISO 8601 time, e.g. 2024-05-01T12:00:00.000Z");
   return { timestamp: at };
 }

@@ -1,3 +1,4 @@
+import { SeglogError, isSeglogError } from "../core/errors.ts";
 import { contextFromEnv } from "../http/app.ts";
 import { intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
@@ -21,11 +22,22 @@ export async function maintenanceCommand(args: string[]): Promise<number> {
   if (!values.once) throw new UsageError("maintenance runs with --once (seglog dev also runs it every minute)");
   const budgetMs = intArg(values["budget-ms"], "budget-ms", 1) ?? 60_000;
   const mergeAfterMs = intArg(values["merge-after-ms"], "merge-after-ms", 0);
-  const report = await contextFromEnv().log.runMaintenance({
-    budgetMs,
-    ...(values.topic === undefined ? {} : { topics: [values.topic] }),
-    ...(mergeAfterMs === undefined ? {} : { mergeAfterMs }),
-  });
+  const { log } = contextFromEnv();
+  let report;
+  try {
+    if (values.topic !== undefined) await log.describeTopic(values.topic); // NotFound, not an empty run
+    report = await log.runMaintenance({
+      budgetMs,
+      ...(values.topic === undefined ? {} : { topics: [values.topic] }),
+      ...(mergeAfterMs === undefined ? {} : { mergeAfterMs }),
+    });
+  } catch (e) {
+    // The storage is out of reach or not named: say which variables name it.
+    if (isSeglogError(e) && /CredentialsProviderError|ECONNREFUSED/.test(e.message)) {
+      throw new SeglogError(e.kind, `${e.message}; maintenance reads the storage its environment names: export the AWS_ENDPOINT_URL_* (and SEGLOG_TABLE, SEGLOG_BUCKET) variables that seglog dev prints, or AWS credentials`, { retriable: e.retriable });
+    }
+    throw e;
+  }
   process.stdout.write(`${JSON.stringify(report)}\n`);
   return 0;
 }

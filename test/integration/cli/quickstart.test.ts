@@ -4,7 +4,7 @@ import type { LocalApi } from "../../../src/local/server.ts";
 import { spawn } from "node:child_process";
 import { SEGLOG_BIN, runCli } from "../../helpers/cli.ts";
 import { startTestApi, testLog } from "../../helpers/log.ts";
-import { uniqueName } from "../../helpers/stack.ts";
+import { testEnv, uniqueName } from "../../helpers/stack.ts";
 
 let api: LocalApi;
 beforeAll(async () => {
@@ -74,11 +74,24 @@ describe("the console CLI (README quick start)", () => {
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split("\n")).toHaveLength(1);
     expect(down.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
-    // The same from produce, whose records fail while it closes the producer.
+    // The same from produce: the first line the error cost, then how many it cost in all.
     const produceDown = await runCli(["produce", "--topic", "t"], { env: { SEGLOG_URL: "http://127.0.0.1:9" }, stdin: "a\nb\n" });
     expect(produceDown.code).toBe(1);
-    expect(produceDown.stderr.trim().split("\n")).toHaveLength(1);
-    expect(produceDown.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
+    const [first, total, ...rest] = produceDown.stderr.trim().split("\n");
+    expect(first).toMatch(/^line 1: not sent: Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
+    expect(total).toMatch(/^2 of 2 records not sent \(lines 1 to 2\): Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
+    expect(rest).toEqual([]);
+    // A bad option value is a usage error, not a failure.
+    expect(await runCli(["produce", "--topic", "t", "--linger-ms", "abc"], { env, stdin: "" })).toMatchObject({ code: 2, stderr: expect.stringContaining("--linger-ms must be an integer ≥ 0") });
+    // A send that fails names its line, and the others go.
+    const partial = await runCli(["produce", "--topic", uniqueName("missing"), "--key-separator", ":"], { env, stdin: "a\n" });
+    expect(partial.stderr).toMatch(/^line 1: not sent: Unknown topic '.*' \(NotFound\)\n1 of 1 records not sent: Unknown topic/);
+    const costArgs = ["--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "1", "--retention-days", "1"];
+    expect(await runCli(["cost", "--mb-per-sec", "0", ...costArgs])).toMatchObject({ code: 2, stderr: expect.stringContaining("--mb-per-sec must be a number above 0") });
+    const notADate = await runCli(["groups", "--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "5"], { env });
+    expect(notADate).toMatchObject({ code: 2, stderr: expect.stringContaining("--to-datetime takes an ISO 8601 time") });
+    const noTopic = await runCli(["maintenance", "--once", "--topic", uniqueName("missing")], { env: testEnv() });
+    expect(noTopic).toMatchObject({ code: 1, stderr: expect.stringMatching(/^Error: Unknown topic '.*' \(NotFound\)\n$/) });
     const help = await runCli(["--help"]);
     expect(help.stdout).toContain("Usage: seglog <command>");
     // A setting the functions could not run with stops `seglog dev` before it starts anything.
