@@ -150,31 +150,43 @@ export interface ByteRange {
 }
 
 /**
+ * How a fetch's bytes meet its `maxBytes`. `fit`: an answer that carries the bytes (Lambda answers
+ * with at most 6 MB) takes only what fits, as Kafka's fetch: only its first read may go over.
+ * `fill`: an answer that names segments for the client to read (it carries no bytes) names them
+ * until they reach `maxBytes`, the last one going over it: as many reads, and fetches, as fewest.
+ */
+export type Budget = "fit" | "fill";
+
+/**
  * What a fetch reads from a committed entry, starting at `offset`, with `budget` bytes left: a
  * whole unmerged object, or the batch's range of a shared one; from a merged one, from the last
- * sparse point at or below `offset` to the farthest point (or the end) within the budget. As in
- * Kafka, only the fetch's `first` read may go over the budget (one step of a merged entry, or one
- * whole batch): otherwise what does not fit is left for the next fetch (undefined).
+ * sparse point at or below `offset` to the farthest point (or the end) within the budget (`fit`),
+ * or to the first point that reaches it (`fill`). Only `fit` leaves what does not fit for the next
+ * fetch (undefined), unless this is the fetch's `first` read, which takes one step at least.
  */
-export function rangeFor(entry: IndexEntry, offset: number, budget: number, first: boolean): ByteRange | undefined {
+export function rangeFor(entry: IndexEntry, offset: number, budget: number, first: boolean, mode: Budget = "fit"): ByteRange | undefined {
   const at = entry.position ?? 0;
   const whole = { start: at, end: at + entry.bytes, base: entry.base, nextOffset: entry.base + entry.count };
   const points = entry.sparse;
-  if (!points || points.length === 0) return first || entry.bytes <= budget ? whole : undefined;
+  if (!points || points.length === 0) return first || mode === "fill" || entry.bytes <= budget ? whole : undefined;
   let from = 0;
   while (from + 1 < points.length && (points[from + 1] as SparsePoint).offset <= offset) from++;
   const start = points[from] as SparsePoint;
   const ends = [...points.slice(from + 1).map((p) => ({ end: p.position, nextOffset: p.offset })), { end: entry.bytes, nextOffset: whole.nextOffset }];
   let fits: (typeof ends)[number] | undefined;
   for (const e of ends) {
+    if (mode === "fill" && e.end - start.position >= budget) return toRange(e);
     if (e.end - start.position > budget) break;
     fits = e;
   }
-  const chosen = fits ?? (first ? ends[0] : undefined);
-  if (chosen === undefined) return undefined;
-  return chosen.nextOffset === whole.nextOffset
-    ? { ...whole, start: at + start.position, base: start.offset }
-    : { start: at + start.position, end: at + chosen.end, base: start.offset, nextOffset: chosen.nextOffset };
+  const chosen = fits ?? (first || mode === "fill" ? ends[0] : undefined);
+  return chosen === undefined ? undefined : toRange(chosen);
+
+  function toRange(e: (typeof ends)[number]): ByteRange {
+    return e.nextOffset === whole.nextOffset
+      ? { ...whole, start: at + start.position, base: start.offset }
+      : { start: at + start.position, end: at + e.end, base: start.offset, nextOffset: e.nextOffset };
+  }
 }
 
 /**

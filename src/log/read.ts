@@ -2,7 +2,7 @@ import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/reco
 import { SeglogError, TOPIC_DELETED, invalid, notFound, offsetOutOfRange } from "../core/errors.ts";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
-import { entryBytes, isShared, rangeFor, type ByteRange } from "../core/merge.ts";
+import { entryBytes, isShared, rangeFor, type Budget, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
 import type { PartitionAnswer, SegmentLocation, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import { groupRanges } from "../core/range-groups.ts";
@@ -76,7 +76,7 @@ export class Reader {
   }
 
   async fetch(topic: TopicRecord, partition: number, request: FetchRequest): Promise<FetchResult> {
-    return this.poll(topic, partition, request, Number.POSITIVE_INFINITY, undefined, async (plan) => {
+    return this.poll(topic, partition, request, { maxSegments: Number.POSITIVE_INFINITY, budget: "fit" }, undefined, async (plan) => {
       const batches = await this.getAll(topic, partition, plan.wanted, this.options.now() + this.options.readBudgetMs);
       const nextOffset = batches.length < plan.wanted.length ? (plan.wanted[batches.length - 1] as Wanted).range.nextOffset : plan.nextOffset;
       return { found: batches.length, result: { batches, nextOffset, highWatermark: plan.highWatermark, logStartOffset: plan.logStartOffset, topicId: topic.topicId } };
@@ -95,7 +95,7 @@ export class Reader {
 
   /** `locate`, with the object key of each segment; from `head` when it was read already. */
   private locateKeyed(topic: TopicRecord, partition: number, request: FetchRequest, maxSegments: number, head?: Head): Promise<SegmentsAnswer & { keys: readonly string[] }> {
-    return this.poll(topic, partition, request, maxSegments, head, async (plan) => {
+    return this.poll(topic, partition, request, { maxSegments, budget: "fill" }, head, async (plan) => {
       const keys = plan.wanted.map(({ entry }) => entryObjectKey(topic, partition, entry));
       const segments = await Promise.all(
         plan.wanted.map(async ({ entry, range }, i): Promise<SegmentLocation> => {
@@ -196,7 +196,7 @@ export class Reader {
     topic: TopicRecord,
     partition: number,
     request: FetchRequest,
-    maxSegments: number,
+    limits: { readonly maxSegments: number; readonly budget: Budget },
     head: Head | undefined,
     finish: (plan: ReadPlan) => Promise<{ found: number; result: T & { nextOffset: number } }>,
   ): Promise<T & { nextOffset: number }> {
@@ -208,7 +208,7 @@ export class Reader {
       let found: number;
       let result: T & { nextOffset: number };
       try {
-        ({ found, result } = await finish(await this.plan(topic, partition, request.offset, maxBytes, maxSegments, gone >= 2, known)));
+        ({ found, result } = await finish(await this.plan(topic, partition, request.offset, { ...limits, maxBytes }, gone >= 2, known)));
       } catch (e) {
         // Retention or a merge removed a segment or index items between reading the head and
         // reading them: read again (which then answers OffsetOutOfRange, or finds the merged
@@ -273,8 +273,7 @@ export class Reader {
     topic: TopicRecord,
     partition: number,
     offset: number,
-    maxBytes: number,
-    maxSegments: number,
+    { maxBytes, maxSegments, budget }: { readonly maxBytes: number; readonly maxSegments: number; readonly budget: Budget },
     fromLogStart: boolean,
     known?: Head,
   ): Promise<ReadPlan> {
@@ -298,7 +297,7 @@ export class Reader {
       if (bytes >= maxBytes || (entry.state === "C" && wanted.length >= maxSegments)) break;
       nextOffset = entry.base + entry.count;
       if (entry.state === "C") {
-        const range = rangeFor(entry, Math.max(offset, entry.base), maxBytes - bytes, wanted.length === 0);
+        const range = rangeFor(entry, Math.max(offset, entry.base), maxBytes - bytes, wanted.length === 0, budget);
         if (range === undefined) {
           nextOffset = Math.max(offset, entry.base); // what does not fit waits for the next fetch
           break;

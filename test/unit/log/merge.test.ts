@@ -67,6 +67,12 @@ describe("the byte range a fetch reads", () => {
     expect(rangeFor(m, 0, 1, false)).toBeUndefined();
     expect(rangeFor(m, 600, 10 * 1024 * 1024, false)).toEqual({ start: 60 * 16 * 1024, end: 64 * 16 * 1024, base: 600, nextOffset: 640 });
   });
+
+  it("names bytes until they reach the budget when the answer names segments (fill), past it by one step at most", () => {
+    expect(rangeFor(c(0, 0, 5, 300), 3, 10, false, "fill")).toEqual({ start: 0, end: 300, base: 0, nextOffset: 5 });
+    expect(rangeFor(m, 95, 100 * 1024, false, "fill")).toEqual({ start: 8 * 16 * 1024, end: 16 * 16 * 1024, base: 80, nextOffset: 160 });
+    expect(rangeFor(m, 0, 1, false, "fill")).toEqual({ start: 0, end: 64 * 1024, base: 0, nextOffset: 40 });
+  });
 });
 
 describe("replaced items", () => {
