@@ -336,7 +336,7 @@ export class GroupService {
         return { topic: c.topic, partition: c.partition, offset: c.offset, error };
       }),
     );
-    const missing = await this.missingPartitions(outcomes.filter((p) => p.error !== null));
+    const missing = this.missingPartitions(outcomes.filter((p) => p.error !== null));
     const partitions = outcomes.map((p) => {
       const why = missing.get(leaseKey(p));
       return why === undefined ? p : { ...p, error: notFound(why).toJSON().error };
@@ -569,26 +569,15 @@ export class GroupService {
 
   /**
    * Of refused commits, those to a partition that does not exist, as Kafka's
-   * UNKNOWN_TOPIC_OR_PARTITION, with why. Read afresh (a cached count may be behind a topic's
-   * creation or growth): only on this failure path.
+   * UNKNOWN_TOPIC_OR_PARTITION, with why: by the partition counts this commit read afresh.
    */
-  private async missingPartitions(refused: readonly PartitionRef[]): Promise<Map<string, string>> {
+  private missingPartitions(refused: readonly PartitionRef[]): Map<string, string> {
     const missing = new Map<string, string>();
-    await Promise.all(
-      [...new Set(refused.map((p) => p.topic))].map(async (topic) => {
-        let partitions = 0;
-        try {
-          ({ partitions } = await this.catalog.describe(topic));
-        } catch (error) {
-          // Not known to be missing (the read failed): the refusal stands as it was.
-          if (!(isSeglogError(error) && error.kind === "NotFound")) return;
-        }
-        for (const p of refused) {
-          if (p.topic !== topic || p.partition < partitions) continue;
-          missing.set(leaseKey(p), partitions === 0 ? `Unknown topic '${topic}'` : `Topic '${topic}' has no partition ${p.partition} (it has ${partitions})`);
-        }
-      }),
-    );
+    for (const p of refused) {
+      const partitions = this.partitionCache.get(p.topic)?.count ?? 0;
+      if (p.partition < partitions) continue;
+      missing.set(leaseKey(p), partitions === 0 ? `Unknown topic '${p.topic}'` : `Topic '${p.topic}' has no partition ${p.partition} (it has ${partitions})`);
+    }
     return missing;
   }
 
