@@ -146,12 +146,14 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
 
   it("refuses bad command lines with a usage error", async () => {
     const env = { SEGLOG_URL: api.url };
-    const missing = await runCli(["perf", "produce", "--topic", "t", "--num-records", "10", "--record-size", "10"], { env });
+    const [missing, zero, which] = await Promise.all([
+      runCli(["perf", "produce", "--topic", "t", "--num-records", "10", "--record-size", "10"], { env }),
+      runCli(["perf", "produce", "--topic", "t", "--num-records", "10", "--record-size", "10", "--throughput", "0"], { env }),
+      runCli(["perf", "load"], { env }),
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("--throughput is required");
-    const zero = await runCli(["perf", "produce", "--topic", "t", "--num-records", "10", "--record-size", "10", "--throughput", "0"], { env });
     expect(zero.code).toBe(2);
-    const which = await runCli(["perf", "load"], { env });
     expect(which.code).toBe(2);
     expect(which.stderr).toContain("perf needs 'produce' or 'consume'");
   });
@@ -159,37 +161,43 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
 
 describe("seglog cost", () => {
   it("prints the three monthly bills and Seglog's share of Kinesis on-demand", async () => {
-    const out = await runCli(["cost", "--mb-per-sec", "10", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "2", "--retention-days", "7"]);
+    const reference = ["cost", "--mb-per-sec", "10", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "2", "--retention-days", "7", "--json"];
+    // Each its own process, all at once: what each prints is checked below.
+    const [out, json, bad, aloneOut, sharedOut, tooMany, overRequest, unmergedOut, badSegment] = await Promise.all([
+      runCli(["cost", "--mb-per-sec", "10", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "2", "--retention-days", "7"]),
+      runCli(["cost", "--mb-per-sec", "1", "--record-bytes", "100", "--batch-bytes", "65536", "--consumer-groups", "1", "--retention-days", "1", "--json"]),
+      runCli(["cost", "--mb-per-sec", "0", "--record-bytes", "1", "--batch-bytes", "1", "--consumer-groups", "1", "--retention-days", "1"]),
+      runCli(reference),
+      runCli([...reference, "--batches-per-request", "10"]),
+      runCli([...reference, "--batches-per-request", "11"]),
+      runCli([...reference, "--partitions", "100", "--batches-per-request", "17"]),
+      runCli([...reference, "--segment-bytes", "524288"]),
+      runCli([...reference, "--segment-bytes", "1000"]),
+    ]);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain("Kinesis Data Streams on-demand");
     expect(out.stdout).toContain("MSK Serverless");
     // Kinesis on-demand at 10 MB/s, 2 groups, 7 days: $4,641.70 (test/unit/cost-model.test.ts).
     expect(out.stdout).toMatch(/\$4,641\.70\/month/);
     expect(out.stdout).toMatch(/^Seglog costs \d+\.\d% of Kinesis Data Streams on-demand and \d+\.\d% of MSK Serverless/m);
-    const json = await runCli(["cost", "--mb-per-sec", "1", "--record-bytes", "100", "--batch-bytes", "65536", "--consumer-groups", "1", "--retention-days", "1", "--json"]);
     expect(JSON.parse(json.stdout).kinesis.system).toBe("Kinesis Data Streams on-demand");
-    const bad = await runCli(["cost", "--mb-per-sec", "0", "--record-bytes", "1", "--batch-bytes", "1", "--consumer-groups", "1", "--retention-days", "1"]);
     expect(bad.code).toBe(2);
 
-    const reference = ["cost", "--mb-per-sec", "10", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "2", "--retention-days", "7", "--json"];
-    const alone = JSON.parse((await runCli(reference)).stdout);
-    const shared = JSON.parse((await runCli([...reference, "--batches-per-request", "10"])).stdout);
+    const alone = JSON.parse(aloneOut.stdout);
+    const shared = JSON.parse(sharedOut.stdout);
     expect(shared.produceRequestsPerSecond * 10).toBeCloseTo(alone.produceRequestsPerSecond, 9);
     expect(shared.seglog.usdPerMonth).toBeLessThan(alone.seglog.usdPerMonth);
-    const tooMany = await runCli([...reference, "--batches-per-request", "11"]);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toMatch(/at most the number of partitions/);
-    const overRequest = await runCli([...reference, "--partitions", "100", "--batches-per-request", "17"]);
     expect(overRequest.code).toBe(2);
     expect(overRequest.stderr).toMatch(/at most 4194304: the Producer sends at most that much in one request/);
 
     // segment.bytes at most twice the batch: maintenance merges none of them, and then every run
     // reads an index item per retained batch, which costs more than the merges would.
-    const unmerged = JSON.parse((await runCli([...reference, "--segment-bytes", "524288"])).stdout);
+    const unmerged = JSON.parse(unmergedOut.stdout);
     expect(alone.batchesPerMerge).toBe(63);
     expect(unmerged.batchesPerMerge).toBe(0);
     expect(unmerged.seglog.usdPerMonth).toBeGreaterThan(alone.seglog.usdPerMonth);
-    const badSegment = await runCli([...reference, "--segment-bytes", "1000"]);
     expect(badSegment.code).toBe(2);
     expect(badSegment.stderr).toMatch(/--segment-bytes: Invalid value for segment.bytes/);
   });

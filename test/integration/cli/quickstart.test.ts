@@ -62,40 +62,46 @@ describe("the console CLI (README quick start)", () => {
 
   it("prints one clear error line and exits non-zero, never a stack trace", async () => {
     const env = { SEGLOG_URL: api.url };
-    const missing = await runCli(["topics", "--describe", "--topic", uniqueName("missing")], { env });
+    const downEnv = { SEGLOG_URL: "http://127.0.0.1:9" };
+    const costArgs = ["--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "1", "--retention-days", "1"];
+    // Each its own process, all at once: what each prints is checked below.
+    const [missing, usage, noGroup, down, produceDown, badLinger, partial, badCost, notADate, noTopic, help, badSetting] = await Promise.all([
+      runCli(["topics", "--describe", "--topic", uniqueName("missing")], { env }),
+      runCli(["topics", "--create"], { env }),
+      runCli(["consume", "--topic", "t", "--group", ""], { env }),
+      runCli(["topics", "--list"], { env: downEnv }),
+      runCli(["produce", "--topic", "t"], { env: downEnv, stdin: "a\nb\n" }),
+      runCli(["produce", "--topic", "t", "--linger-ms", "abc"], { env, stdin: "" }),
+      runCli(["produce", "--topic", uniqueName("missing"), "--key-separator", ":"], { env, stdin: "a\n" }),
+      runCli(["cost", "--mb-per-sec", "0", ...costArgs]),
+      runCli(["groups", "--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "5"], { env }),
+      runCli(["maintenance", "--once", "--topic", uniqueName("missing")], { env: testEnv() }),
+      runCli(["--help"]),
+      // A setting the functions could not run with stops `seglog dev` before it starts anything.
+      runCli(["dev", "--port", "0"], { env: { SEGLOG_POLL_INTERVAL_MS: "fast" } }),
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^Error: Unknown topic '.*' \(NotFound\)\n$/);
-    const usage = await runCli(["topics", "--create"], { env });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("--topic is required");
-    const noGroup = await runCli(["consume", "--topic", "t", "--group", ""], { env });
     expect(noGroup).toMatchObject({ code: 2, stderr: expect.stringContaining("--group is required") });
-    const down = await runCli(["topics", "--list"], { env: { SEGLOG_URL: "http://127.0.0.1:9" } });
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split("\n")).toHaveLength(1);
     expect(down.stderr).toMatch(/Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     // The same from produce: the first line the error cost, then how many it cost in all.
-    const produceDown = await runCli(["produce", "--topic", "t"], { env: { SEGLOG_URL: "http://127.0.0.1:9" }, stdin: "a\nb\n" });
     expect(produceDown.code).toBe(1);
     const [first, total, ...rest] = produceDown.stderr.trim().split("\n");
     expect(first).toMatch(/^line 1: not sent: Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     expect(total).toMatch(/^2 of 2 records not sent \(lines 1 to 2\): Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     expect(rest).toEqual([]);
     // A bad option value is a usage error, not a failure.
-    expect(await runCli(["produce", "--topic", "t", "--linger-ms", "abc"], { env, stdin: "" })).toMatchObject({ code: 2, stderr: expect.stringContaining("--linger-ms must be an integer ≥ 0") });
+    expect(badLinger).toMatchObject({ code: 2, stderr: expect.stringContaining("--linger-ms must be an integer ≥ 0") });
     // A send that fails names its line, and the others go.
-    const partial = await runCli(["produce", "--topic", uniqueName("missing"), "--key-separator", ":"], { env, stdin: "a\n" });
     expect(partial.stderr).toMatch(/^line 1: not sent: Unknown topic '.*' \(NotFound\)\n1 of 1 records not sent: Unknown topic/);
-    const costArgs = ["--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "1", "--retention-days", "1"];
-    expect(await runCli(["cost", "--mb-per-sec", "0", ...costArgs])).toMatchObject({ code: 2, stderr: expect.stringContaining("--mb-per-sec must be a number above 0") });
-    const notADate = await runCli(["groups", "--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "5"], { env });
+    expect(badCost).toMatchObject({ code: 2, stderr: expect.stringContaining("--mb-per-sec must be a number above 0") });
     expect(notADate).toMatchObject({ code: 2, stderr: expect.stringContaining("--to-datetime takes an ISO 8601 time") });
-    const noTopic = await runCli(["maintenance", "--once", "--topic", uniqueName("missing")], { env: testEnv() });
     expect(noTopic).toMatchObject({ code: 1, stderr: expect.stringMatching(/^Error: Unknown topic '.*' \(NotFound\)\n$/) });
-    const help = await runCli(["--help"]);
     expect(help.stdout).toContain("Usage: seglog <command>");
-    // A setting the functions could not run with stops `seglog dev` before it starts anything.
-    const badSetting = await runCli(["dev", "--port", "0"], { env: { SEGLOG_POLL_INTERVAL_MS: "fast" } });
     expect(badSetting.code).toBe(2);
     expect(badSetting.stderr).toContain("SEGLOG_POLL_INTERVAL_MS must be a whole number of ms, not 'fast'");
     expect(badSetting.stdout).not.toContain("[stack]");
