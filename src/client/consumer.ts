@@ -275,14 +275,16 @@ export class Consumer {
     // A partition whose topic was deleted and created again under its name (another id) starts
     // over as one without a position, by autoOffsetReset: the old position means nothing in the
     // new topic, and reading on from it would skip the new topic's first records.
-    const recreated = answered.filter(({ e, fetched }) => e.topicId !== undefined && fetched.topicId !== undefined && fetched.topicId !== e.topicId);
-    for (const { e, fetched } of recreated) {
+    const recreated = new Set<Position>();
+    for (const { e, fetched } of answered) {
+      if (e.topicId === undefined || fetched.topicId === undefined || fetched.topicId === e.topicId) continue;
+      recreated.add(e);
       this.dropFetches(tpKey(e.tp));
       e.topicId = fetched.topicId;
       await this.resetPosition(e);
     }
     for (const { e, fetched } of answered) {
-      if (recreated.some((r) => r.e === e)) continue;
+      if (recreated.has(e)) continue;
       e.topicId ??= fetched.topicId;
       e.position = fetched.nextPosition;
       e.highWatermark = fetched.highWatermark;
@@ -291,7 +293,7 @@ export class Consumer {
       if (this.fetches.get(key)?.[0]?.from !== e.position) this.dropFetches(key);
       this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark });
     }
-    return answered.flatMap((a) => (recreated.some((r) => r.e === a.e) ? [] : a.fetched.records));
+    return answered.flatMap((a) => (recreated.has(a.e) ? [] : a.fetched.records));
   }
 
   /**

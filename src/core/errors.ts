@@ -85,6 +85,10 @@ export const invalid = (message: string, code?: string): SeglogError =>
   new SeglogError("Invalid", message, code === undefined ? {} : { code });
 export const notFound = (message: string, code?: string): SeglogError =>
   new SeglogError("NotFound", message, code === undefined ? {} : { code });
+/** Kafka's UNKNOWN_TOPIC_OR_PARTITION, worded one way wherever it is found. */
+export const unknownTopic = (topic: string): SeglogError => notFound(`Unknown topic '${topic}'`);
+export const noSuchPartition = (topic: string, partition: number, partitions: number): SeglogError =>
+  notFound(`Topic '${topic}' has no partition ${partition} (it has ${partitions})`);
 /** The code of a NotFound for a topic id whose heads are gone: the topic was deleted (Kafka's UNKNOWN_TOPIC_ID). */
 export const TOPIC_DELETED = "UnknownTopicId";
 export const conflict = (message: string, options: SeglogErrorOptions = {}): SeglogError =>

@@ -172,21 +172,21 @@ export function rangeFor(entry: IndexEntry, offset: number, budget: number, firs
   let from = 0;
   while (from + 1 < points.length && (points[from + 1] as SparsePoint).offset <= offset) from++;
   const start = points[from] as SparsePoint;
-  const ends = [...points.slice(from + 1).map((p) => ({ end: p.position, nextOffset: p.offset })), { end: entry.bytes, nextOffset: whole.nextOffset }];
-  let fits: (typeof ends)[number] | undefined;
-  for (const e of ends) {
-    if (mode === "fill" && e.end - start.position >= budget) return toRange(e);
-    if (e.end - start.position > budget) break;
-    fits = e;
+  // The ends a range can have: each later point, then the entry's end (index points.length).
+  const endOf = (i: number) => (i < points.length ? (points[i] as SparsePoint).position : entry.bytes);
+  const toRange = (i: number): ByteRange =>
+    i < points.length
+      ? { start: at + start.position, end: at + endOf(i), base: start.offset, nextOffset: (points[i] as SparsePoint).offset }
+      : { ...whole, start: at + start.position, base: start.offset };
+  let fits: number | undefined;
+  for (let i = from + 1; i <= points.length; i++) {
+    const bytes = endOf(i) - start.position;
+    if (mode === "fill" && bytes >= budget) return toRange(i);
+    if (bytes > budget) break;
+    fits = i;
   }
-  const chosen = fits ?? (first || mode === "fill" ? ends[0] : undefined);
+  const chosen = fits ?? (first || mode === "fill" ? from + 1 : undefined);
   return chosen === undefined ? undefined : toRange(chosen);
-
-  function toRange(e: (typeof ends)[number]): ByteRange {
-    return e.nextOffset === whole.nextOffset
-      ? { ...whole, start: at + start.position, base: start.offset }
-      : { start: at + start.position, end: at + e.end, base: start.offset, nextOffset: e.nextOffset };
-  }
 }
 
 /**

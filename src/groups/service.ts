@@ -4,7 +4,7 @@
  * so any number of server instances can serve the same group.
  */
 import { randomUUID } from "node:crypto";
-import { conflict, fenced, invalid, isSeglogError, notFound, SeglogError } from "../core/errors.ts";
+import { conflict, fenced, invalid, isSeglogError, noSuchPartition, notFound, SeglogError, unknownTopic } from "../core/errors.ts";
 import type { ErrorBody } from "../core/errors.ts";
 import { isLive, leaseKey } from "../core/groups/model.ts";
 import type { GroupSnapshot, LeaseState, MemberState, PartitionRef } from "../core/groups/model.ts";
@@ -338,11 +338,11 @@ export class GroupService {
     );
     const missing = this.missingPartitions(outcomes.filter((p) => p.error !== null));
     const partitions = outcomes.map((p) => {
-      const why = missing.get(leaseKey(p));
-      return why === undefined ? p : { ...p, error: notFound(why).toJSON().error };
+      const gone = missing.get(leaseKey(p));
+      return gone === undefined ? p : { ...p, error: gone.toJSON().error };
     });
     if (partitions.every((p) => p.error !== null)) {
-      if (missing.size === partitions.length) throw notFound([...missing.values()].join("; "));
+      if (missing.size === partitions.length) throw notFound([...missing.values()].map((e) => e.message).join("; "));
       // Kafka's UNKNOWN_MEMBER_ID when the member is gone (it left, or its session expired).
       const { members } = await this.store.readGroup(group);
       if (!members.some((m) => m.memberId === memberId && isLive(m, now))) throw unknownMember(group, memberId);
@@ -571,12 +571,12 @@ export class GroupService {
    * Of refused commits, those to a partition that does not exist, as Kafka's
    * UNKNOWN_TOPIC_OR_PARTITION, with why: by the partition counts this commit read afresh.
    */
-  private missingPartitions(refused: readonly PartitionRef[]): Map<string, string> {
-    const missing = new Map<string, string>();
+  private missingPartitions(refused: readonly PartitionRef[]): Map<string, SeglogError> {
+    const missing = new Map<string, SeglogError>();
     for (const p of refused) {
       const partitions = this.partitionCache.get(p.topic)?.count ?? 0;
       if (p.partition < partitions) continue;
-      missing.set(leaseKey(p), partitions === 0 ? `Unknown topic '${p.topic}'` : `Topic '${p.topic}' has no partition ${p.partition} (it has ${partitions})`);
+      missing.set(leaseKey(p), partitions === 0 ? unknownTopic(p.topic) : noSuchPartition(p.topic, p.partition, partitions));
     }
     return missing;
   }

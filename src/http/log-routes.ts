@@ -283,6 +283,8 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
     const batches = result.batches.map((b) => b.bytes);
     return { status: 200, headers: positions, body: batches.length === 1 ? batches[0] : Buffer.concat(batches) };
   }
+  // Keys and header values are never JSON: as text where values are JSON.
+  const textEncoding = encoding === "json" ? "string" : encoding;
   const records = [];
   let nextOffset = result.nextOffset;
   let bytes = 0;
@@ -296,9 +298,9 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
           partition,
           offset: r.offset,
           timestamp: r.timestamp,
-          key: r.key === null ? null : render(r.key, encoding === "json" ? "string" : encoding),
+          key: r.key === null ? null : render(r.key, textEncoding),
           value: r.value === null ? null : render(r.value, encoding),
-          headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : render(h.value, encoding === "json" ? "string" : encoding) })),
+          headers: r.headers.map((h) => ({ key: h.key, value: h.value === null ? null : render(h.value, textEncoding) })),
         };
         // What the record adds to Lambda's answer: its JSON, as a string within the answer's JSON.
         size = Buffer.byteLength(JSON.stringify(JSON.stringify(record))) - 1;

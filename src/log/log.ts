@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordBatch } from "../core/codec/record-batch.ts";
-import { SeglogError, TOPIC_DELETED, invalid, isSeglogError, notFound } from "../core/errors.ts";
+import { SeglogError, TOPIC_DELETED, invalid, isSeglogError, noSuchPartition } from "../core/errors.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import type { PartitionAnswer, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import { SegmentObjects } from "../storage/objects.ts";
@@ -104,9 +104,10 @@ export class Log {
     const results = await this.produceFrames(topicName, this.framesOf(byPartition), { recreated: "refuse" });
     // The topic this instance knew was deleted, and perhaps created again: the records it had
     // partitioned by key on its count go again, partitioned on the topic there now.
-    const again = results.flatMap((r) => ("error" in r && isTopicDeleted(r.error) ? (byPartition.get(r.partition) ?? []) : []));
-    if (again.length === 0) return results;
-    const landed = results.filter((r) => !("error" in r && isTopicDeleted(r.error)));
+    const refused = results.filter((r) => "error" in r && isTopicDeleted(r.error));
+    if (refused.length === 0) return results;
+    const again = refused.flatMap((r) => byPartition.get(r.partition) ?? []);
+    const landed = results.filter((r) => !refused.includes(r));
     this.topics.forget(topicName);
     let retried: ProduceResult[];
     try {
@@ -115,7 +116,7 @@ export class Log {
     } catch (e) {
       // Gone again, say: the batches that landed keep their results beside this error.
       if (!isSeglogError(e)) throw e;
-      retried = results.filter((r) => "error" in r && isTopicDeleted(r.error)).map((r) => ({ partition: r.partition, error: e }));
+      retried = refused.map((r) => ({ partition: r.partition, error: e }));
     }
     return [...landed, ...retried];
   }
@@ -224,7 +225,7 @@ export class Log {
       (w): PartitionAnswer =>
         answers.find((a) => a.partition === w.partition) ?? {
           partition: w.partition,
-          error: notFound(`Topic '${topicName}' has no partition ${w.partition} (it has ${topic.partitions})`),
+          error: noSuchPartition(topicName, w.partition, topic.partitions),
         },
     );
     return { partitions, objects };

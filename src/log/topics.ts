@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { invalid, isSeglogError, notFound } from "../core/errors.ts";
+import { invalid, isSeglogError, noSuchPartition, unknownTopic } from "../core/errors.ts";
 import {
   DEFAULT_TOPIC_CONFIG,
   parseTopicConfig,
@@ -62,7 +62,7 @@ export class Topics {
     const topic = await this.registry.getTopic(name);
     if (!topic || topic.state !== "ACTIVE") {
       this.cache.delete(name);
-      throw notFound(`Unknown topic '${name}'`);
+      throw unknownTopic(name);
     }
     this.remember(topic);
     return topic;
@@ -81,7 +81,7 @@ export class Topics {
     let topic = await this.cached(name);
     if (partition >= topic.partitions) topic = await this.get(name);
     if (partition >= topic.partitions) {
-      throw notFound(`Topic '${name}' has no partition ${partition} (it has ${topic.partitions})`);
+      throw noSuchPartition(name, partition, topic.partitions);
     }
     return topic;
   }
@@ -129,7 +129,7 @@ export class Topics {
       // Then NotFound, whatever the name holds by now: a topic created meanwhile is not this delete's.
       await this.registry.deleteHeads(stored.topicId, stored.partitions);
       this.cache.delete(name);
-      throw notFound(`Unknown topic '${name}'`);
+      throw unknownTopic(name);
     }
     const current = await this.get(name);
     await this.registry.putTombstone(current, this.options.now());
