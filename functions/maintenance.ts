@@ -1,4 +1,5 @@
 import { lazyContext, logContextFromEnv } from "../src/http/app.ts";
+import { maintenanceLogEntry } from "../src/http/metrics.ts";
 import { isSweepRun, type MaintenanceReport } from "../src/log/maintenance.ts";
 
 const context = lazyContext(() => logContextFromEnv());
@@ -23,6 +24,6 @@ export async function handler(event: { time?: string } | undefined, lambda?: { g
   const remaining = lambda?.getRemainingTimeInMillis?.() ?? 60_000 + SAFETY_MARGIN_MS;
   const sweep = isSweepRun(event?.time, minutesFromEnv("SEGLOG_MAINTENANCE_INTERVAL_MINUTES", 5), minutesFromEnv("SEGLOG_SWEEP_INTERVAL_MINUTES", 60));
   const report = await context().log.runMaintenance({ budgetMs: Math.max(1_000, remaining - SAFETY_MARGIN_MS), sweep });
-  console.log(JSON.stringify({ level: "info", message: "maintenance run", ...report }));
+  console.log(JSON.stringify(maintenanceLogEntry(report, process.env["AWS_LAMBDA_FUNCTION_NAME"] ?? "maintenance", Date.now())));
   return report;
 }

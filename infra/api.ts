@@ -6,7 +6,7 @@ import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
-import { Annotations, Validations } from "aws-cdk-lib";
+import { Annotations, Names, Validations } from "aws-cdk-lib";
 import { Construct } from "constructs";
 import { validateTopicName } from "../src/core/topic-config.ts";
 import { checkGroupName } from "../src/groups/validate.ts";
@@ -76,7 +76,7 @@ export interface SeglogApiProps {
   readonly produceTimeoutSeconds?: number;
   /** @default 1024 */
   readonly fetchMemoryMb?: number;
-  /** Must exceed the longest long poll (20 s) and stay within API Gateway's 29 s. @default 25 */
+  /** Must exceed the longest long poll (20 s) plus the read budget (5 s), and stay within API Gateway's 29 s. @default 28 */
   readonly fetchTimeoutSeconds?: number;
   /** @default 256 */
   readonly adminMemoryMb?: number;
@@ -240,6 +240,9 @@ export class SeglogApi extends Construct {
 
   private buildRestApi(stageName: string, throttle: apigwv2.ThrottleSettings): apigw.RestApi {
     const api = new apigw.RestApi(this, "RestApi", {
+      // Its CloudWatch metrics are keyed by this name: one of its own, so that two stacks (or
+      // another API named "RestApi" in the region) do not share the dashboard's and alarms' data.
+      restApiName: Names.uniqueResourceName(this, { maxLength: 128 }),
       description: "Seglog: a serverless, Kafka-style message log",
       endpointTypes: [apigw.EndpointType.REGIONAL],
       // Binary produce bodies and fetch answers pass through base64-encoded; JSON stays text.

@@ -29,7 +29,12 @@ export interface SeglogObservabilityProps {
  *   (5xx answers; the handlers never throw, so Lambda does not count those);
  * - per function, Lambda throttles (the account or reserved concurrency ran out);
  * - produce latency p99 (EMF `ProduceLatency`, the acks=all latency) above the threshold;
- * - DynamoDB read or write throttle events (a hot partition key, see DESIGN §2).
+ * - DynamoDB read or write throttle events (a hot partition key, see DESIGN §2);
+ * - API 5xx answers: those no function counts (a body over Lambda's 6 MB invoke limit, an
+ *   integration timeout, a throttled invocation API Gateway answered itself);
+ * - maintenance: a step that failed in 3 runs in a row (EMF `MaintenanceFailures`: the run
+ *   itself succeeds, so Lambda's `Errors` misses it), or runs that keep running out of time
+ *   (`MaintenanceIncomplete`): retention, merges and collection have stopped keeping up.
  * Alarms have no actions until you add some: `addAlarmAction(new SnsAction(topic))`.
  */
 export class SeglogObservability extends Construct {
@@ -88,6 +93,31 @@ export class SeglogObservability extends Construct {
         evaluationPeriods: 3,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         alarmDescription: `Seglog produce: p99 latency above ${thresholdMs} ms for 3 periods`,
+      });
+    }
+
+    if (api) {
+      this.alarm("ApiServerErrors", {
+        metric: api.metricServerErrors({ period, statistic: "Sum" }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        alarmDescription: "Seglog API: 5xx answers from API Gateway (integration timeouts, bodies over Lambda's limit, throttled invocations, and the functions' own 5xx)",
+      });
+    }
+
+    const maintenance = props.maintenance?.function;
+    if (maintenance) {
+      this.alarm("MaintenanceFailures", {
+        metric: emf(METRIC.maintenanceFailures, maintenance),
+        threshold: 1,
+        evaluationPeriods: 3,
+        alarmDescription: "Seglog maintenance: a step failed in every run for 3 periods (the run's log line names the last error)",
+      });
+      this.alarm("MaintenanceIncomplete", {
+        metric: emf(METRIC.maintenanceIncomplete, maintenance),
+        threshold: 1,
+        evaluationPeriods: 3,
+        alarmDescription: "Seglog maintenance: runs ran out of time before visiting every partition for 3 periods",
       });
     }
 

@@ -39,6 +39,11 @@ export const METRIC = {
   /** Answers with status 500 and above other than throttling: the handler never throws, so the
    * Lambda `Errors` metric misses these. */
   serverErrors: "ServerErrors",
+  /** Partitions or topics whose maintenance step stopped on an error in a run (the next run
+   * retries them): the maintenance function's, which answers no requests. */
+  maintenanceFailures: "MaintenanceFailures",
+  /** 1 when a maintenance run ran out of time before it visited every partition, else 0. */
+  maintenanceIncomplete: "MaintenanceIncomplete",
 } as const;
 
 type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -52,6 +57,8 @@ const UNITS: Readonly<Record<MetricName, string>> = {
   Aborts: "Count",
   Throttles: "Count",
   ServerErrors: "Count",
+  MaintenanceFailures: "Count",
+  MaintenanceIncomplete: "Count",
 };
 
 /** What the router tells an observer about each routed request. */
@@ -67,9 +74,8 @@ export interface RequestObservation {
 
 export type RequestObserver = (observation: RequestObservation) => void;
 
-/** The log line (and EMF document) for one request. Pure: `nowMs` and the function name come in. */
-export function requestLogEntry(o: RequestObservation, functionName: string, nowMs: number): Record<string, unknown> {
-  const values = metricValues(o);
+/** The EMF envelope: CloudWatch turns each of `values` into a metric of the function. */
+function emfLine(functionName: string, nowMs: number, values: Partial<Record<MetricName, number>>): Record<string, unknown> {
   const names = Object.keys(values) as MetricName[];
   return {
     _aws: {
@@ -84,6 +90,13 @@ export function requestLogEntry(o: RequestObservation, functionName: string, now
     },
     [METRICS_DIMENSION]: functionName,
     ...values,
+  };
+}
+
+/** The log line (and EMF document) for one request. Pure: `nowMs` and the function name come in. */
+export function requestLogEntry(o: RequestObservation, functionName: string, nowMs: number): Record<string, unknown> {
+  return {
+    ...emfLine(functionName, nowMs, metricValues(o)),
     level: o.result.statusCode >= 500 ? "error" : o.result.statusCode >= 400 ? "warn" : "info",
     message: "request",
     method: o.request.method,
@@ -92,6 +105,20 @@ export function requestLogEntry(o: RequestObservation, functionName: string, now
     status: o.result.statusCode,
     durationMs: Math.round(o.durationMs * 10) / 10,
     ...errorFields(o.response),
+  };
+}
+
+/**
+ * The log line (and EMF document) for one maintenance run: the report, and its failures and
+ * whether it ran out of time as metrics, so that an alarm sees a step that keeps failing
+ * (the run itself succeeds: each step's failure is isolated and retried by the next run).
+ */
+export function maintenanceLogEntry(report: { readonly failures: number; readonly incomplete: boolean }, functionName: string, nowMs: number): Record<string, unknown> {
+  return {
+    ...emfLine(functionName, nowMs, { MaintenanceFailures: report.failures, MaintenanceIncomplete: report.incomplete ? 1 : 0 }),
+    ...report,
+    level: report.failures > 0 ? "error" : report.incomplete ? "warn" : "info",
+    message: "maintenance run",
   };
 }
 

@@ -134,6 +134,21 @@ describe("the built bundles", () => {
       { getRemainingTimeInMillis: () => 16_000 },
     )) as Record<string, unknown>;
     expect(report).toMatchObject({ segmentsDeleted: expect.any(Number), orphansDeleted: expect.any(Number), durationMs: expect.any(Number) });
-    expect(logged.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ level: "info", message: "maintenance run" }));
+    // The report's failures and whether it finished are metrics too: a failing step does not fail the run.
+    const line = logged.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l["message"] === "maintenance run");
+    expect(line).toMatchObject({
+      FunctionName: FUNCTION_NAME,
+      MaintenanceFailures: report["failures"],
+      MaintenanceIncomplete: report["incomplete"] ? 1 : 0,
+      level: report["failures"] ? "error" : report["incomplete"] ? "warn" : "info",
+    });
+    expect(line?._aws.CloudWatchMetrics[0]).toEqual({
+      Namespace: "Seglog",
+      Dimensions: [["FunctionName"]],
+      Metrics: [
+        { Name: "MaintenanceFailures", Unit: "Count" },
+        { Name: "MaintenanceIncomplete", Unit: "Count" },
+      ],
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { encodeRecordBatch } from "../../src/core/codec/record-batch.ts";
 import { toApiGatewayResult, type HttpRequest, type HttpResponse } from "../../src/http/event.ts";
-import { defaultObserver, emfObserver, requestLogEntry, type RequestObservation } from "../../src/http/metrics.ts";
+import { defaultObserver, emfObserver, maintenanceLogEntry, requestLogEntry, type RequestObservation } from "../../src/http/metrics.ts";
 import type { FunctionName } from "../../src/http/router.ts";
 
 const request = (body = ""): HttpRequest => ({ method: "POST", path: "/v1/topics/t/records", query: {}, headers: {}, body: Buffer.from(body) });
@@ -82,5 +82,15 @@ describe("EMF request lines", () => {
       throw new Error("stdout is gone");
     });
     expect(() => observe(observation("produce", { status: 200, body: { offsets: [] } }))).not.toThrow();
+  });
+});
+
+describe("EMF maintenance lines", () => {
+  it("a run whose steps failed is an error line with its failures as a metric, though the run itself succeeded", () => {
+    const report = { runId: "r", sweep: false, failures: 2, lastError: "AccessDenied: s3:DeleteObject", incomplete: true, segmentsDeleted: 0 };
+    const entry = maintenanceLogEntry(report, "maint", 5);
+    expect(entry).toMatchObject({ FunctionName: "maint", MaintenanceFailures: 2, MaintenanceIncomplete: 1, level: "error", message: "maintenance run", lastError: "AccessDenied: s3:DeleteObject" });
+    expect(maintenanceLogEntry({ ...report, failures: 0 }, "maint", 5)).toMatchObject({ MaintenanceFailures: 0, MaintenanceIncomplete: 1, level: "warn" });
+    expect(maintenanceLogEntry({ ...report, failures: 0, incomplete: false }, "maint", 5)).toMatchObject({ MaintenanceFailures: 0, MaintenanceIncomplete: 0, level: "info" });
   });
 });

@@ -20,6 +20,8 @@ export interface SynthOptions {
   readonly removalPolicy?: RemovalPolicy;
   /** Context values, as `-c key=value` would set them. */
   readonly context?: Record<string, string>;
+  /** The stack's name, as `-c stackName=…` sets it. @default "Seglog" */
+  readonly stackName?: string;
   /** Runs before synthesis, e.g. to add grants. */
   readonly before?: (stack: SeglogStack) => void;
 }
@@ -29,7 +31,7 @@ export function synthStack(options: SynthOptions = {}): Synthesized {
   const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8")) as { context: Record<string, unknown> };
   const outdir = mkdtempSync(join(tmpdir(), "seglog-synth-"));
   const app = new App({ outdir, context: { ...cdkJson.context, ...options.context } });
-  const stack = new SeglogStack(app, "Seglog", {
+  const stack = new SeglogStack(app, options.stackName ?? "Seglog", {
     ...(options.apiType === undefined ? {} : { apiType: options.apiType }),
     ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
     ...(options.removalPolicy === undefined ? {} : { removalPolicy: options.removalPolicy }),

@@ -49,6 +49,17 @@ describe("API Gateway: one IAM-authorized route per entry of the route table", (
     rest.template.resourceCountIs("AWS::ApiGateway::Account", 0);
   });
 
+  it("REST API: named for its stack, so that two stacks' dashboards and alarms (keyed by the API's name) do not share data", () => {
+    const nameIn = (t: Synthesized) => Object.values(t.template.findResources("AWS::ApiGateway::RestApi"))[0]?.Properties.Name as string;
+    const dev = synthStack({ context: { apiType: "rest" }, stackName: "SeglogDev" });
+    expect(nameIn(rest)).not.toBe(nameIn(dev));
+    expect(nameIn(rest)).not.toBe("RestApi");
+    for (const t of [rest, dev]) {
+      const alarm = Object.entries(t.template.findResources("AWS::CloudWatch::Alarm")).find(([id]) => id.startsWith("ObservabilityApiServerErrors"))?.[1];
+      expect(alarm?.Properties).toMatchObject({ Namespace: "AWS/ApiGateway", MetricName: "5XXError", Dimensions: [{ Name: "ApiName", Value: nameIn(t) }] });
+    }
+  });
+
   it("routes carry the topic in the path, so a policy can name one topic", () => {
     const topicRoutes = API_ROUTES.filter((r) => r.path.startsWith("/v1/topics/"));
     expect(topicRoutes.length).toBeGreaterThan(0);
@@ -297,11 +308,23 @@ describe("maintenance and observability", () => {
     });
   });
 
-  it("alarms: errors and throttles per function, produce p99 latency, DynamoDB throttles", () => {
+  it("alarms: errors and throttles per function, produce p99 latency, DynamoDB throttles, API 5xx, maintenance failing or not keeping up", () => {
     const alarms = Object.entries(http.template.findResources("AWS::CloudWatch::Alarm"));
     const ids = alarms.map(([id]) => id.replace(/^Observability/, "").replace(/[0-9A-F]{8}$/, "")).sort();
     const perFunction = [...new Set([...API_ROUTES.map((r) => capitalize(r.fn)), "Maintenance"])].flatMap((f) => [`${f}Errors`, `${f}Throttles`]);
-    expect(ids).toEqual([...perFunction, "ProduceLatencyP99", "TableThrottles"].sort());
+    expect(ids).toEqual([...perFunction, "ProduceLatencyP99", "TableThrottles", "ApiServerErrors", "MaintenanceFailures", "MaintenanceIncomplete"].sort());
+    // A maintenance step's failure does not fail the run (the next run retries it): its EMF
+    // metric, not Lambda's Errors, shows one that keeps failing.
+    for (const metric of [METRIC.maintenanceFailures, METRIC.maintenanceIncomplete]) {
+      http.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        Namespace: METRICS_NAMESPACE,
+        MetricName: metric,
+        Dimensions: [{ Name: "FunctionName", Value: { Ref: Match.stringLikeRegexp("^MaintenanceFunction") } }],
+        Statistic: "Sum",
+        Threshold: 1,
+        EvaluationPeriods: 3,
+      });
+    }
     http.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       Namespace: METRICS_NAMESPACE,
       MetricName: METRIC.produceLatency,
