@@ -83,7 +83,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
  */
 async function readNewPartitions(consumer: Consumer, topic: string): Promise<void> {
   const have = consumer.assignment().length;
-  const { partitions } = await consumer.admin.describeTopic(topic);
+  const { partitions } = await consumer.admin.topicMetadata(topic);
   if (partitions <= have) return;
   // Their start first, so that a failure here leaves them to the next look, not read from the end.
   const added = await Promise.all(
@@ -122,7 +122,7 @@ const names = (tps: TopicPartition[]) => tps.map((tp) => `${tp.topic}-${tp.parti
  */
 async function consumeAsGroupMember(run: GroupRun): Promise<number> {
   const url = run.url === undefined ? {} : { url: run.url };
-  await new Admin(url).describeTopic(run.topic); // an unknown topic fails now, not silently later
+  await new Admin(url).topicMetadata(run.topic); // an unknown topic fails now, not silently later
   const note = (line: string) => {
     process.stderr.write(`${line}\n`);
   };

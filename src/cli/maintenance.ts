@@ -25,7 +25,7 @@ export async function maintenanceCommand(args: string[]): Promise<number> {
   const { log } = contextFromEnv();
   let report;
   try {
-    if (values.topic !== undefined) await log.describeTopic(values.topic); // NotFound, not an empty run
+    if (values.topic !== undefined) await log.topic(values.topic); // NotFound, not an empty run
     report = await log.runMaintenance({
       budgetMs,
       ...(values.topic === undefined ? {} : { topics: [values.topic] }),

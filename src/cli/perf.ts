@@ -435,7 +435,7 @@ async function consumeDirectly(topic: string, options: ClientOptions, run: Consu
 
 /** As a member of consumer group `group`; Kafka's rebalance time is the wait for the first partitions. */
 async function consumeAsMember(topic: string, group: string, options: ClientOptions, run: ConsumeRun): Promise<number> {
-  await new Consumer(options).admin.describeTopic(topic); // an unknown topic fails now, not after the timeout
+  await new Consumer(options).admin.topicMetadata(topic); // an unknown topic fails now, not after the timeout
   let readyMs: number | undefined;
   const consumer = new GroupConsumer({
     ...options,

@@ -78,8 +78,14 @@ export class Admin {
     return ((await this.http.get("/v1/topics")).json as { topics: TopicInfo[] }).topics;
   }
 
+  /** The topic with each partition's log start offset and high watermark (a read of every partition). */
   async describeTopic(name: string): Promise<TopicDescription> {
     return (await this.http.get(topicPath(name))).json as TopicDescription;
+  }
+
+  /** The topic's id, partition count and config only, as Kafka's Metadata request: one read on the server, whatever the partition count. */
+  async topicMetadata(name: string): Promise<TopicInfo> {
+    return (await this.http.get(topicPath(name), { partitionStates: "false" })).json as TopicInfo;
   }
 
   async alterTopic(

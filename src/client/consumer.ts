@@ -192,7 +192,7 @@ export class Consumer {
 
   /** Every partition of a topic, from its current partition count. */
   async assignTopic(topic: string, offsets: "earliest" | "latest" | undefined = undefined): Promise<void> {
-    const { partitions } = await this.admin.describeTopic(topic);
+    const { partitions } = await this.admin.topicMetadata(topic);
     this.assign([...this.assignment(), ...Array.from({ length: partitions }, (_, partition) => ({ topic, partition }))]);
     if (offsets) for (let partition = 0; partition < partitions; partition++) await this.seek({ topic, partition }, offsets);
   }

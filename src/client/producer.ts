@@ -742,7 +742,7 @@ export class Producer {
     let pending = this.metadata.get(topic);
     if (!pending) {
       pending = this.admin
-        .describeTopic(topic)
+        .topicMetadata(topic)
         .then((d) => {
           const state =
             this.topics.get(topic) ??

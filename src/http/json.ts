@@ -47,6 +47,13 @@ export function queryInt(req: HttpRequest, name: string, min: number, max = Numb
   return n;
 }
 
+export function queryBoolean(req: HttpRequest, name: string, fallback: boolean): boolean {
+  const raw = req.query[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw !== "true" && raw !== "false") throw invalid(`Query parameter ${name} must be true or false`);
+  return raw === "true";
+}
+
 export function pathInt(raw: string, name: string): number {
   if (!/^\d{1,9}$/.test(raw)) throw invalid(`${name} must be a non-negative integer`);
   return Number(raw);

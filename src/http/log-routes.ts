@@ -7,7 +7,7 @@ import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.t
 import { decodeStored } from "../log/read.ts";
 import type { TopicRecord } from "../storage/registry.ts";
 import type { HttpRequest, HttpResponse } from "./event.ts";
-import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryInt, type Json } from "./json.ts";
+import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryBoolean, queryInt, type Json } from "./json.ts";
 import { errorResponse, type Route } from "./router.ts";
 
 /** The largest body a Lambda function accepts synchronously. */
@@ -61,7 +61,10 @@ export const logRoutes: Route<LogContext>[] = [
     method: "GET",
     path: "/v1/topics/{topic}",
     fn: "admin",
-    handle: async (_req, params, { log }) => {
+    handle: async (req, params, { log }) => {
+      // Without the partition states it reads one item, as Kafka's Metadata request: what the
+      // SDK's clients ask every 30 s; with them, each partition's head and index.
+      if (!queryBoolean(req, "partitionStates", true)) return { status: 200, body: topicView(await log.topic(topicParam(params))) };
       const { topic, partitions } = await log.describeTopic(topicParam(params));
       return { status: 200, body: { ...topicView(topic), partitionStates: partitions } };
     },

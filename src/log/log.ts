@@ -73,6 +73,11 @@ export class Log {
     return this.topics.list();
   }
 
+  /** The topic's record (name, id, partition count, config), as the topic cache has it. */
+  topic(name: string): Promise<TopicRecord> {
+    return this.topics.get(name);
+  }
+
   async describeTopic(name: string): Promise<{ topic: TopicRecord; partitions: PartitionState[] }> {
     const topic = await this.topics.get(name);
     const partitions = await Promise.all(

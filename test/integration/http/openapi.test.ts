@@ -65,6 +65,7 @@ describe("docs/openapi.yaml", () => {
     it("topic routes", async () => {
       await call("admin", "/v1/topics", "/v1/topics", v2Event("GET", "/v1/topics"));
       await call("admin", t, "/v1/topics/{topic}", v2Event("GET", t));
+      await call("admin", t, "/v1/topics/{topic}", v2Event("GET", t, { query: { partitionStates: "false" } }));
       await call("admin", t, "/v1/topics/{topic}", v2Event("PATCH", t, { body: JSON.stringify({ partitions: 3 }) }));
       await call("admin", t, "/v1/topics/{topic}", v2Event("GET", `/v1/topics/${uniqueName("none")}`));
       const other = uniqueName("del");
