@@ -52,6 +52,10 @@ export const FUNCTION_DEFAULTS: Readonly<Record<FunctionName, { readonly memoryM
 const INTEGRATION_TIMEOUT_SECONDS = 29;
 /** Time between the produce function's timeout and a reader's abort: requests in flight when the
  * function was stopped, and clock differences between function instances. */
+/** Socket inactivity timeout of the API functions' storage requests (`SEGLOG_STORAGE_TIMEOUT_MS`):
+ * DynamoDB and S3 answer in milliseconds, and a body streams without pause. */
+export const API_STORAGE_TIMEOUT_MS = 3_000;
+
 export const ABORT_MARGIN_MS = 10_000;
 
 export interface SeglogApiProps {
@@ -146,6 +150,10 @@ export class SeglogApi extends Construct {
       SEGLOG_BUCKET: this.storage.bucket.bucketName,
       SEGLOG_TABLE: this.storage.table.tableName,
       SEGLOG_ABORT_TIMEOUT_MS: String(this.abortTimeoutMs),
+      // A storage request whose socket stays silent this long is given up and retried by the SDK,
+      // rather than holding the function until its own timeout (an untyped 5xx from API Gateway,
+      // and for produce a reservation left for readers to abort).
+      SEGLOG_STORAGE_TIMEOUT_MS: String(API_STORAGE_TIMEOUT_MS),
     };
     const functions: Partial<Record<FunctionName, lambda.Function>> = {};
     for (const fn of [...new Set(API_ROUTES.map((r) => r.fn))]) {

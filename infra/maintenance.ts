@@ -68,6 +68,8 @@ export class SeglogMaintenance extends Construct {
         SEGLOG_ABORT_TIMEOUT_MS: String(props.abortTimeoutMs ?? DEFAULT_LOG_OPTIONS.abortTimeoutMs),
         SEGLOG_MAINTENANCE_INTERVAL_MINUTES: String(intervalMinutes),
         SEGLOG_SWEEP_INTERVAL_MINUTES: String(sweepIntervalMinutes),
+        // Longer than the API's: a DeleteObjects of 1,000 keys can take seconds to answer.
+        SEGLOG_STORAGE_TIMEOUT_MS: "10000",
       },
       ...(props.logRetentionDays === undefined ? {} : { logRetentionDays: props.logRetentionDays }),
     });

@@ -19,7 +19,9 @@ export interface ClientOptions {
   /** Total attempts per request, first try included (SDK standard retry).
    * @default `AWS_MAX_ATTEMPTS`, else 3 */
   maxAttempts?: number;
-  /** Socket inactivity timeout per attempt. @default the SDK's (none) */
+  /** Socket inactivity timeout per attempt: a stalled request fails (`TimeoutError`, which the
+   * SDK retries) instead of running until the function's own timeout.
+   * @default `SEGLOG_STORAGE_TIMEOUT_MS`, else the SDK's (none) */
   requestTimeoutMs?: number;
 }
 
@@ -38,6 +40,7 @@ export interface ClientSettings {
   credentials?: Credentials;
   maxAttempts: number;
   retryMode: "standard" | "adaptive";
+  requestTimeoutMs?: number;
 }
 
 export const DEFAULT_REGION = "us-east-1";
@@ -72,6 +75,8 @@ export function resolveClientSettings(env: Env = process.env, options: ClientOpt
     maxAttempts: options.maxAttempts ?? positiveInt(env.AWS_MAX_ATTEMPTS) ?? DEFAULT_MAX_ATTEMPTS,
     retryMode: env.AWS_RETRY_MODE === "adaptive" ? "adaptive" : "standard",
   };
+  const requestTimeoutMs = options.requestTimeoutMs ?? positiveInt(env.SEGLOG_STORAGE_TIMEOUT_MS);
+  if (requestTimeoutMs !== undefined) settings.requestTimeoutMs = requestTimeoutMs;
   if (s3Endpoint !== undefined) settings.s3Endpoint = s3Endpoint;
   if (dynamoEndpoint !== undefined) settings.dynamoEndpoint = dynamoEndpoint;
   if (s3Local || dynamoLocal) settings.credentials = localCredentials(env);
@@ -91,8 +96,8 @@ export function resolveClientSettings(env: Env = process.env, options: ClientOpt
  */
 export function createClients(env: Env = process.env, options: ClientOptions = {}): SeglogClients {
   const s = resolveClientSettings(env, options);
-  const requestHandler =
-    options.requestTimeoutMs === undefined ? {} : { requestHandler: { requestTimeout: options.requestTimeoutMs } };
+  // `socketTimeout` is the inactivity timeout; the handler's `requestTimeout` only logs a warning.
+  const requestHandler = s.requestTimeoutMs === undefined ? {} : { requestHandler: { socketTimeout: s.requestTimeoutMs } };
   const common = { region: s.region, maxAttempts: s.maxAttempts, retryMode: s.retryMode, ...requestHandler };
   const s3 = new S3Client({
     ...common,

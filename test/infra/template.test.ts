@@ -243,6 +243,8 @@ describe("functions", () => {
     for (const [, fn] of fns) {
       expect(fn.Properties).toMatchObject({ Runtime: "nodejs24.x", Architectures: ["arm64"], Handler: "index.handler" });
       expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(["SEGLOG_BUCKET", "SEGLOG_TABLE", "SEGLOG_ABORT_TIMEOUT_MS"]));
+      // A stalled storage socket is given up well within the function's timeout.
+      expect(Number(fn.Properties.Environment.Variables.SEGLOG_STORAGE_TIMEOUT_MS) * 3).toBeLessThan(fn.Properties.Timeout * 1000);
     }
     const produce = fns.find(([id]) => id.startsWith("ApiProduce"))?.[1].Properties;
     const abortMs = Number(produce.Environment.Variables.SEGLOG_ABORT_TIMEOUT_MS);
