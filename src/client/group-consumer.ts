@@ -56,8 +56,9 @@ export interface GroupBatch extends TopicPartition {
   /**
    * Marks the batch processed up to and including `offset`. A handler that calls it has processed
    * only up to the last offset it resolved when it returns; one that never calls it, the whole
-   * batch. At most once (`delivery: "atMostOnce"`) the whole batch was committed before the call,
-   * and this changes nothing.
+   * batch, unless `shouldStop()` told it to stop: then none of it (it stopped before the first
+   * record), and the batch is read again. At most once (`delivery: "atMostOnce"`) the whole batch
+   * was committed before the call, and this changes nothing.
    */
   resolveOffset(offset: number): void;
 }
@@ -545,6 +546,7 @@ export class GroupConsumer {
       }
       if (handlers.eachBatch) {
         let resolved: number | undefined;
+        let stopped = false;
         const first = rs[0]?.offset ?? lease.processed;
         const last = rs.at(-1)?.offset ?? lease.processed - 1;
         await handlers.eachBatch({
@@ -553,13 +555,19 @@ export class GroupConsumer {
           isHeld: () => this.held(lease),
           // At most once the batch was committed whole: stopping part way would skip the rest of a
           // partition still held, so only closing or losing it counts, as between records.
-          shouldStop: () => (atMostOnce ? this.closing || this.fencedFlag : stop()) || !this.held(lease),
+          shouldStop: () => {
+            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !this.held(lease);
+            stopped ||= now;
+            return now;
+          },
           resolveOffset: (offset) => {
             if (!Number.isSafeInteger(offset) || offset < first || offset > last) throw invalid(`resolveOffset: ${offset} is not an offset of this batch (${first}–${last})`);
             resolved = Math.max(offset, resolved ?? offset);
           },
         });
-        if (!atMostOnce) lease.processed = (resolved ?? last) + 1;
+        // A handler told to stop that resolved nothing stopped before its first record: counting
+        // the batch processed would commit records nobody processed.
+        if (!atMostOnce) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
           if (this.closing || !this.held(lease) || (!atMostOnce && this.revokePending())) break;

@@ -3,7 +3,7 @@
  * engine's topic catalog, DynamoDB leases): splits, rebalances, takeovers, fencing, two groups.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, GroupConsumer, Producer, type ConsumedRecord } from "../../../src/client/index.ts";
+import { Admin, GroupConsumer, Producer, type ConsumedRecord, type GroupBatch } from "../../../src/client/index.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../../../src/core/groups/model.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
@@ -141,6 +141,41 @@ describe("the group consumer", () => {
     await Promise.all([slow, other].map((m) => m.consumer.close()));
     await Promise.all([slow, other].map((m) => m.done));
     tracker.expectNoOverlap();
+  });
+
+  it("an eachBatch handler told to stop before its first record processed none of it: the batch is read again, nothing is skipped", async () => {
+    const topic = await topicWith(2, 50);
+    const group = uniqueName("g");
+    const seen = new Map<number, Set<number>>([[0, new Set()], [1, new Set()]]);
+    let calls = 0;
+    let stoppedAtFirst = 0;
+    // As the README has it: check shouldStop() between records, resolve what was processed, return.
+    const handler = (setupMs: number) => async (batch: GroupBatch) => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, setupMs)); // opening a transaction, say
+      for (const [i, r] of batch.records.entries()) {
+        if (batch.shouldStop()) {
+          if (i === 0) stoppedAtFirst++;
+          return;
+        }
+        seen.get(batch.partition)?.add(r.offset);
+        batch.resolveOffset(r.offset);
+      }
+    };
+    const first = new GroupConsumer(memberOptions(api.url, group));
+    first.subscribe([topic]);
+    const firstDone = first.run({ eachBatch: handler(1500) });
+    await waitFor("the first member's first batch", () => calls > 0);
+    // Joins while that batch's setup runs: the first member is asked to give a partition back.
+    const second = new GroupConsumer(memberOptions(api.url, group));
+    second.subscribe([topic]);
+    const secondDone = second.run({ eachBatch: handler(0) });
+    await waitFor("every record of both partitions", () => [...seen.values()].every((s) => s.size === 50), 20_000);
+    expect(stoppedAtFirst).toBeGreaterThan(0);
+    await Promise.all([first.close(), second.close()]);
+    await Promise.all([firstDone, secondDone]);
+    const d = await new Admin({ url: api.url }).describeGroup(group);
+    expect(d.partitions.map((p) => p.committedOffset)).toEqual([50, 50]);
   });
 
   it("moves a killed member's partitions within the session timeout plus two heartbeats and resumes them from its last commit", async () => {
