@@ -1,6 +1,6 @@
 import type { MemberDescription } from "../groups/service.ts";
 import type { TopicConfig } from "../core/topic-config.ts";
-import { SeglogHttp, type ClientOptions } from "./http.ts";
+import { SeglogHttp, type ClientOptions, type RetryBounds } from "./http.ts";
 
 export interface TopicInfo {
   readonly name: string;
@@ -84,8 +84,8 @@ export class Admin {
   }
 
   /** The topic's id, partition count and config only, as Kafka's Metadata request: one read on the server, whatever the partition count. */
-  async topicMetadata(name: string): Promise<TopicInfo> {
-    return (await this.http.get(topicPath(name), { partitionStates: "false" })).json as TopicInfo;
+  async topicMetadata(name: string, bounds?: RetryBounds): Promise<TopicInfo> {
+    return (await this.http.get(topicPath(name), { partitionStates: "false" }, bounds)).json as TopicInfo;
   }
 
   async alterTopic(

@@ -49,6 +49,12 @@ const ACCEPT = { json: "application/json", binary: "application/octet-stream", s
 export const resolveUrl = (url?: string): string => (url ?? process.env["SEGLOG_URL"] ?? DEFAULT_URL).replace(/\/+$/, "");
 
 /** The HTTP transport shared by the Admin, Producer and Consumer: typed errors, one retry helper. */
+/** How long `retrying` goes on: at most `maxAttempts` in all, none started after `deadline` (`performance.now()` ms). */
+export interface RetryBounds {
+  readonly maxAttempts?: number;
+  readonly deadline?: number;
+}
+
 export class SeglogHttp {
   readonly url: string;
   readonly maxAttempts: number;
@@ -114,7 +120,7 @@ export class SeglogHttp {
    * `maxAttempts` times in all and starting none after `deadline` (`performance.now()` ms), if
    * given. An aborted `signal` cuts the backoff short and stops retrying.
    */
-  async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal, bounds: { maxAttempts?: number; deadline?: number } = {}): Promise<T> {
+  async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal, bounds: RetryBounds = {}): Promise<T> {
     const { maxAttempts = this.maxAttempts, deadline = Number.POSITIVE_INFINITY } = bounds;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -138,8 +144,8 @@ export class SeglogHttp {
     return Math.min(this.maxBackoffMs, serverMs + Math.random() * ceiling);
   }
 
-  get(path: string, query?: HttpCall["query"]): Promise<HttpReply> {
-    return this.retrying(() => this.call({ method: "GET", path, ...(query ? { query } : {}) }));
+  get(path: string, query?: HttpCall["query"], bounds?: RetryBounds): Promise<HttpReply> {
+    return this.retrying(() => this.call({ method: "GET", path, ...(query ? { query } : {}) }), undefined, bounds);
   }
 }
 

@@ -5,7 +5,7 @@ import { encodeFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
-import { SeglogHttp, sleep, type ClientOptions } from "./http.ts";
+import { SeglogHttp, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
 
 export interface ProducerRecord {
   readonly key?: string | Uint8Array | null;
@@ -730,19 +730,21 @@ export class Producer {
 
   /** The topic's partitions. Once `metadataMaxAgeMs` old they are read again in the background,
    * and what is known serves meanwhile, also while the API cannot be reached (as Kafka's producer
-   * keeps its metadata): only a first read holds up, or fails, a send. */
+   * keeps its metadata): only a first read holds up, or fails, a send. It is retried as a batch
+   * is, until `deliveryTimeoutMs` (Kafka's `send` waits up to `max.block.ms` for metadata), so
+   * that an outage the record would ride out in a batch does not fail it before it joins one. */
   private async topicState(topic: string): Promise<TopicState> {
     const known = this.topics.get(topic);
-    if (!known) return this.refresh(topic);
+    if (!known) return this.refresh(topic, { maxAttempts: this.maxBatchAttempts, deadline: performance.now() + this.deliveryTimeoutMs });
     if (Date.now() - known.fetchedAt >= this.metadataMaxAgeMs) this.refresh(topic).catch(ignore);
     return known;
   }
 
-  private refresh(topic: string): Promise<TopicState> {
+  private refresh(topic: string, bounds?: RetryBounds): Promise<TopicState> {
     let pending = this.metadata.get(topic);
     if (!pending) {
       pending = this.admin
-        .topicMetadata(topic)
+        .topicMetadata(topic, bounds)
         .then((d) => {
           const state =
             this.topics.get(topic) ??

@@ -379,6 +379,29 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("waits out an outage of the API's reads before its first send to a topic, until the delivery timeout, as a batch does", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("first-outage");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 1, maxBackoffMs: 5 });
+    failTopicReads = 12; // twice what the client's other calls try (maxAttempts, 6)
+    try {
+      expect((await producer.send(topic, { value: "first" })).offset).toBe(0);
+      expect(failTopicReads).toBe(0);
+    } finally {
+      failTopicReads = 0;
+    }
+    await producer.close();
+    const brief = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 1, maxBackoffMs: 5, deliveryTimeoutMs: 200 });
+    failTopicReads = 1_000_000;
+    try {
+      await expect(brief.send(topic, { value: "never" })).rejects.toMatchObject({ retriable: true });
+    } finally {
+      failTopicReads = 0;
+    }
+    await brief.close();
+  });
+
   it("sends on what it knows of a topic while reading it again fails (metadataMaxAgeMs passed in an outage of the API's reads)", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("stale-metadata");
