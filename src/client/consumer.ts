@@ -12,12 +12,13 @@ export interface TopicPartition {
   readonly partition: number;
 }
 
+/** Keys, values and header values are Node `Buffer`s, as KafkaJS gives them: `value.toString()` is the text. */
 export interface ConsumedRecord extends TopicPartition {
   readonly offset: number;
   readonly timestamp: number;
-  readonly key: Uint8Array | null;
-  readonly value: Uint8Array | null;
-  readonly headers: ReadonlyArray<{ key: string; value: Uint8Array | null }>;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: ReadonlyArray<{ key: string; value: Buffer | null }>;
 }
 
 /** Kafka's `auto.offset.reset`: where to go when there is no position or it is out of range. */
@@ -402,11 +403,13 @@ export class Consumer {
     if (answer === undefined) return undefined;
     const records: ConsumedRecord[] = [];
     for (const chunk of answer.chunks) {
-      for (const { bytes: batchBytes } of iterateBatches(chunk)) {
+      // Views into a Buffer are Buffers: an uncompressed batch's keys and values cost nothing more.
+      for (const { bytes: batchBytes } of iterateBatches(asBuffer(chunk))) {
         for (const r of recordsOf(decodeRecordBatch(batchBytes))) {
           const offset = Number(r.offset);
           if (offset < position) continue;
-          records.push({ topic: tp.topic, partition: tp.partition, offset, timestamp: Number(r.timestamp), key: r.key, value: r.value, headers: r.headers });
+          const headers = r.headers.every((h) => h.value === null || Buffer.isBuffer(h.value)) ? (r.headers as ConsumedRecord["headers"]) : r.headers.map((h) => ({ key: h.key, value: asBuffer(h.value) }));
+          records.push({ topic: tp.topic, partition: tp.partition, offset, timestamp: Number(r.timestamp), key: asBuffer(r.key), value: asBuffer(r.value), headers });
         }
       }
     }
@@ -467,4 +470,10 @@ export class Consumer {
 /** An offset to read from: checked when it is given, not left to fail every later poll. */
 function checkOffset(offset: number): void {
   if (!(Number.isSafeInteger(offset) && offset >= 0)) throw invalid(`An offset must be a whole number ≥ 0, not ${offset}`);
+}
+
+/** The same bytes as a Buffer, without a copy. */
+function asBuffer<T extends Uint8Array | null>(bytes: T): T extends null ? null : Buffer;
+function asBuffer(bytes: Uint8Array | null): Buffer | null {
+  return bytes === null || Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -574,6 +574,25 @@ describe("the client SDK", () => {
     await consumer.close();
   });
 
+  it.each([
+    ["none", "storage"],
+    ["lz4", "storage"],
+    ["none", "api"],
+    ["snappy", "api"],
+  ] as const)("gives keys, values and header values as Buffers, as KafkaJS does: toString() is the text (compression %s, readFrom %s)", async (compression, readFrom) => {
+    const topic = uniqueName("buffers");
+    await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, compression });
+    await producer.send(topic, { key: "key1", value: "hello", headers: { h: "x" } });
+    await producer.close();
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 100, readFrom });
+    consumer.assign([{ topic, partition: 0 }]);
+    const [r] = await consumer.poll();
+    await consumer.close();
+    expect([Buffer.isBuffer(r?.key), Buffer.isBuffer(r?.value), Buffer.isBuffer(r?.headers[0]?.value)]).toEqual([true, true, true]);
+    expect([r?.key?.toString(), r?.value?.toString(), r?.headers[0]?.value?.toString()]).toEqual(["key1", "hello", "x"]);
+  });
+
   it.each(["storage", "api"] as const)("consumes with assign, seek and poll; resets by autoOffsetReset; reports lag (readFrom %s)", async (readFrom) => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("consume");
