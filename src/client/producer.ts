@@ -1,7 +1,7 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { MAX_TIMESTAMP, loadCompressionCodecs, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
+import { MAX_TIMESTAMP, loadCompressionCodecs, patchBaseSequence, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
-import { encodeFrame } from "../core/frames.ts";
+import { FRAME_HEADER_BYTES, encodeFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
@@ -71,9 +71,9 @@ interface Pending {
   /** Its frame of a produce request (the partition, then the RecordBatch), encoded once so that
    * retries resend the same bytes. */
   encoded?: Uint8Array;
-  /** An idempotent batch's sequences: its first, the partition's next after it, and the
-   * producer identity's generation they belong to. */
-  sequences?: { readonly base: number; readonly next: number; readonly generation: number };
+  /** An idempotent batch's sequences: its first, the partition's next after it, the producer
+   * identity's generation they belong to, and the id of the topic they were given in. */
+  sequences?: { readonly base: number; readonly next: number; readonly generation: number; readonly topicId: string };
 }
 
 /** Errors the server gives before it claims any batch's sequences (docs/idempotent-producer.md):
@@ -610,7 +610,7 @@ export class Producer {
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) {
-        b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length), generation };
+        b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length), generation, topicId: state.topicId };
         this.sequences.set(sequenceKey(topic, b), b.sequences.next);
       }
       b.records.length = 0; // the frame holds them now
@@ -638,8 +638,9 @@ export class Producer {
     }
     const retry: Pending[] = [];
     let topicMayHaveChanged = false;
-    /** Generations of batches refused OutOfOrderSequence: given up unless the topic was created again. */
-    const outOfStep: number[] = [];
+    /** Batches refused OutOfOrderSequence: sent again if the topic was created again under them
+     * (its partitions know this producer from sequence 0), else failed, and their identity given up. */
+    const outOfStep: { batch: Pending; error: SeglogError }[] = [];
     batches.forEach((batch, i) => {
       const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
       if ("baseOffset" in result) {
@@ -654,10 +655,13 @@ export class Producer {
         // later batch to the partition would be refused: the producer takes a new identity, whose
         // sequences start at 0 everywhere, as Kafka's does. Not when fenced: another instance
         // holds the id now.
-        if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
-        else if (batch.sequences && result.error.code === "OutOfOrderSequence") outOfStep.push(batch.sequences.generation);
-        else if (batch.sequences && result.error.kind !== "Fenced") this.resetIdentity(batch.sequences.generation);
         if (result.error.kind === "NotFound" || result.error.code === "OutOfOrderSequence") topicMayHaveChanged = true;
+        if (batch.sequences && batch.encoded && result.error.code === "OutOfOrderSequence") {
+          outOfStep.push({ batch, error: result.error });
+          return;
+        }
+        if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
+        else if (batch.sequences && result.error.kind !== "Fenced") this.resetIdentity(batch.sequences.generation);
         batch.deliveries.reject(result.error);
         this.release(batch);
       }
@@ -666,7 +670,17 @@ export class Producer {
     if (topicMayHaveChanged) {
       const before = state.topicId;
       const fresh = await this.refresh(topic).catch(() => undefined);
-      if (fresh?.topicId === before) for (const generation of outOfStep) this.resetIdentity(generation);
+      for (const { batch, error } of outOfStep) {
+        const sequences = batch.sequences as NonNullable<Pending["sequences"]>;
+        if (fresh !== undefined && fresh.topicId !== sequences.topicId && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
+          this.resequence(topic, batch, fresh.topicId);
+          retry.push(batch);
+          continue;
+        }
+        if (fresh?.topicId === before) this.resetIdentity(sequences.generation);
+        batch.deliveries.reject(error);
+        this.release(batch);
+      }
     }
     if (retry.length > 0) {
       await sleep(this.http.backoffMs(Math.max(...retry.map((b) => b.attempts))));
@@ -716,6 +730,20 @@ export class Producer {
    * first encoded; retries resend the same bytes. */
   private sequenceOf(topic: string, batch: Pending): number {
     return this.sequences.get(sequenceKey(topic, batch)) ?? 0;
+  }
+
+  /**
+   * Gives an encoded batch the partition's next sequences, in its frame (and a new CRC): a batch
+   * sent to a topic that was then deleted and created again under its name is sent again there
+   * from sequence 0, not failed as out of order.
+   */
+  private resequence(topic: string, batch: Pending, topicId: string): void {
+    const old = batch.sequences as NonNullable<Pending["sequences"]>;
+    const records = (old.next - old.base + 2 ** 31) % 2 ** 31;
+    const base = this.sequenceOf(topic, batch);
+    patchBaseSequence(batch.encoded as Uint8Array, base, FRAME_HEADER_BYTES);
+    batch.sequences = { base, next: nextSequence(base, records), generation: old.generation, topicId };
+    this.sequences.set(sequenceKey(topic, batch), batch.sequences.next);
   }
 
   private forgetSequences(topic: string): void {

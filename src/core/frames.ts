@@ -30,7 +30,7 @@ export function parseFrames(body: Uint8Array): { partition: number; bytes: Uint8
 }
 
 /** The bytes of a frame's header: the partition. */
-const FRAME_HEADER_BYTES = 4;
+export const FRAME_HEADER_BYTES = 4;
 
 /** Encodes a batch as one frame: a request of that one batch is these bytes as they are, not
  * copied again into a body. */

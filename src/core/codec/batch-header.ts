@@ -144,3 +144,16 @@ export function patchBaseOffset(bytes: Uint8Array, baseOffset: bigint | number, 
   }
   viewOf(bytes).setBigInt64(offset, value);
 }
+
+/**
+ * Sets an idempotent batch's baseSequence in place and recomputes its CRC, which covers it: how
+ * a producer gives a batch already encoded the sequences of a topic created again under it.
+ */
+export function patchBaseSequence(bytes: Uint8Array, baseSequence: number, offset = 0): void {
+  const header = readBatchHeader(bytes, offset);
+  if (!(Number.isInteger(baseSequence) && baseSequence >= 0 && baseSequence <= 0x7fffffff)) throw invalid(`baseSequence ${baseSequence} is out of range`);
+  const view = viewOf(bytes);
+  view.setInt32(offset + 53, baseSequence);
+  view.setUint32(offset + 17, crc32c(bytes, offset + CRC_START, offset + header.sizeInBytes));
+}
+

@@ -48,6 +48,7 @@ export {
   BATCH_HEADER_BYTES,
   iterateBatches,
   patchBaseOffset,
+  patchBaseSequence,
   readBatchHeader,
   verifyCrc,
   type BatchHeader,
