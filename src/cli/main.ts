@@ -21,8 +21,9 @@ Commands:
                         --list | --describe [--topic T] | --delete --topic T
                         --alter --topic T [--partitions N] [--config k=v ...]
   produce             Send one record per stdin line (like kafka-console-producer.sh)
-                        --topic T [--key-separator SEP] [--linger-ms MS]  (a failed record is
-                        named on stderr by line; the command goes on, then exits 1)
+                        --topic T [--key-separator SEP] [--linger-ms MS]
+                        [--delivery-timeout-ms MS (120000: how long a record rides out an outage)]
+                        (a failed record is named on stderr by line; the command goes on, then exits 1)
   consume             Print records (like kafka-console-consumer.sh)
                         --topic T [--from-beginning] [--partition P [--offset O|earliest|latest]]
                         [--max-messages N] [--print-key] [--print-offset] [--timeout-ms MS]

@@ -5,21 +5,24 @@ import { intArg, parse, required } from "./args.ts";
 
 /**
  * One record per stdin line; with `--key-separator`, the part before it is the key. A failed
- * send is reported on stderr as it happens, by line number (the first of each error; the server
- * down fails every line alike), and the command goes on with the rest; at the end it says how many
- * lines each error cost, first and last, and exits 1.
+ * send is reported on stderr as it happens, by line number (the first 10 of each error: the
+ * server down fails every line alike), and the command goes on with the rest; at the end it says
+ * how many lines each error cost, the first and the last of them, and exits 1.
  */
 export async function produceCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
     topic: { type: "string" },
     "key-separator": { type: "string" },
     "linger-ms": { type: "string" },
+    "delivery-timeout-ms": { type: "string" },
   });
   const topic = required(values.topic, "topic");
   const separator = values["key-separator"];
   const producer = new Producer({
     ...(values.url === undefined ? {} : { url: values.url }),
     lingerMs: intArg(values["linger-ms"], "linger-ms") ?? 10,
+    // How long a record may take, outages ridden out included (Kafka's delivery.timeout.ms, 120 s).
+    ...(values["delivery-timeout-ms"] === undefined ? {} : { deliveryTimeoutMs: intArg(values["delivery-timeout-ms"], "delivery-timeout-ms") }),
   });
   const pending: Promise<unknown>[] = [];
   const failures = new Map<string, { first: number; last: number; count: number }>();
@@ -39,14 +42,13 @@ export async function produceCommand(args: string[]): Promise<number> {
     pending.push(
       producer.send(topic, { key, value }).catch((e: unknown) => {
         const why = describe(e);
-        const seen = failures.get(why);
-        if (seen === undefined) {
-          failures.set(why, { first: at, last: at, count: 1 });
-          process.stderr.write(`line ${at}: not sent: ${why}\n`);
-        } else {
-          seen.count++;
-          seen.first = Math.min(seen.first, at);
-          seen.last = Math.max(seen.last, at);
+        const seen = failures.get(why) ?? { first: at, last: at, count: 0 };
+        failures.set(why, seen);
+        seen.count++;
+        seen.first = Math.min(seen.first, at);
+        seen.last = Math.max(seen.last, at);
+        if (seen.count <= NAMED_PER_ERROR) {
+          process.stderr.write(`line ${at}: not sent: ${why}${seen.count === NAMED_PER_ERROR ? " (later lines failing so are counted, not named)" : ""}\n`);
         }
       }),
     );
@@ -56,9 +58,12 @@ export async function produceCommand(args: string[]): Promise<number> {
   await producer.close();
   if (failures.size === 0) return 0;
   for (const [why, f] of failures) {
-    process.stderr.write(`${f.count} of ${lineNumber} records not sent${f.count > 1 ? ` (lines ${f.first} to ${f.last})` : ""}: ${why}\n`);
+    process.stderr.write(`${f.count} of ${lineNumber} records not sent${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""}: ${why}\n`);
   }
   return 1;
 }
+
+/** Failed lines named on stderr per distinct error; the rest are counted. */
+const NAMED_PER_ERROR = 10;
 
 const describe = (e: unknown): string => (isSeglogError(e) ? `${e.message} (${e.kind}${e.code === undefined ? "" : `/${e.code}`})` : String(e));
