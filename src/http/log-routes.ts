@@ -155,8 +155,8 @@ export const logRoutes: Route<LogContext>[] = [
       const at = req.query["at"] ?? "latest";
       let spec: OffsetSpec;
       if (at === "earliest" || at === "latest") spec = at;
-      else if (/^\d{1,15}$/.test(at)) spec = { timestampMs: Number(at) };
-      else throw invalid("at must be earliest, latest or a timestamp in epoch milliseconds");
+      else if (/^\d{1,16}$/.test(at) && Number(at) <= MAX_TIMESTAMP) spec = { timestampMs: Number(at) };
+      else throw invalid(`at must be earliest, latest or a timestamp in epoch milliseconds (at most ${MAX_TIMESTAMP}, as a record's)`);
       const result = await log.offsetFor(topicParam(params), pathInt(params["partition"] ?? "", "partition"), spec);
       return { status: 200, body: result };
     },
@@ -212,7 +212,7 @@ function bytesOf(v: Json | undefined, encoding: Encoding, where: string): Uint8A
       throw e;
     }
   }
-  if (typeof v !== "string") throw invalid(`${where} must be a string (or set the encoding to json)`);
+  if (typeof v !== "string") throw invalid(`${where} must be a string${where.endsWith(".value") ? " (or set valueEncoding to json)" : ""}`);
   return encoding === "base64" ? fromBase64(v, where) : Buffer.from(v, "utf8");
 }
 

@@ -52,6 +52,15 @@ describe("every bad input gets its status and error kind", () => {
     await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/records`, { query: { offset: "0", maxBytes: "0" } })), 400, "Invalid");
     await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/x/records`, { query: { offset: "0" } })), 400, "Invalid");
     await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: "soon" } })), 400, "Invalid");
+    // Any timestamp a record may carry (up to 2^52) can be looked up; past it, Invalid.
+    const latestTs = await invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: String(2 ** 52) } }));
+    expect(latestTs.statusCode).toBe(200);
+    await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: String(2 ** 52 + 1) } })), 400, "Invalid");
+    // Only values can be given as JSON: a key's error does not suggest it.
+    const key = await expectError(post(records(topic), JSON.stringify({ records: [{ key: 5, value: "v" }] })), 400, "Invalid");
+    expect(jsonOf(key).error.message).toBe("records[0].key must be a string");
+    const value = await expectError(post(records(topic), JSON.stringify({ records: [{ value: 5 }] })), 400, "Invalid");
+    expect(jsonOf(value).error.message).toBe("records[0].value must be a string (or set valueEncoding to json)");
     await expectError(invoke("admin", { hello: "world" }), 400, "Invalid");
   });
 
