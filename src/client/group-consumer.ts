@@ -271,9 +271,12 @@ export class GroupConsumer {
   /**
    * Commits offsets (the next offset to consume, as in Kafka) with each lease's epoch: by default
    * the processed position of every held partition. Throws `Fenced` when a partition was no
-   * longer this member's (it is then dropped).
+   * longer this member's (it is then dropped), and `Invalid` outside `run()`: before it, or once
+   * `close()` has left the group, this consumer holds nothing to commit for (a commit meant to
+   * save what it processed belongs in the handler or `onRevoked`, before it gives them back).
    */
   async commit(offsets?: ReadonlyArray<TopicPartition & { offset: number }>): Promise<void> {
+    if (!this.running) throw invalid("commit(): this consumer is not running, so it holds no partitions (commit inside run(), or in onRevoked, before close() gives them back)");
     const entries =
       offsets === undefined
         ? [...this.leases.values()].filter((l) => !l.lost).map((lease) => ({ lease, offset: lease.processed }))

@@ -397,6 +397,9 @@ describe("the group consumer", () => {
     await manualDone;
     const committed = (await admin.describeGroup(manualGroup)).partitions.map((p) => p.committedOffset);
     expect(committed).toEqual([5, null]);
+    // Outside run() it holds nothing to commit for: saying so, not committing nothing quietly.
+    await expect(manual.commit()).rejects.toMatchObject({ kind: "Invalid", message: expect.stringContaining("not running") });
+    await expect(new GroupConsumer(memberOptions(api.url, manualGroup)).commit()).rejects.toMatchObject({ kind: "Invalid" });
 
     const tracker = new Tracker();
     const latest = tracker.member("latest", { ...memberOptions(api.url, uniqueName("g")), autoOffsetReset: "latest" }, [topic]);
