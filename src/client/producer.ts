@@ -672,7 +672,8 @@ export class Producer {
       const fresh = await this.refresh(topic).catch(() => undefined);
       for (const { batch, error } of outOfStep) {
         const sequences = batch.sequences as NonNullable<Pending["sequences"]>;
-        if (fresh !== undefined && fresh.topicId !== sequences.topicId && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
+        // (Its frame carries its identity's producer id: only that identity's sequences fit it.)
+        if (fresh !== undefined && fresh.topicId !== sequences.topicId && sequences.generation === this.generation && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
           this.resequence(topic, batch, fresh.topicId);
           retry.push(batch);
           continue;
