@@ -12,9 +12,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { SeglogHttp } from "../src/client/http.ts";
 import { createClients } from "../src/storage/clients.ts";
+import { storeLikeABatch } from "./bare-chain.ts";
 import { stopwatch, type Timed } from "./cpu.ts";
 
 export interface BareTask {
@@ -30,60 +31,32 @@ export interface BareTask {
   readonly perRound?: number;
   readonly getConcurrency?: number;
   readonly keysFile: string;
+  /** produce: POST each body to this relay (`relay.ts`), which stores it, instead of storing it here. */
+  readonly relayUrl?: string;
 }
 
 export interface BareResult extends Timed {
   readonly bytes: number;
 }
 
-const pad = (n: number, width: number) => String(n).padStart(width, "0");
-
 async function produce(task: BareTask, c: ReturnType<typeof createClients>): Promise<BareResult> {
   const size = task.size ?? 0;
   const body = randomBytes(size);
   const run = randomBytes(4).toString("hex");
   const keys: string[][] = Array.from({ length: task.workers }, () => []);
+  // Through the relay, with the HTTP client Seglog's Producer sends with.
+  const relay = task.relayUrl === undefined ? undefined : new SeglogHttp({ url: task.relayUrl, signer: false });
+  const store = async (w: number): Promise<string> =>
+    relay
+      ? ((await relay.call({ method: "POST", path: `/${w}`, bytes: body })).json as { key: string }).key
+      : storeLikeABatch(c, task, run, w, body);
   let next = 0;
   const clock = stopwatch();
   await Promise.all(
     keys.map(async (mine, w) => {
-      const pk = { S: `BENCH#${run}#${w}` };
       while (next < (task.objects ?? 0)) {
         next++;
-        const now = Date.now();
-        const head = await c.dynamo.send(
-          new UpdateItemCommand({
-            TableName: task.table,
-            Key: { pk, sk: { S: "HEAD" } },
-            UpdateExpression: "ADD nextSeq :one, nextOffset :n SET lastReservedAt = :now",
-            ExpressionAttributeValues: { ":one": { N: "1" }, ":n": { N: "1000" }, ":now": { N: String(now) } },
-            ReturnValues: "UPDATED_NEW",
-          }),
-        );
-        const seq = Number(head.Attributes?.["nextSeq"]?.N ?? 1) - 1;
-        const base = Number(head.Attributes?.["nextOffset"]?.N ?? 1000) - 1000;
-        const key = `bench/${run}/${w}/${pad(base, 20)}.log`;
-        await c.s3.send(new PutObjectCommand({ Bucket: task.bucket, Key: key, Body: body, ContentLength: size }));
-        await c.dynamo.send(
-          new PutItemCommand({
-            TableName: task.table,
-            Item: {
-              pk,
-              sk: { S: `S#${pad(seq, 12)}` },
-              st: { S: "C" },
-              ob: { S: pad(base, 20) },
-              base: { N: String(base) },
-              count: { N: "1000" },
-              recs: { N: "1000" },
-              bytes: { N: String(size) },
-              firstTs: { N: String(now) },
-              maxTs: { N: String(now) },
-              at: { N: String(now) },
-            },
-            ConditionExpression: "attribute_not_exists(sk)",
-          }),
-        );
-        mine.push(key);
+        mine.push(await store(w));
       }
     }),
   );

@@ -42,6 +42,7 @@ import type { BenchConfig } from "./config.ts";
 import { cpuMs } from "./cpu.ts";
 import type { BenchStack, InvocationTally } from "./local.ts";
 import { perfConsume, perfProduce, type ProduceLine } from "./perf-cli.ts";
+import { startRelay } from "./relay.ts";
 import type { CallTally, SdkCalls } from "./sdk-calls.ts";
 
 const MiB = 2 ** 20;
@@ -142,8 +143,12 @@ export interface ConsumeResult {
   readonly requests: RequestCounts;
 }
 
-/** Idempotent produce from ready-made batches (`frames.ts`): Seglog's side without the client's per-record work. */
-export interface ReadyBatchesResult {
+/**
+ * A produce run beside Seglog's and bare storage's: idempotent produce from ready-made batches
+ * (`frames.ts`), Seglog's side without the client's per-record work; or bare storage behind one
+ * HTTP hop (`relay.ts`), the least a design pays that sends the bytes through a function.
+ */
+export interface ProduceAside {
   readonly mbPerSec: number;
   readonly seconds: number;
   /** Stored MB/s ÷ the same round's bare MB/s. */
@@ -160,7 +165,9 @@ export interface LogRun {
   /** Measured once per batch size, on the idempotent run's topic. */
   readonly consume?: ConsumeResult;
   /** Measured once per batch size, beside the idempotent run. */
-  readonly readyBatches?: ReadyBatchesResult;
+  readonly readyBatches?: ProduceAside;
+  /** Measured once per batch size, beside the bare run. */
+  readonly relayed?: ProduceAside;
 }
 
 /** How the reference producer spreads its records: keys, or none with the round-robin partitioner. */
@@ -356,6 +363,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
   const C = config.concurrency;
   const runs: LogRun[] = [];
   const scratch = mkdtempSync(join(tmpdir(), "seglog-bench-bare-"));
+  const relay = await startRelay(storage.env, storage);
 
   const produceOnce = async (batchBytes: number, records: number, idempotent: boolean, cpu: CpuSums) => {
     const topic = `bench-${batchBytes}-${idempotent ? "idem" : "plain"}-${randomBytes(3).toString("hex")}`;
@@ -383,6 +391,7 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
       const sums = { idem: new ProduceSums(), plain: new ProduceSums() };
       const bareProduced = { bytes: 0, seconds: 0, cpu: new CpuSums() };
       const ready = { bytes: 0, seconds: 0, cpu: new CpuSums() };
+      const relayed = { bytes: 0, seconds: 0, cpu: new CpuSums() };
       const consumed = { seconds: 0, messages: 0, calls: ZERO, idle: ZERO, invocations: NO_INVOCATIONS, idleInvocations: NO_INVOCATIONS, cpu: new CpuSums() };
       const bareConsumed = { bytes: 0, seconds: 0, getsPerRound: 1, cpu: new CpuSums() };
       const viaApi = { bytes: 0, seconds: 0, cpu: new CpuSums() };
@@ -401,6 +410,12 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         bareProduced.cpu.addMb(bp.bytes / MiB);
         bareProduced.bytes += bp.bytes;
         bareProduced.seconds += bp.seconds;
+        const hop = await relayed.cpu.measure(pid, () =>
+          runBare({ mode: "produce", ...storage, workers: C, objects, size, keysFile: `${keysFile}.relayed`, relayUrl: relay.url }),
+        );
+        relayed.cpu.addMb(hop.bytes / MiB);
+        relayed.bytes += hop.bytes;
+        relayed.seconds += hop.seconds;
 
         const readyTopic = `bench-ready-${batchBytes}-${randomBytes(3).toString("hex")}`;
         await admin.createTopic(readyTopic, { partitions: C });
@@ -495,17 +510,26 @@ export async function runLogBench(bench: BenchStack, sdk: SdkCalls, config: Benc
         indexQueriesPer100Segments: (100 * (consumed.calls.calls["QueryCommand"] ?? 0)) / Math.max(1, segments),
         requests: requestCounts(consumed.calls, consumed.invocations, (consumed.messages * config.recordBytes) / MiB, segments),
       };
-      const readyBatches: ReadyBatchesResult = {
-        mbPerSec: ready.bytes / MiB / ready.seconds,
-        seconds: ready.seconds,
-        ratio: ready.bytes / MiB / ready.seconds / (bareProduced.bytes / MiB / bareProduced.seconds),
-        cpuMsPerMb: ready.cpu.perMb(),
-      };
-      runs.push({ batchBytes, idempotent: true, records: sums.idem.records, produce: sums.idem.result(bareProduced, config.recordBytes), consume, readyBatches });
+      const aside = (side: { bytes: number; seconds: number; cpu: CpuSums }): ProduceAside => ({
+        mbPerSec: side.bytes / MiB / side.seconds,
+        seconds: side.seconds,
+        ratio: side.bytes / MiB / side.seconds / (bareProduced.bytes / MiB / bareProduced.seconds),
+        cpuMsPerMb: side.cpu.perMb(),
+      });
+      runs.push({
+        batchBytes,
+        idempotent: true,
+        records: sums.idem.records,
+        produce: sums.idem.result(bareProduced, config.recordBytes),
+        consume,
+        readyBatches: aside(ready),
+        relayed: aside(relayed),
+      });
       runs.push({ batchBytes, idempotent: false, records: sums.plain.records, produce: sums.plain.result(bareProduced, config.recordBytes) });
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    await relay.close();
   }
   const reference = [await runReferenceProduce("keyed", url, sdk, bench, config, log), await runReferenceProduce("round-robin", url, sdk, bench, config, log)];
   return { suite: "log", dynamo: bench.stack.engine, concurrency: C, recordBytes: config.recordBytes, rounds: config.rounds, runs, reference };

@@ -46,6 +46,7 @@ export function throughputTable(r: LogBenchResult): Table {
       "produce ÷ bare": `${fmt(100 * p.ratio, 0)} %`,
       "ms per produce request": fmt(p.seglog.meanHandlerMs),
       "ready-made batches MB/s (÷ bare)": run.readyBatches ? `${fmt(run.readyBatches.mbPerSec)} (${fmt(100 * run.readyBatches.ratio, 0)} %)` : "",
+      "bare behind one HTTP hop MB/s (÷ bare)": run.relayed ? `${fmt(run.relayed.mbPerSec)} (${fmt(100 * run.relayed.ratio, 0)} %)` : "",
       "consume MB/s": c ? fmt(c.seglog.storedMbPerSec) : "",
       "bare GET MB/s": c ? fmt(c.bare.mbPerSec) : "",
       "consume ÷ bare": c ? `${fmt(100 * c.ratio, 0)} %` : "",
@@ -112,6 +113,7 @@ export function cpuTable(r: LogBenchResult): Table {
     out[`${at} produce, Seglog, idempotence ${run.idempotent ? "on" : "off"}`] = row(run.produce.seglog.cpuMsPerMb);
     if (!run.idempotent) continue;
     if (run.readyBatches) out[`${at} produce from ready-made batches, Seglog`] = row(run.readyBatches.cpuMsPerMb);
+    if (run.relayed) out[`${at} produce, bare behind one HTTP hop`] = row(run.relayed.cpuMsPerMb);
     out[`${at} produce, bare`] = row(run.produce.bare.cpuMsPerMb);
     if (!run.consume) continue;
     out[`${at} consume, Seglog`] = row(run.consume.seglog.cpuMsPerMb);
