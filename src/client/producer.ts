@@ -246,8 +246,13 @@ export class Producer {
   private generation = 0;
   /** Why a Producer with a `transactionalId` can send no new batch (`resetIdentity`). */
   private unusable: SeglogError | undefined;
-  /** The next sequence number per topic-partition, under the current identity. */
-  private readonly sequences = new Map<string, number>();
+  /**
+   * The next sequence number per topic-partition, under the current identity, and the topic (by
+   * id) it counts in: the one whose answer last took the partition's batch, else the one the
+   * producer knew when it gave the sequences. A topic created again under its name knows this
+   * producer from sequence 0 on each partition it has not taken a batch for since.
+   */
+  private readonly sequences = new Map<string, { next: number; topicId: string }>();
   private readonly deliveryTimeoutMs: number;
   /** Attempts per batch: unbounded unless `maxAttempts` is given; `deliveryTimeoutMs` bounds them. */
   private readonly maxBatchAttempts: number;
@@ -611,7 +616,7 @@ export class Producer {
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) {
         b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length), generation, topicId: state.topicId };
-        this.sequences.set(sequenceKey(topic, b), b.sequences.next);
+        this.sequences.set(sequenceKey(topic, b), { next: b.sequences.next, topicId: state.topicId });
       }
       b.records.length = 0; // the frame holds them now
       return true;
@@ -619,7 +624,7 @@ export class Producer {
     if (batches.length === 0) return;
     // A request of one batch (the usual one, a full batch) sends its frame as it is.
     const frames = batches.map((b) => b.encoded as Uint8Array);
-    let results: ({ baseOffset: number } | { error: SeglogError })[];
+    let results: ({ baseOffset: number; topicId?: string } | { error: SeglogError })[];
     try {
       const reply = await this.http.call({
         method: "POST",
@@ -627,7 +632,7 @@ export class Producer {
         bytes: frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames),
         perBatch: true,
       });
-      results = (reply.json as { offsets: ({ baseOffset: number } | { error: unknown })[] }).offsets.map((r) =>
+      results = (reply.json as { offsets: ({ baseOffset: number; topicId?: string } | { error: unknown })[] }).offsets.map((r) =>
         "error" in r
           ? { error: errorFromBody(r.error) ?? new SeglogError("Internal", `A batch's error is not in the documented form: ${JSON.stringify(r.error)?.slice(0, 200)}`, { retriable: false }) }
           : r,
@@ -644,6 +649,10 @@ export class Producer {
     batches.forEach((batch, i) => {
       const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
       if ("baseOffset" in result) {
+        if (result.topicId !== undefined) {
+          this.confirm(topic, batch, result.topicId);
+          if (result.topicId !== state.topicId) topicMayHaveChanged = true;
+        }
         batch.deliveries.resolve(result.baseOffset);
         this.release(batch);
       } else if (result.error.retriable && ++batch.attempts < this.maxBatchAttempts && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
@@ -699,7 +708,15 @@ export class Producer {
    */
   private unclaim(topic: string, batch: Pending): void {
     const key = sequenceKey(topic, batch);
-    if (batch.sequences?.generation === this.generation && this.sequences.get(key) === batch.sequences.next) this.sequences.set(key, batch.sequences.base);
+    const entry = this.sequences.get(key);
+    if (batch.sequences?.generation === this.generation && entry?.next === batch.sequences.next) entry.next = batch.sequences.base;
+  }
+
+  /** The topic that took a batch is the one its partition's sequences count in, unless a later
+   * batch has taken sequences since (it has not: one request per partition at a time). */
+  private confirm(topic: string, batch: Pending, topicId: string): void {
+    const entry = this.sequences.get(sequenceKey(topic, batch));
+    if (batch.sequences?.generation === this.generation && entry?.next === batch.sequences.next) entry.topicId = topicId;
   }
 
   /**
@@ -730,7 +747,7 @@ export class Producer {
   /** The base sequence of the partition's next batch. Sequences are given once, when a batch is
    * first encoded; retries resend the same bytes. */
   private sequenceOf(topic: string, batch: Pending): number {
-    return this.sequences.get(sequenceKey(topic, batch)) ?? 0;
+    return this.sequences.get(sequenceKey(topic, batch))?.next ?? 0;
   }
 
   /**
@@ -744,11 +761,12 @@ export class Producer {
     const base = this.sequenceOf(topic, batch);
     patchBaseSequence(batch.encoded as Uint8Array, base, FRAME_HEADER_BYTES);
     batch.sequences = { base, next: nextSequence(base, records), generation: old.generation, topicId };
-    this.sequences.set(sequenceKey(topic, batch), batch.sequences.next);
+    this.sequences.set(sequenceKey(topic, batch), { next: batch.sequences.next, topicId });
   }
 
-  private forgetSequences(topic: string): void {
-    for (const key of [...this.sequences.keys()]) if (key.startsWith(`${topic}\u0000`)) this.sequences.delete(key);
+  /** Forgets the topic's sequences that count in another topic than `topicId` (created again since). */
+  private forgetSequences(topic: string, topicId: string): void {
+    for (const [key, entry] of [...this.sequences]) if (key.startsWith(`${topic}\u0000`) && entry.topicId !== topicId) this.sequences.delete(key);
   }
 
   private release(batch: Pending): void {
@@ -778,8 +796,9 @@ export class Producer {
           const state =
             this.topics.get(topic) ??
             { topicId: d.topicId, partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined, turn: Math.floor(Math.random() * 2 ** 30) };
-          // The topic was created again under its name: its partitions know this producer from sequence 0.
-          if (d.topicId !== state.topicId) this.forgetSequences(topic);
+          // The topic was created again under its name: its partitions know this producer from
+          // sequence 0, except those whose sequences it has taken since.
+          if (d.topicId !== state.topicId) this.forgetSequences(topic, d.topicId);
           state.topicId = d.topicId;
           state.partitions = d.partitions;
           state.maxBatchBytes = d.config["max.message.bytes"];

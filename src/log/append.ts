@@ -28,6 +28,8 @@ export interface AppendResult {
   readonly baseOffset: number;
   readonly lastOffset: number;
   readonly count: number;
+  /** The topic the batch landed in: a topic created again under the name has another id. */
+  readonly topicId: string;
 }
 
 export type AppendOutcome = AppendResult | { readonly partition: number; readonly error: SeglogError };
@@ -244,7 +246,7 @@ export class Appender {
   ): Promise<AppendResult> {
     const { seq, baseOffset, partition } = reservation;
     const topicId = reservation.topic.topicId;
-    const result = { partition, baseOffset, lastOffset: baseOffset + batch.span - 1, count: batch.records };
+    const result = { partition, baseOffset, lastOffset: baseOffset + batch.span - 1, count: batch.records, topicId };
     // Settles either way; it also marks a failed write as handled while the claim is decided.
     const writeSettled = written.then(() => undefined, () => undefined);
     if (batch.producerId >= 0) {

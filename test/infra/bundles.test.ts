@@ -57,7 +57,7 @@ describe("the built bundles", () => {
       event("POST", `/v1/topics/${topic}/records`, json({ records: [{ key: "k", value: "hello", partition: 1 }, { value: "world", partition: 1 }] })),
     );
     expect(produced.statusCode).toBe(200);
-    expect(jsonOf(produced).offsets).toEqual([{ partition: 1, baseOffset: 0, lastOffset: 1, count: 2 }]);
+    expect(jsonOf(produced).offsets).toEqual([{ partition: 1, baseOffset: 0, lastOffset: 1, count: 2, topicId: jsonOf(created).topicId }]);
 
     const fetched = await invoke("fetch", event("GET", `/v1/topics/${topic}/partitions/1/records`, { query: { offset: "0" } }));
     expect(fetched.statusCode).toBe(200);

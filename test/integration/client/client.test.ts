@@ -902,6 +902,30 @@ describe("the client SDK", () => {
     consumer.close();
   });
 
+  it("keeps the sequences of a partition the recreated topic already took a batch for: the next record there is stored, not answered as that batch's duplicate", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("recreated-two");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 20 });
+    expect((await producer.send(topic, { value: "a", partition: 0 })).offset).toBe(0);
+    await admin.deleteTopic(topic);
+    await admin.createTopic(topic, { partitions: 2 });
+    // In one request: the new topic refuses b (the old topic's sequences) and takes c (sequence 0).
+    const [b, c] = await Promise.all([producer.send(topic, { value: "b", partition: 0 }), producer.send(topic, { value: "c", partition: 1 })]);
+    const d = await producer.send(topic, { value: "d", partition: 1 });
+    const e = await producer.send(topic, { value: "e", partition: 1 });
+    await producer.close();
+    expect(new Set([c.offset, d.offset, e.offset]).size).toBe(3);
+    const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+    const read = async (partition: number) => {
+      consumer.assign([{ topic, partition, offset: 0 }]);
+      return (await consumer.poll()).map((r) => `${r.offset}:${r.value?.toString()}`);
+    };
+    expect(await read(0)).toEqual([`${b.offset}:b`]);
+    expect(await read(1)).toEqual([`${c.offset}:c`, `${d.offset}:d`, `${e.offset}:e`]);
+    consumer.close();
+  });
+
   it("refuses an offset that is no offset at assign and seek, and goes on reading from where it was", async () => {
     const topic = uniqueName("bad-seek");
     await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });

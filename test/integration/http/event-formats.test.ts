@@ -12,9 +12,11 @@ describe.each([
   ["REST API (payload 1.0)", v1Event],
 ] as const)("%s events", (_name, event) => {
   const topic = uniqueName("fmt");
+  let topicId = "";
   beforeAll(async () => {
     const created = await invoke("admin", event("POST", "/v1/topics", { body: JSON.stringify({ name: topic, partitions: 2 }) }));
     expect(created.statusCode).toBe(201);
+    topicId = jsonOf(created).topicId;
   });
 
   it("produce JSON (string, base64 and json values) and fetch it back as JSON", async () => {
@@ -26,7 +28,7 @@ describe.each([
     });
     const r = await invoke("produce", event("POST", `/v1/topics/${topic}/records`, { body, headers: { "Content-Type": "application/json" } }));
     expect(r.statusCode).toBe(200);
-    expect(jsonOf(r).offsets).toEqual([{ partition: 0, baseOffset: 0, lastOffset: 1, count: 2 }]);
+    expect(jsonOf(r).offsets).toEqual([{ partition: 0, baseOffset: 0, lastOffset: 1, count: 2, topicId }]);
     const b64 = await invoke("produce", event("POST", `/v1/topics/${topic}/records`, {
       body: JSON.stringify({ valueEncoding: "base64", records: [{ value: Buffer.from([0, 255, 1]).toString("base64"), partition: 0 }] }),
     }));

@@ -124,9 +124,10 @@ describe("topics (the registry)", () => {
     const stale = [await instance(again), await instance(again), await instance(again), await instance(again)] as const;
     await stale[0].produceRecords(again, [{ key: null, value: b("old"), partition: 0 }]);
     await log.deleteTopic(again);
-    await log.createTopic({ name: again, partitions: 1 });
+    const recreated = await log.createTopic({ name: again, partitions: 1 });
+    // The answer names the topic the batch landed in: the new one.
     expect(await stale[0].produceRecords(again, [{ key: null, value: b("new"), partition: 0 }])).toEqual([
-      { partition: 0, baseOffset: 0, lastOffset: 0, count: 1 },
+      { partition: 0, baseOffset: 0, lastOffset: 0, count: 1, topicId: recreated.topic.topicId },
     ]);
     const fetched = await stale[1].fetch(again, 0, { offset: 0, maxWaitMs: 0 });
     expect(fetched.batches.flatMap((x) => [...decodeStored(x.bytes)].map((r) => Buffer.from(r.value ?? []).toString()))).toEqual(["new"]);
