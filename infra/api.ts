@@ -50,12 +50,11 @@ export const FUNCTION_DEFAULTS: Readonly<Record<FunctionName, { readonly memoryM
 
 /** API Gateway stops waiting for an integration after 29 s (REST) or 30 s (HTTP). */
 const INTEGRATION_TIMEOUT_SECONDS = 29;
-/** Time between the produce function's timeout and a reader's abort: requests in flight when the
- * function was stopped, and clock differences between function instances. */
 /** Socket inactivity timeout of the API functions' storage requests (`SEGLOG_STORAGE_TIMEOUT_MS`):
  * DynamoDB and S3 answer in milliseconds, and a body streams without pause. */
 export const API_STORAGE_TIMEOUT_MS = 3_000;
-
+/** Time between the produce function's timeout and a reader's abort: requests in flight when the
+ * function was stopped, and clock differences between function instances. */
 export const ABORT_MARGIN_MS = 10_000;
 
 export interface SeglogApiProps {

@@ -47,10 +47,12 @@ export class SeglogMaintenance extends Construct {
   readonly storage: SeglogStorage;
   readonly function: lambda.Function;
   readonly rule: events.Rule;
+  /** Minutes between scheduled runs. */
+  readonly intervalMinutes: number;
 
   constructor(scope: Construct, id: string, props: SeglogMaintenanceProps = {}) {
     super(scope, id);
-    const intervalMinutes = props.intervalMinutes ?? 5;
+    const intervalMinutes = (this.intervalMinutes = props.intervalMinutes ?? 5);
     if (!Number.isInteger(intervalMinutes) || intervalMinutes < 1) throw new Error(`intervalMinutes must be a whole number ≥ 1, not ${intervalMinutes}`);
     const sweepIntervalMinutes = props.sweepIntervalMinutes ?? 60;
     if (!Number.isInteger(sweepIntervalMinutes) || sweepIntervalMinutes < 1) throw new Error(`sweepIntervalMinutes must be a whole number ≥ 1, not ${sweepIntervalMinutes}`);

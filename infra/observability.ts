@@ -105,19 +105,26 @@ export class SeglogObservability extends Construct {
       });
     }
 
-    const maintenance = props.maintenance?.function;
+    const maintenance = props.maintenance;
     if (maintenance) {
+      // One period per scheduled run at least, so that every period can hold a run; 3 of 4 breaching,
+      // as a rate() schedule is not aligned with the periods and now and then leaves one empty.
+      const runPeriod = Duration.minutes(Math.max(props.periodMinutes ?? 5, maintenance.intervalMinutes));
+      const runs = (name: string) =>
+        new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [METRICS_DIMENSION]: maintenance.function.functionName }, statistic: "Sum", period: runPeriod });
       this.alarm("MaintenanceFailures", {
-        metric: emf(METRIC.maintenanceFailures, maintenance),
+        metric: runs(METRIC.maintenanceFailures),
         threshold: 1,
-        evaluationPeriods: 3,
-        alarmDescription: "Seglog maintenance: a step failed in every run for 3 periods (the run's log line names the last error)",
+        evaluationPeriods: 4,
+        datapointsToAlarm: 3,
+        alarmDescription: "Seglog maintenance: a step failed in 3 of the last 4 periods' runs (the run's log line names the last error)",
       });
       this.alarm("MaintenanceIncomplete", {
-        metric: emf(METRIC.maintenanceIncomplete, maintenance),
+        metric: runs(METRIC.maintenanceIncomplete),
         threshold: 1,
-        evaluationPeriods: 3,
-        alarmDescription: "Seglog maintenance: runs ran out of time before visiting every partition for 3 periods",
+        evaluationPeriods: 4,
+        datapointsToAlarm: 3,
+        alarmDescription: "Seglog maintenance: runs ran out of time before visiting every partition in 3 of the last 4 periods",
       });
     }
 

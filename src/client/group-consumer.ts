@@ -56,9 +56,11 @@ export interface GroupBatch extends TopicPartition {
   /**
    * Marks the batch processed up to and including `offset`. A handler that calls it has processed
    * only up to the last offset it resolved when it returns; one that never calls it, the whole
-   * batch, unless `shouldStop()` told it to stop: then none of it (it stopped before the first
-   * record), and the batch is read again. At most once (`delivery: "atMostOnce"`) the whole batch
-   * was committed before the call, and this changes nothing.
+   * batch, unless `shouldStop()` told it to stop: a handler that checks it resolves as it goes,
+   * so one that resolved nothing processed nothing, and the batch is read again (at worst, a
+   * handler that finished without resolving and then asked gets its batch again: a duplicate,
+   * never a loss). At most once (`delivery: "atMostOnce"`) the whole batch was committed before
+   * the call, and this changes nothing.
    */
   resolveOffset(offset: number): void;
 }

@@ -235,6 +235,11 @@ export class Producer {
   private admission: Promise<unknown> = Promise.resolve();
   /** Records in the admission queue: while there are any, a new one queues behind them. */
   private waiting = 0;
+  /** Per topic, records waiting for the producer's first read of it, before the queue: that read
+   * waits out an outage, and must not hold up the records of the topics already known. */
+  private readonly firstReads = new Map<string, number>();
+  /** Until those records are in the queue (flush and close wait for them). */
+  private readonly reading = new Set<Promise<unknown>>();
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
   private closed = false;
@@ -314,9 +319,8 @@ export class Producer {
         throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${partition}`);
       }
       const input = recordInput(record);
-      const admitted = this.admit(topic, partition);
-      if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input); // marked handled if it fails
-      result = admitted.then((state) => this.join(topic, state, partition, input));
+      if (!this.topics.has(topic) || this.firstReads.has(topic)) result = this.afterFirstRead(topic, partition, input);
+      else return this.enqueue(topic, partition, input); // marked handled if it fails
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -324,8 +328,48 @@ export class Producer {
     return result;
   }
 
+  /** Admits a record (at once when nothing waits) and puts it in its partition's batch. */
+  private enqueue(topic: string, partition: number | undefined, input: RecordInput, sentAt?: number): Promise<RecordMetadata> {
+    const admitted = this.admit(topic, partition);
+    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input, sentAt);
+    // A reaction of the admission itself, so that it runs before the next record's admission
+    // (which waits for this one's) looks at the buffer.
+    return admitted.then((state) => this.join(topic, state, partition, input, sentAt));
+  }
+
+  /**
+   * A record for a topic the producer has not read yet: it waits for that read (retried until
+   * `deliveryTimeoutMs`, through an outage) outside the admission queue, so that the records of
+   * the topics it knows go on meanwhile, and then queues; the topic's records keep their order.
+   */
+  private afterFirstRead(topic: string, partition: number | undefined, input: RecordInput): Promise<RecordMetadata> {
+    this.firstReads.set(topic, (this.firstReads.get(topic) ?? 0) + 1);
+    const sentAt = performance.now();
+    const read = this.topicState(topic);
+    const done = () => {
+      const left = (this.firstReads.get(topic) ?? 1) - 1;
+      if (left === 0) this.firstReads.delete(topic);
+      else this.firstReads.set(topic, left);
+    };
+    const delivered = read.then(
+      () => {
+        done();
+        return this.enqueue(topic, partition, input, sentAt);
+      },
+      (e: unknown) => {
+        done();
+        throw e;
+      },
+    );
+    // Settles once the record is in the queue: `delivered`'s step above runs first.
+    const queued = read.then(ignore, ignore);
+    this.reading.add(queued);
+    void queued.then(() => this.reading.delete(queued));
+    return delivered;
+  }
+
   /** Puts an admitted record in its partition's batch; the promise settles with its delivery. */
-  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput): Promise<RecordMetadata> {
+  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput, sentAt?: number): Promise<RecordMetadata> {
     // Kafka's producer refuses such a record at send too: in a request with others, the server
     // would refuse them all.
     if (chosen !== undefined && chosen >= state.partitions) {
@@ -348,7 +392,8 @@ export class Producer {
     }
     let batch = state.open.get(partition);
     if (!batch) {
-      batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
+      // A record that waited for its topic's first read counts its delivery timeout from its send.
+      batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: sentAt ?? performance.now() };
       state.open.set(partition, batch);
     }
     batch.records.push(input);
@@ -373,7 +418,7 @@ export class Producer {
     // Nobody waiting, room in the buffer, the topic known (with the partition asked for): the record joins at once.
     const known = this.topics.get(topic);
     const fresh = known && Date.now() - known.fetchedAt < this.metadataMaxAgeMs && (partition === undefined || partition < known.partitions);
-    if (this.waiting === 0 && this.buffered < this.bufferBytes && fresh) return known;
+    if (this.waiting === 0 && !this.firstReads.has(topic) && this.buffered < this.bufferBytes && fresh) return known;
     this.waiting++;
     const admitted = this.admission.then(async () => {
       while (this.buffered >= this.bufferBytes) {
@@ -394,8 +439,9 @@ export class Producer {
   /** Sends everything buffered, records whose `send` has not yet reached a batch included, and
    * waits for every acknowledgement (Kafka's `flush`). */
   async flush(): Promise<void> {
-    // The records sent before this call (not after) that are still on their way into batches.
-    const joined = this.admission;
+    // The records sent before this call (and perhaps some after) that are still on their way into
+    // batches: those waiting for a topic's first read, then the queue.
+    const joined = Promise.all([...this.reading]).then(() => this.admission);
     let joining = true;
     void joined.then(() => (joining = false));
     for (;;) {

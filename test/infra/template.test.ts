@@ -1,12 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { RemovalPolicy, Validations } from "aws-cdk-lib";
-import { Annotations, Match } from "aws-cdk-lib/assertions";
+import { App, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ABORT_MARGIN_MS, API_ROUTES } from "../../infra/api.ts";
+import { SeglogMaintenance } from "../../infra/maintenance.ts";
+import { SeglogObservability } from "../../infra/observability.ts";
 import { LOG_PREFIX } from "../../infra/storage.ts";
 import { BUNDLE_FILE, BUNDLES_DIR } from "../../src/build/bundle.ts";
 import { segmentObjectKey } from "../../src/core/keys.ts";
@@ -323,8 +325,10 @@ describe("maintenance and observability", () => {
         MetricName: metric,
         Dimensions: [{ Name: "FunctionName", Value: { Ref: Match.stringLikeRegexp("^MaintenanceFunction") } }],
         Statistic: "Sum",
+        Period: 300, // the default 5-minute schedule: a run per period
         Threshold: 1,
-        EvaluationPeriods: 3,
+        EvaluationPeriods: 4,
+        DatapointsToAlarm: 3,
       });
     }
     http.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
@@ -341,6 +345,17 @@ describe("maintenance and observability", () => {
     expect(names).toEqual(["AWS/DynamoDB/ReadThrottleEvents", "AWS/DynamoDB/WriteThrottleEvents"]);
     for (const [, alarm] of alarms) expect(alarm.Properties.TreatMissingData).toBe("notBreaching");
     http.template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+  });
+
+  it("maintenance alarms span a run each: with runs every 15 minutes, 15-minute periods, so that they can fire at all", () => {
+    const stack = new Stack(new App(), "Runs15");
+    const maintenance = new SeglogMaintenance(stack, "Maintenance", { intervalMinutes: 15 });
+    new SeglogObservability(stack, "Observability", { maintenance });
+    const alarms = Object.values(Template.fromStack(stack).findResources("AWS::CloudWatch::Alarm")).filter((a) => String(a.Properties.MetricName).startsWith("Maintenance"));
+    expect(alarms.map((a) => [a.Properties.MetricName, a.Properties.Period, a.Properties.DatapointsToAlarm]).sort()).toEqual([
+      [METRIC.maintenanceFailures, 900, 3],
+      [METRIC.maintenanceIncomplete, 900, 3],
+    ]);
   });
 });
 

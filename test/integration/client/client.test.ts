@@ -402,6 +402,29 @@ describe("the client SDK", () => {
     await brief.close();
   });
 
+  it("sends to the topics it knows while its first read of another topic waits out an outage", async () => {
+    const admin = new Admin({ url: api.url });
+    const [known, unknown] = [uniqueName("known"), uniqueName("not-yet")];
+    await admin.createTopic(known, { partitions: 1 });
+    await admin.createTopic(unknown, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 1, maxBackoffMs: 5 });
+    expect((await producer.send(known, { value: "a" })).offset).toBe(0);
+    failTopicReads = 1_000_000;
+    let waited: "pending" | "sent" = "pending";
+    const first = producer.send(unknown, { value: "x" }).then((m) => {
+      waited = "sent";
+      return m;
+    });
+    try {
+      expect((await producer.send(known, { value: "b" })).offset).toBe(1);
+      expect(waited).toBe("pending");
+    } finally {
+      failTopicReads = 0;
+    }
+    expect((await first).offset).toBe(0);
+    await producer.close();
+  });
+
   it("sends on what it knows of a topic while reading it again fails (metadataMaxAgeMs passed in an outage of the API's reads)", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("stale-metadata");
@@ -562,8 +585,9 @@ describe("the client SDK", () => {
     const max = 2 ** 31 - 1;
     const { log, dynamo } = testLog();
     const { producerId } = await (producer as unknown as { identity: Promise<{ producerId: number }> }).identity;
-    await setNextSequence(dynamo, (await log.describeTopic(topic)).topic.topicId, 0, producerId, max - 1);
-    (producer as unknown as { sequences: Map<string, number> }).sequences.set(`${topic}\u00000`, max - 1);
+    const { topicId } = (await log.describeTopic(topic)).topic;
+    await setNextSequence(dynamo, topicId, 0, producerId, max - 1);
+    (producer as unknown as { sequences: Map<string, { next: number; topicId: string }> }).sequences.set(`${topic}\u00000`, { next: max - 1, topicId });
     const across = await Promise.all(["max-1", "max", "0"].map((value) => producer.send(topic, { value })));
     expect(across.map((r) => r.offset)).toEqual([1, 2, 3]);
     expect((await producer.send(topic, { value: "1" })).offset).toBe(4);
