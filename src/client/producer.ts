@@ -240,6 +240,8 @@ export class Producer {
   private readonly firstReads = new Map<string, number>();
   /** Until those records are in the queue (flush and close wait for them). */
   private readonly reading = new Set<Promise<unknown>>();
+  /** Per topic, the last of them: each waits until the one before it is in the queue. */
+  private readonly firstReadTails = new Map<string, Promise<unknown>>();
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
   private closed = false;
@@ -329,23 +331,25 @@ export class Producer {
   }
 
   /** Admits a record (at once when nothing waits) and puts it in its partition's batch. */
-  private enqueue(topic: string, partition: number | undefined, input: RecordInput, sentAt?: number): Promise<RecordMetadata> {
+  private enqueue(topic: string, partition: number | undefined, input: RecordInput): Promise<RecordMetadata> {
     const admitted = this.admit(topic, partition);
-    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input, sentAt);
+    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input);
     // A reaction of the admission itself, so that it runs before the next record's admission
     // (which waits for this one's) looks at the buffer.
-    return admitted.then((state) => this.join(topic, state, partition, input, sentAt));
+    return admitted.then((state) => this.join(topic, state, partition, input));
   }
 
   /**
    * A record for a topic the producer has not read yet: it waits for that read (retried until
-   * `deliveryTimeoutMs`, through an outage) outside the admission queue, so that the records of
-   * the topics it knows go on meanwhile, and then queues; the topic's records keep their order.
+   * `deliveryTimeoutMs` from its send, through an outage, as Kafka's `send` waits `max.block.ms`)
+   * outside the admission queue, so that the records of the topics it knows go on meanwhile, and
+   * then queues. The topic's records queue in the order they were sent: each waits until the one
+   * before it is in the queue, then reads the topic itself unless that one's read made it known.
    */
   private afterFirstRead(topic: string, partition: number | undefined, input: RecordInput): Promise<RecordMetadata> {
     this.firstReads.set(topic, (this.firstReads.get(topic) ?? 0) + 1);
-    const sentAt = performance.now();
-    const read = this.topicState(topic);
+    const deadline = performance.now() + this.deliveryTimeoutMs;
+    const read = (this.firstReadTails.get(topic) ?? Promise.resolve()).then(() => this.topicState(topic, deadline));
     const done = () => {
       const left = (this.firstReads.get(topic) ?? 1) - 1;
       if (left === 0) this.firstReads.delete(topic);
@@ -354,7 +358,7 @@ export class Producer {
     const delivered = read.then(
       () => {
         done();
-        return this.enqueue(topic, partition, input, sentAt);
+        return this.enqueue(topic, partition, input);
       },
       (e: unknown) => {
         done();
@@ -363,13 +367,17 @@ export class Producer {
     );
     // Settles once the record is in the queue: `delivered`'s step above runs first.
     const queued = read.then(ignore, ignore);
+    this.firstReadTails.set(topic, queued);
     this.reading.add(queued);
-    void queued.then(() => this.reading.delete(queued));
+    void queued.then(() => {
+      this.reading.delete(queued);
+      if (this.firstReadTails.get(topic) === queued) this.firstReadTails.delete(topic);
+    });
     return delivered;
   }
 
   /** Puts an admitted record in its partition's batch; the promise settles with its delivery. */
-  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput, sentAt?: number): Promise<RecordMetadata> {
+  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput): Promise<RecordMetadata> {
     // Kafka's producer refuses such a record at send too: in a request with others, the server
     // would refuse them all.
     if (chosen !== undefined && chosen >= state.partitions) {
@@ -392,8 +400,7 @@ export class Producer {
     }
     let batch = state.open.get(partition);
     if (!batch) {
-      // A record that waited for its topic's first read counts its delivery timeout from its send.
-      batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: sentAt ?? performance.now() };
+      batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
       state.open.set(partition, batch);
     }
     batch.records.push(input);
@@ -758,11 +765,17 @@ export class Producer {
     if (batch.sequences?.generation === this.generation && entry?.next === batch.sequences.next) entry.next = batch.sequences.base;
   }
 
-  /** The topic that took a batch is the one its partition's sequences count in, unless a later
-   * batch has taken sequences since (it has not: one request per partition at a time). */
+  /**
+   * The topic that took a batch is the one its partition's sequences count in: the next are the
+   * batch's next, even if a read of the topic forgot them while the batch was on its way (no
+   * later batch of the partition took sequences meanwhile: one request per partition at a time).
+   */
   private confirm(topic: string, batch: Pending, topicId: string): void {
-    const entry = this.sequences.get(sequenceKey(topic, batch));
-    if (batch.sequences?.generation === this.generation && entry?.next === batch.sequences.next) entry.topicId = topicId;
+    const key = sequenceKey(topic, batch);
+    const entry = this.sequences.get(key);
+    if (batch.sequences?.generation === this.generation && (entry === undefined || entry.next === batch.sequences.next)) {
+      this.sequences.set(key, { next: batch.sequences.next, topicId });
+    }
   }
 
   /**
@@ -826,9 +839,9 @@ export class Producer {
    * keeps its metadata): only a first read holds up, or fails, a send. It is retried as a batch
    * is, until `deliveryTimeoutMs` (Kafka's `send` waits up to `max.block.ms` for metadata), so
    * that an outage the record would ride out in a batch does not fail it before it joins one. */
-  private async topicState(topic: string): Promise<TopicState> {
+  private async topicState(topic: string, deadline = performance.now() + this.deliveryTimeoutMs): Promise<TopicState> {
     const known = this.topics.get(topic);
-    if (!known) return this.refresh(topic, { maxAttempts: this.maxBatchAttempts, deadline: performance.now() + this.deliveryTimeoutMs });
+    if (!known) return this.refresh(topic, { maxAttempts: this.maxBatchAttempts, deadline });
     if (Date.now() - known.fetchedAt >= this.metadataMaxAgeMs) this.refresh(topic).catch(ignore);
     return known;
   }
@@ -842,9 +855,10 @@ export class Producer {
           const state =
             this.topics.get(topic) ??
             { topicId: d.topicId, partitions: 0, maxBatchBytes: 0, fetchedAt: 0, open: new Map(), ready: [], inFlight: new Set(), sticky: undefined, turn: Math.floor(Math.random() * 2 ** 30) };
-          // The topic was created again under its name: its partitions know this producer from
-          // sequence 0, except those whose sequences it has taken since.
-          if (d.topicId !== state.topicId) this.forgetSequences(topic, d.topicId);
+          // A topic created again under its name knows this producer from sequence 0, on each
+          // partition whose sequences it has not taken since (an answer of the old topic that came
+          // after the new one was seen counts in the old one too).
+          this.forgetSequences(topic, d.topicId);
           state.topicId = d.topicId;
           state.partitions = d.partitions;
           state.maxBatchBytes = d.config["max.message.bytes"];
