@@ -235,13 +235,13 @@ export class Producer {
   private admission: Promise<unknown> = Promise.resolve();
   /** Records in the admission queue: while there are any, a new one queues behind them. */
   private waiting = 0;
-  /** Per topic, records waiting for the producer's first read of it, before the queue: that read
-   * waits out an outage, and must not hold up the records of the topics already known. */
-  private readonly firstReads = new Map<string, number>();
-  /** Until those records are in the queue (flush and close wait for them). */
-  private readonly reading = new Set<Promise<unknown>>();
-  /** Per topic, the last of them: each waits until the one before it is in the queue. */
-  private readonly firstReadTails = new Map<string, Promise<unknown>>();
+  /**
+   * Per topic, the last record waiting for the producer's first read of it, before the queue (that
+   * read waits out an outage, and must not hold up the records of the topics already known):
+   * settles once that record is in the queue. Each waits for the one before it, so the last one
+   * stands for them all (flush and close wait for it).
+   */
+  private readonly firstReads = new Map<string, Promise<unknown>>();
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
   private closed = false;
@@ -347,31 +347,14 @@ export class Producer {
    * before it is in the queue, then reads the topic itself unless that one's read made it known.
    */
   private afterFirstRead(topic: string, partition: number | undefined, input: RecordInput): Promise<RecordMetadata> {
-    this.firstReads.set(topic, (this.firstReads.get(topic) ?? 0) + 1);
     const deadline = performance.now() + this.deliveryTimeoutMs;
-    const read = (this.firstReadTails.get(topic) ?? Promise.resolve()).then(() => this.topicState(topic, deadline));
-    const done = () => {
-      const left = (this.firstReads.get(topic) ?? 1) - 1;
-      if (left === 0) this.firstReads.delete(topic);
-      else this.firstReads.set(topic, left);
-    };
-    const delivered = read.then(
-      () => {
-        done();
-        return this.enqueue(topic, partition, input);
-      },
-      (e: unknown) => {
-        done();
-        throw e;
-      },
-    );
+    const read = (this.firstReads.get(topic) ?? Promise.resolve()).then(() => this.topicState(topic, deadline));
+    const delivered = read.then(() => this.enqueue(topic, partition, input));
     // Settles once the record is in the queue: `delivered`'s step above runs first.
     const queued = read.then(ignore, ignore);
-    this.firstReadTails.set(topic, queued);
-    this.reading.add(queued);
+    this.firstReads.set(topic, queued);
     void queued.then(() => {
-      this.reading.delete(queued);
-      if (this.firstReadTails.get(topic) === queued) this.firstReadTails.delete(topic);
+      if (this.firstReads.get(topic) === queued) this.firstReads.delete(topic);
     });
     return delivered;
   }
@@ -448,7 +431,7 @@ export class Producer {
   async flush(): Promise<void> {
     // The records sent before this call (and perhaps some after) that are still on their way into
     // batches: those waiting for a topic's first read, then the queue.
-    const joined = Promise.all([...this.reading]).then(() => this.admission);
+    const joined = Promise.all([...this.firstReads.values()]).then(() => this.admission);
     let joining = true;
     void joined.then(() => (joining = false));
     for (;;) {
