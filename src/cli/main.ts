@@ -36,6 +36,7 @@ Commands:
   perf produce        Producer load test (like kafka-producer-perf-test.sh)
                         --topic T --num-records N --record-size B --throughput -1|R [--batch-bytes B]
                         [--linger-ms MS] [--concurrency C] [--producer-props k=v ...] [--print-metrics]
+                        [--warmup-records W]  (the records after the first W get a steady-state summary too)
   perf consume        Consumer load test (like kafka-consumer-perf-test.sh)
                         --topic T --messages N [--group G] [--fetch-size B] [--timeout-ms MS] [--from-latest]
                         [--read-from storage|api] [--print-metrics]

@@ -1,6 +1,6 @@
 import { Consumer, type ConsumedRecord, type ConsumerStats } from "../client/consumer.ts";
 import { GroupConsumer } from "../client/group-consumer.ts";
-import { Producer, type Partitioner, type ProducerOptions } from "../client/producer.ts";
+import { DEFAULT_BUFFER_BYTES, Producer, type Partitioner, type ProducerOptions } from "../client/producer.ts";
 import type { Compression } from "../core/codec/record-batch.ts";
 import { configArg, intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
@@ -28,7 +28,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // --- produce ---------------------------------------------------------------------------------
 
 /** The producer settings `--producer-props` understands, as Kafka names them. */
-const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "compression.type", "acks", "partitioner.class"] as const;
+const PRODUCER_PROPS = ["enable.idempotence", "linger.ms", "batch.size", "buffer.memory", "compression.type", "acks", "partitioner.class"] as const;
 
 /** `partitioner.class` values: Seglog's names, and Kafka's class for round-robin. */
 const PARTITIONERS: Readonly<Record<string, Partitioner>> = {
@@ -150,9 +150,11 @@ function producerOptions(values: Record<string, string | boolean | string[] | un
   }
   const lingerMs = intArg(values["linger-ms"] as string | undefined, "linger-ms") ?? intArg(props["linger.ms"], "producer-props linger.ms");
   const batchBytes = intArg(values["batch-bytes"] as string | undefined, "batch-bytes", 1) ?? intArg(props["batch.size"], "producer-props batch.size", 1);
+  const bufferBytes = intArg(props["buffer.memory"], "producer-props buffer.memory", 1);
   const url = values["url"] as string | undefined;
   return {
     ...(url === undefined ? {} : { url }),
+    ...(bufferBytes === undefined ? {} : { bufferBytes }),
     ...(lingerMs === undefined ? {} : { lingerMs }),
     ...(batchBytes === undefined ? {} : { batchBytes }),
     ...(idempotence === undefined ? {} : { enableIdempotence: idempotence === "true" }),
@@ -198,11 +200,14 @@ async function perfProduce(args: string[]): Promise<number> {
     "batch-bytes": { type: "string" },
     "linger-ms": { type: "string" },
     concurrency: { type: "string" },
+    "warmup-records": { type: "string" },
     "producer-props": { type: "string", multiple: true },
     "print-metrics": { type: "boolean" },
   });
   const topic = required(values.topic, "topic");
   const numRecords = intArg(required(values["num-records"], "num-records"), "num-records", 1) as number;
+  const warmupRecords = intArg(values["warmup-records"], "warmup-records", 0) ?? 0;
+  if (warmupRecords >= numRecords) throw new UsageError("--warmup-records must be less than --num-records");
   const recordSize = intArg(required(values["record-size"], "record-size"), "record-size", 0) as number;
   const throughput = intArg(required(values.throughput, "throughput"), "throughput", -1) as number;
   if (throughput === 0) throw new UsageError("--throughput must be -1 (no limit) or a number of records per second ≥ 1");
@@ -212,11 +217,16 @@ async function perfProduce(args: string[]): Promise<number> {
   const producers = Array.from({ length: concurrency }, () => new Producer(options));
   const payload = payloadOf(recordSize);
   const stats = new ProduceStats(numRecords);
+  // Kafka's --warmup-records (KIP-1052): the records sent after the first N have statistics of
+  // their own, a fresh process's start (its code not yet compiled, connections not yet open) left out.
+  let steady: { stats: ProduceStats; cpuAtStart: NodeJS.CpuUsage } | undefined;
+  if (warmupRecords > 0) say(`Warmup first ${warmupRecords} records. Steady state results will print after the complete test summary.`);
   const cpuAtStart = process.cpuUsage();
   const reporter = setInterval(() => say(stats.windowLine()), REPORT_INTERVAL_MS);
   // Bound what is queued but unacknowledged, as Kafka's buffer.memory does: `send` only
   // settles on acknowledgement, so the producer's own buffer cannot pace this loop.
-  const maxOutstanding = Math.max(1_000, Math.floor((32 * MB * concurrency) / Math.max(recordSize + 16, 64)));
+  const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+  const maxOutstanding = Math.max(1_000, Math.floor((bufferBytes * concurrency) / Math.max(recordSize + 16, 64)));
   let outstanding = 0;
   let wake: (() => void) | undefined;
   let failure: unknown;
@@ -230,8 +240,10 @@ async function perfProduce(args: string[]): Promise<number> {
     settled();
   };
   // Each record's callback holds its send time, as Kafka's PerfCallback does: one closure a record.
-  const acknowledged = (sentMs: number) => () => {
-    stats.record(performance.now() - sentMs, recordSize);
+  const acknowledged = (sentMs: number, steadyStats: ProduceStats | undefined) => () => {
+    const latencyMs = performance.now() - sentMs;
+    stats.record(latencyMs, recordSize);
+    steadyStats?.record(latencyMs, recordSize);
     settled();
   };
   const startedMs = performance.now();
@@ -243,9 +255,13 @@ async function perfProduce(args: string[]): Promise<number> {
         if (dueMs > now + 1) await sleep(dueMs - now);
       }
       while (outstanding >= maxOutstanding) await new Promise<void>((r) => (wake = r));
+      if (i === warmupRecords && warmupRecords > 0) {
+        say("Beginning steady state.");
+        steady = { stats: new ProduceStats(numRecords - warmupRecords), cpuAtStart: process.cpuUsage() };
+      }
       outstanding++;
       const producer = producers[i % concurrency] as Producer;
-      producer.send(topic, { value: payload }).then(acknowledged(performance.now()), failed);
+      producer.send(topic, { value: payload }).then(acknowledged(performance.now(), steady?.stats), failed);
     }
     await Promise.all(producers.map((p) => p.close()));
     while (outstanding > 0) await new Promise<void>((r) => (wake = r));
@@ -253,7 +269,15 @@ async function perfProduce(args: string[]): Promise<number> {
     clearInterval(reporter);
   }
   say(formatProduceSummary(stats.summary()));
-  if (values["print-metrics"]) say(formatMetrics([["seglog-client-metrics:process-cpu-ms", cpuMsSince(cpuAtStart)]]));
+  if (steady !== undefined) say(formatProduceSummary(steady.stats.summary()));
+  if (values["print-metrics"]) {
+    say(
+      formatMetrics([
+        ["seglog-client-metrics:process-cpu-ms", cpuMsSince(cpuAtStart)],
+        ...(steady === undefined ? [] : [["seglog-client-metrics:steady-state-process-cpu-ms", cpuMsSince(steady.cpuAtStart)] as const]),
+      ]),
+    );
+  }
   if (failure !== undefined) throw failure;
   return 0;
 }

@@ -128,6 +128,9 @@ function recordInput(record: ProducerRecord): RecordInput {
   };
 }
 
+/** Kafka's `buffer.memory` default: what `send` lets be buffered and unsent before it waits. */
+export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
+
 /** Lambda takes at most 6 MB per invocation, and API Gateway hands it a binary body in base64
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -272,7 +275,7 @@ export class Producer {
       throw new SeglogError("Invalid", `lingerMs must be between 0 and ${MAX_LINGER_MS}, not ${this.lingerMs}`);
     }
     this.batchBytes = options.batchBytes ?? 1_000_000;
-    this.bufferBytes = options.bufferBytes ?? 33_554_432;
+    this.bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
     this.compression = options.compression ?? "none";
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
     this.idempotent = options.enableIdempotence ?? true;

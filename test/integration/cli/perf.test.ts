@@ -123,6 +123,40 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
     expect(inherited.code).toBe(2);
   });
 
+  it("reports the records after --warmup-records apart, as Kafka's tool does, and takes buffer.memory", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const topic = uniqueName("perf-warm");
+    await runCli(["topics", "--create", "--topic", topic, "--partitions", "2"], { env });
+    const produced = await runCli(
+      ["perf", "produce", "--topic", topic, "--num-records", "1000", "--record-size", "100", "--throughput", "-1", "--warmup-records", "300",
+        "--producer-props", "buffer.memory=20000", "--print-metrics"],
+      { env },
+    );
+    expect(produced.stderr).toBe("");
+    expect(produced.code).toBe(0);
+    const lines = produced.stdout.trim().split("\n");
+    expect(lines[0]).toBe("Warmup first 300 records. Steady state results will print after the complete test summary.");
+    expect(lines).toContain("Beginning steady state.");
+    const summaries = lines.map((l) => l.match(PRODUCE_SUMMARY)?.[1]).filter((n) => n !== undefined);
+    expect(summaries).toEqual(["1000", "700"]); // the whole run, then the records after the warmup
+    const metrics = Object.fromEntries(lines.slice(-2).map((l) => l.split(/ +/)));
+    expect(Number(metrics["seglog-client-metrics:steady-state-process-cpu-ms"])).toBeGreaterThan(0);
+    expect(Number(metrics["seglog-client-metrics:steady-state-process-cpu-ms"])).toBeLessThanOrEqual(Number(metrics["seglog-client-metrics:process-cpu-ms"]));
+
+    // A buffer of 200 records' bytes made sends wait for room; every record still landed once.
+    const admin = new Admin({ url: api.url });
+    const ends = await Promise.all([0, 1].map((p) => admin.offsetFor(topic, p, "latest")));
+    expect(ends.reduce((n, e) => n + e.offset, 0)).toBe(1000);
+
+    const [tooMany, badBuffer] = await Promise.all([
+      runCli(["perf", "produce", "--topic", topic, "--num-records", "10", "--record-size", "1", "--throughput", "-1", "--warmup-records", "10"], { env }),
+      runCli(["perf", "produce", "--topic", topic, "--num-records", "10", "--record-size", "1", "--throughput", "-1", "--producer-props", "buffer.memory=0"], { env }),
+    ]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain("--warmup-records must be less than --num-records");
+    expect(badBuffer.code).toBe(2);
+  });
+
   it("consumes as a member of a consumer group with --group", async () => {
     const env = { SEGLOG_URL: api.url };
     const topic = uniqueName("perf-group");
