@@ -97,6 +97,8 @@ interface Lease extends TopicPartition {
   processed: number;
   /** A commit was refused: the lease moved on. */
   lost: boolean;
+  /** The member's count of seeks when this partition was last sought (0: never). */
+  soughtAt: number;
 }
 
 const keyOf = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
@@ -153,6 +155,8 @@ export class GroupConsumer {
   private commits: Promise<unknown> = Promise.resolve();
   private commitSequence = 0;
   private lastCommitAt = 0;
+  /** Seeks so far: records a poll returned before a partition's seek are not handed out. */
+  private seeks = 0;
 
   constructor(options: GroupConsumerOptions) {
     if (typeof options.groupId !== "string" || options.groupId === "") throw invalid("groupId is required");
@@ -234,6 +238,7 @@ export class GroupConsumer {
           continue;
         }
         let records: ConsumedRecord[];
+        const polledAt = this.seeks;
         try {
           records = await this.consumer.poll({ signal });
         } catch (e) {
@@ -242,7 +247,7 @@ export class GroupConsumer {
           await sleep(this.consumer.http.backoffMs(3, e), signal);
           continue;
         }
-        await this.process(records, handlers);
+        await this.process(records, handlers, polledAt);
       }
     } catch (e) {
       error = e;
@@ -294,6 +299,26 @@ export class GroupConsumer {
     }
   }
 
+
+  /**
+   * Moves a held partition's position, as Kafka's `seek`: its next records come from `to` (an
+   * offset, or the log's start or end now), in a handler, in `onAssigned`, or anywhere while
+   * `run()` runs. Records already fetched from the old position are not handed out: a handler
+   * that seeks its own partition gets no more of its batch (`shouldStop()` turns true). The new
+   * position is what the next commit stores, as Kafka commits a consumer's position, before any
+   * record from it is processed. An offset past either end of the log is reset by
+   * `autoOffsetReset` at the next fetch. `Invalid` outside `run()` or for a partition not held.
+   */
+  async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
+    if (!this.running) throw invalid("seek(): this consumer is not running, so it holds no partitions (seek in a handler or in onAssigned)");
+    const lease = this.leases.get(keyOf(tp));
+    if (lease === undefined || !this.held(lease)) throw invalid(`seek(): ${tp.topic}-${tp.partition} is not held by this member`);
+    await this.consumer.seek(tpOf(lease), to);
+    if (this.leases.get(lease.key) !== lease) return; // given back while "earliest" or "latest" was looked up
+    lease.processed = this.consumer.position(lease) ?? lease.processed;
+    lease.soughtAt = ++this.seeks;
+    this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
+  }
 
   private get path(): string {
     return `/v1/groups/${encodeURIComponent(this.groupId)}`;
@@ -503,7 +528,7 @@ export class GroupConsumer {
         await this.consumer.seek(a, this.autoOffsetReset);
       }
       const position = this.consumer.position(a) ?? 0;
-      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false });
+      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0 });
     }
     if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
   }
@@ -523,7 +548,10 @@ export class GroupConsumer {
   }
 
 
-  private async process(records: readonly ConsumedRecord[], handlers: RunOptions): Promise<void> {
+  /** `polledAt`: the seeks made before the poll that returned `records`; a partition sought since
+   * hands out none of them (the rest of a batch, once its handler seeks). */
+  private async process(records: readonly ConsumedRecord[], handlers: RunOptions, polledAt: number): Promise<void> {
+    const sought = (lease: Lease) => lease.soughtAt > polledAt;
     const batches = new Map<string, { lease: Lease; records: ConsumedRecord[] }>();
     for (const r of records) {
       const k = keyOf(r);
@@ -543,7 +571,7 @@ export class GroupConsumer {
     const autoCommitDue = () => this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs;
     for (const { lease, records: rs } of batches.values()) {
       if (stop()) break;
-      if (!this.held(lease)) continue;
+      if (!this.held(lease) || sought(lease)) continue;
       if (atMostOnce) {
         const end = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
         if ((await this.commitEntries([{ lease, offset: end }])).length > 0) continue;
@@ -561,7 +589,7 @@ export class GroupConsumer {
           // At most once the batch was committed whole: stopping part way would skip the rest of a
           // partition still held, so only closing or losing it counts, as between records.
           shouldStop: () => {
-            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !this.held(lease);
+            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !this.held(lease) || sought(lease);
             stopped ||= now;
             return now;
           },
@@ -572,12 +600,13 @@ export class GroupConsumer {
         });
         // A handler told to stop that resolved nothing stopped before its first record: counting
         // the batch processed would commit records nobody processed.
-        if (!atMostOnce) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
+        // A partition sought meanwhile is where the seek put it.
+        if (!atMostOnce && !sought(lease)) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
-          if (this.closing || !this.held(lease) || (!atMostOnce && this.revokePending())) break;
+          if (this.closing || !this.held(lease) || sought(lease) || (!atMostOnce && this.revokePending())) break;
           await handlers.eachRecord(r);
-          if (!atMostOnce) lease.processed = r.offset + 1;
+          if (!atMostOnce && !sought(lease)) lease.processed = r.offset + 1;
           if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
       }
@@ -586,7 +615,7 @@ export class GroupConsumer {
     // where processing stopped (a partition given back goes to its next owner from its commit).
     for (const { lease, records: rs } of batches.values()) {
       const last = rs.at(-1);
-      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease) await this.consumer.seek(tpOf(lease), lease.processed);
+      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease && !sought(lease)) await this.consumer.seek(tpOf(lease), lease.processed);
     }
     // A partition this poll handed out nothing of may still have moved: reset past records
     // retention deleted (OffsetOutOfRange), or past offsets that hold none. That position is what

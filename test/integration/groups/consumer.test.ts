@@ -374,6 +374,99 @@ describe("the group consumer", () => {
     await resumed.consumer.close();
   });
 
+  it("seeks a held partition as Kafka's seek does: from a handler (the rest of its batch is not handed out), from onAssigned, and commits the position sought", async () => {
+    const topic = await topicWith(1, 10);
+    const admin = new Admin({ url: api.url });
+    const tp = { topic, partition: 0 };
+    const committed = async (group: string) => (await admin.describeGroup(group)).partitions.map((p) => p.committedOffset);
+
+    // eachRecord: at offset 5, back to 2; 2..5 come again, then the rest.
+    const back = uniqueName("g");
+    const replayed: number[] = [];
+    const rewinder = new GroupConsumer(memberOptions(api.url, back));
+    rewinder.subscribe([topic]);
+    const rewound = rewinder.run({
+      eachRecord: async (r) => {
+        replayed.push(r.offset);
+        if (r.offset === 5 && replayed.length === 6) await rewinder.seek(tp, 2);
+      },
+    });
+    await waitFor("offsets 0–5, then 2–9", () => replayed.length === 14);
+    await rewinder.close();
+    await rewound;
+    expect(replayed).toEqual([0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await committed(back)).toEqual([10]);
+
+    // eachBatch: a seek forward at offset 3 stops the batch there; what it resolved after does not count.
+    const ahead = uniqueName("g");
+    const skipped: number[] = [];
+    let stopAfterSeek: boolean | undefined;
+    const skipper = new GroupConsumer(memberOptions(api.url, ahead));
+    skipper.subscribe([topic]);
+    const skipping = skipper.run({
+      eachBatch: async (b) => {
+        for (const r of b.records) {
+          skipped.push(r.offset);
+          b.resolveOffset(r.offset);
+          if (r.offset === 3) {
+            await skipper.seek(tp, 8);
+            stopAfterSeek = b.shouldStop();
+            b.resolveOffset(b.records.at(-1)?.offset ?? r.offset);
+            return;
+          }
+        }
+      },
+    });
+    await waitFor("offsets 0–3, then 8 and 9", () => skipped.at(-1) === 9);
+    await skipper.close();
+    await skipping;
+    expect(skipped).toEqual([0, 1, 2, 3, 8, 9]);
+    expect(stopAfterSeek).toBe(true);
+    expect(await committed(ahead)).toEqual([10]);
+
+    // onAssigned: start at 7; and "latest", committed before any record came.
+    const fromSeven = uniqueName("g");
+    const late: number[] = [];
+    const seven: GroupConsumer = new GroupConsumer({ ...memberOptions(api.url, fromSeven), onAssigned: async () => seven.seek(tp, 7) });
+    seven.subscribe([topic]);
+    const sevenDone = seven.run({ eachRecord: (r) => void late.push(r.offset) });
+    await waitFor("offsets 7–9", () => late.length === 3);
+    await seven.close();
+    await sevenDone;
+    expect(late).toEqual([7, 8, 9]);
+
+    const atEnd = uniqueName("g");
+    let sought = false;
+    const latest: GroupConsumer = new GroupConsumer({
+      ...memberOptions(api.url, atEnd),
+      onAssigned: async () => {
+        await latest.seek(tp, "latest");
+        sought = true;
+      },
+    });
+    latest.subscribe([topic]);
+    const latestDone = latest.run({ eachRecord: () => expect.fail("nothing comes after the end") });
+    await waitFor("the seek to the end", () => sought);
+    await latest.close();
+    await latestDone;
+    expect(await committed(atEnd)).toEqual([10]);
+
+    // Only a running member, only its own partitions.
+    await expect(new GroupConsumer(memberOptions(api.url, uniqueName("g"))).seek(tp, 0)).rejects.toMatchObject({ kind: "Invalid", message: expect.stringContaining("not running") });
+    let notHeld: unknown;
+    const stranger = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
+    stranger.subscribe([topic]);
+    const strangerDone = stranger.run({
+      eachRecord: async () => {
+        notHeld ??= await stranger.seek({ topic, partition: 1 }, 0).catch((e: unknown) => e);
+      },
+    });
+    await waitFor("a record", () => notHeld !== undefined);
+    await stranger.close();
+    await strangerDone;
+    expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
+  });
+
   it("honours autoOffsetReset none and latest, manual commits, and partitions added to a topic", async () => {
     const topic = await topicWith(2, 5);
     const admin = new Admin({ url: api.url });
