@@ -227,7 +227,7 @@ export class GroupConsumer {
     let error: unknown;
     this.lastCommitAt = monotonicMs();
     try {
-      await this.join();
+      await this.join({ first: true });
       while (!this.closing) {
         if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
         const signal = this.wakeup.signal;
@@ -324,7 +324,14 @@ export class GroupConsumer {
     return `/v1/groups/${encodeURIComponent(this.groupId)}`;
   }
 
-  private async join(): Promise<void> {
+  /**
+   * Joins, retrying what can be retried. A `first` join that cannot reach the API at all (a wrong
+   * url, say) gives up as the SDK's other calls do, after `maxAttempts`: `run()` rejects instead of
+   * waiting silently. A member that has run before rejoins until it can, riding out an outage.
+   */
+  private async join(options: { first: boolean }): Promise<void> {
+    const maxAttempts = this.consumer.http.maxAttempts;
+    let unreachable = 0;
     for (let attempt = 1; !this.closing; attempt++) {
       // The first attempt's send time: a retry only makes the local deadline more conservative.
       const sentAt = monotonicMs();
@@ -344,6 +351,10 @@ export class GroupConsumer {
         return;
       } catch (e) {
         if (isSeglogError(e) && !e.retriable) throw e;
+        unreachable = isSeglogError(e) && e.code === "Unreachable" ? unreachable + 1 : 0;
+        if (options.first && unreachable >= maxAttempts) {
+          throw new SeglogError("Internal", `${(e as SeglogError).message}, after ${unreachable} attempts to join group '${this.groupId}'`, { retriable: false, code: "Unreachable", cause: e });
+        }
         if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
         await sleep(this.consumer.http.backoffMs(Math.min(attempt, 6), isSeglogError(e) ? e : undefined), this.wakeup.signal);
       }
@@ -469,7 +480,7 @@ export class GroupConsumer {
       this.refusedEpochs.clear();
       this.fencedFlag = false;
       this.deadline = 0;
-      await this.join();
+      await this.join({ first: false });
       return;
     }
     if (monotonicMs() >= this.deadline) {

@@ -467,6 +467,18 @@ describe("the group consumer", () => {
     expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
   });
 
+  it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
+    const lost = new GroupConsumer({ url: "http://127.0.0.1:9", groupId: uniqueName("g"), maxAttempts: 3, initialBackoffMs: 5 });
+    lost.subscribe(["t"]);
+    await expect(lost.run({ eachRecord: () => undefined })).rejects.toMatchObject({
+      kind: "Internal",
+      code: "Unreachable",
+      retriable: false,
+      message: expect.stringMatching(/^Cannot reach Seglog at http:\/\/127\.0\.0\.1:9: ECONNREFUSED, after 3 attempts to join group/),
+    });
+    expect(lost.memberId).toBeUndefined();
+  });
+
   it("honours autoOffsetReset none and latest, manual commits, and partitions added to a topic", async () => {
     const topic = await topicWith(2, 5);
     const admin = new Admin({ url: api.url });
