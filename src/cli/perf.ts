@@ -49,10 +49,11 @@ export interface ProduceSummary {
   readonly p999Ms: number;
 }
 
-/** Kafka's final line: `N records sent, X records/sec (Y MB/sec), A ms avg latency, …, p999 ms 99.9th.` */
-export function formatProduceSummary(s: ProduceSummary): string {
+/** Kafka's final line: `N records sent, X records/sec (Y MB/sec), A ms avg latency, …, p999 ms 99.9th.`;
+ * after a warm-up, `N steady state records sent, …` for the records sent after it. */
+export function formatProduceSummary(s: ProduceSummary, label = ""): string {
   return (
-    `${s.records} records sent, ${s.recordsPerSec.toFixed(1)} records/sec (${s.mbPerSec.toFixed(2)} MB/sec), ` +
+    `${s.records} ${label}records sent, ${s.recordsPerSec.toFixed(1)} records/sec (${s.mbPerSec.toFixed(2)} MB/sec), ` +
     `${s.avgLatencyMs.toFixed(2)} ms avg latency, ${s.maxLatencyMs.toFixed(2)} ms max latency, ` +
     `${s.p50Ms} ms 50th, ${s.p95Ms} ms 95th, ${s.p99Ms} ms 99th, ${s.p999Ms} ms 99.9th.`
   );
@@ -269,12 +270,14 @@ async function perfProduce(args: string[]): Promise<number> {
     clearInterval(reporter);
   }
   say(formatProduceSummary(stats.summary()));
-  if (steady !== undefined) say(formatProduceSummary(steady.stats.summary()));
+  // A run that failed has no steady state to speak of.
+  const steadyState = failure === undefined ? steady : undefined;
+  if (steadyState !== undefined) say(formatProduceSummary(steadyState.stats.summary(), "steady state "));
   if (values["print-metrics"]) {
     say(
       formatMetrics([
         ["seglog-client-metrics:process-cpu-ms", cpuMsSince(cpuAtStart)],
-        ...(steady === undefined ? [] : [["seglog-client-metrics:steady-state-process-cpu-ms", cpuMsSince(steady.cpuAtStart)] as const]),
+        ...(steadyState === undefined ? [] : [["seglog-client-metrics:steady-state-process-cpu-ms", cpuMsSince(steadyState.cpuAtStart)] as const]),
       ]),
     );
   }

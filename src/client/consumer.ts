@@ -203,13 +203,16 @@ export class Consumer {
   }
 
   async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
-    const entry = this.assigned.get(tpKey(tp));
-    if (!entry) throw invalid(`${tp.topic}-${tp.partition} is not assigned`);
-    if (typeof to === "number") checkOffset(to);
-    else if (to !== "earliest" && to !== "latest") throw invalid(`seek takes an offset, "earliest" or "latest", not ${JSON.stringify(to)}`);
-    this.dropFetches(tpKey(tp));
-    entry.position = typeof to === "number" ? to : (await this.admin.offsetFor(tp.topic, tp.partition, to)).offset;
-    this.dropFetches(tpKey(tp)); // one a poll started while the offset was looked up
+    const key = tpKey(tp);
+    if (!this.assigned.has(key)) throw invalid(`${tp.topic}-${tp.partition} is not assigned`);
+    checkSeekTarget(to);
+    this.dropFetches(key);
+    const position = typeof to === "number" ? to : (await this.admin.offsetFor(tp.topic, tp.partition, to)).offset;
+    // Looked up again: an assignment made while the offset was looked up replaced the entry.
+    const entry = this.assigned.get(key);
+    if (!entry) throw invalid(`${tp.topic}-${tp.partition} was unassigned while its offset was looked up`);
+    entry.position = position;
+    this.dropFetches(key); // one a poll started while the offset was looked up
   }
 
   position(tp: TopicPartition): number | undefined {
@@ -470,6 +473,12 @@ export class Consumer {
 /** An offset to read from: checked when it is given, not left to fail every later poll. */
 function checkOffset(offset: number): void {
   if (!(Number.isSafeInteger(offset) && offset >= 0)) throw invalid(`An offset must be a whole number ≥ 0, not ${offset}`);
+}
+
+/** What `seek` takes: an offset, or the log's start or end. */
+export function checkSeekTarget(to: number | "earliest" | "latest"): void {
+  if (typeof to === "number") checkOffset(to);
+  else if (to !== "earliest" && to !== "latest") throw invalid(`seek takes an offset, "earliest" or "latest", not ${JSON.stringify(to)}`);
 }
 
 /** The same bytes as a Buffer, without a copy. */

@@ -11,7 +11,7 @@
  */
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
-import { Consumer, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
+import { Consumer, checkSeekTarget, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
 import { sleep } from "./http.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
@@ -99,6 +99,8 @@ interface Lease extends TopicPartition {
   lost: boolean;
   /** The member's count of seeks when this partition was last sought (0: never). */
   soughtAt: number;
+  /** Being given back: its last commit is made or on its way, so a seek would move nothing. */
+  releasing: boolean;
 }
 
 const keyOf = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
@@ -157,6 +159,8 @@ export class GroupConsumer {
   private lastCommitAt = 0;
   /** Seeks so far: records a poll returned before a partition's seek are not handed out. */
   private seeks = 0;
+  /** Held partitions not fetched until resumed (`pause`), by key. */
+  private readonly pausedKeys = new Set<string>();
 
   constructor(options: GroupConsumerOptions) {
     if (typeof options.groupId !== "string" || options.groupId === "") throw invalid("groupId is required");
@@ -233,7 +237,8 @@ export class GroupConsumer {
         const signal = this.wakeup.signal;
         await this.reconcile();
         if (this.closing) break;
-        if (this.leases.size === 0) {
+        if (this.consumer.assignment().length === 0) {
+          // Nothing held, or all of it paused: heartbeats go on.
           await sleep(Math.max(this.heartbeatIntervalMs, RETRY_SOON_MS), signal);
           continue;
         }
@@ -307,17 +312,62 @@ export class GroupConsumer {
    * that seeks its own partition gets no more of its batch (`shouldStop()` turns true). The new
    * position is what the next commit stores, as Kafka commits a consumer's position, before any
    * record from it is processed. An offset past either end of the log is reset by
-   * `autoOffsetReset` at the next fetch. `Invalid` outside `run()` or for a partition not held.
+   * `autoOffsetReset` at the next fetch. `Invalid` outside `run()` or for a partition never held;
+   * `Fenced` for one no longer held or being given back (in `onRevoked`), as `commit()` says it.
    */
   async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
     if (!this.running) throw invalid("seek(): this consumer is not running, so it holds no partitions (seek in a handler or in onAssigned)");
     const lease = this.leases.get(keyOf(tp));
-    if (lease === undefined || !this.held(lease)) throw invalid(`seek(): ${tp.topic}-${tp.partition} is not held by this member`);
-    await this.consumer.seek(tpOf(lease), to);
-    if (this.leases.get(lease.key) !== lease) return; // given back while "earliest" or "latest" was looked up
-    lease.processed = this.consumer.position(lease) ?? lease.processed;
+    if (lease === undefined) throw invalid(`seek(): ${tp.topic}-${tp.partition} is not held by this member`);
+    // As commit() says it: the partition moved on (its session lapsed, a commit was refused) or is being given back.
+    if (!this.held(lease) || lease.releasing) throw fenced(`seek(): ${tp.topic}-${tp.partition} is no longer this member's${lease.releasing ? " (being given back)" : ""}`, "StaleEpoch");
+    if (this.pausedKeys.has(lease.key)) {
+      // Not fetched while paused: the position it resumes from moves.
+      checkSeekTarget(to);
+      const offset = typeof to === "number" ? to : (await this.consumer.admin.offsetFor(lease.topic, lease.partition, to)).offset;
+      if (this.leases.get(lease.key) === lease) lease.processed = offset;
+    } else {
+      await this.consumer.seek(tpOf(lease), to);
+      if (this.leases.get(lease.key) !== lease) return; // given back while "earliest" or "latest" was looked up
+      lease.processed = this.consumer.position(lease) ?? lease.processed;
+    }
     lease.soughtAt = ++this.seeks;
     this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
+  }
+
+  /**
+   * Stops fetching held partitions, as Kafka's `pause`: the member keeps them (it heartbeats, and
+   * commits their processed positions), hands out none of their records already fetched (a
+   * handler that pauses its own partition gets no more of its batch; `shouldStop()` turns true),
+   * and reads on from where processing stopped once they are resumed. A partition given back and
+   * granted again starts unpaused. `Invalid` outside `run()` or for a partition not held.
+   */
+  pause(partitions: readonly TopicPartition[]): void {
+    const leases = this.heldLeases("pause", partitions);
+    for (const l of leases) this.pausedKeys.add(l.key);
+    this.assignFetching();
+    this.wake();
+  }
+
+  /** Fetches paused partitions again, from where processing of each stopped. */
+  resume(partitions: readonly TopicPartition[]): void {
+    const leases = this.heldLeases("resume", partitions).filter((l) => this.pausedKeys.delete(l.key));
+    this.assignFetching(leases.map((l) => ({ ...tpOf(l), offset: l.processed })));
+    this.wake();
+  }
+
+  /** The held partitions paused now. */
+  paused(): TopicPartition[] {
+    return [...this.leases.values()].filter((l) => this.pausedKeys.has(l.key) && this.held(l)).map(tpOf);
+  }
+
+  private heldLeases(what: string, partitions: readonly TopicPartition[]): Lease[] {
+    if (!this.running) throw invalid(`${what}(): this consumer is not running, so it holds no partitions`);
+    return partitions.map((tp) => {
+      const lease = this.leases.get(keyOf(tp));
+      if (lease === undefined || !this.held(lease)) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
+      return lease;
+    });
   }
 
   private get path(): string {
@@ -491,13 +541,14 @@ export class GroupConsumer {
     const lost = [...this.leases.values()].filter((l) => l.lost || listed.get(l.key)?.epoch !== l.epoch);
     for (const l of lost) this.leases.delete(l.key);
     if (lost.length > 0) {
-      this.consumer.assign([...this.leases.values()].map(tpOf));
+      this.assignFetching();
       if (this.onLost) await this.onLost(lost.map(tpOf));
     }
 
     const revoking = [...this.leases.values()].filter((l) => listed.get(l.key)?.revoking === true);
     let acknowledge = false;
     if (revoking.length > 0) {
+      for (const l of revoking) l.releasing = true;
       if (this.autoCommit) await this.commitQuietly(revoking);
       if (this.onRevoked) await this.onRevoked(revoking.map(tpOf));
       for (const l of revoking) {
@@ -525,11 +576,10 @@ export class GroupConsumer {
     }
     if (acknowledge) this.heartbeatNow();
 
+    // A partition given back and granted again starts unpaused, as in Kafka.
+    for (const k of this.pausedKeys) if (!this.leases.has(k)) this.pausedKeys.delete(k);
     if (granted.length > 0 || revoking.length > 0) {
-      this.consumer.assign([
-        ...[...this.leases.values()].map(tpOf),
-        ...granted.map((a) => ({ ...tpOf(a), ...(a.committedOffset === null ? {} : { offset: a.committedOffset }) })),
-      ]);
+      this.assignFetching(granted.map((a) => ({ ...tpOf(a), ...(a.committedOffset === null ? {} : { offset: a.committedOffset }) })));
     }
     for (const a of granted) {
       if (a.committedOffset === null) {
@@ -539,9 +589,15 @@ export class GroupConsumer {
         await this.consumer.seek(a, this.autoOffsetReset);
       }
       const position = this.consumer.position(a) ?? 0;
-      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0 });
+      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, releasing: false });
     }
     if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
+  }
+
+  /** The inner consumer fetches the held partitions that are not paused, and `starting` from where each says. */
+  private assignFetching(starting: ReadonlyArray<TopicPartition & { offset?: number }> = []): void {
+    const moving = new Set(starting.map(keyOf));
+    this.consumer.assign([...[...this.leases.values()].filter((l) => !this.pausedKeys.has(l.key) && !moving.has(l.key)).map(tpOf), ...starting]);
   }
 
   private release(lease: Released): void {
@@ -553,6 +609,7 @@ export class GroupConsumer {
   private async loseAll(): Promise<void> {
     const lost = [...this.leases.values()];
     this.leases.clear();
+    this.pausedKeys.clear();
     this.answer = [];
     this.consumer.assign([]);
     if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
@@ -573,6 +630,10 @@ export class GroupConsumer {
       b.records.push(r);
     }
     const atMostOnce = this.autoCommit && this.delivery === "atMostOnce";
+    const paused = (lease: Lease) => this.pausedKeys.has(lease.key);
+    // Whether the rest of a batch handed out goes on: at most once the batch was committed whole,
+    // so a pause must not skip the rest of it.
+    const held = (lease: Lease) => this.held(lease) && (atMostOnce || !paused(lease));
     // Between records (or partitions' batches) the member stops when it is asked to give a
     // partition back, so that it gives it back now, not after the rest of a long poll (and is not
     // fenced for holding on past the revoke timeout); and it commits every `autoCommitIntervalMs`
@@ -582,10 +643,11 @@ export class GroupConsumer {
     const autoCommitDue = () => this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs;
     for (const { lease, records: rs } of batches.values()) {
       if (stop()) break;
-      if (!this.held(lease) || sought(lease)) continue;
+      if (!this.held(lease) || paused(lease) || sought(lease)) continue;
       if (atMostOnce) {
         const end = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
         if ((await this.commitEntries([{ lease, offset: end }])).length > 0) continue;
+        if (!this.held(lease) || sought(lease)) continue; // sought while the commit was on its way: the seek says where it goes on
         lease.processed = end;
       }
       if (handlers.eachBatch) {
@@ -600,7 +662,7 @@ export class GroupConsumer {
           // At most once the batch was committed whole: stopping part way would skip the rest of a
           // partition still held, so only closing or losing it counts, as between records.
           shouldStop: () => {
-            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !this.held(lease) || sought(lease);
+            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !held(lease) || sought(lease);
             stopped ||= now;
             return now;
           },
@@ -615,7 +677,7 @@ export class GroupConsumer {
         if (!atMostOnce && !sought(lease)) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
-          if (this.closing || !this.held(lease) || sought(lease) || (!atMostOnce && this.revokePending())) break;
+          if (this.closing || !held(lease) || sought(lease) || (!atMostOnce && this.revokePending())) break;
           await handlers.eachRecord(r);
           if (!atMostOnce && !sought(lease)) lease.processed = r.offset + 1;
           if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
@@ -626,14 +688,16 @@ export class GroupConsumer {
     // where processing stopped (a partition given back goes to its next owner from its commit).
     for (const { lease, records: rs } of batches.values()) {
       const last = rs.at(-1);
-      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease && !sought(lease)) await this.consumer.seek(tpOf(lease), lease.processed);
+      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease && !sought(lease) && !paused(lease)) {
+        await this.consumer.seek(tpOf(lease), lease.processed);
+      }
     }
     // A partition this poll handed out nothing of may still have moved: reset past records
     // retention deleted (OffsetOutOfRange), or past offsets that hold none. That position is what
     // is committed, as Kafka commits a consumer's position, so that the next owner does not start
     // from the old one, reset again later, and skip what came meanwhile.
     for (const lease of this.leases.values()) {
-      if (batches.has(lease.key) || !this.held(lease)) continue;
+      if (batches.has(lease.key) || !this.held(lease) || paused(lease)) continue;
       const at = this.consumer.position(tpOf(lease));
       if (at !== undefined) lease.processed = at;
     }
@@ -714,6 +778,7 @@ export class GroupConsumer {
     const leases = [...this.leases.values()];
     const held = leases.filter((l) => this.held(l));
     const lost = leases.filter((l) => !this.held(l));
+    for (const l of held) l.releasing = true;
     let error: unknown;
     try {
       if (this.autoCommit && held.length > 0) await this.commitQuietly(held);
@@ -723,6 +788,7 @@ export class GroupConsumer {
       error = e;
     }
     this.leases.clear();
+    this.pausedKeys.clear();
     this.consumer.assign([]);
     this.answer = [];
     this.pendingAcks.clear();

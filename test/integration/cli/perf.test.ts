@@ -23,6 +23,7 @@ const PRODUCE_SUMMARY = new RegExp(
   String.raw`^(\d+) records sent, ${NUMBER} records/sec \(${NUMBER} MB/sec\), ${NUMBER} ms avg latency, ${NUMBER} ms max latency, ` +
     String.raw`\d+ ms 50th, \d+ ms 95th, \d+ ms 99th, \d+ ms 99\.9th\.$`,
 );
+const STEADY_SUMMARY = new RegExp(PRODUCE_SUMMARY.source.replace(" records sent", " steady state records sent"));
 const CONSUME_HEADER =
   "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec";
 const TIME = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}`;
@@ -137,8 +138,9 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
     const lines = produced.stdout.trim().split("\n");
     expect(lines[0]).toBe("Warmup first 300 records. Steady state results will print after the complete test summary.");
     expect(lines).toContain("Beginning steady state.");
-    const summaries = lines.map((l) => l.match(PRODUCE_SUMMARY)?.[1]).filter((n) => n !== undefined);
-    expect(summaries).toEqual(["1000", "700"]); // the whole run, then the records after the warmup
+    // The whole run, then the records sent after the warmup, labelled so that a script tells them apart.
+    expect(lines.filter((l) => PRODUCE_SUMMARY.test(l)).map((l) => l.match(PRODUCE_SUMMARY)?.[1])).toEqual(["1000"]);
+    expect(lines.filter((l) => STEADY_SUMMARY.test(l)).map((l) => l.match(STEADY_SUMMARY)?.[1])).toEqual(["700"]);
     const metrics = Object.fromEntries(lines.slice(-2).map((l) => l.split(/ +/)));
     expect(Number(metrics["seglog-client-metrics:steady-state-process-cpu-ms"])).toBeGreaterThan(0);
     expect(Number(metrics["seglog-client-metrics:steady-state-process-cpu-ms"])).toBeLessThanOrEqual(Number(metrics["seglog-client-metrics:process-cpu-ms"]));
@@ -148,10 +150,14 @@ describe("seglog perf (kafka-producer-perf-test and kafka-consumer-perf-test)", 
     const ends = await Promise.all([0, 1].map((p) => admin.offsetFor(topic, p, "latest")));
     expect(ends.reduce((n, e) => n + e.offset, 0)).toBe(1000);
 
-    const [tooMany, badBuffer] = await Promise.all([
+    const [tooMany, badBuffer, failed] = await Promise.all([
       runCli(["perf", "produce", "--topic", topic, "--num-records", "10", "--record-size", "1", "--throughput", "-1", "--warmup-records", "10"], { env }),
       runCli(["perf", "produce", "--topic", topic, "--num-records", "10", "--record-size", "1", "--throughput", "-1", "--producer-props", "buffer.memory=0"], { env }),
+      runCli(["perf", "produce", "--topic", uniqueName("missing"), "--num-records", "100", "--record-size", "1", "--throughput", "-1", "--warmup-records", "50", "--print-metrics"], { env }),
     ]);
+    // A run that failed has no steady state to report.
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).not.toMatch(/steady state records sent|steady-state-process-cpu-ms/);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toContain("--warmup-records must be less than --num-records");
     expect(badBuffer.code).toBe(2);

@@ -11,6 +11,7 @@ import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
 import { handlersFor, testGroups, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 import { Tracker, waitFor } from "./tracker.ts";
+import { nodeTransport, type Transport } from "../../../src/client/transport.ts";
 
 const SESSION_TIMEOUT_MS = 1500;
 const HEARTBEAT_MS = 500; // session / 3, the most the server allows: the widest margin over the takeover margin and clock skew
@@ -464,6 +465,115 @@ describe("the group consumer", () => {
     await waitFor("a record", () => notHeld !== undefined);
     await stranger.close();
     await strangerDone;
+    expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
+
+    // In onRevoked the partition's last commit is made: a seek there would move nothing, and says so.
+    let inRevoke: unknown;
+    const leaving: GroupConsumer = new GroupConsumer({
+      ...memberOptions(api.url, uniqueName("g")),
+      onRevoked: async ([first]) => {
+        if (first) inRevoke = await leaving.seek(first, 0).catch((e: unknown) => e);
+      },
+    });
+    leaving.subscribe([topic]);
+    let records = 0;
+    const leavingDone = leaving.run({ eachRecord: () => void records++ });
+    await waitFor("a record", () => records > 0);
+    await leaving.close();
+    await leavingDone;
+    expect(inRevoke).toMatchObject({ kind: "Fenced", message: expect.stringContaining("being given back") });
+  });
+
+  it("a seek from outside the handlers holds when the assignment changes under its offset lookup, and at most once when it lands while the batch's commit is on its way", async () => {
+    const topic = await topicWith(1, 10);
+    const tp = { topic, partition: 0 };
+
+    // "earliest" is looked up while a grant (a second topic subscribed) reassigns the member's partitions.
+    const other = await topicWith(1, 1);
+    let lookups = 0;
+    const slowLookups: Transport = async (request) => {
+      if (request.url.pathname.endsWith("/offsets")) {
+        lookups++;
+        await new Promise((resolve) => setTimeout(resolve, 800));
+      }
+      return nodeTransport(request);
+    };
+    const again: number[] = [];
+    const rereader = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), transport: slowLookups });
+    rereader.subscribe([topic]);
+    const rereading = rereader.run({ eachRecord: (r) => void (r.topic === topic && again.push(r.offset)) });
+    await waitFor("the first pass", () => again.length === 10);
+    const sought = rereader.seek(tp, "earliest");
+    rereader.subscribe([topic, other]);
+    await waitFor("the other topic's partition", () => rereader.assignment().length === 2);
+    await sought;
+    await waitFor("the second pass", () => again.length === 20);
+    await rereader.close();
+    await rereading;
+    expect(lookups).toBeGreaterThan(0);
+    expect(again).toEqual([...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => i)]);
+
+    // At most once: the seek lands while the first batch's commit is on the wire.
+    let skipper: GroupConsumer | undefined;
+    let seekDuringCommit: Promise<void> | undefined;
+    const seekOnFirstCommit: Transport = async (request) => {
+      if (request.url.pathname.endsWith("/commits") && seekDuringCommit === undefined) seekDuringCommit = skipper?.seek(tp, 5);
+      return nodeTransport(request);
+    };
+    const got: number[] = [];
+    skipper = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), delivery: "atMostOnce", transport: seekOnFirstCommit });
+    skipper.subscribe([topic]);
+    const skipping = skipper.run({ eachBatch: (b) => void got.push(...b.records.map((r) => r.offset)) });
+    await waitFor("offsets from 5", () => got.at(-1) === 9);
+    await seekDuringCommit;
+    await skipper.close();
+    await skipping;
+    expect(got).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it("pauses and resumes held partitions as Kafka's pause does: nothing more of them is handed out, the member keeps them, and a seek while paused moves where they resume", async () => {
+    const topic = await topicWith(2, 5);
+    const group = uniqueName("g");
+    const p0 = { topic, partition: 0 };
+    const seen: Record<number, number[]> = { 0: [], 1: [] };
+    const member = new GroupConsumer(memberOptions(api.url, group));
+    member.subscribe([topic]);
+    const done = member.run({
+      eachRecord: async (r) => {
+        seen[r.partition]?.push(r.offset);
+        if (r.partition === 0 && r.offset === 0) member.pause([p0]); // the rest of its batch is not handed out
+      },
+    });
+    await waitFor("partition 1's records", () => seen[1]?.length === 5);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // polls go on: none of partition 0
+    expect(seen[0]).toEqual([0]);
+    expect(member.paused()).toEqual([p0]);
+    expect(member.assignment()).toHaveLength(2); // still held
+    await member.seek(p0, 3); // while paused: where it resumes
+    member.resume([p0]);
+    expect(member.paused()).toEqual([]);
+    await waitFor("partition 0's records from 3", () => seen[0]?.length === 3);
+    await member.close();
+    await done;
+    expect(seen).toEqual({ 0: [0, 3, 4], 1: [0, 1, 2, 3, 4] });
+    expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5, 5]);
+
+    expect(() => member.pause([p0])).toThrow(expect.objectContaining({ kind: "Invalid", message: expect.stringContaining("not running") }));
+    let notHeld: unknown;
+    const other = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
+    other.subscribe([topic]);
+    const otherDone = other.run({
+      eachRecord: () => {
+        try {
+          other.resume([{ topic, partition: 7 }]);
+        } catch (e) {
+          notHeld ??= e;
+        }
+      },
+    });
+    await waitFor("a record", () => notHeld !== undefined);
+    await other.close();
+    await otherDone;
     expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
   });
 
