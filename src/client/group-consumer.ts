@@ -97,8 +97,10 @@ interface Lease extends TopicPartition {
   processed: number;
   /** A commit was refused: the lease moved on. */
   lost: boolean;
-  /** The member's count of seeks when this partition was last sought (0: never). */
+  /** The member's count of seeks and pauses when this partition was last sought (0: never). */
   soughtAt: number;
+  /** The same count when it was last paused (0: never). */
+  pausedAt: number;
   /** Being given back: its last commit is made or on its way, so a seek would move nothing. */
   releasing: boolean;
 }
@@ -157,10 +159,14 @@ export class GroupConsumer {
   private commits: Promise<unknown> = Promise.resolve();
   private commitSequence = 0;
   private lastCommitAt = 0;
-  /** Seeks so far: records a poll returned before a partition's seek are not handed out. */
-  private seeks = 0;
+  /** Seeks and pauses so far: records a poll returned before a partition's seek or pause are not handed out. */
+  private moves = 0;
   /** Held partitions not fetched until resumed (`pause`), by key. */
   private readonly pausedKeys = new Set<string>();
+  /** Resumed since the run loop last assigned the partition Consumer: they go on from their processed offset. */
+  private readonly resumedKeys = new Set<string>();
+  /** A pause or resume the run loop has yet to give the partition Consumer (between polls, never during one). */
+  private fetchingChanged = false;
 
   constructor(options: GroupConsumerOptions) {
     if (typeof options.groupId !== "string" || options.groupId === "") throw invalid("groupId is required");
@@ -237,13 +243,16 @@ export class GroupConsumer {
         const signal = this.wakeup.signal;
         await this.reconcile();
         if (this.closing) break;
+        if (this.fetchingChanged) this.assignFetching();
         if (this.consumer.assignment().length === 0) {
-          // Nothing held, or all of it paused: heartbeats go on.
+          // Nothing held, or all of it paused: heartbeats go on, and so do commits (a paused
+          // partition's processed offset, or where a seek moved it).
+          if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
           await sleep(Math.max(this.heartbeatIntervalMs, RETRY_SOON_MS), signal);
           continue;
         }
         let records: ConsumedRecord[];
-        const polledAt = this.seeks;
+        const polledAt = this.moves;
         try {
           records = await this.consumer.poll({ signal });
         } catch (e) {
@@ -321,18 +330,20 @@ export class GroupConsumer {
     if (lease === undefined) throw invalid(`seek(): ${tp.topic}-${tp.partition} is not held by this member`);
     // As commit() says it: the partition moved on (its session lapsed, a commit was refused) or is being given back.
     if (!this.held(lease) || lease.releasing) throw fenced(`seek(): ${tp.topic}-${tp.partition} is no longer this member's${lease.releasing ? " (being given back)" : ""}`, "StaleEpoch");
-    if (this.pausedKeys.has(lease.key)) {
-      // Not fetched while paused: the position it resumes from moves.
-      checkSeekTarget(to);
-      const offset = typeof to === "number" ? to : (await this.consumer.admin.offsetFor(lease.topic, lease.partition, to)).offset;
-      if (this.leases.get(lease.key) === lease) lease.processed = offset;
-    } else {
-      await this.consumer.seek(tpOf(lease), to);
-      if (this.leases.get(lease.key) !== lease) return; // given back while "earliest" or "latest" was looked up
-      lease.processed = this.consumer.position(lease) ?? lease.processed;
+    checkSeekTarget(to);
+    const offset = typeof to === "number" ? to : (await this.consumer.admin.offsetFor(lease.topic, lease.partition, to)).offset;
+    // From here on nothing waits: a pause, resume or rebalance cannot come between the checks and the move.
+    if (this.leases.get(lease.key) !== lease || !this.held(lease) || lease.releasing) {
+      throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
     }
-    lease.soughtAt = ++this.seeks;
+    // A partition the Consumer fetches moves now (a seek to an offset waits for nothing); one paused,
+    // or resumed and not yet assigned again, goes on from its processed offset.
+    const fetching = this.consumer.assignment().some((a) => keyOf(a) === lease.key);
+    const moved = fetching && !this.resumedKeys.has(lease.key) ? this.consumer.seek(tpOf(lease), offset) : undefined;
+    lease.processed = offset;
+    lease.soughtAt = ++this.moves;
     this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
+    await moved;
   }
 
   /**
@@ -344,15 +355,20 @@ export class GroupConsumer {
    */
   pause(partitions: readonly TopicPartition[]): void {
     const leases = this.heldLeases("pause", partitions);
-    for (const l of leases) this.pausedKeys.add(l.key);
-    this.assignFetching();
+    for (const l of leases) {
+      this.pausedKeys.add(l.key);
+      l.pausedAt = ++this.moves;
+    }
+    this.fetchingChanged = true;
     this.wake();
   }
 
   /** Fetches paused partitions again, from where processing of each stopped. */
   resume(partitions: readonly TopicPartition[]): void {
-    const leases = this.heldLeases("resume", partitions).filter((l) => this.pausedKeys.delete(l.key));
-    this.assignFetching(leases.map((l) => ({ ...tpOf(l), offset: l.processed })));
+    for (const l of this.heldLeases("resume", partitions)) {
+      if (this.pausedKeys.delete(l.key)) this.resumedKeys.add(l.key);
+    }
+    this.fetchingChanged = true;
     this.wake();
   }
 
@@ -381,16 +397,20 @@ export class GroupConsumer {
    */
   private async join(options: { first: boolean }): Promise<void> {
     const maxAttempts = this.consumer.http.maxAttempts;
+    const timeoutMs = this.sessionTimeoutAskedMs ?? 30_000;
     let unreachable = 0;
     for (let attempt = 1; !this.closing; attempt++) {
       // The first attempt's send time: a retry only makes the local deadline more conservative.
       const sentAt = monotonicMs();
+      if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
+      const timeout = AbortSignal.timeout(timeoutMs);
       try {
         const reply = await this.consumer.http.call({
           method: "POST",
           path: `${this.path}/members`,
           json: { topics: this.topics, ...(this.sessionTimeoutAskedMs === undefined ? {} : { sessionTimeoutMs: this.sessionTimeoutAskedMs }) },
-          signal: AbortSignal.timeout(this.sessionTimeoutAskedMs ?? 30_000),
+          // close() calls it off at once.
+          signal: AbortSignal.any([timeout, this.wakeup.signal]),
         });
         const joined = reply.json as MemberAnswer & { memberId: string };
         this.currentMemberId = joined.memberId;
@@ -400,16 +420,21 @@ export class GroupConsumer {
         this.scheduleHeartbeat(sentAt + this.heartbeatIntervalMs);
         return;
       } catch (e) {
+        if (this.closing) return;
         if (isSeglogError(e) && !e.retriable) throw e;
-        unreachable = isSeglogError(e) && e.code === "Unreachable" ? unreachable + 1 : 0;
+        // No connection, or one that never answers: the API is out of reach.
+        const outOfReach = timeout.aborted || (isSeglogError(e) && e.code === "Unreachable");
+        unreachable = outOfReach ? unreachable + 1 : 0;
         if (options.first && unreachable >= maxAttempts) {
-          throw new SeglogError("Internal", `${(e as SeglogError).message}, after ${unreachable} attempts to join group '${this.groupId}'`, { retriable: false, code: "Unreachable", cause: e });
+          const why = timeout.aborted ? `Seglog at ${this.consumer.http.url} did not answer within ${timeoutMs} ms` : (e as SeglogError).message;
+          throw new SeglogError("Internal", `${why}, after ${unreachable} attempts to join group '${this.groupId}'`, { retriable: false, code: "Unreachable", cause: e });
         }
         if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
         await sleep(this.consumer.http.backoffMs(Math.min(attempt, 6), isSeglogError(e) ? e : undefined), this.wakeup.signal);
       }
     }
   }
+
 
   private accept(answer: MemberAnswer, sentAt: number, acksSent: readonly Released[]): void {
     this.sessionTimeoutMs = answer.sessionTimeoutMs;
@@ -578,6 +603,7 @@ export class GroupConsumer {
 
     // A partition given back and granted again starts unpaused, as in Kafka.
     for (const k of this.pausedKeys) if (!this.leases.has(k)) this.pausedKeys.delete(k);
+    for (const k of this.resumedKeys) if (!this.leases.has(k)) this.resumedKeys.delete(k);
     if (granted.length > 0 || revoking.length > 0) {
       this.assignFetching(granted.map((a) => ({ ...tpOf(a), ...(a.committedOffset === null ? {} : { offset: a.committedOffset }) })));
     }
@@ -589,15 +615,28 @@ export class GroupConsumer {
         await this.consumer.seek(a, this.autoOffsetReset);
       }
       const position = this.consumer.position(a) ?? 0;
-      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, releasing: false });
+      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, pausedAt: 0, releasing: false });
     }
     if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
   }
 
-  /** The inner consumer fetches the held partitions that are not paused, and `starting` from where each says. */
+  /**
+   * The partition Consumer fetches the held partitions that are not paused, and `starting` from
+   * where each says. One it fetches already goes on from its position; one it did not (paused
+   * until now), or one resumed since, from its processed offset.
+   */
   private assignFetching(starting: ReadonlyArray<TopicPartition & { offset?: number }> = []): void {
     const moving = new Set(starting.map(keyOf));
-    this.consumer.assign([...[...this.leases.values()].filter((l) => !this.pausedKeys.has(l.key) && !moving.has(l.key)).map(tpOf), ...starting]);
+    const fetching = new Set(this.consumer.assignment().map(keyOf));
+    const kept = [...this.leases.values()].filter((l) => !this.pausedKeys.has(l.key) && !moving.has(l.key));
+    this.consumer.assign([...kept.map((l) => (fetching.has(l.key) && !this.resumedKeys.has(l.key) ? tpOf(l) : { ...tpOf(l), offset: l.processed })), ...starting]);
+    this.resumedKeys.clear();
+    this.fetchingChanged = false;
+  }
+
+  /** At least once, whether the processed offsets are due to be committed. */
+  private autoCommitDue(): boolean {
+    return this.autoCommit && this.delivery !== "atMostOnce" && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs;
   }
 
   private release(lease: Released): void {
@@ -610,16 +649,18 @@ export class GroupConsumer {
     const lost = [...this.leases.values()];
     this.leases.clear();
     this.pausedKeys.clear();
+    this.resumedKeys.clear();
     this.answer = [];
     this.consumer.assign([]);
     if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
   }
 
 
-  /** `polledAt`: the seeks made before the poll that returned `records`; a partition sought since
-   * hands out none of them (the rest of a batch, once its handler seeks). */
+  /** `polledAt`: the seeks and pauses made before the poll that returned `records`; a partition
+   * sought or paused since hands out none of them (the rest of a batch, once its handler seeks). */
   private async process(records: readonly ConsumedRecord[], handlers: RunOptions, polledAt: number): Promise<void> {
     const sought = (lease: Lease) => lease.soughtAt > polledAt;
+    const pausedSince = (lease: Lease) => lease.pausedAt > polledAt;
     const batches = new Map<string, { lease: Lease; records: ConsumedRecord[] }>();
     for (const r of records) {
       const k = keyOf(r);
@@ -631,19 +672,19 @@ export class GroupConsumer {
     }
     const atMostOnce = this.autoCommit && this.delivery === "atMostOnce";
     const paused = (lease: Lease) => this.pausedKeys.has(lease.key);
-    // Whether the rest of a batch handed out goes on: at most once the batch was committed whole,
-    // so a pause must not skip the rest of it.
-    const held = (lease: Lease) => this.held(lease) && (atMostOnce || !paused(lease));
+    // Whether the rest of a batch handed out goes on: not once its partition was sought, nor paused
+    // (even if resumed since: it is read again from its processed offset), except that at most
+    // once the batch was committed whole, so a pause must not skip the rest of it.
+    const goesOn = (lease: Lease) => this.held(lease) && !sought(lease) && (atMostOnce || !pausedSince(lease));
     // Between records (or partitions' batches) the member stops when it is asked to give a
     // partition back, so that it gives it back now, not after the rest of a long poll (and is not
     // fenced for holding on past the revoke timeout); and it commits every `autoCommitIntervalMs`
     // on the way. At most once, a partition's batch is committed just before it is handed out
     // (nothing is processed unless its commit landed), and then handed out whole.
     const stop = () => this.closing || this.fencedFlag || this.revokePending();
-    const autoCommitDue = () => this.autoCommit && !atMostOnce && monotonicMs() - this.lastCommitAt >= this.autoCommitIntervalMs;
     for (const { lease, records: rs } of batches.values()) {
       if (stop()) break;
-      if (!this.held(lease) || paused(lease) || sought(lease)) continue;
+      if (!this.held(lease) || sought(lease) || pausedSince(lease)) continue;
       if (atMostOnce) {
         const end = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
         if ((await this.commitEntries([{ lease, offset: end }])).length > 0) continue;
@@ -662,7 +703,7 @@ export class GroupConsumer {
           // At most once the batch was committed whole: stopping part way would skip the rest of a
           // partition still held, so only closing or losing it counts, as between records.
           shouldStop: () => {
-            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !held(lease) || sought(lease);
+            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !goesOn(lease);
             stopped ||= now;
             return now;
           },
@@ -677,18 +718,21 @@ export class GroupConsumer {
         if (!atMostOnce && !sought(lease)) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
-          if (this.closing || !held(lease) || sought(lease) || (!atMostOnce && this.revokePending())) break;
+          if (this.closing || !goesOn(lease) || (!atMostOnce && this.revokePending())) break;
           await handlers.eachRecord(r);
           if (!atMostOnce && !sought(lease)) lease.processed = r.offset + 1;
-          if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
+          if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
       }
     }
     // What the poll returned and no handler was given is read again: its partitions go back to
     // where processing stopped (a partition given back goes to its next owner from its commit).
+    // (A paused partition, or one resumed and not yet assigned again, goes on from its processed
+    // offset when the run loop assigns it.)
+    const waiting = (lease: Lease) => paused(lease) || this.resumedKeys.has(lease.key);
     for (const { lease, records: rs } of batches.values()) {
       const last = rs.at(-1);
-      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease && !sought(lease) && !paused(lease)) {
+      if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease && !sought(lease) && !waiting(lease)) {
         await this.consumer.seek(tpOf(lease), lease.processed);
       }
     }
@@ -697,11 +741,11 @@ export class GroupConsumer {
     // is committed, as Kafka commits a consumer's position, so that the next owner does not start
     // from the old one, reset again later, and skip what came meanwhile.
     for (const lease of this.leases.values()) {
-      if (batches.has(lease.key) || !this.held(lease) || paused(lease)) continue;
+      if (batches.has(lease.key) || !this.held(lease) || waiting(lease)) continue;
       const at = this.consumer.position(tpOf(lease));
       if (at !== undefined) lease.processed = at;
     }
-    if (autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
+    if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
   }
 
   /** Whether the latest answer asks this member to give back a partition it holds. */
@@ -789,6 +833,7 @@ export class GroupConsumer {
     }
     this.leases.clear();
     this.pausedKeys.clear();
+    this.resumedKeys.clear();
     this.consumer.assign([]);
     this.answer = [];
     this.pendingAcks.clear();

@@ -2,6 +2,8 @@
  * The SDK's group consumer through the real HTTP API and handlers on the local stack (the log
  * engine's topic catalog, DynamoDB leases): splits, rebalances, takeovers, fencing, two groups.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, GroupConsumer, Producer, type ConsumedRecord, type GroupBatch } from "../../../src/client/index.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../../../src/core/groups/model.ts";
@@ -577,6 +579,40 @@ describe("the group consumer", () => {
     expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
   });
 
+  it("pauses, resumes and seeks from outside the handlers (a timer, say) without a record twice or lost, and commits while everything is paused", async () => {
+    const topic = await topicWith(1, 5);
+    const group = uniqueName("g");
+    const p0 = { topic, partition: 0 };
+    const seen: number[] = [];
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoCommitIntervalMs: 200 });
+    member.subscribe([topic]);
+    const done = member.run({
+      eachRecord: async (r) => {
+        if (r.offset === 1 && seen.length === 1) {
+          // Backpressure flickers off and on while record 1 is processed.
+          setTimeout(() => {
+            member.pause([p0]);
+            setTimeout(() => member.resume([p0]), 5);
+          }, 5);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        seen.push(r.offset);
+      },
+    });
+    await waitFor("every record", () => seen.length === 5);
+    member.pause([p0]);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // all paused: no record, and a commit
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5]);
+    const sought = member.seek(p0, "earliest"); // not awaited, as Kafka's seek returns at once
+    member.resume([p0]);
+    await sought;
+    await waitFor("every record again", () => seen.length === 10);
+    await member.close();
+    await done;
+    expect(seen).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+  });
+
   it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
     const lost = new GroupConsumer({ url: "http://127.0.0.1:9", groupId: uniqueName("g"), maxAttempts: 3, initialBackoffMs: 5 });
     lost.subscribe(["t"]);
@@ -587,6 +623,22 @@ describe("the group consumer", () => {
       message: expect.stringMatching(/^Cannot reach Seglog at http:\/\/127\.0\.0\.1:9: ECONNREFUSED, after 3 attempts to join group/),
     });
     expect(lost.memberId).toBeUndefined();
+
+    // A host that takes the connection and never answers is out of reach too.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const waiting = new GroupConsumer({ url: `http://127.0.0.1:${port}`, groupId: uniqueName("g"), sessionTimeoutMs: 300, maxAttempts: 2, initialBackoffMs: 5 });
+      waiting.subscribe(["t"]);
+      await expect(waiting.run({ eachRecord: () => undefined })).rejects.toMatchObject({
+        code: "Unreachable",
+        message: expect.stringMatching(/did not answer within 300 ms, after 2 attempts to join group/),
+      });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it("honours autoOffsetReset none and latest, manual commits, and partitions added to a topic", async () => {
