@@ -255,7 +255,7 @@ export class Consumer {
     } finally {
       outer?.removeEventListener("abort", stop);
     }
-    const answered: { e: Position; fetched: Fetched }[] = [];
+    const answered: { e: Position; from: number; fetched: Fetched }[] = [];
     let failure: { error: unknown } | undefined;
     for (const { e, fetch } of heads) {
       const key = tpKey(e.tp);
@@ -265,7 +265,7 @@ export class Consumer {
       // Dropped after it answered (a seek, an assignment or close() while the poll waited).
       if (fetch.abort.signal.aborted || this.assigned.get(key) !== e) continue;
       if ("fetched" in ended) {
-        if (ended.fetched !== undefined) answered.push({ e, fetched: ended.fetched });
+        if (ended.fetched !== undefined) answered.push({ e, from: fetch.from, fetched: ended.fetched });
         continue;
       }
       this.dropFetches(key);
@@ -287,8 +287,10 @@ export class Consumer {
       e.topicId = fetched.topicId;
       await this.resetPosition(e);
     }
-    for (const { e, fetched } of answered) {
-      if (recreated.has(e)) continue;
+    // A partition sought (or assigned anew) while a reset or a recreated topic was looked up above
+    // keeps where it was put: its answer is from the old position.
+    const current = answered.filter((a) => !recreated.has(a.e) && this.assigned.get(tpKey(a.e.tp)) === a.e && a.e.position === a.from);
+    for (const { e, fetched } of current) {
       e.topicId ??= fetched.topicId;
       e.position = fetched.nextPosition;
       e.highWatermark = fetched.highWatermark;
@@ -297,7 +299,7 @@ export class Consumer {
       if (this.fetches.get(key)?.[0]?.from !== e.position) this.dropFetches(key);
       this.readAhead(key, e.tp, { from: e.position, highWatermark: e.highWatermark });
     }
-    return answered.flatMap((a) => (recreated.has(a.e) ? [] : a.fetched.records));
+    return current.flatMap((a) => a.fetched.records);
   }
 
   /**

@@ -359,15 +359,16 @@ export class GroupConsumer {
       this.pausedKeys.add(l.key);
       l.pausedAt = ++this.moves;
     }
+    if (leases.length === 0) return;
     this.fetchingChanged = true;
     this.wake();
   }
 
   /** Fetches paused partitions again, from where processing of each stopped. */
   resume(partitions: readonly TopicPartition[]): void {
-    for (const l of this.heldLeases("resume", partitions)) {
-      if (this.pausedKeys.delete(l.key)) this.resumedKeys.add(l.key);
-    }
+    const resumed = this.heldLeases("resume", partitions).filter((l) => this.pausedKeys.delete(l.key));
+    for (const l of resumed) this.resumedKeys.add(l.key);
+    if (resumed.length === 0) return;
     this.fetchingChanged = true;
     this.wake();
   }
@@ -409,8 +410,9 @@ export class GroupConsumer {
           method: "POST",
           path: `${this.path}/members`,
           json: { topics: this.topics, ...(this.sessionTimeoutAskedMs === undefined ? {} : { sessionTimeoutMs: this.sessionTimeoutAskedMs }) },
-          // close() calls it off at once.
-          signal: AbortSignal.any([timeout, this.wakeup.signal]),
+          // Only its timeout calls it off: a join the server took and nobody heard would leave a
+          // member behind that is given partitions until its session lapses. close() waits for it.
+          signal: timeout,
         });
         const joined = reply.json as MemberAnswer & { memberId: string };
         this.currentMemberId = joined.memberId;

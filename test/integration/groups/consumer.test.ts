@@ -584,10 +584,11 @@ describe("the group consumer", () => {
     const group = uniqueName("g");
     const p0 = { topic, partition: 0 };
     const seen: number[] = [];
-    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoCommitIntervalMs: 200 });
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoCommitIntervalMs: 1000 });
     member.subscribe([topic]);
     const done = member.run({
       eachRecord: async (r) => {
+        if (r.offset === 4 && seen.length === 4) member.pause([p0]); // and stays paused past the commit interval
         if (r.offset === 1 && seen.length === 1) {
           // Backpressure flickers off and on while record 1 is processed.
           setTimeout(() => {
@@ -600,10 +601,15 @@ describe("the group consumer", () => {
       },
     });
     await waitFor("every record", () => seen.length === 5);
-    member.pause([p0]);
-    await new Promise((resolve) => setTimeout(resolve, 600)); // all paused: no record, and a commit
+    // All paused: no record comes, and the processed offset is committed on time all the same.
+    const admin = new Admin({ url: api.url });
+    let committed: (number | null)[] = [];
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      committed = (await admin.describeGroup(group)).partitions.map((p) => p.committedOffset);
+      if (committed[0] === 5) break;
+    }
+    expect(committed).toEqual([5]);
     expect(seen).toEqual([0, 1, 2, 3, 4]);
-    expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5]);
     const sought = member.seek(p0, "earliest"); // not awaited, as Kafka's seek returns at once
     member.resume([p0]);
     await sought;
@@ -611,6 +617,41 @@ describe("the group consumer", () => {
     await member.close();
     await done;
     expect(seen).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+  });
+
+  it("joins once, whatever else the member is asked meanwhile: close() during a join leaves no member behind, and a resume timer does not call joins off", async () => {
+    const topic = await topicWith(2, 5);
+    const group = uniqueName("g");
+    const admin = new Admin({ url: api.url });
+
+    // A backpressure timer that resumes whatever is paused, from before the member has joined.
+    const seen: number[] = [];
+    const member = new GroupConsumer(memberOptions(api.url, group));
+    member.subscribe([topic]);
+    const done = member.run({ eachRecord: (r) => void seen.push(r.offset) });
+    const timer = setInterval(() => member.resume(member.paused()), 5);
+    try {
+      await waitFor("every record", () => seen.length === 10);
+    } finally {
+      clearInterval(timer);
+    }
+    expect((await admin.describeGroup(group)).members).toHaveLength(1);
+
+    // A second member closed while the server has taken its join and the answer is on its way.
+    const slowAnswers: Transport = async (request) => {
+      const answer = await nodeTransport(request);
+      if (request.method === "POST" && request.url.pathname.endsWith("/members")) await new Promise((resolve) => setTimeout(resolve, 300));
+      return answer;
+    };
+    const second = new GroupConsumer({ ...memberOptions(api.url, group), transport: slowAnswers });
+    second.subscribe([topic]);
+    const secondDone = second.run({ eachRecord: () => undefined });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await second.close();
+    await secondDone;
+    expect((await admin.describeGroup(group)).members).toHaveLength(1);
+    await member.close();
+    await done;
   });
 
   it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
