@@ -274,10 +274,11 @@ async function perfProduce(args: string[]): Promise<number> {
   const steadyState = failure === undefined ? steady : undefined;
   if (steadyState !== undefined) say(formatProduceSummary(steadyState.stats.summary(), "steady state "));
   if (values["print-metrics"]) {
+    const end = process.cpuUsage(); // one reading for both, so that the steady state's is never the larger
     say(
       formatMetrics([
-        ["seglog-client-metrics:process-cpu-ms", cpuMsSince(cpuAtStart)],
-        ...(steadyState === undefined ? [] : [["seglog-client-metrics:steady-state-process-cpu-ms", cpuMsSince(steadyState.cpuAtStart)] as const]),
+        ["seglog-client-metrics:process-cpu-ms", cpuMsBetween(cpuAtStart, end)],
+        ...(steadyState === undefined ? [] : [["seglog-client-metrics:steady-state-process-cpu-ms", cpuMsBetween(steadyState.cpuAtStart, end)] as const]),
       ]),
     );
   }
@@ -382,8 +383,12 @@ export function formatConsumerMetrics(stats: ConsumerStats, cpuMs: number): stri
 
 /** CPU milliseconds (user and system) this process spent since `start`, to a tenth. */
 function cpuMsSince(start: NodeJS.CpuUsage): number {
-  const { user, system } = process.cpuUsage(start);
-  return Math.round((user + system) / 100) / 10;
+  return cpuMsBetween(start, process.cpuUsage());
+}
+
+/** CPU milliseconds between two readings of `process.cpuUsage()`, to a tenth. */
+function cpuMsBetween(start: NodeJS.CpuUsage, end: NodeJS.CpuUsage): number {
+  return Math.round((end.user - start.user + end.system - start.system) / 100) / 10;
 }
 
 /** Kafka's `--print-metrics` table: name, then value. */
