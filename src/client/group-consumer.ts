@@ -403,7 +403,6 @@ export class GroupConsumer {
     for (let attempt = 1; !this.closing; attempt++) {
       // The first attempt's send time: a retry only makes the local deadline more conservative.
       const sentAt = monotonicMs();
-      if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
       const timeout = AbortSignal.timeout(timeoutMs);
       try {
         const reply = await this.consumer.http.call({
@@ -436,7 +435,6 @@ export class GroupConsumer {
       }
     }
   }
-
 
   private accept(answer: MemberAnswer, sentAt: number, acksSent: readonly Released[]): void {
     this.sessionTimeoutMs = answer.sessionTimeoutMs;
