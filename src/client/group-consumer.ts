@@ -321,30 +321,50 @@ export class GroupConsumer {
    * that seeks its own partition gets no more of its batch (`shouldStop()` turns true). The new
    * position is what the next commit stores, as Kafka commits a consumer's position, before any
    * record from it is processed. An offset past either end of the log is reset by
-   * `autoOffsetReset` at the next fetch. `Invalid` outside `run()` or for a partition never held;
-   * `Fenced` for one no longer held or being given back (in `onRevoked`), as `commit()` says it.
+   * `autoOffsetReset` at the next fetch. Throws at once, as Java's `seek` does: `Invalid` outside
+   * `run()` or for a partition never held; `Fenced` for one no longer held or being given back
+   * (in `onRevoked`), as `commit()` says it. A seek to an offset is done when it returns; one to
+   * `earliest`/`latest` when its promise resolves, after a lookup (a partition given back
+   * meanwhile rejects it, unheard unless it is awaited).
    */
-  async seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
-    if (!this.running) throw invalid("seek(): this consumer is not running, so it holds no partitions (seek in a handler or in onAssigned)");
-    const lease = this.leases.get(keyOf(tp));
-    if (lease === undefined) throw invalid(`seek(): ${tp.topic}-${tp.partition} is not held by this member`);
-    // As commit() says it: the partition moved on (its session lapsed, a commit was refused) or is being given back.
-    if (!this.held(lease) || lease.releasing) throw fenced(`seek(): ${tp.topic}-${tp.partition} is no longer this member's${lease.releasing ? " (being given back)" : ""}`, "StaleEpoch");
+  seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
+    const lease = this.soughtLease("seek", tp);
     checkSeekTarget(to);
-    const offset = typeof to === "number" ? to : (await this.consumer.admin.offsetFor(lease.topic, lease.partition, to)).offset;
-    // From here on nothing waits: a pause, resume or rebalance cannot come between the checks and the move.
-    if (this.leases.get(lease.key) !== lease || !this.held(lease) || lease.releasing) {
-      throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
+    if (typeof to === "number") {
+      this.move(lease, to);
+      return Promise.resolve();
     }
-    // A partition the Consumer fetches moves now (a seek to an offset waits for nothing); one paused,
-    // or resumed and not yet assigned again, goes on from its processed offset.
+    // Looked up first: nothing waits between the checks after it and the move.
+    const moved = this.consumer.admin.offsetFor(lease.topic, lease.partition, to).then(({ offset }) => {
+      if (this.leases.get(lease.key) !== lease) throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
+      this.move(this.soughtLease("seek", tp), offset);
+    });
+    moved.catch(() => undefined); // a seek nobody awaits must not crash the process (await it to hear of it)
+    return moved;
+  }
+
+  /** The lease a seek moves: `Invalid` outside `run()` or for a partition never held, `Fenced` for
+   * one no longer held or being given back. */
+  private soughtLease(what: string, tp: TopicPartition): Lease {
+    if (!this.running) throw invalid(`${what}(): this consumer is not running, so it holds no partitions (seek in a handler or in onAssigned)`);
+    const lease = this.leases.get(keyOf(tp));
+    if (lease === undefined) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
+    // As commit() says it: the partition moved on (its session lapsed, a commit was refused) or is being given back.
+    if (!this.held(lease) || lease.releasing) throw fenced(`${what}(): ${tp.topic}-${tp.partition} is no longer this member's${lease.releasing ? " (being given back)" : ""}`, "StaleEpoch");
+    return lease;
+  }
+
+  /** Moves a held partition to `offset`, at once. */
+  private move(lease: Lease, offset: number): void {
+    // A partition the Consumer fetches moves now; one paused, or resumed and not yet assigned
+    // again, goes on from its processed offset.
     const fetching = this.consumer.assignment().some((a) => keyOf(a) === lease.key);
-    const moved = fetching && !this.resumedKeys.has(lease.key) ? this.consumer.seek(tpOf(lease), offset) : undefined;
+    if (fetching && !this.resumedKeys.has(lease.key)) void this.consumer.seek(tpOf(lease), offset); // an offset: it waits for nothing
     lease.processed = offset;
     lease.soughtAt = ++this.moves;
     this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
-    await moved;
   }
+
 
   /**
    * Stops fetching held partitions, as Kafka's `pause`: the member keeps them (it heartbeats, and
@@ -392,14 +412,15 @@ export class GroupConsumer {
   }
 
   /**
-   * Joins, retrying what can be retried. A `first` join that cannot reach the API at all (a wrong
-   * url, say) gives up as the SDK's other calls do, after `maxAttempts`: `run()` rejects instead of
-   * waiting silently. A member that has run before rejoins until it can, riding out an outage.
+   * Joins, retrying what can be retried. A `first` join that keeps failing (an API out of reach, a
+   * wrong url's server answering 5xx) gives up as the SDK's other calls do, after `maxAttempts`:
+   * `run()` rejects instead of waiting silently. A member that has run before rejoins until it
+   * can, riding out an outage.
    */
   private async join(options: { first: boolean }): Promise<void> {
     const maxAttempts = this.consumer.http.maxAttempts;
     const timeoutMs = this.sessionTimeoutAskedMs ?? 30_000;
-    let unreachable = 0;
+    let failures = 0;
     for (let attempt = 1; !this.closing; attempt++) {
       // The first attempt's send time: a retry only makes the local deadline more conservative.
       const sentAt = monotonicMs();
@@ -422,13 +443,16 @@ export class GroupConsumer {
         return;
       } catch (e) {
         if (this.closing) return;
+        // Not a failed request but a request that could not be made (a url without its scheme, say).
+        if (!isSeglogError(e) && !timeout.aborted) throw e;
         if (isSeglogError(e) && !e.retriable) throw e;
-        // No connection, or one that never answers: the API is out of reach.
-        const outOfReach = timeout.aborted || (isSeglogError(e) && e.code === "Unreachable");
-        unreachable = outOfReach ? unreachable + 1 : 0;
-        if (options.first && unreachable >= maxAttempts) {
-          const why = timeout.aborted ? `Seglog at ${this.consumer.http.url} did not answer within ${timeoutMs} ms` : (e as SeglogError).message;
-          throw new SeglogError("Internal", `${why}, after ${unreachable} attempts to join group '${this.groupId}'`, { retriable: false, code: "Unreachable", cause: e });
+        failures++;
+        if (options.first && failures >= maxAttempts) {
+          const after = `after ${failures} attempts to join group '${this.groupId}'`;
+          if (!isSeglogError(e)) {
+            throw new SeglogError("Internal", `Seglog at ${this.consumer.http.url} did not answer within ${timeoutMs} ms, ${after}`, { retriable: false, code: "Unreachable", cause: e });
+          }
+          throw new SeglogError(e.kind, `${e.message}, ${after}`, { retriable: false, ...(e.code === undefined ? {} : { code: e.code }), cause: e });
         }
         if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
         await sleep(this.consumer.http.backoffMs(Math.min(attempt, 6), isSeglogError(e) ? e : undefined), this.wakeup.signal);

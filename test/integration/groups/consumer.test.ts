@@ -455,13 +455,18 @@ describe("the group consumer", () => {
     expect(await committed(atEnd)).toEqual([10]);
 
     // Only a running member, only its own partitions.
-    await expect(new GroupConsumer(memberOptions(api.url, uniqueName("g"))).seek(tp, 0)).rejects.toMatchObject({ kind: "Invalid", message: expect.stringContaining("not running") });
+    // The checks throw at once, as Java's seek does (so a seek nobody awaits cannot reject unheard).
+    expect(() => new GroupConsumer(memberOptions(api.url, uniqueName("g"))).seek(tp, 0)).toThrow(expect.objectContaining({ kind: "Invalid", message: expect.stringContaining("not running") }));
     let notHeld: unknown;
     const stranger = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
     stranger.subscribe([topic]);
     const strangerDone = stranger.run({
-      eachRecord: async () => {
-        notHeld ??= await stranger.seek({ topic, partition: 1 }, 0).catch((e: unknown) => e);
+      eachRecord: () => {
+        try {
+          void stranger.seek({ topic, partition: 1 }, 0);
+        } catch (e) {
+          notHeld ??= e;
+        }
       },
     });
     await waitFor("a record", () => notHeld !== undefined);
@@ -473,8 +478,12 @@ describe("the group consumer", () => {
     let inRevoke: unknown;
     const leaving: GroupConsumer = new GroupConsumer({
       ...memberOptions(api.url, uniqueName("g")),
-      onRevoked: async ([first]) => {
-        if (first) inRevoke = await leaving.seek(first, 0).catch((e: unknown) => e);
+      onRevoked: ([first]) => {
+        try {
+          if (first) void leaving.seek(first, 0);
+        } catch (e) {
+          inRevoke = e;
+        }
       },
     });
     leaving.subscribe([topic]);
@@ -680,6 +689,21 @@ describe("the group consumer", () => {
       silent.closeAllConnections();
       silent.close();
     }
+
+    // Some other server, answering 503 to everything: given up on after as many attempts.
+    const busy = createServer((_, res) => res.writeHead(503).end());
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    try {
+      const refused = new GroupConsumer({ url: `http://127.0.0.1:${(busy.address() as AddressInfo).port}`, groupId: uniqueName("g"), maxAttempts: 3, initialBackoffMs: 5 });
+      refused.subscribe(["t"]);
+      await expect(refused.run({ eachRecord: () => undefined })).rejects.toMatchObject({ retriable: false, message: expect.stringMatching(/after 3 attempts to join group/) });
+    } finally {
+      busy.close();
+    }
+    // A url without its scheme cannot be asked at all: said at once.
+    const schemeless = new GroupConsumer({ url: "127.0.0.1:9", groupId: uniqueName("g") });
+    schemeless.subscribe(["t"]);
+    await expect(schemeless.run({ eachRecord: () => undefined })).rejects.toMatchObject({ code: "ERR_INVALID_URL" });
   });
 
   it("honours autoOffsetReset none and latest, manual commits, and partitions added to a topic", async () => {
