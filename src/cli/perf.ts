@@ -128,9 +128,11 @@ class ProduceStats {
 
 function producerOptions(values: Record<string, string | boolean | string[] | undefined>): ProducerOptions {
   const props = configArg(values["producer-props"] as string[] | undefined) ?? {};
+  // As Kafka's producer does with a setting it does not know (client.id, bootstrap.servers, …):
+  // say so, and go on.
   for (const key of Object.keys(props)) {
     if (!(PRODUCER_PROPS as readonly string[]).includes(key)) {
-      throw new UsageError(`--producer-props understands ${PRODUCER_PROPS.join(", ")}; not '${key}'`);
+      process.stderr.write(`WARN --producer-props: '${key}' is not a setting of Seglog's producer (it takes ${PRODUCER_PROPS.join(", ")}); ignored\n`);
     }
   }
   if (props["acks"] !== undefined && props["acks"] !== "all" && props["acks"] !== "-1") {
