@@ -77,6 +77,26 @@ function expectEveryRecord(tracker: Tracker, partitions: number, n: number, time
   }
 }
 
+/** What `call` throws when a member's handler makes it, on the member's first record. */
+async function thrownInHandler(topic: string, call: (member: GroupConsumer) => void): Promise<unknown> {
+  let thrown: unknown;
+  const member = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
+  member.subscribe([topic]);
+  const done = member.run({
+    eachRecord: () => {
+      try {
+        call(member);
+      } catch (e) {
+        thrown ??= e;
+      }
+    },
+  });
+  await waitFor("a record", () => thrown !== undefined);
+  await member.close();
+  await done;
+  return thrown;
+}
+
 const allProcessed = (tracker: Tracker, partitions: number, n: number) => () =>
   Array.from({ length: partitions }, (_, p) => new Set(tracker.processedOffsets(p)).size === n).every(Boolean);
 
@@ -457,21 +477,7 @@ describe("the group consumer", () => {
     // Only a running member, only its own partitions.
     // The checks throw at once, as Java's seek does (so a seek nobody awaits cannot reject unheard).
     expect(() => new GroupConsumer(memberOptions(api.url, uniqueName("g"))).seek(tp, 0)).toThrow(expect.objectContaining({ kind: "Invalid", message: expect.stringContaining("not running") }));
-    let notHeld: unknown;
-    const stranger = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
-    stranger.subscribe([topic]);
-    const strangerDone = stranger.run({
-      eachRecord: () => {
-        try {
-          void stranger.seek({ topic, partition: 1 }, 0);
-        } catch (e) {
-          notHeld ??= e;
-        }
-      },
-    });
-    await waitFor("a record", () => notHeld !== undefined);
-    await stranger.close();
-    await strangerDone;
+    const notHeld = await thrownInHandler(topic, (member) => void member.seek({ topic, partition: 1 }, 0));
     expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
 
     // In onRevoked the partition's last commit is made: a seek there would move nothing, and says so.
@@ -570,21 +576,7 @@ describe("the group consumer", () => {
     expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5, 5]);
 
     expect(() => member.pause([p0])).toThrow(expect.objectContaining({ kind: "Invalid", message: expect.stringContaining("not running") }));
-    let notHeld: unknown;
-    const other = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
-    other.subscribe([topic]);
-    const otherDone = other.run({
-      eachRecord: () => {
-        try {
-          other.resume([{ topic, partition: 7 }]);
-        } catch (e) {
-          notHeld ??= e;
-        }
-      },
-    });
-    await waitFor("a record", () => notHeld !== undefined);
-    await other.close();
-    await otherDone;
+    const notHeld = await thrownInHandler(topic, (member) => member.resume([{ topic, partition: 7 }]));
     expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
   });
 
