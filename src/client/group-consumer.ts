@@ -328,7 +328,7 @@ export class GroupConsumer {
    * meanwhile rejects it, unheard unless it is awaited).
    */
   seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
-    const lease = this.soughtLease("seek", tp);
+    const lease = this.soughtLease(tp);
     checkSeekTarget(to);
     if (typeof to === "number") {
       this.move(lease, to);
@@ -337,20 +337,16 @@ export class GroupConsumer {
     // Looked up first: nothing waits between the checks after it and the move.
     const moved = this.consumer.admin.offsetFor(lease.topic, lease.partition, to).then(({ offset }) => {
       if (this.leases.get(lease.key) !== lease) throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
-      this.move(this.soughtLease("seek", tp), offset);
+      this.move(this.soughtLease(tp), offset);
     });
     moved.catch(() => undefined); // a seek nobody awaits must not crash the process (await it to hear of it)
     return moved;
   }
 
-  /** The lease a seek moves: `Invalid` outside `run()` or for a partition never held, `Fenced` for
-   * one no longer held or being given back. */
-  private soughtLease(what: string, tp: TopicPartition): Lease {
-    if (!this.running) throw invalid(`${what}(): this consumer is not running, so it holds no partitions (seek in a handler or in onAssigned)`);
-    const lease = this.leases.get(keyOf(tp));
-    if (lease === undefined) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
-    // As commit() says it: the partition moved on (its session lapsed, a commit was refused) or is being given back.
-    if (!this.held(lease) || lease.releasing) throw fenced(`${what}(): ${tp.topic}-${tp.partition} is no longer this member's${lease.releasing ? " (being given back)" : ""}`, "StaleEpoch");
+  /** The lease a seek moves: a held one's, not one being given back (its last commit is made). */
+  private soughtLease(tp: TopicPartition): Lease {
+    const lease = this.heldLease("seek", tp);
+    if (lease.releasing) throw fenced(`seek(): ${tp.topic}-${tp.partition} is no longer this member's (being given back)`, "StaleEpoch");
     return lease;
   }
 
@@ -365,16 +361,15 @@ export class GroupConsumer {
     this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
   }
 
-
   /**
    * Stops fetching held partitions, as Kafka's `pause`: the member keeps them (it heartbeats, and
    * commits their processed positions), hands out none of their records already fetched (a
    * handler that pauses its own partition gets no more of its batch; `shouldStop()` turns true),
    * and reads on from where processing stopped once they are resumed. A partition given back and
-   * granted again starts unpaused. `Invalid` outside `run()` or for a partition not held.
+   * granted again starts unpaused. Throws as `seek` does for a partition not held.
    */
   pause(partitions: readonly TopicPartition[]): void {
-    const leases = this.heldLeases("pause", partitions);
+    const leases = partitions.map((tp) => this.heldLease("pause", tp));
     for (const l of leases) {
       this.pausedKeys.add(l.key);
       l.pausedAt = ++this.moves;
@@ -386,7 +381,7 @@ export class GroupConsumer {
 
   /** Fetches paused partitions again, from where processing of each stopped. */
   resume(partitions: readonly TopicPartition[]): void {
-    const resumed = this.heldLeases("resume", partitions).filter((l) => this.pausedKeys.delete(l.key));
+    const resumed = partitions.map((tp) => this.heldLease("resume", tp)).filter((l) => this.pausedKeys.delete(l.key));
     for (const l of resumed) this.resumedKeys.add(l.key);
     if (resumed.length === 0) return;
     this.fetchingChanged = true;
@@ -398,13 +393,14 @@ export class GroupConsumer {
     return [...this.leases.values()].filter((l) => this.pausedKeys.has(l.key) && this.held(l)).map(tpOf);
   }
 
-  private heldLeases(what: string, partitions: readonly TopicPartition[]): Lease[] {
-    if (!this.running) throw invalid(`${what}(): this consumer is not running, so it holds no partitions`);
-    return partitions.map((tp) => {
-      const lease = this.leases.get(keyOf(tp));
-      if (lease === undefined || !this.held(lease)) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
-      return lease;
-    });
+  /** A partition's lease for `what`: `Invalid` outside `run()` or for a partition never held,
+   * `Fenced` for one no longer held (its session lapsed, a commit was refused), as `commit()` says it. */
+  private heldLease(what: string, tp: TopicPartition): Lease {
+    if (!this.running) throw invalid(`${what}(): this consumer is not running, so it holds no partitions (call it in a handler or in onAssigned)`);
+    const lease = this.leases.get(keyOf(tp));
+    if (lease === undefined) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
+    if (!this.held(lease)) throw fenced(`${what}(): ${tp.topic}-${tp.partition} is no longer this member's`, "StaleEpoch");
+    return lease;
   }
 
   private get path(): string {
