@@ -174,12 +174,13 @@ export class Consumer {
 
   /** Replaces the assignment; a partition may carry its starting offset. */
   assign(partitions: ReadonlyArray<TopicPartition & { offset?: number }>): void {
-    const previous = new Map(this.assigned);
-    this.assigned.clear();
+    // Checked before anything changes: an assignment refused leaves the one before in place.
     for (const p of partitions) {
-      if (!(Number.isSafeInteger(p.partition) && p.partition >= 0)) throw invalid(`A partition must be a whole number ≥ 0, not ${p.partition}`);
+      checkTopicPartition(p);
       if (p.offset !== undefined) checkOffset(p.offset);
     }
+    const previous = new Map(this.assigned);
+    this.assigned.clear();
     for (const p of partitions) {
       const tp = { topic: p.topic, partition: p.partition };
       const kept = previous.get(tpKey(tp));
@@ -478,6 +479,12 @@ function checkOffset(offset: number): void {
 }
 
 /** What `seek` takes: an offset, or the log's start or end. */
+/** A partition as `{ topic, partition }`: `Invalid` for anything else. */
+export function checkTopicPartition(tp: TopicPartition): void {
+  if (typeof tp?.topic !== "string" || tp.topic === "") throw invalid(`A partition is { topic, partition } with topic a topic's name, not ${JSON.stringify(tp?.topic)}`);
+  if (!(Number.isSafeInteger(tp.partition) && tp.partition >= 0)) throw invalid(`A partition must be a whole number ≥ 0, not ${tp.partition}`);
+}
+
 export function checkSeekTarget(to: number | "earliest" | "latest"): void {
   if (typeof to === "number") checkOffset(to);
   else if (to !== "earliest" && to !== "latest") throw invalid(`seek takes an offset, "earliest" or "latest", not ${JSON.stringify(to)}`);

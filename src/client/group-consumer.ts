@@ -11,7 +11,7 @@
  */
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
-import { Consumer, checkSeekTarget, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
+import { Consumer, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
 import { sleep } from "./http.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
@@ -397,6 +397,7 @@ export class GroupConsumer {
    * `Fenced` for one no longer held (its session lapsed, a commit was refused), as `commit()` says it. */
   private heldLease(what: string, tp: TopicPartition): Lease {
     if (!this.running) throw invalid(`${what}(): this consumer is not running, so it holds no partitions (call it in a handler or in onAssigned)`);
+    checkTopicPartition(tp);
     const lease = this.leases.get(keyOf(tp));
     if (lease === undefined) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
     if (!this.held(lease)) throw fenced(`${what}(): ${tp.topic}-${tp.partition} is no longer this member's`, "StaleEpoch");

@@ -276,6 +276,10 @@ export class Producer {
     }
     this.batchBytes = options.batchBytes ?? 1_000_000;
     this.bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+    for (const [name, bytes] of [["batchBytes", this.batchBytes], ["bufferBytes", this.bufferBytes]] as const) {
+      // A buffer of 0 bytes would hold every send back for ever.
+      if (!(Number.isSafeInteger(bytes) && bytes > 0)) throw new SeglogError("Invalid", `${name} must be a whole number of bytes above 0, not ${bytes}`);
+    }
     this.compression = options.compression ?? "none";
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 30_000;
     this.idempotent = options.enableIdempotence ?? true;
@@ -324,8 +328,13 @@ export class Producer {
         throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${partition}`);
       }
       const input = recordInput(record);
-      if (!this.topics.has(topic) || this.firstReads.has(topic)) result = this.afterFirstRead(topic, partition, input);
-      else return this.enqueue(topic, partition, input); // marked handled if it fails
+      const size = recordSize(input);
+      if (size > this.bufferBytes) {
+        // As Kafka's producer refuses a record larger than buffer.memory: it could never be buffered beside another.
+        throw new SeglogError("TooLarge", `The record is ${size} bytes when encoded, more than the producer's buffer holds (bufferBytes, Kafka's buffer.memory: ${this.bufferBytes}): raise it or send smaller records`);
+      }
+      if (!this.topics.has(topic) || this.firstReads.has(topic)) result = this.afterFirstRead(topic, partition, input, size);
+      else return this.enqueue(topic, partition, input, size); // marked handled if it fails
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -334,12 +343,12 @@ export class Producer {
   }
 
   /** Admits a record (at once when nothing waits) and puts it in its partition's batch. */
-  private enqueue(topic: string, partition: number | undefined, input: RecordInput): Promise<RecordMetadata> {
+  private enqueue(topic: string, partition: number | undefined, input: RecordInput, size: number): Promise<RecordMetadata> {
     const admitted = this.admit(topic, partition);
-    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input);
+    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input, size);
     // A reaction of the admission itself, so that it runs before the next record's admission
     // (which waits for this one's) looks at the buffer.
-    return admitted.then((state) => this.join(topic, state, partition, input));
+    return admitted.then((state) => this.join(topic, state, partition, input, size));
   }
 
   /**
@@ -349,10 +358,10 @@ export class Producer {
    * then queues. The topic's records queue in the order they were sent: each waits until the one
    * before it is in the queue, then reads the topic itself unless that one's read made it known.
    */
-  private afterFirstRead(topic: string, partition: number | undefined, input: RecordInput): Promise<RecordMetadata> {
+  private afterFirstRead(topic: string, partition: number | undefined, input: RecordInput, size: number): Promise<RecordMetadata> {
     const deadline = performance.now() + this.deliveryTimeoutMs;
     const read = (this.firstReads.get(topic) ?? Promise.resolve()).then(() => this.topicState(topic, deadline));
-    const delivered = read.then(() => this.enqueue(topic, partition, input));
+    const delivered = read.then(() => this.enqueue(topic, partition, input, size));
     // Settles once the record is in the queue: `delivered`'s step above runs first.
     const queued = read.then(ignore, ignore);
     this.firstReads.set(topic, queued);
@@ -362,15 +371,14 @@ export class Producer {
     return delivered;
   }
 
-  /** Puts an admitted record in its partition's batch; the promise settles with its delivery. */
-  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput): Promise<RecordMetadata> {
+  /** Puts an admitted record (of `size` bytes, as `recordSize` counts) in its partition's batch; the promise settles with its delivery. */
+  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput, size: number): Promise<RecordMetadata> {
     // Kafka's producer refuses such a record at send too: in a request with others, the server
     // would refuse them all.
     if (chosen !== undefined && chosen >= state.partitions) {
       throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${chosen} (it has ${state.partitions})`);
     }
     const key = input.key ?? null;
-    const size = recordSize(input);
     let partition = chosen ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
     if (!fits(state, partition, size)) {
       // The batch there is as large as the topic allows: it goes now, and sticky null-key records move on.

@@ -226,17 +226,17 @@ describe("the client SDK", () => {
     expect(rc?.timestamp).toBe(1_000);
     await producer.close();
 
-    // A record that waits for buffer space (the first one's batch fills it and goes 500 ms later)
+    // A record that waits for buffer space (the first two fill it; their batch goes 500 ms later)
     // is stamped and taken as it was at send: changes made to it after send do not reach it.
-    const waits = new Producer({ url: api.url, lingerMs: 500, bufferBytes: 100 });
+    const waits = new Producer({ url: api.url, lingerMs: 500, bufferBytes: 300 });
     const sentAt = Date.now();
-    const first = waits.send(topic, { value: "x".repeat(200) });
+    const first = Promise.all([waits.send(topic, { value: "x".repeat(200) }), waits.send(topic, { value: "y".repeat(200) })]);
     const record = { value: "before", headers: { h: "before" } };
     const waiting = waits.send(topic, record);
     record.value = "after";
     record.headers.h = "after";
     await Promise.all([first, waiting]);
-    const [, rw] = [...(await consumer.poll()), ...(await consumer.poll())];
+    const [, , rw] = [...(await consumer.poll()), ...(await consumer.poll())];
     expect(Buffer.from(rw?.value ?? []).toString()).toBe("before");
     expect(rw?.headers.map((h) => Buffer.from(h.value ?? []).toString())).toEqual(["before"]);
     expect(rw?.timestamp).toBeLessThan(sentAt + 300);
@@ -247,8 +247,9 @@ describe("the client SDK", () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("fifo");
     await admin.createTopic(topic, { partitions: 1 });
-    // A record waits while 1,000 bytes or more are unsent: one 1,000-byte record at a time.
-    const producer = new Producer({ url: api.url, lingerMs: 0, bufferBytes: 1_000 });
+    // A record waits while a record's worth is unsent (a 1,000-byte value and no key or headers
+    // count 1,016 bytes): one record at a time.
+    const producer = new Producer({ url: api.url, lingerMs: 0, bufferBytes: 1_016 });
     const before = produceRequests;
     const acks = ["a", "b", "c", "d"].map((v) => producer.send(topic, { value: v.padEnd(1000, ".") }));
     // "e" is sent the moment "a" is acked: "b", "c" and "d" waited longer and go first.
@@ -258,6 +259,14 @@ describe("the client SDK", () => {
     expect(offsets).toEqual([0, 1, 2, 3, 4]);
     expect(produceRequests - before).toBe(5); // one record in the buffer at a time: a request each
     expect(() => new Producer({ url: api.url, lingerMs: 2 ** 31 })).toThrow(/lingerMs/);
+    // A buffer of nothing would hold every send back for ever; as Kafka's producer, one smaller
+    // than a record refuses that record at send, and the others go on.
+    expect(() => new Producer({ url: api.url, bufferBytes: 0 })).toThrow(/bufferBytes must be a whole number of bytes above 0, not 0/);
+    expect(() => new Producer({ url: api.url, batchBytes: -1 })).toThrow(/batchBytes must be/);
+    const small = new Producer({ url: api.url, lingerMs: 0, bufferBytes: 1_000 });
+    await expect(small.send(topic, { value: "z".repeat(1_000) })).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/more than the producer's buffer holds \(bufferBytes, Kafka's buffer.memory: 1000\)/) });
+    expect((await small.send(topic, { value: "fits" })).offset).toBe(5);
+    await small.close();
   });
 
   it("refuses a record the client cannot encode without holding up the others or close()", async () => {
@@ -960,6 +969,10 @@ describe("the client SDK", () => {
     }
     expect(() => consumer.assign([{ topic, partition: -1 }])).toThrow(expect.objectContaining({ kind: "Invalid" }));
     consumer.assign([{ topic, partition: 0, offset: 1 }]);
+    // A refused assignment leaves the one before it in place.
+    expect(() => consumer.assign([{ topic, partition: 0 }, { topic, partition: -1 }])).toThrow(expect.objectContaining({ kind: "Invalid" }));
+    expect(() => consumer.assign([{ topic: "", partition: 0 }])).toThrow(expect.objectContaining({ kind: "Invalid", message: expect.stringContaining("topic a topic's name") }));
+    expect(consumer.assignment()).toEqual([{ topic, partition: 0 }]);
     for (const to of [-1, 1.5, Number.NaN, "soon" as "latest"]) {
       await expect(consumer.seek({ topic, partition: 0 }, to)).rejects.toMatchObject({ kind: "Invalid" });
     }

@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, GroupConsumer, Producer, type ConsumedRecord, type GroupBatch } from "../../../src/client/index.ts";
+import { Admin, GroupConsumer, Producer, type ConsumedRecord, type GroupBatch, type TopicPartition } from "../../../src/client/index.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../../../src/core/groups/model.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
@@ -578,6 +578,8 @@ describe("the group consumer", () => {
     expect(() => member.pause([p0])).toThrow(expect.objectContaining({ kind: "Invalid", message: expect.stringContaining("not running") }));
     const notHeld = await thrownInHandler(topic, (member) => member.resume([{ topic, partition: 7 }]));
     expect(notHeld).toMatchObject({ kind: "Invalid", message: expect.stringContaining("not held") });
+    const noPartition = await thrownInHandler(topic, (member) => member.pause([{ topic } as TopicPartition]));
+    expect(noPartition).toMatchObject({ kind: "Invalid", message: "A partition must be a whole number ≥ 0, not undefined" });
   });
 
   it("pauses, resumes and seeks from outside the handlers (a timer, say) without a record twice or lost, and commits while everything is paused", async () => {
