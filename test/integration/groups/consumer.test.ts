@@ -700,7 +700,7 @@ describe("the group consumer", () => {
     await expect(schemeless.run({ eachRecord: () => undefined })).rejects.toMatchObject({ code: "ERR_INVALID_URL" });
   });
 
-  it("honours autoOffsetReset none and latest, manual commits, and partitions added to a topic", async () => {
+  it("honours autoOffsetReset none and latest, manual commits, partitions added to a topic and a subscribed topic created after the member joined", async () => {
     const topic = await topicWith(2, 5);
     const admin = new Admin({ url: api.url });
 
@@ -728,13 +728,16 @@ describe("the group consumer", () => {
     await expect(new GroupConsumer(memberOptions(api.url, manualGroup)).commit()).rejects.toMatchObject({ kind: "Invalid" });
 
     const tracker = new Tracker();
-    const latest = tracker.member("latest", { ...memberOptions(api.url, uniqueName("g")), autoOffsetReset: "latest" }, [topic]);
+    const late = uniqueName("late"); // no such topic yet: the member waits for it, holding none of it
+    const latest = tracker.member("latest", { ...memberOptions(api.url, uniqueName("g")), autoOffsetReset: "latest" }, [topic, late]);
     await waitFor("both partitions", () => tracker.holding("latest").length === 2);
     await admin.alterTopic(topic, { partitions: 3 });
-    await waitFor("the added partition", () => tracker.holding("latest").length === 3);
+    await admin.createTopic(late, { partitions: 1 });
+    await waitFor("the added partition and the topic created since", () => tracker.holding("latest").length === 4);
     await produce(topic, 3, 1, 100);
-    await waitFor("one new record per partition", () => tracker.processed.length === 3);
-    expect(tracker.processed.map((p) => [p.partition, p.offset]).sort()).toEqual([[0, 5], [1, 5], [2, 0]]);
+    await produce(late, 1, 1, 0);
+    await waitFor("one new record per partition", () => tracker.processed.length === 4);
+    expect(tracker.processed.map((p) => [p.partition, p.offset]).sort()).toEqual([[0, 0], [0, 5], [1, 5], [2, 0]]);
     await latest.consumer.close();
     tracker.expectNoOverlap();
   });
