@@ -708,7 +708,18 @@ export class GroupConsumer {
       if (!this.held(lease) || sought(lease) || pausedSince(lease)) continue;
       if (atMostOnce) {
         const end = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
-        if ((await this.commitEntries([{ lease, offset: end }])).length > 0) continue;
+        let refused: Lease[];
+        try {
+          refused = await this.commitEntries([{ lease, offset: end }]);
+        } catch (e) {
+          // The API out of reach past the retries: none of the batch is handed out, and the
+          // partition is read again from where processing stopped once the API answers (a commit
+          // that landed unheard skips the batch, as at most once allows), as polls ride it out.
+          if (!isSeglogError(e) || !e.retriable) throw e;
+          if (this.held(lease) && !sought(lease)) this.move(lease, lease.processed);
+          continue;
+        }
+        if (refused.length > 0) continue;
         if (!this.held(lease) || sought(lease)) continue; // sought while the commit was on its way: the seek says where it goes on
         lease.processed = end;
       }

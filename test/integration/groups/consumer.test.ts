@@ -548,6 +548,29 @@ describe("the group consumer", () => {
     expect(got).toEqual([5, 6, 7, 8, 9]);
   });
 
+  it("at most once, rides out commits the API cannot take: none of their batch is handed out, and it is read again once a commit lands", async () => {
+    const topic = await topicWith(1, 5);
+    const group = uniqueName("g");
+    let refusals = 3; // the first commit's two attempts, and the next one's first
+    const busyCommits: Transport = async (request) => {
+      if (request.url.pathname.endsWith("/commits") && refusals > 0) {
+        refusals--;
+        return { status: 503, header: () => undefined, body: new Uint8Array() };
+      }
+      return nodeTransport(request);
+    };
+    const got: number[] = [];
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), delivery: "atMostOnce", maxAttempts: 2, initialBackoffMs: 5, transport: busyCommits });
+    member.subscribe([topic]);
+    const done = member.run({ eachRecord: (r) => void got.push(r.offset) });
+    await waitFor("the records", () => got.length === 5);
+    await member.close();
+    await done; // run() did not fail on the refused commits
+    expect(refusals).toBe(0);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5]);
+  });
+
   it("pauses and resumes held partitions as Kafka's pause does: nothing more of them is handed out, the member keeps them, and a seek while paused moves where they resume", async () => {
     const topic = await topicWith(2, 5);
     const group = uniqueName("g");
