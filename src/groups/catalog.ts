@@ -8,6 +8,8 @@ export interface TopicCatalog {
   describe(topic: string): Promise<{ partitions: number; topicId: string }>;
   /** The next offset to be written (log end offset) of a partition. */
   highWatermark(topic: string, partition: number): Promise<bigint>;
+  /** `highWatermark` of several partitions of a topic, read together. */
+  highWatermarks(topic: string, partitions: readonly number[]): Promise<Map<number, bigint>>;
   /** The first offset still in the log (after retention). */
   logStartOffset(topic: string, partition: number): Promise<bigint>;
   /** The first offset whose record timestamp is ≥ `timestampMs`, or null when there is none. */

@@ -21,6 +21,11 @@ export class LogTopicCatalog implements TopicCatalog {
     return BigInt((await this.log.offsetFor(topic, partition, "latest")).offset);
   }
 
+  async highWatermarks(topic: string, partitions: readonly number[]): Promise<Map<number, bigint>> {
+    const ends = await this.log.highWatermarks(topic, partitions);
+    return new Map([...ends].map(([p, end]) => [p, BigInt(end)]));
+  }
+
   async logStartOffset(topic: string, partition: number): Promise<bigint> {
     return BigInt((await this.log.offsetFor(topic, partition, "earliest")).offset);
   }

@@ -378,26 +378,25 @@ export class GroupService {
       const n = Math.max(counts.get(topic) ?? 0, ...fromLeases);
       for (let partition = 0; partition < n; partition++) refs.push({ topic, partition });
     }
-    const partitions = await Promise.all(
-      refs.map(async (ref): Promise<PartitionDescription> => {
-        const lease = leases.get(leaseKey(ref));
-        const logEndOffset =
-          ref.partition < (counts.get(ref.topic) ?? 0) ? await this.highWatermarkOrNull(ref.topic, ref.partition) : null;
-        const committedOffset = this.committedOffset(lease);
-        return {
-          ...ref,
-          owner: lease?.owner ?? null,
-          ownerLive: lease?.owner != null && liveIds.has(lease.owner),
-          epoch: lease?.epoch ?? 0,
-          committedOffset,
-          metadata: lease?.metadata ?? null,
-          revoking: lease?.revokeRequestedAt != null,
-          pendingOwner: lease?.pendingOwner ?? null,
-          logEndOffset,
-          lag: logEndOffset === null || committedOffset === null ? null : logEndOffset - committedOffset,
-        };
-      }),
-    );
+    // Each topic's log ends in one read of its heads, not one per partition.
+    const ends = new Map(await Promise.all(topics.map(async (topic) => [topic, await this.highWatermarksOrNone(topic, counts.get(topic) ?? 0)] as const)));
+    const partitions = refs.map((ref): PartitionDescription => {
+      const lease = leases.get(leaseKey(ref));
+      const logEndOffset = ends.get(ref.topic)?.get(ref.partition) ?? null;
+      const committedOffset = this.committedOffset(lease);
+      return {
+        ...ref,
+        owner: lease?.owner ?? null,
+        ownerLive: lease?.owner != null && liveIds.has(lease.owner),
+        epoch: lease?.epoch ?? 0,
+        committedOffset,
+        metadata: lease?.metadata ?? null,
+        revoking: lease?.revokeRequestedAt != null,
+        pendingOwner: lease?.pendingOwner ?? null,
+        logEndOffset,
+        lag: logEndOffset === null || committedOffset === null ? null : logEndOffset - committedOffset,
+      };
+    });
     const owned = (id: string) => snapshot.leases.filter((l) => l.owner === id).length;
     return {
       group,
@@ -581,11 +580,12 @@ export class GroupService {
     return missing;
   }
 
-  private async highWatermarkOrNull(topic: string, partition: number): Promise<bigint | null> {
+  /** The log ends of a topic's first `partitions` partitions; none for a topic gone meanwhile. */
+  private async highWatermarksOrNone(topic: string, partitions: number): Promise<Map<number, bigint>> {
     try {
-      return await this.catalog.highWatermark(topic, partition);
+      return await this.catalog.highWatermarks(topic, Array.from({ length: partitions }, (_, p) => p));
     } catch (error) {
-      if (isSeglogError(error) && error.kind === "NotFound") return null;
+      if (isSeglogError(error) && error.kind === "NotFound") return new Map();
       throw error;
     }
   }

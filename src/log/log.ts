@@ -80,12 +80,8 @@ export class Log {
 
   async describeTopic(name: string): Promise<{ topic: TopicRecord; partitions: PartitionState[] }> {
     const topic = await this.topics.get(name);
-    const partitions = await Promise.all(
-      Array.from({ length: topic.partitions }, async (_, partition) => {
-        const { head, highWatermark } = await this.reader.highWatermark(topic, partition);
-        return { partition, logStartOffset: head.logStartOffset, highWatermark };
-      }),
-    );
+    const ends = await this.reader.highWatermarks(topic, Array.from({ length: topic.partitions }, (_, p) => p));
+    const partitions = [...ends].map(([partition, { head, highWatermark }]) => ({ partition, logStartOffset: head.logStartOffset, highWatermark }));
     return { topic, partitions };
   }
 
@@ -234,6 +230,14 @@ export class Log {
         },
     );
     return { partitions, objects };
+  }
+
+  /** `offsetFor(…, "latest")` of several partitions of a topic at once (their heads in one read;
+   * Kafka's ListOffsets takes many too). Throws as `offsetFor` for a partition the topic lacks. */
+  async highWatermarks(topicName: string, partitions: readonly number[]): Promise<Map<number, number>> {
+    if (partitions.length === 0) return new Map();
+    const ends = await this.onPartition(topicName, Math.max(...partitions), (topic) => this.reader.highWatermarks(topic, partitions));
+    return new Map([...ends].map(([partition, { highWatermark }]) => [partition, highWatermark]));
   }
 
   offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<{ offset: number; timestamp: number | null }> {

@@ -228,8 +228,23 @@ export class Reader {
   /** The committed end of the log. */
   async highWatermark(topic: TopicRecord, partition: number): Promise<{ head: Head; highWatermark: number }> {
     const head = await this.head(topic, partition);
-    const walk = await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, () => false);
-    return { head, highWatermark: walk.end };
+    return { head, highWatermark: await this.committedEnd(topic, partition, head) };
+  }
+
+  /** The committed ends of several partitions of a topic: their heads read together
+   * (`Registry.getHeads`), each then walked from its stable hint, `getConcurrency` at a time. */
+  async highWatermarks(topic: TopicRecord, partitions: readonly number[]): Promise<Map<number, { head: Head; highWatermark: number }>> {
+    const heads = await this.registry.getHeads(topic.topicId, partitions);
+    const ends = await mapConcurrent(partitions, this.options.getConcurrency, async (partition) => {
+      const head = heads.get(partition);
+      if (!head) throw topicDeleted(topic);
+      return { head, highWatermark: await this.committedEnd(topic, partition, head) };
+    });
+    return new Map(partitions.map((p, i) => [p, ends[i] as { head: Head; highWatermark: number }]));
+  }
+
+  private async committedEnd(topic: TopicRecord, partition: number, head: Head): Promise<number> {
+    return (await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, () => false)).end;
   }
 
   /**
@@ -321,8 +336,7 @@ export class Reader {
 
   private async head(topic: TopicRecord, partition: number): Promise<Head> {
     const head = await this.registry.getHead(topic.topicId, partition);
-    // A deleted topic's heads are deleted (`Topics.delete`): this instance's copy of the topic is stale.
-    if (!head) throw notFound(`Topic '${topic.name}' (id ${topic.topicId}) was deleted`, TOPIC_DELETED);
+    if (!head) throw topicDeleted(topic);
     return head;
   }
 
@@ -440,3 +454,6 @@ function bounded(name: string, value: number | undefined, fallback: number, min:
   if (!Number.isInteger(value) || value < min) throw invalid(`${name} must be an integer ≥ ${min}`);
   return Math.min(value, max);
 }
+
+/** A deleted topic's heads are deleted (`Topics.delete`): a copy of the topic whose head is gone is stale. */
+const topicDeleted = (topic: TopicRecord): SeglogError => notFound(`Topic '${topic.name}' (id ${topic.topicId}) was deleted`, TOPIC_DELETED);

@@ -270,6 +270,31 @@ describe("produce and fetch", () => {
     expect((await errorOf(log.locateMany(topic, [{ partition: 1, offset: 0 }, { partition: 1, offset: 2 }], {}))).kind).toBe("Invalid");
   });
 
+  it("gives the log ends of many partitions with one read of their heads, as offsetFor gives each, and those of a topic created again under the name", async () => {
+    const topic = uniqueName("ends");
+    await log.createTopic({ name: topic, partitions: 4 });
+    for (let p = 0; p < 4; p++) for (let i = 0; i <= p; i++) await log.produceRecords(topic, [{ key: null, value: b(`p${p}-${i}`), partition: p }]);
+    const counted = testLog();
+    const calls = countCalls(counted.dynamo);
+    await counted.log.describeTopic(topic); // the topic, read once and kept
+    calls.clear();
+    const ends = await counted.log.highWatermarks(topic, [0, 1, 2, 3]);
+    expect([...ends]).toEqual([[0, 1], [1, 2], [2, 3], [3, 4]]);
+    expect(calls.get("BatchGetItemCommand")).toBe(1);
+    expect(calls.get("GetItemCommand") ?? 0).toBe(0);
+    for (const [partition, end] of ends) expect((await log.offsetFor(topic, partition, "latest")).offset).toBe(end);
+    calls.clear();
+    const described = await counted.log.describeTopic(topic); // the same, with each log start
+    expect(described.partitions).toEqual([0, 1, 2, 3].map((partition) => ({ partition, logStartOffset: 0, highWatermark: partition + 1 })));
+    expect(calls.get("BatchGetItemCommand")).toBe(1);
+    expect((await errorOf(counted.log.highWatermarks(topic, [0, 9]))).kind).toBe("NotFound");
+    // Deleted and created again: the copy this instance kept is stale, and the new topic is read.
+    await log.deleteTopic(topic);
+    await log.createTopic({ name: topic, partitions: 2 });
+    await log.produceRecords(topic, [{ key: null, value: b("new"), partition: 1 }]);
+    expect([...(await counted.log.highWatermarks(topic, [0, 1]))]).toEqual([[0, 0], [1, 1]]);
+  });
+
   it("reads the heads of the partitions it locates in one request, each time it looks, and each partition's own when that read fails", async () => {
     const topic = uniqueName("heads");
     await log.createTopic({ name: topic, partitions: 4 });
@@ -298,7 +323,7 @@ describe("produce and fetch", () => {
     const refusing = testLog();
     injectFaults(refusing.dynamo, (r) => (r.command === "BatchGetItemCommand" ? "error-before" : undefined));
     const own = countCalls(refusing.dynamo);
-    await refusing.log.describeTopic(topic);
+    await refusing.log.topic(topic); // the topic, read once and kept
     own.clear();
     const { partitions: fallback } = await refusing.log.locateMany(topic, wants, { maxWaitMs: 0 });
     expect(fallback.map((a) => ("segments" in a ? a.segments.length : a.error.kind))).toEqual([1, 1, 1, 1]);

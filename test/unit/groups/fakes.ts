@@ -37,6 +37,10 @@ export class FakeCatalog implements TopicCatalog {
     return this.topic(topic).end.get(this.check(topic, partition)) ?? 0n;
   }
 
+  async highWatermarks(topic: string, partitions: readonly number[]): Promise<Map<number, bigint>> {
+    return new Map(await Promise.all(partitions.map(async (p) => [p, await this.highWatermark(topic, p)] as const)));
+  }
+
   async logStartOffset(topic: string, partition: number): Promise<bigint> {
     return this.topic(topic).start.get(this.check(topic, partition)) ?? 0n;
   }
