@@ -478,13 +478,13 @@ function checkOffset(offset: number): void {
   if (!(Number.isSafeInteger(offset) && offset >= 0)) throw invalid(`An offset must be a whole number ≥ 0, not ${offset}`);
 }
 
-/** What `seek` takes: an offset, or the log's start or end. */
 /** A partition as `{ topic, partition }`: `Invalid` for anything else. */
 export function checkTopicPartition(tp: TopicPartition): void {
   if (typeof tp?.topic !== "string" || tp.topic === "") throw invalid(`A partition is { topic, partition } with topic a topic's name, not ${JSON.stringify(tp?.topic)}`);
   if (!(Number.isSafeInteger(tp.partition) && tp.partition >= 0)) throw invalid(`A partition must be a whole number ≥ 0, not ${tp.partition}`);
 }
 
+/** What `seek` takes: an offset, or the log's start or end. */
 export function checkSeekTarget(to: number | "earliest" | "latest"): void {
   if (typeof to === "number") checkOffset(to);
   else if (to !== "earliest" && to !== "latest") throw invalid(`seek takes an offset, "earliest" or "latest", not ${JSON.stringify(to)}`);

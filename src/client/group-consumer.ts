@@ -91,7 +91,8 @@ interface Released extends TopicPartition {
 interface Lease extends TopicPartition {
   readonly key: string;
   readonly epoch: number;
-  /** Last offset known committed at this epoch. */
+  /** Last offset known committed at this epoch; null when unknown (none yet, or a commit that
+   * failed unanswered may have landed), so that the next commit is always sent. */
   committed: number | null;
   /** The next offset to process: what a commit now would store. */
   processed: number;
@@ -716,6 +717,9 @@ export class GroupConsumer {
           // partition is read again from where processing stopped once the API answers (a commit
           // that landed unheard skips the batch, as at most once allows), as polls ride it out.
           if (!isSeglogError(e) || !e.retriable) throw e;
+          // Backs off as a failed poll does, rather than fetch and fail again at once (a wake-up,
+          // close() say, ends the wait).
+          await sleep(this.consumer.http.backoffMs(3, e), this.wakeup.signal);
           if (this.held(lease) && !sought(lease)) this.move(lease, lease.processed);
           continue;
         }
@@ -828,6 +832,9 @@ export class GroupConsumer {
     } catch (e) {
       // NotFound: every partition is gone (its topic deleted or never there); the leases with it.
       if (isSeglogError(e) && (e.kind === "Fenced" || e.kind === "NotFound")) return todo.map((t) => this.lose(t.lease));
+      // Unanswered, it may have landed: what is committed is not known, and the next commit goes
+      // out even for the offset known before (a close's, say).
+      for (const t of todo) t.lease.committed = null;
       throw e;
     }
     const outcomes = (reply.json as { partitions: Array<TopicPartition & { error: unknown }> }).partitions;

@@ -569,6 +569,27 @@ describe("the group consumer", () => {
     expect(refusals).toBe(0);
     expect(got).toEqual([0, 1, 2, 3, 4]);
     expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5]);
+
+    // A commit that lands unanswered while the member closes: its batch is not handed out, and the
+    // close commits what was processed, though that is the offset the member last heard committed.
+    await produce(topic, 1, 5, 5);
+    const lost = new GroupConsumer({
+      ...memberOptions(api.url, group),
+      delivery: "atMostOnce",
+      maxAttempts: 2,
+      initialBackoffMs: 5,
+      transport: async (request) => {
+        const answer = await nodeTransport(request);
+        if (!(request.url.pathname.endsWith("/commits") && String(request.body).includes('"offset":10'))) return answer;
+        void lost.close();
+        return { status: 503, header: () => undefined, body: new Uint8Array() };
+      },
+    });
+    lost.subscribe([topic]);
+    const more: number[] = [];
+    await lost.run({ eachRecord: (r) => void more.push(r.offset) });
+    expect(more).toEqual([]);
+    expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5]);
   });
 
   it("pauses and resumes held partitions as Kafka's pause does: nothing more of them is handed out, the member keeps them, and a seek while paused moves where they resume", async () => {
