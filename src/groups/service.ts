@@ -504,6 +504,11 @@ export class GroupService {
     }
     await Promise.all(plan.writes.map(apply));
     await Promise.all(plan.deleteMembers.map((m) => this.store.deleteMember(group, m.memberId, m.lastHeartbeatAt)));
+    // A granted partition starts at its committed offset, which is the checkpoint's only if it is
+    // in the topic under the name now: read afresh, not from the cache, so that a topic deleted
+    // and created again within `partitionCacheMs` does not start at the old topic's offset.
+    const granted = [...new Set(plan.writes.filter((w) => w.change.type === "acquire").map((w) => w.topic))];
+    if (granted.length > 0) await this.partitionCounts(granted, now, true);
 
     return {
       sessionTimeoutMs: me.sessionTimeoutMs,

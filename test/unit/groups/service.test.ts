@@ -283,6 +283,18 @@ describe("GroupService (in-memory store)", () => {
     expect((await service.describe("g")).partitions[0]).toMatchObject({ committedOffset: 50n, lag: 0n });
   });
 
+  it("grants the partitions of a topic created again under the name without the old topic's committed offsets, though partition counts are cached", async () => {
+    const { service, catalog, clock } = setup({ partitionCacheMs: 5000 });
+    const a = await Member.join(service, "g", ["orders"]);
+    await service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 30n }] });
+    await service.leave("g", a.memberId);
+    catalog.deleteTopic("orders");
+    catalog.createTopic("orders", 12);
+    clock.now += 100; // within the cache's 5 s, which still has the old topic's id
+    const b = await Member.join(service, "g", ["orders"]);
+    expect(b.assignment.find((p) => p.partition === 0)).toMatchObject({ committedOffset: null });
+  });
+
   it("describes members, owners, committed offsets and lag; unknown groups are NotFound", async () => {
     const { service, catalog } = setup();
     catalog.setOffsets("orders", 3, 0n, 100n);
