@@ -8,9 +8,16 @@ export type JsonObject = { [k: string]: Json };
 
 export function jsonBody(req: HttpRequest): JsonObject {
   if (req.body.byteLength === 0) throw invalid("Request body is empty; expected JSON", "InvalidJson");
+  let text: string;
+  try {
+    text = UTF8.decode(req.body);
+  } catch {
+    // Decoded leniently, its bytes would be stored changed (each bad sequence as U+FFFD).
+    throw invalid("Request body is not UTF-8 text; expected JSON", "InvalidJson");
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(req.body.toString("utf8"));
+    parsed = JSON.parse(text);
   } catch (e) {
     throw invalid(`Request body is not valid JSON: ${(e as Error).message}`, "InvalidJson");
   }
@@ -18,6 +25,15 @@ export function jsonBody(req: HttpRequest): JsonObject {
     throw invalid("Request body must be a JSON object", "InvalidJson");
   }
   return parsed as JsonObject;
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A JSON string to store as UTF-8: `Invalid` for one with a lone surrogate ("\ud800"), which
+ * UTF-8 cannot hold (it would be stored as U+FFFD). */
+export function wellFormed(s: string, what: string): string {
+  if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) throw invalid(`${what} is not well-formed Unicode (a lone surrogate), so not UTF-8 text; send its bytes in base64`);
+  return s;
 }
 
 export function isObject(v: unknown): v is JsonObject {

@@ -7,7 +7,7 @@ import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.t
 import { decodeStored } from "../log/read.ts";
 import type { TopicRecord } from "../storage/registry.ts";
 import type { HttpRequest, HttpResponse } from "./event.ts";
-import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryBoolean, queryInt, type Json } from "./json.ts";
+import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryBoolean, queryInt, wellFormed, type Json } from "./json.ts";
 import { errorResponse, type Route } from "./router.ts";
 
 /** The largest body a Lambda function accepts synchronously. */
@@ -213,7 +213,7 @@ function bytesOf(v: Json | undefined, encoding: Encoding, where: string): Uint8A
     }
   }
   if (typeof v !== "string") throw invalid(`${where} must be a string${where.endsWith(".value") ? " (or set valueEncoding to json)" : ""}`);
-  return encoding === "base64" ? fromBase64(v, where) : Buffer.from(v, "utf8");
+  return encoding === "base64" ? fromBase64(v, where) : Buffer.from(wellFormed(v, where), "utf8");
 }
 
 function headersOf(v: Json | undefined, encoding: Encoding, where: string): { key: string; value: Uint8Array | null }[] {
@@ -230,7 +230,8 @@ function headersOf(v: Json | undefined, encoding: Encoding, where: string): { ke
         })();
   return pairs.map(([key, value]) => {
     if (value !== null && typeof value !== "string") throw invalid(`${where}.${key} must be a string or null`);
-    return { key, value: value === null ? null : encoding === "base64" ? fromBase64(value, `${where}.${key}`) : Buffer.from(value, "utf8") };
+    wellFormed(key, `${where} key ${JSON.stringify(key)}`);
+    return { key, value: value === null ? null : encoding === "base64" ? fromBase64(value, `${where}.${key}`) : Buffer.from(wellFormed(value, `${where}.${key}`), "utf8") };
   });
 }
 

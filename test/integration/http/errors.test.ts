@@ -34,6 +34,13 @@ describe("every bad input gets its status and error kind", () => {
     await expectError(post(records(topic), "{not json"), 400, "Invalid");
     await expectError(post(records(topic), "[1,2]"), 400, "Invalid");
     await expectError(post(records(topic), ""), 400, "Invalid");
+    // Not UTF-8, or a lone surrogate UTF-8 cannot hold: refused, where it was stored changed (U+FFFD).
+    const notUtf8 = Buffer.concat([Buffer.from('{"records":[{"value":"bad'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
+    expect(jsonOf(await expectError(post(records(topic), notUtf8), 400, "Invalid")).error.message).toBe("Request body is not UTF-8 text; expected JSON");
+    const lone = await expectError(post(records(topic), '{"records":[{"value":"\\ud800"}]}'), 400, "Invalid");
+    expect(jsonOf(lone).error.message).toMatch(/records\[0\]\.value is not well-formed Unicode \(a lone surrogate\)/);
+    await expectError(post(records(topic), '{"records":[{"value":"x","headers":{"h":"\\udc00"}}]}'), 400, "Invalid");
+    await expectError(post(records(topic), '{"records":[{"value":"x","headers":{"\\udc00":"v"}}]}'), 400, "Invalid");
     await expectError(post(records(topic), JSON.stringify({ records: [] })), 400, "Invalid");
     await expectError(post(records(topic), JSON.stringify({ records: [{ value: 5 }] })), 400, "Invalid");
     await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", partition: -1 }] })), 400, "Invalid");
