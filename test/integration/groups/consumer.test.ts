@@ -285,6 +285,14 @@ describe("the group consumer", () => {
       assignment: { partition: number; epoch: number }[];
     };
     expect(joined.assignment.map((x) => x.partition)).toEqual([0, 1]);
+    // A session the service does not allow is refused with the range it does.
+    for (const sessionTimeoutMs of [-1, 999, 1.5, "30000"]) {
+      const refused = await post("/members", { topics: [topic], sessionTimeoutMs });
+      expect({ status: refused.status, error: ((await refused.json()) as { error: { kind: string; message: string } }).error }).toMatchObject({
+        status: 400,
+        error: { kind: "Invalid", message: "sessionTimeoutMs must be an integer in [1000, 300000]" },
+      });
+    }
     const epoch = joined.assignment[0]?.epoch ?? 0;
     const first = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }] });
     expect(first.status).toBe(200);
