@@ -25,10 +25,11 @@ const TABLE_ACTIONS: Readonly<Record<StorageRole, readonly string[]>> = {
   // byOffset LSI, aborts and the stable hint
   fetch: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   // topics, partition heads (a delete removes them 25 to a BatchWriteItem), tombstones; describe
-  // walks the index like a fetch
-  admin: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
-  // members, leases and commits (members leave with DeleteItem); lag and resets read the log
-  groups: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+  // reads the heads 100 to a BatchGetItem and walks the index like a fetch
+  admin: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
+  // members, leases and commits (members leave with DeleteItem); lag (the heads in BatchGetItems)
+  // and resets read the log
+  groups: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
   // aborts, retention (head update, then index items in batches of 25), deleted topics' items
   maintenance: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
 };
