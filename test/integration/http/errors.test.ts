@@ -62,6 +62,9 @@ describe("every bad input gets its status and error kind", () => {
     // Any timestamp a record may carry (up to 2^52) can be looked up; past it, Invalid.
     const latestTs = await invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: String(2 ** 52) } }));
     expect(latestTs.statusCode).toBe(200);
+    // A time later than every record answers the high watermark, with no timestamp; no `at` is latest.
+    const latest = await invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`));
+    expect(jsonOf(latestTs)).toEqual({ offset: jsonOf(latest).offset, timestamp: null });
     await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/0/offsets`, { query: { at: String(2 ** 52 + 1) } })), 400, "Invalid");
     // Only values can be given as JSON: a key's error does not suggest it.
     const key = await expectError(post(records(topic), JSON.stringify({ records: [{ key: 5, value: "v" }] })), 400, "Invalid");
