@@ -718,7 +718,8 @@ export class GroupConsumer {
           // that landed unheard skips the batch, as at most once allows), as polls ride it out.
           if (!isSeglogError(e) || !e.retriable) throw e;
           // Backs off as a failed poll does, rather than fetch and fail again at once (a wake-up,
-          // close() say, ends the wait).
+          // close() say, ends the wait; one before it, a heartbeat's answer say, does not).
+          if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
           await sleep(this.consumer.http.backoffMs(3, e), this.wakeup.signal);
           if (this.held(lease) && !sought(lease)) this.move(lease, lease.processed);
           continue;

@@ -186,13 +186,18 @@ export class Log {
    * deleted since (its heads are gone), once more on the topic as it is now: NotFound if it is
    * gone, the topic recreated under the name if there is one.
    */
-  private async onPartition<T>(topicName: string, partition: number, read: (topic: TopicRecord) => Promise<T>): Promise<T> {
+  private onPartition<T>(topicName: string, partition: number, read: (topic: TopicRecord) => Promise<T>): Promise<T> {
+    return this.onTopic(topicName, () => this.topics.withPartition(topicName, partition), read);
+  }
+
+  /** Reads the topic `topicOf` gives; if that topic id has been deleted since, once more on the topic under the name now. */
+  private async onTopic<T>(topicName: string, topicOf: () => Promise<TopicRecord>, read: (topic: TopicRecord) => Promise<T>): Promise<T> {
     try {
-      return await read(await this.topics.withPartition(topicName, partition));
+      return await read(await topicOf());
     } catch (e) {
       if (!isTopicDeleted(e)) throw e;
       this.topics.forget(topicName);
-      return read(await this.topics.withPartition(topicName, partition));
+      return read(await topicOf());
     }
   }
 
@@ -233,10 +238,15 @@ export class Log {
   }
 
   /** `offsetFor(…, "latest")` of several partitions of a topic at once (their heads in one read;
-   * Kafka's ListOffsets takes many too). Throws as `offsetFor` for a partition the topic lacks. */
+   * Kafka's ListOffsets takes many too). A partition the topic does not have is left out. */
   async highWatermarks(topicName: string, partitions: readonly number[]): Promise<Map<number, number>> {
     if (partitions.length === 0) return new Map();
-    const ends = await this.onPartition(topicName, Math.max(...partitions), (topic) => this.reader.highWatermarks(topic, partitions));
+    const top = Math.max(...partitions);
+    const ends = await this.onTopic(
+      topicName,
+      () => this.topics.covering(topicName, top),
+      (topic) => this.reader.highWatermarks(topic, partitions.filter((p) => p < topic.partitions)),
+    );
     return new Map([...ends].map(([partition, { highWatermark }]) => [partition, highWatermark]));
   }
 

@@ -75,11 +75,16 @@ export class Topics {
     return this.get(name);
   }
 
+  /** The topic, re-read once if the cache may be behind an alter that added `partition`. */
+  async covering(name: string, partition: number): Promise<TopicRecord> {
+    const topic = await this.cached(name);
+    return partition >= topic.partitions ? this.get(name) : topic;
+  }
+
   /** A topic known to have `partition`, re-reading once if the cache may be behind an alter. */
   async withPartition(name: string, partition: number): Promise<TopicRecord> {
     if (!Number.isInteger(partition) || partition < 0) throw invalid(`Invalid partition ${partition}`);
-    let topic = await this.cached(name);
-    if (partition >= topic.partitions) topic = await this.get(name);
+    const topic = await this.covering(name, partition);
     if (partition >= topic.partitions) {
       throw noSuchPartition(name, partition, topic.partitions);
     }
