@@ -3,6 +3,7 @@
  * `L#<topic>#<p>`, `M#<memberId>`), so none may contain `#`.
  */
 import { invalid } from "../core/errors.ts";
+import { isWellFormed } from "../core/unicode.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 
 const NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -60,6 +61,8 @@ export function checkMetadata(value: unknown): string | null {
   if (typeof value !== "string" || value.length > MAX_METADATA_CHARS) {
     throw invalid(`metadata must be a string of at most ${MAX_METADATA_CHARS} characters`);
   }
+  // Stored as a DynamoDB string, UTF-8: a lone surrogate could not come back as it was sent.
+  if (!isWellFormed(value)) throw invalid("metadata is not well-formed Unicode (a lone surrogate)");
   return value;
 }
 

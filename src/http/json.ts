@@ -1,4 +1,5 @@
 import { invalid } from "../core/errors.ts";
+import { isWellFormed } from "../core/unicode.ts";
 import type { HttpRequest } from "./event.ts";
 
 /** Parsing and validation helpers for request bodies and query strings: every input is checked. */
@@ -32,7 +33,7 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 /** A JSON string to store as UTF-8: `Invalid` for one with a lone surrogate ("\ud800"), which
  * UTF-8 cannot hold (it would be stored as U+FFFD). */
 export function wellFormed(s: string, what: string): string {
-  if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) throw invalid(`${what} is not well-formed Unicode (a lone surrogate), so not UTF-8 text; send its bytes in base64`);
+  if (!isWellFormed(s)) throw invalid(`${what} is not well-formed Unicode (a lone surrogate), so not UTF-8 text; send its bytes in base64`);
   return s;
 }
 

@@ -135,6 +135,8 @@ describe("GroupService (in-memory store)", () => {
     expect(p0).toBeDefined();
     const ok = await service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 42n, metadata: "m" }] });
     expect(ok.partitions).toEqual([{ topic: "orders", partition: 0, offset: 42n, error: null }]);
+    // Metadata is stored as UTF-8: one with a lone surrogate could not come back as sent.
+    expect(await kindOf(service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 43n, metadata: "m\ud800" }] }))).toBe("Invalid");
 
     // a goes silent; b takes everything after the timeout; a's zombie commit is refused.
     const b = await Member.join(service, "g", ["orders"]);
