@@ -105,7 +105,9 @@ const sequenceKey = (topic: string, batch: Pending): string => `${topic}\u0000${
 function toBytes(v: string | Uint8Array | null | undefined, what: string, name?: string): Uint8Array | null {
   if (v === null || v === undefined) return null;
   if (typeof v === "string") return Buffer.from(v, "utf8");
-  if (v instanceof Uint8Array) return v;
+  // A copy, as Kafka's producer copies a record into its batch at send: a buffer the caller
+  // changes or reuses afterwards must not change what is sent.
+  if (v instanceof Uint8Array) return Buffer.from(v);
   const which = name === undefined ? what : `${what} ${JSON.stringify(name)}`;
   throw new SeglogError("Invalid", `A record's ${which} must be a string, bytes or null, not ${typeof v}`);
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Admin, Consumer, Producer, SeglogError } from "../../../src/client/index.ts";
+import { Admin, Consumer, Producer, SeglogError, type ConsumedRecord } from "../../../src/client/index.ts";
 import { nodeTransport, type WireRequest, type WireResponse } from "../../../src/client/transport.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import { routes } from "../../../src/http/app.ts";
@@ -241,6 +241,21 @@ describe("the client SDK", () => {
     expect(rw?.headers.map((h) => Buffer.from(h.value ?? []).toString())).toEqual(["before"]);
     expect(rw?.timestamp).toBeLessThan(sentAt + 300);
     await waits.close();
+
+    // Bytes too: a buffer changed or reused after send (a pooled one, say) changes nothing sent.
+    const copies = new Producer({ url: api.url, lingerMs: 50 });
+    const buf = Buffer.alloc(4);
+    const sent = ["one1", "two2"].map((s) => {
+      buf.write(s);
+      return copies.send(topic, { key: buf, value: buf, headers: { h: buf } });
+    });
+    buf.fill("X");
+    await Promise.all(sent);
+    await copies.close();
+    const got: ConsumedRecord[] = [];
+    while (got.length < 2) got.push(...(await consumer.poll()));
+    const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).toString();
+    expect(got.map((r) => [text(r.key), text(r.value), text(r.headers[0]?.value)])).toEqual([["one1", "one1", "one1"], ["two2", "two2", "two2"]]);
     consumer.close();
   });
   it("holds at most bufferBytes unsent, even for records sent all at once, and keeps their order", async () => {
