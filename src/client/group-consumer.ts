@@ -441,7 +441,7 @@ export class GroupConsumer {
         return;
       } catch (e) {
         if (this.closing) return;
-        // Not a failed request but a request that could not be made (a url without its scheme, say).
+        // Not a failed request but a request that could not be made (a transport's bug, say).
         if (!isSeglogError(e) && !timeout.aborted) throw e;
         if (isSeglogError(e) && !e.retriable) throw e;
         failures++;

@@ -46,7 +46,17 @@ export interface HttpReply {
 
 const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: SEGMENTS_MEDIA_TYPE } as const;
 
-export const resolveUrl = (url?: string): string => (url ?? process.env["SEGLOG_URL"] ?? DEFAULT_URL).replace(/\/+$/, "");
+/** The API's base url: the option, else `SEGLOG_URL`, else the local default. One that is not an
+ * http(s) address is refused when the client is made, not retried at every call: "localhost:8092"
+ * parses as a url of the scheme "localhost:". */
+export function resolveUrl(url?: string): string {
+  const raw = url ?? process.env["SEGLOG_URL"] ?? DEFAULT_URL;
+  const protocol = URL.canParse(raw) ? new URL(raw).protocol : undefined;
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw new SeglogError("Invalid", `url must be an http:// or https:// address, not ${JSON.stringify(raw)}${url === undefined ? " (from SEGLOG_URL)" : ""}`);
+  }
+  return raw.replace(/\/+$/, "");
+}
 
 /** The HTTP transport shared by the Admin, Producer and Consumer: typed errors, one retry helper. */
 /** How long `retrying` goes on: at most `maxAttempts` in all, none started after `deadline` (`performance.now()` ms). */
