@@ -733,22 +733,29 @@ export class GroupConsumer {
         let stopped = false;
         const first = rs[0]?.offset ?? lease.processed;
         const last = rs.at(-1)?.offset ?? lease.processed - 1;
-        await handlers.eachBatch({
-          ...tpOf(lease),
-          records: rs,
-          isHeld: () => this.held(lease),
-          // At most once the batch was committed whole: stopping part way would skip the rest of a
-          // partition still held, so only closing or losing it counts, as between records.
-          shouldStop: () => {
-            const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !goesOn(lease);
-            stopped ||= now;
-            return now;
-          },
-          resolveOffset: (offset) => {
-            if (!Number.isSafeInteger(offset) || offset < first || offset > last) throw invalid(`resolveOffset: ${offset} is not an offset of this batch (${first}–${last})`);
-            resolved = Math.max(offset, resolved ?? offset);
-          },
-        });
+        try {
+          await handlers.eachBatch({
+            ...tpOf(lease),
+            records: rs,
+            isHeld: () => this.held(lease),
+            // At most once the batch was committed whole: stopping part way would skip the rest of a
+            // partition still held, so only closing or losing it counts, as between records.
+            shouldStop: () => {
+              const now = (atMostOnce ? this.closing || this.fencedFlag : stop()) || !goesOn(lease);
+              stopped ||= now;
+              return now;
+            },
+            resolveOffset: (offset) => {
+              if (!Number.isSafeInteger(offset) || offset < first || offset > last) throw invalid(`resolveOffset: ${offset} is not an offset of this batch (${first}–${last})`);
+              resolved = Math.max(offset, resolved ?? offset);
+            },
+          });
+        } catch (e) {
+          // What it resolved before it threw was processed: committed as run() ends, as KafkaJS
+          // does, so that only the rest is read again.
+          if (!atMostOnce && !sought(lease) && resolved !== undefined) lease.processed = resolved + 1;
+          throw e;
+        }
         // A handler told to stop that resolved nothing stopped before its first record: counting
         // the batch processed would commit records nobody processed.
         // A partition sought meanwhile is where the seek put it.

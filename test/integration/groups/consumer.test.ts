@@ -389,6 +389,19 @@ describe("the group consumer", () => {
     expect(tracker.processedOffsets(0)).toEqual([4, 5, 6, 7, 8, 9]);
     await next.consumer.close();
 
+    // An eachBatch handler that throws: what it resolved before was processed, and is committed.
+    const batchGroup = uniqueName("g");
+    const resolving = new GroupConsumer(memberOptions(api.url, batchGroup));
+    resolving.subscribe([topic]);
+    const failing4 = (b: GroupBatch) => {
+      for (const r of b.records) {
+        if (r.offset === 4) throw new Error("boom");
+        b.resolveOffset(r.offset);
+      }
+    };
+    await expect(resolving.run({ eachBatch: failing4 })).rejects.toThrow("boom");
+    expect(await committedOf(batchGroup)).toBe(4);
+
     const atMostOnce = uniqueName("g");
     const second: number[] = [];
     const committing = new GroupConsumer({ ...memberOptions(api.url, atMostOnce), delivery: "atMostOnce" });
