@@ -6,6 +6,7 @@ import { Admin } from "./admin.ts";
 import { SeglogHttp, type ClientOptions } from "./http.ts";
 import { Locator } from "./locator.ts";
 import { SharedReads, readSegments, type SegmentReadOptions } from "./segment-reads.ts";
+import { oneOf } from "./options.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -163,9 +164,11 @@ export class Consumer {
       shared: new SharedReads(),
       got: () => this.counts.segmentGets++,
     };
-    for (const [name, value] of Object.entries({ segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs })) {
+    for (const [name, value] of Object.entries({ maxBytes: this.maxBytes, segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs })) {
       if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be a whole number ≥ 1, not ${value}`);
     }
+    oneOf("autoOffsetReset", this.autoOffsetReset, ["earliest", "latest", "none"]);
+    oneOf("readFrom", this.readFrom, ["storage", "api"]);
   }
 
   stats(): ConsumerStats {

@@ -13,6 +13,7 @@ import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
 import { sleep } from "./http.ts";
+import { oneOf } from "./options.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
 
@@ -181,6 +182,7 @@ export class GroupConsumer {
     this.onAssigned = options.onAssigned;
     this.onRevoked = options.onRevoked;
     this.onLost = options.onLost ?? options.onRevoked;
+    oneOf("delivery", this.delivery, ["atLeastOnce", "atMostOnce"]);
   }
 
   /** The id the server gave this member; undefined before joining and after leaving. */

@@ -1,11 +1,12 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { MAX_TIMESTAMP, loadCompressionCodecs, patchBaseSequence, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
+import { COMPRESSIONS, MAX_TIMESTAMP, loadCompressionCodecs, patchBaseSequence, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { FRAME_HEADER_BYTES, encodeFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
+import { oneOf } from "./options.ts";
 
 export interface ProducerRecord {
   readonly key?: string | Uint8Array | null;
@@ -293,9 +294,8 @@ export class Producer {
       throw new SeglogError("Invalid", `deliveryTimeoutMs must be above lingerMs (${this.lingerMs}), not ${this.deliveryTimeoutMs}: a batch waits lingerMs before it is sent`);
     }
     this.maxBatchAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
-    if (this.partitioner !== "sticky" && this.partitioner !== "round-robin") {
-      throw new SeglogError("Invalid", `partitioner must be "sticky" or "round-robin", not ${JSON.stringify(this.partitioner)}`);
-    }
+    oneOf("partitioner", this.partitioner, ["sticky", "round-robin"]);
+    oneOf("compression", this.compression, COMPRESSIONS);
   }
 
   /** Kafka's InitProducerId, once per identity, retried as a batch is (until `deliveryTimeoutMs`). */

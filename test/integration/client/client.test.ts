@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Admin, Consumer, Producer, SeglogError, type ConsumedRecord } from "../../../src/client/index.ts";
+import { Admin, Consumer, GroupConsumer, Producer, SeglogError, type ConsumedRecord } from "../../../src/client/index.ts";
 import { nodeTransport, type WireRequest, type WireResponse } from "../../../src/client/transport.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import { routes } from "../../../src/http/app.ts";
@@ -278,6 +278,15 @@ describe("the client SDK", () => {
     // than a record refuses that record at send, and the others go on.
     expect(() => new Producer({ url: api.url, bufferBytes: 0 })).toThrow(/bufferBytes must be a whole number of bytes above 0, not 0/);
     expect(() => new Producer({ url: api.url, batchBytes: -1 })).toThrow(/batchBytes must be/);
+    // A misspelt option is refused when the client is made, naming what it takes, not at its
+    // first call as something else.
+    const refusedAtOnce = (make: () => unknown, message: string) => expect(make).toThrow(expect.objectContaining({ kind: "Invalid", message }));
+    refusedAtOnce(() => new Producer({ url: api.url, compression: "brotli" as never }), 'compression must be "none", "gzip", "snappy", "lz4", "zstd", not "brotli"');
+    refusedAtOnce(() => new Producer({ url: api.url, partitioner: "random" as never }), 'partitioner must be "sticky", "round-robin", not "random"');
+    refusedAtOnce(() => new Consumer({ url: api.url, autoOffsetReset: "smallest" as never }), 'autoOffsetReset must be "earliest", "latest", "none", not "smallest"');
+    refusedAtOnce(() => new Consumer({ url: api.url, readFrom: "s3" as never }), 'readFrom must be "storage", "api", not "s3"');
+    refusedAtOnce(() => new Consumer({ url: api.url, maxBytes: 0 }), "maxBytes must be a whole number ≥ 1, not 0");
+    refusedAtOnce(() => new GroupConsumer({ url: api.url, groupId: "g", delivery: "at-most-once" as never }), 'delivery must be "atLeastOnce", "atMostOnce", not "at-most-once"');
     const small = new Producer({ url: api.url, lingerMs: 0, bufferBytes: 1_000 });
     await expect(small.send(topic, { value: "z".repeat(1_000) })).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/more than the producer's buffer holds \(bufferBytes, Kafka's buffer.memory: 1000\)/) });
     expect((await small.send(topic, { value: "fits" })).offset).toBe(5);
