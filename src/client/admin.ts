@@ -1,6 +1,6 @@
 import type { MemberDescription } from "../groups/service.ts";
 import type { TopicConfig } from "../core/topic-config.ts";
-import { SeglogHttp, type ClientOptions, type RetryBounds } from "./http.ts";
+import { SeglogHttp, pathSegment, type ClientOptions, type RetryBounds } from "./http.ts";
 
 export interface TopicInfo {
   readonly name: string;
@@ -55,8 +55,8 @@ export interface ResetResult {
   }>;
 }
 
-const topicPath = (topic: string) => `/v1/topics/${encodeURIComponent(topic)}`;
-const groupPath = (group: string) => `/v1/groups/${encodeURIComponent(group)}`;
+const topicPath = (topic: string) => `/v1/topics/${pathSegment(topic, "topic")}`;
+const groupPath = (group: string) => `/v1/groups/${pathSegment(group, "group")}`;
 
 /** Topic administration, like Kafka's AdminClient. */
 export class Admin {

@@ -3,7 +3,7 @@ import { iterateBatches, decodeRecordBatch, recordsOf } from "../core/codec/reco
 import { SeglogError, invalid, isSeglogError } from "../core/errors.ts";
 import { positionAfter } from "../core/segment-locations.ts";
 import { Admin } from "./admin.ts";
-import { SeglogHttp, type ClientOptions } from "./http.ts";
+import { SeglogHttp, pathSegment, type ClientOptions } from "./http.ts";
 import { Locator } from "./locator.ts";
 import { SharedReads, readSegments, type SegmentReadOptions } from "./segment-reads.ts";
 import { oneOf } from "./options.ts";
@@ -428,7 +428,7 @@ export class Consumer {
   private fetchCall(tp: TopicPartition, position: number, maxWaitMs: number, signal: AbortSignal) {
     return this.http.call({
       method: "GET",
-      path: `/v1/topics/${encodeURIComponent(tp.topic)}/partitions/${tp.partition}/records`,
+      path: `/v1/topics/${pathSegment(tp.topic, "topic")}/partitions/${tp.partition}/records`,
       query: { offset: position, maxBytes: this.maxBytes, maxWaitMs },
       accept: "binary",
       signal,

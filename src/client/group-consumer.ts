@@ -12,7 +12,7 @@
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
-import { sleep } from "./http.ts";
+import { pathSegment, sleep } from "./http.ts";
 import { oneOf } from "./options.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
@@ -172,6 +172,7 @@ export class GroupConsumer {
 
   constructor(options: GroupConsumerOptions) {
     if (typeof options.groupId !== "string" || options.groupId === "") throw invalid("groupId is required");
+    pathSegment(options.groupId, "group");
     this.groupId = options.groupId;
     this.consumer = new Consumer(options);
     this.sessionTimeoutAskedMs = options.sessionTimeoutMs;
@@ -408,7 +409,7 @@ export class GroupConsumer {
   }
 
   private get path(): string {
-    return `/v1/groups/${encodeURIComponent(this.groupId)}`;
+    return `/v1/groups/${pathSegment(this.groupId, "group")}`;
   }
 
   /**

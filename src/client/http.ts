@@ -46,6 +46,15 @@ export interface HttpReply {
 
 const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: SEGMENTS_MEDIA_TYPE } as const;
 
+/** A topic's or group's name as a segment of a request's path. "", "." and ".." are refused
+ * here: a URL resolves them away, and the request would go to another route (the list of all). */
+export function pathSegment(name: string, what: "topic" | "group" | "member"): string {
+  if (typeof name !== "string" || name === "" || name === "." || name === "..") {
+    throw new SeglogError("Invalid", `A ${what} name must not be empty, "." or "..", not ${JSON.stringify(name)}`, { code: `Invalid${what[0]!.toUpperCase()}${what.slice(1)}Name` });
+  }
+  return encodeURIComponent(name);
+}
+
 /** The API's base url: the option, else `SEGLOG_URL`, else the local default. One that is not an
  * http(s) address is refused when the client is made, not retried at every call: "localhost:8092"
  * parses as a url of the scheme "localhost:". */

@@ -7,7 +7,7 @@ import {
   partitionsParam,
   type SegmentsAnswer,
 } from "../core/segment-locations.ts";
-import type { SeglogHttp } from "./http.ts";
+import { pathSegment, type SeglogHttp } from "./http.ts";
 
 /** Where a partition's segments are, as the Consumer asks for them. */
 export interface LocateCall {
@@ -86,7 +86,7 @@ export class Locator {
   private async one(call: LocateCall): Promise<Located> {
     const reply = await this.http.call({
       method: "GET",
-      path: `/v1/topics/${encodeURIComponent(call.topic)}/partitions/${call.partition}/records`,
+      path: `/v1/topics/${pathSegment(call.topic, "topic")}/partitions/${call.partition}/records`,
       query: { offset: call.position, maxBytes: this.maxBytes, maxWaitMs: call.maxWaitMs },
       accept: "segments",
       signal: call.signal,
@@ -122,7 +122,7 @@ export class Locator {
     try {
       const reply = await this.http.call({
         method: "GET",
-        path: `/v1/topics/${encodeURIComponent(first.topic)}/records`,
+        path: `/v1/topics/${pathSegment(first.topic, "topic")}/records`,
         query: { partitions: partitionsParam(calls.map((c) => ({ partition: c.partition, offset: c.position }))), maxBytes: this.maxBytes, maxWaitMs: first.maxWaitMs },
         signal: request.signal,
       });

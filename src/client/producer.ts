@@ -5,7 +5,7 @@ import { FRAME_HEADER_BYTES, encodeFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
-import { SeglogHttp, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
+import { SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
 import { oneOf } from "./options.ts";
 
 export interface ProducerRecord {
@@ -677,7 +677,7 @@ export class Producer {
     try {
       const reply = await this.http.call({
         method: "POST",
-        path: `/v1/topics/${encodeURIComponent(topic)}/records`,
+        path: `/v1/topics/${pathSegment(topic, "topic")}/records`,
         bytes: frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames),
         perBatch: true,
       });

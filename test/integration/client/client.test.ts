@@ -287,6 +287,13 @@ describe("the client SDK", () => {
     refusedAtOnce(() => new Consumer({ url: api.url, readFrom: "s3" as never }), 'readFrom must be "storage", "api", not "s3"');
     refusedAtOnce(() => new Consumer({ url: api.url, maxBytes: 0 }), "maxBytes must be a whole number ≥ 1, not 0");
     refusedAtOnce(() => new GroupConsumer({ url: api.url, groupId: "g", delivery: "at-most-once" as never }), 'delivery must be "atLeastOnce", "atMostOnce", not "at-most-once"');
+    // A name a URL would resolve away ("", ".", "..") would ask another route (the list of all).
+    refusedAtOnce(() => new GroupConsumer({ url: api.url, groupId: "." }), 'A group name must not be empty, "." or "..", not "."');
+    for (const name of ["", ".", ".."]) {
+      await expect(admin.describeTopic(name)).rejects.toMatchObject({ kind: "Invalid", code: "InvalidTopicName" });
+      await expect(admin.describeGroup(name)).rejects.toMatchObject({ kind: "Invalid", code: "InvalidGroupName" });
+    }
+    await expect(new Producer({ url: api.url }).send("", { value: "x" })).rejects.toMatchObject({ kind: "Invalid", code: "InvalidTopicName" });
     const small = new Producer({ url: api.url, lingerMs: 0, bufferBytes: 1_000 });
     await expect(small.send(topic, { value: "z".repeat(1_000) })).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/more than the producer's buffer holds \(bufferBytes, Kafka's buffer.memory: 1000\)/) });
     expect((await small.send(topic, { value: "fits" })).offset).toBe(5);
