@@ -48,7 +48,7 @@ const ACCEPT = { json: "application/json", binary: "application/octet-stream", s
 
 /** A topic's or group's name as a segment of a request's path. "", "." and ".." are refused
  * here: a URL resolves them away, and the request would go to another route (the list of all). */
-export function pathSegment(name: string, what: "topic" | "group" | "member"): string {
+export function pathSegment(name: string, what: "topic" | "group"): string {
   if (typeof name !== "string" || name === "" || name === "." || name === "..") {
     throw new SeglogError("Invalid", `A ${what} name must not be empty, "." or "..", not ${JSON.stringify(name)}`, { code: `Invalid${what[0]!.toUpperCase()}${what.slice(1)}Name` });
   }
