@@ -121,6 +121,8 @@ const RETRY_SOON_MS = 100;
  */
 export class GroupConsumer {
   readonly groupId: string;
+  /** The group's routes, under its name checked once. */
+  private readonly path: string;
   private readonly consumer: Consumer;
   private readonly sessionTimeoutAskedMs: number | undefined;
   private readonly delivery: Delivery;
@@ -172,7 +174,7 @@ export class GroupConsumer {
 
   constructor(options: GroupConsumerOptions) {
     if (typeof options.groupId !== "string" || options.groupId === "") throw invalid("groupId is required");
-    pathSegment(options.groupId, "group");
+    this.path = `/v1/groups/${pathSegment(options.groupId, "group")}`;
     this.groupId = options.groupId;
     this.consumer = new Consumer(options);
     this.sessionTimeoutAskedMs = options.sessionTimeoutMs;
@@ -406,10 +408,6 @@ export class GroupConsumer {
     if (lease === undefined) throw invalid(`${what}(): ${tp.topic}-${tp.partition} is not held by this member`);
     if (!this.held(lease)) throw fenced(`${what}(): ${tp.topic}-${tp.partition} is no longer this member's`, "StaleEpoch");
     return lease;
-  }
-
-  private get path(): string {
-    return `/v1/groups/${pathSegment(this.groupId, "group")}`;
   }
 
   /**
