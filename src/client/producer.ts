@@ -545,13 +545,15 @@ export class Producer {
    * Sends the first ready batch of every partition that has none in flight, in requests of at
    * most {@link MAX_REQUEST_BYTES} each (a batch larger than that goes alone). Like Kafka's
    * sender, which drains every partition's batch once one is ready, a request also takes the
-   * open batches of other partitions that are at least half full: keyed records spread over many
-   * partitions then go as one request, which the server stores as one S3 object. (Half: a
-   * partition that has only just started a batch, as the sticky partitioner's next one has, is
-   * not sent tiny.)
+   * open batches of other partitions that are at least half full or have waited at least half of
+   * `lingerMs`: keyed records spread over many partitions then go as one request, which the
+   * server stores as one S3 object, and records sent together to several partitions go together
+   * however their batches' linger ends fall. (Half: a partition that has only just started a
+   * batch, as the sticky partitioner's next one has, is not sent tiny.)
    */
   private pump(topic: string, state: TopicState): void {
     this.sealLingered(topic, state);
+    const now = performance.now();
     for (;;) {
       const take: Pending[] = [];
       let bytes = 0;
@@ -568,7 +570,8 @@ export class Producer {
       }
       if (take.length === 0) return;
       for (const [partition, b] of state.open) {
-        if (b.bytes * 2 < this.batchBytes || !fits(b) || state.ready.some((r) => r.partition === partition)) continue;
+        const halfway = b.bytes * 2 >= this.batchBytes || (now - b.openedAt) * 2 >= this.lingerMs;
+        if (!halfway || !fits(b) || state.ready.some((r) => r.partition === partition)) continue;
         state.open.delete(partition);
         if (state.sticky === partition) state.sticky = undefined;
         take.push(b);

@@ -118,6 +118,25 @@ describe("the client SDK", () => {
     await Promise.all([producer.close(), small.close()]);
   });
 
+  it("sends a partition's batch that has waited half of lingerMs with another whose linger is over: records sent moments apart go as one request", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("linger");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 1_000, batchBytes: 1_000_000 });
+    await producer.send(topic, { value: "warm", partition: 0 }); // the topic read, the producer id, out of the way
+    const before = produceRequests;
+    const first = producer.send(topic, { value: "a", partition: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = producer.send(topic, { value: "b", partition: 1 });
+    const acks = await Promise.all([first, second]);
+    expect(produceRequests - before).toBe(1);
+    expect(acks.map((a) => [a.partition, a.offset])).toEqual([
+      [0, 1],
+      [1, 0],
+    ]);
+    await producer.close();
+  });
+
   it("sends the other partitions' nearly full batches with the first full one, as Kafka's sender drains them: one request for keyed traffic", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("drain");
@@ -163,17 +182,17 @@ describe("the client SDK", () => {
     }
   });
 
-  it("counts lingerMs per batch, from its first record, as Kafka's linger.ms: a batch opened later is not cut short", async () => {
+  it("counts lingerMs per batch, from its first record, as Kafka's linger.ms: a batch opened later, that has waited less than half of it, is not cut short", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("linger");
     await admin.createTopic(topic, { partitions: 2 });
     const producer = new Producer({ url: api.url, lingerMs: 1000 });
     const before = produceRequests;
     const first = producer.send(topic, { value: "a", partition: 0 });
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 700));
     const second = producer.send(topic, { value: "b", partition: 1 });
     const a = await first;
-    // Partition 0's batch went alone when its second was up; partition 1's is still filling.
+    // Partition 0's batch went alone when its second was up; partition 1's, 300 ms old, is still filling.
     expect(produceRequests - before).toBe(1);
     const b = await second;
     expect(produceRequests - before).toBe(2);
