@@ -51,6 +51,10 @@ export interface ConsumerOptions extends ClientOptions {
   readonly segmentReadsAtOnce?: number;
   /** Each S3 GET of a segment, its body included, is given up (and retried) after this long. @default 30000 */
   readonly segmentReadTimeoutMs?: number;
+  /** A fetch not answered within its long poll (`maxWaitMs`) and this long more is given up and
+   * retried (Kafka's `request.timeout.ms`): a connection that hangs does not stop the consumer.
+   * @default 30000 */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What a consumer has read so far (Kafka's fetch-manager metrics, in part). */
@@ -66,7 +70,8 @@ export interface ConsumerStats {
 
 /** An assigned partition: where it reads, and the id of the topic its position is in (from the
  * first answer that gave one). */
-type Position = { tp: TopicPartition; position: number | undefined; highWatermark: number; topicId?: string | undefined };
+/** A partition's place: `highWatermark` is as its last fetch answered (undefined before one did). */
+type Position = { tp: TopicPartition; position: number | undefined; highWatermark: number | undefined; topicId?: string | undefined };
 
 /** A fetch's answer, decoded, before it is applied to the partition's position. */
 interface Fetched {
@@ -138,6 +143,7 @@ export class Consumer {
   private readonly autoOffsetReset: OffsetReset;
   private readonly maxBytes: number;
   private readonly maxWaitMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly maxPrefetches: number;
   private readonly assigned = new Map<string, Position>();
   /** Per partition, its fetches in offset order: the first starts at the partition's position. */
@@ -153,7 +159,8 @@ export class Consumer {
     this.admin = new Admin(this.http);
     this.autoOffsetReset = options.autoOffsetReset ?? "latest";
     this.maxBytes = options.maxBytes ?? 1_048_576;
-    this.locator = new Locator(this.http, this.maxBytes, () => this.counts.fetches++);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.locator = new Locator(this.http, this.maxBytes, this.requestTimeoutMs, () => this.counts.fetches++);
     this.maxWaitMs = options.maxWaitMs ?? 500;
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
@@ -164,7 +171,7 @@ export class Consumer {
       shared: new SharedReads(),
       got: () => this.counts.segmentGets++,
     };
-    for (const [name, value] of Object.entries({ maxBytes: this.maxBytes, segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs })) {
+    for (const [name, value] of Object.entries({ maxBytes: this.maxBytes, segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs, requestTimeoutMs: this.requestTimeoutMs })) {
       if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be a whole number ≥ 1, not ${value}`);
     }
     oneOf("autoOffsetReset", this.autoOffsetReset, ["earliest", "latest", "none"]);
@@ -188,7 +195,7 @@ export class Consumer {
       const tp = { topic: p.topic, partition: p.partition };
       const kept = previous.get(tpKey(tp));
       // A position given here is in the topic as it is now, whose id the first answer tells.
-      this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark ?? 0, topicId: p.offset === undefined ? kept?.topicId : undefined });
+      this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark, topicId: p.offset === undefined ? kept?.topicId : undefined });
     }
     for (const [key, chain] of this.fetches) {
       if (this.assigned.get(key)?.position !== chain[0]?.from) this.dropFetches(key);
@@ -223,10 +230,11 @@ export class Consumer {
     return this.assigned.get(tpKey(tp))?.position;
   }
 
-  /** Lag by partition as of the last fetch: high watermark − position. */
+  /** Lag by partition as of the last fetch: high watermark − position; undefined until a fetch
+   * of the partition answered (as Kafka's `records-lag` is unknown until then). */
   lag(tp: TopicPartition): number | undefined {
     const e = this.assigned.get(tpKey(tp));
-    return e?.position === undefined ? undefined : Math.max(0, e.highWatermark - e.position);
+    return e?.position === undefined || e.highWatermark === undefined ? undefined : Math.max(0, e.highWatermark - e.position);
   }
 
   /**
@@ -432,6 +440,7 @@ export class Consumer {
       query: { offset: position, maxBytes: this.maxBytes, maxWaitMs },
       accept: "binary",
       signal,
+      timeoutMs: maxWaitMs + this.requestTimeoutMs,
     });
   }
 

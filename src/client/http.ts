@@ -31,6 +31,9 @@ export interface HttpCall {
   /** `segments`: a fetch answered with presigned segment URLs (the consumer's reads from S3). */
   readonly accept?: "json" | "binary" | "segments";
   readonly signal?: AbortSignal;
+  /** An answer not had within this long fails the call, retriable (`RequestTimeout`): it may have
+   * been carried out. Else only a connection silent for the transport's idle timeout fails. */
+  readonly timeoutMs?: number;
   /** A produce: an error answer that carries each batch's result (`offsets`) is returned, not
    * thrown, so that each batch is answered by its own error. */
   readonly perBatch?: boolean;
@@ -109,12 +112,26 @@ export class SeglogHttp {
       body = JSON.stringify(c.json);
     }
     if (this.signer) Object.assign(headers, await this.signer.sign({ method: c.method, url, headers, ...(body === undefined ? {} : { body }) }));
+    // The timeout's own controller, its timer cleared at the answer: a busy producer would
+    // otherwise keep a live timer per request for `timeoutMs`.
+    const timeout = c.timeoutMs === undefined ? undefined : new AbortController();
+    const timer = timeout && setTimeout(() => timeout.abort(), c.timeoutMs);
+    const callerAborted = () => timeout?.abort(c.signal?.reason);
+    if (timeout) c.signal?.addEventListener("abort", callerAborted, { once: true });
+    if (c.signal?.aborted) callerAborted();
+    const signal = timeout?.signal ?? c.signal;
     let res: WireResponse;
     try {
-      res = await this.transport({ method: c.method, url, headers, ...(body === undefined ? {} : { body }), ...(c.signal ? { signal: c.signal } : {}) });
+      res = await this.transport({ method: c.method, url, headers, ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
     } catch (e) {
       if (c.signal?.aborted) throw e;
+      if (timeout?.signal.aborted) {
+        throw new SeglogError("Internal", `No answer from Seglog at ${this.url} within ${c.timeoutMs} ms (requestTimeoutMs): the request may have been carried out`, { retriable: true, code: "RequestTimeout", cause: e });
+      }
       throw new SeglogError("Internal", `Cannot reach Seglog at ${this.url}: ${causeText(e)}`, { retriable: true, code: "Unreachable", cause: e });
+    } finally {
+      clearTimeout(timer);
+      c.signal?.removeEventListener("abort", callerAborted);
     }
     const ok = res.status >= 200 && res.status < 300;
     const retryAfterMs = retryAfterMsOf(res);

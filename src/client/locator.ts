@@ -45,6 +45,8 @@ export class Locator {
   constructor(
     private readonly http: SeglogHttp,
     private readonly maxBytes: number,
+    /** A fetch is given up after its `maxWaitMs` and this long more. */
+    private readonly requestTimeoutMs: number,
     /** Told of every HTTP request made. */
     private readonly requested: () => void,
   ) {}
@@ -90,6 +92,7 @@ export class Locator {
       query: { offset: call.position, maxBytes: this.maxBytes, maxWaitMs: call.maxWaitMs },
       accept: "segments",
       signal: call.signal,
+      timeoutMs: call.maxWaitMs + this.requestTimeoutMs,
     });
     this.requested();
     if (reply.header("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) return "bytes";
@@ -125,6 +128,7 @@ export class Locator {
         path: `/v1/topics/${pathSegment(first.topic, "topic")}/records`,
         query: { partitions: partitionsParam(calls.map((c) => ({ partition: c.partition, offset: c.position }))), maxBytes: this.maxBytes, maxWaitMs: first.maxWaitMs },
         signal: request.signal,
+        timeoutMs: first.maxWaitMs + this.requestTimeoutMs,
       });
       this.requested();
       answers = parsePartitionsAnswer(reply.json, calls.map((c) => c.partition));

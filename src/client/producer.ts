@@ -46,6 +46,10 @@ export interface ProducerOptions extends ClientOptions {
    * retriable errors are retried until then (and at most `maxAttempts` times, if given), so an
    * outage shorter than this loses nothing. @default 120000 */
   readonly deliveryTimeoutMs?: number;
+  /** How long a request waits for its answer before it is given up and retried (Kafka's
+   * `request.timeout.ms`): a connection that hangs does not hold a batch past it. A request sent
+   * just before `deliveryTimeoutMs` runs out may take this long again. @default 30000 */
+  readonly requestTimeoutMs?: number;
   /**
    * Where records without a key (or a partition) go. `sticky` (Kafka's default since 2.4) fills
    * one partition's batch at a time: the fewest, fullest batches, one per request. `round-robin`
@@ -139,7 +143,7 @@ export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /** The longest timer Node runs (2^31 − 1 ms, as Kafka's `linger.ms`, an int, allows). */
-const MAX_LINGER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const byteLengthOf = (v: Uint8Array | null): number => v?.byteLength ?? 0;
 
@@ -267,6 +271,7 @@ export class Producer {
    */
   private readonly sequences = new Map<string, { next: number; topicId: string }>();
   private readonly deliveryTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   /** Attempts per batch: unbounded unless `maxAttempts` is given; `deliveryTimeoutMs` bounds them. */
   private readonly maxBatchAttempts: number;
 
@@ -274,8 +279,8 @@ export class Producer {
     this.http = new SeglogHttp(options);
     this.admin = new Admin(this.http);
     this.lingerMs = options.lingerMs ?? 5;
-    if (!(this.lingerMs >= 0 && this.lingerMs <= MAX_LINGER_MS)) {
-      throw new SeglogError("Invalid", `lingerMs must be between 0 and ${MAX_LINGER_MS}, not ${this.lingerMs}`);
+    if (!(this.lingerMs >= 0 && this.lingerMs <= MAX_TIMER_MS)) {
+      throw new SeglogError("Invalid", `lingerMs must be between 0 and ${MAX_TIMER_MS}, not ${this.lingerMs}`);
     }
     this.batchBytes = options.batchBytes ?? 1_000_000;
     this.bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
@@ -293,6 +298,10 @@ export class Producer {
       // Kafka likewise requires delivery.timeout.ms ≥ linger.ms + request.timeout.ms.
       throw new SeglogError("Invalid", `deliveryTimeoutMs must be above lingerMs (${this.lingerMs}), not ${this.deliveryTimeoutMs}: a batch waits lingerMs before it is sent`);
     }
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    if (!(Number.isSafeInteger(this.requestTimeoutMs) && this.requestTimeoutMs > 0 && this.requestTimeoutMs <= MAX_TIMER_MS)) {
+      throw new SeglogError("Invalid", `requestTimeoutMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, not ${this.requestTimeoutMs}`);
+    }
     this.maxBatchAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
     oneOf("partitioner", this.partitioner, ["sticky", "round-robin"]);
     oneOf("compression", this.compression, COMPRESSIONS);
@@ -309,7 +318,7 @@ export class Producer {
   private async initProducerId(): Promise<{ producerId: number; epoch: number }> {
     const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
     const bounds = { maxAttempts: this.maxBatchAttempts, deadline: performance.now() + this.deliveryTimeoutMs };
-    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json }), undefined, bounds);
+    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json, timeoutMs: this.requestTimeoutMs }), undefined, bounds);
     return reply.json as { producerId: number; epoch: number };
   }
 
@@ -683,6 +692,7 @@ export class Producer {
         path: `/v1/topics/${pathSegment(topic, "topic")}/records`,
         bytes: frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames),
         perBatch: true,
+        timeoutMs: this.requestTimeoutMs,
       });
       results = (reply.json as { offsets: ({ baseOffset: number; topicId?: string } | { error: unknown })[] }).offsets.map((r) =>
         "error" in r

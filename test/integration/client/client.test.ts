@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Admin, Consumer, GroupConsumer, Producer, SeglogError, type ConsumedRecord } from "../../../src/client/index.ts";
-import { nodeTransport, type WireRequest, type WireResponse } from "../../../src/client/transport.ts";
+import { nodeTransport, type Transport, type WireRequest, type WireResponse } from "../../../src/client/transport.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../../../src/core/segment-locations.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../../src/http/event.ts";
@@ -30,6 +30,8 @@ let failTopicReads = 0;
 let answerNextProduce: (() => ApiGatewayResult | undefined) | undefined;
 /** While set, produce requests wait for it: a slow produce function. */
 let holdProduces: Promise<void> | undefined;
+/** Produce requests that came while `holdProduces` was set. */
+let heldProduces = 0;
 let loseNextAnswers = 0;
 /** Fetches answered as a Seglog from before segment answers would: the Accept type ignored. */
 let oldServer = false;
@@ -59,6 +61,7 @@ beforeAll(async () => {
       return { statusCode: 503, headers: { "content-type": "application/json" }, body: '{"message":"Service Unavailable"}', isBase64Encoded: false };
     }
     if (fn === "produce" && String((e as { rawPath?: string }).rawPath).endsWith("/records")) {
+      if (holdProduces) heldProduces++;
       await holdProduces;
       produceRequests++;
       produceBodies.push(String((e as { body?: string }).body ?? "").length);
@@ -568,6 +571,55 @@ describe("the client SDK", () => {
     await producer.close();
   });
 
+  it("gives up a request not answered within requestTimeoutMs and sends it again: the records land once, however many of the attempts the server carried out", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("request-timeout");
+    await admin.createTopic(topic, { partitions: 1 });
+    expect(() => new Producer({ url: api.url, requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs must be a whole number of ms from 1/);
+    const producer = new Producer({ url: api.url, lingerMs: 1, requestTimeoutMs: 200 });
+    expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
+    // The produce function hangs (as a connection that never answers): every attempt waits
+    // until it is released, after the client gave up the first ones.
+    let release = () => undefined as void;
+    holdProduces = new Promise<void>((r) => (release = r));
+    const held = heldProduces;
+    const sent = producer.send(topic, { value: "b" });
+    while (heldProduces - held < 3) await new Promise((r) => setTimeout(r, 20));
+    release();
+    holdProduces = undefined;
+    expect((await sent).offset).toBe(1);
+    // (The attempts that lost to the first took offsets of their own, given up: offsets are not dense.)
+    expect((await producer.send(topic, { value: "c" })).offset).toBeGreaterThan(1);
+    await producer.close();
+    const consumer = new Consumer({ url: api.url });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    const values: string[] = [];
+    while (values.length < 3) for (const r of await consumer.poll({ maxWaitMs: 1000 })) values.push(String(r.value));
+    expect(values).toEqual(["a", "b", "c"]);
+    expect(await consumer.poll({ maxWaitMs: 0 })).toEqual([]);
+    consumer.close();
+  });
+
+  it("gives up a fetch not answered within its maxWaitMs and requestTimeoutMs more, and fetches again", async () => {
+    const topic = await topicOfSegments("fetch-timeout", 2);
+    for (const readFrom of ["storage", "api"] as const) {
+      let hung = 0;
+      // The first fetch's connection hangs: no answer, no error, until the client gives it up.
+      const transport: Transport = (request) => {
+        if (request.url.pathname.endsWith("/records") && !request.url.searchParams.has("X-Amz-Signature") && hung++ === 0) return never(request.signal);
+        return nodeTransport(request);
+      };
+      expect(() => new Consumer({ url: api.url, requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs must be a whole number ≥ 1/);
+      const consumer = new Consumer({ url: api.url, transport, readFrom, maxWaitMs: 100, requestTimeoutMs: 200 });
+      consumer.assign([{ topic, partition: 0, offset: 0 }]);
+      const values: string[] = [];
+      while (values.length < 2) for (const r of await consumer.poll()) values.push(String(r.value));
+      expect(values).toEqual(["v0", "v1"]);
+      expect(hung).toBeGreaterThan(1); // the hung fetch, then the one that answered
+      consumer.close();
+    }
+  });
+
   it("with a transactionalId, fails new batches after one failed with its outcome unknown, rather than fence itself; a new Producer goes on", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("tx-outage");
@@ -699,6 +751,7 @@ describe("the client SDK", () => {
     // Out of range: reset by policy ("latest" here), or fail with "none".
     const latest = new Consumer({ url: api.url, autoOffsetReset: "latest", maxWaitMs: 50, readFrom });
     latest.assign([{ topic, partition: 0, offset: 10_000 }]);
+    expect(latest.lag({ topic, partition: 0 })).toBeUndefined(); // no fetch has said where the log ends
     expect(await latest.poll()).toEqual([]);
     expect(latest.position({ topic, partition: 0 })).toBe((await admin.offsetFor(topic, 0, "latest")).offset);
     const strict = new Consumer({ url: api.url, autoOffsetReset: "none", readFrom });
