@@ -124,8 +124,9 @@ function toBytes(v: string | Uint8Array | null | undefined, what: string, name?:
  * to the record afterwards do not reach it.
  */
 function recordInput(record: ProducerRecord): RecordInput {
-  if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && Math.abs(record.timestamp) <= MAX_TIMESTAMP)) {
-    throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds within ±2^52, not ${record.timestamp}`);
+  // As Kafka's ProducerRecord refuses a negative one, and the JSON produce route any outside these.
+  if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && record.timestamp >= 0 && record.timestamp <= MAX_TIMESTAMP)) {
+    throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds from 0 to 2^52, not ${record.timestamp}`);
   }
   return {
     key: toBytes(record.key, "key"),

@@ -330,6 +330,7 @@ describe("the client SDK", () => {
     // Caught at send, as Kafka's serializers run in send: only that record fails, not its batch.
     const good = producer.send(topic, { value: "ok", partition: 0 });
     await expect(producer.send(topic, { value: "x", partition: 0, timestamp: 1.5 })).rejects.toMatchObject({ kind: "Invalid" });
+    await expect(producer.send(topic, { value: "x", partition: 0, timestamp: -5 })).rejects.toMatchObject({ kind: "Invalid", message: expect.stringMatching(/from 0 to 2\^52, not -5/) });
     const alsoGood = producer.send(topic, { value: "y0", partition: 1 });
     await expect(producer.send(topic, { value: "y", partition: 1, headers: { h: 5 as never } })).rejects.toMatchObject({ kind: "Invalid", message: expect.stringMatching(/header "h" must be a string, bytes or null/) });
     await expect(producer.send(topic, { value: 7 as never, partition: 1 })).rejects.toMatchObject({ kind: "Invalid" });
