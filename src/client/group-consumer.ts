@@ -101,6 +101,9 @@ interface Lease extends TopicPartition {
   lost: boolean;
   /** The member's count of seeks and pauses when this partition was last sought (0: never). */
   soughtAt: number;
+  /** That count at the seek to `earliest`/`latest` whose lookup is under way, if the latest seek
+   * is one: until it lands, none of the partition's records is handed out. */
+  seeking: number | undefined;
   /** The same count when it was last paused (0: never). */
   pausedAt: number;
   /** Being given back: its last commit is made or on its way, so a seek would move nothing. */
@@ -323,28 +326,46 @@ export class GroupConsumer {
   /**
    * Moves a held partition's position, as Kafka's `seek`: its next records come from `to` (an
    * offset, or the log's start or end now), in a handler, in `onAssigned`, or anywhere while
-   * `run()` runs. Records already fetched from the old position are not handed out: a handler
-   * that seeks its own partition gets no more of its batch (`shouldStop()` turns true). The new
+   * `run()` runs. From the call, awaited or not, records already fetched from the old position
+   * are not handed out: a handler that seeks its own partition gets no more of its batch
+   * (`shouldStop()` turns true). The new
    * position is what the next commit stores, as Kafka commits a consumer's position, before any
    * record from it is processed. An offset past either end of the log is reset by
    * `autoOffsetReset` at the next fetch. Throws at once, as Java's `seek` does: `Invalid` outside
    * `run()` or for a partition never held; `Fenced` for one no longer held or being given back
    * (in `onRevoked`), as `commit()` says it. A seek to an offset is done when it returns; one to
    * `earliest`/`latest` when its promise resolves, after a lookup (a partition given back
-   * meanwhile rejects it, unheard unless it is awaited).
+   * meanwhile rejects it, unheard unless it is awaited; a lookup that fails moves nothing).
    */
   seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
     const lease = this.soughtLease(tp);
     checkSeekTarget(to);
     if (typeof to === "number") {
+      lease.seeking = undefined; // a lookup under way lands on nothing: this seek came later
       this.move(lease, to);
       return Promise.resolve();
     }
-    // Looked up first: nothing waits between the checks after it and the move.
-    const moved = this.consumer.admin.offsetFor(lease.topic, lease.partition, to).then(({ offset }) => {
-      if (this.leases.get(lease.key) !== lease) throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
-      this.move(this.soughtLease(tp), offset);
-    });
+    // The partition counts as sought from now, awaited or not: the rest of a batch is not handed
+    // out, nor what polls fetch from the old position, while the offset is looked up.
+    const ticket = ++this.moves;
+    lease.seeking = ticket;
+    this.wake();
+    const moved = this.consumer.admin.offsetFor(lease.topic, lease.partition, to).then(
+      ({ offset }) => {
+        if (lease.seeking !== ticket) return; // a later seek says where it goes on
+        lease.seeking = undefined;
+        if (this.leases.get(lease.key) !== lease) throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
+        this.move(this.soughtLease(tp), offset);
+      },
+      (e: unknown) => {
+        // Not moved: it goes on from where processing stopped, the rest of its batch included.
+        if (lease.seeking === ticket) {
+          lease.seeking = undefined;
+          if (this.held(lease) && !lease.releasing) this.move(lease, lease.processed);
+        }
+        throw e;
+      },
+    );
     moved.catch(() => undefined); // a seek nobody awaits must not crash the process (await it to hear of it)
     return moved;
   }
@@ -638,7 +659,7 @@ export class GroupConsumer {
         await this.consumer.seek(a, this.autoOffsetReset);
       }
       const position = this.consumer.position(a) ?? 0;
-      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, pausedAt: 0, releasing: false });
+      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
     }
     if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
   }
@@ -682,7 +703,10 @@ export class GroupConsumer {
   /** `polledAt`: the seeks and pauses made before the poll that returned `records`; a partition
    * sought or paused since hands out none of them (the rest of a batch, once its handler seeks). */
   private async process(records: readonly ConsumedRecord[], handlers: RunOptions, polledAt: number): Promise<void> {
-    const sought = (lease: Lease) => lease.soughtAt > polledAt;
+    // Moved by a seek since the poll (what its handler processed after that does not count), or
+    // sought and not yet moved (a lookup under way): none of the partition's records goes out.
+    const moved = (lease: Lease) => lease.soughtAt > polledAt;
+    const sought = (lease: Lease) => moved(lease) || lease.seeking !== undefined;
     const pausedSince = (lease: Lease) => lease.pausedAt > polledAt;
     const batches = new Map<string, { lease: Lease; records: ConsumedRecord[] }>();
     for (const r of records) {
@@ -754,18 +778,18 @@ export class GroupConsumer {
         } catch (e) {
           // What it resolved before it threw was processed: committed as run() ends, as KafkaJS
           // does, so that only the rest is read again.
-          if (!atMostOnce && !sought(lease) && resolved !== undefined) lease.processed = resolved + 1;
+          if (!atMostOnce && !moved(lease) && resolved !== undefined) lease.processed = resolved + 1;
           throw e;
         }
         // A handler told to stop that resolved nothing stopped before its first record: counting
         // the batch processed would commit records nobody processed.
         // A partition sought meanwhile is where the seek put it.
-        if (!atMostOnce && !sought(lease)) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
+        if (!atMostOnce && !moved(lease)) lease.processed = resolved !== undefined ? resolved + 1 : stopped ? first : last + 1;
       } else if (handlers.eachRecord) {
         for (const r of rs) {
           if (this.closing || !goesOn(lease) || (!atMostOnce && this.revokePending())) break;
           await handlers.eachRecord(r);
-          if (!atMostOnce && !sought(lease)) lease.processed = r.offset + 1;
+          if (!atMostOnce && !moved(lease)) lease.processed = r.offset + 1;
           if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
       }
@@ -786,7 +810,7 @@ export class GroupConsumer {
     // is committed, as Kafka commits a consumer's position, so that the next owner does not start
     // from the old one, reset again later, and skip what came meanwhile.
     for (const lease of this.leases.values()) {
-      if (batches.has(lease.key) || !this.held(lease) || waiting(lease)) continue;
+      if (batches.has(lease.key) || !this.held(lease) || waiting(lease) || lease.seeking !== undefined) continue;
       const at = this.consumer.position(tpOf(lease));
       if (at !== undefined) lease.processed = at;
     }

@@ -468,6 +468,46 @@ describe("the group consumer", () => {
     expect(stopAfterSeek).toBe(true);
     expect(await committed(ahead)).toEqual([10]);
 
+    // A seek to "earliest" nobody awaits holds from the call: the rest of the batch is not handed
+    // out while its offset is looked up.
+    const unawaited = uniqueName("g");
+    const again: number[] = [];
+    const restarter = new GroupConsumer(memberOptions(api.url, unawaited));
+    restarter.subscribe([topic]);
+    const restarting = restarter.run({
+      eachRecord: async (r) => {
+        again.push(r.offset);
+        if (r.offset === 3 && again.length === 4) void restarter.seek(tp, "earliest");
+      },
+    });
+    await waitFor("offsets 0–3, then 0–9", () => again.length >= 14);
+    await restarter.close();
+    await restarting;
+    expect(again).toEqual([0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // One whose lookup fails moves nothing: the partition goes on from where processing stopped.
+    let refuse = false;
+    const refusingLookups: Transport = async (request) =>
+      refuse && request.url.pathname.endsWith("/offsets")
+        ? { status: 400, header: (name) => (name === "content-type" ? "application/json" : undefined), body: Buffer.from('{"error":{"kind":"Invalid","message":"refused here","retriable":false}}') }
+        : nodeTransport(request);
+    const unmoved: number[] = [];
+    let lookupFailed: unknown;
+    const stayer = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), transport: refusingLookups });
+    stayer.subscribe([topic]);
+    const staying = stayer.run({
+      eachRecord: async (r) => {
+        unmoved.push(r.offset);
+        if (r.offset !== 3) return;
+        refuse = true;
+        stayer.seek(tp, "earliest").catch((e: unknown) => (lookupFailed = e));
+      },
+    });
+    await waitFor("offsets 0–9", () => unmoved.at(-1) === 9);
+    await stayer.close();
+    await staying;
+    expect(unmoved).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(lookupFailed).toMatchObject({ kind: "Invalid", message: expect.stringContaining("refused here") });
+
     // onAssigned: start at 7; and "latest", committed before any record came.
     const fromSeven = uniqueName("g");
     const late: number[] = [];
