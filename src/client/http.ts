@@ -47,6 +47,9 @@ export interface HttpReply {
   readonly bytes?: Uint8Array;
 }
 
+/** The longest timer Node runs (2^31 − 1 ms): a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: SEGMENTS_MEDIA_TYPE } as const;
 
 /** A topic's or group's name as a segment of a request's path. "", "." and ".." are refused
@@ -75,6 +78,8 @@ export function resolveUrl(url?: string): string {
 export interface RetryBounds {
   readonly maxAttempts?: number;
   readonly deadline?: number;
+  /** Each attempt's `timeoutMs` (where the helper makes the call: `get`). */
+  readonly attemptTimeoutMs?: number;
 }
 
 export class SeglogHttp {
@@ -115,7 +120,7 @@ export class SeglogHttp {
     // The timeout's own controller, its timer cleared at the answer: a busy producer would
     // otherwise keep a live timer per request for `timeoutMs`.
     const timeout = c.timeoutMs === undefined ? undefined : new AbortController();
-    const timer = timeout && setTimeout(() => timeout.abort(), c.timeoutMs);
+    const timer = timeout && setTimeout(() => timeout.abort(), Math.min(c.timeoutMs as number, MAX_TIMER_MS));
     const callerAborted = () => timeout?.abort(c.signal?.reason);
     if (timeout) c.signal?.addEventListener("abort", callerAborted, { once: true });
     if (c.signal?.aborted) callerAborted();
@@ -181,7 +186,8 @@ export class SeglogHttp {
   }
 
   get(path: string, query?: HttpCall["query"], bounds?: RetryBounds): Promise<HttpReply> {
-    return this.retrying(() => this.call({ method: "GET", path, ...(query ? { query } : {}) }), undefined, bounds);
+    const timeoutMs = bounds?.attemptTimeoutMs;
+    return this.retrying(() => this.call({ method: "GET", path, ...(query ? { query } : {}), ...(timeoutMs === undefined ? {} : { timeoutMs }) }), undefined, bounds);
   }
 }
 

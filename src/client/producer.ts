@@ -5,7 +5,7 @@ import { FRAME_HEADER_BYTES, encodeFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
-import { SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
+import { MAX_TIMER_MS, SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
 import { oneOf } from "./options.ts";
 
 export interface ProducerRecord {
@@ -46,9 +46,11 @@ export interface ProducerOptions extends ClientOptions {
    * retriable errors are retried until then (and at most `maxAttempts` times, if given), so an
    * outage shorter than this loses nothing. @default 120000 */
   readonly deliveryTimeoutMs?: number;
-  /** How long a request waits for its answer before it is given up and retried (Kafka's
-   * `request.timeout.ms`): a connection that hangs does not hold a batch past it. A request sent
-   * just before `deliveryTimeoutMs` runs out may take this long again. @default 30000 */
+  /** How long a request (a batch's, or a read of a topic's partitions) waits for its answer
+   * before it is given up and retried (Kafka's `request.timeout.ms`): a connection that hangs
+   * does not hold records past it. With a `transactionalId`, keep it above the API's function
+   * timeouts (20 s): an InitProducerId given up that lands after its retry would fence this
+   * producer. @default 30000 */
   readonly requestTimeoutMs?: number;
   /**
    * Where records without a key (or a partition) go. `sticky` (Kafka's default since 2.4) fills
@@ -143,8 +145,6 @@ export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
-/** The longest timer Node runs (2^31 − 1 ms, as Kafka's `linger.ms`, an int, allows). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const byteLengthOf = (v: Uint8Array | null): number => v?.byteLength ?? 0;
 
@@ -860,7 +860,7 @@ export class Producer {
     let pending = this.metadata.get(topic);
     if (!pending) {
       pending = this.admin
-        .topicMetadata(topic, bounds)
+        .topicMetadata(topic, { ...bounds, attemptTimeoutMs: this.requestTimeoutMs })
         .then((d) => {
           const state =
             this.topics.get(topic) ??

@@ -5,7 +5,7 @@
 import { mapConcurrent } from "../core/concurrency.ts";
 import { SeglogError } from "../core/errors.ts";
 import { rangeHeader, type ByteSpan, type LocatedSegment, type SharedObject } from "../core/segment-locations.ts";
-import { causeText } from "./http.ts";
+import { MAX_TIMER_MS, causeText } from "./http.ts";
 import type { Transport } from "./transport.ts";
 
 export interface SegmentReadOptions {
@@ -109,7 +109,7 @@ async function getObject(presigned: string, range: ByteSpan | undefined, what: s
   const url = new URL(presigned);
   const at = `reading ${what} from S3 at ${url.host}`;
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
+  const timer = setTimeout(() => timeout.abort(), Math.min(options.timeoutMs, MAX_TIMER_MS));
   let status: number;
   let body: Uint8Array;
   try {

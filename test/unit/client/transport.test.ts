@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SeglogHttp } from "../../../src/client/http.ts";
 import { nodeTransport } from "../../../src/client/transport.ts";
 
 /** Answers by path: each test's server side. */
@@ -65,5 +66,20 @@ describe("the clients' transport (Node http)", () => {
     setTimeout(() => controller.abort(), 20);
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
     await expect(nodeTransport({ method: "GET", url: new URL("http://127.0.0.1:9/"), headers: {} })).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  });
+});
+
+describe("SeglogHttp's request timeout", () => {
+  it("gives up a call not answered within timeoutMs (retriable RequestTimeout), and one longer than Node's timers allow waits for its answer", async () => {
+    answers.set("/slow", (_req, res) => setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'), 100));
+    const http = new SeglogHttp({ url: base, signer: false });
+    await expect(http.call({ method: "GET", path: "/slow", timeoutMs: 20 })).rejects.toMatchObject({ code: "RequestTimeout", retriable: true, message: expect.stringContaining("within 20 ms") });
+    // (Node fires a timer of more than 2^31 − 1 ms at once.)
+    expect((await http.call({ method: "GET", path: "/slow", timeoutMs: Number.MAX_SAFE_INTEGER })).json).toEqual({ ok: true });
+    // The caller's own abort is its own, not a timeout.
+    const caller = new AbortController();
+    const aborted = http.call({ method: "GET", path: "/slow", timeoutMs: 5_000, signal: caller.signal });
+    caller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: "AbortError" });
   });
 });
