@@ -20,5 +20,5 @@ export {
   type RunOptions,
 } from "./group-consumer.ts";
 export { DEFAULT_URL, SeglogHttp, type ClientOptions } from "./http.ts";
-export { Producer, type Partitioner, type ProducerOptions, type ProducerRecord, type RecordMetadata } from "./producer.ts";
+export { Producer, type HeaderValue, type Partitioner, type ProducerOptions, type ProducerRecord, type RecordMetadata } from "./producer.ts";
 export { SeglogError, type ErrorKind } from "../core/errors.ts";

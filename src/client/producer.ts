@@ -11,10 +11,14 @@ import { oneOf } from "./options.ts";
 export interface ProducerRecord {
   readonly key?: string | Uint8Array | null;
   readonly value: string | Uint8Array | null;
-  readonly headers?: Readonly<Record<string, string | Uint8Array | null>>;
+  /** By name, where an array gives the name several headers in its order (KafkaJS's `IHeaders`);
+   * or as a consumed record gives them, a list of `{key, value}`. */
+  readonly headers?: Readonly<Record<string, HeaderValue | readonly HeaderValue[]>> | ReadonlyArray<{ readonly key: string; readonly value: HeaderValue }>;
   readonly partition?: number;
   readonly timestamp?: number;
 }
+
+export type HeaderValue = string | Uint8Array | null;
 
 export interface RecordMetadata {
   readonly topic: string;
@@ -119,6 +123,16 @@ function toBytes(v: string | Uint8Array | null | undefined, what: string, name?:
   throw new SeglogError("Invalid", `A record's ${which} must be a string, bytes or null, not ${typeof v}`);
 }
 
+function headersOf(headers: NonNullable<ProducerRecord["headers"]>): { key: string; value: Uint8Array | null }[] {
+  if (Array.isArray(headers)) {
+    return (headers as ReadonlyArray<{ key: string; value: HeaderValue }>).map((h, i) => {
+      if (typeof h?.key !== "string") throw new SeglogError("Invalid", `A record's header ${i} must be {key, value} with a string key`);
+      return { key: h.key, value: toBytes(h.value, "header", h.key) };
+    });
+  }
+  return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? (v as readonly HeaderValue[]) : [v as HeaderValue]).map((one) => ({ key: k, value: toBytes(one, "header", k) })));
+}
+
 /**
  * A record as its batch will hold it: bytes, checked (as Kafka's serializers run in `send`), and
  * a timestamp from the send if it has none, as Kafka's producer stamps it in `send`: not when
@@ -134,7 +148,7 @@ function recordInput(record: ProducerRecord): RecordInput {
     key: toBytes(record.key, "key"),
     value: toBytes(record.value, "value"),
     timestamp: record.timestamp ?? Date.now(),
-    headers: record.headers == null ? undefined : Object.entries(record.headers).map(([k, v]) => ({ key: k, value: toBytes(v, "header", k) })),
+    headers: record.headers == null ? undefined : headersOf(record.headers),
   };
 }
 

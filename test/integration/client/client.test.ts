@@ -322,6 +322,32 @@ describe("the client SDK", () => {
     await small.close();
   });
 
+  it("takes a header name with several values as KafkaJS does (an array), or headers as a consumed record gives them; a consumer reads them in order", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("headers");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1 });
+    await producer.send(topic, { value: "v", headers: { trace: ["a", Buffer.from("b")], one: "x", none: null, empty: [] } });
+    await expect(producer.send(topic, { value: "v", headers: { bad: ["ok", 5 as never] } })).rejects.toMatchObject({ kind: "Invalid", message: expect.stringMatching(/header "bad" must be a string, bytes or null/) });
+    await expect(producer.send(topic, { value: "v", headers: [{ key: 5 as never, value: "x" }] })).rejects.toMatchObject({ kind: "Invalid", message: expect.stringMatching(/header 0 must be \{key, value\}/) });
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "earliest" });
+    consumer.assign([{ topic, partition: 0 }]);
+    const [r] = await consumer.poll();
+    const expected = [
+      ["trace", "a"],
+      ["trace", "b"],
+      ["one", "x"],
+      ["none", null],
+    ];
+    expect(r?.headers.map((h) => [h.key, h.value === null ? null : h.value.toString()])).toEqual(expected);
+    // A consumed record's headers, sent on as they came (a mirror): the same headers.
+    await producer.send(topic, { value: "copy", headers: r?.headers ?? [] });
+    await producer.close();
+    const [copy] = await consumer.poll();
+    expect(copy?.headers.map((h) => [h.key, h.value === null ? null : h.value.toString()])).toEqual(expected);
+    consumer.close();
+  });
+
   it("refuses a record the client cannot encode without holding up the others or close()", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("unencodable");
