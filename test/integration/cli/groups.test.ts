@@ -145,7 +145,7 @@ describe("seglog consume --group and seglog groups", () => {
     expect(replay.code).toBe(0);
     expect(replay.stderr).toContain("Processed a total of 102 messages");
     expect((await runCli(["groups", "--list"], { env })).stdout.split("\n")).toContain(group);
-  });
+  }, 90_000); // some 15 CLI processes one after another, each starting node and tsx: 12 s alone, 27 s beside 3 busy cores
 
   it("refuses bad group command lines with a usage error", async () => {
     const env = { SEGLOG_URL: api.url };

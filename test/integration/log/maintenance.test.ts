@@ -140,9 +140,11 @@ describe("maintenance", () => {
     const topic = uniqueName("stale");
     await ctx.log.createTopic({ name: topic, partitions: 1 });
     const stalled = testLog({ abortTimeoutMs: 300 });
-    injectFaults(stalled.dynamo, (req) => (req.command === "PutItemCommand" && (req.input["Item"] as { st?: { S?: string } }).st?.S === "C" ? "hang-before" : undefined));
+    const held = injectFaults(stalled.dynamo, (req) => (req.command === "PutItemCommand" && (req.input["Item"] as { st?: { S?: string } }).st?.S === "C" ? "hang-before" : undefined));
     void stalled.log.produceRecords(topic, [{ key: null, value: b("never") }]).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 600));
+    // Its commit hangs (the reservation made), then the reservation outlives the abort timeout.
+    while (held.held === 0) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 400));
     const report = await ctx.log.runMaintenance({ topics: [topic] });
     expect(report.reservationsAborted).toBeGreaterThanOrEqual(1);
     expect((await ctx.log.describeTopic(topic)).partitions[0]?.highWatermark).toBe(1);
