@@ -105,6 +105,9 @@ class LoopMember {
         this.heartbeats.push({ sentAt, answeredAt: this.lastAnsweredAt, owned: this.owned() });
       } catch (error) {
         if (error instanceof SeglogError && error.kind === "Fenced") return;
+        // As the SDK does: a retriable answer (a heartbeat too slow to answer safely, under load)
+        // is heartbeated past, not the member's end.
+        if (error instanceof SeglogError && error.retriable) continue;
         throw error;
       }
     }
