@@ -73,7 +73,6 @@ export function resolveUrl(url?: string): string {
   return raw.replace(/\/+$/, "");
 }
 
-/** The HTTP transport shared by the Admin, Producer and Consumer: typed errors, one retry helper. */
 /** How long `retrying` goes on: at most `maxAttempts` in all, none started after `deadline` (`performance.now()` ms). */
 export interface RetryBounds {
   readonly maxAttempts?: number;
@@ -82,6 +81,7 @@ export interface RetryBounds {
   readonly attemptTimeoutMs?: number;
 }
 
+/** The HTTP transport shared by the Admin, Producer and Consumer: typed errors, one retry helper. */
 export class SeglogHttp {
   readonly url: string;
   readonly maxAttempts: number;

@@ -159,7 +159,6 @@ export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
-
 const byteLengthOf = (v: Uint8Array | null): number => v?.byteLength ?? 0;
 
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
