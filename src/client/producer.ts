@@ -1,7 +1,7 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { COMPRESSIONS, MAX_TIMESTAMP, loadCompressionCodecs, patchBaseSequence, type Compression, type RecordInput } from "../core/codec/record-batch.ts";
+import { BatchBuilder, COMPRESSIONS, MAX_TIMESTAMP, loadCompressionCodecs, patchBaseSequence, type Compression, type FieldValue } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
-import { FRAME_HEADER_BYTES, encodeFrame } from "../core/frames.ts";
+import { FRAME_HEADER_BYTES, buildFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { Admin } from "./admin.ts";
@@ -70,8 +70,9 @@ export type Partitioner = "sticky" | "round-robin";
 
 interface Pending {
   readonly partition: number;
-  /** As the encoder takes them: bytes, and each record's timestamp from its `send`. */
-  readonly records: RecordInput[];
+  /** The batch, written record by record as they join it (behind room for its frame's header);
+   * dropped once it is encoded. */
+  builder?: BatchBuilder;
   readonly deliveries: Deliveries;
   bytes: number;
   attempts: number;
@@ -112,44 +113,114 @@ interface TopicState {
 
 const sequenceKey = (topic: string, batch: Pending): string => `${topic}\u0000${batch.partition}`;
 
-/** A key, value or header value as bytes: `what` (and a header's `name`) for the error any other type gets. */
-function toBytes(v: string | Uint8Array | null | undefined, what: string, name?: string): Uint8Array | null {
+/** Records sent to a topic before the producer read it, in send order, until each has queued or failed. */
+class Parked {
+  readonly records: ParkedRecord[] = [];
+  private added = 0;
+  private left = 0;
+  private readonly waiters: { readonly upTo: number; readonly wake: () => void }[] = [];
+
+  push(record: ParkedRecord): void {
+    this.records.push(record);
+    this.added++;
+  }
+
+  /** The first `count` records, which leave. */
+  take(count = this.records.length): ParkedRecord[] {
+    const out = this.records.splice(0, count);
+    this.left += out.length;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i] as Parked["waiters"][number];
+      if (w.upTo <= this.left) {
+        this.waiters.splice(i, 1);
+        w.wake();
+      }
+    }
+    return out;
+  }
+
+  /** Settles once every record parked so far has left (records parked later are not waited for). */
+  drained(): Promise<void> {
+    const upTo = this.added;
+    if (this.left >= upTo) return Promise.resolve();
+    return new Promise((wake) => this.waiters.push({ upTo, wake }));
+  }
+}
+
+interface ParkedRecord {
+  readonly partition: number | undefined;
+  readonly entry: Entry;
+  readonly size: number;
+  /** Its `deliveryTimeoutMs` from its send, on the monotonic clock. */
+  readonly deadline: number;
+  readonly resolve: (delivered: Promise<RecordMetadata>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A record as it joins its batch: checked, stamped, and still the caller's own values. */
+interface Entry {
+  readonly key: FieldValue;
+  readonly value: FieldValue;
+  readonly timestamp: number;
+  readonly headers?: ReadonlyArray<{ readonly key: string; readonly value: FieldValue }>;
+}
+
+/** A key, value or header value as the batch will take it: `what` (and a header's `name`) for the error any other type gets. */
+function fieldOf(v: HeaderValue | undefined, what: string, name?: string): FieldValue {
   if (v === null || v === undefined) return null;
-  if (typeof v === "string") return Buffer.from(v, "utf8");
-  // A copy, as Kafka's producer copies a record into its batch at send: a buffer the caller
-  // changes or reuses afterwards must not change what is sent.
-  if (v instanceof Uint8Array) return Buffer.from(v);
+  if (typeof v === "string" || v instanceof Uint8Array) return v;
   const which = name === undefined ? what : `${what} ${JSON.stringify(name)}`;
   throw new SeglogError("Invalid", `A record's ${which} must be a string, bytes or null, not ${typeof v}`);
 }
 
-function headersOf(headers: NonNullable<ProducerRecord["headers"]>): { key: string; value: Uint8Array | null }[] {
+function headersOf(headers: NonNullable<ProducerRecord["headers"]>): { key: string; value: FieldValue }[] {
   if (Array.isArray(headers)) {
     return (headers as ReadonlyArray<{ key: string; value: HeaderValue }>).map((h, i) => {
       if (typeof h?.key !== "string") throw new SeglogError("Invalid", `A record's header ${i} must be {key, value} with a string key`);
-      return { key: h.key, value: toBytes(h.value, "header", h.key) };
+      return { key: h.key, value: fieldOf(h.value, "header", h.key) };
     });
   }
-  return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? (v as readonly HeaderValue[]) : [v as HeaderValue]).map((one) => ({ key: k, value: toBytes(one, "header", k) })));
+  return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? (v as readonly HeaderValue[]) : [v as HeaderValue]).map((one) => ({ key: k, value: fieldOf(one, "header", k) })));
 }
 
 /**
- * A record as its batch will hold it: bytes, checked (as Kafka's serializers run in `send`), and
- * a timestamp from the send if it has none, as Kafka's producer stamps it in `send`: not when
- * it gets buffer space, nor when its batch goes, up to lingerMs later. Changes the caller makes
- * to the record afterwards do not reach it.
+ * A record, checked (as Kafka's serializers run in `send`), with a timestamp from the send if it
+ * has none, as Kafka's producer stamps it in `send`: not when it gets buffer space, nor when its
+ * batch goes, up to lingerMs later. Its bytes are the caller's until it joins a batch, which
+ * copies them: at once, in `send`, unless it waits (see {@link owned}).
  */
-function recordInput(record: ProducerRecord): RecordInput {
+function entryOf(record: ProducerRecord): Entry {
   // As Kafka's ProducerRecord refuses a negative one, and the JSON produce route any outside these.
   if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && record.timestamp >= 0 && record.timestamp <= MAX_TIMESTAMP)) {
     throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds from 0 to 2^52, not ${record.timestamp}`);
   }
   return {
-    key: toBytes(record.key, "key"),
-    value: toBytes(record.value, "value"),
+    key: fieldOf(record.key, "key"),
+    value: fieldOf(record.value, "value"),
     timestamp: record.timestamp ?? Date.now(),
     headers: record.headers == null ? undefined : headersOf(record.headers),
   };
+}
+
+const copyOf = (v: FieldValue): FieldValue => (v instanceof Uint8Array ? Buffer.from(v) : v);
+
+/** The record with copies of its bytes, for one that waits before it joins a batch: as Kafka's
+ * producer copies a record at send, a buffer the caller changes or reuses afterwards must not
+ * change what is sent. */
+function owned(entry: Entry): Entry {
+  return {
+    key: copyOf(entry.key),
+    value: copyOf(entry.value),
+    timestamp: entry.timestamp,
+    headers: entry.headers?.map((h) => ({ key: h.key, value: copyOf(h.value) })),
+  };
+}
+
+/** A key's bytes for the partitioner; a string key is written into `scratch` when it fits. */
+function keyBytes(key: Uint8Array | string, scratch: Buffer): Uint8Array {
+  if (typeof key !== "string") return key;
+  if (key.length * 3 > scratch.length) return Buffer.from(key, "utf8");
+  return scratch.subarray(0, scratch.write(key, "utf8"));
 }
 
 /** Kafka's `buffer.memory` default: what `send` lets be buffered and unsent before it waits. */
@@ -159,14 +230,17 @@ export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
-const byteLengthOf = (v: Uint8Array | null): number => v?.byteLength ?? 0;
+const byteLengthOf = (v: FieldValue): number => (v === null ? 0 : typeof v === "string" ? Buffer.byteLength(v, "utf8") : v.byteLength);
 
 /** A record's size in a batch, about: its bytes and Kafka's varint framing around them (16 bytes is generous). */
-function recordSize(record: RecordInput): number {
-  let size = 16 + byteLengthOf(record.key ?? null) + byteLengthOf(record.value);
-  if (record.headers !== undefined) for (const h of record.headers) size += 4 + Buffer.byteLength(h.key) + byteLengthOf(h.value);
+function recordSize(record: Entry): number {
+  let size = 16 + byteLengthOf(record.key) + byteLengthOf(record.value);
+  if (record.headers !== undefined) for (const h of record.headers) size += 4 + byteLengthOf(h.key) + byteLengthOf(h.value);
   return size;
 }
+
+/** Room a new batch starts with at least. */
+const MIN_BATCH_CAPACITY = 1024;
 
 /** Whether a record of `size` bytes joins the partition's open batch within the topic's `max.message.bytes`. */
 function fits(state: TopicState, partition: number, size: number): boolean {
@@ -247,6 +321,8 @@ export class Producer {
   private readonly compression: Compression;
   private readonly metadataMaxAgeMs: number;
   private readonly topics = new Map<string, TopicState>();
+  /** Where a string key is written for the partitioner to hash. */
+  private readonly scratch = Buffer.allocUnsafeSlow(1024);
   private readonly metadata = new Map<string, Promise<TopicState>>();
   private timer: NodeJS.Timeout | undefined;
   /** When the timer fires (monotonic ms). */
@@ -259,13 +335,9 @@ export class Producer {
   private admission: Promise<unknown> = Promise.resolve();
   /** Records in the admission queue: while there are any, a new one queues behind them. */
   private waiting = 0;
-  /**
-   * Per topic, the last record waiting for the producer's first read of it, before the queue (that
-   * read waits out an outage, and must not hold up the records of the topics already known):
-   * settles once that record is in the queue. Each waits for the one before it, so the last one
-   * stands for them all (flush and close wait for it).
-   */
-  private readonly firstReads = new Map<string, Promise<unknown>>();
+  /** Per topic, the records waiting for the producer's first read of it, before the queue (see
+   * {@link afterFirstRead}); flush and close wait for them to be queued. */
+  private readonly firstReads = new Map<string, Parked>();
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
   private closed = false;
@@ -352,14 +424,14 @@ export class Producer {
       if (partition !== undefined && !(Number.isSafeInteger(partition) && partition >= 0)) {
         throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${partition}`);
       }
-      const input = recordInput(record);
-      const size = recordSize(input);
+      const entry = entryOf(record);
+      const size = recordSize(entry);
       if (size > this.bufferBytes) {
         // As Kafka's producer refuses a record larger than buffer.memory: it could never be buffered beside another.
         throw new SeglogError("TooLarge", `The record is ${size} bytes when encoded, more than the producer's buffer holds (bufferBytes, Kafka's buffer.memory: ${this.bufferBytes}): raise it or send smaller records`);
       }
-      if (!this.topics.has(topic) || this.firstReads.has(topic)) result = this.afterFirstRead(topic, partition, input, size);
-      else return this.enqueue(topic, partition, input, size); // marked handled if it fails
+      if (!this.topics.has(topic) || this.firstReads.has(topic)) result = this.afterFirstRead(topic, partition, owned(entry), size);
+      else return this.enqueue(topic, partition, entry, size); // marked handled if it fails
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -367,44 +439,81 @@ export class Producer {
     return result;
   }
 
-  /** Admits a record (at once when nothing waits) and puts it in its partition's batch. */
-  private enqueue(topic: string, partition: number | undefined, input: RecordInput, size: number): Promise<RecordMetadata> {
+  /** Admits a record (at once when nothing waits) and puts it in its partition's batch; one that
+   * waits holds copies of its bytes, unless `entry` is already `owned`. */
+  private enqueue(topic: string, partition: number | undefined, entry: Entry, size: number, isOwned = false): Promise<RecordMetadata> {
     const admitted = this.admit(topic, partition);
-    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, input, size);
+    if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, entry, size);
+    const kept = isOwned ? entry : owned(entry);
     // A reaction of the admission itself, so that it runs before the next record's admission
     // (which waits for this one's) looks at the buffer.
-    return admitted.then((state) => this.join(topic, state, partition, input, size));
+    return admitted.then((state) => this.join(topic, state, partition, kept, size));
   }
 
   /**
    * A record for a topic the producer has not read yet: it waits for that read (retried until
    * `deliveryTimeoutMs` from its send, through an outage, as Kafka's `send` waits `max.block.ms`)
    * outside the admission queue, so that the records of the topics it knows go on meanwhile, and
-   * then queues. The topic's records queue in the order they were sent: each waits until the one
-   * before it is in the queue, then reads the topic itself unless that one's read made it known.
+   * then queues. The topic's records wait together, in the order they were sent, and queue at
+   * once when the read answers: a burst sent before the topic was known costs a promise a record.
    */
-  private afterFirstRead(topic: string, partition: number | undefined, input: RecordInput, size: number): Promise<RecordMetadata> {
+  private afterFirstRead(topic: string, partition: number | undefined, entry: Entry, size: number): Promise<RecordMetadata> {
     const deadline = performance.now() + this.deliveryTimeoutMs;
-    const read = (this.firstReads.get(topic) ?? Promise.resolve()).then(() => this.topicState(topic, deadline));
-    const delivered = read.then(() => this.enqueue(topic, partition, input, size));
-    // Settles once the record is in the queue: `delivered`'s step above runs first.
-    const queued = read.then(ignore, ignore);
-    this.firstReads.set(topic, queued);
-    void queued.then(() => {
-      if (this.firstReads.get(topic) === queued) this.firstReads.delete(topic);
-    });
+    let parked = this.firstReads.get(topic);
+    const reading = !parked;
+    if (!parked) this.firstReads.set(topic, (parked = new Parked()));
+    const list = parked;
+    const delivered = new Promise<RecordMetadata>((resolve, reject) => list.push({ partition, entry, size, deadline, resolve, reject }));
+    if (reading) void this.readParked(topic, list);
     return delivered;
   }
 
+  /**
+   * Reads the topic for the records parked there until none is left: once it answers, they all
+   * queue, in order, before any record sent after. A read that fails for good (the topic does
+   * not exist) fails every record waiting for it; one that fails for now (retried until the
+   * oldest record's delivery timeout) fails that record and any others whose timeout passed, and
+   * the rest wait for another read, each until its own timeout.
+   */
+  private async readParked(topic: string, parked: Parked): Promise<void> {
+    const records = parked.records;
+    while (records.length > 0) {
+      try {
+        await this.topicState(topic, (records[0] as ParkedRecord).deadline);
+      } catch (e) {
+        let failed = records.length;
+        if (!isSeglogError(e) || e.retriable) {
+          const now = performance.now();
+          const timedOut = records.findIndex((r) => r.deadline > now);
+          failed = timedOut === -1 ? records.length : Math.max(1, timedOut);
+        }
+        for (const r of parked.take(failed)) r.reject(e);
+        continue;
+      }
+      // Every parked record queues now, in one step: a record sent meanwhile cannot come between.
+      this.firstReads.delete(topic);
+      const ready = parked.take();
+      for (const r of ready) {
+        try {
+          r.resolve(this.enqueue(topic, r.partition, r.entry, r.size, true));
+        } catch (e) {
+          r.reject(e);
+        }
+      }
+      return;
+    }
+    this.firstReads.delete(topic);
+  }
+
   /** Puts an admitted record (of `size` bytes, as `recordSize` counts) in its partition's batch; the promise settles with its delivery. */
-  private join(topic: string, state: TopicState, chosen: number | undefined, input: RecordInput, size: number): Promise<RecordMetadata> {
+  private join(topic: string, state: TopicState, chosen: number | undefined, entry: Entry, size: number): Promise<RecordMetadata> {
     // Kafka's producer refuses such a record at send too: in a request with others, the server
     // would refuse them all.
     if (chosen !== undefined && chosen >= state.partitions) {
       throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${chosen} (it has ${state.partitions})`);
     }
-    const key = input.key ?? null;
-    let partition = chosen ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(key, state.partitions));
+    const key = entry.key;
+    let partition = chosen ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(keyBytes(key, this.scratch), state.partitions));
     if (!fits(state, partition, size)) {
       // The batch there is as large as the topic allows: it goes now, and sticky null-key records move on.
       this.seal(topic, state, partition);
@@ -419,10 +528,16 @@ export class Producer {
     }
     let batch = state.open.get(partition);
     if (!batch) {
-      batch = { partition, records: [], deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
+      // Room for two such records to start: the buffer doubles as records come, so a batch
+      // takes at most twice its bytes, however many partitions have one open.
+      const capacity = Math.min(state.maxBatchBytes, Math.max(MIN_BATCH_CAPACITY, 2 * size));
+      const builder = new BatchBuilder(capacity, FRAME_HEADER_BYTES);
+      builder.append(entry);
+      batch = { partition, builder, deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
       state.open.set(partition, batch);
+    } else {
+      (batch.builder as BatchBuilder).append(entry);
     }
-    batch.records.push(input);
     const delivered = batch.deliveries.add();
     batch.bytes += size;
     this.buffered += size;
@@ -467,7 +582,7 @@ export class Producer {
   async flush(): Promise<void> {
     // The records sent before this call (and perhaps some after) that are still on their way into
     // batches: those waiting for a topic's first read, then the queue.
-    const joined = Promise.all([...this.firstReads.values()]).then(() => this.admission);
+    const joined = Promise.all([...this.firstReads.values()].map((p) => p.drained())).then(() => this.admission);
     let joining = true;
     void joined.then(() => (joining = false));
     for (;;) {
@@ -663,7 +778,7 @@ export class Producer {
       const waited = performance.now() - b.openedAt;
       if (b.encoded || waited < this.deliveryTimeoutMs) return true;
       b.deliveries.reject(
-        new SeglogError("Internal", `Expired before it was sent: ${b.records.length} record(s) waited ${Math.round(waited)} ms, past deliveryTimeoutMs (${this.deliveryTimeoutMs})`, {
+        new SeglogError("Internal", `Expired before it was sent: ${b.builder?.count} record(s) waited ${Math.round(waited)} ms, past deliveryTimeoutMs (${this.deliveryTimeoutMs})`, {
           retriable: true,
           code: "DeliveryTimeout",
         }),
@@ -676,11 +791,11 @@ export class Producer {
     batches = batches.filter((b) => {
       if (b.encoded) return true; // a retry resends the same bytes
       const sequence = id ? this.sequenceOf(topic, b) : undefined;
+      const builder = b.builder as BatchBuilder;
       try {
-        b.encoded = encodeFrame(b.partition, {
+        b.encoded = buildFrame(b.partition, builder, {
           ...(id ? { producerId: id.producerId, producerEpoch: id.epoch, baseSequence: sequence } : {}),
           compression: this.compression,
-          records: b.records,
         });
       } catch (e) {
         b.deliveries.reject(e);
@@ -690,10 +805,10 @@ export class Producer {
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) {
-        b.sequences = { base: sequence, next: nextSequence(sequence, b.records.length), generation, topicId: state.topicId };
+        b.sequences = { base: sequence, next: nextSequence(sequence, builder.count), generation, topicId: state.topicId };
         this.sequences.set(sequenceKey(topic, b), { next: b.sequences.next, topicId: state.topicId });
       }
-      b.records.length = 0; // the frame holds them now
+      b.builder = undefined; // the frame holds the records now
       return true;
     });
     if (batches.length === 0) return;

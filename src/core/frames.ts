@@ -1,4 +1,4 @@
-import { encodeRecordBatch, type EncodeBatchInput } from "./codec/record-batch.ts";
+import type { BatchBuilder, BatchHeaderFields } from "./codec/record-batch.ts";
 import { invalid } from "./errors.ts";
 
 /**
@@ -32,16 +32,16 @@ export function parseFrames(body: Uint8Array): { partition: number; bytes: Uint8
 /** The bytes of a frame's header: the partition. */
 export const FRAME_HEADER_BYTES = 4;
 
-/** Encodes a batch as one frame: a request of that one batch is these bytes as they are, not
- * copied again into a body. */
-export function encodeFrame(partition: number, input: EncodeBatchInput): Uint8Array {
-  const frame = encodeRecordBatch(input, FRAME_HEADER_BYTES);
+/** Builds a batch as one frame, from a builder made with `FRAME_HEADER_BYTES` of headroom: a
+ * request of that one batch is these bytes as they are, not copied again into a body. */
+export function buildFrame(partition: number, batch: BatchBuilder, fields: BatchHeaderFields): Uint8Array {
+  const frame = batch.build(fields);
   new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES).setInt32(0, partition);
   return frame;
 }
 
 /** Builds a produce body from batches already encoded (the bench's ready-made batches, tests);
- * the Producer encodes each batch into its frame instead (`encodeFrame`). */
+ * the Producer builds each batch in its frame instead (`buildFrame`). */
 export function buildFrames(batches: ReadonlyArray<{ partition: number; bytes: Uint8Array }>): Uint8Array {
   const total = batches.reduce((n, b) => n + 4 + b.bytes.byteLength, 0);
   const out = new Uint8Array(total);

@@ -273,11 +273,16 @@ describe("the client SDK", () => {
     });
     buf.fill("X");
     await Promise.all(sent);
+    // The topic known now, a record joins its batch in `send` itself: the same.
+    buf.write("thr3");
+    const third = copies.send(topic, { key: buf, value: buf, headers: { h: buf } });
+    buf.fill("Y");
+    await third;
     await copies.close();
     const got: ConsumedRecord[] = [];
-    while (got.length < 2) got.push(...(await consumer.poll()));
+    while (got.length < 3) got.push(...(await consumer.poll()));
     const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).toString();
-    expect(got.map((r) => [text(r.key), text(r.value), text(r.headers[0]?.value)])).toEqual([["one1", "one1", "one1"], ["two2", "two2", "two2"]]);
+    expect(got.map((r) => [text(r.key), text(r.value), text(r.headers[0]?.value)])).toEqual([["one1", "one1", "one1"], ["two2", "two2", "two2"], ["thr3", "thr3", "thr3"]]);
     consumer.close();
   });
   it("holds at most bufferBytes unsent, even for records sent all at once, and keeps their order", async () => {

@@ -12,12 +12,16 @@ let api: LocalApi;
 let holdNextAnswer: Promise<void> | undefined;
 let answersHeld = 0;
 let failTopicReads = 0;
+/** The admin function's GETs (topic reads) so far. */
+let topicReads = 0;
 let failNextProduces = 0;
 const invoke = handlersFor({ log: testLog().log });
 
 beforeAll(async () => {
   const h = (fn: FunctionName) => async (e: unknown): Promise<ApiGatewayResult> => {
-    if (fn === "admin" && failTopicReads > 0 && (e as { requestContext?: { http?: { method?: string } } }).requestContext?.http?.method === "GET") {
+    const isGet = (e as { requestContext?: { http?: { method?: string } } }).requestContext?.http?.method === "GET";
+    if (fn === "admin" && isGet) topicReads++;
+    if (fn === "admin" && failTopicReads > 0 && isGet) {
       failTopicReads--;
       return { statusCode: 503, headers: { "content-type": "application/json" }, body: '{"message":"Service Unavailable"}', isBase64Encoded: false };
     }
@@ -122,13 +126,63 @@ describe("the Producer, racing its topic reads", () => {
     expect(out[1]).toMatch(/^ok/);
   });
 
-  it("fails every record sent to a topic that does not exist, and flush and close return", async () => {
+  it("fails every record sent to a topic that does not exist, on one read of it, and flush and close return", async () => {
     const producer = new Producer({ url: api.url, lingerMs: 1 });
     const topic = uniqueName("absent");
+    const readsBefore = topicReads;
     const sends = Array.from({ length: 5 }, (_, i) => producer.send(topic, { value: `v${i}` }).then(() => "ok", (e: { kind?: string }) => e.kind));
     await producer.flush();
     await producer.close();
     expect(await Promise.all(sends)).toEqual(Array.from({ length: 5 }, () => "NotFound"));
+    expect(topicReads - readsBefore).toBe(1);
+  });
+
+  it("flush() waits for the records sent before it, not for those sent after it while the topic's first read keeps failing", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("flush-snapshot");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 20, maxBackoffMs: 50, deliveryTimeoutMs: 400 });
+    failTopicReads = 1_000_000;
+    const first = producer.send(topic, { value: "first", partition: 0 }).then(() => "ok", (e) => `failed: ${String(e).slice(0, 40)}`);
+    let flushed = false;
+    const flushing = producer.flush().then(() => (flushed = true));
+    // Records keep coming after the flush, each waiting for the same failing read.
+    const later: Promise<string>[] = [];
+    for (let i = 0; i < 60 && !flushed; i++) {
+      later.push(producer.send(topic, { value: `later-${i}`, partition: 0 }).then(() => "ok", () => "failed"));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await flushing;
+    expect(await first).toMatch(/^failed: SeglogInternalError: HTTP 503/);
+    // flush() returned while records were still being sent, once "first" had failed.
+    expect(later.length).toBeLessThan(60);
+    failTopicReads = 0;
+    await producer.close();
+    expect((await Promise.all(later)).at(-1)).toBe("ok");
+  });
+
+  it("delivers a burst sent before the topic was read, on one read of it, each partition in send order, with records sent as it answers after them", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("burst");
+    await admin.createTopic(topic, { partitions: 3 });
+    const producer = new Producer({ url: api.url, lingerMs: 5 });
+    const readsBefore = topicReads;
+    const sends = Array.from({ length: 3000 }, (_, i) => producer.send(topic, { key: `k${i % 7}`, value: `v${i}` }));
+    // One more the moment the first acknowledgement comes: it queues after the burst.
+    const late = sends[0]!.then(() => producer.send(topic, { key: "k0", value: "late" }));
+    const metas = await Promise.all([...sends, late]);
+    await producer.close();
+    expect(topicReads - readsBefore).toBe(1);
+    const consumer = new Consumer({ url: api.url, maxWaitMs: 0 });
+    consumer.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })));
+    const got: string[][] = [[], [], []];
+    while (got.flat().length < 3001) for (const r of await consumer.poll()) got[r.partition]!.push(`${r.key}:${r.value}`);
+    consumer.close();
+    // Each partition holds its keys' records in the order they were sent, the late one last in its own.
+    const sent: string[][] = [[], [], []];
+    metas.forEach((m, i) => sent[m.partition]!.push(i < 3000 ? `k${i % 7}:v${i}` : "k0:late"));
+    expect(got).toEqual(sent);
+    expect(got.find((p) => p.includes("k0:late"))?.at(-1)).toBe("k0:late");
   });
 
   it("waits in close() for the records that wait for their topic's first read, and delivers them in order", async () => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  BatchBuilder,
   COMPRESSIONS,
   decodeRecordBatch,
   encodeRecordBatch,
@@ -18,7 +19,7 @@ import {
   type RecordInput,
 } from "../../../src/core/codec/record-batch.ts";
 import { crc32c } from "../../../src/core/codec/crc32c.ts";
-import { encodeFrame, parseFrames } from "../../../src/core/frames.ts";
+import { FRAME_HEADER_BYTES, buildFrame, parseFrames } from "../../../src/core/frames.ts";
 import { isSeglogError, type SeglogError } from "../../../src/core/errors.ts";
 import { multiBlockRecords, smallRecords, type FixtureRecord } from "../../fixtures/codec/fixture-records.ts";
 
@@ -163,10 +164,13 @@ describe("encode → decode", () => {
     );
   });
 
-  it("encodes a batch into a produce frame, behind its partition, byte for byte as on its own, with every codec", () => {
+  it("builds a batch record by record into a produce frame, behind its partition, byte for byte as encoded whole, with every codec", () => {
     fc.assert(
-      fc.property(batchInput, fc.integer({ min: 0, max: 2 ** 31 - 1 }), (input, partition) => {
-        const frame = encodeFrame(partition, input);
+      fc.property(batchInput, fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 64 }), (input, partition, capacity) => {
+        // From little room (it grows as records come) or some.
+        const builder = new BatchBuilder(capacity, FRAME_HEADER_BYTES);
+        for (const r of input.records) builder.append({ key: r.key ?? null, value: r.value, timestamp: r.timestamp!, headers: r.headers });
+        const frame = buildFrame(partition, builder, input);
         const frames = parseFrames(frame);
         expect(frames.map((f) => f.partition)).toEqual([partition]);
         // Compressed bytes are the same too: the codecs are deterministic.
@@ -174,6 +178,32 @@ describe("encode → decode", () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("a builder writes text as its UTF-8 bytes, and a record it refuses leaves the batch as it was", () => {
+    const builder = new BatchBuilder(0);
+    builder.append({ key: "clé", value: "välue", timestamp: 10, headers: [{ key: "h", value: "ünï" }] });
+    const size = builder.bytes;
+    expect(thrown(() => builder.append({ key: null, value: 5 as unknown as string, timestamp: 11 })).code).toBe("InvalidBatch");
+    expect(thrown(() => builder.append({ key: null, value: "v", timestamp: 2 ** 53 })).code).toBe("InvalidBatch");
+    expect(builder.bytes).toBe(size);
+    builder.append({ key: bytes("k"), value: null, timestamp: 7 });
+    const fromBytes = encodeRecordBatch({
+      records: [
+        { key: bytes("clé"), value: bytes("välue"), timestamp: 10, headers: [{ key: "h", value: bytes("ünï") }] },
+        { key: bytes("k"), value: null, timestamp: 7 },
+      ],
+    });
+    expect(Buffer.from(builder.build()).equals(Buffer.from(fromBytes))).toBe(true);
+    expect(thrown(() => new BatchBuilder(10).build()).code).toBe("InvalidBatch");
+  });
+
+  it("refuses a batch past 2 GiB, or a header key that is not text, as InvalidBatch before writing any of it", () => {
+    const mib = new Uint8Array(1024 * 1024);
+    const huge = Array.from({ length: 2100 }, () => ({ key: null, value: mib, timestamp: 1 }));
+    expect(thrown(() => encodeRecordBatch({ records: huge })).code).toBe("InvalidBatch");
+    const badKey = [{ key: null, value: null, timestamp: 1, headers: [{ key: 5 as unknown as string, value: null }] }];
+    expect(thrown(() => encodeRecordBatch({ records: badKey })).code).toBe("InvalidBatch");
   });
 
   it("keeps null and empty keys, values and header values apart", () => {
