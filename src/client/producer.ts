@@ -409,6 +409,18 @@ export class Producer {
   }
 
   /**
+   * The topic's partitions, as Kafka's `partitionsFor`: read if the producer does not know the
+   * topic yet (retried through an outage until `deliveryTimeoutMs`, as a record's first read is),
+   * so that records sent after it join their batches at once. Fails with `NotFound` for a topic
+   * that does not exist.
+   */
+  async partitionsFor(topic: string): Promise<{ topic: string; partition: number }[]> {
+    if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
+    const state = await this.topicState(topic);
+    return Array.from({ length: state.partitions }, (_, partition) => ({ topic, partition }));
+  }
+
+  /**
    * Queues a record; the promise settles when the server acknowledged it (or gave up). Its
    * rejection is that record's only report, as a Java producer's callback is: a promise nobody
    * awaits yet (sent, then `close()` awaited first) does not crash the process as unhandled.

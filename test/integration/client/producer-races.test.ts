@@ -161,6 +161,21 @@ describe("the Producer, racing its topic reads", () => {
     expect((await Promise.all(later)).at(-1)).toBe("ok");
   });
 
+  it("partitionsFor reads the topic once, as Kafka's does, and records sent after it need no read of their own; a topic that does not exist is NotFound", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("partitions-for");
+    await admin.createTopic(topic, { partitions: 3 });
+    const producer = new Producer({ url: api.url, lingerMs: 1 });
+    const readsBefore = topicReads;
+    expect(await producer.partitionsFor(topic)).toEqual([0, 1, 2].map((partition) => ({ topic, partition })));
+    const metas = await Promise.all(["a", "b", "c"].map((value, partition) => producer.send(topic, { value, partition })));
+    expect(metas.map((m) => m.partition)).toEqual([0, 1, 2]);
+    expect(topicReads - readsBefore).toBe(1);
+    await expect(producer.partitionsFor(uniqueName("absent"))).rejects.toMatchObject({ kind: "NotFound" });
+    await producer.close();
+    await expect(producer.partitionsFor(topic)).rejects.toThrow(/closed/);
+  });
+
   it("delivers a burst sent before the topic was read, on one read of it, each partition in send order, with records sent as it answers after them", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("burst");
