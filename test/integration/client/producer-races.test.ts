@@ -141,7 +141,7 @@ describe("the Producer, racing its topic reads", () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("flush-snapshot");
     await admin.createTopic(topic, { partitions: 1 });
-    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 20, maxBackoffMs: 50, deliveryTimeoutMs: 400 });
+    const producer = new Producer({ url: api.url, lingerMs: 1, initialBackoffMs: 20, maxBackoffMs: 50, deliveryTimeoutMs: 1500 });
     failTopicReads = 1_000_000;
     const first = producer.send(topic, { value: "first", partition: 0 }).then(() => "ok", (e) => `failed: ${String(e).slice(0, 40)}`);
     let flushed = false;
@@ -150,7 +150,7 @@ describe("the Producer, racing its topic reads", () => {
     const later: Promise<string>[] = [];
     for (let i = 0; i < 60 && !flushed; i++) {
       later.push(producer.send(topic, { value: `later-${i}`, partition: 0 }).then(() => "ok", () => "failed"));
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
     await flushing;
     expect(await first).toMatch(/^failed: SeglogInternalError: HTTP 503/);
