@@ -105,12 +105,8 @@ export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024;
 
 const utf8 = new TextDecoder("utf-8");
 
-/**
- * Encodes one batch. Throws `Invalid`/`InvalidBatch` on bad input (e.g. no records). With
- * `headroom`, the buffer returned starts with that many bytes for the caller to fill (a produce
- * frame's header, `encodeFrame`), and the batch is the rest: no copy to put the two together.
- */
-export function encodeRecordBatch(input: EncodeBatchInput, headroom = 0): Uint8Array {
+/** Encodes one batch. Throws `Invalid`/`InvalidBatch` on bad input (e.g. no records). */
+export function encodeRecordBatch(input: EncodeBatchInput): Uint8Array {
   const records = input.records;
   let fallbackTs = input.defaultTimestamp;
   const appended: AppendedRecord[] = records.map((r, i) => {
@@ -130,7 +126,7 @@ export function encodeRecordBatch(input: EncodeBatchInput, headroom = 0): Uint8A
     bytes += sizeOfVarint(body) + body;
   });
   if (!(bytes <= 0x7fffffff - BATCH_HEADER_BYTES)) throw invalid("record batch would exceed 2 GiB", "InvalidBatch");
-  const builder = new BatchBuilder(bytes, headroom);
+  const builder = new BatchBuilder(bytes);
   for (const r of appended) builder.append(r);
   return builder.build(input);
 }
