@@ -592,8 +592,8 @@ export class Producer {
   /** Sends everything buffered, records whose `send` has not yet reached a batch included, and
    * waits for every acknowledgement (Kafka's `flush`). */
   async flush(): Promise<void> {
-    // The records sent before this call (and perhaps some after) that are still on their way into
-    // batches: those waiting for a topic's first read, then the queue.
+    // The records sent before this call that are still on their way into batches: those waiting
+    // for a topic's first read (not those that join them after this call), then the queue.
     const joined = Promise.all([...this.firstReads.values()].map((p) => p.drained())).then(() => this.admission);
     let joining = true;
     void joined.then(() => (joining = false));
