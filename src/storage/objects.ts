@@ -118,7 +118,7 @@ export class SegmentObjects {
       },
       { relation: "after", toMiddleware: "serializerMiddleware", name: "seglogPresign", override: true },
     );
-    await this.s3.send(command);
+    await this.s3.send(command, {}); // with options: past the client's handler cache (clients.ts)
     if (request === undefined || !request.path.endsWith(`/${probe}`)) throw new SeglogError("Internal", "The S3 client built no GET request to presign");
     const signer = new SignatureV4({
       service: "s3",
