@@ -143,7 +143,10 @@ export function createClients(env: Env = process.env, options: ClientOptions = {
  * a DynamoDB call's. The SDK does not notice middleware added to the client after the first call
  * (fault injection, the bench's call counting), so a change to the client's stack drops the
  * cache. A command with middleware of its own must be sent with options (`send(command, {})`),
- * which skips the cache: a cached stack is shared by every command of its class.
+ * which skips the cache: a cached stack is shared by every command of its class. So is the
+ * context its middleware write the endpoint into between awaits, which names the bucket: one S3
+ * client serves one bucket. Config read when the stack is resolved (`requestHandler`, `logger`)
+ * must be set before the first call.
  */
 function forgetHandlersOnChange(client: S3Client | DynamoDBClient): void {
   const stack = client.middlewareStack as unknown as Record<string, (...args: unknown[]) => unknown>;

@@ -31,18 +31,15 @@ export class SegmentObjects {
   ) {}
 
   async put(key: string, body: Uint8Array): Promise<void> {
+    const input = { Bucket: this.bucket, Key: key, Body: body as Uint8Array | undefined, ContentLength: body.byteLength, ContentType: "application/vnd.kafka.record-batch" };
     try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: body.byteLength,
-          ContentType: "application/vnd.kafka.record-batch",
-        }),
-      );
+      await this.s3.send(new PutObjectCommand(input));
     } catch (e) {
       throw toSeglogError(e);
+    } finally {
+      // The client's handler cache keeps the first command of each class (clients.ts): let go of
+      // the body, which may be a merged segment of 16 MiB.
+      input.Body = undefined;
     }
   }
 
