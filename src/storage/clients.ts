@@ -139,7 +139,7 @@ export function createClients(env: Env = process.env, options: ClientOptions = {
 
 /**
  * The SDK's handler cache (`cacheMiddleware`) resolves a command class's middleware stack once
- * per client instead of on every call: 0.1–0.4 ms of CPU per call here (bench profile), a fifth of
+ * per client instead of on every call: 0.1–0.5 ms of CPU per call here (docs/performance.md), up to a fifth of
  * a DynamoDB call's. The SDK does not notice middleware added to the client after the first call
  * (fault injection, the bench's call counting), so a change to the client's stack drops the
  * cache. A command with middleware of its own must be sent with options (`send(command, {})`),
