@@ -9,6 +9,7 @@
  * application only while their partition is held, so two members never process one partition
  * at the same time.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
@@ -113,6 +114,9 @@ interface Lease extends TopicPartition {
 const keyOf = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 const tpOf = (tp: TopicPartition): TopicPartition => ({ topic: tp.topic, partition: tp.partition });
 const monotonicMs = () => performance.now();
+
+/** The member whose handler or hook is running (and what it started): `close()` there must not wait for itself. */
+const callingBack = new AsyncLocalStorage<GroupConsumer>();
 
 /** Throttled answers the server wants retried at once (docs/consumer-groups.md, heartbeat step 1–2). */
 const RETRY_NOW = new Set(["SlowHeartbeat", "StaleHeartbeat"]);
@@ -289,12 +293,15 @@ export class GroupConsumer {
   /**
    * Stops handing out records (even the rest of a batch), commits what was processed (with
    * `autoCommit`), calls `onRevoked`, and leaves the group; the consumer cannot run again.
-   * Resolves once `run()` has returned (its errors are reported by `run()`). Do not await it
-   * inside a handler: it waits for the handler to return.
+   * Resolves once `run()` has returned (its errors are reported by `run()`). Called inside one of
+   * this member's handlers or hooks (or something one started), it resolves at once instead:
+   * `run()` waits for the handler, so waiting for `run()` there would wait forever. The handler's
+   * record counts as processed when it returns, and `run()` resolves once the member has left.
    */
   async close(): Promise<void> {
     this.closing = true;
     this.wake();
+    if (callingBack.getStore() === this) return;
     await this.finished;
   }
 
@@ -573,6 +580,11 @@ export class GroupConsumer {
     clearTimeout(this.deadlineTimer);
   }
 
+  /** Calls a handler or hook of this member's, which `close()` can tell. */
+  private calledBack<A>(f: (arg: A) => void | Promise<void>, arg: A): void | Promise<void> {
+    return callingBack.run(this, f, arg);
+  }
+
   private wake(): void {
     this.wakeup.abort();
   }
@@ -611,7 +623,7 @@ export class GroupConsumer {
     for (const l of lost) this.leases.delete(l.key);
     if (lost.length > 0) {
       this.assignFetching();
-      if (this.onLost) await this.onLost(lost.map(tpOf));
+      if (this.onLost) await this.calledBack(this.onLost, lost.map(tpOf));
     }
 
     const revoking = [...this.leases.values()].filter((l) => listed.get(l.key)?.revoking === true);
@@ -619,7 +631,7 @@ export class GroupConsumer {
     if (revoking.length > 0) {
       for (const l of revoking) l.releasing = true;
       if (this.autoCommit) await this.commitQuietly(revoking);
-      if (this.onRevoked) await this.onRevoked(revoking.map(tpOf));
+      if (this.onRevoked) await this.calledBack(this.onRevoked, revoking.map(tpOf));
       for (const l of revoking) {
         this.leases.delete(l.key);
         this.release(l);
@@ -661,7 +673,7 @@ export class GroupConsumer {
       const position = this.consumer.position(a) ?? 0;
       this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
     }
-    if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
+    if (granted.length > 0 && this.onAssigned) await this.calledBack(this.onAssigned, granted.map(tpOf));
   }
 
   /**
@@ -696,7 +708,7 @@ export class GroupConsumer {
     this.resumedKeys.clear();
     this.answer = [];
     this.consumer.assign([]);
-    if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
+    if (lost.length > 0 && this.onLost) await this.calledBack(this.onLost, lost.map(tpOf));
   }
 
 
@@ -759,7 +771,7 @@ export class GroupConsumer {
         const first = rs[0]?.offset ?? lease.processed;
         const last = rs.at(-1)?.offset ?? lease.processed - 1;
         try {
-          await handlers.eachBatch({
+          await this.calledBack(handlers.eachBatch, {
             ...tpOf(lease),
             records: rs,
             isHeld: () => this.held(lease),
@@ -788,7 +800,7 @@ export class GroupConsumer {
       } else if (handlers.eachRecord) {
         for (const r of rs) {
           if (this.closing || !goesOn(lease) || (!atMostOnce && this.revokePending())) break;
-          await handlers.eachRecord(r);
+          await this.calledBack(handlers.eachRecord, r);
           if (!atMostOnce && !moved(lease)) lease.processed = r.offset + 1;
           if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
@@ -898,8 +910,8 @@ export class GroupConsumer {
     let error: unknown;
     try {
       if (this.autoCommit && held.length > 0) await this.commitQuietly(held);
-      if (held.length > 0 && this.onRevoked) await this.onRevoked(held.map(tpOf));
-      if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
+      if (held.length > 0 && this.onRevoked) await this.calledBack(this.onRevoked, held.map(tpOf));
+      if (lost.length > 0 && this.onLost) await this.calledBack(this.onLost, lost.map(tpOf));
     } catch (e) {
       error = e;
     }

@@ -762,6 +762,53 @@ describe("the group consumer", () => {
     await done;
   });
 
+  it("close() awaited inside a handler or hook returns: the member commits the handler's record, hands out no more, leaves, and run() resolves", async () => {
+    const topic = await topicWith(1, 10);
+    const admin = new Admin({ url: api.url });
+    /** run() within a deadline: a member that waits for itself never resolves. */
+    const settles = (done: Promise<void>) =>
+      Promise.race([done.then(() => "resolved"), new Promise((resolve) => setTimeout(resolve, 10_000, "still running"))]);
+
+    const group = uniqueName("g");
+    const member = new GroupConsumer(memberOptions(api.url, group));
+    member.subscribe([topic]);
+    const seen: number[] = [];
+    const afterClose: number[] = [];
+    const done = member.run({
+      eachRecord: async (r) => {
+        seen.push(r.offset);
+        if (r.offset !== 4) return;
+        await member.close();
+        afterClose.push(r.offset); // the handler goes on after close() and returns
+      },
+    });
+    expect(await settles(done)).toBe("resolved");
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(afterClose).toEqual([4]);
+    const described = await admin.describeGroup(group);
+    expect(described.members).toHaveLength(0);
+    expect(described.partitions[0]?.committedOffset).toBe(5);
+
+    // The same from onAssigned: the member gives its partition back before any record.
+    const hooked = uniqueName("g");
+    const early = new GroupConsumer({ ...memberOptions(api.url, hooked), onAssigned: () => early.close() });
+    early.subscribe([topic]);
+    const handed: number[] = [];
+    expect(await settles(early.run({ eachRecord: (r) => void handed.push(r.offset) }))).toBe("resolved");
+    expect(handed).toEqual([]);
+    expect((await admin.describeGroup(hooked)).members).toHaveLength(0);
+
+    // From outside the handlers, close() still waits for run() to return.
+    const outside = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
+    outside.subscribe([topic]);
+    let returned = false;
+    const outsideDone = outside.run({ eachRecord: () => undefined }).then(() => void (returned = true));
+    await waitFor("the member's partition", () => outside.assignment().length === 1);
+    await outside.close();
+    expect(returned).toBe(true);
+    await outsideDone;
+  });
+
   it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
     const lost = new GroupConsumer({ url: "http://127.0.0.1:9", groupId: uniqueName("g"), maxAttempts: 3, initialBackoffMs: 5 });
     lost.subscribe(["t"]);
