@@ -4,14 +4,17 @@
  * the part the INIT phase loads, and, in fresh Node processes, the module initialisation time (the `import()` of the bundle:
  * what Lambda's INIT phase runs) and the first invocation against the local stack (SDK clients
  * built, topic metadata read: what the first request after a cold start pays on top). The
- * scheduled maintenance function is only imported: its first run is a maintenance pass.
+ * scheduled maintenance function is only imported: its first run is a maintenance pass. Beside
+ * them, measured alike in the same rounds, the baseline of bench/sdk-baseline.ts: the AWS SDK's
+ * clients and the commands Seglog sends, with none of Seglog's code, so that each run shows how
+ * much of a function's initialisation is the SDK's.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import { bundleFunctions } from "../src/build/bundle.ts";
+import { bundleEntry, bundleFunctions } from "../src/build/bundle.ts";
 import { Admin } from "../src/client/admin.ts";
 import { routes } from "../src/http/app.ts";
 import { matchRoute } from "../src/http/router.ts";
@@ -37,7 +40,12 @@ export interface ColdStartResult {
   readonly runs: number;
   readonly node: string;
   readonly functions: ColdStart[];
+  /** The AWS SDK's clients and commands alone, bundled and measured alike (bench/sdk-baseline.ts). */
+  readonly sdkBaseline: ColdStart;
 }
+
+/** The baseline's bundle name. */
+const SDK_BASELINE = "sdk-baseline";
 
 /** Times `import()` of the bundle, then one handler call with the given event, in this process. */
 const CHILD = `
@@ -98,14 +106,19 @@ export async function runColdStartBench(bench: BenchStack, runs: number, log: (l
   const dir = mkdtempSync(join(tmpdir(), "seglog-bench-bundles-"));
   try {
     const bundles = await bundleFunctions({ outDir: dir });
-    const functions: ColdStart[] = [];
-    for (const b of bundles) {
-      const event = firstEvents[b.name];
-      const samples: { initMs: number; firstInvokeMs?: number }[] = [];
-      for (let i = 0; i < runs; i++) samples.push(await measure(b.file, event, bench.stack.env));
-      const firsts = samples.map((s) => s.firstInvokeMs).filter((x): x is number => x !== undefined);
-      const initMsRuns = samples.map((s) => s.initMs);
-      functions.push({
+    const baseline = await bundleEntry(SDK_BASELINE, fileURLToPath(new URL("./sdk-baseline.ts", import.meta.url)), dir);
+    const all = [...bundles, baseline];
+    // Round by round, every bundle once per round: the machine's drift falls on all of them alike.
+    const samples = all.map(() => [] as { initMs: number; firstInvokeMs?: number }[]);
+    for (let i = 0; i < runs; i++) {
+      for (const [j, b] of all.entries()) samples[j]?.push(await measure(b.file, firstEvents[b.name], bench.stack.env));
+    }
+    const measured = all.map((b, j): ColdStart => {
+      const taken = samples[j] ?? [];
+      const firsts = taken.map((s) => s.firstInvokeMs).filter((x): x is number => x !== undefined);
+      const initMsRuns = taken.map((s) => s.initMs);
+      log(`coldStart: ${b.name} ${(b.bytes / 1024).toFixed(0)} KiB (${(b.initBytes / 1024).toFixed(0)} KiB at init), init ${median(initMsRuns).toFixed(1)} ms`);
+      return {
         name: b.name,
         bundleBytes: b.bytes,
         gzipBytes: readdirSync(b.dir)
@@ -115,10 +128,9 @@ export async function runColdStartBench(bench: BenchStack, runs: number, log: (l
         initMs: median(initMsRuns),
         initMsRuns,
         ...(firsts.length > 0 ? { firstInvokeMs: median(firsts) } : {}),
-      });
-      log(`coldStart: ${b.name} ${(b.bytes / 1024).toFixed(0)} KiB (${(b.initBytes / 1024).toFixed(0)} KiB at init), init ${median(initMsRuns).toFixed(1)} ms`);
-    }
-    return { suite: "coldStart", runs, node: process.version, functions };
+      };
+    });
+    return { suite: "coldStart", runs, node: process.version, functions: measured.slice(0, -1), sdkBaseline: measured.at(-1) as ColdStart };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

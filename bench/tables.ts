@@ -160,8 +160,8 @@ export function latencyTable(r: LatencyResult): Table {
 
 export function coldStartTable(r: ColdStartResult): Table {
   const out: Table = {};
-  for (const f of r.functions) {
-    out[f.name] = {
+  for (const f of [...r.functions, r.sdkBaseline]) {
+    out[f === r.sdkBaseline ? "the AWS SDK's clients alone (baseline)" : f.name] = {
       "bundle KiB": fmt(f.bundleBytes / 1024),
       "gzip KiB": fmt(f.gzipBytes / 1024),
       "loaded at init KiB": fmt(f.initBytes / 1024),

@@ -91,9 +91,9 @@ export function inlineStringKeys(source: string): string {
   });
 }
 
-function esbuildOptions(name: string): BuildOptions & { metafile: true; write: false } {
+function esbuildOptions(name: string, entry = join(FUNCTIONS_DIR, `${name}.ts`)): BuildOptions & { metafile: true; write: false } {
   return {
-    entryPoints: [join(FUNCTIONS_DIR, `${name}.ts`)],
+    entryPoints: [entry],
     outdir: join(BUNDLES_DIR, name),
     entryNames: "index",
     outExtension: { ".js": ".mjs" },
@@ -121,6 +121,11 @@ export async function bundleFunctions(options: BundleOptions = {}): Promise<Bund
   const names = options.names ?? functionNames();
   const outputs = await Promise.all(names.map((name) => build(esbuildOptions(name))));
   return names.map((name, i) => writeBundle(name, outputs[i] as BuildResult<{ metafile: true; write: false }>, options.outDir));
+}
+
+/** Bundles another entry file exactly as a function's, into `outDir/<name>` (the bench's SDK baseline). */
+export async function bundleEntry(name: string, entry: string, outDir: string): Promise<Bundle> {
+  return writeBundle(name, await build(esbuildOptions(name, entry)), outDir);
 }
 
 /**
