@@ -1,6 +1,4 @@
-import { GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SeglogError } from "../core/errors.ts";
-import { S, type Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
 
 /** Runs one SDK call; whatever it throws comes out as a Seglog error kind. */
@@ -40,12 +38,4 @@ export async function untilProcessed<T>(items: T[], what: string, send: (items: 
     if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     items = await send(items);
   }
-}
-
-/** A consistent read of one item. */
-export async function getItem(dynamo: DynamoDBClient, table: string, pk: string, sk: string): Promise<Item | undefined> {
-  const out = await call(() =>
-    dynamo.send(new GetItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true })),
-  );
-  return out.Item;
 }

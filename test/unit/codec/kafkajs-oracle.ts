@@ -84,17 +84,12 @@ const { Partitioners } = require("kafkajs") as {
   };
 };
 
-export const KAFKAJS_COMPRESSION = compression.Types;
-
 export const kafkajsCodecIds = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 
 /** Registers a codec with kafkajs (it ships gzip only; the others are pluggable). */
 export function registerKafkajsCodec(id: 1 | 2 | 3 | 4, codec: KafkajsCodec): void {
   compression.Codecs[id] = () => codec;
 }
-
-/** kafkajs's built-in gzip codec (node:zlib), to restore after replacing it. */
-export const kafkajsGzip: KafkajsCodec = compression.Codecs[1]!();
 
 export interface OracleRecord {
   key: Uint8Array | null;
