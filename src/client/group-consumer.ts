@@ -341,8 +341,9 @@ export class GroupConsumer {
    * `autoOffsetReset` at the next fetch. Throws at once, as Java's `seek` does: `Invalid` outside
    * `run()` or for a partition never held; `Fenced` for one no longer held or being given back
    * (in `onRevoked`), as `commit()` says it. A seek to an offset is done when it returns; one to
-   * `earliest`/`latest` when its promise resolves, after a lookup (a partition given back
-   * meanwhile rejects it, unheard unless it is awaited; a lookup that fails moves nothing).
+   * `earliest`/`latest` when its promise resolves, after a lookup, during which the partition
+   * is not fetched (a partition given back meanwhile rejects it, unheard unless it is awaited; a
+   * lookup that fails moves nothing).
    */
   seek(tp: TopicPartition, to: number | "earliest" | "latest"): Promise<void> {
     const lease = this.soughtLease(tp);
@@ -354,8 +355,11 @@ export class GroupConsumer {
     }
     // The partition counts as sought from now, awaited or not: the rest of a batch is not handed
     // out, nor what polls fetch from the old position, while the offset is looked up.
+    // Nor is it fetched: the Consumer lets go of it until the seek lands (or fails), and then
+    // reads it from where it moved.
     const ticket = ++this.moves;
     lease.seeking = ticket;
+    this.fetchingChanged = true;
     this.wake();
     const moved = this.consumer.admin.offsetFor(lease.topic, lease.partition, to).then(
       ({ offset }) => {
@@ -387,9 +391,14 @@ export class GroupConsumer {
   /** Moves a held partition to `offset`, at once. */
   private move(lease: Lease, offset: number): void {
     // A partition the Consumer fetches moves now; one paused, or resumed and not yet assigned
-    // again, goes on from its processed offset.
+    // again, goes on from its processed offset; one let go of while its offset was looked up is
+    // fetched again, from there.
     const fetching = this.consumer.assignment().some((a) => keyOf(a) === lease.key);
     if (fetching && !this.resumedKeys.has(lease.key)) void this.consumer.seek(tpOf(lease), offset); // an offset: it waits for nothing
+    else if (!this.pausedKeys.has(lease.key)) {
+      this.resumedKeys.add(lease.key);
+      this.fetchingChanged = true;
+    }
     lease.processed = offset;
     lease.soughtAt = ++this.moves;
     this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
@@ -684,7 +693,7 @@ export class GroupConsumer {
   private assignFetching(starting: ReadonlyArray<TopicPartition & { offset?: number }> = []): void {
     const moving = new Set(starting.map(keyOf));
     const fetching = new Set(this.consumer.assignment().map(keyOf));
-    const kept = [...this.leases.values()].filter((l) => !this.pausedKeys.has(l.key) && !moving.has(l.key));
+    const kept = [...this.leases.values()].filter((l) => !this.pausedKeys.has(l.key) && l.seeking === undefined && !moving.has(l.key));
     this.consumer.assign([...kept.map((l) => (fetching.has(l.key) && !this.resumedKeys.has(l.key) ? tpOf(l) : { ...tpOf(l), offset: l.processed })), ...starting]);
     this.resumedKeys.clear();
     this.fetchingChanged = false;

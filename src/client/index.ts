@@ -10,7 +10,7 @@ export {
   type TopicDescription,
   type TopicInfo,
 } from "./admin.ts";
-export { Consumer, type ConsumedRecord, type ConsumerOptions, type OffsetReset, type TopicPartition } from "./consumer.ts";
+export { Consumer, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type OffsetReset, type TopicPartition } from "./consumer.ts";
 export {
   GroupConsumer,
   type Delivery,

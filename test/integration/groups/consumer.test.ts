@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, GroupConsumer, Producer, type ConsumedRecord, type GroupBatch, type TopicPartition } from "../../../src/client/index.ts";
+import { Admin, GroupConsumer, Producer, type ConsumedRecord, type ConsumerStats, type GroupBatch, type TopicPartition } from "../../../src/client/index.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../../../src/core/groups/model.ts";
 import { routes } from "../../../src/http/app.ts";
 import type { FunctionName } from "../../../src/http/router.ts";
@@ -607,6 +607,39 @@ describe("the group consumer", () => {
     await skipper.close();
     await skipping;
     expect(got).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it("fetches nothing of a partition while its seek's offset is looked up, then reads it from where the seek moved it", async () => {
+    const topic = await topicWith(1, 10);
+    const tp = { topic, partition: 0 };
+    let member: GroupConsumer | undefined;
+    let atLookup: ConsumerStats | undefined;
+    let atAnswer: ConsumerStats | undefined;
+    // The lookup takes a while, and records land meanwhile: they are not fetched from the old
+    // position only to be dropped.
+    let seeking = false; // the join's own lookup (a new group starts at earliest) goes as usual
+    const slowLookups: Transport = async (request) => {
+      if (!seeking || !request.url.pathname.endsWith("/offsets")) return nodeTransport(request);
+      atLookup = member?.stats();
+      await produce(topic, 1, 10, 10);
+      await new Promise((resolve) => setTimeout(resolve, 600)); // a few long polls' time (maxWaitMs 200)
+      atAnswer = member?.stats();
+      return nodeTransport(request);
+    };
+    const got: number[] = [];
+    member = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), transport: slowLookups });
+    member.subscribe([topic]);
+    const running = member.run({ eachRecord: (r) => void got.push(r.offset) });
+    await waitFor("the first pass", () => got.length === 10);
+    seeking = true;
+    await member.seek(tp, "earliest");
+    await waitFor("all of it again, from the start", () => got.length === 30);
+    await member.close();
+    await running;
+    expect(atLookup).toBeDefined();
+    expect(atAnswer?.segmentGets).toBe(atLookup?.segmentGets);
+    expect(atAnswer?.bytesFetched).toBe(atLookup?.bytesFetched);
+    expect(got).toEqual([...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => i)]);
   });
 
   it("at most once, rides out commits the API cannot take: none of their batch is handed out, and it is read again once a commit lands", async () => {
