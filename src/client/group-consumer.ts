@@ -115,8 +115,13 @@ const keyOf = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 const tpOf = (tp: TopicPartition): TopicPartition => ({ topic: tp.topic, partition: tp.partition });
 const monotonicMs = () => performance.now();
 
-/** The member whose handler or hook is running (and what it started): `close()` there must not wait for itself. */
-const callingBack = new AsyncLocalStorage<GroupConsumer>();
+/** A member's handler or hook call, seen from inside it (and from what it starts), while it runs:
+ * `close()` there must not wait for `run()`, which waits for the call. */
+interface Callback {
+  readonly member: GroupConsumer;
+  running: boolean;
+}
+const callingBack = new AsyncLocalStorage<Callback>();
 
 /** Throttled answers the server wants retried at once (docs/consumer-groups.md, heartbeat step 1–2). */
 const RETRY_NOW = new Set(["SlowHeartbeat", "StaleHeartbeat"]);
@@ -294,14 +299,16 @@ export class GroupConsumer {
    * Stops handing out records (even the rest of a batch), commits what was processed (with
    * `autoCommit`), calls `onRevoked`, and leaves the group; the consumer cannot run again.
    * Resolves once `run()` has returned (its errors are reported by `run()`). Called inside one of
-   * this member's handlers or hooks (or something one started), it resolves at once instead:
-   * `run()` waits for the handler, so waiting for `run()` there would wait forever. The handler's
-   * record counts as processed when it returns, and `run()` resolves once the member has left.
+   * this member's handlers or hooks, or in something one started, while that call runs, it
+   * resolves at once instead: `run()` waits for the call, so waiting for `run()` there would wait
+   * forever. What the handler processed counts when it returns, and `run()` resolves once the
+   * member has left.
    */
   async close(): Promise<void> {
     this.closing = true;
     this.wake();
-    if (callingBack.getStore() === this) return;
+    const call = callingBack.getStore();
+    if (call?.member === this && call.running) return;
     await this.finished;
   }
 
@@ -353,10 +360,9 @@ export class GroupConsumer {
       this.move(lease, to);
       return Promise.resolve();
     }
-    // The partition counts as sought from now, awaited or not: the rest of a batch is not handed
-    // out, nor what polls fetch from the old position, while the offset is looked up.
-    // Nor is it fetched: the Consumer lets go of it until the seek lands (or fails), and then
-    // reads it from where it moved.
+    // The partition counts as sought from now, awaited or not: while the offset is looked up, none
+    // of its records is handed out (the rest of a batch included), and from the run loop's next
+    // turn it is not fetched either, until the seek lands (or fails) and it is read from there.
     const ticket = ++this.moves;
     lease.seeking = ticket;
     this.fetchingChanged = true;
@@ -366,19 +372,35 @@ export class GroupConsumer {
         if (lease.seeking !== ticket) return; // a later seek says where it goes on
         lease.seeking = undefined;
         if (this.leases.get(lease.key) !== lease) throw fenced(`seek(): ${tp.topic}-${tp.partition} was given back while its offset was looked up`, "StaleEpoch");
-        this.move(this.soughtLease(tp), offset);
+        let sought: Lease;
+        try {
+          sought = this.soughtLease(tp);
+        } catch (e) {
+          this.resumeAfterLookup(lease);
+          throw e;
+        }
+        this.move(sought, offset);
       },
       (e: unknown) => {
-        // Not moved: it goes on from where processing stopped, the rest of its batch included.
         if (lease.seeking === ticket) {
           lease.seeking = undefined;
-          if (this.held(lease) && !lease.releasing) this.move(lease, lease.processed);
+          this.resumeAfterLookup(lease);
         }
         throw e;
       },
     );
     moved.catch(() => undefined); // a seek nobody awaits must not crash the process (await it to hear of it)
     return moved;
+  }
+
+  /**
+   * A lookup that moved nothing: the partition goes on from where processing stopped, the rest of
+   * its batch included, while it is this member's. Its session may have lapsed for a moment (a
+   * heartbeat answered late extends it again), so only a lease given back, or being given back,
+   * stays unfetched: the run loop drops one that is lost for good.
+   */
+  private resumeAfterLookup(lease: Lease): void {
+    if (this.leases.get(lease.key) === lease && !lease.releasing) this.move(lease, lease.processed);
   }
 
   /** The lease a seek moves: a held one's, not one being given back (its last commit is made). */
@@ -589,9 +611,15 @@ export class GroupConsumer {
     clearTimeout(this.deadlineTimer);
   }
 
-  /** Calls a handler or hook of this member's, which `close()` can tell. */
-  private calledBack<A>(f: (arg: A) => void | Promise<void>, arg: A): void | Promise<void> {
-    return callingBack.run(this, f, arg);
+  /** Calls a handler (`owner`: the run options) or hook (`owner`: this member) as a method of
+   * its owner, in a scope `close()` can tell while the call runs. */
+  private async calledBack<T, A>(owner: T, f: (this: T, arg: A) => void | Promise<void>, arg: A): Promise<void> {
+    const call: Callback = { member: this, running: true };
+    try {
+      await callingBack.run(call, () => f.call(owner, arg));
+    } finally {
+      call.running = false;
+    }
   }
 
   private wake(): void {
@@ -632,7 +660,7 @@ export class GroupConsumer {
     for (const l of lost) this.leases.delete(l.key);
     if (lost.length > 0) {
       this.assignFetching();
-      if (this.onLost) await this.calledBack(this.onLost, lost.map(tpOf));
+      if (this.onLost) await this.calledBack(this, this.onLost, lost.map(tpOf));
     }
 
     const revoking = [...this.leases.values()].filter((l) => listed.get(l.key)?.revoking === true);
@@ -640,7 +668,7 @@ export class GroupConsumer {
     if (revoking.length > 0) {
       for (const l of revoking) l.releasing = true;
       if (this.autoCommit) await this.commitQuietly(revoking);
-      if (this.onRevoked) await this.calledBack(this.onRevoked, revoking.map(tpOf));
+      if (this.onRevoked) await this.calledBack(this, this.onRevoked, revoking.map(tpOf));
       for (const l of revoking) {
         this.leases.delete(l.key);
         this.release(l);
@@ -682,7 +710,7 @@ export class GroupConsumer {
       const position = this.consumer.position(a) ?? 0;
       this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
     }
-    if (granted.length > 0 && this.onAssigned) await this.calledBack(this.onAssigned, granted.map(tpOf));
+    if (granted.length > 0 && this.onAssigned) await this.calledBack(this, this.onAssigned, granted.map(tpOf));
   }
 
   /**
@@ -717,7 +745,7 @@ export class GroupConsumer {
     this.resumedKeys.clear();
     this.answer = [];
     this.consumer.assign([]);
-    if (lost.length > 0 && this.onLost) await this.calledBack(this.onLost, lost.map(tpOf));
+    if (lost.length > 0 && this.onLost) await this.calledBack(this, this.onLost, lost.map(tpOf));
   }
 
 
@@ -780,7 +808,7 @@ export class GroupConsumer {
         const first = rs[0]?.offset ?? lease.processed;
         const last = rs.at(-1)?.offset ?? lease.processed - 1;
         try {
-          await this.calledBack(handlers.eachBatch, {
+          await this.calledBack(handlers, handlers.eachBatch, {
             ...tpOf(lease),
             records: rs,
             isHeld: () => this.held(lease),
@@ -809,7 +837,7 @@ export class GroupConsumer {
       } else if (handlers.eachRecord) {
         for (const r of rs) {
           if (this.closing || !goesOn(lease) || (!atMostOnce && this.revokePending())) break;
-          await this.calledBack(handlers.eachRecord, r);
+          await this.calledBack(handlers, handlers.eachRecord, r);
           if (!atMostOnce && !moved(lease)) lease.processed = r.offset + 1;
           if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
@@ -919,8 +947,8 @@ export class GroupConsumer {
     let error: unknown;
     try {
       if (this.autoCommit && held.length > 0) await this.commitQuietly(held);
-      if (held.length > 0 && this.onRevoked) await this.calledBack(this.onRevoked, held.map(tpOf));
-      if (lost.length > 0 && this.onLost) await this.calledBack(this.onLost, lost.map(tpOf));
+      if (held.length > 0 && this.onRevoked) await this.calledBack(this, this.onRevoked, held.map(tpOf));
+      if (lost.length > 0 && this.onLost) await this.calledBack(this, this.onLost, lost.map(tpOf));
     } catch (e) {
       error = e;
     }

@@ -805,19 +805,22 @@ describe("the group consumer", () => {
     const group = uniqueName("g");
     const member = new GroupConsumer(memberOptions(api.url, group));
     member.subscribe([topic]);
-    const seen: number[] = [];
-    const afterClose: number[] = [];
-    const done = member.run({
-      eachRecord: async (r) => {
-        seen.push(r.offset);
+    // Handlers as methods of an object of the application's: they are called on it.
+    class Sink {
+      readonly seen: number[] = [];
+      readonly afterClose: number[] = [];
+      async eachRecord(r: ConsumedRecord): Promise<void> {
+        this.seen.push(r.offset);
         if (r.offset !== 4) return;
         await member.close();
-        afterClose.push(r.offset); // the handler goes on after close() and returns
-      },
-    });
+        this.afterClose.push(r.offset); // the handler goes on after close() and returns
+      }
+    }
+    const sink = new Sink();
+    const done = member.run(sink);
     expect(await settles(done)).toBe("resolved");
-    expect(seen).toEqual([0, 1, 2, 3, 4]);
-    expect(afterClose).toEqual([4]);
+    expect(sink.seen).toEqual([0, 1, 2, 3, 4]);
+    expect(sink.afterClose).toEqual([4]);
     const described = await admin.describeGroup(group);
     expect(described.members).toHaveLength(0);
     expect(described.partitions[0]?.committedOffset).toBe(5);
@@ -831,15 +834,28 @@ describe("the group consumer", () => {
     expect(handed).toEqual([]);
     expect((await admin.describeGroup(hooked)).members).toHaveLength(0);
 
-    // From outside the handlers, close() still waits for run() to return.
+    // From outside the handlers, close() still waits for the member to leave: so does a timer a
+    // handler started, once that handler has returned.
     const outside = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
     outside.subscribe([topic]);
-    let returned = false;
-    const outsideDone = outside.run({ eachRecord: () => undefined }).then(() => void (returned = true));
+    const outsideDone = outside.run({ eachRecord: () => undefined });
     await waitFor("the member's partition", () => outside.assignment().length === 1);
     await outside.close();
-    expect(returned).toBe(true);
+    expect(outside.memberId).toBeUndefined();
     await outsideDone;
+
+    const timed = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
+    timed.subscribe([topic]);
+    let closedByTimer: Promise<string | undefined> | undefined;
+    const timedDone = timed.run({
+      eachRecord: (r) => {
+        if (r.offset !== 0) return;
+        closedByTimer = new Promise((resolve) => setTimeout(() => void timed.close().then(() => resolve(timed.memberId)), 100));
+      },
+    });
+    await waitFor("the handler's timer", () => closedByTimer !== undefined);
+    expect(await closedByTimer).toBeUndefined(); // closed, and left, by the time close() resolved
+    await timedDone;
   });
 
   it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
