@@ -9,7 +9,6 @@
  * application only while their partition is held, so two members never process one partition
  * at the same time.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
@@ -114,14 +113,6 @@ interface Lease extends TopicPartition {
 const keyOf = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 const tpOf = (tp: TopicPartition): TopicPartition => ({ topic: tp.topic, partition: tp.partition });
 const monotonicMs = () => performance.now();
-
-/** A member's handler or hook call, seen from inside it (and from what it starts), while it runs:
- * `close()` there must not wait for `run()`, which waits for the call. */
-interface Callback {
-  readonly member: GroupConsumer;
-  running: boolean;
-}
-const callingBack = new AsyncLocalStorage<Callback>();
 
 /** Throttled answers the server wants retried at once (docs/consumer-groups.md, heartbeat step 1–2). */
 const RETRY_NOW = new Set(["SlowHeartbeat", "StaleHeartbeat"]);
@@ -298,17 +289,14 @@ export class GroupConsumer {
   /**
    * Stops handing out records (even the rest of a batch), commits what was processed (with
    * `autoCommit`), calls `onRevoked`, and leaves the group; the consumer cannot run again.
-   * Resolves once `run()` has returned (its errors are reported by `run()`). Called inside one of
-   * this member's handlers or hooks, or in something one started, while that call runs, it
-   * resolves at once instead: `run()` waits for the call, so waiting for `run()` there would wait
-   * forever. What the handler processed counts when it returns, and `run()` resolves once the
-   * member has left.
+   * Resolves once `run()` has returned (its errors are reported by `run()`). Do not await it
+   * inside a handler or hook: it waits for the handler to return. (Telling that call apart from
+   * the others takes an `AsyncLocalStorage`, which on Node 20 and 22 hooks every promise of the
+   * process: `perf consume --group` spent 16 % more CPU with one, docs/consumer-groups.md.)
    */
   async close(): Promise<void> {
     this.closing = true;
     this.wake();
-    const call = callingBack.getStore();
-    if (call?.member === this && call.running) return;
     await this.finished;
   }
 
@@ -611,17 +599,6 @@ export class GroupConsumer {
     clearTimeout(this.deadlineTimer);
   }
 
-  /** Calls a handler (`owner`: the run options) or hook (`owner`: this member) as a method of
-   * its owner, in a scope `close()` can tell while the call runs. */
-  private async calledBack<T, A>(owner: T, f: (this: T, arg: A) => void | Promise<void>, arg: A): Promise<void> {
-    const call: Callback = { member: this, running: true };
-    try {
-      await callingBack.run(call, () => f.call(owner, arg));
-    } finally {
-      call.running = false;
-    }
-  }
-
   private wake(): void {
     this.wakeup.abort();
   }
@@ -660,7 +637,7 @@ export class GroupConsumer {
     for (const l of lost) this.leases.delete(l.key);
     if (lost.length > 0) {
       this.assignFetching();
-      if (this.onLost) await this.calledBack(this, this.onLost, lost.map(tpOf));
+      if (this.onLost) await this.onLost(lost.map(tpOf));
     }
 
     const revoking = [...this.leases.values()].filter((l) => listed.get(l.key)?.revoking === true);
@@ -668,7 +645,7 @@ export class GroupConsumer {
     if (revoking.length > 0) {
       for (const l of revoking) l.releasing = true;
       if (this.autoCommit) await this.commitQuietly(revoking);
-      if (this.onRevoked) await this.calledBack(this, this.onRevoked, revoking.map(tpOf));
+      if (this.onRevoked) await this.onRevoked(revoking.map(tpOf));
       for (const l of revoking) {
         this.leases.delete(l.key);
         this.release(l);
@@ -710,7 +687,7 @@ export class GroupConsumer {
       const position = this.consumer.position(a) ?? 0;
       this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
     }
-    if (granted.length > 0 && this.onAssigned) await this.calledBack(this, this.onAssigned, granted.map(tpOf));
+    if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
   }
 
   /**
@@ -745,7 +722,7 @@ export class GroupConsumer {
     this.resumedKeys.clear();
     this.answer = [];
     this.consumer.assign([]);
-    if (lost.length > 0 && this.onLost) await this.calledBack(this, this.onLost, lost.map(tpOf));
+    if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
   }
 
 
@@ -808,7 +785,7 @@ export class GroupConsumer {
         const first = rs[0]?.offset ?? lease.processed;
         const last = rs.at(-1)?.offset ?? lease.processed - 1;
         try {
-          await this.calledBack(handlers, handlers.eachBatch, {
+          await handlers.eachBatch({
             ...tpOf(lease),
             records: rs,
             isHeld: () => this.held(lease),
@@ -837,7 +814,7 @@ export class GroupConsumer {
       } else if (handlers.eachRecord) {
         for (const r of rs) {
           if (this.closing || !goesOn(lease) || (!atMostOnce && this.revokePending())) break;
-          await this.calledBack(handlers, handlers.eachRecord, r);
+          await handlers.eachRecord(r);
           if (!atMostOnce && !moved(lease)) lease.processed = r.offset + 1;
           if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
@@ -947,8 +924,8 @@ export class GroupConsumer {
     let error: unknown;
     try {
       if (this.autoCommit && held.length > 0) await this.commitQuietly(held);
-      if (held.length > 0 && this.onRevoked) await this.calledBack(this, this.onRevoked, held.map(tpOf));
-      if (lost.length > 0 && this.onLost) await this.calledBack(this, this.onLost, lost.map(tpOf));
+      if (held.length > 0 && this.onRevoked) await this.onRevoked(held.map(tpOf));
+      if (lost.length > 0 && this.onLost) await this.onLost(lost.map(tpOf));
     } catch (e) {
       error = e;
     }

@@ -795,69 +795,6 @@ describe("the group consumer", () => {
     await done;
   });
 
-  it("close() awaited inside a handler or hook returns: the member commits the handler's record, hands out no more, leaves, and run() resolves", async () => {
-    const topic = await topicWith(1, 10);
-    const admin = new Admin({ url: api.url });
-    /** run() within a deadline: a member that waits for itself never resolves. */
-    const settles = (done: Promise<void>) =>
-      Promise.race([done.then(() => "resolved"), new Promise((resolve) => setTimeout(resolve, 10_000, "still running"))]);
-
-    const group = uniqueName("g");
-    const member = new GroupConsumer(memberOptions(api.url, group));
-    member.subscribe([topic]);
-    // Handlers as methods of an object of the application's: they are called on it.
-    class Sink {
-      readonly seen: number[] = [];
-      readonly afterClose: number[] = [];
-      async eachRecord(r: ConsumedRecord): Promise<void> {
-        this.seen.push(r.offset);
-        if (r.offset !== 4) return;
-        await member.close();
-        this.afterClose.push(r.offset); // the handler goes on after close() and returns
-      }
-    }
-    const sink = new Sink();
-    const done = member.run(sink);
-    expect(await settles(done)).toBe("resolved");
-    expect(sink.seen).toEqual([0, 1, 2, 3, 4]);
-    expect(sink.afterClose).toEqual([4]);
-    const described = await admin.describeGroup(group);
-    expect(described.members).toHaveLength(0);
-    expect(described.partitions[0]?.committedOffset).toBe(5);
-
-    // The same from onAssigned: the member gives its partition back before any record.
-    const hooked = uniqueName("g");
-    const early = new GroupConsumer({ ...memberOptions(api.url, hooked), onAssigned: () => early.close() });
-    early.subscribe([topic]);
-    const handed: number[] = [];
-    expect(await settles(early.run({ eachRecord: (r) => void handed.push(r.offset) }))).toBe("resolved");
-    expect(handed).toEqual([]);
-    expect((await admin.describeGroup(hooked)).members).toHaveLength(0);
-
-    // From outside the handlers, close() still waits for the member to leave: so does a timer a
-    // handler started, once that handler has returned.
-    const outside = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
-    outside.subscribe([topic]);
-    const outsideDone = outside.run({ eachRecord: () => undefined });
-    await waitFor("the member's partition", () => outside.assignment().length === 1);
-    await outside.close();
-    expect(outside.memberId).toBeUndefined();
-    await outsideDone;
-
-    const timed = new GroupConsumer(memberOptions(api.url, uniqueName("g")));
-    timed.subscribe([topic]);
-    let closedByTimer: Promise<string | undefined> | undefined;
-    const timedDone = timed.run({
-      eachRecord: (r) => {
-        if (r.offset !== 0) return;
-        closedByTimer = new Promise((resolve) => setTimeout(() => void timed.close().then(() => resolve(timed.memberId)), 100));
-      },
-    });
-    await waitFor("the handler's timer", () => closedByTimer !== undefined);
-    expect(await closedByTimer).toBeUndefined(); // closed, and left, by the time close() resolved
-    await timedDone;
-  });
-
   it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
     const lost = new GroupConsumer({ url: "http://127.0.0.1:9", groupId: uniqueName("g"), maxAttempts: 3, initialBackoffMs: 5 });
     lost.subscribe(["t"]);
