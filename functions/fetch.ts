@@ -1,6 +1,6 @@
 import { lazyContext, logContextFromEnv } from "../src/http/app.ts";
-import { logRoutes } from "../src/http/log-routes.ts";
+import { fetchRoutes } from "../src/http/log-routes.ts";
 import { lambdaHandler } from "../src/http/router.ts";
 
 /** The fetch function: API Gateway (HTTP API v2 or REST v1 proxy) events for its routes. */
-export const handler = lambdaHandler(logRoutes, "fetch", lazyContext(() => logContextFromEnv()));
+export const handler = lambdaHandler(fetchRoutes, "fetch", lazyContext(() => logContextFromEnv()));

@@ -3,8 +3,9 @@ import { invalid, isSeglogError, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
 import { MAX_PARTITIONS_PER_FETCH, SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { MAX_PARTITIONS, validateTopicName } from "../core/topic-config.ts";
-import type { Log, OffsetSpec, ProduceRecord, ProduceResult } from "../log/log.ts";
+import type { Log, OffsetSpec } from "../log/log.ts";
 import { decodeStored } from "../log/read.ts";
+import type { LogWriter, ProduceRecord, ProduceResult } from "../log/writer.ts";
 import type { TopicRecord } from "../storage/registry.ts";
 import type { HttpRequest, HttpResponse } from "./event.ts";
 import { fromBase64, isObject, jsonBody, onlyKeys, optionalInt, pathInt, queryBoolean, queryInt, wellFormed, type Json } from "./json.ts";
@@ -24,6 +25,11 @@ export interface LogContext {
   readonly log: Log;
 }
 
+/** The produce function's context: the log's write side alone (src/log/writer.ts). */
+export interface ProduceContext {
+  readonly log: LogWriter;
+}
+
 const topicView = (t: TopicRecord) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions, config: t.config });
 
 function topicParam(params: Readonly<Record<string, string>>): string {
@@ -32,7 +38,7 @@ function topicParam(params: Readonly<Record<string, string>>): string {
   return name;
 }
 
-export const logRoutes: Route<LogContext>[] = [
+export const adminRoutes: Route<LogContext>[] = [
   {
     method: "GET",
     path: "/v1/topics",
@@ -95,6 +101,9 @@ export const logRoutes: Route<LogContext>[] = [
       return { status: 204 };
     },
   },
+];
+
+export const produceRoutes: Route<ProduceContext>[] = [
   {
     method: "POST",
     path: "/v1/topics/{topic}/records",
@@ -124,6 +133,9 @@ export const logRoutes: Route<LogContext>[] = [
       return { status: 200, body: await log.initProducer(id) };
     },
   },
+];
+
+export const fetchRoutes: Route<LogContext>[] = [
   {
     method: "GET",
     path: "/v1/topics/{topic}/records",
@@ -162,6 +174,10 @@ export const logRoutes: Route<LogContext>[] = [
     },
   },
 ];
+
+/** The routes of the produce, fetch and admin functions, for the local server and the tests. Each
+ * function's entry (`functions/*.ts`) imports its own, so that its bundle holds only their code. */
+export const logRoutes: Route<LogContext>[] = /* @__PURE__ */ adminRoutes.concat(produceRoutes, fetchRoutes);
 
 const isBinary = (contentType: string | undefined) =>
   contentType !== undefined && contentType.split(";")[0]?.trim().toLowerCase() === "application/octet-stream";
