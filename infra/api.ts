@@ -110,8 +110,9 @@ export interface SeglogApiProps {
 
 /**
  * The Lambda functions of the route table and the API Gateway in front of them. Each route of
- * `src/http/app.ts` becomes one API Gateway route with the same path, so an IAM policy can allow
- * one topic: `execute-api:Invoke` on `…/POST/v1/topics/orders/records` (see `grantProduce`).
+ * `src/http/app.ts` becomes one API Gateway route with the same path, so an IAM policy can grant
+ * one topic: `execute-api:Invoke` on `…/POST/v1/topics/orders/records` and the other routes its
+ * clients call (`grantProduce`, `grantFetch`).
  */
 export class SeglogApi extends Construct {
   readonly storage: SeglogStorage;

@@ -18,7 +18,10 @@ export function parseFrames(body: Uint8Array): { partition: number; bytes: Uint8
     const partition = view.getInt32(at);
     const batchLength = view.getInt32(at + 4 + 8);
     const size = 12 + batchLength;
-    if (batchLength < 49 || at + 4 + size > body.byteLength) {
+    if (batchLength < 49) {
+      throw invalid(`Frame at byte ${at} declares a batch length of ${batchLength}, below the 49 bytes of a RecordBatch header after it`, "CorruptRecord");
+    }
+    if (at + 4 + size > body.byteLength) {
       throw invalid(`Frame at byte ${at} declares ${batchLength} bytes that are not there`, "CorruptRecord");
     }
     if (partition < 0) throw invalid(`Frame at byte ${at} names partition ${partition}`, "InvalidPartition");

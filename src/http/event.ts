@@ -55,11 +55,25 @@ export function parseApiGatewayEvent(event: unknown): HttpRequest {
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(stringMap(event["headers"]))) headers[k.toLowerCase()] = v;
-  const query = stringMap(event["queryStringParameters"]);
+  const query = event["version"] === "2.0" ? stringMap(event["queryStringParameters"]) : restQuery(event);
   const raw = event["body"];
   const body =
     typeof raw === "string" ? Buffer.from(raw, event["isBase64Encoded"] === true ? "base64" : "utf8") : Buffer.alloc(0);
   return { method: method.toUpperCase(), path: withoutStage(path), query, headers, body };
+}
+
+/**
+ * A REST API's query: a repeated parameter's values joined with commas, as an HTTP API hands them
+ * over (its `queryStringParameters` keeps only the last one).
+ */
+function restQuery(event: Record<string, unknown>): Record<string, string> {
+  const query = stringMap(event["queryStringParameters"]);
+  const multi = event["multiValueQueryStringParameters"];
+  if (!isRecord(multi)) return query;
+  for (const [k, vs] of Object.entries(multi)) {
+    if (Array.isArray(vs) && vs.every((v) => typeof v === "string")) query[k] = vs.join(",");
+  }
+  return query;
 }
 
 /** `/prod/v1/topics` → `/v1/topics`: HTTP APIs with a named stage keep it in `rawPath`. */

@@ -77,7 +77,7 @@ export const groupRoutes: Route<GroupContext>[] = [
       if (typeof memberId !== "string") throw invalid("memberId must be a string");
       const offsets = body["offsets"];
       if (!Array.isArray(offsets) || offsets.length === 0) throw invalid("offsets must be a non-empty array");
-      const sequence = body["sequence"] === undefined ? undefined : requiredInt(body, "sequence", "a commit body", 1);
+      const sequence = optionalInt(body["sequence"], "a commit body.sequence", 1);
       const result = await groups.commit(param(params, "group"), {
         memberId,
         offsets: offsets.map(offsetToCommit),

@@ -71,9 +71,11 @@ export function queryBoolean(req: HttpRequest, name: string, fallback: boolean):
   return raw === "true";
 }
 
+/** A partition in a path: Kafka's are int32. */
 export function pathInt(raw: string, name: string): number {
-  if (!/^\d{1,9}$/.test(raw)) throw invalid(`${name} must be a non-negative integer`);
-  return Number(raw);
+  const n = Number(raw);
+  if (!/^\d{1,10}$/.test(raw) || n > 2 ** 31 - 1) throw invalid(`${name} must be an integer from 0 to ${2 ** 31 - 1}`);
+  return n;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

@@ -3,6 +3,7 @@ import { invalid, isSeglogError, tooLarge } from "../core/errors.ts";
 import { parseFrames } from "../core/frames.ts";
 import { MAX_PARTITIONS_PER_FETCH, SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { MAX_PARTITIONS, validateTopicName } from "../core/topic-config.ts";
+import { isWellFormed } from "../core/unicode.ts";
 import type { Log, OffsetSpec } from "../log/log.ts";
 import { decodeStored } from "../log/read.ts";
 import type { LogWriter, ProduceRecord, ProduceResult } from "../log/writer.ts";
@@ -130,6 +131,8 @@ export const produceRoutes: Route<ProduceContext>[] = [
       if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 256)) {
         throw invalid("transactionalId must be a string of 1 to 256 characters");
       }
+      // Stored as UTF-8, where every lone surrogate is the same U+FFFD: two such ids would be one.
+      if (id !== undefined && !isWellFormed(id)) throw invalid("transactionalId is not well-formed Unicode (a lone surrogate)");
       return { status: 200, body: await log.initProducer(id) };
     },
   },
@@ -234,20 +237,22 @@ function bytesOf(v: Json | undefined, encoding: Encoding, where: string): Uint8A
 
 function headersOf(v: Json | undefined, encoding: Encoding, where: string): { key: string; value: Uint8Array | null }[] {
   if (v === undefined || v === null) return [];
-  const pairs: [string, Json][] = Array.isArray(v)
+  // Each header with the name an error gives its value: `headers.h` of an object, `headers[0].value` of an array.
+  const pairs: [string, Json, string][] = Array.isArray(v)
     ? v.map((h, i) => {
         if (!isObject(h) || typeof h["key"] !== "string") throw invalid(`${where}[${i}] must be {key, value}`);
-        return [h["key"], h["value"] ?? null];
+        onlyKeys(h, ["key", "value"], `${where}[${i}]`);
+        return [h["key"], h["value"] ?? null, `${where}[${i}].value`];
       })
     : isObject(v)
-      ? Object.entries(v)
+      ? Object.entries(v).map(([key, value]): [string, Json, string] => [key, value, `${where}.${key}`])
       : (() => {
           throw invalid(`${where} must be an object or an array of {key, value}`);
         })();
-  return pairs.map(([key, value]) => {
-    if (value !== null && typeof value !== "string") throw invalid(`${where}.${key} must be a string or null`);
+  return pairs.map(([key, value, name]) => {
+    if (value !== null && typeof value !== "string") throw invalid(`${name} must be a string or null`);
     wellFormed(key, `${where} key ${JSON.stringify(key)}`);
-    return { key, value: value === null ? null : encoding === "base64" ? fromBase64(value, `${where}.${key}`) : Buffer.from(wellFormed(value, `${where}.${key}`), "utf8") };
+    return { key, value: value === null ? null : encoding === "base64" ? fromBase64(value, name) : Buffer.from(wellFormed(value, name), "utf8") };
   });
 }
 
@@ -270,9 +275,11 @@ function partitionsQuery(raw: string | undefined): { partition: number; offset: 
   const pairs = raw.split(",");
   if (pairs.length > MAX_PARTITIONS_PER_FETCH) throw invalid(`A fetch names at most ${MAX_PARTITIONS_PER_FETCH} partitions, not ${pairs.length}`);
   const wants = pairs.map((pair) => {
-    const m = /^(\d{1,9}):(\d{1,16})$/.exec(pair);
+    const m = /^(\d{1,10}):(\d{1,20})$/.exec(pair);
     const offset = Number(m?.[2]);
-    if (!m || !Number.isSafeInteger(offset)) throw invalid(`'${pair}' in partitions is not partition:offset`);
+    if (!m) throw invalid(`'${pair}' in partitions is not partition:offset`);
+    if (Number(m[1]) > 2 ** 31 - 1) throw invalid(`The partition in '${pair}' is over ${2 ** 31 - 1}`);
+    if (!Number.isSafeInteger(offset)) throw invalid(`The offset in '${pair}' is over ${Number.MAX_SAFE_INTEGER}`);
     return { partition: Number(m[1]), offset };
   });
   return wants; // Log.locateMany refuses a partition named twice

@@ -54,8 +54,9 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalAp
   const fn: FunctionName = match?.route.fn ?? "admin";
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
+  // A repeated parameter's values joined with commas, as API Gateway's HTTP API does.
   const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
+  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
   const event = {
     version: "2.0",
     routeKey: "$default",

@@ -1,10 +1,10 @@
-import { decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
+import { MAX_TIMESTAMP, decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
 import { SeglogError, TOPIC_DELETED, conflict, fenced, invalid, isSeglogError, notFound, tooLarge } from "../core/errors.ts";
 import { claimedRecords, decide, nextSequence, type ClaimedBatch } from "../core/idempotence.ts";
 import { segmentObjectKey, sharedObjectKey } from "../core/keys.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
-import type { Producers } from "../storage/producers.ts";
+import { MAX_EPOCH, type Producers } from "../storage/producers.ts";
 import type { Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
 import type { Topics } from "./topics.ts";
@@ -71,9 +71,17 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
   }
   // The index keeps the records' own largest timestamp, as Kafka's broker sets it, not the
   // header's: a producer that wrote a wrong one would misplace timestamp lookups and retention.
+  // Every timestamp must be one the JSON body and the SDK accept too: a negative one (which Kafka's
+  // producer refuses) would be past every retention at once, one over 2^52 ms lose precision.
   const base = Number(batch.baseTimestamp);
   let maxTs = base;
-  for (const r of batch.records) maxTs = Math.max(maxTs, base + Number(r.timestampDelta));
+  for (const [i, ts] of [base, ...batch.records.map((r) => base + Number(r.timestampDelta))].entries()) {
+    if (!(ts >= 0 && ts <= MAX_TIMESTAMP)) {
+      const which = i === 0 ? "The batch's base timestamp" : `Record ${i - 1}'s timestamp`;
+      throw invalid(`${which} is ${ts}: timestamps are epoch milliseconds from 0 to ${MAX_TIMESTAMP}`, "InvalidTimestamp");
+    }
+    maxTs = Math.max(maxTs, ts);
+  }
   return {
     bytes,
     records: n,
@@ -122,6 +130,7 @@ export class Appender {
         this.fixedEpochs.set(producerId, registered);
       }
     }
+    if (registered > MAX_EPOCH) throw fenced(`Producer ${producerId} has used up its epochs: its transactional id went on with a new producer id`, "ProducerFenced");
     if (epoch < registered) throw fenced(`Producer ${producerId} epoch ${epoch} was fenced by epoch ${registered}`, "ProducerFenced");
     if (epoch > registered) throw invalid(`Producer ${producerId} has no epoch ${epoch} yet`, "InvalidProducerEpoch");
   }
@@ -287,7 +296,7 @@ export class Appender {
     if (!committed) {
       throw new SeglogError(
         "Conflict",
-        `The reservation at offset ${baseOffset} was aborted before it committed (the write was too slow); send the batch again`,
+        `The reservation at offset ${baseOffset} was aborted before it committed (a retry of this batch took it over, or the write was too slow); send the batch again`,
         { retriable: true, code: "ReservationAborted" },
       );
     }

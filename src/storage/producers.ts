@@ -17,6 +17,10 @@ const idSk = (producerId: number) => `ID#${producerId}`;
 const transactionalSk = (id: string) => `T#${id}`;
 const stateSk = (producerId: number) => `PR#${producerId}`;
 
+/** Kafka's epochs are int16: a transactional id whose epoch reaches this one moves on to a new
+ * producer id at epoch 0, as Kafka's coordinator does, and its old id is fenced for good. */
+export const MAX_EPOCH = 32_767;
+
 const NULL: AttributeValue = { NULL: true };
 const batchValue = (c: ClaimedBatch): AttributeValue => ({ M: { e: N(c.e), b: N(c.b), l: N(c.l), o: N(c.o), q: N(c.q) } });
 
@@ -42,6 +46,11 @@ export class Producers {
     }
     for (;;) {
       const bumped = await this.bumpTransactional(transactionalId);
+      if (bumped && "exhausted" in bumped) {
+        const moved = await this.moveToNewId(transactionalId, bumped.exhausted);
+        if (moved) return moved;
+        continue; // another init moved it first: bump theirs
+      }
       if (bumped) {
         await this.setEpoch(bumped.producerId, bumped.epoch);
         return bumped;
@@ -160,24 +169,57 @@ export class Producers {
     return reqNum(out.Attributes ?? {}, "next") - 1;
   }
 
-  private async bumpTransactional(id: string): Promise<{ producerId: number; epoch: number } | undefined> {
-    try {
-      const out = await this.dynamo.send(
+  /** The transactional id's producer at its next epoch; undefined if the id is new, or the
+   * producer id whose epochs are used up. */
+  private async bumpTransactional(id: string): Promise<{ producerId: number; epoch: number } | { exhausted: number } | undefined> {
+    const key = { pk: S(PRODUCER_PK), sk: S(transactionalSk(id)) };
+    for (;;) {
+      try {
+        const out = await this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key,
+            UpdateExpression: "ADD epoch :one",
+            ConditionExpression: "attribute_exists(sk) AND epoch < :max",
+            ExpressionAttributeValues: { ":one": N(1), ":max": N(MAX_EPOCH) },
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        const item = out.Attributes ?? {};
+        return { producerId: reqNum(item, "producerId"), epoch: reqNum(item, "epoch") };
+      } catch (e) {
+        if (!isConditionFailed(e)) throw toSeglogError(e);
+      }
+      const { Item } = await call(() => this.dynamo.send(new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true })));
+      if (!Item) return undefined;
+      if (reqNum(Item, "epoch") >= MAX_EPOCH) return { exhausted: reqNum(Item, "producerId") };
+      // Created between the two calls: bump it.
+    }
+  }
+
+  /**
+   * Moves a transactional id whose epochs are used up to a new producer id at epoch 0. The old id
+   * is fenced first, past any epoch a batch can carry, so that a crash between the two steps
+   * leaves no zombie able to write; the move is conditional on the old id, so of two inits at
+   * once one moves it and the other bumps the new id (undefined).
+   */
+  private async moveToNewId(id: string, oldProducerId: number): Promise<{ producerId: number; epoch: number } | undefined> {
+    await this.setEpoch(oldProducerId, MAX_EPOCH + 1);
+    const producerId = await this.allocateId();
+    const moved = await conditional(() =>
+      this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { pk: S(PRODUCER_PK), sk: S(transactionalSk(id)) },
-          UpdateExpression: "ADD epoch :one",
-          ConditionExpression: "attribute_exists(sk)",
-          ExpressionAttributeValues: { ":one": N(1) },
-          ReturnValues: "ALL_NEW",
+          UpdateExpression: "SET producerId = :new, epoch = :zero",
+          ConditionExpression: "producerId = :old AND epoch >= :max",
+          ExpressionAttributeValues: { ":new": N(producerId), ":zero": N(0), ":old": N(oldProducerId), ":max": N(MAX_EPOCH) },
         }),
-      );
-      const item = out.Attributes ?? {};
-      return { producerId: reqNum(item, "producerId"), epoch: reqNum(item, "epoch") };
-    } catch (e) {
-      if (isConditionFailed(e)) return undefined;
-      throw toSeglogError(e);
-    }
+      ),
+    );
+    if (!moved) return undefined;
+    await this.setEpoch(producerId, 0);
+    return { producerId, epoch: 0 };
   }
 
   /** Records the producer id's current epoch; monotonic, so a slow init cannot move it back. */

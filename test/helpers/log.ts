@@ -38,6 +38,22 @@ export async function setNextSequence(dynamo: DynamoDBClient, topicId: string, p
   );
 }
 
+/** Puts a transactional id, and its producer id's registration, at the given epoch: as if it
+ * had been initialised that many times. */
+export async function setTransactionalEpoch(dynamo: DynamoDBClient, transactionalId: string, producerId: number, epoch: number): Promise<void> {
+  for (const sk of [`T#${transactionalId}`, `ID#${producerId}`]) {
+    await dynamo.send(
+      new UpdateItemCommand({
+        TableName: testEnv()["SEGLOG_TABLE"] ?? "seglog",
+        Key: { pk: { S: "PRODUCER" }, sk: { S: sk } },
+        UpdateExpression: "SET epoch = :e",
+        ConditionExpression: "attribute_exists(sk)",
+        ExpressionAttributeValues: { ":e": { N: String(epoch) } },
+      }),
+    );
+  }
+}
+
 /** A fetch read as a consumer reading from S3 reads it: the segments `log.locate` names, each
  * GET by its presigned URL (with its byte range). */
 export async function readLocated(log: Log, topic: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer & { chunks: Uint8Array[] }> {

@@ -296,6 +296,14 @@ describe("the group consumer", () => {
     const epoch = joined.assignment[0]?.epoch ?? 0;
     const first = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }] });
     expect(first.status).toBe(200);
+    // A commit's sequence is optional, so null is its absence; one out of range names its range.
+    const nullSequence = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }], sequence: null });
+    expect(nullSequence.status).toBe(200);
+    const zeroSequence = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }], sequence: 0 });
+    expect({ status: zeroSequence.status, error: ((await zeroSequence.json()) as { error: { message: string } }).error.message }).toEqual({
+      status: 400,
+      error: `a commit body.sequence must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`,
+    });
 
     const tracker = new Tracker();
     const heir = tracker.member("heir", memberOptions(api.url, group), [topic]);

@@ -149,6 +149,49 @@ describe("every bad input gets its status and error kind", () => {
     expect((await log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([0, 0]);
   });
 
+  it("a refusal names what is wrong: a partition past int32, an offset past 2^53, a batch length below a header's, a header's value", async () => {
+    const message = async (result: Promise<ApiGatewayResult>) => jsonOf(await expectError(result, 400, "Invalid")).error.message;
+    const get = (path: string, query: Record<string, string>) => invoke("fetch", v2Event("GET", path, { query }));
+    expect(await message(get(`/v1/topics/${topic}/partitions/2147483648/records`, { offset: "0" }))).toBe("partition must be an integer from 0 to 2147483647");
+    // The largest partition Kafka can name is a partition the topic does not have, as in a produce body.
+    expect((await get(`/v1/topics/${topic}/partitions/2147483647/records`, { offset: "0" })).statusCode).toBe(404);
+    expect(await message(get(records(topic), { partitions: "0:99999999999999999" }))).toBe(`The offset in '0:99999999999999999' is over ${Number.MAX_SAFE_INTEGER}`);
+    const frame = Buffer.from(buildFrames([{ partition: 0, bytes: encodeRecordBatch({ records: [{ key: null, value: Buffer.from("x") }] }) }]));
+    frame.writeInt32BE(20, 4 + 8); // the batch length, after the partition and the base offset
+    expect(await message(post(records(topic), frame, "application/octet-stream"))).toBe(
+      "Frame at byte 0 declares a batch length of 20, below the 49 bytes of a RecordBatch header after it",
+    );
+    const withHeaders = (headers: unknown) => post(records(topic), JSON.stringify({ records: [{ value: "v", headers }] }));
+    expect(await message(withHeaders([{ key: "h", value: 5 }]))).toBe("records[0].headers[0].value must be a string or null");
+    expect(await message(withHeaders({ h: 5 }))).toBe("records[0].headers.h must be a string or null");
+    expect(await message(withHeaders([{ key: "h", value: "x", extra: 1 }]))).toBe("Unknown field 'extra' in records[0].headers[0]; allowed: key, value");
+    expect((await log.describeTopic(topic)).partitions.map((p) => p.highWatermark)).toEqual([0, 0]);
+  });
+
+  it("a transactionalId UTF-8 cannot hold → 400 Invalid, not a producer shared with another id", async () => {
+    const init = (body: string) => invoke("produce", v2Event("POST", "/v1/producers", { body, headers: { "content-type": "application/json" } }));
+    for (const lone of ['"\\ud800"', '"\\udc00"', '"a\\ud800b"']) {
+      const r = await expectError(init(`{"transactionalId":${lone}}`), 400, "Invalid");
+      expect(jsonOf(r).error.message).toBe("transactionalId is not well-formed Unicode (a lone surrogate)");
+    }
+    expect(jsonOf(await init(`{"transactionalId":"${uniqueName("tx")}-\\ud83d\\ude00"}`))).toMatchObject({ epoch: 0 });
+  });
+
+  it("binary batches stamped before 1970 → 400 InvalidTimestamp, as a JSON record would be, and nothing is written", async () => {
+    const name = uniqueName("stamps");
+    await log.createTopic({ name, partitions: 1 });
+    const stamped = (...timestamps: number[]) =>
+      buildFrames([{ partition: 0, bytes: encodeRecordBatch({ records: timestamps.map((timestamp) => ({ key: null, value: Buffer.from("x"), timestamp })) }) }]);
+    const before1970 = await expectError(post(records(name), stamped(-5), "application/octet-stream"), 400, "Invalid");
+    expect(jsonOf(before1970).error).toMatchObject({ code: "InvalidTimestamp", message: expect.stringContaining("is -5") });
+    // The base is fine, the second record's delta takes it below 0.
+    const second = await expectError(post(records(name), stamped(10, -5), "application/octet-stream"), 400, "Invalid");
+    expect(jsonOf(second).error.message).toMatch(/^Record 1's timestamp is -5/);
+    expect((await log.describeTopic(name)).partitions[0]?.highWatermark).toBe(0);
+    // The limits themselves are records like any other.
+    expect((await post(records(name), stamped(0, 2 ** 52), "application/octet-stream")).statusCode).toBe(200);
+  });
+
   it("storage throttling → 429 (DynamoDB) or 503 (S3 SlowDown) with Retry-After, retriable", async () => {
     const throttled = testLog();
     const throwOn = (client: typeof dynamo | typeof s3, command: string, name: string, status: number) =>

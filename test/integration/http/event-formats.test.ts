@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches, recordsOf } from "../../../src/core/codec/record-batch.ts";
 import { buildFrames } from "../../../src/core/frames.ts";
-import { handlersFor, jsonOf, testLog, v1Event, v2Event } from "../../helpers/log.ts";
+import { handlersFor, jsonOf, startTestApi, testLog, v1Event, v2Event } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
 const { log } = testLog();
@@ -83,4 +83,26 @@ describe.each([
 it("strips an API Gateway stage from the path", async () => {
   const r = await invoke("admin", { ...v2Event("GET", "/prod/v1/topics") });
   expect(r.statusCode).toBe(200);
+});
+
+it("reads a repeated query parameter as an HTTP API hands it over, its values joined with commas: in REST events and on the local server", async () => {
+  const topic = uniqueName("repeat");
+  await log.createTopic({ name: topic, partitions: 2 });
+  await log.produceRecords(topic, [{ key: null, value: Buffer.from("p0"), partition: 0 }, { key: null, value: Buffer.from("p1"), partition: 1 }]);
+  const partitionsOf = (body: { partitions: { partition: number; segments?: unknown[] }[] }) => body.partitions.map((p) => [p.partition, p.segments?.length]);
+  // A REST API keeps only the last value in queryStringParameters, and every one in the multi-value map.
+  const rest = v1Event("GET", `/v1/topics/${topic}/records`, { query: { partitions: "1:0", maxWaitMs: "0" } });
+  const fetched = await invoke("fetch", { ...rest, multiValueQueryStringParameters: { partitions: ["0:0", "1:0"], maxWaitMs: ["0"] } });
+  expect(partitionsOf(jsonOf(fetched))).toEqual([[0, 1], [1, 1]]);
+
+  const api = await startTestApi({ log });
+  try {
+    const both = await fetch(`${api.url}/v1/topics/${topic}/records?partitions=0:0&partitions=1:0&maxWaitMs=0`);
+    expect(partitionsOf((await both.json()) as never)).toEqual([[0, 1], [1, 1]]);
+    // Two offsets are no offset: refused, as on AWS, rather than the last one read.
+    const twice = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=0&offset=1000`);
+    expect(twice.status).toBe(400);
+  } finally {
+    await api.close();
+  }
 });

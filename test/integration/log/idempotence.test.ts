@@ -5,8 +5,9 @@ import { buildFrames } from "../../../src/core/frames.ts";
 import type { Log } from "../../../src/log/log.ts";
 import type { ProduceResult } from "../../../src/log/writer.ts";
 import { decodeStored } from "../../../src/log/read.ts";
+import { MAX_EPOCH } from "../../../src/storage/producers.ts";
 import { injectFaults, stepOf, type Fault } from "../../helpers/faults.ts";
-import { countCalls, handlersFor, jsonOf, setNextSequence, testLog, v2Event } from "../../helpers/log.ts";
+import { countCalls, handlersFor, jsonOf, setNextSequence, setTransactionalEpoch, testLog, v2Event } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
 
 const abortTimeoutMs = 800;
@@ -60,6 +61,65 @@ describe("idempotent producer", () => {
     expect(first.statusCode).toBe(200);
     expect(jsonOf(second)).toEqual(jsonOf(first));
     expect(await readAll(log, topic, 0)).toEqual([[0, "a"], [1, "b"]]);
+  });
+
+  it("moves a transactional id whose epochs are used up to a new producer id at epoch 0, and fences the old id for good", async () => {
+    const { log, dynamo } = testLog();
+    const topic = uniqueName("epochs");
+    await log.createTopic({ name: topic, partitions: 1 });
+    const tid = uniqueName("app");
+    const first = await log.initProducer(tid);
+    await setTransactionalEpoch(dynamo, tid, first.producerId, MAX_EPOCH - 1);
+    const last = await log.initProducer(tid);
+    expect(last).toEqual({ producerId: first.producerId, epoch: MAX_EPOCH });
+    const send = (p: { producerId: number; epoch: number }, seq: number, value: string) =>
+      log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, seq, [value]) }]).then(
+        (r) => r[0] as ProduceResult,
+        (e: unknown) => ({ partition: 0, error: e as SeglogError }),
+      );
+    ok(await send(last, 0, "last"));
+
+    // Kafka's epochs are int16: the next init gives a new producer id, as Kafka's coordinator does.
+    const moved = await log.initProducer(tid);
+    expect(moved.producerId).not.toBe(first.producerId);
+    expect(moved.epoch).toBe(0);
+    const zombie = await send(last, 1, "zombie");
+    expect("error" in zombie && [zombie.error.kind, zombie.error.code, zombie.error.message]).toEqual([
+      "Fenced",
+      "ProducerFenced",
+      `Producer ${last.producerId} has used up its epochs: its transactional id went on with a new producer id`,
+    ]);
+    ok(await send(moved, 0, "moved"));
+    expect(await log.initProducer(tid)).toEqual({ producerId: moved.producerId, epoch: 1 });
+    expect((await readAll(log, topic, 0)).map(([, v]) => v)).toEqual(["last", "moved"]);
+  });
+
+  it("stores a batch sent 10 times at once once: each answer is its offsets or a retriable ReservationAborted, whose retry answers them", async () => {
+    const { log } = testLog();
+    const topic = uniqueName("at-once");
+    await log.createTopic({ name: topic, partitions: 1 });
+    const p = await log.initProducer();
+    const send = (seq: number, value: string) =>
+      log.produceFrames(topic, [{ partition: 0, bytes: batch(p.producerId, p.epoch, seq, [value]) }]).then(
+        (r) => r[0] as ProduceResult,
+        (e: unknown) => ({ partition: 0, error: e as SeglogError }),
+      );
+    const answers = await Promise.all(Array.from({ length: 10 }, () => send(0, "once")));
+    const landed = answers.flatMap((a) => ("error" in a ? [] : [a.baseOffset]));
+    const refused = answers.flatMap((a) => ("error" in a ? [[a.error.code, a.error.retriable]] : []));
+    // The attempt that claims the batch last is taken over by none: at least one answer lands.
+    expect(landed.length).toBeGreaterThan(0);
+    expect(new Set(landed).size).toBe(1);
+    for (const r of refused) expect(r).toEqual(["ReservationAborted", true]);
+    // Sent again, a refused attempt answers with the offsets the batch landed at.
+    expect(ok(await send(0, "once")).baseOffset).toBe(landed[0]);
+    const next = ok(await send(1, "next"));
+    expect(await readAll(log, topic, 0)).toEqual([
+      [landed[0], "once"],
+      [next.baseOffset, "next"],
+    ]);
+    // Every attempt reserved an offset; the next batch comes after all of them.
+    expect(next.baseOffset).toBeGreaterThanOrEqual(10);
   });
 
   it("answers a sequence gap with OutOfOrderSequence and an old epoch with ProducerFenced", async () => {
