@@ -223,6 +223,8 @@ export class Consumer {
     const entry = this.assigned.get(key);
     if (!entry) throw invalid(`${tp.topic}-${tp.partition} was unassigned while its offset was looked up`);
     entry.position = position;
+    // A position set now is in the topic as it is now: the next answer names its id (as after `assign`).
+    entry.topicId = undefined;
     this.dropFetches(key); // one a poll started while the offset was looked up
   }
 
@@ -296,7 +298,6 @@ export class Consumer {
       if (e.topicId === undefined || fetched.topicId === undefined || fetched.topicId === e.topicId) continue;
       recreated.add(e);
       this.dropFetches(tpKey(e.tp));
-      e.topicId = fetched.topicId;
       await this.resetPosition(e);
     }
     // A partition sought (or assigned anew) while a reset or a recreated topic was looked up above
@@ -482,6 +483,9 @@ export class Consumer {
       throw new SeglogError("OffsetOutOfRange", `No valid position for ${e.tp.topic}-${e.tp.partition} and autoOffsetReset is none`);
     }
     e.position = (await this.admin.offsetFor(e.tp.topic, e.tp.partition, this.autoOffsetReset)).offset;
+    // Looked up in the topic under the name now, which the next answer names: were the old id kept,
+    // that answer would read as the topic recreated once more, and reset the position again.
+    e.topicId = undefined;
   }
 }
 

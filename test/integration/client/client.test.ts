@@ -578,6 +578,38 @@ describe("the client SDK", () => {
     consumer.close();
   });
 
+  it.each(["seek", "reset"] as const)("keeps a position set in a recreated topic, by %s, and reads the new topic's records from it, not skipping them by a second reset", async (how) => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("recreated-seek");
+    await admin.createTopic(topic, { partitions: 1 });
+    const send = async (prefix: string, n: number) => {
+      const producer = new Producer({ url: api.url, lingerMs: 1 });
+      await Promise.all(Array.from({ length: n }, (_, i) => producer.send(topic, { value: `${prefix}${i}`, partition: 0 })));
+      await producer.close();
+    };
+    await send("old", 10);
+    const consumer = new Consumer({ url: api.url, autoOffsetReset: "latest", maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    const values = async () => (await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString());
+    const old: string[] = [];
+    while (old.length < 10) old.push(...(await values()));
+    await admin.deleteTopic(topic);
+    await admin.createTopic(topic, { partitions: 1 });
+    if (how === "seek") {
+      await send("new", 5);
+      await consumer.seek({ topic, partition: 0 }, 0);
+    } else {
+      // Position 10 is past the new topic's end: reset to its latest, 0, before anything lands.
+      expect(await values()).toEqual([]);
+      expect(consumer.position({ topic, partition: 0 })).toBe(0);
+      await send("new", 5);
+    }
+    const seen: string[] = [];
+    for (let i = 0; i < 20 && seen.length < 5; i++) seen.push(...(await values()));
+    expect(seen).toEqual(["new0", "new1", "new2", "new3", "new4"]);
+    await consumer.close();
+  });
+
   it("fails a batch that waited out its delivery timeout behind a slow request without sending it, and the partition goes on", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("expired");
