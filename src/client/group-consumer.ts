@@ -682,12 +682,32 @@ export class GroupConsumer {
         if (this.autoOffsetReset === "none") {
           throw new SeglogError("OffsetOutOfRange", `No committed offset for ${a.topic}-${a.partition} and autoOffsetReset is none`);
         }
-        await this.consumer.seek(a, this.autoOffsetReset);
+        if (!(await this.seekToReset(a))) continue; // closing: the partition is neither read nor committed
       }
       const position = this.consumer.position(a) ?? 0;
       this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
     }
     if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
+  }
+
+  /**
+   * Puts a partition granted without a committed offset where `autoOffsetReset` says, looking the
+   * offset up again through an outage as polls do: a member that has joined rides it out. False
+   * when the consumer closed first.
+   */
+  private async seekToReset(tp: TopicPartition): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.consumer.seek(tp, this.autoOffsetReset as "earliest" | "latest");
+        return true;
+      } catch (e) {
+        if (!isSeglogError(e) || !e.retriable) throw e;
+        // Not cut short by a wake-up (a heartbeat's answer): that signal stays aborted until the
+        // run loop's next turn, and every attempt would follow the last at once.
+        await sleep(this.consumer.http.backoffMs(attempt, e));
+        if (this.closing) return false;
+      }
+    }
   }
 
   /**

@@ -650,6 +650,28 @@ describe("the group consumer", () => {
     expect(got).toEqual([...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => i)]);
   });
 
+  it("rides out an outage while it looks up where a partition without a committed offset starts, instead of run() failing", async () => {
+    const topic = await topicWith(1, 5);
+    const group = uniqueName("g");
+    let refusals = 5; // more than one lookup's attempts (maxAttempts 2): the lookup itself fails twice
+    const offsetsDown: Transport = async (request) => {
+      if (request.url.pathname.endsWith("/offsets") && refusals > 0) {
+        refusals--;
+        return { status: 503, header: () => undefined, body: new Uint8Array() };
+      }
+      return nodeTransport(request);
+    };
+    const got: number[] = [];
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoOffsetReset: "earliest", maxAttempts: 2, initialBackoffMs: 5, transport: offsetsDown });
+    member.subscribe([topic]);
+    const done = member.run({ eachRecord: (r) => void got.push(r.offset) });
+    await waitFor("the records", () => got.length === 5);
+    await member.close();
+    await done;
+    expect(refusals).toBe(0);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it("at most once, rides out commits the API cannot take: none of their batch is handed out, and it is read again once a commit lands", async () => {
     const topic = await topicWith(1, 5);
     const group = uniqueName("g");
