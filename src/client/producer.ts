@@ -524,6 +524,14 @@ export class Producer {
     if (chosen !== undefined && chosen >= state.partitions) {
       throw new SeglogError("NotFound", `Topic '${topic}' has no partition ${chosen} (it has ${state.partitions})`);
     }
+    // So is one that makes a batch over the topic's max.message.bytes on its own (Kafka's check is
+    // against max.request.size). A compressed one may shrink under it, and goes.
+    if (this.compression === "none" && BATCH_HEADER_BYTES + size > state.maxBatchBytes) {
+      throw new SeglogError(
+        "TooLarge",
+        `The record is ${size} bytes when encoded, more than a batch of topic '${topic}' may hold (max.message.bytes: ${state.maxBatchBytes}): send it compressed, raise the topic's max.message.bytes, or send smaller records`,
+      );
+    }
     const key = entry.key;
     let partition = chosen ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(keyBytes(key, this.scratch), state.partitions));
     if (!fits(state, partition, size)) {
