@@ -79,6 +79,8 @@ export interface RetryBounds {
   readonly deadline?: number;
   /** Each attempt's `timeoutMs` (where the helper makes the call: `get`). */
   readonly attemptTimeoutMs?: number;
+  /** Aborts the attempt under way and stops retrying (where the helper makes the call: `get`). */
+  readonly signal?: AbortSignal;
 }
 
 /** The HTTP transport shared by the Admin, Producer and Consumer: typed errors, one retry helper. */
@@ -186,8 +188,12 @@ export class SeglogHttp {
   }
 
   get(path: string, query?: HttpCall["query"], bounds?: RetryBounds): Promise<HttpReply> {
-    const timeoutMs = bounds?.attemptTimeoutMs;
-    return this.retrying(() => this.call({ method: "GET", path, ...(query ? { query } : {}), ...(timeoutMs === undefined ? {} : { timeoutMs }) }), undefined, bounds);
+    const { attemptTimeoutMs: timeoutMs, signal } = bounds ?? {};
+    return this.retrying(
+      () => this.call({ method: "GET", path, ...(query ? { query } : {}), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(signal ? { signal } : {}) }),
+      signal,
+      bounds,
+    );
   }
 }
 

@@ -341,6 +341,8 @@ export class Producer {
   /** Flushes to wake when a record starts waiting for buffer space. */
   private readonly stalls = new Set<() => void>();
   private closed = false;
+  /** Aborted once `close()` has flushed: a background read of a topic's metadata stops with it. */
+  private readonly closing = new AbortController();
   private readonly idempotent: boolean;
   private readonly transactionalId: string | undefined;
   private readonly partitioner: Partitioner;
@@ -630,6 +632,7 @@ export class Producer {
     this.closed = true;
     await this.flush();
     if (this.timer) clearTimeout(this.timer);
+    this.closing.abort();
   }
 
   private nullKeyPartition(state: TopicState): number {
@@ -1008,7 +1011,7 @@ export class Producer {
     let pending = this.metadata.get(topic);
     if (!pending) {
       pending = this.admin
-        .topicMetadata(topic, { ...bounds, attemptTimeoutMs: this.requestTimeoutMs })
+        .topicMetadata(topic, { ...bounds, attemptTimeoutMs: this.requestTimeoutMs, signal: this.closing.signal })
         .then((d) => {
           const state =
             this.topics.get(topic) ??

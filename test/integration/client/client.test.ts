@@ -742,6 +742,31 @@ describe("the client SDK", () => {
     expect((err as SeglogError).kind).toBe("TooLarge");
   });
 
+  it("stops a background read of the topic's metadata when it closes, rather than keep the process alive through its retries", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("refresh-on-close");
+    await admin.createTopic(topic, { partitions: 1 });
+    let reads = 0;
+    let hung: AbortSignal | undefined;
+    const transport: Transport = async (request) => {
+      if (request.method === "GET" && request.url.pathname.endsWith(`/topics/${topic}`) && ++reads > 1) {
+        // The API stops answering metadata reads: this one would wait out requestTimeoutMs, six times.
+        hung = request.signal;
+        return new Promise((_, reject) => request.signal?.addEventListener("abort", () => reject(request.signal?.reason), { once: true }));
+      }
+      return nodeTransport(request);
+    };
+    const producer = new Producer({ url: api.url, lingerMs: 0, metadataMaxAgeMs: 50, transport });
+    expect((await producer.send(topic, { value: "a" })).offset).toBe(0);
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await producer.send(topic, { value: "b" })).offset).toBe(1); // what is known serves meanwhile
+    while (hung === undefined) await new Promise((r) => setTimeout(r, 5));
+    expect(hung.aborted).toBe(false);
+    await producer.close();
+    expect(hung?.aborted).toBe(true);
+    expect(reads).toBe(2);
+  });
+
   it("refuses at send a record over the topic's max.message.bytes on its own, so that it spoils no other partition's batch in its request", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("oversized");
