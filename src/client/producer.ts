@@ -4,6 +4,7 @@ import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { FRAME_HEADER_BYTES, buildFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
+import { isWellFormed } from "../core/unicode.ts";
 import { Admin } from "./admin.ts";
 import { MAX_TIMER_MS, SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
 import { oneOf } from "./options.ts";
@@ -168,8 +169,13 @@ interface Entry {
 /** A key, value or header value as the batch will take it: `what` (and a header's `name`) for the error any other type gets. */
 function fieldOf(v: HeaderValue | undefined, what: string, name?: string): FieldValue {
   if (v === null || v === undefined) return null;
-  if (typeof v === "string" || v instanceof Uint8Array) return v;
   const which = name === undefined ? what : `${what} ${JSON.stringify(name)}`;
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === "string") {
+    // As the JSON produce route: UTF-8 cannot hold a lone surrogate, and it would be stored changed.
+    if (!isWellFormed(v)) throw new SeglogError("Invalid", `A record's ${which} is not well-formed Unicode (a lone surrogate): send its bytes`);
+    return v;
+  }
   throw new SeglogError("Invalid", `A record's ${which} must be a string, bytes or null, not ${typeof v}`);
 }
 
@@ -177,10 +183,19 @@ function headersOf(headers: NonNullable<ProducerRecord["headers"]>): { key: stri
   if (Array.isArray(headers)) {
     return (headers as ReadonlyArray<{ key: string; value: HeaderValue }>).map((h, i) => {
       if (typeof h?.key !== "string") throw new SeglogError("Invalid", `A record's header ${i} must be {key, value} with a string key`);
-      return { key: h.key, value: fieldOf(h.value, "header", h.key) };
+      return { key: headerKey(h.key), value: fieldOf(h.value, "header", h.key) };
     });
   }
-  return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? (v as readonly HeaderValue[]) : [v as HeaderValue]).map((one) => ({ key: k, value: fieldOf(one, "header", k) })));
+  // A Map or a string would read as no headers, or as one a character: refused, not stored changed.
+  if (typeof headers !== "object" || Object.getPrototypeOf(headers) !== Object.prototype) {
+    throw new SeglogError("Invalid", "A record's headers are an object of key: value, or an array of {key, value}");
+  }
+  return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? (v as readonly HeaderValue[]) : [v as HeaderValue]).map((one) => ({ key: headerKey(k), value: fieldOf(one, "header", k) })));
+}
+
+function headerKey(key: string): string {
+  if (!isWellFormed(key)) throw new SeglogError("Invalid", "A record's header key is not well-formed Unicode (a lone surrogate)");
+  return key;
 }
 
 /**
@@ -190,6 +205,9 @@ function headersOf(headers: NonNullable<ProducerRecord["headers"]>): { key: stri
  * copies them: at once, in `send`, unless it waits (see {@link owned}).
  */
 function entryOf(record: ProducerRecord): Entry {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    throw new SeglogError("Invalid", `A record is { key?, value, headers?, partition?, timestamp? }, not ${record === null ? "null" : Array.isArray(record) ? "an array" : typeof record}`);
+  }
   // As Kafka's ProducerRecord refuses a negative one, and the JSON produce route any outside these.
   if (record.timestamp !== undefined && !(Number.isSafeInteger(record.timestamp) && record.timestamp >= 0 && record.timestamp <= MAX_TIMESTAMP)) {
     throw new SeglogError("Invalid", `A record's timestamp must be whole milliseconds from 0 to 2^52, not ${record.timestamp}`);
@@ -434,11 +452,12 @@ export class Producer {
     try {
       if (this.closed) throw new SeglogError("Invalid", "The producer is closed");
       if (this.unusable) throw this.unusable;
+      if (typeof topic !== "string") throw new SeglogError("Invalid", `send takes a topic's name and a record, send(topic, record), not ${typeof topic === "object" ? "an object" : typeof topic}`);
+      const entry = entryOf(record);
       const { partition } = record;
       if (partition !== undefined && !(Number.isSafeInteger(partition) && partition >= 0)) {
         throw new SeglogError("Invalid", `A record's partition must be a whole number ≥ 0, not ${partition}`);
       }
-      const entry = entryOf(record);
       const size = recordSize(entry);
       if (size > this.bufferBytes) {
         // As Kafka's producer refuses a record larger than buffer.memory: it could never be buffered beside another.

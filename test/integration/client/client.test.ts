@@ -328,6 +328,34 @@ describe("the client SDK", () => {
     await small.close();
   });
 
+  it("refuses at send, with Invalid, what it would otherwise store changed or fail on with a TypeError: a record that is not an object, KafkaJS's send({topic, messages}), headers as a Map or a string, lone surrogates", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("shapes");
+    await admin.createTopic(topic, { partitions: 1 });
+    const producer = new Producer({ url: api.url, lingerMs: 0 });
+    const refused = async (send: () => Promise<unknown>) => {
+      const e = await send().then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(SeglogError);
+      return [(e as SeglogError).kind, (e as SeglogError).message];
+    };
+    expect(await refused(() => producer.send(topic, "hello" as never))).toEqual(["Invalid", "A record is { key?, value, headers?, partition?, timestamp? }, not string"]);
+    expect(await refused(() => producer.send(topic, null as never))).toEqual(["Invalid", "A record is { key?, value, headers?, partition?, timestamp? }, not null"]);
+    expect(await refused(() => producer.send({ topic, messages: [{ value: "x" }] } as never, undefined as never))).toEqual([
+      "Invalid",
+      "send takes a topic's name and a record, send(topic, record), not an object",
+    ]);
+    expect(await refused(() => producer.send(topic, { value: "v", headers: new Map([["a", "b"]]) as never }))).toEqual([
+      "Invalid",
+      "A record's headers are an object of key: value, or an array of {key, value}",
+    ]);
+    expect((await refused(() => producer.send(topic, { value: "v", headers: "abc" as never })))[0]).toBe("Invalid");
+    expect(await refused(() => producer.send(topic, { key: "\ud800", value: "v" }))).toEqual(["Invalid", "A record's key is not well-formed Unicode (a lone surrogate): send its bytes"]);
+    expect((await refused(() => producer.send(topic, { value: "v", headers: { "\udc00": "x" } })))[0]).toBe("Invalid");
+    // Nothing of them was stored: the next record is the topic's first.
+    expect((await producer.send(topic, { key: "\ud83d\ude00", value: "ok" })).offset).toBe(0);
+    await producer.close();
+  });
+
   it("takes a header name with several values as KafkaJS does (an array), or headers as a consumed record gives them; a consumer reads them in order", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("headers");
