@@ -100,6 +100,18 @@ async function thrownInHandler(topic: string, call: (member: GroupConsumer) => v
 const allProcessed = (tracker: Tracker, partitions: number, n: number) => () =>
   Array.from({ length: partitions }, (_, p) => new Set(tracker.processedOffsets(p)).size === n).every(Boolean);
 
+
+/** A transport that answers 503 to the first `refusals` requests whose path ends with `suffix`. */
+function unavailable(suffix: string, refusals: number): { transport: Transport; left: () => number } {
+  const transport: Transport = async (request) => {
+    if (request.url.pathname.endsWith(suffix) && refusals > 0) {
+      refusals--;
+      return { status: 503, header: () => undefined, body: new Uint8Array() };
+    }
+    return nodeTransport(request);
+  };
+  return { transport, left: () => refusals };
+}
 describe("the group consumer", () => {
   it("splits 12 partitions 4/4/4 and processes every record once; a fourth member makes it 3/3/3/3 without pausing the partitions that stay", async () => {
     const topic = await topicWith(12, 20);
@@ -653,44 +665,31 @@ describe("the group consumer", () => {
   it("rides out an outage while it looks up where a partition without a committed offset starts, instead of run() failing", async () => {
     const topic = await topicWith(1, 5);
     const group = uniqueName("g");
-    let refusals = 5; // more than one lookup's attempts (maxAttempts 2): the lookup itself fails twice
-    const offsetsDown: Transport = async (request) => {
-      if (request.url.pathname.endsWith("/offsets") && refusals > 0) {
-        refusals--;
-        return { status: 503, header: () => undefined, body: new Uint8Array() };
-      }
-      return nodeTransport(request);
-    };
+    // More than one lookup's attempts (maxAttempts 2): the lookup itself fails twice.
+    const offsetsDown = unavailable("/offsets", 5);
     const got: number[] = [];
-    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoOffsetReset: "earliest", maxAttempts: 2, initialBackoffMs: 5, transport: offsetsDown });
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoOffsetReset: "earliest", maxAttempts: 2, initialBackoffMs: 5, transport: offsetsDown.transport });
     member.subscribe([topic]);
     const done = member.run({ eachRecord: (r) => void got.push(r.offset) });
     await waitFor("the records", () => got.length === 5);
     await member.close();
     await done;
-    expect(refusals).toBe(0);
+    expect(offsetsDown.left()).toBe(0);
     expect(got).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("at most once, rides out commits the API cannot take: none of their batch is handed out, and it is read again once a commit lands", async () => {
     const topic = await topicWith(1, 5);
     const group = uniqueName("g");
-    let refusals = 3; // the first commit's two attempts, and the next one's first
-    const busyCommits: Transport = async (request) => {
-      if (request.url.pathname.endsWith("/commits") && refusals > 0) {
-        refusals--;
-        return { status: 503, header: () => undefined, body: new Uint8Array() };
-      }
-      return nodeTransport(request);
-    };
+    const busyCommits = unavailable("/commits", 3); // the first commit's two attempts, and the next one's first
     const got: number[] = [];
-    const member = new GroupConsumer({ ...memberOptions(api.url, group), delivery: "atMostOnce", maxAttempts: 2, initialBackoffMs: 5, transport: busyCommits });
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), delivery: "atMostOnce", maxAttempts: 2, initialBackoffMs: 5, transport: busyCommits.transport });
     member.subscribe([topic]);
     const done = member.run({ eachRecord: (r) => void got.push(r.offset) });
     await waitFor("the records", () => got.length === 5);
     await member.close();
     await done; // run() did not fail on the refused commits
-    expect(refusals).toBe(0);
+    expect(busyCommits.left()).toBe(0);
     expect(got).toEqual([0, 1, 2, 3, 4]);
     expect((await new Admin({ url: api.url }).describeGroup(group)).partitions.map((p) => p.committedOffset)).toEqual([5]);
 
