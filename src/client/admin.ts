@@ -1,6 +1,6 @@
 import type { MemberDescription } from "../groups/service.ts";
 import type { TopicConfig } from "../core/topic-config.ts";
-import { SeglogHttp, pathSegment, type ClientOptions, type RetryBounds } from "./http.ts";
+import { SeglogHttp, pathSegment, type ClientOptions, type HttpCall, type HttpReply, type RetryBounds } from "./http.ts";
 
 export interface TopicInfo {
   readonly name: string;
@@ -66,11 +66,20 @@ export class Admin {
     this.http = options instanceof SeglogHttp ? options : new SeglogHttp(options);
   }
 
+  /**
+   * A change (create, alter, delete, reset) goes again when the server answers `Throttled`, which
+   * says it was not made, as reads go again on any retriable error; after any other failure it
+   * may have been made, and whether to send it again is the caller's to judge.
+   */
+  private change(call: HttpCall): Promise<HttpReply> {
+    return this.http.retrying(() => this.http.call(call), undefined, { retryOn: (e) => e.kind === "Throttled" });
+  }
+
   async createTopic(
     name: string,
     options: { partitions?: number; config?: Partial<Record<keyof TopicConfig, number | string>> } = {},
   ): Promise<TopicInfo & { warning?: string }> {
-    const reply = await this.http.call({ method: "POST", path: "/v1/topics", json: { name, ...options } });
+    const reply = await this.change({ method: "POST", path: "/v1/topics", json: { ...options, name } });
     return reply.json as TopicInfo & { warning?: string };
   }
 
@@ -92,11 +101,11 @@ export class Admin {
     name: string,
     change: { partitions?: number; config?: Partial<Record<keyof TopicConfig, number | string>> },
   ): Promise<TopicInfo> {
-    return (await this.http.call({ method: "PATCH", path: topicPath(name), json: change })).json as TopicInfo;
+    return (await this.change({ method: "PATCH", path: topicPath(name), json: change })).json as TopicInfo;
   }
 
   async deleteTopic(name: string): Promise<void> {
-    await this.http.call({ method: "DELETE", path: topicPath(name) });
+    await this.change({ method: "DELETE", path: topicPath(name) });
   }
 
   async listGroups(): Promise<string[]> {
@@ -113,7 +122,7 @@ export class Admin {
    * live members, as in Kafka. `dryRun` answers the new offsets without writing them.
    */
   async resetOffsets(group: string, request: { topic: string; to: ResetTo; dryRun?: boolean }): Promise<ResetResult> {
-    return (await this.http.call({ method: "POST", path: `${groupPath(group)}/reset`, json: request })).json as ResetResult;
+    return (await this.change({ method: "POST", path: `${groupPath(group)}/reset`, json: request })).json as ResetResult;
   }
 
   /** Kafka's ListOffsets: earliest, latest, or the first offset at or after a timestamp (ms). */

@@ -81,6 +81,8 @@ export interface RetryBounds {
   readonly attemptTimeoutMs?: number;
   /** Aborts the attempt under way and stops retrying (where the helper makes the call: `get`). */
   readonly signal?: AbortSignal;
+  /** Which retriable errors go again. @default all */
+  readonly retryOn?: (e: SeglogError) => boolean;
 }
 
 /** The HTTP transport shared by the Admin, Producer and Consumer: typed errors, one retry helper. */
@@ -164,12 +166,12 @@ export class SeglogHttp {
    * given. An aborted `signal` cuts the backoff short and stops retrying.
    */
   async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal, bounds: RetryBounds = {}): Promise<T> {
-    const { maxAttempts = this.maxAttempts, deadline = Number.POSITIVE_INFINITY } = bounds;
+    const { maxAttempts = this.maxAttempts, deadline = Number.POSITIVE_INFINITY, retryOn } = bounds;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (e) {
-        if (!isSeglogError(e) || !e.retriable || attempt >= maxAttempts || performance.now() >= deadline || signal?.aborted) throw e;
+        if (!isSeglogError(e) || !e.retriable || (retryOn && !retryOn(e)) || attempt >= maxAttempts || performance.now() >= deadline || signal?.aborted) throw e;
         await sleep(this.backoffMs(attempt, e), signal);
       }
     }

@@ -328,6 +328,34 @@ describe("the client SDK", () => {
     await small.close();
   });
 
+  it("sends an admin change again when the server answers Throttled (it was not made), and no other failure", async () => {
+    const topic = uniqueName("throttled-admin");
+    const answers: number[] = [];
+    let refuse: { status: number; kind: string } | undefined;
+    const transport: Transport = async (request) => {
+      if (request.method !== "GET" && refuse) {
+        const { status, kind } = refuse;
+        refuse = undefined;
+        answers.push(status);
+        const body = Buffer.from(JSON.stringify({ error: { kind, message: `${kind} here`, retriable: true } }));
+        return { status, header: (name: string) => (name.toLowerCase() === "retry-after" ? "0" : undefined), body };
+      }
+      const reply = await nodeTransport(request);
+      if (request.method !== "GET") answers.push(reply.status);
+      return reply;
+    };
+    const admin = new Admin({ url: api.url, initialBackoffMs: 5, transport });
+    refuse = { status: 429, kind: "Throttled" };
+    expect((await admin.createTopic(topic, { partitions: 1 })).name).toBe(topic);
+    refuse = { status: 429, kind: "Throttled" };
+    await admin.deleteTopic(topic);
+    expect(answers).toEqual([429, 201, 429, 204]);
+    // A retriable failure of another kind may have come after the change was made: the caller's call.
+    refuse = { status: 500, kind: "Internal" };
+    await expect(admin.createTopic(topic, { partitions: 1 })).rejects.toMatchObject({ kind: "Internal", retriable: true });
+    expect(answers).toEqual([429, 201, 429, 204, 500]);
+  });
+
   it("refuses at send, with Invalid, what it would otherwise store changed or fail on with a TypeError: a record that is not an object, KafkaJS's send({topic, messages}), headers as a Map or a string, lone surrogates", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("shapes");
