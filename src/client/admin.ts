@@ -1,3 +1,4 @@
+import { SeglogError } from "../core/errors.ts";
 import type { MemberDescription } from "../groups/service.ts";
 import type { TopicConfig } from "../core/topic-config.ts";
 import { SeglogHttp, pathSegment, type ClientOptions, type HttpCall, type HttpReply, type RetryBounds } from "./http.ts";
@@ -127,6 +128,7 @@ export class Admin {
 
   /** Kafka's ListOffsets: earliest, latest, or the first offset at or after a timestamp (ms). */
   async offsetFor(topic: string, partition: number, at: OffsetAt): Promise<{ offset: number; timestamp: number | null }> {
+    if (!(Number.isSafeInteger(partition) && partition >= 0)) throw new SeglogError("Invalid", `A partition is a whole number ≥ 0, not ${JSON.stringify(partition)}`);
     const reply = await this.http.get(`${topicPath(topic)}/partitions/${partition}/offsets`, { at });
     return reply.json as { offset: number; timestamp: number | null };
   }

@@ -161,7 +161,7 @@ export class Consumer {
     this.maxBytes = options.maxBytes ?? 1_048_576;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.locator = new Locator(this.http, this.maxBytes, this.requestTimeoutMs, () => this.counts.fetches++);
-    this.maxWaitMs = options.maxWaitMs ?? 500;
+    this.maxWaitMs = checkedWait(options.maxWaitMs ?? 500);
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
     this.segmentReads = {
@@ -185,6 +185,7 @@ export class Consumer {
   /** Replaces the assignment; a partition may carry its starting offset. */
   assign(partitions: ReadonlyArray<TopicPartition & { offset?: number }>): void {
     // Checked before anything changes: an assignment refused leaves the one before in place.
+    checkList(partitions, "assign");
     for (const p of partitions) {
       checkTopicPartition(p);
       if (p.offset !== undefined) checkOffset(p.offset);
@@ -254,7 +255,7 @@ export class Consumer {
     for (const e of entries) if (e.position === undefined) await this.resetPosition(e);
     const outer = options.signal;
     if (outer?.aborted) return [];
-    const maxWaitMs = options.maxWaitMs ?? this.maxWaitMs;
+    const maxWaitMs = options.maxWaitMs === undefined ? this.maxWaitMs : checkedWait(options.maxWaitMs);
     const heads = entries.map((e) => ({ e, fetch: this.nextFetch(e, maxWaitMs) }));
     const told = (f: PendingFetch) => f.ended !== undefined && ("error" in f.ended || (f.ended.fetched?.records.length ?? 0) > 0);
     let stop = () => {};
@@ -487,6 +488,17 @@ export class Consumer {
     // that answer would read as the topic recreated once more, and reset the position again.
     e.topicId = undefined;
   }
+}
+
+/** A long poll's wait, in whole ms: checked when it is given, not left to fail every fetch. */
+function checkedWait(ms: number): number {
+  if (!(Number.isSafeInteger(ms) && ms >= 0)) throw invalid(`maxWaitMs must be a whole number of ms ≥ 0, not ${ms}`);
+  return ms;
+}
+
+/** Partitions given as a list: `Invalid` for anything else. */
+export function checkList(list: unknown, what: string): void {
+  if (!Array.isArray(list)) throw invalid(`${what} takes a list of { topic, partition }, not ${list === null ? "null" : typeof list}`);
 }
 
 /** An offset to read from: checked when it is given, not left to fail every later poll. */

@@ -11,7 +11,7 @@
  */
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
-import { Consumer, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
+import { Consumer, checkList, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
 import { pathSegment, sleep } from "./http.ts";
 import { oneOf } from "./options.ts";
 
@@ -180,6 +180,9 @@ export class GroupConsumer {
     this.path = `/v1/groups/${pathSegment(options.groupId, "group")}`;
     this.groupId = options.groupId;
     this.consumer = new Consumer(options);
+    if (options.sessionTimeoutMs !== undefined && !Number.isSafeInteger(options.sessionTimeoutMs)) {
+      throw invalid(`sessionTimeoutMs must be a whole number of ms, not ${options.sessionTimeoutMs}`);
+    }
     this.sessionTimeoutAskedMs = options.sessionTimeoutMs;
     this.delivery = options.delivery ?? "atLeastOnce";
     this.autoCommit = options.autoCommit ?? true;
@@ -312,12 +315,14 @@ export class GroupConsumer {
     const entries =
       offsets === undefined
         ? [...this.leases.values()].filter((l) => !l.lost).map((lease) => ({ lease, offset: lease.processed }))
-        : offsets.map((o) => {
+        : (checkList(offsets, "commit"),
+          offsets.map((o) => {
+            checkTopicPartition(o);
             const lease = this.leases.get(keyOf(o));
             if (lease === undefined || lease.lost) throw invalid(`${o.topic}-${o.partition} is not assigned to this member`);
             if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw invalid("offset must be a non-negative integer");
             return { lease, offset: o.offset };
-          });
+          }));
     const refused = await this.commitEntries(entries);
     if (refused.length > 0) {
       throw fenced(`commit refused for ${refused.map((l) => `${l.topic}-${l.partition}`).join(", ")}: no longer this member's`, "StaleEpoch");
@@ -422,6 +427,7 @@ export class GroupConsumer {
    * granted again starts unpaused. Throws as `seek` does for a partition not held.
    */
   pause(partitions: readonly TopicPartition[]): void {
+    checkList(partitions, "pause");
     const leases = partitions.map((tp) => this.heldLease("pause", tp));
     for (const l of leases) {
       this.pausedKeys.add(l.key);
@@ -434,6 +440,7 @@ export class GroupConsumer {
 
   /** Fetches paused partitions again, from where processing of each stopped. */
   resume(partitions: readonly TopicPartition[]): void {
+    checkList(partitions, "resume");
     const resumed = partitions.map((tp) => this.heldLease("resume", tp)).filter((l) => this.pausedKeys.delete(l.key));
     for (const l of resumed) this.resumedKeys.add(l.key);
     if (resumed.length === 0) return;

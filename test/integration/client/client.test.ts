@@ -328,6 +328,28 @@ describe("the client SDK", () => {
     await small.close();
   });
 
+  it("refuses bad arguments with Invalid when they are given, not with a TypeError or a RangeError, nor by failing every later call", async () => {
+    const invalidOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as SeglogError).kind, (e as Error).message];
+      }
+      return undefined;
+    };
+    expect(invalidOf(() => new Consumer({ url: api.url, maxWaitMs: -1 }))).toEqual(["Invalid", "maxWaitMs must be a whole number of ms ≥ 0, not -1"]);
+    const consumer = new Consumer({ url: api.url });
+    expect(invalidOf(() => consumer.assign(null as never))).toEqual(["Invalid", "assign takes a list of { topic, partition }, not null"]);
+    consumer.assign([{ topic: uniqueName("args"), partition: 0, offset: 0 }]);
+    await expect(consumer.poll({ maxWaitMs: Number.NaN })).rejects.toMatchObject({ kind: "Invalid", message: "maxWaitMs must be a whole number of ms ≥ 0, not NaN" });
+    await consumer.close();
+    expect(invalidOf(() => new GroupConsumer({ url: api.url, groupId: "g", sessionTimeoutMs: Number.NaN }))).toEqual(["Invalid", "sessionTimeoutMs must be a whole number of ms, not NaN"]);
+    const member = new GroupConsumer({ url: api.url, groupId: uniqueName("g") });
+    expect(invalidOf(() => member.pause(null as never))).toEqual(["Invalid", "pause takes a list of { topic, partition }, not null"]);
+    // A partition that is not a number never reaches a path: it could name another route.
+    await expect(new Admin({ url: api.url }).offsetFor("t", "../../../../v1/groups/x" as never, "latest")).rejects.toMatchObject({ kind: "Invalid" });
+  });
+
   it("sends an admin change again when the server answers Throttled (it was not made), and no other failure", async () => {
     const topic = uniqueName("throttled-admin");
     const answers: number[] = [];
