@@ -100,7 +100,6 @@ async function thrownInHandler(topic: string, call: (member: GroupConsumer) => v
 const allProcessed = (tracker: Tracker, partitions: number, n: number) => () =>
   Array.from({ length: partitions }, (_, p) => new Set(tracker.processedOffsets(p)).size === n).every(Boolean);
 
-
 /** A transport that answers 503 to the first `refusals` requests whose path ends with `suffix`. */
 function unavailable(suffix: string, refusals: number): { transport: Transport; left: () => number } {
   const transport: Transport = async (request) => {
@@ -112,6 +111,7 @@ function unavailable(suffix: string, refusals: number): { transport: Transport; 
   };
   return { transport, left: () => refusals };
 }
+
 describe("the group consumer", () => {
   it("splits 12 partitions 4/4/4 and processes every record once; a fourth member makes it 3/3/3/3 without pausing the partitions that stay", async () => {
     const topic = await topicWith(12, 20);
