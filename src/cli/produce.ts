@@ -41,14 +41,14 @@ export async function produceCommand(args: string[]): Promise<number> {
     }
     pending.push(
       producer.send(topic, { key, value }).catch((e: unknown) => {
-        const why = describe(e);
+        const why = `${outcome(e)}: ${describe(e)}`;
         const seen = failures.get(why) ?? { first: at, last: at, count: 0 };
         failures.set(why, seen);
         seen.count++;
         seen.first = Math.min(seen.first, at);
         seen.last = Math.max(seen.last, at);
         if (seen.count <= NAMED_PER_ERROR) {
-          process.stderr.write(`line ${at}: not sent: ${why}${seen.count === NAMED_PER_ERROR ? " (later lines failing so are counted, not named)" : ""}\n`);
+          process.stderr.write(`line ${at}: ${why}${seen.count === NAMED_PER_ERROR ? " (later lines failing so are counted, not named)" : ""}\n`);
         }
       }),
     );
@@ -58,12 +58,19 @@ export async function produceCommand(args: string[]): Promise<number> {
   await producer.close();
   if (failures.size === 0) return 0;
   for (const [why, f] of failures) {
-    process.stderr.write(`${f.count} of ${lineNumber} records not sent${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""}: ${why}\n`);
+    process.stderr.write(`${f.count} of ${lineNumber} records${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""} ${why}\n`);
   }
   return 1;
 }
 
 /** Failed lines named on stderr per distinct error; the rest are counted. */
 const NAMED_PER_ERROR = 10;
+
+/**
+ * What a failed line's record became. A refusal (not retriable) was never written; a record that
+ * failed retriably may have been, by an attempt whose answer was lost: sending that line again
+ * can store it twice, so the message says so.
+ */
+const outcome = (e: unknown): string => (isSeglogError(e) && !e.retriable ? "refused" : "not acknowledged, and may be in the log");
 
 const describe = (e: unknown): string => (isSeglogError(e) ? `${e.message} (${e.kind}${e.code === undefined ? "" : `/${e.code}`})` : String(e));

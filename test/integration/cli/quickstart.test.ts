@@ -92,15 +92,15 @@ describe("the console CLI (README quick start)", () => {
     expect(produceDown.code).toBe(1);
     const said = produceDown.stderr.trim().split("\n");
     expect(said).toHaveLength(11);
-    expect(said.slice(0, 10).map((l) => Number(/^line (\d+): not sent: Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/.exec(l)?.[1])).sort((a, b) => a - b)).toEqual(
+    expect(said.slice(0, 10).map((l) => Number(/^line (\d+): not acknowledged, and may be in the log: Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/.exec(l)?.[1])).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 10 }, (_, i) => i + 1),
     );
     expect(said[9]).toContain("(later lines failing so are counted, not named)");
-    expect(said[10]).toMatch(/^12 of 12 records not sent \(first line 1, last line 12\): Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
+    expect(said[10]).toMatch(/^12 of 12 records \(first line 1, last line 12\) not acknowledged, and may be in the log: Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     // A bad option value is a usage error, not a failure.
     expect(badLinger).toMatchObject({ code: 2, stderr: expect.stringContaining("--linger-ms must be an integer ≥ 0") });
     // A send that fails names its line, and the others go.
-    expect(partial.stderr).toMatch(/^line 1: not sent: Unknown topic '.*' \(NotFound\)\n1 of 1 records not sent: Unknown topic/);
+    expect(partial.stderr).toMatch(/^line 1: refused: Unknown topic '.*' \(NotFound\)\n1 of 1 records refused: Unknown topic/);
     expect(badCost).toMatchObject({ code: 2, stderr: expect.stringContaining("--mb-per-sec must be a number above 0") });
     expect(notADate).toMatchObject({ code: 2, stderr: expect.stringContaining("--to-datetime takes an ISO 8601 time") });
     expect(noTopic).toMatchObject({ code: 1, stderr: expect.stringMatching(/^Error: Unknown topic '.*' \(NotFound\)\n$/) });
