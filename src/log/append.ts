@@ -74,12 +74,11 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
   // Every timestamp must be one the JSON body and the SDK accept too: a negative one (which Kafka's
   // producer refuses) would be past every retention at once, one over 2^52 ms lose precision.
   const base = Number(batch.baseTimestamp);
+  if (!isTimestamp(base)) throw badTimestamp("The batch's base timestamp", base);
   let maxTs = base;
-  for (const [i, ts] of [base, ...batch.records.map((r) => base + Number(r.timestampDelta))].entries()) {
-    if (!(ts >= 0 && ts <= MAX_TIMESTAMP)) {
-      const which = i === 0 ? "The batch's base timestamp" : `Record ${i - 1}'s timestamp`;
-      throw invalid(`${which} is ${ts}: timestamps are epoch milliseconds from 0 to ${MAX_TIMESTAMP}`, "InvalidTimestamp");
-    }
+  for (let i = 0; i < n; i++) {
+    const ts = base + Number((batch.records[i] as (typeof batch.records)[number]).timestampDelta);
+    if (!isTimestamp(ts)) throw badTimestamp(`Record ${i}'s timestamp`, ts);
     maxTs = Math.max(maxTs, ts);
   }
   return {
@@ -93,6 +92,9 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
     baseSequence: batch.baseSequence,
   };
 }
+
+const isTimestamp = (ts: number): boolean => ts >= 0 && ts <= MAX_TIMESTAMP;
+const badTimestamp = (which: string, ts: number) => invalid(`${which} is ${ts}: timestamps are epoch milliseconds from 0 to ${MAX_TIMESTAMP}`, "InvalidTimestamp");
 
 /** Producer ids whose fixed epoch one function instance remembers; past it, it starts over. */
 const FIXED_EPOCHS_KEPT = 10_000;
