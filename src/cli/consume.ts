@@ -44,22 +44,23 @@ export async function consumeCommand(args: string[]): Promise<number> {
     const at = values.offset ?? start;
     await consumer.seek({ topic, partition }, at === "earliest" || at === "latest" ? at : (intArg(at, "offset") as number));
   }
-  let stopped = false;
-  const stop = () => (stopped = true);
+  // Ctrl-C ends a poll under way too, its retries through an outage included.
+  const stopping = new AbortController();
+  const stop = () => stopping.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   let count = 0;
   let lastRecordAt = Date.now();
   let checkedAt = Date.now();
   try {
-    while (!stopped && count < maxMessages) {
+    while (!stopping.signal.aborted && count < maxMessages) {
       if (partition === undefined && Date.now() - checkedAt >= NEW_PARTITIONS_CHECK_MS) {
         checkedAt = Date.now();
         await readNewPartitions(consumer, topic).catch((e: unknown) => {
           if (!(isSeglogError(e) && e.retriable)) throw e; // else looked for again next time
         });
       }
-      const records = await consumer.poll({ maxWaitMs: 500 });
+      const records = await consumer.poll({ maxWaitMs: 500, signal: stopping.signal });
       for (const r of records) {
         if (count >= maxMessages) break;
         print(r);
@@ -71,6 +72,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
+    consumer.close(); // and the fetches it keeps under way, so that the process can end
   }
   process.stderr.write(`Processed a total of ${count} messages\n`);
   return 0;

@@ -25,7 +25,9 @@ export async function produceCommand(args: string[]): Promise<number> {
     ...(values["delivery-timeout-ms"] === undefined ? {} : { deliveryTimeoutMs: intArg(values["delivery-timeout-ms"], "delivery-timeout-ms") }),
   });
   const pending: Promise<unknown>[] = [];
-  const failures = new Map<string, { first: number; last: number; count: number }>();
+  /** By outcome, kind and code, each with its first line's message: one outage's messages differ
+   * in their details (how long a batch waited, say), and would each take a line of the summary. */
+  const failures = new Map<string, { first: number; last: number; count: number; why: string }>();
   let lineNumber = 0;
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
@@ -42,10 +44,11 @@ export async function produceCommand(args: string[]): Promise<number> {
     pending.push(
       producer.send(topic, { key, value }).catch((e: unknown) => {
         const why = `${outcome(e)}: ${describe(e)}`;
-        const seen = failures.get(why) ?? { first: at, last: at, count: 0 };
-        failures.set(why, seen);
+        const key = `${outcome(e)} ${kindOf(e)}`;
+        const seen = failures.get(key) ?? { first: at, last: at, count: 0, why };
+        failures.set(key, seen);
         seen.count++;
-        seen.first = Math.min(seen.first, at);
+        if (at < seen.first) [seen.first, seen.why] = [at, why];
         seen.last = Math.max(seen.last, at);
         if (seen.count <= NAMED_PER_ERROR) {
           process.stderr.write(`line ${at}: ${why}${seen.count === NAMED_PER_ERROR ? " (later lines failing so are counted, not named)" : ""}\n`);
@@ -57,8 +60,8 @@ export async function produceCommand(args: string[]): Promise<number> {
   await Promise.all(pending);
   await producer.close();
   if (failures.size === 0) return 0;
-  for (const [why, f] of failures) {
-    process.stderr.write(`${f.count} of ${lineNumber} records${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""} ${why}\n`);
+  for (const f of failures.values()) {
+    process.stderr.write(`${f.count} of ${lineNumber} records${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""} ${f.why}\n`);
   }
   return 1;
 }
@@ -73,4 +76,6 @@ const NAMED_PER_ERROR = 10;
  */
 const outcome = (e: unknown): string => (isSeglogError(e) && !e.retriable ? "refused" : "not acknowledged, and may be in the log");
 
-const describe = (e: unknown): string => (isSeglogError(e) ? `${e.message} (${e.kind}${e.code === undefined ? "" : `/${e.code}`})` : String(e));
+const kindOf = (e: unknown): string => (isSeglogError(e) ? `${e.kind}${e.code === undefined ? "" : `/${e.code}`}` : "Error");
+
+const describe = (e: unknown): string => (isSeglogError(e) ? `${e.message} (${kindOf(e)})` : String(e));

@@ -51,10 +51,6 @@ export interface ConsumerOptions extends ClientOptions {
   readonly segmentReadsAtOnce?: number;
   /** Each S3 GET of a segment, its body included, is given up (and retried) after this long. @default 30000 */
   readonly segmentReadTimeoutMs?: number;
-  /** A fetch not answered within its long poll (`maxWaitMs`) and this long more is given up and
-   * retried (Kafka's `request.timeout.ms`): a connection that hangs does not stop the consumer.
-   * @default 30000 */
-  readonly requestTimeoutMs?: number;
 }
 
 /** What a consumer has read so far (Kafka's fetch-manager metrics, in part). */
@@ -143,7 +139,6 @@ export class Consumer {
   private readonly autoOffsetReset: OffsetReset;
   private readonly maxBytes: number;
   private readonly maxWaitMs: number;
-  private readonly requestTimeoutMs: number;
   private readonly maxPrefetches: number;
   private readonly assigned = new Map<string, Position>();
   /** Per partition, its fetches in offset order: the first starts at the partition's position. */
@@ -159,8 +154,7 @@ export class Consumer {
     this.admin = new Admin(this.http);
     this.autoOffsetReset = options.autoOffsetReset ?? "latest";
     this.maxBytes = options.maxBytes ?? 1_048_576;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.locator = new Locator(this.http, this.maxBytes, this.requestTimeoutMs, () => this.counts.fetches++);
+    this.locator = new Locator(this.http, this.maxBytes, () => this.counts.fetches++);
     this.maxWaitMs = checkedWait(options.maxWaitMs ?? 500);
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
@@ -171,7 +165,7 @@ export class Consumer {
       shared: new SharedReads(),
       got: () => this.counts.segmentGets++,
     };
-    for (const [name, value] of Object.entries({ maxBytes: this.maxBytes, segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs, requestTimeoutMs: this.requestTimeoutMs })) {
+    for (const [name, value] of Object.entries({ maxBytes: this.maxBytes, segmentReadsAtOnce: this.segmentReads.concurrency, segmentReadTimeoutMs: this.segmentReads.timeoutMs })) {
       if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be a whole number ≥ 1, not ${value}`);
     }
     oneOf("autoOffsetReset", this.autoOffsetReset, ["earliest", "latest", "none"]);
@@ -442,7 +436,7 @@ export class Consumer {
       query: { offset: position, maxBytes: this.maxBytes, maxWaitMs },
       accept: "binary",
       signal,
-      timeoutMs: maxWaitMs + this.requestTimeoutMs,
+      timeoutMs: maxWaitMs + this.http.requestTimeoutMs,
     });
   }
 

@@ -914,7 +914,7 @@ export class GroupConsumer {
     };
     let reply;
     try {
-      reply = await this.consumer.http.retrying(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body }));
+      reply = await this.withinSession(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body, timeoutMs: this.sessionTimeoutMs }));
     } catch (e) {
       // NotFound: every partition is gone (its topic deleted or never there); the leases with it.
       if (isSeglogError(e) && (e.kind === "Fenced" || e.kind === "NotFound")) return todo.map((t) => this.lose(t.lease));
@@ -970,8 +970,17 @@ export class GroupConsumer {
     this.currentMemberId = undefined;
     if (memberId !== undefined) {
       const path = `${this.path}/members/${encodeURIComponent(memberId)}`;
-      await this.consumer.http.retrying(() => this.consumer.http.call({ method: "DELETE", path }));
+      await this.withinSession(() => this.consumer.http.call({ method: "DELETE", path, timeoutMs: this.sessionTimeoutMs }));
     }
     if (error !== undefined) throw error;
+  }
+
+  /**
+   * A commit or a leave, retried while the session lasts and no longer: past it the leases are
+   * gone (a commit would be refused) and the server drops the member by itself. An API that takes
+   * the connection and never answers holds neither past one session timeout an attempt.
+   */
+  private withinSession<T>(call: () => Promise<T>): Promise<T> {
+    return this.consumer.http.retrying(call, undefined, { retryOn: () => monotonicMs() < this.deadline });
   }
 }

@@ -15,6 +15,12 @@ export interface ClientOptions {
   readonly initialBackoffMs?: number;
   /** The longest wait between attempts, a server's `Retry-After` included. @default 5000 */
   readonly maxBackoffMs?: number;
+  /** How long a request waits for its answer before it is given up, and retried where that is
+   * safe (Kafka's `request.timeout.ms`): a server that takes the connection and never answers
+   * holds no call past it. A fetch's long poll (`maxWaitMs`) comes on top. With a Producer's
+   * `transactionalId`, keep it above the API's function timeouts (20 s): an InitProducerId given
+   * up that lands after its retry would fence that producer. @default 30000 */
+  readonly requestTimeoutMs?: number;
   /** Signs each request (IAM-authorized deployments). `false` never signs.
    * @default SigV4 with the default AWS credential chain for AWS API URLs (see `sigv4.ts`), else none */
   readonly signer?: RequestSigner | false;
@@ -32,7 +38,7 @@ export interface HttpCall {
   readonly accept?: "json" | "binary" | "segments";
   readonly signal?: AbortSignal;
   /** An answer not had within this long fails the call, retriable (`RequestTimeout`): it may have
-   * been carried out. Else only a connection silent for the transport's idle timeout fails. */
+   * been carried out. @default the client's `requestTimeoutMs` */
   readonly timeoutMs?: number;
   /** A produce: an error answer that carries each batch's result (`offsets`) is returned, not
    * thrown, so that each batch is answered by its own error. */
@@ -89,6 +95,7 @@ export interface RetryBounds {
 export class SeglogHttp {
   readonly url: string;
   readonly maxAttempts: number;
+  readonly requestTimeoutMs: number;
   readonly transport: Transport;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -101,6 +108,10 @@ export class SeglogHttp {
   constructor(options: ClientOptions = {}) {
     this.url = resolveUrl(options.url);
     this.maxAttempts = options.maxAttempts ?? 6;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    if (!(Number.isSafeInteger(this.requestTimeoutMs) && this.requestTimeoutMs > 0 && this.requestTimeoutMs <= MAX_TIMER_MS)) {
+      throw new SeglogError("Invalid", `requestTimeoutMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, not ${this.requestTimeoutMs}`);
+    }
     this.transport = options.transport ?? nodeTransport;
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
@@ -123,19 +134,19 @@ export class SeglogHttp {
     if (this.signer) Object.assign(headers, await this.signer.sign({ method: c.method, url, headers, ...(body === undefined ? {} : { body }) }));
     // The timeout's own controller, its timer cleared at the answer: a busy producer would
     // otherwise keep a live timer per request for `timeoutMs`.
-    const timeout = c.timeoutMs === undefined ? undefined : new AbortController();
-    const timer = timeout && setTimeout(() => timeout.abort(), Math.min(c.timeoutMs as number, MAX_TIMER_MS));
-    const callerAborted = () => timeout?.abort(c.signal?.reason);
-    if (timeout) c.signal?.addEventListener("abort", callerAborted, { once: true });
+    const timeoutMs = c.timeoutMs ?? this.requestTimeoutMs;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), Math.min(timeoutMs, MAX_TIMER_MS));
+    const callerAborted = () => timeout.abort(c.signal?.reason);
+    c.signal?.addEventListener("abort", callerAborted, { once: true });
     if (c.signal?.aborted) callerAborted();
-    const signal = timeout?.signal ?? c.signal;
     let res: WireResponse;
     try {
-      res = await this.transport({ method: c.method, url, headers, ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
+      res = await this.transport({ method: c.method, url, headers, ...(body === undefined ? {} : { body }), signal: timeout.signal });
     } catch (e) {
       if (c.signal?.aborted) throw e;
-      if (timeout?.signal.aborted) {
-        throw new SeglogError("Internal", `No answer from Seglog at ${this.url} within ${c.timeoutMs} ms (requestTimeoutMs): the request may have been carried out`, { retriable: true, code: "RequestTimeout", cause: e });
+      if (timeout.signal.aborted) {
+        throw new SeglogError("Internal", `No answer from Seglog at ${this.url} within ${timeoutMs} ms (requestTimeoutMs): the request may have been carried out`, { retriable: true, code: "RequestTimeout", cause: e });
       }
       throw new SeglogError("Internal", `Cannot reach Seglog at ${this.url}: ${causeText(e)}`, { retriable: true, code: "Unreachable", cause: e });
     } finally {

@@ -45,8 +45,6 @@ export class Locator {
   constructor(
     private readonly http: SeglogHttp,
     private readonly maxBytes: number,
-    /** A fetch is given up after its `maxWaitMs` and this long more. */
-    private readonly requestTimeoutMs: number,
     /** Told of every HTTP request made. */
     private readonly requested: () => void,
   ) {}
@@ -92,7 +90,7 @@ export class Locator {
       query: { offset: call.position, maxBytes: this.maxBytes, maxWaitMs: call.maxWaitMs },
       accept: "segments",
       signal: call.signal,
-      timeoutMs: call.maxWaitMs + this.requestTimeoutMs,
+      timeoutMs: call.maxWaitMs + this.http.requestTimeoutMs, // a fetch is given up after its long poll and this long more
     });
     this.requested();
     if (reply.header("content-type")?.split(";")[0]?.trim() !== SEGMENTS_MEDIA_TYPE) return "bytes";
@@ -128,7 +126,7 @@ export class Locator {
         path: `/v1/topics/${pathSegment(first.topic, "topic")}/records`,
         query: { partitions: partitionsParam(calls.map((c) => ({ partition: c.partition, offset: c.position }))), maxBytes: this.maxBytes, maxWaitMs: first.maxWaitMs },
         signal: request.signal,
-        timeoutMs: first.maxWaitMs + this.requestTimeoutMs,
+        timeoutMs: first.maxWaitMs + this.http.requestTimeoutMs,
       });
       this.requested();
       answers = parsePartitionsAnswer(reply.json, calls.map((c) => c.partition));

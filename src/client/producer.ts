@@ -51,12 +51,6 @@ export interface ProducerOptions extends ClientOptions {
    * retriable errors are retried until then (and at most `maxAttempts` times, if given), so an
    * outage shorter than this loses nothing. @default 120000 */
   readonly deliveryTimeoutMs?: number;
-  /** How long a request (a batch's, or a read of a topic's partitions) waits for its answer
-   * before it is given up and retried (Kafka's `request.timeout.ms`): a connection that hangs
-   * does not hold records past it. With a `transactionalId`, keep it above the API's function
-   * timeouts (20 s): an InitProducerId given up that lands after its retry would fence this
-   * producer. @default 30000 */
-  readonly requestTimeoutMs?: number;
   /**
    * Where records without a key (or a partition) go. `sticky` (Kafka's default since 2.4) fills
    * one partition's batch at a time: the fewest, fullest batches, one per request. `round-robin`
@@ -87,6 +81,8 @@ interface Pending {
   /** An idempotent batch's sequences: its first, the partition's next after it, the producer
    * identity's generation they belong to, and the id of the topic they were given in. */
   sequences?: { readonly base: number; readonly next: number; readonly generation: number; readonly topicId: string };
+  /** Why its last attempt failed, for a retry whose delivery timeout passes before it goes. */
+  lastError?: SeglogError;
 }
 
 /** Errors the server gives before it claims any batch's sequences (docs/idempotent-producer.md):
@@ -289,6 +285,11 @@ class Deliveries {
     this.next = (baseOffset) => ({ topic, partition, offset: baseOffset + delivered++ });
   }
 
+  /** How many records the batch holds. */
+  get count(): number {
+    return this.records.length;
+  }
+
   /** The next record's promise. */
   add(): Promise<RecordMetadata> {
     const record = this.batch.then(this.next);
@@ -377,7 +378,6 @@ export class Producer {
    */
   private readonly sequences = new Map<string, { next: number; topicId: string }>();
   private readonly deliveryTimeoutMs: number;
-  private readonly requestTimeoutMs: number;
   /** Attempts per batch: unbounded unless `maxAttempts` is given; `deliveryTimeoutMs` bounds them. */
   private readonly maxBatchAttempts: number;
 
@@ -404,10 +404,6 @@ export class Producer {
       // Kafka likewise requires delivery.timeout.ms ≥ linger.ms + request.timeout.ms.
       throw new SeglogError("Invalid", `deliveryTimeoutMs must be above lingerMs (${this.lingerMs}), not ${this.deliveryTimeoutMs}: a batch waits lingerMs before it is sent`);
     }
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    if (!(Number.isSafeInteger(this.requestTimeoutMs) && this.requestTimeoutMs > 0 && this.requestTimeoutMs <= MAX_TIMER_MS)) {
-      throw new SeglogError("Invalid", `requestTimeoutMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, not ${this.requestTimeoutMs}`);
-    }
     this.maxBatchAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
     oneOf("partitioner", this.partitioner, ["sticky", "round-robin"]);
     oneOf("compression", this.compression, COMPRESSIONS);
@@ -424,7 +420,7 @@ export class Producer {
   private async initProducerId(): Promise<{ producerId: number; epoch: number }> {
     const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
     const bounds = { maxAttempts: this.maxBatchAttempts, deadline: performance.now() + this.deliveryTimeoutMs };
-    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json, timeoutMs: this.requestTimeoutMs }), undefined, bounds);
+    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json }), undefined, bounds);
     return reply.json as { producerId: number; epoch: number };
   }
 
@@ -789,13 +785,17 @@ export class Producer {
 
   private async trySendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
     if (this.compression === "zstd") await loadCompressionCodecs(); // the zstd encoder is WebAssembly, loaded once
+    batches = this.unexpired(batches);
     let id: { producerId: number; epoch: number } | undefined;
     let generation = this.generation;
     try {
-      // An identity given up while this one was awaited is not used: its sequences are gone.
-      while (this.idempotent && (id === undefined || generation !== this.generation)) {
+      // An identity given up while this one was awaited is not used: its sequences are gone. A
+      // batch whose delivery timeout passes meanwhile fails then, not when the identity answers
+      // (an InitProducerId retried through an outage has a delivery timeout of its own).
+      while (this.idempotent && batches.length > 0 && (id === undefined || generation !== this.generation)) {
         generation = this.generation;
-        id = await this.producerIdentity();
+        id = await this.identityWithin(batches);
+        if (id === undefined) batches = this.unexpired(batches);
       }
     } catch (e) {
       for (const b of batches) {
@@ -813,21 +813,6 @@ export class Producer {
         return false;
       });
     }
-    // A batch that waited out its delivery timeout in the queue (behind its partition's request in
-    // flight) fails without being sent, as Kafka expires it in its accumulator: nothing of it was
-    // sent, so it takes no sequences and the partition goes on.
-    batches = batches.filter((b) => {
-      const waited = performance.now() - b.openedAt;
-      if (b.encoded || waited < this.deliveryTimeoutMs) return true;
-      b.deliveries.reject(
-        new SeglogError("Internal", `Expired before it was sent: ${b.builder?.count} record(s) waited ${Math.round(waited)} ms, past deliveryTimeoutMs (${this.deliveryTimeoutMs})`, {
-          retriable: true,
-          code: "DeliveryTimeout",
-        }),
-      );
-      this.release(b);
-      return false;
-    });
     // A batch that cannot be encoded fails alone; the others go. (Its records' types were checked
     // at send: what is left is the codec's own error.)
     batches = batches.filter((b) => {
@@ -863,7 +848,6 @@ export class Producer {
         path: `/v1/topics/${pathSegment(topic, "topic")}/records`,
         bytes: frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames),
         perBatch: true,
-        timeoutMs: this.requestTimeoutMs,
       });
       results = (reply.json as { offsets: ({ baseOffset: number; topicId?: string } | { error: unknown })[] }).offsets.map((r) =>
         "error" in r
@@ -888,7 +872,8 @@ export class Producer {
         }
         batch.deliveries.resolve(result.baseOffset);
         this.release(batch);
-      } else if (result.error.retriable && ++batch.attempts < this.maxBatchAttempts && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
+      } else if (result.error.retriable && ++batch.attempts < this.maxBatchAttempts && performance.now() < this.deadlineOf(batch)) {
+        batch.lastError = result.error;
         retry.push(batch);
       } else {
         // Refused before its claim, on a first attempt: its sequences go to the next batch. Any
@@ -915,7 +900,7 @@ export class Producer {
       for (const { batch, error } of outOfStep) {
         const sequences = batch.sequences as NonNullable<Pending["sequences"]>;
         // (Its frame carries its identity's producer id: only that identity's sequences fit it.)
-        if (fresh !== undefined && fresh.topicId !== sequences.topicId && sequences.generation === this.generation && performance.now() - batch.openedAt < this.deliveryTimeoutMs) {
+        if (fresh !== undefined && fresh.topicId !== sequences.topicId && sequences.generation === this.generation && performance.now() < this.deadlineOf(batch)) {
           this.resequence(topic, batch, fresh.topicId);
           retry.push(batch);
           continue;
@@ -926,9 +911,52 @@ export class Producer {
       }
     }
     if (retry.length > 0) {
-      await sleep(this.http.backoffMs(Math.max(...retry.map((b) => b.attempts))));
+      const lastDeadline = Math.max(...retry.map((b) => this.deadlineOf(b)));
+      await sleep(Math.min(this.http.backoffMs(Math.max(...retry.map((b) => b.attempts))), lastDeadline - performance.now()));
       if (retry.some((b) => b.partition >= state.partitions)) await this.refresh(topic);
       state.ready.unshift(...retry);
+    }
+  }
+
+  /** When a batch's delivery timeout passes: `deliveryTimeoutMs` after its first record came. */
+  private deadlineOf(b: Pending): number {
+    return b.openedAt + this.deliveryTimeoutMs;
+  }
+
+  /**
+   * The batches whose delivery timeout has not passed; the others fail, as Kafka expires them. One
+   * never sent (it waited in the queue behind its partition's request in flight, or for the
+   * producer's identity) takes no sequences, and the partition goes on. A retry that waited out
+   * its backoff fails with its last attempt's error: that attempt may have landed, so its
+   * identity is given up (the partition's later sequences are not known to follow).
+   */
+  private unexpired(batches: Pending[]): Pending[] {
+    const now = performance.now();
+    return batches.filter((b) => {
+      if (now < this.deadlineOf(b)) return true;
+      const why = b.lastError === undefined ? "before it was sent" : `after ${b.attempts} attempt(s), the last failing: ${b.lastError.message}`;
+      b.deliveries.reject(
+        new SeglogError("Internal", `Expired ${why}: ${b.deliveries.count} record(s) waited ${Math.round(now - b.openedAt)} ms, past deliveryTimeoutMs (${this.deliveryTimeoutMs})`, {
+          retriable: true,
+          code: "DeliveryTimeout",
+          ...(b.lastError === undefined ? {} : { cause: b.lastError }),
+        }),
+      );
+      if (b.sequences && b.attempts > 0) this.resetIdentity(b.sequences.generation);
+      this.release(b);
+      return false;
+    });
+  }
+
+  /** The producer's identity, or undefined once the first of the batches' delivery timeouts passes. */
+  private async identityWithin(batches: Pending[]): Promise<{ producerId: number; epoch: number } | undefined> {
+    const first = Math.min(...batches.map((b) => this.deadlineOf(b)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expiry = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, first - performance.now()))));
+    try {
+      return await Promise.race([this.producerIdentity(), expiry]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -1030,7 +1058,7 @@ export class Producer {
     let pending = this.metadata.get(topic);
     if (!pending) {
       pending = this.admin
-        .topicMetadata(topic, { ...bounds, attemptTimeoutMs: this.requestTimeoutMs, signal: this.closing.signal })
+        .topicMetadata(topic, { ...bounds, signal: this.closing.signal })
         .then((d) => {
           const state =
             this.topics.get(topic) ??

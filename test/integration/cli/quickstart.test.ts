@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin } from "../../../src/client/admin.ts";
 import type { LocalApi } from "../../../src/local/server.ts";
 import { spawn } from "node:child_process";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { SEGLOG_BIN, runCli } from "../../helpers/cli.ts";
 import { startTestApi, testLog } from "../../helpers/log.ts";
 import { testEnv, uniqueName } from "../../helpers/stack.ts";
@@ -167,4 +169,73 @@ describe("the console CLI (README quick start)", () => {
     expect(described.members).toEqual([]); // left, not waiting for its session to time out
     expect(described.partitions.map((p) => p.committedOffset)).toEqual([1]);
   });
+
+  it("in an outage, names one failure summary line per kind of error, not one per batch's message, and ends a consume on Ctrl-C at once", async () => {
+    const proxy = await outageProxy(api.url);
+    try {
+      const topic = uniqueName("outage");
+      await new Admin({ url: api.url }).createTopic(topic, { partitions: 4 });
+      // The producer ids cannot be had: every batch (four partitions' worth) waits out its
+      // delivery timeout, and each says how many records waited how long.
+      proxy.refuse = (req) => req.method === "POST" && req.url === "/v1/producers";
+      const lines = Array.from({ length: 40 }, (_, i) => `k${i}:v${i}`).join("\n") + "\n";
+      const produced = await runCli(["produce", "--topic", topic, "--key-separator", ":", "--delivery-timeout-ms", "1000", "--url", proxy.url], { stdin: lines });
+      expect(produced.code).toBe(1);
+      const said = produced.stderr.trim().split("\n");
+      expect(said.filter((l) => l.startsWith("line "))).toHaveLength(10);
+      expect(said.filter((l) => !l.startsWith("line "))).toEqual([
+        expect.stringMatching(/^40 of 40 records \(first line 1, last line 40\) not acknowledged, and may be in the log: Expired before it was sent: \d+ record\(s\) waited \d+ ms, past deliveryTimeoutMs \(1000\) \(Internal\/DeliveryTimeout\)$/),
+      ]);
+
+      // A consume whose API stops answering mid-poll ends on Ctrl-C, not after the poll's retries.
+      proxy.refuse = undefined;
+      await new Admin({ url: api.url }).createTopic(`${topic}-read`);
+      await testLog().log.produceRecords(`${topic}-read`, [{ key: null, value: Buffer.from("one"), partition: 0 }]);
+      const child = spawn(process.execPath, [SEGLOG_BIN, "consume", "--topic", `${topic}-read`, "--from-beginning", "--url", proxy.url], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+      for (let i = 0; i < 300 && !stdout.includes("one"); i++) await new Promise((r) => setTimeout(r, 100));
+      proxy.silent = true;
+      await new Promise((r) => setTimeout(r, 1500)); // its next polls wait on answers that do not come
+      const interrupted = performance.now();
+      child.kill("SIGINT");
+      expect(await closed).toBe(0);
+      // Before, it waited out the poll's requestTimeoutMs (30 s) and retries: 183 s in one audit.
+      expect(performance.now() - interrupted).toBeLessThan(5000);
+      expect(stdout).toBe("one\n");
+      expect(stderr).toContain("Processed a total of 1 messages");
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 });
+
+/** The API behind a proxy that can refuse requests (503, as API Gateway in an outage) or go silent (take them and never answer). */
+async function outageProxy(target: string) {
+  const held = new Set<ServerResponse>();
+  const state = {
+    url: "",
+    refuse: undefined as ((req: IncomingMessage) => boolean) | undefined,
+    silent: false,
+    close: async () => {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  const server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (state.silent) return void held.add(res);
+    if (state.refuse?.(req)) return void res.writeHead(503, { "content-type": "application/json" }).end('{"message":"Service Unavailable"}');
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "connection") as [string, string][]);
+    const answer = await fetch(target + req.url, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+    res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(Buffer.from(await answer.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return state;
+}

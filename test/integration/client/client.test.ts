@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Admin, Consumer, GroupConsumer, Producer, SeglogError, type ConsumedRecord } from "../../../src/client/index.ts";
 import { nodeTransport, type Transport, type WireRequest, type WireResponse } from "../../../src/client/transport.ts";
@@ -759,7 +760,7 @@ describe("the client SDK", () => {
         if (request.url.pathname.endsWith("/records") && !request.url.searchParams.has("X-Amz-Signature") && hung++ === 0) return never(request.signal);
         return nodeTransport(request);
       };
-      expect(() => new Consumer({ url: api.url, requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs must be a whole number ≥ 1/);
+      expect(() => new Consumer({ url: api.url, requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs must be a whole number of ms from 1/);
       const consumer = new Consumer({ url: api.url, transport, readFrom, maxWaitMs: 100, requestTimeoutMs: 200 });
       consumer.assign([{ topic, partition: 0, offset: 0 }]);
       const values: string[] = [];
@@ -768,6 +769,64 @@ describe("the client SDK", () => {
       expect(hung).toBeGreaterThan(1); // the hung fetch, then the one that answered
       consumer.close();
     }
+  });
+
+  it("gives up every call to an API that takes the connection and never answers after requestTimeoutMs: reads are retried, a change is not (it may have been made)", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => sockets.add(socket)); // reads the request, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      expect(() => new Admin({ url, requestTimeoutMs: 1.5 })).toThrow(/requestTimeoutMs must be a whole number of ms from 1/);
+      const admin = new Admin({ url, requestTimeoutMs: 150, maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 1 });
+      const timedOut = { kind: "Internal", code: "RequestTimeout", retriable: true, message: expect.stringContaining("within 150 ms (requestTimeoutMs): the request may have been carried out") };
+      await expect(admin.listTopics()).rejects.toMatchObject(timedOut);
+      expect(sockets.size).toBe(3); // three attempts, each given up
+      await expect(admin.createTopic(uniqueName("silent"))).rejects.toMatchObject(timedOut);
+      expect(sockets.size).toBe(4); // one
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("in an outage, settles every record within its deliveryTimeoutMs, however many batches queue behind the producer id it cannot get", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("outage-deadline");
+    await admin.createTopic(topic, { partitions: 1 });
+    let down = false;
+    const transport: Transport = (request) => (down ? Promise.reject(connectionFailed("ECONNREFUSED")) : nodeTransport(request));
+    const deliveryTimeoutMs = 800;
+    const producer = new Producer({ url: api.url, transport, lingerMs: 1, deliveryTimeoutMs });
+    expect((await producer.send(topic, { value: "before" })).offset).toBe(0);
+    // The first batch sent in the outage fails with its outcome unknown: the producer gives up its
+    // id, and every batch after it waits for a new one.
+    down = true;
+    const took: number[] = [];
+    const errors = new Set<string>();
+    const settled: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const sentAt = performance.now();
+      settled.push(
+        producer.send(topic, { value: `during-${i}` }).then(
+          () => expect.unreachable("acknowledged while the API was down"),
+          (e: SeglogError) => {
+            took.push(performance.now() - sentAt);
+            errors.add(e.code ?? e.kind);
+          },
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await Promise.all(settled);
+    // One batch a time goes to the partition: before, each waited for the id's retries of every
+    // batch ahead of it, each with a fresh delivery timeout (the slowest took 5 s here).
+    expect(took).toHaveLength(40);
+    expect(Math.max(...took)).toBeLessThan(deliveryTimeoutMs + 400);
+    expect([...errors].every((code) => code === "DeliveryTimeout" || code === "Unreachable")).toBe(true);
+    down = false;
+    expect((await producer.send(topic, { value: "after" })).offset).toBe(1);
+    await producer.close();
   });
 
   it("with a transactionalId, fails new batches after one failed with its outcome unknown, rather than fence itself; a new Producer goes on", async () => {

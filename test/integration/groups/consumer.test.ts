@@ -12,6 +12,7 @@ import type { FunctionName } from "../../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
 import { handlersFor, testGroups, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
+import { never } from "../../helpers/transport.ts";
 import { Tracker, waitFor } from "./tracker.ts";
 import { nodeTransport, type Transport } from "../../../src/client/transport.ts";
 
@@ -865,6 +866,24 @@ describe("the group consumer", () => {
     for (const url of ["127.0.0.1:9", "localhost:9", "ftp://localhost:9"]) {
       expect(() => new GroupConsumer({ url, groupId: uniqueName("g") })).toThrow(expect.objectContaining({ kind: "Invalid", message: `url must be an http:// or https:// address, not "${url}"` }));
     }
+  });
+
+  it("closes within about a session when its API goes silent (takes connections, never answers): the commit and the leave are not retried past the session", async () => {
+    const topic = await topicWith(1, 5);
+    let silent = false;
+    const transport: Transport = (request) => (silent ? never(request.signal) : nodeTransport(request));
+    const member = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), transport });
+    member.subscribe([topic]);
+    let processed = 0;
+    const done = member.run({ eachRecord: () => void processed++ });
+    await waitFor("the records", () => processed === 5);
+    silent = true;
+    const closing = performance.now();
+    await member.close();
+    // Before, the commit had no timeout at all: close() never returned.
+    expect(performance.now() - closing).toBeLessThan(3 * SESSION_TIMEOUT_MS);
+    // run() reports the leave it could not send (the session lapses without it).
+    await expect(done).rejects.toMatchObject({ code: "RequestTimeout", message: expect.stringContaining(`within ${SESSION_TIMEOUT_MS} ms`) });
   });
 
   it("honours autoOffsetReset none and latest, manual commits, partitions added to a topic and a subscribed topic created after the member joined", async () => {
