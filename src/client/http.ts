@@ -72,9 +72,14 @@ export function pathSegment(name: string, what: "topic" | "group"): string {
  * parses as a url of the scheme "localhost:". */
 export function resolveUrl(url?: string): string {
   const raw = url ?? process.env["SEGLOG_URL"] ?? DEFAULT_URL;
-  const protocol = URL.canParse(raw) ? new URL(raw).protocol : undefined;
-  if (protocol !== "http:" && protocol !== "https:") {
-    throw new SeglogError("Invalid", `url must be an http:// or https:// address, not ${JSON.stringify(raw)}${url === undefined ? " (from SEGLOG_URL)" : ""}`);
+  const parsed = URL.canParse(raw) ? new URL(raw) : undefined;
+  const from = url === undefined ? " (from SEGLOG_URL)" : "";
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    throw new SeglogError("Invalid", `url must be an http:// or https:// address, not ${JSON.stringify(raw)}${from}`);
+  }
+  // Each call's path goes after the base: "…/prod?x=1" would send every call to "…/prod?x=1/v1/…".
+  if (parsed.search !== "" || parsed.hash !== "" || raw.includes("?") || raw.includes("#")) {
+    throw new SeglogError("Invalid", `url is the API's base address, without a query or fragment, not ${JSON.stringify(raw)}${from}`);
   }
   return raw.replace(/\/+$/, "");
 }
@@ -174,7 +179,8 @@ export class SeglogHttp {
   /**
    * Runs `fn` again on retriable errors with exponential backoff and full jitter, at most
    * `maxAttempts` times in all and starting none after `deadline` (`performance.now()` ms), if
-   * given. An aborted `signal` cuts the backoff short and stops retrying.
+   * given: a backoff that would end past it fails at once. An aborted `signal` cuts the backoff
+   * short and stops retrying.
    */
   async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal, bounds: RetryBounds = {}): Promise<T> {
     const { maxAttempts = this.maxAttempts, deadline = Number.POSITIVE_INFINITY, retryOn } = bounds;
@@ -182,8 +188,10 @@ export class SeglogHttp {
       try {
         return await fn();
       } catch (e) {
-        if (!isSeglogError(e) || !e.retriable || (retryOn && !retryOn(e)) || attempt >= maxAttempts || performance.now() >= deadline || signal?.aborted) throw e;
-        await sleep(this.backoffMs(attempt, e), signal);
+        const waitMs = isSeglogError(e) ? this.backoffMs(attempt, e) : 0;
+        // No attempt would start before the deadline: the error is the answer now, not after the wait.
+        if (!isSeglogError(e) || !e.retriable || (retryOn && !retryOn(e)) || attempt >= maxAttempts || performance.now() + waitMs >= deadline || signal?.aborted) throw e;
+        await sleep(waitMs, signal);
       }
     }
   }

@@ -829,6 +829,17 @@ export class Producer {
         this.release(b);
         return false;
       }
+      // A record over max.message.bytes was let through compressed; still over it, the batch fails
+      // alone, rather than have the server refuse the request's other batches with it.
+      const batchBytes = b.encoded.byteLength - FRAME_HEADER_BYTES;
+      if (batchBytes > state.maxBatchBytes) {
+        b.encoded = undefined;
+        b.deliveries.reject(
+          new SeglogError("TooLarge", `A batch of ${b.deliveries.count} record(s) is ${batchBytes} bytes compressed (${this.compression}), more than a batch of topic '${topic}' may hold (max.message.bytes: ${state.maxBatchBytes}): raise the topic's max.message.bytes, or send smaller records`),
+        );
+        this.release(b);
+        return false;
+      }
       // The partition's sequence moves past a batch only once it is encoded: a gap would leave
       // the partition's next batches refused as out of order.
       if (sequence !== undefined) {

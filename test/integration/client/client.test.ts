@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Admin, Consumer, GroupConsumer, Producer, SeglogError, type ConsumedRecord } from "../../../src/client/index.ts";
@@ -349,6 +350,10 @@ describe("the client SDK", () => {
     expect(invalidOf(() => member.pause(null as never))).toEqual(["Invalid", "pause takes a list of { topic, partition }, not null"]);
     // A partition that is not a number never reaches a path: it could name another route.
     await expect(new Admin({ url: api.url }).offsetFor("t", "../../../../v1/groups/x" as never, "latest")).rejects.toMatchObject({ kind: "Invalid" });
+    // A base url with a query would send every call to it: "/prod?x=1/v1/topics" is "/prod".
+    for (const url of [`${api.url}/prod?stage=1`, `${api.url}?`, `${api.url}/#top`]) {
+      expect(invalidOf(() => new Admin({ url }))).toEqual(["Invalid", `url is the API's base address, without a query or fragment, not ${JSON.stringify(url)}`]);
+    }
   });
 
   it("sends an admin change again when the server answers Throttled (it was not made), and no other failure", async () => {
@@ -574,6 +579,20 @@ describe("the client SDK", () => {
       failTopicReads = 0;
     }
     await brief.close();
+
+    // A backoff that would end past the delivery timeout (the server asks for 2 s) fails at once:
+    // before, the read waited it out and tried once more, 2 s past a 500 ms delivery timeout.
+    const unavailable = createHttpServer((_, res) => void res.writeHead(503, { "retry-after": "2", "content-type": "application/json" }).end('{"message":"Service Unavailable"}'));
+    await new Promise<void>((resolve) => unavailable.listen(0, "127.0.0.1", resolve));
+    try {
+      const hurried = new Producer({ url: `http://127.0.0.1:${(unavailable.address() as AddressInfo).port}`, deliveryTimeoutMs: 500 });
+      const asked = performance.now();
+      await expect(hurried.partitionsFor(topic)).rejects.toMatchObject({ retriable: true, retryAfterMs: 2000 });
+      expect(performance.now() - asked).toBeLessThan(500);
+      await hurried.close();
+    } finally {
+      unavailable.close();
+    }
   });
 
   it("sends to the topics it knows while its first read of another topic waits out an outage", async () => {
@@ -904,7 +923,7 @@ describe("the client SDK", () => {
     expect(reads).toBe(2);
   });
 
-  it("refuses at send a record over the topic's max.message.bytes on its own, so that it spoils no other partition's batch in its request", async () => {
+  it("refuses a record over the topic's max.message.bytes on its own (at send, or compressed once its batch is), so that it spoils no other partition's batch in its request", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("oversized");
     await admin.createTopic(topic, { partitions: 3, config: { "max.message.bytes": 4096 } });
@@ -915,6 +934,18 @@ describe("the client SDK", () => {
     await expect(big).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/^The record is \d+ bytes when encoded, more than a batch of topic '.*' may hold \(max.message.bytes: 4096\)/) });
     expect((await Promise.all(small)).map((m) => [m.partition, m.offset])).toEqual([[1, 0], [2, 0]]);
     await producer.close();
+
+    // Compressed, it may shrink under the limit, and goes; one that does not fails alone when
+    // encoded, and the partition's next batch takes its sequences.
+    const gzip = new Producer({ url: api.url, lingerMs: 200, compression: "gzip" });
+    const beside = gzip.send(topic, { value: "beside", partition: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    const shrinks = gzip.send(topic, { value: Buffer.alloc(5000), partition: 0 });
+    const incompressible = gzip.send(topic, { value: randomBytes(5000), partition: 2 });
+    await expect(incompressible).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/^A batch of 1 record\(s\) is \d+ bytes compressed \(gzip\), more than a batch of topic '.*' may hold \(max.message.bytes: 4096\)/) });
+    expect([(await shrinks).offset, (await beside).offset]).toEqual([0, 1]);
+    expect((await gzip.send(topic, { value: "after", partition: 2 })).offset).toBe(1);
+    await gzip.close();
   });
 
   it("goes on writing a partition after one of its batches was refused: the refused batch's sequences go to the next", async () => {
