@@ -56,7 +56,8 @@ export async function consumeCommand(args: string[]): Promise<number> {
     while (!stopping.signal.aborted && count < maxMessages) {
       if (partition === undefined && Date.now() - checkedAt >= NEW_PARTITIONS_CHECK_MS) {
         checkedAt = Date.now();
-        await readNewPartitions(consumer, topic).catch((e: unknown) => {
+        await readNewPartitions(consumer, topic, stopping.signal).catch((e: unknown) => {
+          if (stopping.signal.aborted) return;
           if (!(isSeglogError(e) && e.retriable)) throw e; // else looked for again next time
         });
       }
@@ -83,9 +84,9 @@ export async function consumeCommand(args: string[]): Promise<number> {
  * after this consumer began. Kafka's console consumer subscribes, and finds them the same way
  * when it next reads the topic's metadata.
  */
-async function readNewPartitions(consumer: Consumer, topic: string): Promise<void> {
+async function readNewPartitions(consumer: Consumer, topic: string, signal: AbortSignal): Promise<void> {
   const have = consumer.assignment().length;
-  const { partitions } = await consumer.admin.topicMetadata(topic);
+  const { partitions } = await consumer.admin.topicMetadata(topic, { signal });
   if (partitions <= have) return;
   // Their start first, so that a failure here leaves them to the next look, not read from the end.
   const added = await Promise.all(

@@ -25,8 +25,9 @@ export async function produceCommand(args: string[]): Promise<number> {
     ...(values["delivery-timeout-ms"] === undefined ? {} : { deliveryTimeoutMs: intArg(values["delivery-timeout-ms"], "delivery-timeout-ms") }),
   });
   const pending: Promise<unknown>[] = [];
-  /** By outcome, kind and code, each with its first line's message: one outage's messages differ
-   * in their details (how long a batch waited, say), and would each take a line of the summary. */
+  /** By outcome, kind and code (by message where there is no code), each with its first line's
+   * message: one outage's messages differ in their details (how long a batch waited, say), and
+   * would each take a line of the summary. */
   const failures = new Map<string, { first: number; last: number; count: number; why: string }>();
   let lineNumber = 0;
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
@@ -44,7 +45,7 @@ export async function produceCommand(args: string[]): Promise<number> {
     pending.push(
       producer.send(topic, { key, value }).catch((e: unknown) => {
         const why = `${outcome(e)}: ${describe(e)}`;
-        const key = `${outcome(e)} ${kindOf(e)}`;
+        const key = isSeglogError(e) && e.code !== undefined ? `${outcome(e)} ${kindOf(e)}` : why; // errors without a code: by message
         const seen = failures.get(key) ?? { first: at, last: at, count: 0, why };
         failures.set(key, seen);
         seen.count++;

@@ -12,7 +12,7 @@
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkList, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
-import { pathSegment, sleep } from "./http.ts";
+import { MAX_TIMER_MS, pathSegment, sleep } from "./http.ts";
 import { oneOf } from "./options.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
@@ -486,6 +486,7 @@ export class GroupConsumer {
           // Only its timeout calls it off: a join the server took and nobody heard would leave a
           // member behind that is given partitions until its session lapses. close() waits for it.
           signal: timeout,
+          timeoutMs: MAX_TIMER_MS, // the signal's, not the client's requestTimeoutMs
         });
         const joined = reply.json as MemberAnswer & { memberId: string };
         this.currentMemberId = joined.memberId;
@@ -562,7 +563,7 @@ export class GroupConsumer {
           method: "POST",
           path: `${this.path}/members/${encodeURIComponent(memberId)}/heartbeat`,
           json: { ...(acks.length > 0 ? { released: acks } : {}), ...(topics === undefined ? {} : { topics }) },
-          signal: AbortSignal.timeout(Math.max(this.sessionTimeoutMs, 1)),
+          timeoutMs: Math.max(this.sessionTimeoutMs, 1),
         });
       } catch (e) {
         if (memberId !== this.currentMemberId || this.heartbeatsStopped) return;
@@ -914,7 +915,7 @@ export class GroupConsumer {
     };
     let reply;
     try {
-      reply = await this.withinSession(() => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body, timeoutMs: this.sessionTimeoutMs }));
+      reply = await this.withinSession((timeoutMs) => this.consumer.http.call({ method: "POST", path: `${this.path}/commits`, json: body, timeoutMs }));
     } catch (e) {
       // NotFound: every partition is gone (its topic deleted or never there); the leases with it.
       if (isSeglogError(e) && (e.kind === "Fenced" || e.kind === "NotFound")) return todo.map((t) => this.lose(t.lease));
@@ -968,19 +969,23 @@ export class GroupConsumer {
     this.failure = undefined;
     const memberId = this.currentMemberId;
     this.currentMemberId = undefined;
+    // Sent once even past the session (which drops the member by itself), so that `run()` reports
+    // an API it cannot reach.
     if (memberId !== undefined) {
       const path = `${this.path}/members/${encodeURIComponent(memberId)}`;
-      await this.withinSession(() => this.consumer.http.call({ method: "DELETE", path, timeoutMs: this.sessionTimeoutMs }));
+      await this.withinSession((timeoutMs) => this.consumer.http.call({ method: "DELETE", path, timeoutMs }));
     }
     if (error !== undefined) throw error;
   }
 
   /**
-   * A commit or a leave, retried while the session lasts and no longer: past it the leases are
-   * gone (a commit would be refused) and the server drops the member by itself. An API that takes
-   * the connection and never answers holds neither past one session timeout an attempt.
+   * A commit or a leave, retried while the session lasts and no longer, each attempt waiting at
+   * most what is left of it: past it the leases are gone (a commit would be refused) and the
+   * server drops the member by itself. (Its deadline moves on with each heartbeat answered; with
+   * none of it left, one attempt waits a whole session, and the server answers Fenced.)
    */
-  private withinSession<T>(call: () => Promise<T>): Promise<T> {
-    return this.consumer.http.retrying(call, undefined, { retryOn: () => monotonicMs() < this.deadline });
+  private withinSession<T>(call: (timeoutMs: number) => Promise<T>): Promise<T> {
+    const left = () => this.deadline - monotonicMs();
+    return this.consumer.http.retrying(() => call(left() >= 1 ? Math.ceil(left()) : Math.max(this.sessionTimeoutMs, 1)), undefined, { retryOn: () => left() > 0 });
   }
 }

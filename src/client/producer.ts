@@ -1,5 +1,5 @@
 import { BATCH_HEADER_BYTES } from "../core/codec/batch-header.ts";
-import { BatchBuilder, COMPRESSIONS, MAX_TIMESTAMP, loadCompressionCodecs, patchBaseSequence, type Compression, type FieldValue } from "../core/codec/record-batch.ts";
+import { BatchBuilder, COMPRESSIONS, MAX_TIMESTAMP, MAX_UNCOMPRESSED_RATIO, loadCompressionCodecs, patchBaseSequence, type Compression, type FieldValue } from "../core/codec/record-batch.ts";
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { FRAME_HEADER_BYTES, buildFrame } from "../core/frames.ts";
 import { nextSequence } from "../core/idempotence.ts";
@@ -83,6 +83,8 @@ interface Pending {
   sequences?: { readonly base: number; readonly next: number; readonly generation: number; readonly topicId: string };
   /** Why its last attempt failed, for a retry whose delivery timeout passes before it goes. */
   lastError?: SeglogError;
+  /** Why the producer id it waits for could not be had, for its delivery timeout's error. */
+  identityError?: SeglogError;
 }
 
 /** Errors the server gives before it claims any batch's sequences (docs/idempotent-producer.md):
@@ -420,7 +422,9 @@ export class Producer {
   private async initProducerId(): Promise<{ producerId: number; epoch: number }> {
     const json = this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId };
     const bounds = { maxAttempts: this.maxBatchAttempts, deadline: performance.now() + this.deliveryTimeoutMs };
-    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json }), undefined, bounds);
+    // close() calls off one that no batch waits for any more (theirs expired meanwhile).
+    const signal = this.closing.signal;
+    const reply = await this.http.retrying(() => this.http.call({ method: "POST", path: "/v1/producers", json, signal }), signal, bounds);
     return reply.json as { producerId: number; epoch: number };
   }
 
@@ -549,6 +553,14 @@ export class Producer {
         `The record is ${size} bytes when encoded, more than a batch of topic '${topic}' may hold (max.message.bytes: ${state.maxBatchBytes}): send it compressed, raise the topic's max.message.bytes, or send smaller records`,
       );
     }
+    // Compressed, the server unpacks a batch to at most 8 times the limit (UncompressedTooLarge).
+    if (BATCH_HEADER_BYTES + size > MAX_UNCOMPRESSED_RATIO * state.maxBatchBytes) {
+      throw new SeglogError(
+        "TooLarge",
+        `The record is ${size} bytes when encoded, more than a compressed batch of topic '${topic}' may unpack to (${MAX_UNCOMPRESSED_RATIO} × max.message.bytes: ${state.maxBatchBytes}): raise the topic's max.message.bytes, or send smaller records`,
+        { code: "UncompressedTooLarge" },
+      );
+    }
     const key = entry.key;
     let partition = chosen ?? (key === null ? this.nullKeyPartition(state) : partitionForKey(keyBytes(key, this.scratch), state.partitions));
     if (!fits(state, partition, size)) {
@@ -572,6 +584,10 @@ export class Producer {
       builder.append(entry);
       batch = { partition, builder, deliveries: new Deliveries(topic, partition), bytes: 0, attempts: 0, openedAt: performance.now() };
       state.open.set(partition, batch);
+      // It goes once it has lingered; behind its partition's request in flight, when that is
+      // answered, or it fails at its delivery timeout.
+      const due = state.inFlight.has(partition) ? this.deadlineOf(batch) : batch.openedAt + this.lingerMs;
+      if (due < this.timerAt) this.setTimer(due);
     } else {
       (batch.builder as BatchBuilder).append(entry);
     }
@@ -581,8 +597,6 @@ export class Producer {
     if (batch.bytes >= this.batchBytes) {
       this.seal(topic, state, partition);
       this.pump(topic, state);
-    } else {
-      if (!this.timer) this.setTimer(performance.now() + this.lingerMs);
     }
     return delivered;
   }
@@ -680,12 +694,13 @@ export class Producer {
   /**
    * Sets the timer for the oldest open batch that can go when it has lingered, if it is not set
    * that early already: not a batch of a partition with a request in flight, which goes when
-   * that request is answered.
+   * that request is answered, but for the delivery timeout of those that wait behind it.
    */
   private armTimer(): void {
     let next = Number.POSITIVE_INFINITY;
     for (const state of this.topics.values()) {
-      for (const [partition, b] of state.open) if (!state.inFlight.has(partition)) next = Math.min(next, b.openedAt + this.lingerMs);
+      for (const [partition, b] of state.open) next = Math.min(next, state.inFlight.has(partition) ? this.deadlineOf(b) : b.openedAt + this.lingerMs);
+      if (state.inFlight.size > 0) for (const b of state.ready) if (!b.encoded && state.inFlight.has(b.partition)) next = Math.min(next, this.deadlineOf(b));
     }
     if (Number.isFinite(next) && next < this.timerAt) this.setTimer(next);
   }
@@ -728,6 +743,7 @@ export class Producer {
    * batch, as the sticky partitioner's next one has, is not sent tiny.)
    */
   private pump(topic: string, state: TopicState): void {
+    this.expireWaiting(topic, state);
     this.sealLingered(topic, state);
     const now = performance.now();
     for (;;) {
@@ -785,24 +801,28 @@ export class Producer {
 
   private async trySendBatches(topic: string, state: TopicState, batches: Pending[]): Promise<void> {
     if (this.compression === "zstd") await loadCompressionCodecs(); // the zstd encoder is WebAssembly, loaded once
-    batches = this.unexpired(batches);
+    batches = this.unexpired(topic, batches);
     let id: { producerId: number; epoch: number } | undefined;
     let generation = this.generation;
-    try {
-      // An identity given up while this one was awaited is not used: its sequences are gone. A
-      // batch whose delivery timeout passes meanwhile fails then, not when the identity answers
-      // (an InitProducerId retried through an outage has a delivery timeout of its own).
-      while (this.idempotent && batches.length > 0 && (id === undefined || generation !== this.generation)) {
-        generation = this.generation;
+    // An identity given up while this one was awaited is not used: its sequences are gone. A
+    // batch whose delivery timeout passes meanwhile fails then, not when the identity answers; an
+    // InitProducerId that failed retriably (it gives up at a delivery timeout of its own) is asked
+    // again for the batches with time left, unless `maxAttempts` bounds them.
+    while (this.idempotent && batches.length > 0 && (id === undefined || generation !== this.generation)) {
+      generation = this.generation;
+      try {
         id = await this.identityWithin(batches);
-        if (id === undefined) batches = this.unexpired(batches);
+      } catch (e) {
+        if (!(isSeglogError(e) && e.retriable && this.maxBatchAttempts === Number.POSITIVE_INFINITY && !this.closing.signal.aborted)) {
+          for (const b of batches) {
+            b.deliveries.reject(e);
+            this.release(b);
+          }
+          return;
+        }
+        for (const b of batches) b.identityError = e;
       }
-    } catch (e) {
-      for (const b of batches) {
-        b.deliveries.reject(e);
-        this.release(b);
-      }
-      return;
+      batches = this.unexpired(topic, batches);
     }
     if (this.unusable) {
       const why = this.unusable;
@@ -913,6 +933,7 @@ export class Producer {
         // (Its frame carries its identity's producer id: only that identity's sequences fit it.)
         if (fresh !== undefined && fresh.topicId !== sequences.topicId && sequences.generation === this.generation && performance.now() < this.deadlineOf(batch)) {
           this.resequence(topic, batch, fresh.topicId);
+          batch.lastError = error;
           retry.push(batch);
           continue;
         }
@@ -941,22 +962,51 @@ export class Producer {
    * its backoff fails with its last attempt's error: that attempt may have landed, so its
    * identity is given up (the partition's later sequences are not known to follow).
    */
-  private unexpired(batches: Pending[]): Pending[] {
+  private unexpired(topic: string, batches: Pending[]): Pending[] {
     const now = performance.now();
     return batches.filter((b) => {
       if (now < this.deadlineOf(b)) return true;
-      const why = b.lastError === undefined ? "before it was sent" : `after ${b.attempts} attempt(s), the last failing: ${b.lastError.message}`;
+      const cause = b.attempts > 0 ? b.lastError : b.identityError;
+      const why =
+        b.attempts > 0 ? `after ${b.attempts} attempt(s), the last failing: ${b.lastError?.message}` : `before it was sent${b.identityError ? `, with no producer id to send it under (${b.identityError.message})` : ""}`;
       b.deliveries.reject(
         new SeglogError("Internal", `Expired ${why}: ${b.deliveries.count} record(s) waited ${Math.round(now - b.openedAt)} ms, past deliveryTimeoutMs (${this.deliveryTimeoutMs})`, {
           retriable: true,
           code: "DeliveryTimeout",
-          ...(b.lastError === undefined ? {} : { cause: b.lastError }),
+          ...(cause === undefined ? {} : { cause }),
         }),
       );
-      if (b.sequences && b.attempts > 0) this.resetIdentity(b.sequences.generation);
+      // Sequences given to it (it was sent to a topic since created again, and given that one's)
+      // go back to the partition if no attempt with them was made; else one may have landed.
+      if (b.sequences && b.attempts === 0) this.unclaim(topic, b);
+      else if (b.sequences) this.resetIdentity(b.sequences.generation);
       this.release(b);
       return false;
     });
+  }
+
+  /**
+   * Fails the batches of a partition with a request in flight (queued, or still open) whose
+   * delivery timeout has passed, when it passes: they were never sent and hold no sequences.
+   * A slow answer would otherwise hold them past it, up to `requestTimeoutMs`.
+   */
+  private expireWaiting(topic: string, state: TopicState): void {
+    if (state.inFlight.size === 0) return;
+    const now = performance.now();
+    const waitingAndDue = (b: Pending) => state.inFlight.has(b.partition) && now >= this.deadlineOf(b);
+    for (const [partition, b] of [...state.open]) {
+      if (!waitingAndDue(b)) continue;
+      state.open.delete(partition);
+      if (state.sticky === partition) state.sticky = undefined;
+      this.unexpired(topic, [b]);
+    }
+    for (let i = 0; i < state.ready.length; ) {
+      const b = state.ready[i] as Pending;
+      if (!b.encoded && waitingAndDue(b)) {
+        state.ready.splice(i, 1);
+        this.unexpired(topic, [b]);
+      } else i++;
+    }
   }
 
   /** The producer's identity, or undefined once the first of the batches' delivery timeouts passes. */

@@ -1,4 +1,4 @@
-import { MAX_TIMESTAMP, decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
+import { MAX_TIMESTAMP, MAX_UNCOMPRESSED_RATIO, decodeRecordBatch, patchBaseOffset } from "../core/codec/record-batch.ts";
 import { SeglogError, TOPIC_DELETED, conflict, fenced, invalid, isSeglogError, notFound, tooLarge } from "../core/errors.ts";
 import { claimedRecords, decide, nextSequence, type ClaimedBatch } from "../core/idempotence.ts";
 import { segmentObjectKey, sharedObjectKey } from "../core/keys.ts";
@@ -53,7 +53,7 @@ export function checkBatch(bytes: Uint8Array, maxMessageBytes: number): CheckedB
       `Record batch of ${bytes.byteLength} bytes exceeds the topic's max.message.bytes (${maxMessageBytes})`,
     );
   }
-  const batch = decodeRecordBatch(bytes, { maxUncompressedBytes: 8 * maxMessageBytes });
+  const batch = decodeRecordBatch(bytes, { maxUncompressedBytes: MAX_UNCOMPRESSED_RATIO * maxMessageBytes });
   if (batch.isTransactional || batch.isControl) {
     throw invalid("Transactional and control batches are not supported", "UnsupportedBatch");
   }

@@ -88,6 +88,10 @@ export interface EncodeBatchInput extends BatchHeaderFields {
   defaultTimestamp?: number;
 }
 
+/** How many times a topic's `max.message.bytes` a compressed batch may unpack to when appended
+ * (a bound on the work and memory of a decompression bomb; the producer refuses a record past it). */
+export const MAX_UNCOMPRESSED_RATIO = 8;
+
 export interface DecodeBatchOptions {
   /** Rejects (`TooLarge`/`TooManyRecords`) a batch declaring more records. @default unbounded */
   maxRecords?: number;

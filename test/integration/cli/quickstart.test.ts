@@ -184,7 +184,7 @@ describe("the console CLI (README quick start)", () => {
       const said = produced.stderr.trim().split("\n");
       expect(said.filter((l) => l.startsWith("line "))).toHaveLength(10);
       expect(said.filter((l) => !l.startsWith("line "))).toEqual([
-        expect.stringMatching(/^40 of 40 records \(first line 1, last line 40\) not acknowledged, and may be in the log: Expired before it was sent: \d+ record\(s\) waited \d+ ms, past deliveryTimeoutMs \(1000\) \(Internal\/DeliveryTimeout\)$/),
+        expect.stringMatching(/^40 of 40 records \(first line 1, last line 40\) not acknowledged, and may be in the log: Expired before it was sent(, with no producer id to send it under \(HTTP 503 from [^)]*\))?: \d+ record\(s\) waited \d+ ms, past deliveryTimeoutMs \(1000\) \(Internal\/DeliveryTimeout\)$/),
       ]);
 
       // A consume whose API stops answering mid-poll ends on Ctrl-C, not after the poll's retries.

@@ -724,11 +724,11 @@ describe("the client SDK", () => {
     await new Promise((r) => setTimeout(r, 20));
     const queued = producer.send(topic, { value: "expired" });
     queued.catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 400));
+    // It fails at its delivery timeout, while the request ahead of it is still unanswered.
+    await expect(queued).rejects.toMatchObject({ code: "DeliveryTimeout", retriable: true, message: expect.stringMatching(/^Expired before it was sent: 1 record\(s\) waited \d+ ms, past deliveryTimeoutMs \(300\)/) });
     release();
     holdProduces = undefined;
     expect((await slow).offset).toBe(1);
-    await expect(queued).rejects.toMatchObject({ code: "DeliveryTimeout", retriable: true, message: expect.stringMatching(/1 record\(s\) waited \d+ ms, past deliveryTimeoutMs \(300\)/) });
     expect((await producer.send(topic, { value: "b" })).offset).toBe(2);
     expect(produceRequests - before).toBe(2); // the slow one and b: the expired batch was never sent
     await producer.close();
@@ -846,6 +846,16 @@ describe("the client SDK", () => {
     down = false;
     expect((await producer.send(topic, { value: "after" })).offset).toBe(1);
     await producer.close();
+
+    // A producer-id request unanswered when its records expired is called off by close(),
+    // rather than left to keep the process alive (for requestTimeoutMs, 30 s by default).
+    let init: AbortSignal | undefined;
+    const silentInit: Transport = (request) => (request.url.pathname === "/v1/producers" ? never((init = request.signal)) : nodeTransport(request));
+    const waiting = new Producer({ url: api.url, transport: silentInit, requestTimeoutMs: 60_000, lingerMs: 1, deliveryTimeoutMs: 300 });
+    await expect(waiting.send(topic, { value: "never" })).rejects.toMatchObject({ code: "DeliveryTimeout", message: expect.stringMatching(/^Expired before it was sent: 1 record/) });
+    expect(init?.aborted).toBe(false);
+    await waiting.close();
+    expect(init?.aborted).toBe(true);
   });
 
   it("with a transactionalId, fails new batches after one failed with its outcome unknown, rather than fence itself; a new Producer goes on", async () => {
@@ -945,17 +955,20 @@ describe("the client SDK", () => {
     await expect(incompressible).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/^A batch of 1 record\(s\) is \d+ bytes compressed \(gzip\), more than a batch of topic '.*' may hold \(max.message.bytes: 4096\)/) });
     expect([(await shrinks).offset, (await beside).offset]).toEqual([0, 1]);
     expect((await gzip.send(topic, { value: "after", partition: 2 })).offset).toBe(1);
+    // Past what the server unpacks a compressed batch to (8 × max.message.bytes): refused at send.
+    await expect(gzip.send(topic, { value: Buffer.alloc(40_000), partition: 0 })).rejects.toMatchObject({ kind: "TooLarge", code: "UncompressedTooLarge" });
     await gzip.close();
   });
 
   it("goes on writing a partition after one of its batches was refused: the refused batch's sequences go to the next", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("refused-then-on");
-    await admin.createTopic(topic, { partitions: 1, config: { "max.message.bytes": 1024 } });
-    // Compressed, a record over max.message.bytes goes (it might shrink under it); this one does not.
-    const producer = new Producer({ url: api.url, lingerMs: 0, compression: "gzip" });
+    await admin.createTopic(topic, { partitions: 1, config: { "max.message.bytes": 4096 } });
+    const producer = new Producer({ url: api.url, lingerMs: 0 });
     expect((await producer.send(topic, { value: "a1" })).offset).toBe(0);
-    await expect(producer.send(topic, { value: randomBytes(5000) })).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/exceeds the topic's max.message.bytes/) });
+    // Lowered since the producer read the topic: the server refuses the batch the producer let through.
+    await admin.alterTopic(topic, { config: { "max.message.bytes": 1024 } });
+    await expect(producer.send(topic, { value: randomBytes(2000) })).rejects.toMatchObject({ kind: "TooLarge", message: expect.stringMatching(/exceeds the topic's max.message.bytes \(1024\)/) });
     expect((await producer.send(topic, { value: "a2" })).offset).toBe(1);
     expect((await producer.send(topic, { value: "a3" })).offset).toBe(2);
     await producer.close();
