@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
@@ -15,6 +15,7 @@ import {
 import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createClients, DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_TABLE, LOCAL_CREDENTIALS } from "../storage/clients.ts";
 import { createTableInput, TTL_ATTRIBUTE } from "../storage/table.ts";
+import { writableDir } from "./data-dir.ts";
 import { findDynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.ts";
 import { httpUrl } from "./ports.ts";
 import { onProcessExit } from "./processes.ts";
@@ -108,9 +109,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         rmSync(temp, { recursive: true, force: true });
       });
     } else {
+      writableDir(dataDir);
       s3Dir = join(dataDir, "s3");
     }
-    mkdirSync(s3Dir, { recursive: true });
+    writableDir(s3Dir);
 
     const [s3Result, dynamoResult] = await Promise.allSettled([
       startS3rver({ host, directory: s3Dir, bucket, log }),
@@ -249,7 +251,7 @@ async function startDynamo(o: {
       const { java, jar } = found;
       const started = Date.now();
       const dbPath = o.dataDir === undefined ? undefined : join(o.dataDir, "dynamodb-local");
-      if (dbPath !== undefined) mkdirSync(dbPath, { recursive: true });
+      if (dbPath !== undefined) writableDir(dbPath);
       const local = await startDynamoDbLocal({
         java,
         jar,
@@ -283,7 +285,7 @@ async function startDynalite(o: {
   const started = Date.now();
   const dynalite = require("dynalite") as DynaliteFactory;
   const path = o.dataDir === undefined ? undefined : join(o.dataDir, "dynalite");
-  if (path !== undefined) mkdirSync(path, { recursive: true });
+  if (path !== undefined) writableDir(path);
   // No artificial CREATING/DELETING delays: tests create and drop tables.
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path === undefined ? {} : { path }) });
   await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -19,6 +19,7 @@ import {
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { findDynamoDbLocal } from "../../src/local/dynamodb-local.ts";
+import { LocalStackError } from "../../src/local/errors.ts";
 import { startLocalStack, type LocalStack } from "../../src/local/stack.ts";
 import { createClients, readSeglogEnv, resolveClientSettings, type SeglogClients } from "../../src/storage/clients.ts";
 import { SegmentObjects } from "../../src/storage/objects.ts";
@@ -334,6 +335,21 @@ describe("a data directory from an older schema", () => {
       await expect(startLocalStack({ dataDir, dynamo: "dynalite" })).rejects.toThrow(/another schema.*delete it/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a data directory that cannot be written to", () => {
+  it("is refused before anything starts, with a LocalStackError naming it", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "seglog-test-file-"));
+    try {
+      writeFileSync(join(parent, "file"), "");
+      const dataDir = join(parent, "file", "data");
+      const error = await startLocalStack({ dataDir, dynamo: "dynalite" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LocalStackError);
+      expect(error).toMatchObject({ code: "DataDirNotWritable", message: expect.stringContaining(`${dataDir} is not writable`) });
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,9 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SEGLOG_BIN } from "../../helpers/cli.ts";
+import { runCli, SEGLOG_BIN } from "../../helpers/cli.ts";
 
 const alive = (pgid: number): number[] => {
   try {
@@ -56,3 +59,43 @@ describe("seglog dev (npm start)", () => {
     }
   }, 90_000);
 });
+
+describe("seglog dev --data-dir", () => {
+  it("names a data directory it may not write to as not writable (EACCES), not as missing", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "seglog-test-ro-"));
+    try {
+      chmodSync(parent, 0o555);
+      // root may write anywhere: run as nobody then, for whom the directory is read-only.
+      const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      for (const dataDir of [parent, join(parent, "data")]) {
+        const { code, stderr } = await runAs(user, ["dev", "--port", "0", "--data-dir", dataDir]);
+        expect(code).toBe(1);
+        expect(stderr).toContain(`the data directory ${dataDir} is not writable: permission denied (EACCES)`);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("names a data directory under a file as not writable (ENOTDIR)", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "seglog-test-file-"));
+    try {
+      writeFileSync(join(parent, "file"), "");
+      const dataDir = join(parent, "file", "data");
+      const { code, stderr } = await runCli(["dev", "--port", "0", "--data-dir", dataDir]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`the data directory ${dataDir} is not writable: a part of its path is a file, not a directory (ENOTDIR)`);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Runs `seglog args…` as another user (`{}`: this one). */
+function runAs(user: { uid?: number; gid?: number }, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [SEGLOG_BIN, ...args], { ...user, timeout: 60_000 }, (error, _stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stderr }),
+    );
+  });
+}
