@@ -1,8 +1,9 @@
 /**
  * Why the local stack would not start, or stopped by itself. `code` tells the user what to do:
  * - `DataDirNotWritable`: pick a data directory this user may write to.
+ * - `DataDirLocked`: another process runs a stack on the data directory; stop it, or pick another.
  */
-export type LocalStackErrorCode = "DataDirNotWritable";
+export type LocalStackErrorCode = "DataDirNotWritable" | "DataDirLocked";
 
 export class LocalStackError extends Error {
   readonly code: LocalStackErrorCode;

@@ -205,3 +205,13 @@ export function spawnGuarded(command: string, args: readonly string[], options: 
     stop,
   };
 }
+
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -15,10 +15,10 @@ import {
 import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createClients, DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_TABLE, LOCAL_CREDENTIALS } from "../storage/clients.ts";
 import { createTableInput, TTL_ATTRIBUTE } from "../storage/table.ts";
-import { writableDir } from "./data-dir.ts";
+import { lockDataDir, writableDir } from "./data-dir.ts";
 import { findDynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.ts";
 import { httpUrl } from "./ports.ts";
-import { onProcessExit } from "./processes.ts";
+import { isAlive, onProcessExit } from "./processes.ts";
 
 /**
  * The local stack (DESIGN §8): DynamoDB Local or dynalite, and s3rver, on free ports, with the
@@ -110,6 +110,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
     } else {
       writableDir(dataDir);
+      const release = lockDataDir(dataDir);
+      const deregister = onProcessExit(release);
+      stops.push(async () => {
+        deregister();
+        release();
+      });
       s3Dir = join(dataDir, "s3");
     }
     writableDir(s3Dir);
@@ -408,14 +414,5 @@ function removeStaleTempDirs(): void {
     } catch {
       // Not ours to judge (no owner file yet, or unreadable): leave it.
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -1,6 +1,6 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -333,6 +333,37 @@ describe("a data directory from an older schema", () => {
         await waitUntilActive(c.dynamo, s.table);
       });
       await expect(startLocalStack({ dataDir, dynamo: "dynalite" })).rejects.toThrow(/another schema.*delete it/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a data directory in use", () => {
+  it("is refused to a second stack while the first runs, with a LocalStackError naming the holder's pid", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    try {
+      await withStack({ dataDir, dynamo: "dynalite" }, async () => {
+        const error = await startLocalStack({ dataDir, dynamo: "dynalite" }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LocalStackError);
+        expect(error).toMatchObject({ code: "DataDirLocked", message: expect.stringContaining(`${dataDir} is in use by another local stack, pid ${process.pid}`) });
+      });
+      expect(existsSync(join(dataDir, "seglog.lock"))).toBe(false);
+      await withStack({ dataDir, dynamo: "dynalite" }, async () => {});
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("is taken over from a process that is gone (a killed run's lock)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    try {
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+      writeFileSync(join(dataDir, "seglog.lock"), String(gone));
+      await withStack({ dataDir, dynamo: "dynalite" }, async () => {
+        expect(readFileSync(join(dataDir, "seglog.lock"), "utf8")).toBe(String(process.pid));
+      });
+      expect(existsSync(join(dataDir, "seglog.lock"))).toBe(false);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
