@@ -2,8 +2,10 @@
  * Why the local stack would not start, or stopped by itself. `code` tells the user what to do:
  * - `DataDirNotWritable`: pick a data directory this user may write to.
  * - `DataDirLocked`: another process runs a stack on the data directory; stop it, or pick another.
+ * - `DynamoDbLocalUnavailable`: DynamoDB Local was asked for, or holds the data directory's tables,
+ *   and cannot run (no Java 17+, or no jar): install Java 17+.
  */
-export type LocalStackErrorCode = "DataDirNotWritable" | "DataDirLocked";
+export type LocalStackErrorCode = "DataDirNotWritable" | "DataDirLocked" | "DynamoDbLocalUnavailable";
 
 export class LocalStackError extends Error {
   readonly code: LocalStackErrorCode;

@@ -16,7 +16,8 @@ import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createClients, DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_TABLE, LOCAL_CREDENTIALS } from "../storage/clients.ts";
 import { createTableInput, TTL_ATTRIBUTE } from "../storage/table.ts";
 import { lockDataDir, writableDir } from "./data-dir.ts";
-import { findDynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.ts";
+import { findDynamoDbLocal, MIN_JAVA_MAJOR, startDynamoDbLocal } from "./dynamodb-local.ts";
+import { LocalStackError } from "./errors.ts";
 import { httpUrl } from "./ports.ts";
 import { isAlive, onProcessExit } from "./processes.ts";
 
@@ -31,7 +32,9 @@ export interface LocalStackOptions {
   /** Keep data here across runs (subfolders `s3/`, `dynamodb-local/`, `dynalite/`).
    * @default in memory (s3rver: a temporary directory removed on stop) */
   dataDir?: string;
-  /** `auto` runs DynamoDB Local when Java 17+ is found, else dynalite. @default "auto" */
+  /** `auto` runs DynamoDB Local when Java 17+ is found, else dynalite; on a `dataDir` that holds
+   * one engine's tables, that engine (refusing when it is DynamoDB Local and Java is missing).
+   * @default "auto" */
   dynamo?: "auto" | DynamoEngine;
   /** @default "seglog" */
   bucket?: string;
@@ -248,10 +251,19 @@ async function startDynamo(o: {
   startTimeoutMs: number;
   log: (line: string) => void;
 }): Promise<Service & { engine: DynamoEngine }> {
-  if (o.requested !== "dynalite") {
+  const requested = o.requested === "auto" && o.dataDir !== undefined ? engineHolding(o.dataDir, o.log) : o.requested;
+  if (requested !== "dynalite") {
     const found = await findDynamoDbLocal();
     if ("problem" in found) {
-      if (o.requested === "dynamodb-local") throw new Error(`DynamoDB Local cannot run: ${found.problem}`);
+      if (requested === "dynamodb-local") {
+        throw new LocalStackError(
+          "DynamoDbLocalUnavailable",
+          o.requested === "auto"
+            ? `the data directory ${o.dataDir} holds DynamoDB Local's tables, and DynamoDB Local cannot run here: ${found.problem}. ` +
+                `It needs Java ${MIN_JAVA_MAJOR}+ ($JAVA_HOME/bin/java, else java on PATH); or use another data directory`
+            : `DynamoDB Local cannot run: ${found.problem}`,
+        );
+      }
       o.log(`DynamoDB: ${found.problem}; falling back to dynalite`);
     } else {
       const { java, jar } = found;
@@ -274,6 +286,26 @@ async function startDynamo(o: {
     }
   }
   return startDynalite(o);
+}
+
+/**
+ * The engine `auto` runs on a data directory: each engine keeps its own tables there, and running
+ * the other would show an empty log over them. The one that holds data wins (DynamoDB Local if
+ * both do); with none, `auto` as without a data directory.
+ */
+function engineHolding(dataDir: string, log: (line: string) => void): "auto" | DynamoEngine {
+  if (holdsData(join(dataDir, "dynamodb-local"))) return "dynamodb-local";
+  if (!holdsData(join(dataDir, "dynalite"))) return "auto";
+  log(`DynamoDB: ${dataDir} holds dynalite's tables, so dynalite runs`);
+  return "dynalite";
+}
+
+function holdsData(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 type DynaliteFactory = (options: {

@@ -314,6 +314,39 @@ describe("persistence in dataDir", () => {
   });
 });
 
+describe("auto on a data directory", () => {
+  it("runs the engine that holds its tables: dynalite's, though Java is here", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    try {
+      const item = { pk: { S: "TOPIC" }, sk: { S: "orders" } };
+      await withStack({ dataDir, dynamo: "dynalite" }, (c, s) => c.dynamo.send(new PutItemCommand({ TableName: s.table, Item: item })).then(() => {}));
+      await withStack({ dataDir, dynamo: "auto" }, async (c, s) => {
+        expect(s.engine).toBe("dynalite");
+        expect((await c.dynamo.send(new GetItemCommand({ TableName: s.table, Key: item }))).Item).toEqual(item);
+      });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!javaAvailable)("refuses, rather than show an empty dynalite table, when DynamoDB Local holds them and Java is missing", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    const noJava = mkdtempSync(join(tmpdir(), "seglog-test-nojava-"));
+    try {
+      await withStack({ dataDir, dynamo: "dynamodb-local" }, async () => {});
+      vi.stubEnv("JAVA_HOME", noJava);
+      const error = await startLocalStack({ dataDir, dynamo: "auto" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LocalStackError);
+      expect(error).toMatchObject({ code: "DynamoDbLocalUnavailable", message: expect.stringContaining(`${dataDir} holds DynamoDB Local's tables`) });
+      expect(existsSync(join(dataDir, "dynalite"))).toBe(false);
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(noJava, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a data directory from an older schema", () => {
   it("is refused with a message saying what to delete", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
@@ -500,7 +533,7 @@ describe.skipIf(!javaAvailable)("no DynamoDB Local outlives its stack", () => {
 });
 
 async function withStack(
-  options: { dataDir: string; dynamo: "dynalite" | "dynamodb-local" },
+  options: { dataDir: string; dynamo: "auto" | "dynalite" | "dynamodb-local" },
   body: (clients: SeglogClients, stack: LocalStack) => Promise<void>,
 ): Promise<void> {
   const stack = await startLocalStack(options);

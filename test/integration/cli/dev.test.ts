@@ -3,7 +3,11 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { findDynamoDbLocal } from "../../../src/local/dynamodb-local.ts";
+import { startLocalStack } from "../../../src/local/stack.ts";
 import { runCli, SEGLOG_BIN } from "../../helpers/cli.ts";
+
+const javaAvailable = !("problem" in (await findDynamoDbLocal()));
 
 const alive = (pgid: number): number[] => {
   try {
@@ -101,6 +105,22 @@ describe("seglog dev --data-dir", () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it.skipIf(!javaAvailable)("refuses to show an empty log over DynamoDB Local's tables when Java is missing", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    const noJava = mkdtempSync(join(tmpdir(), "seglog-test-nojava-"));
+    try {
+      const stack = await startLocalStack({ dataDir, dynamo: "dynamodb-local" });
+      await stack.stop();
+      const { code, stderr } = await runCli(["dev", "--port", "0", "--data-dir", dataDir], { env: { JAVA_HOME: noJava }, timeoutMs: 30_000 });
+      expect(code).toBe(1);
+      expect(stderr).toContain(`the data directory ${dataDir} holds DynamoDB Local's tables, and DynamoDB Local cannot run here: cannot run ${noJava}/bin/java -version`);
+      expect(stderr).toContain("It needs Java 17+");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(noJava, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("names a data directory it may not write to as not writable (EACCES), not as missing", async () => {
     const parent = mkdtempSync(join(tmpdir(), "seglog-test-ro-"));
