@@ -88,6 +88,32 @@ describe("seglog dev (npm start)", () => {
   }, 90_000);
 });
 
+describe("seglog dev stopping", () => {
+  it("on Ctrl-C takes no new request, lets one in flight finish, and only then stops DynamoDB Local", async () => {
+    const dev = await startDev([]);
+    try {
+      const created = await fetch(`${dev.url}/v1/topics`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "waiting", partitions: 1 }) });
+      expect(created.status).toBe(201);
+      const sent = Date.now();
+      // A long poll on an empty partition asks DynamoDB again every 100 ms until maxWaitMs.
+      const poll = fetch(`${dev.url}/v1/topics/waiting/partitions/0/records?offset=0&maxWaitMs=3000`).then(
+        (r) => r.status,
+        (e: Error) => e.message,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      process.kill(-dev.pid, "SIGINT");
+      await new Promise((r) => setTimeout(r, 500));
+      await expect(fetch(`${dev.url}/v1/topics`)).rejects.toThrow();
+      expect(await poll).toBe(200);
+      expect(Date.now() - sent).toBeGreaterThanOrEqual(2900);
+      expect(await dev.exited).toBe(0);
+      expect(dev.output()).not.toContain("[maintenance] failed");
+    } finally {
+      stopDev(dev);
+    }
+  }, 90_000);
+});
+
 describe("seglog dev --data-dir", () => {
   it("refuses a data directory another seglog dev runs on, naming it and that one's pid; Ctrl-C releases it", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
