@@ -103,11 +103,15 @@ export async function devCommand(args: string[]): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => (++signals === 1 ? stopRequested() : process.exit(128 + osConstants.signals[signal]));
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   try {
-    await stopping;
+    // A part of the stack that ends by itself (DynamoDB Local) stops the whole: serving on would
+    // answer every request with an error.
+    const failure = await Promise.race([stopping.then(() => undefined), stack.failed]);
+    if (failure) say("A part of the stack stopped by itself (below): stopping the rest.");
     say(`Stopping: requests in flight get up to ${DRAIN_MS / 1000} s to finish (Ctrl-C again to stop at once)…`);
     if (timer) clearInterval(timer);
     await Promise.all([api.close(DRAIN_MS), maintaining]);
     await stack.stop();
+    if (failure) throw failure;
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   }

@@ -59,11 +59,16 @@ export interface LocalStack {
   table: string;
   /** The AWS_ENDPOINT_URL_* etc. variables a user would export */
   env: Record<string, string>;
+  /** Settles if a part of the stack ends by itself (DynamoDB Local exits), saying which and why
+   * (`ComponentExited`); then every call to it fails. Stays pending otherwise, and after stop(). */
+  failed: Promise<LocalStackError>;
   stop(): Promise<void>;
 }
 
 interface Service {
   endpoint: string;
+  /** For a child process: settles with why if it exits, whoever stopped it. */
+  exited?: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -156,6 +161,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     log(`local stack ready in ${Date.now() - startedAt} ms: bucket ${bucket}, table ${table}, region ${region}`);
 
     let stopping: Promise<void> | undefined;
+    const failed = new Promise<LocalStackError>((resolve) => {
+      void dynamo.exited?.then((why) => stopping === undefined && resolve(new LocalStackError("ComponentExited", why)));
+    });
     return {
       engine: dynamo.engine,
       dynamoEndpoint: dynamo.endpoint,
@@ -164,6 +172,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       bucket,
       table,
       env,
+      failed,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {
@@ -282,7 +291,12 @@ async function startDynamo(o: {
         `DynamoDB: DynamoDB Local (Java ${java.version}) on ${local.endpoint}, ` +
           `${dbPath === undefined ? "in memory" : `data in ${dbPath}`} (ready in ${Date.now() - started} ms)`,
       );
-      return { engine: "dynamodb-local", endpoint: local.endpoint, stop: () => local.process.stop() };
+      const exited = local.process.exited.then(
+        (status) =>
+          `DynamoDB Local exited (${status.signal === null ? `code ${status.code}` : `signal ${status.signal}`}) while the stack was running: ` +
+          `${local.endpoint} answers no more. Its last output:\n${local.process.outputTail()}`,
+      );
+      return { engine: "dynamodb-local", endpoint: local.endpoint, exited, stop: () => local.process.stop() };
     }
   }
   return startDynalite(o);

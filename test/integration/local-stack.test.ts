@@ -498,6 +498,26 @@ describe.skipIf(!javaAvailable)("no DynamoDB Local outlives its stack", () => {
     expect(await processesOnPort(port)).toEqual([]);
   });
 
+  it("says so through stack.failed when the java process dies under it, and not when stop() ends it", async () => {
+    const stack = await startLocalStack({ dynamo: "dynamodb-local" });
+    try {
+      const pending = Symbol("pending");
+      const settled = () => Promise.race([stack.failed, new Promise((r) => setTimeout(() => r(pending), 200))]);
+      expect(await settled()).toBe(pending);
+      const port = new URL(stack.dynamoEndpoint).port;
+      const java = (await processesOnPort(port)).map((line) => line.trim().split(/\s+/)).find((f) => f[2] === "java")?.[0];
+      process.kill(Number(java), "SIGKILL");
+      const failure = await stack.failed;
+      expect(failure).toBeInstanceOf(LocalStackError);
+      expect(failure).toMatchObject({ code: "ComponentExited", message: expect.stringContaining(`DynamoDB Local exited (code 137) while the stack was running: ${stack.dynamoEndpoint}`) });
+    } finally {
+      await stack.stop();
+    }
+    const stopped = await startLocalStack({ dynamo: "dynamodb-local" });
+    await stopped.stop();
+    expect(await Promise.race([stopped.failed, new Promise((r) => setTimeout(() => r("pending"), 500))])).toBe("pending");
+  });
+
   it("kill -9 of the node process that started it ends the java process", async () => {
     const script = [
       `import { startLocalStack } from ${JSON.stringify(stackModule)};`,

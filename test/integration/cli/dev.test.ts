@@ -112,6 +112,22 @@ describe("seglog dev stopping", () => {
       stopDev(dev);
     }
   }, 90_000);
+
+  it.skipIf(!javaAvailable)("stops with an error naming DynamoDB Local, rather than serve on, when DynamoDB Local dies under it", async () => {
+    const dev = await startDev(["--dynamo", "dynamodb-local"]);
+    try {
+      const dynamoPort = dev.output().match(/AWS_ENDPOINT_URL_DYNAMODB=http:\/\/127\.0\.0\.1:(\d+)/)?.[1] ?? "none";
+      const [java] = withPort(dynamoPort);
+      expect(java).toBeDefined();
+      process.kill(java as number, "SIGKILL");
+      expect(await Promise.race([dev.exited, new Promise((r) => setTimeout(() => r("still serving"), 20_000))])).toBe(1);
+      expect(dev.output()).toMatch(/Error: DynamoDB Local exited \(code 137\) while the stack was running: http:\/\/127\.0\.0\.1:\d+ answers no more/);
+      for (let i = 0; i < 50 && alive(dev.pid).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(dev.pid)).toEqual([]);
+    } finally {
+      stopDev(dev);
+    }
+  }, 90_000);
 });
 
 describe("seglog dev --data-dir", () => {
