@@ -1,4 +1,5 @@
 import { contextFromEnv, routes } from "../http/app.ts";
+import { constants as osConstants } from "node:os";
 import { pathToFileURL } from "node:url";
 import { stop as stopEsbuild } from "esbuild";
 import { bundleFunctions } from "../build/bundle.ts";
@@ -10,6 +11,10 @@ import { intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
+
+/** How long requests in flight at Ctrl-C may take to finish: deployed, API Gateway gives up on a
+ * request after 30 s, and the longest function timeout (fetch) is 28 s. */
+const DRAIN_MS = 30_000;
 
 /**
  * `seglog dev` (= `npm start`): the whole of Seglog on this machine. The HTTP API turns each
@@ -78,10 +83,11 @@ export async function devCommand(args: string[]): Promise<number> {
   say(`  curl -s '${api.url}/v1/topics/test/partitions/0/records?offset=0'`);
   say();
   const maintenance = contextFromEnv();
+  let maintaining: Promise<unknown> = Promise.resolve();
   const timer =
     maintenanceIntervalMs > 0
       ? setInterval(() => {
-          maintenance.log.runMaintenance({ budgetMs: maintenanceIntervalMs / 2 }).then(
+          maintaining = maintenance.log.runMaintenance({ budgetMs: maintenanceIntervalMs / 2 }).then(
             (r) => (r.merges || r.segmentsDeleted || r.orphansDeleted || r.sharedObjectsDeleted || r.reservationsAborted || r.topicsDeleted) && say(`[maintenance] ${JSON.stringify(r)}`),
             (e: unknown) => say(`[maintenance] failed: ${(e as Error).message}`),
           );
@@ -89,14 +95,25 @@ export async function devCommand(args: string[]): Promise<number> {
       : undefined;
   say(maintenanceIntervalMs > 0 ? `Maintenance runs every ${maintenanceIntervalMs} ms (--maintenance-interval-ms, 0 to turn off).` : "Maintenance is off.");
   say("Press Ctrl-C to stop.");
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
-  say("Stopping…");
-  if (timer) clearInterval(timer);
-  await api.close();
-  await stack.stop();
+  // The first Ctrl-C stops in order: no new requests, those in flight finish, then the emulators
+  // they use. A second one ends the process at once (its exit handlers still end the emulators).
+  let stopRequested = (): void => {};
+  const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => (++signals === 1 ? stopRequested() : process.exit(128 + osConstants.signals[signal]));
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  try {
+    // A part of the stack that ends by itself (DynamoDB Local) stops the whole: serving on would
+    // answer every request with an error.
+    const failure = await Promise.race([stopping.then(() => undefined), stack.failed]);
+    if (failure) say("A part of the stack stopped by itself (below): stopping the rest.");
+    say(`Stopping: requests in flight get up to ${DRAIN_MS / 1000} s to finish (Ctrl-C again to stop at once)…`);
+    if (timer) clearInterval(timer);
+    await Promise.all([api.close(DRAIN_MS), maintaining]);
+    await stack.stop();
+    if (failure) throw failure;
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
   return 0;
 }

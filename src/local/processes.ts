@@ -6,7 +6,9 @@ import { spawn, type ChildProcess } from "node:child_process";
  * Three layers, because each misses a case the next catches:
  * 1. `stop()` — the normal path.
  * 2. Handlers on `exit`, SIGINT, SIGTERM and SIGHUP, installed once while anything is registered —
- *    a failed test, an uncaught exception, Ctrl-C.
+ *    a failed test, an uncaught exception, Ctrl-C. A signal another listener handles is left to
+ *    it (`seglog dev` lets requests in flight finish before it stops the stack); the `exit`
+ *    handler still runs when that listener ends the process.
  * 3. A watchdog around the child — `kill -9` of this process, where no handler runs. The child's
  *    stdin is a pipe from us; when we die the kernel closes it, the watchdog reads end-of-file and
  *    kills the child (TERM, then KILL after 5 s). DynamoDB Local never reads stdin, hence the
@@ -36,10 +38,11 @@ function onExit(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
   runCleanups();
-  // Our listener replaced the default action (terminate). If nobody else handles the signal,
-  // restore that default and re-raise, so Ctrl-C still stops the program.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  // Our listener replaced the default action (terminate): with it gone, re-raise, so that Ctrl-C
+  // still stops the program.
+  process.kill(process.pid, signal);
 }
 
 function install(): void {
@@ -204,4 +207,14 @@ export function spawnGuarded(command: string, args: readonly string[], options: 
     outputTail: () => tail,
     stop,
   };
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

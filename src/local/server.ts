@@ -21,7 +21,9 @@ export interface LocalApiOptions {
 export interface LocalApi {
   readonly url: string;
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops taking connections, lets the requests in flight finish for up to `drainMs`, then
+   * closes every connection left. @default drainMs 0: at once */
+  close(drainMs?: number): Promise<void>;
 }
 
 /**
@@ -30,6 +32,9 @@ export interface LocalApi {
  */
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const server = createServer((req, res) => {
+    // While closing, a connection is closed once answered (server.close() closes only those idle
+    // when it is called; the rest would stay open, keep-alive, until the drain ran out).
+    res.on("finish", () => server.listening || server.closeIdleConnections());
     void serve(req, res, options).catch((e) => {
       // A body abandoned half read (too large) leaves the connection unusable: close it after the answer.
       if (req.destroyed) res.shouldKeepAlive = false;
@@ -43,7 +48,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
     server.listen(options.port ?? 8092, options.host ?? "127.0.0.1", () => resolve());
   });
   const { port, address } = server.address() as AddressInfo;
-  return { url: `http://${address}:${port}`, port, close: () => closeServer(server) };
+  return { url: `http://${address}:${port}`, port, close: (drainMs = 0) => closeServer(server, drainMs) };
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, options: LocalApiOptions): Promise<void> {
@@ -110,9 +115,10 @@ function send(res: ServerResponse, result: ApiGatewayResult): void {
   res.end(body);
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+async function closeServer(server: Server, drainMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+  await closed;
+  clearTimeout(timer);
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
@@ -15,9 +15,11 @@ import {
 import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createClients, DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_TABLE, LOCAL_CREDENTIALS } from "../storage/clients.ts";
 import { createTableInput, TTL_ATTRIBUTE } from "../storage/table.ts";
-import { findDynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.ts";
+import { lockDataDir, writableDir } from "./data-dir.ts";
+import { findDynamoDbLocal, MIN_JAVA_MAJOR, startDynamoDbLocal } from "./dynamodb-local.ts";
+import { LocalStackError } from "./errors.ts";
 import { httpUrl } from "./ports.ts";
-import { onProcessExit } from "./processes.ts";
+import { isAlive, onProcessExit } from "./processes.ts";
 
 /**
  * The local stack (DESIGN §8): DynamoDB Local or dynalite, and s3rver, on free ports, with the
@@ -30,7 +32,9 @@ export interface LocalStackOptions {
   /** Keep data here across runs (subfolders `s3/`, `dynamodb-local/`, `dynalite/`).
    * @default in memory (s3rver: a temporary directory removed on stop) */
   dataDir?: string;
-  /** `auto` runs DynamoDB Local when Java 17+ is found, else dynalite. @default "auto" */
+  /** `auto` runs DynamoDB Local when Java 17+ is found, else dynalite; on a `dataDir` that holds
+   * one engine's tables, that engine (refusing when it is DynamoDB Local and Java is missing).
+   * @default "auto" */
   dynamo?: "auto" | DynamoEngine;
   /** @default "seglog" */
   bucket?: string;
@@ -55,11 +59,16 @@ export interface LocalStack {
   table: string;
   /** The AWS_ENDPOINT_URL_* etc. variables a user would export */
   env: Record<string, string>;
+  /** Settles if a part of the stack ends by itself (DynamoDB Local exits), saying which and why
+   * (`ComponentExited`); then every call to it fails. Stays pending otherwise, and after stop(). */
+  failed: Promise<LocalStackError>;
   stop(): Promise<void>;
 }
 
 interface Service {
   endpoint: string;
+  /** For a child process: settles with why if it exits, whoever stopped it. */
+  exited?: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -108,9 +117,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         rmSync(temp, { recursive: true, force: true });
       });
     } else {
+      writableDir(dataDir);
+      const release = lockDataDir(dataDir);
+      const deregister = onProcessExit(release);
+      stops.push(async () => {
+        deregister();
+        release();
+      });
       s3Dir = join(dataDir, "s3");
     }
-    mkdirSync(s3Dir, { recursive: true });
+    writableDir(s3Dir);
 
     const [s3Result, dynamoResult] = await Promise.allSettled([
       startS3rver({ host, directory: s3Dir, bucket, log }),
@@ -145,6 +161,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     log(`local stack ready in ${Date.now() - startedAt} ms: bucket ${bucket}, table ${table}, region ${region}`);
 
     let stopping: Promise<void> | undefined;
+    const failed = new Promise<LocalStackError>((resolve) => {
+      void dynamo.exited?.then((why) => stopping === undefined && resolve(new LocalStackError("ComponentExited", why)));
+    });
     return {
       engine: dynamo.engine,
       dynamoEndpoint: dynamo.endpoint,
@@ -153,6 +172,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       bucket,
       table,
       env,
+      failed,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {
@@ -240,16 +260,25 @@ async function startDynamo(o: {
   startTimeoutMs: number;
   log: (line: string) => void;
 }): Promise<Service & { engine: DynamoEngine }> {
-  if (o.requested !== "dynalite") {
+  const requested = o.requested === "auto" && o.dataDir !== undefined ? engineHolding(o.dataDir, o.log) : o.requested;
+  if (requested !== "dynalite") {
     const found = await findDynamoDbLocal();
     if ("problem" in found) {
-      if (o.requested === "dynamodb-local") throw new Error(`DynamoDB Local cannot run: ${found.problem}`);
+      if (requested === "dynamodb-local") {
+        throw new LocalStackError(
+          "DynamoDbLocalUnavailable",
+          o.requested === "auto"
+            ? `the data directory ${o.dataDir} holds DynamoDB Local's tables, and DynamoDB Local cannot run here: ${found.problem}. ` +
+                `It needs Java ${MIN_JAVA_MAJOR}+ ($JAVA_HOME/bin/java, else java on PATH); or use another data directory`
+            : `DynamoDB Local cannot run: ${found.problem}`,
+        );
+      }
       o.log(`DynamoDB: ${found.problem}; falling back to dynalite`);
     } else {
       const { java, jar } = found;
       const started = Date.now();
       const dbPath = o.dataDir === undefined ? undefined : join(o.dataDir, "dynamodb-local");
-      if (dbPath !== undefined) mkdirSync(dbPath, { recursive: true });
+      if (dbPath !== undefined) writableDir(dbPath);
       const local = await startDynamoDbLocal({
         java,
         jar,
@@ -262,10 +291,35 @@ async function startDynamo(o: {
         `DynamoDB: DynamoDB Local (Java ${java.version}) on ${local.endpoint}, ` +
           `${dbPath === undefined ? "in memory" : `data in ${dbPath}`} (ready in ${Date.now() - started} ms)`,
       );
-      return { engine: "dynamodb-local", endpoint: local.endpoint, stop: () => local.process.stop() };
+      const exited = local.process.exited.then(
+        (status) =>
+          `DynamoDB Local exited (${status.signal === null ? `code ${status.code}` : `signal ${status.signal}`}) while the stack was running: ` +
+          `${local.endpoint} answers no more. Its last output:\n${local.process.outputTail()}`,
+      );
+      return { engine: "dynamodb-local", endpoint: local.endpoint, exited, stop: () => local.process.stop() };
     }
   }
   return startDynalite(o);
+}
+
+/**
+ * The engine `auto` runs on a data directory: each engine keeps its own tables there, and running
+ * the other would show an empty log over them. The one that holds data wins (DynamoDB Local if
+ * both do); with none, `auto` as without a data directory.
+ */
+function engineHolding(dataDir: string, log: (line: string) => void): "auto" | DynamoEngine {
+  if (holdsData(join(dataDir, "dynamodb-local"))) return "dynamodb-local";
+  if (!holdsData(join(dataDir, "dynalite"))) return "auto";
+  log(`DynamoDB: ${dataDir} holds dynalite's tables, so dynalite runs`);
+  return "dynalite";
+}
+
+function holdsData(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 type DynaliteFactory = (options: {
@@ -283,7 +337,7 @@ async function startDynalite(o: {
   const started = Date.now();
   const dynalite = require("dynalite") as DynaliteFactory;
   const path = o.dataDir === undefined ? undefined : join(o.dataDir, "dynalite");
-  if (path !== undefined) mkdirSync(path, { recursive: true });
+  if (path !== undefined) writableDir(path);
   // No artificial CREATING/DELETING delays: tests create and drop tables.
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path === undefined ? {} : { path }) });
   await new Promise<void>((resolve, reject) => {
@@ -406,14 +460,5 @@ function removeStaleTempDirs(): void {
     } catch {
       // Not ours to judge (no owner file yet, or unreadable): leave it.
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

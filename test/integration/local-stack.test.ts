@@ -1,6 +1,6 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -19,6 +19,7 @@ import {
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { findDynamoDbLocal } from "../../src/local/dynamodb-local.ts";
+import { LocalStackError } from "../../src/local/errors.ts";
 import { startLocalStack, type LocalStack } from "../../src/local/stack.ts";
 import { createClients, readSeglogEnv, resolveClientSettings, type SeglogClients } from "../../src/storage/clients.ts";
 import { SegmentObjects } from "../../src/storage/objects.ts";
@@ -313,6 +314,39 @@ describe("persistence in dataDir", () => {
   });
 });
 
+describe("auto on a data directory", () => {
+  it("runs the engine that holds its tables: dynalite's, though Java is here", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    try {
+      const item = { pk: { S: "TOPIC" }, sk: { S: "orders" } };
+      await withStack({ dataDir, dynamo: "dynalite" }, (c, s) => c.dynamo.send(new PutItemCommand({ TableName: s.table, Item: item })).then(() => {}));
+      await withStack({ dataDir, dynamo: "auto" }, async (c, s) => {
+        expect(s.engine).toBe("dynalite");
+        expect((await c.dynamo.send(new GetItemCommand({ TableName: s.table, Key: item }))).Item).toEqual(item);
+      });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!javaAvailable)("refuses, rather than show an empty dynalite table, when DynamoDB Local holds them and Java is missing", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    const noJava = mkdtempSync(join(tmpdir(), "seglog-test-nojava-"));
+    try {
+      await withStack({ dataDir, dynamo: "dynamodb-local" }, async () => {});
+      vi.stubEnv("JAVA_HOME", noJava);
+      const error = await startLocalStack({ dataDir, dynamo: "auto" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LocalStackError);
+      expect(error).toMatchObject({ code: "DynamoDbLocalUnavailable", message: expect.stringContaining(`${dataDir} holds DynamoDB Local's tables`) });
+      expect(existsSync(join(dataDir, "dynalite"))).toBe(false);
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(noJava, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a data directory from an older schema", () => {
   it("is refused with a message saying what to delete", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
@@ -334,6 +368,52 @@ describe("a data directory from an older schema", () => {
       await expect(startLocalStack({ dataDir, dynamo: "dynalite" })).rejects.toThrow(/another schema.*delete it/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a data directory in use", () => {
+  it("is refused to a second stack while the first runs, with a LocalStackError naming the holder's pid", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    try {
+      await withStack({ dataDir, dynamo: "dynalite" }, async () => {
+        const error = await startLocalStack({ dataDir, dynamo: "dynalite" }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LocalStackError);
+        expect(error).toMatchObject({ code: "DataDirLocked", message: expect.stringContaining(`${dataDir} is in use by another local stack, pid ${process.pid}`) });
+      });
+      expect(existsSync(join(dataDir, "seglog.lock"))).toBe(false);
+      await withStack({ dataDir, dynamo: "dynalite" }, async () => {});
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("is taken over from a process that is gone (a killed run's lock)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "seglog-test-data-"));
+    try {
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+      writeFileSync(join(dataDir, "seglog.lock"), String(gone));
+      await withStack({ dataDir, dynamo: "dynalite" }, async () => {
+        expect(readFileSync(join(dataDir, "seglog.lock"), "utf8")).toBe(String(process.pid));
+      });
+      expect(existsSync(join(dataDir, "seglog.lock"))).toBe(false);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a data directory that cannot be written to", () => {
+  it("is refused before anything starts, with a LocalStackError naming it", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "seglog-test-file-"));
+    try {
+      writeFileSync(join(parent, "file"), "");
+      const dataDir = join(parent, "file", "data");
+      const error = await startLocalStack({ dataDir, dynamo: "dynalite" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LocalStackError);
+      expect(error).toMatchObject({ code: "DataDirNotWritable", message: expect.stringContaining(`${dataDir} is not writable`) });
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });
@@ -418,6 +498,26 @@ describe.skipIf(!javaAvailable)("no DynamoDB Local outlives its stack", () => {
     expect(await processesOnPort(port)).toEqual([]);
   });
 
+  it("says so through stack.failed when the java process dies under it, and not when stop() ends it", async () => {
+    const stack = await startLocalStack({ dynamo: "dynamodb-local" });
+    try {
+      const pending = Symbol("pending");
+      const settled = () => Promise.race([stack.failed, new Promise((r) => setTimeout(() => r(pending), 200))]);
+      expect(await settled()).toBe(pending);
+      const port = new URL(stack.dynamoEndpoint).port;
+      const java = (await processesOnPort(port)).map((line) => line.trim().split(/\s+/)).find((f) => f[2] === "java")?.[0];
+      process.kill(Number(java), "SIGKILL");
+      const failure = await stack.failed;
+      expect(failure).toBeInstanceOf(LocalStackError);
+      expect(failure).toMatchObject({ code: "ComponentExited", message: expect.stringContaining(`DynamoDB Local exited (code 137) while the stack was running: ${stack.dynamoEndpoint}`) });
+    } finally {
+      await stack.stop();
+    }
+    const stopped = await startLocalStack({ dynamo: "dynamodb-local" });
+    await stopped.stop();
+    expect(await Promise.race([stopped.failed, new Promise((r) => setTimeout(() => r("pending"), 500))])).toBe("pending");
+  });
+
   it("kill -9 of the node process that started it ends the java process", async () => {
     const script = [
       `import { startLocalStack } from ${JSON.stringify(stackModule)};`,
@@ -453,7 +553,7 @@ describe.skipIf(!javaAvailable)("no DynamoDB Local outlives its stack", () => {
 });
 
 async function withStack(
-  options: { dataDir: string; dynamo: "dynalite" | "dynamodb-local" },
+  options: { dataDir: string; dynamo: "auto" | "dynalite" | "dynamodb-local" },
   body: (clients: SeglogClients, stack: LocalStack) => Promise<void>,
 ): Promise<void> {
   const stack = await startLocalStack(options);
