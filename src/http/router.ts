@@ -1,4 +1,4 @@
-import { httpStatusOf, isSeglogError, notFound } from "../core/errors.ts";
+import { httpStatusOf, invalid, isSeglogError, notFound } from "../core/errors.ts";
 import { toSeglogError } from "../storage/aws-errors.ts";
 import { parseApiGatewayEvent, toApiGatewayResult, type ApiGatewayResult, type HttpRequest, type HttpResponse } from "./event.ts";
 import { defaultObserver, type RequestObserver } from "./metrics.ts";
@@ -44,6 +44,15 @@ export function matchRoute<C>(routes: readonly Route<C>[], method: string, path:
   return undefined;
 }
 
+function decodes(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs a request through the routes and maps every failure to a typed error response. */
 export async function dispatch<C>(
   routes: readonly Route<C>[],
@@ -54,6 +63,8 @@ export async function dispatch<C>(
   try {
     const match = matchRoute(routes, req.method, req.path);
     if (!match || (only !== undefined && match.route.fn !== only)) {
+      // A name whose escapes do not decode (%E0%A4%A) would name no topic or group: the request is at fault.
+      if (!decodes(req.path)) throw invalid(`The path ${req.path} is not valid percent-encoded UTF-8`, "InvalidPath");
       throw notFound(`No route ${req.method} ${req.path}`);
     }
     return await match.route.handle(req, match.params, ctx);

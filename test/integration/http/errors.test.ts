@@ -83,11 +83,13 @@ describe("every bad input gets its status and error kind", () => {
     expect(jsonOf(ok).warning).toMatch(/collide/);
   });
 
-  it("unknown topics, partitions and routes → 404 NotFound; an existing name → 409 Conflict", async () => {
+  it("unknown topics, partitions and routes → 404 NotFound (a path that does not decode → 400); an existing name → 409 Conflict", async () => {
     await expectError(post(records(uniqueName("nope")), JSON.stringify({ records: [{ value: "x" }] })), 404, "NotFound");
     await expectError(post(records(topic), JSON.stringify({ records: [{ value: "x", partition: 2 }] })), 404, "NotFound");
     await expectError(invoke("fetch", v2Event("GET", `/v1/topics/${topic}/partitions/9/records`, { query: { offset: "0" } })), 404, "NotFound");
     await expectError(invoke("admin", v2Event("GET", "/v1/nothing")), 404, "NotFound");
+    // A name whose escapes do not decode names nothing: the request is at fault, not the route.
+    expect(jsonOf(await expectError(invoke("groups", v2Event("GET", "/v1/groups/%E0%A4%A")), 400, "Invalid")).error.code).toBe("InvalidPath");
     await expectError(invoke("admin", v2Event("POST", "/v1/topics", { body: JSON.stringify({ name: topic }) })), 409, "Conflict");
   });
 
