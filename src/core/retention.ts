@@ -23,7 +23,10 @@ export function retentionCut(
   let bySize = 0;
   if (config["retention.bytes"] >= 0) {
     let total = entries.reduce((n, e) => n + e.bytes, 0);
-    while (bySize < entries.length - 1 && total - (entries[bySize] as IndexEntry).bytes >= config["retention.bytes"]) total -= (entries[bySize++] as IndexEntry).bytes;
+    // The newest records: an aborted write after them (a gap, no records) is not what is kept.
+    const newest = entries.findLastIndex((e) => e.state === "C");
+    const keep = newest >= 0 ? newest : entries.length - 1;
+    while (bySize < keep && total - (entries[bySize] as IndexEntry).bytes >= config["retention.bytes"]) total -= (entries[bySize++] as IndexEntry).bytes;
   }
   return Math.max(byTime, bySize);
 }

@@ -131,7 +131,12 @@ export class Maintenance {
     };
     const outOfTime = () => this.log.now() - started > this.budgetMs;
     const chosen = (name: string) => this.only === undefined || this.only.has(name);
-    for (const topic of (await this.log.listTopics()).filter((t) => chosen(t.name))) {
+    // From a topic picked at random, and deleted topics' data first in half the runs: each run
+    // starting at the first topic, a budget used up before the last left the later topics'
+    // retention, and deleted topics' data, undone for ever.
+    const tombstonesFirst = Math.random() < 0.5;
+    if (tombstonesFirst) await this.deleteTopicsData(report, chosen, outOfTime);
+    for (const topic of rotated((await this.log.listTopics()).filter((t) => chosen(t.name)), Math.random())) {
       const shared = new Set<string>();
       const unvisited: number[] = [];
       // A few partitions at a time: their merges together (an object with a batch of each is read
@@ -163,16 +168,20 @@ export class Maintenance {
         });
       }
     }
-    // 25 at most per run, of the chosen topics' tombstones old enough that no produce which
-    // reserved before the delete can still commit (however many others there are)
+    if (!tombstonesFirst) await this.deleteTopicsData(report, chosen, outOfTime);
+    report.durationMs = this.log.now() - started;
+    return report;
+  }
+
+  /** The data of deleted topics: 25 at most per run, of the chosen topics' tombstones old enough
+   * that no produce which reserved before the delete can still commit (however many others there are). */
+  private async deleteTopicsData(report: MaintenanceReport, chosen: (name: string) => boolean, outOfTime: () => boolean): Promise<void> {
     const deletedBefore = this.log.now() - this.orphanMinAgeMs;
     const due = (await this.registry.tombstones()).filter((x) => chosen(x.name) && x.deletedAt <= deletedBefore);
-    for (const t of due.slice(0, 25)) {
+    for (const t of rotated(due, Math.random()).slice(0, 25)) {
       if (outOfTime()) report.incomplete = true;
       else await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
     }
-    report.durationMs = this.log.now() - started;
-    return report;
   }
 
   /** One partition's (or deleted topic's) failure does not stop the others. True if it succeeded. */
@@ -511,3 +520,9 @@ interface MergeRun {
 }
 
 const runBytes = (run: MergeRun): number => run.entries.reduce((n, e) => n + (e.state === "C" ? e.bytes : 0), 0);
+
+/** The list from the item at `at` (a fraction of its length, 0 ≤ at < 1) on, then the ones before it. */
+export function rotated<T>(items: readonly T[], at: number): T[] {
+  const from = Math.floor(at * items.length);
+  return [...items.slice(from), ...items.slice(0, from)];
+}
