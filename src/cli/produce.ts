@@ -75,7 +75,7 @@ const NAMED_PER_ERROR = 10;
  * failed retriably may have been, by an attempt whose answer was lost: sending that line again
  * can store it twice, so the message says so.
  */
-const outcome = (e: unknown): string => (isSeglogError(e) && !e.retriable ? "refused" : "not acknowledged, and may be in the log");
+const outcome = (e: unknown): string => (isSeglogError(e) && !e.retriable && e.code !== "UnknownBatchOutcome" ? "refused" : "not acknowledged, and may be in the log");
 
 const kindOf = (e: unknown): string => (isSeglogError(e) ? `${e.kind}${e.code === undefined ? "" : `/${e.code}`}` : "Error");
 

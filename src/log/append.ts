@@ -342,6 +342,14 @@ export class Appender {
               code: "OutOfOrderSequence",
             });
           }
+          if (!entry && (await this.removedSinceDecided(topicId, partition, d.of.q))) {
+            await abortOwn();
+            throw new SeglogError(
+              "Conflict",
+              `Sequence ${mine.b} of producer ${producerId} was decided at offset ${d.of.o}, and its segment has been removed since (by retention, or merged): whether it was stored is no longer known, and it is not written again`,
+              { retriable: false, code: "UnknownBatchOutcome" },
+            );
+          }
           // The earlier attempt crashed or is still running: abort it (exactly one of its commit
           // and this abort wins), then take its claim over.
           if (!entry && !(await this.abort(topicId, partition, d.of))) continue;
@@ -354,6 +362,17 @@ export class Appender {
       retriable: true,
       code: "ConcurrentRetry",
     });
+  }
+
+  /**
+   * Whether the index item of `seq`, missing, was decided and then removed (below the log start
+   * by retention, or into a merged segment): the partition's decided prefix reaches past it. Its
+   * retry then cannot tell whether it was committed: an abort would succeed over a committed
+   * batch's removed item, and the batch would be stored twice.
+   */
+  private async removedSinceDecided(topicId: string, partition: number, seq: number): Promise<boolean> {
+    const head = await this.registry.getHead(topicId, partition);
+    return head !== undefined && seq < Math.max(head.stableSeq, head.startSeq);
   }
 
   /** Aborts one claimed reservation, with its exact offset range. */

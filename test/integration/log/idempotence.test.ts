@@ -63,6 +63,26 @@ describe("idempotent producer", () => {
     expect(await readAll(log, topic, 0)).toEqual([[0, "a"], [1, "b"]]);
   });
 
+  it("refuses a retry of a batch whose segment retention removed since (UnknownBatchOutcome), rather than store it a second time", async () => {
+    const { log } = testLog();
+    const topic = uniqueName("retried-late");
+    await log.createTopic({ name: topic, partitions: 1, config: { "retention.ms": 60_000 } });
+    const p = await log.initProducer();
+    // Backfilled: its records are past retention.ms as soon as they are written.
+    const frame = encodeRecordBatch({ producerId: p.producerId, producerEpoch: p.epoch, baseSequence: 0, records: [{ key: null, value: Buffer.from("backfilled"), timestamp: Date.now() - 120_000 }] });
+    const send = async () => (await log.produceFrames(topic, [{ partition: 0, bytes: frame }]))[0] as ProduceResult;
+    expect(ok(await send()).baseOffset).toBe(0);
+    expect(ok(await send()).baseOffset).toBe(0); // a retry whose first attempt's answer was lost
+    await log.runMaintenance({ topics: [topic] });
+    const start = (await log.describeTopic(topic)).partitions[0]?.logStartOffset ?? 0;
+    expect(start).toBeGreaterThan(0);
+    // Before, this retry aborted the removed item, took the claim over and stored the batch again.
+    const late = await send();
+    expect("error" in late && late.error).toMatchObject({ kind: "Conflict", code: "UnknownBatchOutcome", retriable: false });
+    const r = await log.fetch(topic, 0, { offset: start, maxWaitMs: 0 });
+    expect(r.batches.flatMap((b) => [...decodeStored(b.bytes)])).toEqual([]);
+  });
+
   it("moves a transactional id whose epochs are used up to a new producer id at epoch 0, and fences the old id for good", async () => {
     const { log, dynamo } = testLog();
     const topic = uniqueName("epochs");
