@@ -307,6 +307,7 @@ export class Maintenance {
         const merged = mergedEntry(run.entries, key, this.log.now());
         await this.objects.put(key, Buffer.concat(parts[r] as Uint8Array[]));
         if (!(await this.registry.replaceWithMerged(topic.topicId, visit.partition, merged))) return;
+        await this.registry.dropFromOffsetIndex(topic.topicId, visit.partition, run.entries.slice(1));
         report.merges++;
         report.segmentsMerged += (committed[r] as IndexEntry[]).length;
         visit.made.push(merged);

@@ -387,6 +387,28 @@ export class Registry {
     );
   }
 
+  /**
+   * Takes the items a merge replaced out of the offset index, so that reads look up the merged
+   * item instead (a lookup that lands on a replaced item hands out its object, which the next
+   * sweep after the grace period deletes, however recently it was handed out). The items stay
+   * for readers already walking them. An item gone meanwhile is skipped.
+   */
+  async dropFromOffsetIndex(topicId: string, partition: number, replaced: readonly IndexEntry[]): Promise<void> {
+    const points = replaced.filter((e) => e.toSeq === e.seq && hasOffsetIndexPoint(e));
+    await mapConcurrent(points, 8, (e) =>
+      conditional(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: { pk: S(partitionPk(topicId, partition)), sk: S(segmentSk(e.seq)) },
+            UpdateExpression: "REMOVE ob",
+            ConditionExpression: "attribute_exists(sk) AND attribute_not_exists(toSeq)",
+          }),
+        ),
+      ),
+    );
+  }
+
   /** Writes a commit or abort for one seq; false when the other outcome won first. */
   async decide(topicId: string, partition: number, entry: IndexEntry): Promise<boolean> {
     return conditional(() =>
@@ -499,7 +521,7 @@ function entryToItem(topicId: string, partition: number, e: IndexEntry): Item {
     count: N(e.count),
     at: N(e.at),
   };
-  if (e.count > 0 && (e.seq % OFFSET_INDEX.every === 0 || e.toSeq !== e.seq)) item["ob"] = S(offsetKey(e.base));
+  if (hasOffsetIndexPoint(e)) item["ob"] = S(offsetKey(e.base));
   if (e.toSeq !== e.seq) item["toSeq"] = N(e.toSeq);
   if (e.state === "C") {
     item["recs"] = N(e.records);
@@ -569,4 +591,9 @@ function headOf(item: Item): Head {
     mergedSeq: num(item, "mergedSeq") ?? 0,
     mergeFrom: num(item, "mergeFrom") ?? 0,
   };
+}
+
+/** Whether an entry is a point of the sparse offset index (`ob`): every `OFFSET_INDEX.every` seqs, and every merged entry. */
+function hasOffsetIndexPoint(e: IndexEntry): boolean {
+  return e.count > 0 && (e.seq % OFFSET_INDEX.every === 0 || e.toSeq !== e.seq);
 }
