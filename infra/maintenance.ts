@@ -49,12 +49,14 @@ export class SeglogMaintenance extends Construct {
   readonly rule: events.Rule;
   /** Minutes between scheduled runs. */
   readonly intervalMinutes: number;
+  /** Minutes between sweeps (the first scheduled run of each such interval sweeps). */
+  readonly sweepIntervalMinutes: number;
 
   constructor(scope: Construct, id: string, props: SeglogMaintenanceProps = {}) {
     super(scope, id);
     const intervalMinutes = (this.intervalMinutes = props.intervalMinutes ?? 5);
     if (!Number.isInteger(intervalMinutes) || intervalMinutes < 1) throw new Error(`intervalMinutes must be a whole number ≥ 1, not ${intervalMinutes}`);
-    const sweepIntervalMinutes = props.sweepIntervalMinutes ?? 60;
+    const sweepIntervalMinutes = (this.sweepIntervalMinutes = props.sweepIntervalMinutes ?? 60);
     if (!Number.isInteger(sweepIntervalMinutes) || sweepIntervalMinutes < 1) throw new Error(`sweepIntervalMinutes must be a whole number ≥ 1, not ${sweepIntervalMinutes}`);
     const timeoutSeconds = props.timeoutSeconds ?? Math.min(900, intervalMinutes * 60 - 30);
     if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30 || timeoutSeconds > 900) throw new Error(`timeoutSeconds must be 30..900, not ${timeoutSeconds}`);

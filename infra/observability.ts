@@ -34,7 +34,8 @@ export interface SeglogObservabilityProps {
  *   integration timeout, a throttled invocation API Gateway answered itself);
  * - maintenance: a step that failed in 3 runs in a row (EMF `MaintenanceFailures`: the run
  *   itself succeeds, so Lambda's `Errors` misses it), or runs that keep running out of time
- *   (`MaintenanceIncomplete`): retention, merges and collection have stopped keeping up.
+ *   (`MaintenanceIncomplete`): retention, merges and collection have stopped keeping up; or two
+ *   sweeps in a row that did (`MaintenanceSweepIncomplete`): S3 garbage is piling up.
  * Alarms have no actions until you add some: `addAlarmAction(new SnsAction(topic))`.
  */
 export class SeglogObservability extends Construct {
@@ -125,6 +126,21 @@ export class SeglogObservability extends Construct {
         evaluationPeriods: 4,
         datapointsToAlarm: 3,
         alarmDescription: "Seglog maintenance: runs ran out of time before visiting every partition in 3 of the last 4 periods",
+      });
+      // Only a sweep deletes replaced segments, orphans and shared objects: one run in 12 by
+      // default, which the alarm above, over runs of every kind, does not see fall behind.
+      this.alarm("MaintenanceSweepIncomplete", {
+        metric: new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: METRIC.maintenanceSweepIncomplete,
+          dimensionsMap: { [METRICS_DIMENSION]: maintenance.function.functionName },
+          statistic: "Sum",
+          period: Duration.minutes(Math.max(runPeriod.toMinutes(), maintenance.sweepIntervalMinutes)),
+        }),
+        threshold: 1,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        alarmDescription: "Seglog maintenance: two sweeps in a row ran out of time: replaced segments, orphans and deleted records' shared objects are piling up in S3",
       });
     }
 

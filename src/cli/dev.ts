@@ -83,14 +83,19 @@ export async function devCommand(args: string[]): Promise<number> {
   say(`  curl -s '${api.url}/v1/topics/test/partitions/0/records?offset=0'`);
   say();
   const maintenance = contextFromEnv();
-  let maintaining: Promise<unknown> = Promise.resolve();
+  let maintaining: Promise<unknown> | undefined;
   const timer =
     maintenanceIntervalMs > 0
       ? setInterval(() => {
-          maintaining = maintenance.log.runMaintenance({ budgetMs: maintenanceIntervalMs / 2 }).then(
-            (r) => (r.merges || r.segmentsDeleted || r.orphansDeleted || r.sharedObjectsDeleted || r.reservationsAborted || r.topicsDeleted) && say(`[maintenance] ${JSON.stringify(r)}`),
-            (e: unknown) => say(`[maintenance] failed: ${(e as Error).message}`),
-          );
+          if (maintaining) return; // a run that overran its budget: one at a time, as on AWS
+          maintaining = maintenance.log
+            .runMaintenance({ budgetMs: maintenanceIntervalMs / 2 })
+            .then(
+              // What it did, or a partition's failure (which does not stop the others).
+              (r) => (r.merges || r.segmentsDeleted || r.orphansDeleted || r.sharedObjectsDeleted || r.reservationsAborted || r.topicsDeleted || r.failures) && say(`[maintenance] ${JSON.stringify(r)}`),
+              (e: unknown) => say(`[maintenance] failed: ${(e as Error).message}`),
+            )
+            .finally(() => (maintaining = undefined));
         }, maintenanceIntervalMs)
       : undefined;
   say(maintenanceIntervalMs > 0 ? `Maintenance runs every ${maintenanceIntervalMs} ms (--maintenance-interval-ms, 0 to turn off).` : "Maintenance is off.");

@@ -44,6 +44,9 @@ export const METRIC = {
   maintenanceFailures: "MaintenanceFailures",
   /** 1 when a maintenance run ran out of time before it visited every partition, else 0. */
   maintenanceIncomplete: "MaintenanceIncomplete",
+  /** 1 when a sweep (the one run an hour that deletes replaced segments, orphans and shared
+   * objects) ran out of time, else 0; light runs send none. */
+  maintenanceSweepIncomplete: "MaintenanceSweepIncomplete",
 } as const;
 
 type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -59,6 +62,7 @@ const UNITS: Readonly<Record<MetricName, string>> = {
   ServerErrors: "Count",
   MaintenanceFailures: "Count",
   MaintenanceIncomplete: "Count",
+  MaintenanceSweepIncomplete: "Count",
 };
 
 /** What the router tells an observer about each routed request. */
@@ -113,9 +117,10 @@ export function requestLogEntry(o: RequestObservation, functionName: string, now
  * whether it ran out of time as metrics, so that an alarm sees a step that keeps failing
  * (the run itself succeeds: each step's failure is isolated and retried by the next run).
  */
-export function maintenanceLogEntry(report: { readonly failures: number; readonly incomplete: boolean }, functionName: string, nowMs: number): Record<string, unknown> {
+export function maintenanceLogEntry(report: { readonly failures: number; readonly incomplete: boolean; readonly sweep: boolean }, functionName: string, nowMs: number): Record<string, unknown> {
+  const values = { MaintenanceFailures: report.failures, MaintenanceIncomplete: report.incomplete ? 1 : 0, ...(report.sweep ? { MaintenanceSweepIncomplete: report.incomplete ? 1 : 0 } : {}) };
   return {
-    ...emfLine(functionName, nowMs, { MaintenanceFailures: report.failures, MaintenanceIncomplete: report.incomplete ? 1 : 0 }),
+    ...emfLine(functionName, nowMs, values),
     ...report,
     level: report.failures > 0 ? "error" : report.incomplete ? "warn" : "info",
     message: "maintenance run",

@@ -92,5 +92,9 @@ describe("EMF maintenance lines", () => {
     expect(entry).toMatchObject({ FunctionName: "maint", MaintenanceFailures: 2, MaintenanceIncomplete: 1, level: "error", message: "maintenance run", lastError: "AccessDenied: s3:DeleteObject" });
     expect(maintenanceLogEntry({ ...report, failures: 0 }, "maint", 5)).toMatchObject({ MaintenanceFailures: 0, MaintenanceIncomplete: 1, level: "warn" });
     expect(maintenanceLogEntry({ ...report, failures: 0, incomplete: false }, "maint", 5)).toMatchObject({ MaintenanceFailures: 0, MaintenanceIncomplete: 0, level: "info" });
+    // A sweep says whether it ran out of time in a metric of its own; a light run sends none.
+    expect(maintenanceLogEntry({ ...report, sweep: true }, "maint", 5)).toMatchObject({ MaintenanceSweepIncomplete: 1 });
+    expect(maintenanceLogEntry({ ...report, sweep: true, incomplete: false }, "maint", 5)).toMatchObject({ MaintenanceSweepIncomplete: 0 });
+    expect(maintenanceLogEntry(report, "maint", 5)).not.toHaveProperty("MaintenanceSweepIncomplete");
   });
 });

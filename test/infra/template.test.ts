@@ -316,7 +316,7 @@ describe("maintenance and observability", () => {
     const alarms = Object.entries(http.template.findResources("AWS::CloudWatch::Alarm"));
     const ids = alarms.map(([id]) => id.replace(/^Observability/, "").replace(/[0-9A-F]{8}$/, "")).sort();
     const perFunction = [...new Set([...API_ROUTES.map((r) => capitalize(r.fn)), "Maintenance"])].flatMap((f) => [`${f}Errors`, `${f}Throttles`]);
-    expect(ids).toEqual([...perFunction, "ProduceLatencyP99", "TableThrottles", "ApiServerErrors", "MaintenanceFailures", "MaintenanceIncomplete"].sort());
+    expect(ids).toEqual([...perFunction, "ProduceLatencyP99", "TableThrottles", "ApiServerErrors", "MaintenanceFailures", "MaintenanceIncomplete", "MaintenanceSweepIncomplete"].sort());
     // A maintenance step's failure does not fail the run (the next run retries it): its EMF
     // metric, not Lambda's Errors, shows one that keeps failing.
     for (const metric of [METRIC.maintenanceFailures, METRIC.maintenanceIncomplete]) {
@@ -331,6 +331,16 @@ describe("maintenance and observability", () => {
         DatapointsToAlarm: 3,
       });
     }
+    // Sweeps, one run an hour, each period one sweep: two in a row that ran out of time.
+    http.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC.maintenanceSweepIncomplete,
+      Statistic: "Sum",
+      Period: 3600,
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+    });
     http.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       Namespace: METRICS_NAMESPACE,
       MetricName: METRIC.produceLatency,
@@ -355,6 +365,7 @@ describe("maintenance and observability", () => {
     expect(alarms.map((a) => [a.Properties.MetricName, a.Properties.Period, a.Properties.DatapointsToAlarm]).sort()).toEqual([
       [METRIC.maintenanceFailures, 900, 3],
       [METRIC.maintenanceIncomplete, 900, 3],
+      [METRIC.maintenanceSweepIncomplete, 3600, 2],
     ]);
   });
 });
