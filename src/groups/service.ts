@@ -4,6 +4,7 @@
  * so any number of server instances can serve the same group.
  */
 import { randomUUID } from "node:crypto";
+import { mapConcurrent } from "../core/concurrency.ts";
 import { conflict, fenced, invalid, isSeglogError, noSuchPartition, notFound, SeglogError, unknownTopic } from "../core/errors.ts";
 import type { ErrorBody } from "../core/errors.ts";
 import { isLive, leaseKey } from "../core/groups/model.ts";
@@ -189,6 +190,14 @@ const DEFAULTS = {
 
 /** DynamoDB TTL is only a backstop: members are deleted an hour after they could be taken over. */
 const TTL_GRACE_MS = 3_600_000;
+
+/** A heartbeat's released partitions written at once (each its own lease item, on the group's
+ * partition key: all of 1,000 at once would be throttled). */
+const RELEASES_AT_ONCE = 16;
+/** A reset's offset lookups in flight at once (each a read or a few of the log's index). */
+const RESET_LOOKUPS_AT_ONCE = 16;
+/** A reset's conditional lease writes in flight at once. */
+const RESET_WRITES_AT_ONCE = 32;
 
 export class GroupService {
   private readonly store: GroupStore;
@@ -430,15 +439,24 @@ export class GroupService {
     const snapshot = await this.store.readGroup(group);
     assertGroupEmpty(snapshot, now, this.takeoverMarginMs);
     const { partitions: n, topicId } = await this.catalog.describe(topic);
-    const offsets = new Map<number, bigint>();
-    await Promise.all(
-      Array.from({ length: n }, async (_, p) => offsets.set(p, await this.resolveOffset(topic, p, to))),
-    );
+    // The log ends of all partitions in one read where that is the target; other lookups a few at
+    // a time (3,000 partitions at once took 3–10 s, all of them in flight together).
+    const all = Array.from({ length: n }, (_, p) => p);
+    const ends = "latest" in to ? await this.catalog.highWatermarks(topic, all) : new Map<number, bigint>();
+    const resolved = await mapConcurrent(all, RESET_LOOKUPS_AT_ONCE, async (p) => [p, ends.get(p) ?? (await this.resolveOffset(topic, p, to))] as const);
+    const offsets = new Map(resolved);
     const previous = new Map(snapshot.leases.filter((l) => l.topic === topic).map((l) => [l.partition, checkpointIn(l, topicId)]));
     const writes = planReset({ snapshot, topic, topicId, offsets, now, takeoverMarginMs: this.takeoverMarginMs });
-    if (!dryRun) await this.store.registerGroup(group, now);
-    const partitions = await Promise.all(
-      writes.map(async (w): Promise<ResetOutcome> => {
+    if (!dryRun) {
+      // Empty still, after the lookups: a member that joined meanwhile refuses the whole reset,
+      // where it would have left some partitions reset and others not.
+      assertGroupEmpty(await this.store.readGroup(group), this.now(), this.takeoverMarginMs);
+      await this.store.registerGroup(group, now);
+    }
+    const partitions = await mapConcurrent(
+      writes,
+      RESET_WRITES_AT_ONCE,
+      async (w): Promise<ResetOutcome> => {
         const offset = w.change.type === "reset" ? w.change.checkpoint : 0n;
         const ok = dryRun || (await this.store.writeLease(group, w)) !== null;
         return {
@@ -449,7 +467,7 @@ export class GroupService {
             ? null
             : conflict(`${topic}/${w.partition} changed during the reset (a member joined?)`).toJSON().error,
         };
-      }),
+      },
     );
     partitions.sort((a, b) => a.partition - b.partition);
     if (partitions.length > 0 && partitions.every((p) => p.error !== null)) {
@@ -494,7 +512,7 @@ export class GroupService {
       if (next === null) leases.delete(leaseKey(w));
       else leases.set(leaseKey(w), next);
     };
-    await Promise.all(plan.releases.map(apply)); // each its own partition's lease: one at a time, 1,000 took 5.7 s
+    await mapConcurrent(plan.releases, RELEASES_AT_ONCE, apply); // one at a time, 1,000 took 5.7 s
     if (plan.fence) {
       await this.store.expireMember(group, memberId, me.lastHeartbeatAt, now);
       throw fenced(

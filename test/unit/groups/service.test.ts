@@ -343,6 +343,20 @@ describe("GroupService (in-memory store)", () => {
     expect(await kindOf(service.resetOffsets("g", { topic: "missing", to: { latest: true } }))).toBe("Conflict/GroupNotEmpty");
   });
 
+  it("refuses a whole reset when a member joins while its offsets are looked up, rather than reset some partitions and not others", async () => {
+    const { service, catalog } = setup();
+    for (let p = 0; p < 4; p++) catalog.setOffsets("audit", p, 0n, 50n);
+    const lookup = catalog.offsetForTimestamp.bind(catalog);
+    let joined: Promise<unknown> | undefined;
+    catalog.offsetForTimestamp = async (topic, partition, timestampMs) => {
+      joined ??= service.join("g", { topics: ["audit"] });
+      await joined;
+      return lookup(topic, partition, timestampMs);
+    };
+    expect(await kindOf(service.resetOffsets("g", { topic: "audit", to: { timestamp: 20_000 } }))).toBe("Conflict/GroupNotEmpty");
+    expect((await service.describe("g")).partitions.map((p) => p.committedOffset)).toEqual([null, null, null, null]);
+  });
+
   it("refuses to answer a heartbeat whose renewal came too close to expiry to be safe", async () => {
     const { service, clock, store } = setup();
     const a = await service.join("g", { topics: ["orders"] });
