@@ -38,6 +38,9 @@ export interface SeglogObservabilityProps {
  *   sweeps in a row that did (`MaintenanceSweepIncomplete`): S3 garbage is piling up.
  * Alarms have no actions until you add some: `addAlarmAction(new SnsAction(topic))`.
  */
+/** The longest an alarm may evaluate over: periods × evaluation periods (CloudWatch's PutMetricAlarm). */
+const MAX_ALARM_SPAN_MINUTES = 7 * 24 * 60;
+
 export class SeglogObservability extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -135,7 +138,8 @@ export class SeglogObservability extends Construct {
           metricName: METRIC.maintenanceSweepIncomplete,
           dimensionsMap: { [METRICS_DIMENSION]: maintenance.function.functionName },
           statistic: "Sum",
-          period: Duration.minutes(Math.max(runPeriod.toMinutes(), maintenance.sweepIntervalMinutes)),
+          // CloudWatch evaluates at most 7 days: two periods of at most 3.5 days.
+          period: Duration.minutes(Math.min(Math.max(runPeriod.toMinutes(), maintenance.sweepIntervalMinutes), MAX_ALARM_SPAN_MINUTES / 2)),
         }),
         threshold: 1,
         evaluationPeriods: 2,

@@ -5,10 +5,20 @@ import type { IndexEntry } from "./read-committed.ts";
 export const EXPIRED_PAGE = 16;
 
 /**
+ * How long an aborted write's entry stays (from its abort), whatever the retention: a retry of
+ * its batch (an idempotent producer's, within its delivery timeout, 2 minutes by default) finds
+ * it aborted and writes the batch. Gone, the retry could not tell it from a committed batch that
+ * retention removed, and is refused (`UnknownBatchOutcome`, src/log/append.ts).
+ */
+export const ABORTED_KEPT_MS = 15 * 60_000;
+
+/**
  * Kafka's retention over a decided prefix of segments (oldest first): whole segments go while
  * their newest record is older than `retention.ms`, or while what stays after the segment goes
  * still holds at least `retention.bytes`, never the newest (as Kafka keeps the active segment,
- * which a size limit never deletes). Returns how many leading entries to drop (never part of one).
+ * which a size limit never deletes); and never an aborted write's entry younger than
+ * {@link ABORTED_KEPT_MS}, nor what follows it. Returns how many leading entries to drop (never
+ * part of one).
  */
 export function retentionCut(
   entries: readonly IndexEntry[],
@@ -28,5 +38,7 @@ export function retentionCut(
     const keep = newest >= 0 ? newest : entries.length - 1;
     while (bySize < keep && total - (entries[bySize] as IndexEntry).bytes >= config["retention.bytes"]) total -= (entries[bySize++] as IndexEntry).bytes;
   }
-  return Math.max(byTime, bySize);
+  const freshAbort = entries.findIndex((e) => e.state === "A" && e.at > now - ABORTED_KEPT_MS);
+  const cut = Math.max(byTime, bySize);
+  return freshAbort >= 0 ? Math.min(cut, freshAbort) : cut;
 }

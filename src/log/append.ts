@@ -342,13 +342,17 @@ export class Appender {
               code: "OutOfOrderSequence",
             });
           }
-          if (!entry && (await this.removedSinceDecided(topicId, partition, d.of.q))) {
-            await abortOwn();
-            throw new SeglogError(
-              "Conflict",
-              `Sequence ${mine.b} of producer ${producerId} was decided at offset ${d.of.o}, and its segment has been removed since (by retention, or merged): whether it was stored is no longer known, and it is not written again`,
-              { retriable: false, code: "UnknownBatchOutcome" },
-            );
+          if (!entry) {
+            const removed = await this.removedSinceDecided(topicId, partition, d.of.q);
+            if (removed === undefined) continue; // decided meanwhile: decide again
+            if (removed) {
+              await abortOwn();
+              throw new SeglogError(
+                "Conflict",
+                `Sequence ${mine.b} of producer ${producerId} was decided at offset ${d.of.o}, and its segment has been removed since (by retention, or merged): whether it was stored is no longer known, and it is not written again`,
+                { retriable: false, code: "UnknownBatchOutcome" },
+              );
+            }
           }
           // The earlier attempt crashed or is still running: abort it (exactly one of its commit
           // and this abort wins), then take its claim over.
@@ -368,10 +372,14 @@ export class Appender {
    * Whether the index item of `seq`, missing, was decided and then removed (below the log start
    * by retention, or into a merged segment): the partition's decided prefix reaches past it. Its
    * retry then cannot tell whether it was committed: an abort would succeed over a committed
-   * batch's removed item, and the batch would be stored twice.
+   * batch's removed item, and the batch would be stored twice. (Retention keeps an aborted
+   * write's item for `ABORTED_KEPT_MS`, so that a retry in time finds it aborted and writes.)
    */
-  private async removedSinceDecided(topicId: string, partition: number, seq: number): Promise<boolean> {
+  private async removedSinceDecided(topicId: string, partition: number, seq: number): Promise<boolean | undefined> {
     const head = await this.registry.getHead(topicId, partition);
+    // Read again after the head: a first attempt that committed since, and a reader that moved
+    // the stable hint past it, is decided and there (undefined: go by what it says).
+    if ((await this.registry.segment(topicId, partition, seq)) !== undefined) return undefined;
     return head !== undefined && seq < Math.max(head.stableSeq, head.startSeq);
   }
 

@@ -30,6 +30,9 @@ export interface MaintenanceOptions {
   readonly pageSize?: number;
   /** Only these topics (and their tombstones). @default every topic */
   readonly topics?: readonly string[];
+  /** Where a run starts (a number in [0, 1)): which topic, which of its partitions, and whether
+   * deleted topics' data goes first. @default Math.random */
+  readonly random?: () => number;
   /**
    * Whether the run sweeps: reads each partition's whole index, deletes what merges replaced, and
    * lists the objects to collect orphans and shared objects no item names. A run that does not
@@ -94,6 +97,7 @@ export class Maintenance {
   private readonly pageSize: number;
   private readonly only: ReadonlySet<string> | undefined;
   private readonly sweep: boolean;
+  private readonly random: () => number;
 
   constructor(
     private readonly registry: Registry,
@@ -109,6 +113,7 @@ export class Maintenance {
     this.pageSize = options.pageSize ?? 500;
     this.only = options.topics ? new Set(options.topics) : undefined;
     this.sweep = options.sweep ?? true;
+    this.random = options.random ?? Math.random;
   }
 
   async run(): Promise<MaintenanceReport> {
@@ -131,17 +136,18 @@ export class Maintenance {
     };
     const outOfTime = () => this.log.now() - started > this.budgetMs;
     const chosen = (name: string) => this.only === undefined || this.only.has(name);
-    // From a topic picked at random, and deleted topics' data first in half the runs: each run
-    // starting at the first topic, a budget used up before the last left the later topics'
-    // retention, and deleted topics' data, undone for ever.
-    const tombstonesFirst = Math.random() < 0.5;
+    // From a topic, and a partition of it, picked at random, and deleted topics' data first in
+    // half the runs: each run starting at the first topic's first partition, a budget used up
+    // before the last left the later ones' retention, and deleted topics' data, undone for ever.
+    const tombstonesFirst = this.random() < 0.5;
     if (tombstonesFirst) await this.deleteTopicsData(report, chosen, outOfTime);
-    for (const topic of rotated((await this.log.listTopics()).filter((t) => chosen(t.name)), Math.random())) {
+    for (const topic of rotated((await this.log.listTopics()).filter((t) => chosen(t.name)), this.random())) {
       const shared = new Set<string>();
       const unvisited: number[] = [];
       // A few partitions at a time: their merges together (an object with a batch of each is read
       // once), then, in a sweep, their orphans, naming the objects their merges made.
-      for (let from = 0; from < topic.partitions; from += MERGE_ROUND_PARTITIONS) {
+      const rounds = Array.from({ length: Math.ceil(topic.partitions / MERGE_ROUND_PARTITIONS) }, (_, i) => i * MERGE_ROUND_PARTITIONS);
+      for (const from of rotated(rounds, this.random())) {
         const visits: Visit[] = [];
         for (let p = from; p < Math.min(topic.partitions, from + MERGE_ROUND_PARTITIONS); p++) {
           if (outOfTime()) report.incomplete = true;
@@ -178,7 +184,7 @@ export class Maintenance {
   private async deleteTopicsData(report: MaintenanceReport, chosen: (name: string) => boolean, outOfTime: () => boolean): Promise<void> {
     const deletedBefore = this.log.now() - this.orphanMinAgeMs;
     const due = (await this.registry.tombstones()).filter((x) => chosen(x.name) && x.deletedAt <= deletedBefore);
-    for (const t of rotated(due, Math.random()).slice(0, 25)) {
+    for (const t of rotated(due, this.random()).slice(0, 25)) {
       if (outOfTime()) report.incomplete = true;
       else await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
     }

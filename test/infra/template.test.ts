@@ -367,6 +367,11 @@ describe("maintenance and observability", () => {
       [METRIC.maintenanceIncomplete, 900, 3],
       [METRIC.maintenanceSweepIncomplete, 3600, 2],
     ]);
+    // A weekly sweep: two periods of at most 3.5 days, the 7 days CloudWatch evaluates at most.
+    const weekly = new Stack(new App(), "WeeklySweeps");
+    new SeglogObservability(weekly, "Observability", { maintenance: new SeglogMaintenance(weekly, "Maintenance", { sweepIntervalMinutes: 7 * 24 * 60 }) });
+    const sweepAlarm = Object.values(Template.fromStack(weekly).findResources("AWS::CloudWatch::Alarm")).find((a) => a.Properties.MetricName === METRIC.maintenanceSweepIncomplete);
+    expect(sweepAlarm?.Properties.Period * sweepAlarm?.Properties.EvaluationPeriods).toBeLessThanOrEqual(7 * 24 * 3600);
   });
 });
 

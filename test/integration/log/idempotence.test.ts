@@ -83,6 +83,32 @@ describe("idempotent producer", () => {
     expect(r.batches.flatMap((b) => [...decodeStored(b.bytes)])).toEqual([]);
   });
 
+  it("stores once a batch whose first attempt died before its commit, when the retry comes after maintenance aborted it: the aborted item is kept for the retry", async () => {
+    const topic = uniqueName("aborted-kept");
+    const first = testLog({ abortTimeoutMs });
+    await first.log.createTopic({ name: topic, partitions: 1, config: { "retention.ms": 60_000 } });
+    const p = await first.log.initProducer();
+    let armed = true;
+    const held = [first.dynamo, first.s3].map((client) =>
+      injectFaults(client, (req) => {
+        if (!armed || stepOf(req) !== "commit") return undefined;
+        armed = false;
+        return "hang-before";
+      }),
+    );
+    const frame = () => [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["one"]) }];
+    const attempt1 = first.log.produceFrames(topic, frame()).catch(() => undefined);
+    while (armed) await sleep(5);
+    await sleep(abortTimeoutMs + 200);
+    const second = testLog({ abortTimeoutMs });
+    // It aborts the stale reservation, and retention, by time, would take the aborted item (it holds no record).
+    expect((await second.log.runMaintenance({ topics: [topic] })).reservationsAborted).toBe(1);
+    const retry = ok((await second.log.produceFrames(topic, frame()))[0]);
+    held.forEach((h) => h.releaseAll());
+    await attempt1;
+    expect(await readAll(second.log, topic, 0)).toEqual([[retry.baseOffset, "one"]]);
+  });
+
   it("moves a transactional id whose epochs are used up to a new producer id at epoch 0, and fences the old id for good", async () => {
     const { log, dynamo } = testLog();
     const topic = uniqueName("epochs");
