@@ -153,14 +153,18 @@ describe("the built bundles", () => {
       FunctionName: FUNCTION_NAME,
       MaintenanceFailures: report["failures"],
       MaintenanceIncomplete: report["incomplete"] ? 1 : 0,
+      // An event with no time (as one invoked by hand) sweeps: its own metric says whether it finished.
+      MaintenanceSweepIncomplete: report["incomplete"] ? 1 : 0,
       level: report["failures"] ? "error" : report["incomplete"] ? "warn" : "info",
     });
+    expect(report["sweep"]).toBe(true);
     expect(line?._aws.CloudWatchMetrics[0]).toEqual({
       Namespace: "Seglog",
       Dimensions: [["FunctionName"]],
       Metrics: [
         { Name: "MaintenanceFailures", Unit: "Count" },
         { Name: "MaintenanceIncomplete", Unit: "Count" },
+        { Name: "MaintenanceSweepIncomplete", Unit: "Count" },
       ],
     });
   });
