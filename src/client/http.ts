@@ -78,7 +78,7 @@ export function resolveUrl(url?: string): string {
     throw new SeglogError("Invalid", `url must be an http:// or https:// address, not ${JSON.stringify(raw)}${from}`);
   }
   // Each call's path goes after the base: "…/prod?x=1" would send every call to "…/prod?x=1/v1/…".
-  if (parsed.search !== "" || parsed.hash !== "" || raw.includes("?") || raw.includes("#")) {
+  if (/[?#]/.test(raw)) {
     throw new SeglogError("Invalid", `url is the API's base address, without a query or fragment, not ${JSON.stringify(raw)}${from}`);
   }
   return raw.replace(/\/+$/, "");

@@ -529,7 +529,7 @@ interface MergeRun {
 const runBytes = (run: MergeRun): number => run.entries.reduce((n, e) => n + (e.state === "C" ? e.bytes : 0), 0);
 
 /** The list from the item at `at` (a fraction of its length, 0 ≤ at < 1) on, then the ones before it. */
-export function rotated<T>(items: readonly T[], at: number): T[] {
+function rotated<T>(items: readonly T[], at: number): T[] {
   const from = Math.floor(at * items.length);
   return [...items.slice(from), ...items.slice(0, from)];
 }
