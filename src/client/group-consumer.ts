@@ -979,13 +979,14 @@ export class GroupConsumer {
   }
 
   /**
-   * A commit or a leave, retried while the session lasts and no longer, each attempt waiting at
-   * most what is left of it: past it the leases are gone (a commit would be refused) and the
-   * server drops the member by itself. (Its deadline moves on with each heartbeat answered; with
-   * none of it left, one attempt waits a whole session, and the server answers Fenced.)
+   * A commit or a leave, each attempt waiting up to a session for its answer (as a heartbeat
+   * does), retried while the session lasts and no longer: past it the leases are gone (a commit
+   * would be refused) and the server drops the member by itself. Not cut at what is left of the
+   * session: heartbeats move that on while a commit of 1,000 partitions is under way, and one cut
+   * at the 502 ms then left failed.
    */
   private withinSession<T>(call: (timeoutMs: number) => Promise<T>): Promise<T> {
-    const left = () => this.deadline - monotonicMs();
-    return this.consumer.http.retrying(() => call(left() >= 1 ? Math.ceil(left()) : Math.max(this.sessionTimeoutMs, 1)), undefined, { retryOn: () => left() > 0 });
+    const timeoutMs = Math.max(this.sessionTimeoutMs, 1);
+    return this.consumer.http.retrying(() => call(timeoutMs), undefined, { retryOn: () => monotonicMs() < this.deadline });
   }
 }
