@@ -9,6 +9,7 @@
  * application only while their partition is held, so two members never process one partition
  * at the same time.
  */
+import { randomUUID } from "node:crypto";
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkList, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
@@ -474,6 +475,9 @@ export class GroupConsumer {
     const maxAttempts = this.consumer.http.maxAttempts;
     const timeoutMs = this.sessionTimeoutAskedMs ?? 30_000;
     let failures = 0;
+    // The same on every attempt: a retry whose earlier attempt the server took, its answer lost,
+    // is answered with the member that attempt made instead of a second one.
+    const joinId = randomUUID();
     for (let attempt = 1; !this.closing; attempt++) {
       // The first attempt's send time: a retry only makes the local deadline more conservative.
       const sentAt = monotonicMs();
@@ -482,7 +486,7 @@ export class GroupConsumer {
         const reply = await this.consumer.http.call({
           method: "POST",
           path: `${this.path}/members`,
-          json: { topics: this.topics, ...(this.sessionTimeoutAskedMs === undefined ? {} : { sessionTimeoutMs: this.sessionTimeoutAskedMs }) },
+          json: { topics: this.topics, joinId, ...(this.sessionTimeoutAskedMs === undefined ? {} : { sessionTimeoutMs: this.sessionTimeoutAskedMs }) },
           // Only its timeout calls it off: a join the server took and nobody heard would leave a
           // member behind that is given partitions until its session lapses. close() waits for it.
           signal: timeout,

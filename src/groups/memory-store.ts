@@ -26,6 +26,10 @@ export class MemoryGroupStore implements GroupStore {
     };
   }
 
+  async readMembers(group: string): Promise<MemberState[]> {
+    return [...(this.groups.get(group)?.members.values() ?? [])];
+  }
+
   async createMember(group: string, member: MemberState): Promise<boolean> {
     const items = this.items(group);
     if (items.members.has(member.memberId)) return false;

@@ -16,6 +16,7 @@ import type { TopicCatalog } from "./catalog.ts";
 import {
   checkGroupName,
   checkInt,
+  checkJoinId,
   checkMemberId,
   checkMetadata,
   checkOffset,
@@ -65,6 +66,13 @@ export interface JoinRequest {
   readonly topics: readonly string[];
   /** A live member's id makes the join an idempotent retry; an unknown or dead one is replaced. */
   readonly memberId?: string;
+  /**
+   * The client's token for this join, the same on each of its retries (a fresh UUID per join): a
+   * retry whose earlier attempt made a member that is still live answers that member, where it
+   * would otherwise make a second one, and the first, whose answer was lost, would hold its share
+   * of partitions until its session lapsed.
+   */
+  readonly joinId?: string;
   readonly sessionTimeoutMs?: number;
 }
 
@@ -245,14 +253,15 @@ export class GroupService {
       this.minSessionTimeoutMs,
       this.maxSessionTimeoutMs,
     );
-    if (request.memberId !== undefined) {
-      const memberId = checkMemberId(request.memberId);
+    const joinId = request.joinId === undefined ? undefined : checkJoinId(request.joinId);
+    const retried = request.memberId !== undefined ? checkMemberId(request.memberId) : joinId === undefined ? undefined : await this.memberOfJoin(group, joinId);
+    if (retried !== undefined) {
       const renewedAt = this.now();
-      const renewed = await this.store.renewMember(group, memberId, { now: renewedAt, ttl: this.ttl(renewedAt), topics });
+      const renewed = await this.store.renewMember(group, retried, { now: renewedAt, ttl: this.ttl(renewedAt), topics });
       if (!renewed.renewed && renewed.reason === "stale") throw staleRequest();
       if (renewed.renewed) {
-        const result = await this.reconcile(group, memberId, renewedAt, renewed.previousExpiresAt, []);
-        return { memberId, ...result };
+        const result = await this.reconcile(group, retried, renewedAt, renewed.previousExpiresAt, []);
+        return { memberId: retried, ...result };
       }
     }
     const memberId = this.newMemberId();
@@ -264,6 +273,7 @@ export class GroupService {
       joinedAt: now,
       lastHeartbeatAt: now,
       expiresAt: now + sessionTimeoutMs,
+      ...(joinId === undefined ? {} : { joinId }),
     };
     if (!(await this.store.createMember(group, member, this.ttl(now)))) {
       throw conflict(`member id ${memberId} is already taken`, { retriable: true });
@@ -542,6 +552,12 @@ export class GroupService {
           revoking: lease.revokeRequestedAt !== null,
         })),
     };
+  }
+
+  /** The live member an earlier attempt of this join made, if any. */
+  private async memberOfJoin(group: string, joinId: string): Promise<string | undefined> {
+    const now = this.now();
+    return (await this.store.readMembers(group)).find((m) => m.joinId === joinId && isLive(m, now))?.memberId;
   }
 
   /**

@@ -36,6 +36,14 @@ export function checkMemberId(memberId: unknown): string {
   return memberId;
 }
 
+/** A join's retry token: the same characters as a member id. */
+export function checkJoinId(joinId: unknown): string {
+  if (typeof joinId !== "string" || !MEMBER_ID.test(joinId)) {
+    throw invalid("joinId must match [a-zA-Z0-9._:-]{1,128}", "InvalidJoinId");
+  }
+  return joinId;
+}
+
 /** Sorted, unique, 1..MAX_TOPICS_PER_MEMBER valid names. */
 export function checkTopics(topics: unknown): string[] {
   if (!Array.isArray(topics) || topics.length === 0 || topics.length > MAX_TOPICS_PER_MEMBER) {

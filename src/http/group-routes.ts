@@ -29,15 +29,18 @@ export const groupRoutes: Route<GroupContext>[] = [
     fn: "groups",
     handle: async (req, params, { groups }) => {
       const body = jsonBody(req);
-      onlyKeys(body, ["topics", "sessionTimeoutMs", "memberId"], "a join body");
+      onlyKeys(body, ["topics", "sessionTimeoutMs", "memberId", "joinId"], "a join body");
       // Checked by the service, which knows the range it allows (1 s to 5 min by default).
       const sessionTimeoutMs = body["sessionTimeoutMs"] ?? undefined;
       const memberId = body["memberId"];
       if (memberId !== undefined && typeof memberId !== "string") throw invalid("memberId must be a string");
+      const joinId = body["joinId"];
+      if (joinId !== undefined && typeof joinId !== "string") throw invalid("joinId must be a string");
       const joined = await groups.join(param(params, "group"), {
         topics: stringList(body["topics"], "topics"),
         ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: sessionTimeoutMs as number }),
         ...(memberId === undefined ? {} : { memberId }),
+        ...(joinId === undefined ? {} : { joinId }),
       });
       return { status: 200, body: { ...joined, assignment: joined.assignment.map(assignedView) } };
     },

@@ -37,6 +37,8 @@ export type RenewOutcome =
 export interface GroupStore {
   /** Every member and lease of the group, strongly consistent. */
   readGroup(group: string): Promise<GroupSnapshot>;
+  /** Every member of the group without its leases, strongly consistent. */
+  readMembers(group: string): Promise<MemberState[]>;
   /** Creates the member item; false when the id is taken. */
   createMember(group: string, member: MemberState, ttl: number): Promise<boolean>;
   /**
@@ -84,26 +86,37 @@ export class DynamoGroupStore implements GroupStore {
   async readGroup(group: string): Promise<GroupSnapshot> {
     const members: MemberState[] = [];
     const leases: LeaseState[] = [];
+    for await (const item of this.queryGroup(group, "")) {
+      const sk = reqStr(item, SK);
+      if (sk.startsWith("M#")) members.push(toMember(item));
+      else if (sk.startsWith("L#")) leases.push(toLease(item));
+    }
+    return { members, leases };
+  }
+
+  async readMembers(group: string): Promise<MemberState[]> {
+    const members: MemberState[] = [];
+    for await (const item of this.queryGroup(group, memberSk(""))) members.push(toMember(item));
+    return members;
+  }
+
+  /** The group's items whose sort key starts with `prefix`, page by page, strongly consistent. */
+  private async *queryGroup(group: string, prefix: string): AsyncGenerator<Item> {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: "#pk = :pk",
-          ExpressionAttributeNames: { "#pk": PK },
-          ExpressionAttributeValues: { ":pk": { S: groupPk(group) } },
+          KeyConditionExpression: prefix === "" ? "#pk = :pk" : "#pk = :pk AND begins_with(#sk, :prefix)",
+          ExpressionAttributeNames: { "#pk": PK, ...(prefix === "" ? {} : { "#sk": SK }) },
+          ExpressionAttributeValues: { ":pk": { S: groupPk(group) }, ...(prefix === "" ? {} : { ":prefix": { S: prefix } }) },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       ).catch(rethrow);
-      for (const item of out.Items ?? []) {
-        const sk = reqStr(item, SK);
-        if (sk.startsWith("M#")) members.push(toMember(item));
-        else if (sk.startsWith("L#")) leases.push(toLease(item));
-      }
+      yield* out.Items ?? [];
       startKey = out.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return { members, leases };
   }
 
   async createMember(group: string, member: MemberState, ttl: number): Promise<boolean> {
@@ -120,6 +133,7 @@ export class DynamoGroupStore implements GroupStore {
             joinedAt: N(member.joinedAt),
             lastHeartbeatAt: N(member.lastHeartbeatAt),
             expiresAt: N(member.expiresAt),
+            ...(member.joinId === undefined ? {} : { joinId: { S: member.joinId } }),
             [TTL_ATTRIBUTE]: N(ttl),
           },
           ConditionExpression: "attribute_not_exists(#pk)",
@@ -402,6 +416,7 @@ function toMember(item: Item): MemberState {
     joinedAt: reqNum(item, "joinedAt"),
     lastHeartbeatAt: reqNum(item, "lastHeartbeatAt"),
     expiresAt: reqNum(item, "expiresAt"),
+    ...(item["joinId"]?.S === undefined ? {} : { joinId: item["joinId"].S }),
   };
 }
 

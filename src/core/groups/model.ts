@@ -15,6 +15,8 @@ export interface MemberState {
   readonly lastHeartbeatAt: number;
   /** Heartbeats are accepted while `now < expiresAt`; a fenced member has `expiresAt` in the past. */
   readonly expiresAt: number;
+  /** The client's token for the join that made this member: a retry of that join answers it. */
+  readonly joinId?: string;
 }
 
 export interface LeaseState {

@@ -12,7 +12,7 @@ import type { FunctionName } from "../../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../../src/local/server.ts";
 import { handlersFor, testGroups, testLog } from "../../helpers/log.ts";
 import { uniqueName } from "../../helpers/stack.ts";
-import { never } from "../../helpers/transport.ts";
+import { connectionFailed, never } from "../../helpers/transport.ts";
 import { Tracker, waitFor } from "./tracker.ts";
 import { nodeTransport, type Transport } from "../../../src/client/transport.ts";
 
@@ -821,6 +821,33 @@ describe("the group consumer", () => {
     await second.close();
     await secondDone;
     expect((await admin.describeGroup(group)).members).toHaveLength(1);
+    await member.close();
+    await done;
+  });
+
+  it("joins once though the server took its first join and the answer was lost: the retry is answered with that member, not a second one that would hold its partitions for a session", async () => {
+    const topic = await topicWith(4, 5);
+    const group = uniqueName("g");
+    const joins: string[] = [];
+    const losesFirstJoin: Transport = async (request) => {
+      const answer = await nodeTransport(request);
+      if (request.method === "POST" && request.url.pathname.endsWith("/members")) {
+        joins.push(String(request.body));
+        if (joins.length === 1) throw connectionFailed("ECONNRESET");
+      }
+      return answer;
+    };
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), transport: losesFirstJoin, initialBackoffMs: 5 });
+    member.subscribe([topic]);
+    let processed = 0;
+    const done = member.run({ eachRecord: () => void processed++ });
+    await waitFor("the records", () => processed === 20);
+    const described = await new Admin({ url: api.url }).describeGroup(group);
+    expect(described.members.map((m) => m.memberId)).toEqual([member.memberId]);
+    expect(described.partitions.map((p) => p.owner)).toEqual([0, 1, 2, 3].map(() => member.memberId));
+    // Both attempts carried the same token.
+    expect(joins).toHaveLength(2);
+    expect(new Set(joins.map((body) => (JSON.parse(body) as { joinId: string }).joinId)).size).toBe(1);
     await member.close();
     await done;
   });

@@ -45,6 +45,16 @@ describe("DynamoGroupStore on the local stack", () => {
     expect((await store.readGroup(group)).members).toEqual([]);
   });
 
+  it("keeps a member's joinId, and reads the members alone without the group's leases", async () => {
+    const group = uniqueName("store-j");
+    expect(await store.createMember(group, { ...member("a", 1000), joinId: "j-1" }, 99)).toBe(true);
+    expect(await store.createMember(group, member("b", 1000), 99)).toBe(true);
+    expect(await store.writeLease(group, lease({ type: "acquire", owner: "a" }, { exists: false }))).not.toBeNull();
+    const members = await store.readMembers(group);
+    expect(members.sort((x, y) => x.memberId.localeCompare(y.memberId))).toEqual([{ ...member("a", 1000), joinId: "j-1" }, member("b", 1000)]);
+    expect((await store.readGroup(group)).leases).toHaveLength(1);
+  });
+
   it("applies every lease transition only from the expected owner and epoch", async () => {
     const group = uniqueName("store-l");
     expect(await store.writeLease(group, lease({ type: "release" }, { exists: true, owner: "a", epoch: 1 }))).toBeNull();

@@ -243,6 +243,23 @@ describe("GroupService (in-memory store)", () => {
     expect(fresh.memberId).not.toBe(a.memberId);
   });
 
+  it("answers a retried join (the same joinId) with the member its earlier attempt made while that member lives, so that a lost answer leaves no second member", async () => {
+    const { service, clock } = setup();
+    const first = await service.join("g", { topics: ["orders"], joinId: "j-1" }); // its answer lost
+    clock.now += 400;
+    const retry = await service.join("g", { topics: ["orders"], joinId: "j-1" });
+    expect(retry.memberId).toBe(first.memberId);
+    expect(retry.assignment).toHaveLength(12);
+    expect((await service.describe("g")).members.map((m) => m.memberId)).toEqual([first.memberId]);
+    // Another join is another member, and each gets its share at once.
+    const other = await service.join("g", { topics: ["orders"], joinId: "j-2" });
+    expect(other.memberId).not.toBe(first.memberId);
+    // Once the member an attempt made is dead, a retry makes a new one: ids are never reused.
+    clock.now += T;
+    const late = await service.join("g", { topics: ["orders"], joinId: "j-1" });
+    expect([first.memberId, other.memberId]).not.toContain(late.memberId);
+  });
+
   it("picks up partitions added to a topic, and assigns each topic among its subscribers", async () => {
     const { service, catalog } = setup();
     const a = await Member.join(service, "g", ["orders", "audit"]);
@@ -418,6 +435,7 @@ describe("GroupService (in-memory store)", () => {
     expect(await kindOf(service.join("g", { topics: [] }))).toBe("Invalid/InvalidTopics");
     expect(await kindOf(service.join("g", { topics: ["orders"], sessionTimeoutMs: 10 }))).toBe("Invalid");
     expect(await kindOf(service.heartbeat("g", "m#1"))).toBe("Invalid/InvalidMemberId");
+    expect(await kindOf(service.join("g", { topics: ["orders"], joinId: "j#1" }))).toBe("Invalid/InvalidJoinId");
     expect(await kindOf(service.commit("g", { memberId: "m1", offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: -1n }] }))).toBe("Invalid");
     expect(await kindOf(service.resetOffsets("g", { topic: "orders", to: { latest: false } as never }))).toBe("Invalid");
   });

@@ -85,6 +85,12 @@ class GatedStore implements GroupStore {
     await this.gate();
     return result;
   }
+  async readMembers(group: string): Promise<MemberState[]> {
+    await this.gate();
+    const result = await this.inner.readMembers(group);
+    await this.gate();
+    return result;
+  }
   async createMember(group: string, member: MemberState): Promise<boolean> {
     await this.gate();
     const result = await this.inner.createMember(group, member);
