@@ -1,4 +1,4 @@
-import { contextFromEnv, routes } from "../http/app.ts";
+import { contextFromEnv, maintain, routes } from "../http/app.ts";
 import { constants as osConstants } from "node:os";
 import { pathToFileURL } from "node:url";
 import { stop as stopEsbuild } from "esbuild";
@@ -88,8 +88,7 @@ export async function devCommand(args: string[]): Promise<number> {
     maintenanceIntervalMs > 0
       ? setInterval(() => {
           if (maintaining) return; // a run that overran its budget: one at a time, as on AWS
-          maintaining = maintenance.log
-            .runMaintenance({ budgetMs: maintenanceIntervalMs / 2 })
+          maintaining = maintain(maintenance, { budgetMs: maintenanceIntervalMs / 2 })
             .then(
               // What it did, or a partition's failure (which does not stop the others).
               (r) => (r.merges || r.segmentsDeleted || r.orphansDeleted || r.sharedObjectsDeleted || r.reservationsAborted || r.topicsDeleted || r.failures) && say(`[maintenance] ${JSON.stringify(r)}`),

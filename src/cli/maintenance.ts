@@ -1,5 +1,5 @@
 import { SeglogError, isSeglogError } from "../core/errors.ts";
-import { contextFromEnv } from "../http/app.ts";
+import { contextFromEnv, maintain } from "../http/app.ts";
 import { intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
 
@@ -22,11 +22,12 @@ export async function maintenanceCommand(args: string[]): Promise<number> {
   if (!values.once) throw new UsageError("maintenance runs with --once (seglog dev also runs it every minute)");
   const budgetMs = intArg(values["budget-ms"], "budget-ms", 1) ?? 60_000;
   const mergeAfterMs = intArg(values["merge-after-ms"], "merge-after-ms", 0);
-  const { log } = contextFromEnv();
+  const context = contextFromEnv();
+  const { log } = context;
   let report;
   try {
     if (values.topic !== undefined) await log.topic(values.topic); // NotFound, not an empty run
-    report = await log.runMaintenance({
+    report = await maintain(context, {
       budgetMs,
       ...(values.topic === undefined ? {} : { topics: [values.topic] }),
       ...(mergeAfterMs === undefined ? {} : { mergeAfterMs }),

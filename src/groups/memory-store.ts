@@ -3,8 +3,8 @@
  * follow `src/core/groups/transitions.ts`). For unit tests, the simulation, and handler tests.
  */
 import { leaseKey } from "../core/groups/model.ts";
-import type { GroupSnapshot, LeaseState, LeaseWrite, MemberState, OffsetCommit } from "../core/groups/model.ts";
-import { applyCommit, applyLeaseWrite } from "../core/groups/transitions.ts";
+import type { GroupSnapshot, LeaseState, LeaseWrite, MemberState, OffsetCommit, PartitionRef } from "../core/groups/model.ts";
+import { applyCommit, applyLeaseWrite, leaseMatches } from "../core/groups/transitions.ts";
 import type { GroupStore, MemberRenewal, RenewOutcome } from "../storage/groups-store.ts";
 
 interface GroupItems {
@@ -28,6 +28,17 @@ export class MemoryGroupStore implements GroupStore {
 
   async readMembers(group: string): Promise<MemberState[]> {
     return [...(this.groups.get(group)?.members.values() ?? [])];
+  }
+
+  async readLeases(group: string, topic: string): Promise<LeaseState[]> {
+    return (await this.readGroup(group)).leases.filter((l) => l.topic === topic);
+  }
+
+  async deleteLease(group: string, lease: PartitionRef, expect: { readonly owner: string | null; readonly epoch: number }): Promise<boolean> {
+    const items = this.items(group);
+    if (!leaseMatches(items.leases.get(leaseKey(lease)), { exists: true, ...expect })) return false;
+    items.leases.delete(leaseKey(lease));
+    return true;
   }
 
   async createMember(group: string, member: MemberState): Promise<boolean> {

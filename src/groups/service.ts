@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { conflict, fenced, invalid, isSeglogError, noSuchPartition, notFound, SeglogError, unknownTopic } from "../core/errors.ts";
 import type { ErrorBody } from "../core/errors.ts";
-import { isLive, leaseKey } from "../core/groups/model.ts";
+import { isLive, leaseKey, mayHold } from "../core/groups/model.ts";
 import type { GroupSnapshot, LeaseState, MemberState, PartitionRef } from "../core/groups/model.ts";
 import { assertGroupEmpty, groupState, planHeartbeat, planLeave, planReset } from "../core/groups/plan.ts";
 import type { GroupState, ReleasedLease } from "../core/groups/plan.ts";
@@ -552,6 +552,36 @@ export class GroupService {
           revoking: lease.revokeRequestedAt !== null,
         })),
     };
+  }
+
+  /**
+   * Drops every group's leases of a deleted topic, committed offsets and all, as Kafka drops a
+   * deleted topic's offsets: maintenance calls it before it forgets the topic (src/http/app.ts).
+   * Otherwise each heartbeat of a group keeps reading them, for ever. A lease a member may still
+   * hold stays, and is dropped by a later run (its heartbeats revoke it: the topic has no
+   * partitions). When the name was taken again (`current`), only free leases holding the deleted
+   * topic's checkpoint are its: the others are the new topic's. Each
+   * delete is conditional on the owner and epoch read. True once none is left to drop.
+   */
+  async dropDeletedTopic(deleted: { readonly name: string; readonly topicId: string }, current: string | undefined, outOfTime: () => boolean): Promise<boolean> {
+    let done = true;
+    for (const group of await this.store.listGroups()) {
+      if (outOfTime()) return false;
+      const leases = await this.store.readLeases(group, deleted.name);
+      if (leases.length === 0) continue;
+      const now = this.now();
+      const members = new Map((await this.store.readMembers(group)).map((m) => [m.memberId, m]));
+      const held = (l: LeaseState) => {
+        const owner = l.owner === null ? undefined : members.get(l.owner);
+        return owner !== undefined && mayHold(owner, now, this.takeoverMarginMs);
+      };
+      // Under a name taken again, a held lease is the new topic's, whatever checkpoint it has yet.
+      const ours = current === undefined ? leases : leases.filter((l) => l.checkpointTopicId === deleted.topicId && !held(l));
+      const free = ours.filter((l) => !held(l));
+      const dropped = await mapConcurrent(free, RELEASES_AT_ONCE, (l) => this.store.deleteLease(group, l, { owner: l.owner, epoch: l.epoch }), outOfTime);
+      if (free.length < ours.length || dropped.length < free.length || dropped.includes(false)) done = false;
+    }
+    return done;
   }
 
   /** The live member an earlier attempt of this join made, if any. */

@@ -1,6 +1,7 @@
 import { LogTopicCatalog } from "../groups/log-catalog.ts";
 import { GroupService } from "../groups/service.ts";
 import { Log } from "../log/log.ts";
+import type { MaintenanceOptions, MaintenanceReport } from "../log/maintenance.ts";
 import { logOptionsFromEnv } from "../log/options.ts";
 import { LogWriter } from "../log/writer.ts";
 import { createClients, readSeglogEnv, type Env, type SeglogClients } from "../storage/clients.ts";
@@ -36,6 +37,11 @@ export function contextFromEnv(env: Env = process.env): AppContext {
     catalog: new LogTopicCatalog(log),
   });
   return { log, groups };
+}
+
+/** A maintenance run (docs/maintenance.md) that also drops what groups keep of deleted topics. */
+export function maintain({ log, groups }: AppContext, options: MaintenanceOptions = {}): Promise<MaintenanceReport> {
+  return log.runMaintenance({ ...options, dropGroupOffsets: (deleted, current, outOfTime) => groups.dropDeletedTopic(deleted, current, outOfTime) });
 }
 
 function logOver(clients: SeglogClients, env: Env): Log {

@@ -42,7 +42,16 @@ export interface MaintenanceOptions {
    * @default true
    */
   readonly sweep?: boolean;
+  /**
+   * Drops what consumer groups keep of a deleted topic (its leases and committed offsets), before
+   * its tombstone goes; true once nothing is left, else the tombstone stays for a later run.
+   * `current` is the id of the topic under the name now, if it was created again. The app wires
+   * it (src/http/app.ts, `maintain`); without it groups keep a deleted topic's leases.
+   */
+  readonly dropGroupOffsets?: DropGroupOffsets;
 }
+
+export type DropGroupOffsets = (deleted: { readonly name: string; readonly topicId: string }, current: string | undefined, outOfTime: () => boolean) => Promise<boolean>;
 
 /**
  * Whether the scheduled run at `scheduledAt` (EventBridge's `time`) sweeps: the first run of each
@@ -98,6 +107,7 @@ export class Maintenance {
   private readonly only: ReadonlySet<string> | undefined;
   private readonly sweep: boolean;
   private readonly random: () => number;
+  private readonly dropGroupOffsets: DropGroupOffsets | undefined;
 
   constructor(
     private readonly registry: Registry,
@@ -114,6 +124,7 @@ export class Maintenance {
     this.only = options.topics ? new Set(options.topics) : undefined;
     this.sweep = options.sweep ?? true;
     this.random = options.random ?? Math.random;
+    this.dropGroupOffsets = options.dropGroupOffsets;
   }
 
   async run(): Promise<MaintenanceReport> {
@@ -498,6 +509,8 @@ export class Maintenance {
         await this.registry.deleteItems(pk, keys);
       }
     }
+    const current = named !== undefined && named.topicId !== t.topicId ? named.topicId : undefined; // a topic created again under the name
+    if (this.dropGroupOffsets && !(await this.dropGroupOffsets(t, current, outOfTime))) return false;
     await this.registry.forgetTopic(t.name, t.topicId);
     return true;
   }

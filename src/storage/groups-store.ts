@@ -14,7 +14,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { GroupSnapshot, LeaseState, LeaseWrite, MemberState, OffsetCommit } from "../core/groups/model.ts";
+import type { GroupSnapshot, LeaseExpectation, LeaseState, LeaseWrite, MemberState, OffsetCommit, PartitionRef } from "../core/groups/model.ts";
 import { N, num, reqNum, reqStr, str } from "./attributes.ts";
 import type { Item } from "./attributes.ts";
 import { isConditionFailed, toSeglogError } from "./aws-errors.ts";
@@ -39,6 +39,10 @@ export interface GroupStore {
   readGroup(group: string): Promise<GroupSnapshot>;
   /** Every member of the group without its leases, strongly consistent. */
   readMembers(group: string): Promise<MemberState[]>;
+  /** The group's leases of one topic, strongly consistent. */
+  readLeases(group: string, topic: string): Promise<LeaseState[]>;
+  /** Deletes a lease, committed offset and all, if it still has this owner and epoch; false otherwise. */
+  deleteLease(group: string, lease: PartitionRef, expect: { readonly owner: string | null; readonly epoch: number }): Promise<boolean>;
   /** Creates the member item; false when the id is taken. */
   createMember(group: string, member: MemberState, ttl: number): Promise<boolean>;
   /**
@@ -98,6 +102,27 @@ export class DynamoGroupStore implements GroupStore {
     const members: MemberState[] = [];
     for await (const item of this.queryGroup(group, memberSk(""))) members.push(toMember(item));
     return members;
+  }
+
+  async readLeases(group: string, topic: string): Promise<LeaseState[]> {
+    const leases: LeaseState[] = [];
+    for await (const item of this.queryGroup(group, `L#${topic}#`)) leases.push(toLease(item));
+    return leases;
+  }
+
+  async deleteLease(group: string, lease: PartitionRef, expect: { readonly owner: string | null; readonly epoch: number }): Promise<boolean> {
+    const e = new Expr();
+    return this.conditional(async () => {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { [PK]: { S: groupPk(group) }, [SK]: { S: leaseSk(lease.topic, lease.partition) } },
+          ConditionExpression: ownedAt(e, { exists: true, ...expect }),
+          ...e.attributes(),
+        }),
+      ).catch(rethrow);
+      return true;
+    }, false);
   }
 
   /** The group's items whose sort key starts with `prefix`, page by page, strongly consistent. */
@@ -263,13 +288,7 @@ export class DynamoGroupStore implements GroupStore {
         else sets.push(`${e.name("checkpointTopicId")} = ${e.value({ S: change.topicId })}`);
         break;
     }
-    const expect = write.expect;
-    const condition = !expect.exists
-      ? `attribute_not_exists(${e.name(PK)})`
-      : `${e.name("epoch")} = ${e.value(N(expect.epoch))} AND ` +
-        (expect.owner === null
-          ? `attribute_not_exists(${e.name("owner")})`
-          : `${e.name("owner")} = ${e.value({ S: expect.owner })}`);
+    const condition = ownedAt(e, write.expect);
     const update = `SET ${sets.join(", ")}` + (removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : "");
     return this.conditional(async () => {
       const out = await this.client.send(
@@ -402,6 +421,13 @@ class Expr {
       ? { ExpressionAttributeNames: this.names }
       : { ExpressionAttributeNames: this.names, ExpressionAttributeValues: this.values };
   }
+}
+
+/** The condition that a lease is as `expect` says: absent, or exactly this owner (none) and epoch. */
+function ownedAt(e: Expr, expect: LeaseExpectation): string {
+  if (!expect.exists) return `attribute_not_exists(${e.name(PK)})`;
+  const owner = expect.owner === null ? `attribute_not_exists(${e.name("owner")})` : `${e.name("owner")} = ${e.value({ S: expect.owner })}`;
+  return `${e.name("epoch")} = ${e.value(N(expect.epoch))} AND ${owner}`;
 }
 
 function memberKey(group: string, memberId: string): Item {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, Consumer, GroupConsumer, Producer } from "../../src/client/index.ts";
 import { LogTopicCatalog } from "../../src/groups/log-catalog.ts";
 import { GroupService } from "../../src/groups/service.ts";
-import { routes } from "../../src/http/app.ts";
+import { maintain, routes } from "../../src/http/app.ts";
 import type { ApiGatewayResult } from "../../src/http/event.ts";
 import type { FunctionName } from "../../src/http/router.ts";
 import { startLocalApi, type LocalApi } from "../../src/local/server.ts";
@@ -51,7 +51,7 @@ function counted() {
     catalog: new LogTopicCatalog(ctx.log),
   });
   const used = () => calls.flatMap((c) => [...c.keys()]);
-  return { ...ctx, invoke: handlersFor({ log: ctx.log, groups }), used };
+  return { ...ctx, groups, invoke: handlersFor({ log: ctx.log, groups }), used };
 }
 
 const functions = { admin: counted(), produce: counted(), fetch: counted(), groups: counted() };
@@ -105,11 +105,11 @@ describe("every AWS call a function makes is granted to its role", () => {
     // Groups: join, heartbeat, commit, leave; describe, list, reset to a time (reads a segment).
     const group = uniqueName("grants-g");
     const member = new GroupConsumer({ url, groupId: group, autoOffsetReset: "earliest", autoCommitIntervalMs: 100 });
-    member.subscribe([topic]);
+    member.subscribe([topic, gone]);
     let consumed = 0;
     const running = member.run({
       eachRecord: async () => {
-        if (++consumed === 41) void member.close();
+        if (++consumed === 42) void member.close();
       },
     });
     await running;
@@ -119,12 +119,14 @@ describe("every AWS call a function makes is granted to its role", () => {
 
     await admin.deleteTopic(gone);
 
-    // Maintenance: merges, retention, orphans and shared objects, the deleted topic's data.
+    // Maintenance: merges, retention, orphans and shared objects, the deleted topic's data and
+    // the group's leases of it.
     const maintenance = counted();
     const eager = { topics: [topic, gone], orphanMinAgeMs: 0, mergeAfterMs: 0, mergeGraceMs: 0 };
-    expect(await maintenance.log.runMaintenance(eager)).toMatchObject({ failures: 0, topicsDeleted: 1 });
+    expect(await maintain(maintenance, eager)).toMatchObject({ failures: 0, topicsDeleted: 1 });
+    expect((await admin.describeGroup(group)).partitions.map((p) => p.topic)).not.toContain(gone);
     await admin.alterTopic(topic, { config: { "retention.ms": 0 } });
-    expect((await maintenance.log.runMaintenance(eager)).failures).toBe(0);
+    expect((await maintain(maintenance, eager)).failures).toBe(0);
 
     const { template } = synthStack();
     const granted = (role: Role) => {
@@ -149,6 +151,6 @@ describe("every AWS call a function makes is granted to its role", () => {
     expect(used.fetch).toContain("BatchGetItemCommand");
     expect(used.admin).toContain("BatchWriteItemCommand");
     expect(used.groups).toContain("GetObjectCommand");
-    expect(used.maintenance).toEqual(expect.arrayContaining(["DeleteObjectsCommand", "ListObjectsV2Command", "BatchWriteItemCommand", "PutObjectCommand"]));
+    expect(used.maintenance).toEqual(expect.arrayContaining(["DeleteObjectsCommand", "ListObjectsV2Command", "BatchWriteItemCommand", "PutObjectCommand", "DeleteItemCommand"]));
   }, 120_000);
 });

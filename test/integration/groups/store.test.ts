@@ -55,6 +55,19 @@ describe("DynamoGroupStore on the local stack", () => {
     expect((await store.readGroup(group)).leases).toHaveLength(1);
   });
 
+  it("reads one topic's leases and deletes a lease only at the owner and epoch expected", async () => {
+    const group = uniqueName("store-d");
+    const on = (topic: string, partition: number): LeaseWrite => ({ topic, partition, expect: { exists: false }, change: { type: "acquire", owner: "a" }, now: 1 });
+    for (const w of [on("t1", 0), on("t1", 1), on("t10", 0), on("t", 0)]) expect(await store.writeLease(group, w)).not.toBeNull();
+    expect((await store.readLeases(group, "t1")).map((l) => `${l.topic}-${l.partition}`)).toEqual(["t1-0", "t1-1"]);
+    expect(await store.deleteLease(group, { topic: "t1", partition: 0 }, { owner: "a", epoch: 2 })).toBe(false);
+    expect(await store.deleteLease(group, { topic: "t1", partition: 0 }, { owner: null, epoch: 1 })).toBe(false);
+    expect(await store.deleteLease(group, { topic: "t1", partition: 0 }, { owner: "a", epoch: 1 })).toBe(true);
+    expect(await store.writeLease(group, { topic: "t1", partition: 1, expect: { exists: true, owner: "a", epoch: 1 }, change: { type: "release" }, now: 2 })).not.toBeNull();
+    expect(await store.deleteLease(group, { topic: "t1", partition: 1 }, { owner: null, epoch: 2 })).toBe(true);
+    expect((await store.readGroup(group)).leases.map((l) => l.topic).sort()).toEqual(["t", "t10"]);
+  });
+
   it("applies every lease transition only from the expected owner and epoch", async () => {
     const group = uniqueName("store-l");
     expect(await store.writeLease(group, lease({ type: "release" }, { exists: true, owner: "a", epoch: 1 }))).toBeNull();

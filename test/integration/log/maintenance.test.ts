@@ -249,6 +249,24 @@ describe("maintenance", () => {
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
   });
 
+  it("keeps a deleted topic's tombstone, for a later run, while the groups' leases of it cannot all be dropped yet", async () => {
+    const ctx = testLog();
+    const topic = uniqueName("held");
+    const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 1 });
+    await ctx.log.deleteTopic(topic);
+    const asked: unknown[] = [];
+    let dropped = false;
+    const dropGroupOffsets = async (deleted: { name: string; topicId: string }, current: string | undefined) => (asked.push([deleted.name, deleted.topicId, current]), dropped);
+    expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets })).topicsDeleted).toBe(0);
+    expect(await itemKeys(ctx, "DELETED")).toContain(t.topicId);
+    // Created again under the name meanwhile: the groups are told which topic is the name's now.
+    const { topic: again } = await ctx.log.createTopic({ name: topic, partitions: 1 });
+    dropped = true;
+    expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets })).topicsDeleted).toBe(1);
+    expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
+    expect(asked).toEqual([[topic, t.topicId, undefined], [topic, t.topicId, again.topicId]]);
+  });
+
   it("removes a deleted topic with 3 partitions and 1,050 segments (more than one S3 listing), then its items and tombstone", async () => {
     const ctx = testLog();
     const topic = uniqueName("gone");

@@ -314,6 +314,54 @@ describe("GroupService (in-memory store)", () => {
     expect(b.assignment.find((p) => p.partition === 0)).toMatchObject({ committedOffset: null });
   });
 
+  it("drops every group's leases of a deleted topic, committed offsets and all, once no member may hold them; under a name taken again, only those with the deleted topic's checkpoint", async () => {
+    const { service, catalog, clock } = setup();
+    const never = () => false;
+    const a = await Member.join(service, "g", ["orders", "audit"]);
+    const b = await Member.join(service, "h", ["orders"]);
+    await service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 7n }] });
+    await service.leave("h", b.memberId);
+    catalog.deleteTopic("orders");
+    // a still holds g's leases of it until its heartbeat gives them back: they stay, and the call says so.
+    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-1" }, undefined, never)).toBe(false);
+    expect((await service.describe("h")).partitions).toEqual([]);
+    expect((await service.describe("g")).partitions.filter((p) => p.topic === "orders")).toHaveLength(12);
+    await a.heartbeat(); // revoked: the topic has no partitions
+    await a.heartbeat(); // released
+    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-1" }, undefined, never)).toBe(true);
+    expect((await service.describe("g")).partitions.map((p) => p.topic)).toEqual(["audit", "audit", "audit", "audit"]);
+
+    // Created again under the name: a free lease with the deleted topic's checkpoint goes; one
+    // committed in the new topic, and one a member holds, are the new topic's.
+    catalog.createTopic("orders", 2);
+    const c = await Member.join(service, "k", ["orders"]);
+    await service.commit("k", { memberId: c.memberId, offsets: [{ topic: "orders", partition: 1, epoch: 1, offset: 3n }] });
+    await service.leave("k", c.memberId);
+    const d = await Member.join(service, "k", ["orders"]);
+    await service.commit("k", { memberId: d.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 3, offset: 5n }] });
+    await service.leave("k", d.memberId);
+    catalog.deleteTopic("orders");
+    catalog.createTopic("orders", 2);
+    const e = await Member.join(service, "k", ["orders"]);
+    await service.commit("k", { memberId: e.memberId, offsets: [{ topic: "orders", partition: 1, epoch: 5, offset: 1n }] });
+    await service.leave("k", e.memberId);
+    const f = await Member.join(service, "k", ["orders"]);
+    clock.now += 10;
+    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-3" }, "orders-4", never)).toBe(true);
+    // Partition 0 had the deleted topic's checkpoint and was held by f: kept. Partition 1's is the new topic's.
+    expect((await service.describe("k")).partitions.map((p) => [p.partition, p.owner, p.committedOffset])).toEqual([
+      [0, f.memberId, null],
+      [1, f.memberId, 1n],
+    ]);
+    await service.leave("k", f.memberId);
+    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-3" }, "orders-4", never)).toBe(true);
+    expect((await service.describe("k")).partitions.map((p) => [p.partition, p.committedOffset])).toEqual([
+      [0, null],
+      [1, 1n],
+    ]);
+    expect((await service.describe("k")).partitions.map((p) => p.epoch)[0]).toBe(0); // partition 0's lease is gone
+  });
+
   it("describes members, owners, committed offsets and lag; unknown groups are NotFound", async () => {
     const { service, catalog } = setup();
     catalog.setOffsets("orders", 3, 0n, 100n);

@@ -18,7 +18,7 @@
 import { describe, expect, it } from "vitest";
 import { isSeglogError } from "../../../src/core/errors.ts";
 import { leaseKey } from "../../../src/core/groups/model.ts";
-import type { GroupSnapshot, LeaseState, LeaseWrite, MemberState, OffsetCommit } from "../../../src/core/groups/model.ts";
+import type { GroupSnapshot, LeaseState, LeaseWrite, MemberState, OffsetCommit, PartitionRef } from "../../../src/core/groups/model.ts";
 import type { ReleasedLease } from "../../../src/core/groups/plan.ts";
 import { MemoryGroupStore } from "../../../src/groups/memory-store.ts";
 import { GroupService } from "../../../src/groups/service.ts";
@@ -88,6 +88,18 @@ class GatedStore implements GroupStore {
   async readMembers(group: string): Promise<MemberState[]> {
     await this.gate();
     const result = await this.inner.readMembers(group);
+    await this.gate();
+    return result;
+  }
+  async readLeases(group: string, topic: string): Promise<LeaseState[]> {
+    await this.gate();
+    const result = await this.inner.readLeases(group, topic);
+    await this.gate();
+    return result;
+  }
+  async deleteLease(group: string, lease: PartitionRef, expect: { readonly owner: string | null; readonly epoch: number }): Promise<boolean> {
+    await this.gate();
+    const result = await this.inner.deleteLease(group, lease, expect);
     await this.gate();
     return result;
   }
