@@ -31,7 +31,8 @@ const TABLE_ACTIONS: Readonly<Record<StorageRole, readonly string[]>> = {
   // and resets read the log
   groups: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
   // aborts, retention (head update, then index items in batches of 25), deleted topics' items
-  maintenance: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+  // (the heads past a deleted topic's count read 100 to a BatchGetItem) and groups' leases of them
+  maintenance: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
 };
 
 /**

@@ -5,6 +5,7 @@ import { MERGE_ROUND_BYTES, MERGE_ROUND_PARTITIONS, entryBytes, expiredReplaceme
 import { SeglogError } from "../core/errors.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import { EXPIRED_PAGE, retentionCut } from "../core/retention.ts";
+import { MAX_PARTITIONS } from "../core/topic-config.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
@@ -500,7 +501,11 @@ export class Maintenance {
       if (page.objects.length === 0) break;
       await this.objects.deleteMany(page.objects.map((o) => o.key));
     }
-    for (let p = 0; p < t.partitions; p++) {
+    // Past the tombstone's count, the heads an alter made before its topic write lost to this
+    // delete (or before it crashed): no record can be under them, as the topic never had them.
+    const beyond = Array.from({ length: MAX_PARTITIONS - t.partitions }, (_, i) => t.partitions + i);
+    const stray = outOfTime() ? [] : [...(await this.registry.getHeads(t.topicId, beyond)).keys()];
+    for (const p of [...Array.from({ length: t.partitions }, (_, i) => i), ...stray]) {
       const pk = partitionPk(t.topicId, p);
       for (;;) {
         if (outOfTime()) return false;

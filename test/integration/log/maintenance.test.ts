@@ -267,6 +267,24 @@ describe("maintenance", () => {
     expect(asked).toEqual([[topic, t.topicId, undefined], [topic, t.topicId, again.topicId]]);
   });
 
+  it("removes the heads of partitions an alter added while a delete won the race for the topic item", async () => {
+    const ctx = testLog();
+    const topic = uniqueName("raced");
+    const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 2 });
+    // The alter's heads go in; its write of the topic item waits until the delete has marked it.
+    const altering = testLog();
+    const held = injectFaults(altering.dynamo, (req) => (req.command === "PutItemCommand" && (req.input["Item"] as Record<string, { S?: string }>)["pk"]?.S === "TOPIC" ? "hang-before" : undefined));
+    const alter = altering.log.alterTopic(topic, { partitions: 5 }).then(() => "altered", (e: { code?: string }) => e.code);
+    while (held.held === 0) await new Promise((r) => setTimeout(r, 10));
+    await ctx.log.deleteTopic(topic);
+    held.releaseAll();
+    expect(await alter).toBe("VersionMismatch");
+    expect(await itemKeys(ctx, partitionPk(t.topicId, 4))).toEqual(["HEAD"]);
+    expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0 })).topicsDeleted).toBe(1);
+    for (let p = 0; p < 5; p++) expect(await itemKeys(ctx, partitionPk(t.topicId, p)), `partition ${p}`).toEqual([]);
+    expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
+  });
+
   it("removes a deleted topic with 3 partitions and 1,050 segments (more than one S3 listing), then its items and tombstone", async () => {
     const ctx = testLog();
     const topic = uniqueName("gone");
