@@ -225,7 +225,7 @@ export class Maintenance {
     report.reservationsAborted += settled.aborted;
     const { head } = settled;
     // Anything below the log start is leftover of an earlier run that stopped between steps.
-    await this.dropBelow(topic, partition, head.startSeq, report);
+    await this.dropBelow(topic, partition, head.startSeq, report, outOfTime);
     // The decided index from the log start: whole, or in a light run only as far as retention by time reaches.
     const whole = this.sweep || topic.config["retention.bytes"] >= 0;
     const decided = whole
@@ -236,7 +236,7 @@ export class Maintenance {
     if (lastDropped) {
       const startSeq = lastDropped.toSeq + 1;
       await this.registry.advanceLogStart(topic.topicId, partition, startSeq, lastDropped.base + lastDropped.count);
-      await this.dropBelow(topic, partition, startSeq, report);
+      await this.dropBelow(topic, partition, startSeq, report, outOfTime);
     }
     const startSeq = lastDropped ? lastDropped.toSeq + 1 : head.startSeq;
     const visit = { partition, decidedSeq: settled.decidedSeq, standing: [] as IndexEntry[], made: [] as IndexEntry[], failed: false };
@@ -369,9 +369,11 @@ export class Maintenance {
   }
 
   /** Deletes the objects, then the index items, of every segment below `startSeq`. */
-  private async dropBelow(topic: TopicRecord, partition: number, startSeq: number, report: MaintenanceReport): Promise<void> {
+  private async dropBelow(topic: TopicRecord, partition: number, startSeq: number, report: MaintenanceReport, outOfTime: () => boolean): Promise<void> {
     if (startSeq === 0) return;
     for (let covered = -1; ; ) {
+      // What is left below the log start is read by no one, and the next run's visit goes on.
+      if (outOfTime()) return void (report.incomplete = true);
       const page = await this.registry.segments(topic.topicId, partition, 0, this.pageSize, startSeq);
       if (page.entries.length === 0) return;
       await this.objects.deleteMany(page.entries.filter(owned).map((e) => entryObjectKey(topic, partition, e)));

@@ -70,6 +70,28 @@ describe("maintenance", () => {
     expect(await values(ctx.log, topic, 0, 3)).toEqual(["after"]);
   });
 
+  it("stops a purge of many segments when its budget is spent, page by page, and the next runs finish it", async () => {
+    const { ctx, topic, prefix, pk } = await setup({});
+    for (let i = 0; i < 40; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => ctx.log.produceRecords(topic, [{ key: null, value: b(`v${i + j}`) }])));
+    await ctx.log.alterTopic(topic, { config: { "retention.ms": 0 } });
+    // A clock that moves 1 ms each time it is read: the budget runs out part way through the pages.
+    let reads = 0;
+    const started = Date.now();
+    const stepping = testLog({ now: () => started + reads++ });
+    const run = () => stepping.log.runMaintenance({ topics: [topic], pageSize: 5, budgetMs: 12, sweep: false });
+    const first = await run();
+    expect(first).toMatchObject({ incomplete: true, partitionsVisited: 1 });
+    expect(first.segmentsDeleted).toBeGreaterThan(0);
+    expect(first.segmentsDeleted).toBeLessThan(40);
+    // The log start moved first: nothing left below it is read, and later runs delete the rest.
+    expect((await ctx.log.describeTopic(topic)).partitions[0]).toMatchObject({ logStartOffset: 40, highWatermark: 40 });
+    let deleted = first.segmentsDeleted;
+    for (let runs = 0; runs < 40 && (await itemKeys(ctx, pk)).some((k) => k.startsWith("S#")); runs++) deleted += (await run()).segmentsDeleted;
+    expect((await itemKeys(ctx, pk)).filter((k) => k.startsWith("S#"))).toEqual([]);
+    expect(await objectKeys(ctx, prefix)).toEqual([]);
+    expect(deleted).toBe(40);
+  });
+
   it("re-reads the index when a segment disappears under a fetch", async () => {
     const { ctx, topic } = await setup({ "retention.ms": 60_000 });
     await ctx.log.produceRecords(topic, [{ key: null, value: b("old"), timestamp: Date.now() - 120_000 }]);
