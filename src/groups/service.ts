@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { conflict, fenced, invalid, isSeglogError, noSuchPartition, notFound, SeglogError, unknownTopic } from "../core/errors.ts";
 import type { ErrorBody } from "../core/errors.ts";
-import { isLive, leaseKey, mayHold } from "../core/groups/model.ts";
+import { NO_TOPIC, isLive, leaseKey, mayHold } from "../core/groups/model.ts";
 import type { GroupSnapshot, LeaseState, MemberState, PartitionRef } from "../core/groups/model.ts";
 import { assertGroupEmpty, groupState, planHeartbeat, planLeave, planReset } from "../core/groups/plan.ts";
 import type { GroupState, ReleasedLease } from "../core/groups/plan.ts";
@@ -260,8 +260,13 @@ export class GroupService {
       const renewed = await this.store.renewMember(group, retried, { now: renewedAt, ttl: this.ttl(renewedAt), topics });
       if (!renewed.renewed && renewed.reason === "stale") throw staleRequest();
       if (renewed.renewed) {
-        const result = await this.reconcile(group, retried, renewedAt, renewed.previousExpiresAt, []);
-        return { memberId: retried, ...result };
+        try {
+          const result = await this.reconcile(group, retried, renewedAt, renewed.previousExpiresAt, []);
+          return { memberId: retried, ...result };
+        } catch (e) {
+          // Fenced meanwhile (a revocation it never heard of timed out): a join makes a new member.
+          if (!(isSeglogError(e) && e.kind === "Fenced")) throw e;
+        }
       }
     }
     const memberId = this.newMemberId();
@@ -556,28 +561,38 @@ export class GroupService {
 
   /**
    * Drops every group's leases of a deleted topic, committed offsets and all, as Kafka drops a
-   * deleted topic's offsets: maintenance calls it before it forgets the topic (src/http/app.ts).
-   * Otherwise each heartbeat of a group keeps reading them, for ever. A lease a member may still
-   * hold stays, and is dropped by a later run (its heartbeats revoke it: the topic has no
-   * partitions). When the name was taken again (`current`), only free leases holding the deleted
-   * topic's checkpoint are its: the others are the new topic's. Each
-   * delete is conditional on the owner and epoch read. True once none is left to drop.
+   * deleted topic's offsets: maintenance calls it before it removes the topic's data
+   * (src/http/app.ts). Otherwise each heartbeat of a group keeps reading them, for ever. What
+   * stays:
+   * - a group's leases while a member that may be live subscribes to the name: it would acquire
+   *   them again, and their epochs must not start over under it;
+   * - under a name taken again, the partitions the topic there now has, and any lease whose
+   *   checkpoint is that topic's (its old checkpoints are not the new topic's: `checkpointIn`);
+   * - a lease a member may still hold, until a later call (its heartbeats revoke it).
+   * Each delete is conditional on the owner and epoch read: a lease taken, reset or committed to
+   * since (each at another epoch) stays. True once nothing is left to drop but what stays.
    */
-  async dropDeletedTopic(deleted: { readonly name: string; readonly topicId: string }, current: string | undefined, outOfTime: () => boolean): Promise<boolean> {
+  async dropDeletedTopic(deleted: { readonly name: string; readonly topicId: string }, outOfTime: () => boolean): Promise<boolean> {
+    const describe = () =>
+      this.catalog.describe(deleted.name).catch((e: unknown) => {
+        if (isSeglogError(e) && e.kind === "NotFound") return undefined;
+        throw e;
+      });
+    let current = await describe();
     let done = true;
     for (const group of await this.store.listGroups()) {
       if (outOfTime()) return false;
       const leases = await this.store.readLeases(group, deleted.name);
-      if (leases.length === 0) continue;
+      // A checkpoint of a topic other than the deleted one may be of one created since: read the name again.
+      const others = (l: LeaseState) => l.checkpoint !== null && l.checkpointTopicId !== undefined && l.checkpointTopicId !== deleted.topicId && l.checkpointTopicId !== NO_TOPIC;
+      if (leases.some((l) => others(l) && l.checkpointTopicId !== current?.topicId)) current = await describe();
+      const ours = leases.filter((l) => current === undefined || (l.partition >= current.partitions && !(others(l) && l.checkpointTopicId === current.topicId)));
+      if (ours.length === 0) continue;
       const now = this.now();
-      const members = new Map((await this.store.readMembers(group)).map((m) => [m.memberId, m]));
-      const held = (l: LeaseState) => {
-        const owner = l.owner === null ? undefined : members.get(l.owner);
-        return owner !== undefined && mayHold(owner, now, this.takeoverMarginMs);
-      };
-      // Under a name taken again, a held lease is the new topic's, whatever checkpoint it has yet.
-      const ours = current === undefined ? leases : leases.filter((l) => l.checkpointTopicId === deleted.topicId && !held(l));
-      const free = ours.filter((l) => !held(l));
+      const mayBeLive = (await this.store.readMembers(group)).filter((m) => mayHold(m, now, this.takeoverMarginMs));
+      if (mayBeLive.some((m) => m.topics.includes(deleted.name))) continue;
+      const held = new Set(mayBeLive.map((m) => m.memberId));
+      const free = ours.filter((l) => l.owner === null || !held.has(l.owner));
       const dropped = await mapConcurrent(free, RELEASES_AT_ONCE, (l) => this.store.deleteLease(group, l, { owner: l.owner, epoch: l.epoch }), outOfTime);
       if (free.length < ours.length || dropped.length < free.length || dropped.includes(false)) done = false;
     }
@@ -677,9 +692,6 @@ function subscribedTopics(snapshot: GroupSnapshot, now: number): string[] {
   return [...new Set(snapshot.members.filter((m) => isLive(m, now)).flatMap((m) => m.topics))];
 }
 
-/** The topic id a commit keeps when the topic does not exist (deleted under the member, which
- * commits on giving its partitions back): no topic created later has it. */
-const NO_TOPIC = "-";
 
 /** A lease's checkpoint, unless it was committed in an earlier topic of the name (deleted since):
  * the topic there now starts as if the group had committed nothing, as Kafka drops a deleted

@@ -41,7 +41,7 @@ export function contextFromEnv(env: Env = process.env): AppContext {
 
 /** A maintenance run (docs/maintenance.md) that also drops what groups keep of deleted topics. */
 export function maintain({ log, groups }: AppContext, options: MaintenanceOptions = {}): Promise<MaintenanceReport> {
-  return log.runMaintenance({ ...options, dropGroupOffsets: (deleted, current, outOfTime) => groups.dropDeletedTopic(deleted, current, outOfTime) });
+  return log.runMaintenance({ ...options, dropGroupOffsets: (deleted, outOfTime) => groups.dropDeletedTopic(deleted, outOfTime) });
 }
 
 function logOver(clients: SeglogClients, env: Env): Log {

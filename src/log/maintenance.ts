@@ -45,14 +45,13 @@ export interface MaintenanceOptions {
   readonly sweep?: boolean;
   /**
    * Drops what consumer groups keep of a deleted topic (its leases and committed offsets), before
-   * its tombstone goes; true once nothing is left, else the tombstone stays for a later run.
-   * `current` is the id of the topic under the name now, if it was created again. The app wires
-   * it (src/http/app.ts, `maintain`); without it groups keep a deleted topic's leases.
+   * its data goes; true once nothing is left to drop, else the topic waits for a later run. The
+   * app wires it (src/http/app.ts, `maintain`); without it groups keep a deleted topic's leases.
    */
   readonly dropGroupOffsets?: DropGroupOffsets;
 }
 
-export type DropGroupOffsets = (deleted: { readonly name: string; readonly topicId: string }, current: string | undefined, outOfTime: () => boolean) => Promise<boolean>;
+export type DropGroupOffsets = (deleted: { readonly name: string; readonly topicId: string }, outOfTime: () => boolean) => Promise<boolean>;
 
 /**
  * Whether the scheduled run at `scheduledAt` (EventBridge's `time`) sweeps: the first run of each
@@ -490,12 +489,34 @@ export class Maintenance {
     } while (token);
   }
 
+  /**
+   * The partitions past a deleted topic's count that have heads: an alter writes its new
+   * partitions' heads before the topic item, and one whose topic write lost to the delete (or that
+   * crashed between the two) left them; no record can be under them, the topic never having had
+   * them. An alter writes them in order from the count it read, which is at most the tombstone's,
+   * a few at a time (`HEAD_WRITES_IN_FLIGHT`, 16): so they start at the tombstone's count, and a
+   * gap in them is shorter than 100. Read 100 to a BatchGetItem until 100 in a row have none.
+   */
+  private async strayHeads(t: { topicId: string; partitions: number }): Promise<number[]> {
+    const found: number[] = [];
+    for (let from = t.partitions; from < MAX_PARTITIONS; from += STRAY_HEADS_PAGE) {
+      const page = Array.from({ length: Math.min(STRAY_HEADS_PAGE, MAX_PARTITIONS - from) }, (_, i) => from + i);
+      const heads = [...(await this.registry.getHeads(t.topicId, page)).keys()];
+      if (heads.length === 0) break;
+      found.push(...heads);
+    }
+    return found;
+  }
+
   /** Removes a deleted topic's objects and items in bounded pages; true once nothing is left. */
   private async deleteTopicData(t: { topicId: string; name: string; partitions: number }, outOfTime: () => boolean): Promise<boolean> {
     // A delete writes the tombstone, then marks the topic DELETING: until then (or if that write
     // failed) the topic is live, and its data stays.
     const named = await this.registry.getTopic(t.name);
     if (named?.topicId === t.topicId && named.state === "ACTIVE") return false;
+    // The groups first: while a member gives a lease of it back, the topic waits, and its data is
+    // not gone over again each run.
+    if (this.dropGroupOffsets && !(await this.dropGroupOffsets(t, outOfTime))) return false;
     const prefix = `log/${t.name}/${t.topicId}/`;
     for (;;) {
       if (outOfTime()) return false;
@@ -503,10 +524,7 @@ export class Maintenance {
       if (page.objects.length === 0) break;
       await this.objects.deleteMany(page.objects.map((o) => o.key));
     }
-    // Past the tombstone's count, the heads an alter made before its topic write lost to this
-    // delete (or before it crashed): no record can be under them, as the topic never had them.
-    const beyond = Array.from({ length: MAX_PARTITIONS - t.partitions }, (_, i) => t.partitions + i);
-    const stray = outOfTime() ? [] : [...(await this.registry.getHeads(t.topicId, beyond)).keys()];
+    const stray = outOfTime() ? [] : await this.strayHeads(t);
     for (const p of [...Array.from({ length: t.partitions }, (_, i) => i), ...stray]) {
       const pk = partitionPk(t.topicId, p);
       for (;;) {
@@ -516,12 +534,13 @@ export class Maintenance {
         await this.registry.deleteItems(pk, keys);
       }
     }
-    const current = named !== undefined && named.topicId !== t.topicId ? named.topicId : undefined; // a topic created again under the name
-    if (this.dropGroupOffsets && !(await this.dropGroupOffsets(t, current, outOfTime))) return false;
     await this.registry.forgetTopic(t.name, t.topicId);
     return true;
   }
 }
+
+/** Partitions a read of stray heads takes (BatchGetItem's limit), and the gap that ends them. */
+const STRAY_HEADS_PAGE = 100;
 
 /** A segment whose object is deleted with its index item; a shared object goes once no item names it. */
 const owned = (e: IndexEntry): boolean => e.state === "C" && !isShared(e);

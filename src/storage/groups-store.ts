@@ -41,7 +41,8 @@ export interface GroupStore {
   readMembers(group: string): Promise<MemberState[]>;
   /** The group's leases of one topic, strongly consistent. */
   readLeases(group: string, topic: string): Promise<LeaseState[]>;
-  /** Deletes a lease, committed offset and all, if it still has this owner and epoch; false otherwise. */
+  /** Deletes a lease, committed offset and all, if it still has this owner and epoch (a lease
+   * taken, released, reset or committed to since was changed at another epoch); false otherwise. */
   deleteLease(group: string, lease: PartitionRef, expect: { readonly owner: string | null; readonly epoch: number }): Promise<boolean>;
   /** Creates the member item; false when the id is taken. */
   createMember(group: string, member: MemberState, ttl: number): Promise<boolean>;

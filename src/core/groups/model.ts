@@ -19,6 +19,10 @@ export interface MemberState {
   readonly joinId?: string;
 }
 
+/** The topic id a commit keeps when the topic does not exist (deleted under the member, which
+ * commits on giving its partitions back): no topic created later has it. */
+export const NO_TOPIC = "-";
+
 export interface LeaseState {
   readonly topic: string;
   readonly partition: number;

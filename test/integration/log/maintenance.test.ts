@@ -271,22 +271,23 @@ describe("maintenance", () => {
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
   });
 
-  it("keeps a deleted topic's tombstone, for a later run, while the groups' leases of it cannot all be dropped yet", async () => {
+  it("keeps a deleted topic, data and tombstone, for a later run while the groups' leases of it cannot all be dropped yet", async () => {
     const ctx = testLog();
     const topic = uniqueName("held");
     const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 1 });
+    await ctx.log.produceRecords(topic, [{ key: null, value: b("kept") }]);
     await ctx.log.deleteTopic(topic);
     const asked: unknown[] = [];
     let dropped = false;
-    const dropGroupOffsets = async (deleted: { name: string; topicId: string }, current: string | undefined) => (asked.push([deleted.name, deleted.topicId, current]), dropped);
+    const dropGroupOffsets = async (deleted: { name: string; topicId: string }) => (asked.push([deleted.name, deleted.topicId]), dropped);
     expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets })).topicsDeleted).toBe(0);
     expect(await itemKeys(ctx, "DELETED")).toContain(t.topicId);
-    // Created again under the name meanwhile: the groups are told which topic is the name's now.
-    const { topic: again } = await ctx.log.createTopic({ name: topic, partitions: 1 });
+    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toHaveLength(1);
     dropped = true;
     expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets })).topicsDeleted).toBe(1);
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
-    expect(asked).toEqual([[topic, t.topicId, undefined], [topic, t.topicId, again.topicId]]);
+    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
+    expect(asked).toEqual([[topic, t.topicId], [topic, t.topicId]]);
   });
 
   it("removes the heads of partitions an alter added while a delete won the race for the topic item", async () => {

@@ -260,6 +260,18 @@ describe("GroupService (in-memory store)", () => {
     expect([first.memberId, other.memberId]).not.toContain(late.memberId);
   });
 
+  it("makes a new member for a retried join whose earlier member was fenced meanwhile, where it answered Fenced", async () => {
+    const { service, clock } = setup({ revokeTimeoutMs: 200 });
+    const first = await service.join("g", { topics: ["orders"], joinId: "j-1" }); // its answer lost
+    await Member.join(service, "g", ["orders"]); // a second member: the first's share is to move
+    clock.now += 50;
+    expect((await service.join("g", { topics: ["orders"], joinId: "j-1" })).memberId).toBe(first.memberId); // lost again; revocations asked
+    clock.now += 300; // past the revocation timeout, nobody having heard of them
+    const late = await service.join("g", { topics: ["orders"], joinId: "j-1" });
+    expect(late.memberId).not.toBe(first.memberId);
+    expect(await kindOf(service.heartbeat("g", first.memberId))).toBe("Fenced/UnknownMember");
+  });
+
   it("picks up partitions added to a topic, and assigns each topic among its subscribers", async () => {
     const { service, catalog } = setup();
     const a = await Member.join(service, "g", ["orders", "audit"]);
@@ -314,52 +326,43 @@ describe("GroupService (in-memory store)", () => {
     expect(b.assignment.find((p) => p.partition === 0)).toMatchObject({ committedOffset: null });
   });
 
-  it("drops every group's leases of a deleted topic, committed offsets and all, once no member may hold them; under a name taken again, only those with the deleted topic's checkpoint", async () => {
-    const { service, catalog, clock } = setup();
+  it("drops every group's leases of a deleted topic, committed offsets and all, once no member may hold them or subscribes to the name", async () => {
+    const { service, catalog } = setup();
     const never = () => false;
+    const gone = { name: "orders", topicId: "orders-1" };
     const a = await Member.join(service, "g", ["orders", "audit"]);
     const b = await Member.join(service, "h", ["orders"]);
     await service.commit("g", { memberId: a.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 1, offset: 7n }] });
     await service.leave("h", b.memberId);
     catalog.deleteTopic("orders");
-    // a still holds g's leases of it until its heartbeat gives them back: they stay, and the call says so.
-    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-1" }, undefined, never)).toBe(false);
+    // h's go. a still subscribes to the name in g: its leases stay, so that their epochs go on.
+    expect(await service.dropDeletedTopic(gone, never)).toBe(true);
     expect((await service.describe("h")).partitions).toEqual([]);
     expect((await service.describe("g")).partitions.filter((p) => p.topic === "orders")).toHaveLength(12);
-    await a.heartbeat(); // revoked: the topic has no partitions
+    // Subscribed elsewhere: its leases are revoked, but a holds them until its next heartbeat.
+    a.assignment = (await service.heartbeat("g", a.memberId, { topics: ["audit"] })).assignment;
+    expect(await service.dropDeletedTopic(gone, never)).toBe(false);
+    expect((await service.describe("g")).partitions.filter((p) => p.topic === "orders")).toHaveLength(12);
     await a.heartbeat(); // released
-    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-1" }, undefined, never)).toBe(true);
+    expect(await service.dropDeletedTopic(gone, never)).toBe(true);
     expect((await service.describe("g")).partitions.map((p) => p.topic)).toEqual(["audit", "audit", "audit", "audit"]);
+  });
 
-    // Created again under the name: a free lease with the deleted topic's checkpoint goes; one
-    // committed in the new topic, and one a member holds, are the new topic's.
-    catalog.createTopic("orders", 2);
+  it("under a name taken again, drops only the deleted topic's partitions past the new topic's count", async () => {
+    const { service, catalog } = setup();
     const c = await Member.join(service, "k", ["orders"]);
-    await service.commit("k", { memberId: c.memberId, offsets: [{ topic: "orders", partition: 1, epoch: 1, offset: 3n }] });
+    await service.commit("k", { memberId: c.memberId, offsets: [0, 5, 11].map((partition) => ({ topic: "orders", partition, epoch: 1, offset: 3n })) });
     await service.leave("k", c.memberId);
-    const d = await Member.join(service, "k", ["orders"]);
-    await service.commit("k", { memberId: d.memberId, offsets: [{ topic: "orders", partition: 0, epoch: 3, offset: 5n }] });
-    await service.leave("k", d.memberId);
     catalog.deleteTopic("orders");
-    catalog.createTopic("orders", 2);
-    const e = await Member.join(service, "k", ["orders"]);
-    await service.commit("k", { memberId: e.memberId, offsets: [{ topic: "orders", partition: 1, epoch: 5, offset: 1n }] });
-    await service.leave("k", e.memberId);
-    const f = await Member.join(service, "k", ["orders"]);
-    clock.now += 10;
-    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-3" }, "orders-4", never)).toBe(true);
-    // Partition 0 had the deleted topic's checkpoint and was held by f: kept. Partition 1's is the new topic's.
-    expect((await service.describe("k")).partitions.map((p) => [p.partition, p.owner, p.committedOffset])).toEqual([
-      [0, f.memberId, null],
-      [1, f.memberId, 1n],
+    catalog.createTopic("orders", 2); // orders-3
+    const d = await Member.join(service, "k", ["audit"]);
+    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-1" }, () => false)).toBe(true);
+    // Partitions 0 and 1 are the new topic's now (the old checkpoint is not: no committed offset).
+    expect((await service.describe("k")).partitions.filter((p) => p.topic === "orders").map((p) => [p.partition, p.epoch, p.committedOffset])).toEqual([
+      [0, 2, null],
+      [1, 2, null],
     ]);
-    await service.leave("k", f.memberId);
-    expect(await service.dropDeletedTopic({ name: "orders", topicId: "orders-3" }, "orders-4", never)).toBe(true);
-    expect((await service.describe("k")).partitions.map((p) => [p.partition, p.committedOffset])).toEqual([
-      [0, null],
-      [1, 1n],
-    ]);
-    expect((await service.describe("k")).partitions.map((p) => p.epoch)[0]).toBe(0); // partition 0's lease is gone
+    expect(d.memberId).toBeDefined();
   });
 
   it("describes members, owners, committed offsets and lag; unknown groups are NotFound", async () => {
