@@ -89,6 +89,9 @@ export class CommittedWalk {
       this.nextSeq = item.toSeq + 1;
       this.end = item.base + item.count;
     }
+    // Every seq the head had reserved is decided: nothing past it is read (a page that ended
+    // exactly there would otherwise cost one more Query, of nothing).
+    if (this.nextSeq >= this.head.nextSeq) lastPage = true;
     if (!lastPage) return false;
     if (this.nextSeq < this.head.nextSeq) {
       if (this.nextSeq < this.head.stableSeq) return this.stop("moved");

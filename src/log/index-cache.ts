@@ -1,5 +1,8 @@
 import type { IndexEntry } from "../core/read-committed.ts";
 
+/** Entries a partition's chain keeps at most (a few MB across the cache's partitions). */
+const MAX_CHAIN = 2_000;
+
 interface Chain {
   /** Decided entries, consecutive: each starts at the seq after the one before it ends. */
   readonly entries: readonly IndexEntry[];
@@ -50,15 +53,26 @@ export class IndexCache {
   }
 
   /**
-   * Remembers consecutive decided entries (a walk's), replacing what the partition had. `readAt`
-   * is when the oldest of them was read from DynamoDB: entries that came from this cache keep
-   * their age, so that none is trusted longer than `ttlMs` after it was read, however often
-   * fetches walk it again.
+   * Remembers consecutive decided entries (a walk's). Where they join what the partition has
+   * (they start inside it or right after it, seq for seq), the chain keeps its entries before and
+   * after them, so that a fetch walking a part of it leaves the rest for the next (up to
+   * `MAX_CHAIN` entries, the oldest dropped first); otherwise they replace it. `readAt` is when
+   * the oldest of them was read from DynamoDB, and a chain is as old as its oldest part: entries
+   * that came from this cache keep their age, so that none is trusted longer than `ttlMs` after it
+   * was read, however often fetches walk it again.
    */
   remember(partitionKey: string, entries: readonly IndexEntry[], readAt = this.now()): void {
-    if (entries.length === 0) return;
+    const first = entries[0];
+    const last = entries.at(-1);
+    if (first === undefined || last === undefined) return;
+    const had = this.fresh(partitionKey);
+    const before = had?.filter((e) => e.toSeq < first.seq) ?? [];
+    const after = had?.filter((e) => e.seq > last.toSeq) ?? [];
+    const joins = had !== undefined && (before.at(-1)?.toSeq ?? first.seq - 1) === first.seq - 1 && (after[0]?.seq ?? last.toSeq + 1) === last.toSeq + 1 && (before.length > 0 || had[0]?.seq === first.seq);
+    const chain = joins ? [...before, ...entries, ...after] : entries;
+    const at = joins ? Math.min(readAt, (this.chains.get(partitionKey) as Chain).at) : readAt;
     this.chains.delete(partitionKey);
-    this.chains.set(partitionKey, { entries, at: readAt });
+    this.chains.set(partitionKey, { entries: chain.length > MAX_CHAIN ? chain.slice(-MAX_CHAIN) : chain, at });
     if (this.chains.size > this.maxPartitions) this.chains.delete(this.chains.keys().next().value as string);
   }
 

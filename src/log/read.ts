@@ -324,7 +324,21 @@ export class Reader {
       }
     }
     if (walk.stopped && offset > walk.end) throw outOfRange(offset, head.logStartOffset, walk.end);
-    return { wanted, nextOffset, highWatermark: Math.max(walk.end, head.stableOffset), logStartOffset: head.logStartOffset };
+    return { wanted, nextOffset, highWatermark: await this.highWatermarkAfter(topic, partition, head, walk), logStartOffset: head.logStartOffset };
+  }
+
+  /**
+   * The high watermark a fetch answers: where its walk ended if that was the tail; else the stable
+   * hint, if offsets were reserved up to it and no further. Otherwise the hint is behind (nobody
+   * read to the tail since it last moved) and would make a reader far behind look caught up, its
+   * lag 0: the partition is walked from the hint to the tail (moving the hint there), from cached
+   * index pages where this instance has them.
+   */
+  private async highWatermarkAfter(topic: TopicRecord, partition: number, head: Head, walk: CommittedWalk): Promise<number> {
+    const known = Math.max(walk.end, head.stableOffset);
+    if (walk.stopped || head.nextOffset <= known) return known;
+    const tail = await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, () => false, this.options.stableAdvanceSeqs, true);
+    return Math.max(known, tail.end);
   }
 
   /** Where the sparse offset index says to walk from: at or a little before `offset`, never

@@ -127,6 +127,21 @@ describe("produce and fetch", () => {
     expect(fromMiddle).toHaveLength(63);
   });
 
+  it("answers the log's high watermark to a fetch that stops far behind it, though nobody has read to the tail since the stable hint last moved", async () => {
+    const topic = uniqueName("behind");
+    await log.createTopic({ name: topic, partitions: 1 });
+    await log.produceRecords(topic, [{ key: null, value: b("first") }]);
+    expect((await log.fetch(topic, 0, { offset: 0, maxWaitMs: 0 })).highWatermark).toBe(1);
+    for (let i = 0; i < 250; i += 25) await Promise.all(Array.from({ length: 25 }, (_, j) => log.produceRecords(topic, [{ key: null, value: b(`v${i + j}`) }])));
+    const reader = testLog().log; // no cached index pages
+    const size = (await reader.fetch(topic, 0, { offset: 0, maxBytes: 1 })).batches[0]?.bytes.byteLength ?? 0;
+    const far = await reader.fetch(topic, 0, { offset: 0, maxBytes: 10 * size });
+    expect(far.nextOffset).toBe(10);
+    expect(far.highWatermark).toBe(251);
+    expect((await reader.fetch(topic, 0, { offset: 100, maxBytes: size })).highWatermark).toBe(251);
+    expect((await reader.offsetFor(topic, 0, "latest")).offset).toBe(251);
+  });
+
   it("indexes every 16th segment by offset (sparse), and a reader without cache starts right at any offset", async () => {
     const topic = uniqueName("sparse");
     const { topic: record } = await log.createTopic({ name: topic, partitions: 1 });

@@ -42,4 +42,21 @@ describe("the index cache", () => {
     now = 6000;
     expect(aging.from("p0", 0, 10)).toBeUndefined();
   });
+
+  it("keeps the rest of a chain a fetch walked part of, and what it read past it, as old as its oldest part; entries that do not join it replace it", () => {
+    const chains = new IndexCache(1000, () => now, 2);
+    now = 7000;
+    chains.remember("p0", [e(0, 0, 1), e(1, 1, 1), e(2, 2, 1), e(3, 3, 1)]);
+    now = 7100;
+    chains.remember("p0", [e(1, 1, 1), e(2, 2, 1)]); // a fetch of a part of it
+    expect(chains.from("p0", 0, 10)?.entries.map((x) => x.seq)).toEqual([0, 1, 2, 3]);
+    chains.remember("p0", [e(3, 3, 1), e(4, 4, 1)], 7100); // on past its end
+    expect(chains.from("p0", 0, 10)).toMatchObject({ readAt: 7000 });
+    expect(chains.from("p0", 0, 10)?.entries.map((x) => x.seq)).toEqual([0, 1, 2, 3, 4]);
+    chains.remember("p0", [e(1, 1, 3, 3)]); // a merge replaced 1..3: its neighbours still join it
+    expect(chains.from("p0", 0, 10)?.entries.map((x) => x.seq)).toEqual([0, 1, 4]);
+    chains.remember("p0", [e(9, 9, 1)]); // past a gap: replaces the chain
+    expect(chains.from("p0", 0, 10)).toBeUndefined();
+    expect(chains.from("p0", 9, 10)).toMatchObject({ readAt: 7100 });
+  });
 });
