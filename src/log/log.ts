@@ -58,32 +58,41 @@ export class Log extends LogWriter {
   }
 
   fetch(topicName: string, partition: number, request: FetchRequest): Promise<FetchResult> {
-    return this.onPartition(topicName, partition, (topic) => this.reader.fetch(topic, partition, request));
+    const started = this.options.now();
+    return this.onPartition(topicName, partition, (topic, again) => this.reader.fetch(topic, partition, again ? this.restOf(request, started) : request));
   }
 
   /** A fetch answered with presigned segment URLs instead of bytes (`Reader.locate`). */
   locate(topicName: string, partition: number, request: FetchRequest): Promise<SegmentsAnswer> {
-    return this.onPartition(topicName, partition, (topic) => this.reader.locate(topic, partition, request));
+    const started = this.options.now();
+    return this.onPartition(topicName, partition, (topic, again) => this.reader.locate(topic, partition, again ? this.restOf(request, started) : request));
   }
 
   /**
    * Reads one partition of the topic as this instance knows it; if that topic id has been
-   * deleted since (its heads are gone), once more on the topic as it is now: NotFound if it is
-   * gone, the topic recreated under the name if there is one.
+   * deleted since (its heads are gone), once more (`again`) on the topic as it is now: NotFound
+   * if it is gone, the topic recreated under the name if there is one.
    */
-  private onPartition<T>(topicName: string, partition: number, read: (topic: TopicRecord) => Promise<T>): Promise<T> {
+  private onPartition<T>(topicName: string, partition: number, read: (topic: TopicRecord, again: boolean) => Promise<T>): Promise<T> {
     return this.onTopic(topicName, () => this.topics.withPartition(topicName, partition), read);
   }
 
   /** Reads the topic `topicOf` gives; if that topic id has been deleted since, once more on the topic under the name now. */
-  private async onTopic<T>(topicName: string, topicOf: () => Promise<TopicRecord>, read: (topic: TopicRecord) => Promise<T>): Promise<T> {
+  private async onTopic<T>(topicName: string, topicOf: () => Promise<TopicRecord>, read: (topic: TopicRecord, again: boolean) => Promise<T>): Promise<T> {
     try {
-      return await read(await topicOf());
+      return await read(await topicOf(), false);
     } catch (e) {
       if (!isTopicDeleted(e)) throw e;
       this.topics.forget(topicName);
-      return read(await topicOf());
+      return read(await topicOf(), true);
     }
+  }
+
+  /** A request whose long poll began at `started`, with what is left of its wait: a read tried
+   * again on the topic created again under the name does not wait it all over again. */
+  private restOf<R extends { readonly maxWaitMs?: number }>(request: R, started: number): R {
+    const wait = Math.min(request.maxWaitMs ?? this.options.defaultMaxWaitMs, this.options.maxWaitMsLimit);
+    return { ...request, maxWaitMs: Math.max(0, wait - (this.options.now() - started)) };
   }
 
   /** `locate` for several partitions of one topic in one long poll (`Reader.locateMany`). A
@@ -98,19 +107,20 @@ export class Log extends LogWriter {
     let topic = await this.topics.cached(topicName);
     const top = Math.max(...distinct);
     if (top >= topic.partitions) topic = await this.topics.get(topicName);
-    const locate = (t: TopicRecord) => {
+    const locate = (t: TopicRecord, r: typeof request) => {
       const known = wants.filter((w) => w.partition < t.partitions);
       // A partition that does not exist is news too: the answer does not wait (a long poll ends
       // as soon as any partition has news).
-      const wait = known.length < wants.length ? { ...request, maxWaitMs: 0 } : request;
+      const wait = known.length < wants.length ? { ...r, maxWaitMs: 0 } : r;
       return known.length === 0 ? { partitions: [], objects: [] } : this.reader.locateMany(t, known, wait);
     };
-    let { partitions: answers, objects } = await locate(topic);
+    const started = this.options.now();
+    let { partitions: answers, objects } = await locate(topic, request);
     if (answers.some((a) => "error" in a && isTopicDeleted(a.error))) {
       // The topic this instance knew was deleted: read the one under the name now, if any.
       this.topics.forget(topicName);
       topic = await this.topics.get(topicName);
-      ({ partitions: answers, objects } = await locate(topic));
+      ({ partitions: answers, objects } = await locate(topic, this.restOf(request, started)));
     }
     const partitions = wants.map(
       (w): PartitionAnswer =>

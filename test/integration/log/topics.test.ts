@@ -137,6 +137,25 @@ describe("topics (the registry)", () => {
     expect((await log.describeTopic(again)).partitions.map((p) => p.highWatermark)).toEqual([1]);
   });
 
+  it("ends a long poll within its maxWaitMs though its topic is deleted and created again while it waits, where it waited it all over again on the new topic", async () => {
+    const name = uniqueName("poll-recreate");
+    await log.createTopic({ name, partitions: 1 });
+    const reader = testLog().log;
+    const started = Date.now();
+    const polls = [
+      reader.fetch(name, 0, { offset: 0, maxWaitMs: 2_000 }),
+      reader.locateMany(name, [{ partition: 0, offset: 0 }], { maxWaitMs: 2_000 }),
+    ].map((p) => p.then((r) => ({ r, ms: Date.now() - started })));
+    await new Promise((r) => setTimeout(r, 1_000));
+    await log.deleteTopic(name);
+    const { topic: again } = await log.createTopic({ name, partitions: 1 });
+    const [fetched, located] = await Promise.all(polls);
+    // On the topic there now, and within the wait asked for (it took 3 s and more before).
+    expect(fetched?.r).toMatchObject({ nextOffset: 0, topicId: again.topicId });
+    expect(located?.r.partitions[0]).toMatchObject({ nextOffset: 0, topicId: again.topicId });
+    for (const answer of [fetched, located]) expect(answer?.ms).toBeLessThan(2_900);
+  });
+
   it("partitions records by key on the topic there now when the one an instance has cached was deleted and created again with another count", async () => {
     const name = uniqueName("recreated-keys");
     await log.createTopic({ name, partitions: 3 });
