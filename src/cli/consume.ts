@@ -1,9 +1,13 @@
 import { Admin } from "../client/admin.ts";
 import { Consumer, type ConsumedRecord, type TopicPartition } from "../client/consumer.ts";
 import { GroupConsumer } from "../client/group-consumer.ts";
+import { sleep } from "../client/http.ts";
 import { isSeglogError } from "../core/errors.ts";
 import { intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
+
+/** How long a console consumer waits between polls while Seglog does not answer. */
+const OUTAGE_RETRY_MS = 1_000;
 
 /** How often a consumer of all of a topic's partitions looks for partitions added since. */
 const NEW_PARTITIONS_CHECK_MS = 10_000;
@@ -52,6 +56,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
   let count = 0;
   let lastRecordAt = Date.now();
   let checkedAt = Date.now();
+  let waiting = false;
   try {
     while (!stopping.signal.aborted && count < maxMessages) {
       if (partition === undefined && Date.now() - checkedAt >= NEW_PARTITIONS_CHECK_MS) {
@@ -61,7 +66,21 @@ export async function consumeCommand(args: string[]): Promise<number> {
           if (!(isSeglogError(e) && e.retriable)) throw e; // else looked for again next time
         });
       }
-      const records = await consumer.poll({ maxWaitMs: 500, signal: stopping.signal });
+      let records: ConsumedRecord[];
+      try {
+        records = await consumer.poll({ maxWaitMs: 500, signal: stopping.signal });
+      } catch (e) {
+        // An outage (the API restarted, say) is waited out, as Kafka's console consumer does: a
+        // failed poll moves no partition, so nothing is skipped or printed twice.
+        if (stopping.signal.aborted || !(isSeglogError(e) && e.retriable)) throw e;
+        if (!waiting) process.stderr.write(`[${new Date().toISOString()}] WARN ${e.message}; retrying until it answers (Ctrl-C to stop)\n`);
+        waiting = true;
+        if (timeoutMs !== undefined && Date.now() - lastRecordAt >= timeoutMs) break;
+        await sleep(OUTAGE_RETRY_MS, stopping.signal);
+        continue;
+      }
+      if (waiting) process.stderr.write(`[${new Date().toISOString()}] INFO Seglog answers again\n`);
+      waiting = false;
       for (const r of records) {
         if (count >= maxMessages) break;
         print(r);

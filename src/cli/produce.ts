@@ -31,40 +31,56 @@ export async function produceCommand(args: string[]): Promise<number> {
   const failures = new Map<string, { first: number; last: number; count: number; why: string }>();
   let lineNumber = 0;
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    const at = ++lineNumber;
-    let key: string | null = null;
-    let value = line;
-    if (separator !== undefined) {
-      const cut = line.indexOf(separator);
-      if (cut >= 0) {
-        key = line.slice(0, cut);
-        value = line.slice(cut + separator.length);
-      }
-    }
-    pending.push(
-      producer.send(topic, { key, value }).catch((e: unknown) => {
-        const why = `${outcome(e)}: ${describe(e)}`;
-        const key = isSeglogError(e) && e.code !== undefined ? `${outcome(e)} ${kindOf(e)}` : why; // errors without a code: by message
-        const seen = failures.get(key) ?? { first: at, last: at, count: 0, why };
-        failures.set(key, seen);
-        seen.count++;
-        if (at < seen.first) [seen.first, seen.why] = [at, why];
-        seen.last = Math.max(seen.last, at);
-        if (seen.count <= NAMED_PER_ERROR) {
-          process.stderr.write(`line ${at}: ${why}${seen.count === NAMED_PER_ERROR ? " (later lines failing so are counted, not named)" : ""}\n`);
+  // Ctrl-C stops reading and sends what was read, as Kafka's console producer closes its
+  // producer on the way out; a second one exits at once.
+  let interrupted = false;
+  const stop = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    lines.close();
+    process.stdin.destroy();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    for await (const line of lines) {
+      const at = ++lineNumber;
+      let key: string | null = null;
+      let value = line;
+      if (separator !== undefined) {
+        const cut = line.indexOf(separator);
+        if (cut >= 0) {
+          key = line.slice(0, cut);
+          value = line.slice(cut + separator.length);
         }
-      }),
-    );
-    if (pending.length >= 10_000) await Promise.all(pending.splice(0));
+      }
+      pending.push(
+        producer.send(topic, { key, value }).catch((e: unknown) => {
+          const why = `${outcome(e)}: ${describe(e)}`;
+          const key = isSeglogError(e) && e.code !== undefined ? `${outcome(e)} ${kindOf(e)}` : why; // errors without a code: by message
+          const seen = failures.get(key) ?? { first: at, last: at, count: 0, why };
+          failures.set(key, seen);
+          seen.count++;
+          if (at < seen.first) [seen.first, seen.why] = [at, why];
+          seen.last = Math.max(seen.last, at);
+          if (seen.count <= NAMED_PER_ERROR) {
+            process.stderr.write(`line ${at}: ${why}${seen.count === NAMED_PER_ERROR ? " (later lines failing so are counted, not named)" : ""}\n`);
+          }
+        }),
+      );
+      if (pending.length >= 10_000) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+    await producer.close();
+    if (failures.size === 0) return interrupted ? 130 : 0;
+    for (const f of failures.values()) {
+      process.stderr.write(`${f.count} of ${lineNumber} records${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""} ${f.why}\n`);
+    }
+    return 1;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
   }
-  await Promise.all(pending);
-  await producer.close();
-  if (failures.size === 0) return 0;
-  for (const f of failures.values()) {
-    process.stderr.write(`${f.count} of ${lineNumber} records${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""} ${f.why}\n`);
-  }
-  return 1;
 }
 
 /** Failed lines named on stderr per distinct error; the rest are counted. */

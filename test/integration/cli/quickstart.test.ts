@@ -211,6 +211,57 @@ describe("the console CLI (README quick start)", () => {
       await proxy.close();
     }
   }, 60_000);
+
+  it("sends the lines it has read when a produce is stopped with Ctrl-C, as Kafka's console producer closes its producer, instead of dropping them", async () => {
+    const topic = uniqueName("ctrl-c");
+    await new Admin({ url: api.url }).createTopic(topic);
+    // Lines still lingering in their batch (3 s) when Ctrl-C comes, and stdin still open.
+    const child = spawn(process.execPath, [SEGLOG_BIN, "produce", "--topic", topic, "--linger-ms", "3000", "--url", api.url], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.stdin.write("line-one\nline-two\n");
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGINT");
+    expect(await closed).toBe(130);
+    expect(stderr).toBe("");
+    expect(await new Admin({ url: api.url }).offsetFor(topic, 0, "latest")).toMatchObject({ offset: 2 });
+  }, 60_000);
+
+  it("rides out an outage in a consume, as Kafka's console consumer does, and prints what came meanwhile once the API answers again", async () => {
+    const proxy = await outageProxy(api.url);
+    try {
+      const topic = uniqueName("ride-out");
+      await new Admin({ url: api.url }).createTopic(topic);
+      const writer = testLog().log;
+      await writer.produceRecords(topic, [{ key: null, value: Buffer.from("before"), partition: 0 }]);
+      const child = spawn(process.execPath, [SEGLOG_BIN, "consume", "--topic", topic, "--from-beginning", "--url", proxy.url], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+      const until = async (what: () => boolean) => {
+        for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+      };
+      await until(() => stdout.includes("before"));
+      // Every request refused for longer than the client's retries last (before, it exited 1 after 1.5 s).
+      proxy.refuse = () => true;
+      await until(() => stderr.includes("WARN"));
+      await new Promise((r) => setTimeout(r, 3000));
+      await writer.produceRecords(topic, [{ key: null, value: Buffer.from("during"), partition: 0 }]);
+      proxy.refuse = undefined;
+      await until(() => stdout.includes("during"));
+      child.kill("SIGINT");
+      expect(await closed).toBe(0);
+      expect(stdout).toBe("before\nduring\n");
+      expect(stderr).toMatch(/WARN .*HTTP 503.*retrying until it answers/);
+      expect(stderr).toContain("Seglog answers again");
+      expect(stderr).toContain("Processed a total of 2 messages");
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 });
 
 /** The API behind a proxy that can refuse requests (503, as API Gateway in an outage) or go silent (take them and never answer). */
