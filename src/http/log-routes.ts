@@ -334,11 +334,17 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
       } catch (e) {
         // A value that is not JSON (or nests too deeply to answer as JSON) ends the answer before
         // it; a fetch that starts there is refused, naming it.
+        const notText = isSeglogError(e) && e.code === "NotUtf8";
         const why = e instanceof RangeError ? "nests too deeply to answer as JSON" : isSeglogError(e) && e.code === "NotJson" ? "is not JSON" : undefined;
-        if (why === undefined) throw e;
+        if (why === undefined && !notText) throw e;
         if (records.length > 0) {
           nextOffset = r.offset;
           break read;
+        }
+        if (notText) {
+          // As produce refuses text that would not come back as sent, a fetch does not change it: an
+          // invalid sequence would be answered as U+FFFD, and the record's bytes lost to the reader.
+          throw invalid(`The record at offset ${r.offset} has a key, value or header that is not UTF-8; fetch it with encoding=base64`, "NotUtf8");
         }
         throw invalid(`The value of the record at offset ${r.offset} ${why}; fetch it with encoding=string or base64`, "NotJson");
       }
@@ -362,10 +368,18 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   };
 }
 
+/** Text as it was produced, or none: a byte sequence that is not UTF-8 would come back changed. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 function render(bytes: Uint8Array, encoding: Encoding): Json {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (encoding === "base64") return buf.toString("base64");
-  const text = buf.toString("utf8");
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw invalid("A record's bytes are not UTF-8; fetch with encoding=base64", "NotUtf8");
+  }
   if (encoding === "string") return text;
   try {
     return JSON.parse(text) as Json;

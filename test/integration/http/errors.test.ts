@@ -294,7 +294,7 @@ describe("the local HTTP API", () => {
     expect(body.records[0]).toMatchObject({ key: "k", value: { n: 1 } });
   });
 
-  it("carries binary header values both ways in base64, and answers a JSON fetch up to a value it cannot render, then names it", async () => {
+  it("carries binary header values both ways in base64, and answers a text or JSON fetch up to a record it cannot render unchanged, then names it", async () => {
     const name = uniqueName("json-edges");
     await fetch(`${api.url}/v1/topics`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, partitions: 1 }) });
     const post = (body: unknown) => fetch(`${api.url}${records(name)}`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
@@ -313,9 +313,23 @@ describe("the local HTTP API", () => {
     };
     const b64 = await get("offset=0&encoding=base64");
     expect(b64.body.records?.[0]?.headers).toEqual([{ key: "h", value: binary }]);
-    const json = await get("offset=0&encoding=json");
-    expect(json.body.records?.map((r) => r.value)).toEqual([1, 2]);
+    // As text, the binary header would come back changed (0xff as U+FFFD): refused, naming the record.
+    for (const encoding of ["string", "json"]) {
+      expect(await get(`offset=0&encoding=${encoding}`)).toMatchObject({
+        status: 400,
+        body: { error: { code: "NotUtf8", message: "The record at offset 0 has a key, value or header that is not UTF-8; fetch it with encoding=base64" } },
+      });
+    }
+    const json = await get("offset=1&encoding=json");
+    expect(json.body.records?.map((r) => r.value)).toEqual([2]);
     expect(json.body.nextOffset).toBe(2);
+    // A value that is not UTF-8 ends a text answer before it, and is refused once a fetch starts there.
+    expect((await post({ valueEncoding: "base64", records: [{ value: "/w==" }] })).status).toBe(200);
+    const text = await get("offset=3&encoding=string");
+    expect(text.body.records?.map((r) => r.offset)).toEqual([3]);
+    expect(text.body.nextOffset).toBe(4);
+    expect(await get("offset=4")).toMatchObject({ status: 400, body: { error: { code: "NotUtf8" } } });
+    expect((await get("offset=4&encoding=base64")).body.records?.map((r) => r.value)).toEqual(["/w=="]);
     expect(await get("offset=2&encoding=json")).toMatchObject({ status: 400, body: { error: { code: "NotJson", message: "The value of the record at offset 2 is not JSON; fetch it with encoding=string or base64" } } });
     expect(await get("offset=3&encoding=json")).toMatchObject({ status: 400, body: { error: { code: "NotJson", message: "The value of the record at offset 3 nests too deeply to answer as JSON; fetch it with encoding=string or base64" } } });
   });
