@@ -293,12 +293,18 @@ async function fetchRecords(req: HttpRequest, params: Readonly<Record<string, st
   const maxBytes = queryInt(req, "maxBytes", 1);
   const maxWaitMs = queryInt(req, "maxWaitMs", 0);
   const request = { offset, ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) };
-  const accept = req.headers["accept"] ?? "";
-  if (accept.includes(SEGMENTS_MEDIA_TYPE)) {
+  // Media types are case-insensitive (RFC 9110); one listed with q=0 is one the client refuses.
+  const accepted = (req.headers["accept"] ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((part) => part.split(";").map((x) => x.trim()))
+    .filter(([, ...params]) => !params.some((p) => /^q=0(\.0*)?$/.test(p)))
+    .map(([type]) => type);
+  if (accepted.includes(SEGMENTS_MEDIA_TYPE)) {
     return { status: 200, headers: { "content-type": SEGMENTS_MEDIA_TYPE }, body: await log.locate(topic, partition, request) };
   }
   // Checked before the long poll; the binary answer has no encoding.
-  const encoding = accept.includes("application/octet-stream") ? undefined : encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
+  const encoding = accepted.includes("application/octet-stream") ? undefined : encodingOf(req.query["encoding"], "encoding", ["string", "base64", "json"]);
   const result = await log.fetch(topic, partition, request);
   const positions = {
     "seglog-next-offset": String(result.nextOffset),

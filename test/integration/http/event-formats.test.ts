@@ -67,6 +67,12 @@ describe.each([
     const bytes = Buffer.from(fetched.body, "base64");
     const values = [...iterateBatches(bytes)].flatMap((x) => recordsOf(decodeRecordBatch(x.bytes)).map((rec) => [Number(rec.offset), Buffer.from(rec.value ?? []).toString()]));
     expect(values).toEqual([[0, "bin-1"], [1, "bin-2"], [2, "bin-1"], [3, "bin-2"]]);
+    // Media types match whatever their case, among others, and one refused with q=0 is not sent.
+    const as = async (accept: string) => (await invoke("fetch", event("GET", `/v1/topics/${topic}/partitions/1/records`, { query: { offset: "0" }, headers: { accept } }))).headers["content-type"];
+    expect(await as("APPLICATION/Octet-Stream")).toBe("application/octet-stream");
+    expect(await as("application/json;q=0.9, application/octet-stream")).toBe("application/octet-stream");
+    expect(await as("application/octet-stream;q=0, application/json")).toBe("application/json");
+    expect(await as("application/octet-streamx")).toBe("application/json");
   });
 
   it("looks offsets up and describes the topic", async () => {
