@@ -53,9 +53,12 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
 
 async function serve(req: IncomingMessage, res: ServerResponse, options: LocalApiOptions): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
+  // The path as sent: a URL resolves `.` and `..` segments, encoded ones too (`%2e%2e`), which
+  // would hand the route a path the client did not ask for. The router decodes each segment.
+  const path = req.url?.startsWith("/") ? (req.url.split("?")[0] as string) : url.pathname;
   const method = (req.method ?? "GET").toUpperCase();
   const body = await readBody(req, isText(req.headers["content-type"]) ? MAX_REQUEST_BYTES : MAX_BINARY_BODY_BYTES);
-  const match = matchRoute(options.routes, method, url.pathname);
+  const match = matchRoute(options.routes, method, path);
   const fn: FunctionName = match?.route.fn ?? "admin";
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
@@ -65,11 +68,11 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalAp
   const event = {
     version: "2.0",
     routeKey: "$default",
-    rawPath: url.pathname,
+    rawPath: path,
     rawQueryString: url.search.slice(1),
     headers,
     queryStringParameters: query,
-    requestContext: { http: { method, path: url.pathname, sourceIp: req.socket.remoteAddress ?? "" }, stage: "$default" },
+    requestContext: { http: { method, path, sourceIp: req.socket.remoteAddress ?? "" }, stage: "$default" },
     body: body.toString("base64"),
     isBase64Encoded: true,
   };

@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeRecordBatch } from "../../../src/core/codec/record-batch.ts";
 import { buildFrames } from "../../../src/core/frames.ts";
@@ -244,6 +245,18 @@ describe("the local HTTP API", () => {
     });
   });
   afterAll(() => api.close());
+
+  it("routes the path as sent: dot segments, encoded or not, are not resolved into another route", async () => {
+    const asSent = (method: string, path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const target = new URL(api.url);
+        request({ host: target.hostname, port: target.port, method, path }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on("error", reject).end();
+      });
+    expect(await asSent("DELETE", `/v1/topics/other/%2e%2e/${topic}`)).toBe(404);
+    expect(await asSent("DELETE", `/v1/topics/other/../${topic}`)).toBe(404);
+    expect(await asSent("GET", "/v1/topics/%2E/partitions/0/records?offset=0")).toBe(400);
+    expect((await log.describeTopic(topic)).topic.name).toBe(topic);
+  });
 
   it("refuses a JSON body over 6 MiB and a binary one over 4.5 MiB (6 MiB in base64, as Lambda gets it) with 413 TooLarge", async () => {
     const send = async (contentType: string, bytes: number) => {
