@@ -3,20 +3,38 @@ import { UsageError } from "./output.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** `parseArgs` with Seglog's common `--url` and usage errors instead of throws. */
+/**
+ * `parseArgs` with Seglog's common `--url` and usage errors instead of throws. A negative number
+ * after an option is its value (`--throughput -1`, as Kafka's tools take it), not an option.
+ */
 export function parse<O extends Options>(args: string[], options: O) {
+  const spelled: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d+$/.test(next)) {
+      spelled.push(`${arg}=${next}`);
+      i++;
+    } else spelled.push(arg);
+  }
   try {
-    return parseArgs({ args, options: { ...options, url: { type: "string" } }, strict: true, allowPositionals: false });
+    return parseArgs({ args: spelled, options: { ...options, url: { type: "string" } }, strict: true, allowPositionals: false });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
 }
 
-export function intArg(value: string | undefined, name: string, min = 0): number | undefined {
+/** An integer option from `min` to `max` (a port, say), or undefined when it was not given. */
+export function intArg(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
+  if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}`);
+  }
   return Number(value);
 }
+
+/** The most a timer can wait (2^31 − 1 ms): a longer one fires at once. */
+export const MAX_MS = 2_147_483_647;
 
 export function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new UsageError(`--${name} is required`);

@@ -107,8 +107,8 @@ export function printComparison(c: CostComparison): void {
   say(
     `  ${qty(c.gbPerMonth)} GB in per month; ${c.recordsPerBatch} records per batch (${qty(c.storedBatchBytes)} bytes stored), ` +
       `${qty(c.batchesPerSecond)} batches/s in ${qty(c.produceRequestsPerSecond)} produce requests/s (${a.batchesPerRequest} batch${a.batchesPerRequest === 1 ? "" : "es"} each); ` +
-      `${a.partitions} partitions, each polled every ${a.fetchIntervalMs} ms by ${a.consumersPerGroup} consumer${a.consumersPerGroup === 1 ? "" : "s"} per group ` +
-      `(${qty(c.partitionsPerFetch)} partition${c.partitionsPerFetch === 1 ? "" : "s"} a fetch, ${qty(c.fetchersPerObject)} GET${c.fetchersPerObject === 1 ? "" : "s"} per object per group); ` +
+      `${a.partitions} partition${a.partitions === 1 ? "" : "s"}, each polled every ${a.fetchIntervalMs} ms by ${a.consumersPerGroup} consumer${a.consumersPerGroup === 1 ? "" : "s"} per group ` +
+      `(${qty(c.partitionsPerFetch)} partition${qty(c.partitionsPerFetch) === "1" ? "" : "s"} a fetch, ${qty(c.fetchersPerObject)} GET${qty(c.fetchersPerObject) === "1" ? "" : "s"} per object per group); ` +
       `idempotent producer ${a.idempotent ? "on" : "off"}; consumers read ${a.readFrom === "storage" ? "from S3" : "through the API"}; ` +
       (c.batchesPerMerge > 0
         ? `maintenance merges the batches (under half of segment.bytes, ${qty(a.segmentBytes)}), ${c.batchesPerMerge} a merged object`

@@ -7,7 +7,7 @@ import type { FunctionName } from "../http/router.ts";
 import { startLocalApi, type LambdaHandler } from "../local/server.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { checkedLogOptions, logOptionsFromEnv } from "../log/options.ts";
-import { intArg, parse } from "./args.ts";
+import { MAX_MS, intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
@@ -28,8 +28,8 @@ export async function devCommand(args: string[]): Promise<number> {
     "maintenance-interval-ms": { type: "string" },
   });
   if (values.url !== undefined) throw new UsageError("dev takes no --url: it serves the API itself (--port, default 8092)");
-  const maintenanceIntervalMs = intArg(values["maintenance-interval-ms"], "maintenance-interval-ms") ?? 60_000;
-  const port = intArg(values.port, "port") ?? 8092;
+  const maintenanceIntervalMs = intArg(values["maintenance-interval-ms"], "maintenance-interval-ms", 0, MAX_MS) ?? 60_000;
+  const port = intArg(values.port, "port", 0, 65_535) ?? 8092;
   const dynamo = values.dynamo ?? "auto";
   if (dynamo !== "auto" && dynamo !== "dynamodb-local" && dynamo !== "dynalite") {
     throw new UsageError("--dynamo must be auto, dynamodb-local or dynalite");

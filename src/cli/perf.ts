@@ -174,21 +174,17 @@ function payloadOf(size: number): Uint8Array {
 }
 
 /**
- * Kafka's spellings, for `parseArgs`: `--throughput -1` (a dash-led value would read as an
- * option) and `--producer-props k=v k=v` (several values after one flag).
+ * Kafka's spelling of `--producer-props k=v k=v` (several values after one flag), for
+ * `parseArgs` (`parse` takes `--throughput -1`).
  */
 function kafkaStyleArgs(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    const next = args[i + 1];
     if (arg === "--producer-props") {
       let values = 0;
       for (; args[i + 1] !== undefined && !(args[i + 1] as string).startsWith("--"); values++) out.push(`${arg}=${args[++i]}`);
       if (values === 0) out.push(arg); // parseArgs reports the missing value
-    } else if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d+$/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
     } else out.push(arg);
   }
   return out;

@@ -1,7 +1,8 @@
 import { createInterface } from "node:readline";
-import { Producer } from "../client/producer.ts";
+import { DEFAULT_DELIVERY_TIMEOUT_MS, Producer } from "../client/producer.ts";
 import { isSeglogError } from "../core/errors.ts";
-import { intArg, parse, required } from "./args.ts";
+import { MAX_MS, intArg, parse, required } from "./args.ts";
+import { UsageError } from "./output.ts";
 
 /**
  * One record per stdin line; with `--key-separator`, the part before it is the key. A failed
@@ -18,11 +19,17 @@ export async function produceCommand(args: string[]): Promise<number> {
   });
   const topic = required(values.topic, "topic");
   const separator = values["key-separator"];
+  if (separator === "") throw new UsageError("--key-separator must not be empty");
+  const lingerMs = intArg(values["linger-ms"], "linger-ms", 0, MAX_MS) ?? 10;
+  // How long a record may take, outages ridden out included (Kafka's delivery.timeout.ms, 120 s).
+  const deliveryTimeoutMs = intArg(values["delivery-timeout-ms"], "delivery-timeout-ms", 1, MAX_MS);
+  if ((deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS) <= lingerMs) {
+    throw new UsageError(`--delivery-timeout-ms (${deliveryTimeoutMs ?? `${DEFAULT_DELIVERY_TIMEOUT_MS}, the default`}) must be above --linger-ms (${lingerMs}), as Kafka's delivery.timeout.ms above linger.ms`);
+  }
   const producer = new Producer({
     ...(values.url === undefined ? {} : { url: values.url }),
-    lingerMs: intArg(values["linger-ms"], "linger-ms") ?? 10,
-    // How long a record may take, outages ridden out included (Kafka's delivery.timeout.ms, 120 s).
-    ...(values["delivery-timeout-ms"] === undefined ? {} : { deliveryTimeoutMs: intArg(values["delivery-timeout-ms"], "delivery-timeout-ms") }),
+    lingerMs,
+    ...(deliveryTimeoutMs === undefined ? {} : { deliveryTimeoutMs }),
   });
   const pending: Promise<unknown>[] = [];
   /** By outcome, kind and code (by message where there is no code), each with its first line's

@@ -28,9 +28,12 @@ export async function topicsCommand(args: string[]): Promise<number> {
       out(`Created topic ${created.name}.`);
       return 0;
     }
-    case "list":
-      for (const t of await admin.listTopics()) out(t.name);
+    case "list": {
+      // As kafka-topics.sh --list --topic: the names the regular expression matches whole.
+      const only = values.topic === undefined ? undefined : topicPattern(values.topic);
+      for (const t of await admin.listTopics()) if (only === undefined || only.test(t.name)) out(t.name);
       return 0;
+    }
     case "describe": {
       const names = values.topic ? [values.topic] : (await admin.listTopics()).map((t) => t.name);
       for (const name of names) {
@@ -59,4 +62,12 @@ export async function topicsCommand(args: string[]): Promise<number> {
     }
   }
   return 0;
+}
+
+function topicPattern(topic: string): RegExp {
+  try {
+    return new RegExp(`^(?:${topic})$`);
+  } catch {
+    throw new UsageError(`--topic '${topic}' is not a regular expression`);
+  }
 }

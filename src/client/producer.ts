@@ -242,6 +242,9 @@ function keyBytes(key: Uint8Array | string, scratch: Buffer): Uint8Array {
 /** Kafka's `buffer.memory` default: what `send` lets be buffered and unsent before it waits. */
 export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
 
+/** Kafka's `delivery.timeout.ms` default: how long a record may take, retries included. */
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 120_000;
+
 /** Lambda takes at most 6 MB per invocation, and API Gateway hands it a binary body in base64
  * (4 bytes per 3): a request carries at most this many bytes of batches. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -401,7 +404,7 @@ export class Producer {
     this.idempotent = options.enableIdempotence ?? true;
     this.transactionalId = options.transactionalId;
     this.partitioner = options.partitioner ?? "sticky";
-    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
     if (!(this.deliveryTimeoutMs > this.lingerMs)) {
       // Kafka likewise requires delivery.timeout.ms ≥ linger.ms + request.timeout.ms.
       throw new SeglogError("Invalid", `deliveryTimeoutMs must be above lingerMs (${this.lingerMs}), not ${this.deliveryTimeoutMs}: a batch waits lingerMs before it is sent`);

@@ -48,6 +48,10 @@ describe("the console CLI (README quick start)", () => {
     const topic = uniqueName("admin");
     await runCli(["topics", "--create", "--topic", topic, "--partitions", "1", "--config", "retention.ms=60000"], { env });
     expect((await runCli(["topics", "--list"], { env })).stdout.split("\n")).toContain(topic);
+    // --topic with --list is a regular expression the names must match whole, as in kafka-topics.sh.
+    expect((await runCli(["topics", "--list", "--topic", topic], { env })).stdout).toBe(`${topic}\n`);
+    expect((await runCli(["topics", "--list", "--topic", `${topic.slice(0, -3)}.*`], { env })).stdout).toBe(`${topic}\n`);
+    expect((await runCli(["topics", "--list", "--topic", topic.slice(0, -3)], { env })).stdout).toBe("");
     await runCli(["produce", "--topic", topic], { env, stdin: "a\nb\n" });
     const described = await runCli(["topics", "--describe", "--topic", topic], { env });
     expect(described.stdout).toContain(`PartitionCount: 1\tConfigs: retention.ms=60000`);
@@ -100,7 +104,7 @@ describe("the console CLI (README quick start)", () => {
     expect(said[9]).toContain("(later lines failing so are counted, not named)");
     expect(said[10]).toMatch(/^12 of 12 records \(first line 1, last line 12\) not acknowledged, and may be in the log: Cannot reach Seglog at http:\/\/127\.0\.0\.1:9/);
     // A bad option value is a usage error, not a failure.
-    expect(badLinger).toMatchObject({ code: 2, stderr: expect.stringContaining("--linger-ms must be an integer ≥ 0") });
+    expect(badLinger).toMatchObject({ code: 2, stderr: expect.stringContaining("--linger-ms must be an integer from 0 to 2147483647") });
     // A send that fails names its line, and the others go.
     expect(partial.stderr).toMatch(/^line 1: refused: Unknown topic '.*' \(NotFound\)\n1 of 1 records refused: Unknown topic/);
     expect(badCost).toMatchObject({ code: 2, stderr: expect.stringContaining("--mb-per-sec must be a number above 0") });
@@ -110,6 +114,24 @@ describe("the console CLI (README quick start)", () => {
     expect(badSetting.code).toBe(2);
     expect(badSetting.stderr).toContain("SEGLOG_POLL_INTERVAL_MS must be a whole number of ms, not 'fast'");
     expect(badSetting.stdout).not.toContain("[stack]");
+  });
+
+  it("refuses option values it cannot run with as usage errors (exit 2) naming the option, before it starts anything", async () => {
+    const env = { SEGLOG_URL: api.url };
+    const runs = await Promise.all(
+      [
+        [["consume", "--topic", "t", "--partition", "-1"], "--partition must be an integer ≥ 0"],
+        [["consume", "--topic", "t", "--partition", "0", "--offset", "99999999999999999999"], "--offset must be an integer ≥ 0"],
+        [["consume", "--topic", "t", "--partition", "0", "--offset", "5", "--from-beginning"], "--offset and --from-beginning cannot be used together"],
+        [["produce", "--topic", "t", "--linger-ms", "-5"], "--linger-ms must be an integer from 0 to 2147483647"],
+        [["produce", "--topic", "t", "--key-separator", ""], "--key-separator must not be empty"],
+        [["produce", "--topic", "t", "--delivery-timeout-ms", "0"], "--delivery-timeout-ms must be an integer from 1 to 2147483647"],
+        [["produce", "--topic", "t", "--linger-ms", "200000"], "--delivery-timeout-ms (120000, the default) must be above --linger-ms (200000)"],
+        [["dev", "--port", "70000"], "--port must be an integer from 0 to 65535"],
+        [["topics", "--list", "--topic", "("], "--topic '(' is not a regular expression"],
+      ].map(async ([args, message]) => ({ message, run: await runCli(args as string[], { env, stdin: "a\n" }) })),
+    );
+    for (const { message, run } of runs) expect(run, String(message)).toMatchObject({ code: 2, stderr: expect.stringContaining(message as string) });
   });
 
   it("stops quietly when the reader of its output goes away (| head), without a stack trace", async () => {
