@@ -58,6 +58,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
   let lastRecordAt = Date.now();
   let checkedAt = Date.now();
   let waiting = false;
+  let outage: unknown;
   try {
     while (!stopping.signal.aborted && count < maxMessages) {
       if (partition === undefined && Date.now() - checkedAt >= NEW_PARTITIONS_CHECK_MS) {
@@ -76,7 +77,11 @@ export async function consumeCommand(args: string[]): Promise<number> {
         if (stopping.signal.aborted || !(isSeglogError(e) && e.retriable)) throw e;
         if (!waiting) process.stderr.write(`[${new Date().toISOString()}] WARN ${e.message}; retrying until it answers (Ctrl-C to stop)\n`);
         waiting = true;
-        if (timeoutMs !== undefined && Date.now() - lastRecordAt >= timeoutMs) break;
+        // --timeout-ms during an outage: not an empty topic, so it fails (exit 1) naming why.
+        if (timeoutMs !== undefined && Date.now() - lastRecordAt >= timeoutMs) {
+          outage = e;
+          break;
+        }
         await sleep(OUTAGE_RETRY_MS, stopping.signal);
         continue;
       }
@@ -96,6 +101,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
     consumer.close(); // and the fetches it keeps under way, so that the process can end
   }
   process.stderr.write(`Processed a total of ${count} messages\n`);
+  if (outage !== undefined) throw outage;
   return 0;
 }
 

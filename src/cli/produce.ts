@@ -40,10 +40,11 @@ export async function produceCommand(args: string[]): Promise<number> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   // Ctrl-C stops reading and sends what was read, as Kafka's console producer closes its
   // producer on the way out; a second one exits at once.
-  let interrupted = false;
-  const stop = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+  let interrupted: number | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (interrupted !== undefined) process.exit(interrupted);
+    interrupted = signal === "SIGINT" ? 130 : 143; // 128 + the signal's number, as the shell says
+    process.stderr.write("Sending the lines read so far (Ctrl-C again to exit at once)\n");
     lines.close();
     process.stdin.destroy();
   };
@@ -77,9 +78,10 @@ export async function produceCommand(args: string[]): Promise<number> {
       );
       if (pending.length >= 10_000) await Promise.all(pending.splice(0));
     }
-    await Promise.all(pending);
+    // Closing sends what still lingers at once (Kafka's close), then every send has its outcome.
     await producer.close();
-    if (failures.size === 0) return interrupted ? 130 : 0;
+    await Promise.all(pending);
+    if (failures.size === 0) return interrupted ?? 0;
     for (const f of failures.values()) {
       process.stderr.write(`${f.count} of ${lineNumber} records${f.count > 1 ? ` (first line ${f.first}, last line ${f.last})` : ""} ${f.why}\n`);
     }

@@ -55,7 +55,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalAp
   const url = new URL(req.url ?? "/", "http://localhost");
   // The path as sent: a URL resolves `.` and `..` segments, encoded ones too (`%2e%2e`), which
   // would hand the route a path the client did not ask for. The router decodes each segment.
-  const path = req.url?.startsWith("/") ? (req.url.split("?")[0] as string) : url.pathname;
+  // A request line in absolute form (`http://host/path`) has its scheme and authority cut, no more.
+  const path = (req.url ?? "/").replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split("?")[0] || "/";
   const method = (req.method ?? "GET").toUpperCase();
   const body = await readBody(req, isText(req.headers["content-type"]) ? MAX_REQUEST_BYTES : MAX_BINARY_BODY_BYTES);
   const match = matchRoute(options.routes, method, path);

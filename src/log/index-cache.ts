@@ -56,12 +56,13 @@ export class IndexCache {
    * Remembers consecutive decided entries (a walk's). Where they join what the partition has
    * (they start inside it or right after it, seq for seq), the chain keeps its entries before and
    * after them, so that a fetch walking a part of it leaves the rest for the next (up to
-   * `MAX_CHAIN` entries, the oldest dropped first); otherwise they replace it. `readAt` is when
+   * `MAX_CHAIN` entries, the oldest dropped first); otherwise they replace it, unless `joinOnly`
+   * (a walk for the high watermark, which must not take the place of a reader's stretch). `readAt` is when
    * the oldest of them was read from DynamoDB, and a chain is as old as its oldest part: entries
    * that came from this cache keep their age, so that none is trusted longer than `ttlMs` after it
    * was read, however often fetches walk it again.
    */
-  remember(partitionKey: string, entries: readonly IndexEntry[], readAt = this.now()): void {
+  remember(partitionKey: string, entries: readonly IndexEntry[], readAt = this.now(), joinOnly = false): void {
     const first = entries[0];
     const last = entries.at(-1);
     if (first === undefined || last === undefined) return;
@@ -69,6 +70,7 @@ export class IndexCache {
     const before = had?.filter((e) => e.toSeq < first.seq) ?? [];
     const after = had?.filter((e) => e.seq > last.toSeq) ?? [];
     const joins = had !== undefined && (before.at(-1)?.toSeq ?? first.seq - 1) === first.seq - 1 && (after[0]?.seq ?? last.toSeq + 1) === last.toSeq + 1 && (before.length > 0 || had[0]?.seq === first.seq);
+    if (!joins && joinOnly) return;
     const chain = joins ? [...before, ...entries, ...after] : entries;
     const at = joins ? Math.min(readAt, (this.chains.get(partitionKey) as Chain).at) : readAt;
     this.chains.delete(partitionKey);

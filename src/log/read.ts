@@ -63,9 +63,17 @@ export interface ReadRecord {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a walk past the stable hint serves a partition's fetches, how many index pages it
+ * reads at most, and how many partitions' it keeps (`Reader.highWatermarkAfter`). */
+const TAIL_WALK_EVERY_MS = 1_000;
+const TAIL_WALK_PAGES = 10;
+const TAIL_WALK_PARTITIONS = 1024;
+
 /** Read committed (docs/produce-and-fetch.md): walk the index, abort stale gaps, GET segments. */
 export class Reader {
   private readonly cache: IndexCache;
+  /** Per partition, the log end a walk past the stable hint last found for a reader behind, and when (`highWatermarkAfter`). */
+  private readonly tails = new Map<string, { end: number; at: number }>();
 
   constructor(
     private readonly registry: Registry,
@@ -331,14 +339,30 @@ export class Reader {
    * The high watermark a fetch answers: where its walk ended if that was the tail; else the stable
    * hint, if offsets were reserved up to it and no further. Otherwise the hint is behind (nobody
    * read to the tail since it last moved) and would make a reader far behind look caught up, its
-   * lag 0: the partition is walked from the hint to the tail (moving the hint there), from cached
-   * index pages where this instance has them.
+   * lag 0: the partition is walked on from the hint (moving it, past 32 seqs), at most
+   * `TAIL_WALK_PAGES` pages, and what it finds serves this instance's fetches of the partition for
+   * `TAIL_WALK_EVERY_MS`: a reader catching up while producers write makes about one more Query a
+   * second, not one a fetch. The walk reads the index cache, and adds to it only what joins the
+   * stretch there, the reader's own; should it fail, the fetch answers what it knew.
    */
   private async highWatermarkAfter(topic: TopicRecord, partition: number, head: Head, walk: CommittedWalk): Promise<number> {
     const known = Math.max(walk.end, head.stableOffset);
     if (walk.stopped || head.nextOffset <= known) return known;
-    const tail = await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, () => false, this.options.stableAdvanceSeqs, true);
-    return Math.max(known, tail.end);
+    const key = partitionPk(topic.topicId, partition);
+    const now = this.options.now();
+    const seen = this.tails.get(key);
+    if (seen !== undefined && now - seen.at < TAIL_WALK_EVERY_MS) return Math.max(known, seen.end);
+    try {
+      const pages = this.options.indexPageSize * TAIL_WALK_PAGES;
+      const tail = await this.walk(topic, partition, head, { seq: head.stableSeq, base: head.stableOffset }, (w) => w.entries.length >= pages, this.options.stableAdvanceSeqs, "join");
+      this.tails.delete(key);
+      this.tails.set(key, { end: tail.end, at: now });
+      if (this.tails.size > TAIL_WALK_PARTITIONS) this.tails.delete(this.tails.keys().next().value as string);
+      return Math.max(known, tail.end);
+    } catch (e) {
+      if (!(e instanceof SeglogError)) throw e;
+      return Math.max(known, seen?.end ?? known);
+    }
   }
 
   /** Where the sparse offset index says to walk from: at or a little before `offset`, never
@@ -366,7 +390,7 @@ export class Reader {
     start: { seq: number; base: number },
     enough: (walk: CommittedWalk) => boolean,
     advanceAtLeast = this.options.stableAdvanceSeqs,
-    cached = false,
+    cached: boolean | "join" = false,
   ): Promise<CommittedWalk & { aborted: number }> {
     const key = partitionPk(topic.topicId, partition);
     let aborted = 0;
@@ -405,7 +429,7 @@ export class Reader {
       if (start.seq <= head.stableSeq && walk.nextSeq - head.stableSeq >= Math.max(1, advanceAtLeast)) {
         await this.registry.advanceStable(topic.topicId, partition, walk.nextSeq, walk.end);
       }
-      if (cached) this.cache.remember(key, walk.entries, readAt);
+      if (cached) this.cache.remember(key, walk.entries, readAt, cached === "join");
       return Object.assign(walk, { aborted });
     }
   }

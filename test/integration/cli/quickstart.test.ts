@@ -237,17 +237,27 @@ describe("the console CLI (README quick start)", () => {
   it("sends the lines it has read when a produce is stopped with Ctrl-C, as Kafka's console producer closes its producer, instead of dropping them", async () => {
     const topic = uniqueName("ctrl-c");
     await new Admin({ url: api.url }).createTopic(topic);
-    // Lines still lingering in their batch (3 s) when Ctrl-C comes, and stdin still open.
-    const child = spawn(process.execPath, [SEGLOG_BIN, "produce", "--topic", topic, "--linger-ms", "3000", "--url", api.url], { stdio: ["pipe", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
-    child.stdin.write("line-one\nline-two\n");
-    await new Promise((r) => setTimeout(r, 1500));
-    child.kill("SIGINT");
-    expect(await closed).toBe(130);
-    expect(stderr).toBe("");
-    expect(await new Admin({ url: api.url }).offsetFor(topic, 0, "latest")).toMatchObject({ offset: 2 });
+    // Through a proxy that sees the producer's first request (its read of the topic): by then it
+    // has read a line and will take Ctrl-C, however long the process took to start.
+    const proxy = await outageProxy(api.url);
+    let asked = false;
+    proxy.refuse = () => ((asked = true), false);
+    try {
+      // Lines still lingering in their batch (30 s) when Ctrl-C comes, and stdin still open.
+      const child = spawn(process.execPath, [SEGLOG_BIN, "produce", "--topic", topic, "--linger-ms", "30000", "--url", proxy.url], { stdio: ["pipe", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+      child.stdin.write("line-one\nline-two\n");
+      for (let i = 0; i < 300 && !asked; i++) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill("SIGINT");
+      expect(await closed).toBe(130);
+      expect(stderr).toBe("Sending the lines read so far (Ctrl-C again to exit at once)\n");
+      expect(await new Admin({ url: api.url }).offsetFor(topic, 0, "latest")).toMatchObject({ offset: 2 });
+    } finally {
+      await proxy.close();
+    }
   }, 60_000);
 
   it("rides out an outage in a consume, as Kafka's console consumer does, and prints what came meanwhile once the API answers again", async () => {
@@ -280,6 +290,11 @@ describe("the console CLI (README quick start)", () => {
       expect(stderr).toMatch(/WARN .*HTTP 503.*retrying until it answers/);
       expect(stderr).toContain("Seglog answers again");
       expect(stderr).toContain("Processed a total of 2 messages");
+
+      // With --timeout-ms, an outage that lasts it fails the command, naming why: not an empty topic.
+      proxy.refuse = () => true;
+      const timedOut = await runCli(["consume", "--topic", topic, "--partition", "0", "--offset", "0", "--timeout-ms", "2000", "--url", proxy.url]).catch((e: unknown) => e);
+      expect(timedOut).toMatchObject({ code: 1, stderr: expect.stringMatching(/Processed a total of 0 messages\nError: .*HTTP 503/) });
     } finally {
       await proxy.close();
     }

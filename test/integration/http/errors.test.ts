@@ -255,6 +255,7 @@ describe("the local HTTP API", () => {
     expect(await asSent("DELETE", `/v1/topics/other/%2e%2e/${topic}`)).toBe(404);
     expect(await asSent("DELETE", `/v1/topics/other/../${topic}`)).toBe(404);
     expect(await asSent("GET", "/v1/topics/%2E/partitions/0/records?offset=0")).toBe(400);
+    expect(await asSent("DELETE", `${api.url}/v1/topics/other/%2e%2e/${topic}`)).toBe(404); // a request line in absolute form
     expect((await log.describeTopic(topic)).topic.name).toBe(topic);
   });
 
