@@ -21,6 +21,26 @@ export const entryBytes = (e: IndexEntry): { start: number; end: number } | unde
   e.position === undefined ? undefined : { start: e.position, end: e.position + e.bytes };
 
 /**
+ * An entry's bytes as ranges of about `chunkBytes` each, cut at its sparse points (batch starts),
+ * to read one after another: a lookup that may stop at any batch holds one range at a time, not
+ * a whole merged segment. An entry without sparse points is one range (undefined: the object).
+ */
+export function entryChunks(e: IndexEntry, chunkBytes: number): ({ start: number; end: number } | undefined)[] {
+  const points = e.sparse ?? [];
+  if (points.length < 2) return [entryBytes(e)];
+  const at = e.position ?? 0;
+  const chunks: { start: number; end: number }[] = [];
+  let start = (points[0] as SparsePoint).position;
+  for (const p of points.slice(1)) {
+    if (p.position - start < chunkBytes) continue;
+    chunks.push({ start: at + start, end: at + p.position });
+    start = p.position;
+  }
+  chunks.push({ start: at + start, end: at + e.bytes });
+  return chunks;
+}
+
+/**
  * Drops entries that a merged entry before them covers: after a merge, the replaced items stay
  * in the index for a grace period (readers that found them keep working), but they are not
  * part of the log any more.

@@ -46,14 +46,22 @@ export const MAX_MESSAGE_BYTES_LIMIT = 4 * 1024 * 1024;
 
 export const MAX_PARTITIONS = 10_000;
 
+/**
+ * The largest `segment.bytes`: a merge holds the segments it reads (up to 1.5 times a round's
+ * bytes, `MERGE_ROUND_BYTES`, at least one run) and the merged copy. At 256 MiB, one run's merge
+ * took 556 MB, past the maintenance function's 512; at 64 MiB it stays within it. A topic set
+ * higher before this bound merges up to it (`Maintenance.merge`).
+ */
+export const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
+
 /** Each setting's allowed range, inclusive. */
 const CONFIG_RULES: Record<keyof TopicConfig, { readonly min: number; readonly max: number; readonly note?: string }> = {
   // 0 as Kafka: every segment goes at the next run (a purge)
   "retention.ms": { min: -1, max: Number.MAX_SAFE_INTEGER, note: "-1 keeps records forever" },
   "retention.bytes": { min: -1, max: Number.MAX_SAFE_INTEGER, note: "-1 for no limit" },
   "max.message.bytes": { min: 64, max: MAX_MESSAGE_BYTES_LIMIT },
-  // a merge holds one merged segment in the maintenance function's memory
-  "segment.bytes": { min: 16 * 1024, max: 256 * 1024 * 1024 },
+  // a merge holds the segments it reads and the merged copy in the maintenance function's memory
+  "segment.bytes": { min: 16 * 1024, max: MAX_SEGMENT_BYTES },
 };
 
 const isConfigKey = (k: string): k is keyof TopicConfig => Object.hasOwn(CONFIG_RULES, k);

@@ -5,7 +5,7 @@ import { MERGE_ROUND_BYTES, MERGE_ROUND_PARTITIONS, entryBytes, expiredReplaceme
 import { SeglogError } from "../core/errors.ts";
 import type { IndexEntry } from "../core/read-committed.ts";
 import { EXPIRED_PAGE, retentionCut } from "../core/retention.ts";
-import { MAX_PARTITIONS } from "../core/topic-config.ts";
+import { MAX_PARTITIONS, MAX_SEGMENT_BYTES } from "../core/topic-config.ts";
 import type { SegmentObjects } from "../storage/objects.ts";
 import type { Head, Registry, TopicRecord } from "../storage/registry.ts";
 import type { LogOptions } from "./options.ts";
@@ -258,7 +258,7 @@ export class Maintenance {
   private mergeRuns(topic: TopicRecord, head: Head, live: readonly IndexEntry[]): MergeRun[] {
     const claimed = live.filter((e) => e.seq >= head.mergeFrom && e.seq < head.mergedSeq);
     const unfinished = claimed[0]?.seq === head.mergeFrom && !isMerged(claimed[0]) ? [{ entries: claimed, claimed: true }] : [];
-    const policy = { targetBytes: topic.config["segment.bytes"], mergeAfterMs: this.mergeAfterMs, now: this.log.now() };
+    const policy = { targetBytes: Math.min(topic.config["segment.bytes"], MAX_SEGMENT_BYTES), mergeAfterMs: this.mergeAfterMs, now: this.log.now() };
     return [...unfinished, ...planMerges(live.filter((e) => e.seq >= head.mergedSeq), policy).map((entries) => ({ entries, claimed: false }))];
   }
 

@@ -2,7 +2,7 @@ import { decodeRecordBatch, iterateBatches, recordsOf } from "../core/codec/reco
 import { SeglogError, TOPIC_DELETED, invalid, notFound, offsetOutOfRange } from "../core/errors.ts";
 import { mapConcurrent } from "../core/concurrency.ts";
 import { entryObjectKey, partitionPk } from "../core/keys.ts";
-import { entryBytes, isShared, rangeFor, type Budget, type ByteRange } from "../core/merge.ts";
+import { entryChunks, isShared, rangeFor, type Budget, type ByteRange } from "../core/merge.ts";
 import { CommittedWalk, type IndexEntry } from "../core/read-committed.ts";
 import type { PartitionAnswer, SegmentLocation, SegmentsAnswer, SharedObject } from "../core/segment-locations.ts";
 import { groupRanges } from "../core/range-groups.ts";
@@ -68,6 +68,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TAIL_WALK_EVERY_MS = 1_000;
 const TAIL_WALK_PAGES = 10;
 const TAIL_WALK_PARTITIONS = 1024;
+
+/** The bytes of a merged segment a lookup by timestamp reads at a time. */
+const TIMESTAMP_READ_BYTES = 1024 * 1024;
 
 /** Read committed (docs/produce-and-fetch.md): walk the index, abort stale gaps, GET segments. */
 export class Reader {
@@ -280,10 +283,14 @@ export class Reader {
         fromSeq = entry.toSeq + 1;
         if (entry.base >= highWatermark) return { offset: highWatermark, timestamp: null };
         if (entry.state !== "C" || entry.maxTs < timestampMs) continue;
-        const bytes = await this.objects.get(entryObjectKey(topic, partition, entry), entryBytes(entry));
-        for (const record of decodeStored(bytes)) {
-          if (record.timestamp >= timestampMs && record.offset >= head.logStartOffset) {
-            return { offset: record.offset, timestamp: record.timestamp };
+        // A merged segment (up to segment.bytes) a range at a time: a reset of a group's
+        // partitions makes 16 of these lookups at once.
+        for (const range of entryChunks(entry, TIMESTAMP_READ_BYTES)) {
+          const bytes = await this.objects.get(entryObjectKey(topic, partition, entry), range);
+          for (const record of decodeStored(bytes)) {
+            if (record.timestamp >= timestampMs && record.offset >= head.logStartOffset) {
+              return { offset: record.offset, timestamp: record.timestamp };
+            }
           }
         }
       }

@@ -48,6 +48,10 @@ describe("topics (the registry)", () => {
     // a batch must fit Lambda's 6 MB once API Gateway has base64-encoded it: 4 MiB at most
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "max.message.bytes": 4 * 1024 * 1024 + 1 } }))).toBe("Invalid");
     expect(await kindOf(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "segment.bytes": 1024 } }))).toBe("Invalid");
+    // A merge holds what it reads and the merged copy: at 256 MiB that took 556 MB of maintenance's 512.
+    await expect(log.createTopic({ name: uniqueName("bad"), partitions: 1, config: { "segment.bytes": 64 * 1024 * 1024 + 1 } })).rejects.toThrow(
+      "Invalid value for segment.bytes: 67108865; it must be an integer from 16384 to 67108864",
+    );
   });
 
   it("gives one success and one Conflict to two concurrent creates of one name", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expiredReplacements, liveEntries, mergedEntry, planMerges, planReads, rangeFor } from "../../../src/core/merge.ts";
+import { entryChunks, expiredReplacements, liveEntries, mergedEntry, planMerges, planReads, rangeFor } from "../../../src/core/merge.ts";
 import type { IndexEntry } from "../../../src/core/read-committed.ts";
 
 /** Committed seq `seq` at `base`, `count` offsets, `bytes` long, decided at `at`. */
@@ -60,6 +60,16 @@ describe("the byte range a fetch reads", () => {
   it("starts at the last point at or below the offset and stops at the farthest point within the budget", () => {
     expect(rangeFor(m, 95, 100 * 1024, false)).toEqual({ start: 8 * 16 * 1024, end: 12 * 16 * 1024, base: 80, nextOffset: 120 });
     expect(rangeFor(m, 95, 128 * 1024, false)).toEqual({ start: 8 * 16 * 1024, end: 16 * 16 * 1024, base: 80, nextOffset: 160 });
+  });
+
+  it("cuts a merged segment into ranges of about a chunk at its points, for a lookup that reads one at a time", () => {
+    // 1 MiB of 16 KiB batches, points every 64 KiB: chunks of 256 KiB, the last to the end.
+    expect(entryChunks(m, 256 * 1024)).toEqual([0, 1, 2, 3].map((i) => ({ start: i * 256 * 1024, end: (i + 1) * 256 * 1024 })));
+    expect(entryChunks(m, 200 * 1024)).toEqual([0, 1, 2, 3].map((i) => ({ start: i * 256 * 1024, end: (i + 1) * 256 * 1024 })));
+    expect(entryChunks(m, 2 * 1024 * 1024)).toEqual([{ start: 0, end: 1024 * 1024 }]);
+    // Inside a shared object, from its position; an unmerged segment whole.
+    expect(entryChunks({ ...m, position: 100 }, 512 * 1024)).toEqual([{ start: 100, end: 100 + 512 * 1024 }, { start: 100 + 512 * 1024, end: 100 + 1024 * 1024 }]);
+    expect(entryChunks(c(0, 0, 5, 300), 10)).toEqual([undefined]);
   });
 
   it("reads one step on a budget too small only as the fetch's first read, and to the end when the budget reaches it", () => {
