@@ -1,8 +1,8 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { SeglogApi, type ApiAuthorization, type ApiType } from "./api.ts";
-import { SeglogMaintenance } from "./maintenance.ts";
-import { SeglogObservability } from "./observability.ts";
+import { SeglogApi, type ApiAuthorization, type ApiType, type SeglogApiProps } from "./api.ts";
+import { SeglogMaintenance, type SeglogMaintenanceProps } from "./maintenance.ts";
+import { SeglogObservability, type SeglogObservabilityProps } from "./observability.ts";
 import { SeglogStorage } from "./storage.ts";
 
 export interface SeglogStackProps extends StackProps {
@@ -12,6 +12,12 @@ export interface SeglogStackProps extends StackProps {
   readonly authorization?: ApiAuthorization;
   /** The bucket's and the table's. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** The API's sizing and settings (memory, timeouts, `fetchPollIntervalMs`, …; docs/deploy.md). */
+  readonly api?: Omit<SeglogApiProps, "storage" | "apiType" | "authorization">;
+  /** The maintenance function's (`intervalMinutes`, `memoryMb`, …); its abort timeout is the API's. */
+  readonly maintenance?: Omit<SeglogMaintenanceProps, "storage" | "abortTimeoutMs">;
+  /** Alarm thresholds and periods. */
+  readonly observability?: Omit<SeglogObservabilityProps, "api" | "storage" | "maintenance">;
 }
 
 /** One Seglog deployment: storage, the API, scheduled maintenance, a dashboard and alarms. */
@@ -25,12 +31,13 @@ export class SeglogStack extends Stack {
     super(scope, id, props);
     this.storage = new SeglogStorage(this, "Storage", props.removalPolicy === undefined ? {} : { removalPolicy: props.removalPolicy });
     this.api = new SeglogApi(this, "Api", {
+      ...props.api,
       storage: this.storage,
       ...(props.apiType === undefined ? {} : { apiType: props.apiType }),
       ...(props.authorization === undefined ? {} : { authorization: props.authorization }),
     });
-    this.maintenance = new SeglogMaintenance(this, "Maintenance", { storage: this.storage, abortTimeoutMs: this.api.abortTimeoutMs });
-    this.observability = new SeglogObservability(this, "Observability", { api: this.api, maintenance: this.maintenance });
+    this.maintenance = new SeglogMaintenance(this, "Maintenance", { ...props.maintenance, storage: this.storage, abortTimeoutMs: this.api.abortTimeoutMs });
+    this.observability = new SeglogObservability(this, "Observability", { ...props.observability, api: this.api, maintenance: this.maintenance });
 
     new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "seglog --url (or SEGLOG_URL)" });
     new CfnOutput(this, "ApiId", { value: this.api.apiId, description: "LocalStack: http://localhost:4566/restapis/<ApiId>/prod/_user_request_" });
