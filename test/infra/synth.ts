@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, type RemovalPolicy } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { SeglogStack } from "../../infra/stack.ts";
+import { SeglogStack, type SeglogStackProps } from "../../infra/stack.ts";
 import type { ApiAuthorization, ApiType } from "../../infra/api.ts";
 
 export interface Synthesized {
@@ -22,6 +22,8 @@ export interface SynthOptions {
   readonly context?: Record<string, string>;
   /** The stack's name, as `-c stackName=…` sets it. @default "Seglog" */
   readonly stackName?: string;
+  /** The stack's props for its parts (`SeglogStackProps`). */
+  readonly parts?: Pick<SeglogStackProps, "api" | "maintenance" | "observability">;
   /** Runs before synthesis, e.g. to add grants. */
   readonly before?: (stack: SeglogStack) => void;
 }
@@ -35,6 +37,7 @@ export function synthStack(options: SynthOptions = {}): Synthesized {
     ...(options.apiType === undefined ? {} : { apiType: options.apiType }),
     ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
     ...(options.removalPolicy === undefined ? {} : { removalPolicy: options.removalPolicy }),
+    ...options.parts,
   });
   options.before?.(stack);
   app.synth();

@@ -88,6 +88,16 @@ describe("API Gateway: one IAM-authorized route per entry of the route table", (
     for (const r of resources) if (r.includes("/v1/topics")) expect(r).toMatch(/\/v1\/topics\/orders(\/|")/);
   });
 
+  it("takes its parts' settings as the stack's props: the API's, maintenance's and the alarms'", () => {
+    const { template } = synthStack({ parts: { api: { fetchPollIntervalMs: 25 }, maintenance: { memoryMb: 1024 }, observability: { produceLatencyP99ThresholdMs: 500 } } });
+    const fns = template.findResources("AWS::Lambda::Function");
+    const fn = (name: string) => Object.entries(fns).find(([id]) => id.startsWith(name))?.[1] as { Properties: { MemorySize: number; Environment: { Variables: Record<string, string> } } };
+    expect(fn("ApiFetch").Properties.Environment.Variables["SEGLOG_POLL_INTERVAL_MS"]).toBe("25");
+    expect(fn("Maintenance").Properties.MemorySize).toBe(1024);
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm")) as { Properties: { AlarmDescription?: string; Threshold: number } }[];
+    expect(alarms.find((a) => /produce.*p99/i.test(a.Properties.AlarmDescription ?? ""))?.Properties.Threshold).toBe(500);
+  });
+
   it("grantGroup(role, group) allows the group routes of that group only", () => {
     const { template } = synthStack({
       before: (stack) => stack.api.grantGroup(new iam.Role(stack, "Billing", { assumedBy: new iam.AccountRootPrincipal() }), "billing"),
