@@ -6,7 +6,7 @@ import { Admin } from "./admin.ts";
 import { SeglogHttp, pathSegment, type ClientOptions } from "./http.ts";
 import { Locator } from "./locator.ts";
 import { SharedReads, readSegments, type SegmentReadOptions } from "./segment-reads.ts";
-import { oneOf } from "./options.ts";
+import { oneOf, wholeNumber } from "./options.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -156,6 +156,7 @@ export class Consumer {
     this.maxBytes = options.maxBytes ?? 1_048_576;
     this.locator = new Locator(this.http, this.maxBytes, () => this.counts.fetches++);
     this.maxWaitMs = checkedWait(options.maxWaitMs ?? 500);
+    wholeNumber("maxPrefetchBytes", options.maxPrefetchBytes, 0);
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
     this.segmentReads = {

@@ -13,8 +13,8 @@ import { randomUUID } from "node:crypto";
 import { SeglogError, fenced, invalid, isSeglogError } from "../core/errors.ts";
 import { MAX_PARTITIONS_PER_REQUEST } from "../core/groups/model.ts";
 import { Consumer, checkList, checkSeekTarget, checkTopicPartition, type ConsumedRecord, type ConsumerOptions, type ConsumerStats, type TopicPartition } from "./consumer.ts";
-import { MAX_TIMER_MS, pathSegment, sleep } from "./http.ts";
-import { oneOf } from "./options.ts";
+import { pathSegment, sleep } from "./http.ts";
+import { MAX_TIMER_MS, oneOf, wholeNumber } from "./options.ts";
 
 export type Delivery = "atLeastOnce" | "atMostOnce";
 
@@ -181,9 +181,10 @@ export class GroupConsumer {
     this.path = `/v1/groups/${pathSegment(options.groupId, "group")}`;
     this.groupId = options.groupId;
     this.consumer = new Consumer(options);
-    if (options.sessionTimeoutMs !== undefined && !Number.isSafeInteger(options.sessionTimeoutMs)) {
-      throw invalid(`sessionTimeoutMs must be a whole number of ms, not ${options.sessionTimeoutMs}`);
-    }
+    // The server holds the session to its own bounds (1 s to 5 min by default); these are the client's timers'.
+    wholeNumber("sessionTimeoutMs", options.sessionTimeoutMs, 1, MAX_TIMER_MS);
+    wholeNumber("autoCommitIntervalMs", options.autoCommitIntervalMs, 0, MAX_TIMER_MS);
+    if (options.autoCommit !== undefined && typeof options.autoCommit !== "boolean") throw invalid(`autoCommit must be true or false, not ${JSON.stringify(options.autoCommit)}`);
     this.sessionTimeoutAskedMs = options.sessionTimeoutMs;
     this.delivery = options.delivery ?? "atLeastOnce";
     this.autoCommit = options.autoCommit ?? true;
@@ -848,7 +849,8 @@ export class GroupConsumer {
           if (this.closing || !goesOn(lease) || (!atMostOnce && this.revokePending())) break;
           await handlers.eachRecord(r);
           if (!atMostOnce && !moved(lease)) lease.processed = r.offset + 1;
-          if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
+          // Between records only once the interval is up; with 0 ("after every batch") after the batch.
+          if (this.autoCommitIntervalMs > 0 && this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
         }
       }
     }

@@ -1,6 +1,7 @@
 import { SeglogError, errorFromBody, isSeglogError } from "../core/errors.ts";
 import { SEGMENTS_MEDIA_TYPE } from "../core/segment-locations.ts";
 import { signerForUrl, type RequestSigner } from "./sigv4.ts";
+import { MAX_TIMER_MS, wholeNumber } from "./options.ts";
 import { nodeTransport, type Transport, type WireResponse } from "./transport.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8092";
@@ -54,7 +55,6 @@ export interface HttpReply {
 }
 
 /** The longest timer Node runs (2^31 − 1 ms): a longer one fires at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: SEGMENTS_MEDIA_TYPE } as const;
 
@@ -114,9 +114,10 @@ export class SeglogHttp {
     this.url = resolveUrl(options.url);
     this.maxAttempts = options.maxAttempts ?? 6;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    if (!(Number.isSafeInteger(this.requestTimeoutMs) && this.requestTimeoutMs > 0 && this.requestTimeoutMs <= MAX_TIMER_MS)) {
-      throw new SeglogError("Invalid", `requestTimeoutMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, not ${this.requestTimeoutMs}`);
-    }
+    wholeNumber("requestTimeoutMs", options.requestTimeoutMs, 1, MAX_TIMER_MS);
+    wholeNumber("maxAttempts", options.maxAttempts, 1);
+    wholeNumber("initialBackoffMs", options.initialBackoffMs, 1, MAX_TIMER_MS);
+    wholeNumber("maxBackoffMs", options.maxBackoffMs, options.initialBackoffMs ?? 1, MAX_TIMER_MS);
     this.transport = options.transport ?? nodeTransport;
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;

@@ -6,8 +6,8 @@ import { nextSequence } from "../core/idempotence.ts";
 import { partitionForKey } from "../core/partitioner.ts";
 import { isWellFormed } from "../core/unicode.ts";
 import { Admin } from "./admin.ts";
-import { MAX_TIMER_MS, SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
-import { oneOf } from "./options.ts";
+import { SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
+import { MAX_TIMER_MS, oneOf } from "./options.ts";
 
 export interface ProducerRecord {
   readonly key?: string | Uint8Array | null;

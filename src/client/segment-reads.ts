@@ -5,7 +5,8 @@
 import { mapConcurrent } from "../core/concurrency.ts";
 import { SeglogError } from "../core/errors.ts";
 import { rangeHeader, type ByteSpan, type LocatedSegment, type SharedObject } from "../core/segment-locations.ts";
-import { MAX_TIMER_MS, causeText } from "./http.ts";
+import { causeText } from "./http.ts";
+import { MAX_TIMER_MS } from "./options.ts";
 import type { Transport } from "./transport.ts";
 
 export interface SegmentReadOptions {

@@ -345,9 +345,21 @@ describe("the client SDK", () => {
     consumer.assign([{ topic: uniqueName("args"), partition: 0, offset: 0 }]);
     await expect(consumer.poll({ maxWaitMs: Number.NaN })).rejects.toMatchObject({ kind: "Invalid", message: "maxWaitMs must be a whole number of ms ≥ 0, not NaN" });
     await consumer.close();
-    expect(invalidOf(() => new GroupConsumer({ url: api.url, groupId: "g", sessionTimeoutMs: Number.NaN }))).toEqual(["Invalid", "sessionTimeoutMs must be a whole number of ms, not NaN"]);
+    expect(invalidOf(() => new GroupConsumer({ url: api.url, groupId: "g", sessionTimeoutMs: Number.NaN }))).toEqual(["Invalid", "sessionTimeoutMs must be a whole number of ms from 1 to 2147483647, not NaN"]);
     const member = new GroupConsumer({ url: api.url, groupId: uniqueName("g") });
     expect(invalidOf(() => member.pause(null as never))).toEqual(["Invalid", "pause takes a list of { topic, partition }, not null"]);
+    // Options that would turn the clients' loops and timers odd: NaN retried for ever, a 0 backoff spun.
+    for (const [make, message] of [
+      [() => new GroupConsumer({ url: api.url, groupId: "g", sessionTimeoutMs: -1 }), "sessionTimeoutMs must be a whole number of ms from 1 to 2147483647, not -1"],
+      [() => new GroupConsumer({ url: api.url, groupId: "g", autoCommitIntervalMs: Number.NaN }), "autoCommitIntervalMs must be a whole number of ms from 0 to 2147483647, not NaN"],
+      [() => new GroupConsumer({ url: api.url, groupId: "g", autoCommit: "no" as never }), 'autoCommit must be true or false, not "no"'],
+      [() => new Consumer({ url: api.url, maxPrefetchBytes: Number.NaN }), "maxPrefetchBytes must be a whole number ≥ 0, not NaN"],
+      [() => new Consumer({ url: api.url, maxAttempts: Number.NaN }), "maxAttempts must be a whole number ≥ 1, not NaN"],
+      [() => new Admin({ url: api.url, initialBackoffMs: 0 }), "initialBackoffMs must be a whole number of ms from 1 to 2147483647, not 0"],
+      [() => new Admin({ url: api.url, initialBackoffMs: 500, maxBackoffMs: 100 }), "maxBackoffMs must be a whole number of ms from 500 to 2147483647, not 100"],
+    ] as const) {
+      expect(invalidOf(make)).toEqual(["Invalid", message]);
+    }
     // A partition that is not a number never reaches a path: it could name another route.
     await expect(new Admin({ url: api.url }).offsetFor("t", "../../../../v1/groups/x" as never, "latest")).rejects.toMatchObject({ kind: "Invalid" });
     // A base url with a query would send every call to it: "/prod?x=1/v1/topics" is "/prod".

@@ -852,6 +852,25 @@ describe("the group consumer", () => {
     await done;
   });
 
+  it("with autoCommitIntervalMs 0 commits after every batch, as documented, not after every record", async () => {
+    const topic = await topicWith(1, 50);
+    let commits = 0;
+    const counting: Transport = async (request) => {
+      if (request.method === "POST" && request.url.pathname.endsWith("/commits")) commits++;
+      return nodeTransport(request);
+    };
+    const member = new GroupConsumer({ ...memberOptions(api.url, uniqueName("g")), autoCommitIntervalMs: 0, transport: counting });
+    member.subscribe([topic]);
+    let processed = 0;
+    const done = member.run({ eachRecord: () => void processed++ });
+    await waitFor("the records", () => processed === 50);
+    await member.close();
+    await done;
+    // One per poll's batch and one as it leaves, where it made 50 (one a record).
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThan(10);
+  });
+
   it("run() against an API it cannot reach rejects after maxAttempts, as the SDK's other calls do, where it waited silently", async () => {
     const lost = new GroupConsumer({ url: "http://127.0.0.1:9", groupId: uniqueName("g"), maxAttempts: 3, initialBackoffMs: 5 });
     lost.subscribe(["t"]);
