@@ -832,6 +832,8 @@ export class GroupConsumer {
             resolveOffset: (offset) => {
               if (!Number.isSafeInteger(offset) || offset < first || offset > last) throw invalid(`resolveOffset: ${offset} is not an offset of this batch (${first}–${last})`);
               resolved = Math.max(offset, resolved ?? offset);
+              // Processed from now on, so that a commit() in the handler stores it, as in KafkaJS.
+              if (!atMostOnce && !moved(lease)) lease.processed = Math.max(lease.processed, resolved + 1);
             },
           });
         } catch (e) {

@@ -852,6 +852,25 @@ describe("the group consumer", () => {
     await done;
   });
 
+  it("commits what a batch handler resolved when it calls commit() before it returns, as KafkaJS does, where it committed the batch's start", async () => {
+    const topic = await topicWith(1, 10);
+    const group = uniqueName("g");
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), autoCommit: false });
+    member.subscribe([topic]);
+    let seen = 0;
+    const done = member.run({
+      eachBatch: async (batch) => {
+        for (const r of batch.records) batch.resolveOffset(r.offset);
+        await member.commit();
+        seen += batch.records.length;
+        if (seen === 10) void member.close();
+      },
+    });
+    await done;
+    const [p0] = (await new Admin({ url: api.url }).describeGroup(group)).partitions;
+    expect(p0?.committedOffset).toBe(10);
+  });
+
   it("with autoCommitIntervalMs 0 commits after every batch, as documented, not after every record", async () => {
     const topic = await topicWith(1, 50);
     let commits = 0;
