@@ -33,9 +33,6 @@ export function intArg(value: string | undefined, name: string, min = 0, max = N
   return Number(value);
 }
 
-/** The most a timer can wait (2^31 − 1 ms): a longer one fires at once. */
-export const MAX_MS = 2_147_483_647;
-
 export function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
   return value;

@@ -3,8 +3,9 @@ import { Consumer, type ConsumedRecord, type TopicPartition } from "../client/co
 import { GroupConsumer } from "../client/group-consumer.ts";
 import { sleep } from "../client/http.ts";
 import { isSeglogError } from "../core/errors.ts";
-import { MAX_MS, intArg, parse, readFromArg, required } from "./args.ts";
+import { intArg, parse, readFromArg, required } from "./args.ts";
 import { UsageError } from "./output.ts";
+import { MAX_TIMER_MS } from "../client/options.ts";
 
 /** How long a console consumer waits between polls while Seglog does not answer. */
 const OUTAGE_RETRY_MS = 1_000;
@@ -31,7 +32,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
   const readFrom = readFromArg(values["read-from"]);
   const topic = required(values.topic, "topic");
   const maxMessages = intArg(values["max-messages"], "max-messages", 1) ?? Infinity;
-  const timeoutMs = intArg(values["timeout-ms"], "timeout-ms", 1, MAX_MS);
+  const timeoutMs = intArg(values["timeout-ms"], "timeout-ms", 1, MAX_TIMER_MS);
   const partition = intArg(values.partition, "partition");
   if (values.offset !== undefined && partition === undefined) throw new UsageError("--offset needs --partition");
   if (values.offset !== undefined && values["from-beginning"]) throw new UsageError("--offset and --from-beginning cannot be used together");

@@ -7,8 +7,9 @@ import type { FunctionName } from "../http/router.ts";
 import { startLocalApi, type LambdaHandler } from "../local/server.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { checkedLogOptions, logOptionsFromEnv } from "../log/options.ts";
-import { MAX_MS, intArg, parse } from "./args.ts";
+import { intArg, parse } from "./args.ts";
 import { UsageError } from "./output.ts";
+import { MAX_TIMER_MS } from "../client/options.ts";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 
@@ -28,7 +29,7 @@ export async function devCommand(args: string[]): Promise<number> {
     "maintenance-interval-ms": { type: "string" },
   });
   if (values.url !== undefined) throw new UsageError("dev takes no --url: it serves the API itself (--port, default 8092)");
-  const maintenanceIntervalMs = intArg(values["maintenance-interval-ms"], "maintenance-interval-ms", 0, MAX_MS) ?? 60_000;
+  const maintenanceIntervalMs = intArg(values["maintenance-interval-ms"], "maintenance-interval-ms", 0, MAX_TIMER_MS) ?? 60_000;
   const port = intArg(values.port, "port", 0, 65_535) ?? 8092;
   const dynamo = values.dynamo ?? "auto";
   if (dynamo !== "auto" && dynamo !== "dynamodb-local" && dynamo !== "dynalite") {

@@ -1,8 +1,9 @@
 import { createInterface } from "node:readline";
 import { DEFAULT_DELIVERY_TIMEOUT_MS, Producer } from "../client/producer.ts";
 import { isSeglogError } from "../core/errors.ts";
-import { MAX_MS, intArg, parse, required } from "./args.ts";
+import { intArg, parse, required } from "./args.ts";
 import { UsageError } from "./output.ts";
+import { MAX_TIMER_MS } from "../client/options.ts";
 
 /**
  * One record per stdin line; with `--key-separator`, the part before it is the key. A failed
@@ -20,9 +21,9 @@ export async function produceCommand(args: string[]): Promise<number> {
   const topic = required(values.topic, "topic");
   const separator = values["key-separator"];
   if (separator === "") throw new UsageError("--key-separator must not be empty");
-  const lingerMs = intArg(values["linger-ms"], "linger-ms", 0, MAX_MS) ?? 10;
+  const lingerMs = intArg(values["linger-ms"], "linger-ms", 0, MAX_TIMER_MS) ?? 10;
   // How long a record may take, outages ridden out included (Kafka's delivery.timeout.ms, 120 s).
-  const deliveryTimeoutMs = intArg(values["delivery-timeout-ms"], "delivery-timeout-ms", 1, MAX_MS);
+  const deliveryTimeoutMs = intArg(values["delivery-timeout-ms"], "delivery-timeout-ms", 1, MAX_TIMER_MS);
   if ((deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS) <= lingerMs) {
     throw new UsageError(`--delivery-timeout-ms (${deliveryTimeoutMs ?? `${DEFAULT_DELIVERY_TIMEOUT_MS}, the default`}) must be above --linger-ms (${lingerMs}), as Kafka's delivery.timeout.ms above linger.ms`);
   }

@@ -155,7 +155,8 @@ export class Consumer {
     this.autoOffsetReset = options.autoOffsetReset ?? "latest";
     this.maxBytes = options.maxBytes ?? 1_048_576;
     this.locator = new Locator(this.http, this.maxBytes, () => this.counts.fetches++);
-    this.maxWaitMs = checkedWait(options.maxWaitMs ?? 500);
+    wholeNumber("maxWaitMs", options.maxWaitMs, 0);
+    this.maxWaitMs = options.maxWaitMs ?? 500;
     wholeNumber("maxPrefetchBytes", options.maxPrefetchBytes, 0);
     this.maxPrefetches = Math.floor((options.maxPrefetchBytes ?? 32 * 1_048_576) / this.maxBytes);
     this.readFrom = options.readFrom ?? "storage";
@@ -250,7 +251,8 @@ export class Consumer {
     for (const e of entries) if (e.position === undefined) await this.resetPosition(e);
     const outer = options.signal;
     if (outer?.aborted) return [];
-    const maxWaitMs = options.maxWaitMs === undefined ? this.maxWaitMs : checkedWait(options.maxWaitMs);
+    wholeNumber("maxWaitMs", options.maxWaitMs, 0);
+    const maxWaitMs = options.maxWaitMs ?? this.maxWaitMs;
     const heads = entries.map((e) => ({ e, fetch: this.nextFetch(e, maxWaitMs) }));
     const told = (f: PendingFetch) => f.ended !== undefined && ("error" in f.ended || (f.ended.fetched?.records.length ?? 0) > 0);
     let stop = () => {};
@@ -486,11 +488,6 @@ export class Consumer {
 }
 
 /** A long poll's wait, in whole ms: checked when it is given, not left to fail every fetch. */
-function checkedWait(ms: number): number {
-  if (!(Number.isSafeInteger(ms) && ms >= 0)) throw invalid(`maxWaitMs must be a whole number of ms ≥ 0, not ${ms}`);
-  return ms;
-}
-
 /** Partitions given as a list: `Invalid` for anything else. */
 export function checkList(list: unknown, what: string): void {
   if (!Array.isArray(list)) throw invalid(`${what} takes a list of { topic, partition }, not ${list === null ? "null" : typeof list}`);

@@ -54,8 +54,6 @@ export interface HttpReply {
   readonly bytes?: Uint8Array;
 }
 
-/** The longest timer Node runs (2^31 − 1 ms): a longer one fires at once. */
-
 const ACCEPT = { json: "application/json", binary: "application/octet-stream", segments: SEGMENTS_MEDIA_TYPE } as const;
 
 /** A topic's or group's name as a segment of a request's path. "", "." and ".." are refused

@@ -50,7 +50,7 @@ export const MAX_PARTITIONS = 10_000;
  * The largest `segment.bytes`: a merge holds the segments it reads (up to 1.5 times a round's
  * bytes, `MERGE_ROUND_BYTES`, at least one run) and the merged copy. At 256 MiB, one run's merge
  * took 556 MB, past the maintenance function's 512; at 64 MiB it stays within it. A topic set
- * higher before this bound merges up to it (`Maintenance.merge`).
+ * higher before this bound merges up to it (`Maintenance.mergeRuns`).
  */
 export const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 

@@ -368,7 +368,7 @@ export class Reader {
       return Math.max(known, tail.end);
     } catch (e) {
       if (!(e instanceof SeglogError)) throw e;
-      return Math.max(known, seen?.end ?? known);
+      return Math.max(known, seen?.end ?? 0);
     }
   }
 
