@@ -144,15 +144,22 @@ describe("topics (the registry)", () => {
   it("ends a long poll within its maxWaitMs though its topic is deleted and created again while it waits, where it waited it all over again on the new topic", async () => {
     const name = uniqueName("poll-recreate");
     await log.createTopic({ name, partitions: 1 });
-    const reader = testLog().log;
+    const { log: reader, dynamo } = testLog();
     const started = Date.now();
     const polls = [
       reader.fetch(name, 0, { offset: 0, maxWaitMs: 2_000 }),
       reader.locateMany(name, [{ partition: 0, offset: 0 }], { maxWaitMs: 2_000 }),
     ].map((p) => p.then((r) => ({ r, ms: Date.now() - started })));
     await new Promise((r) => setTimeout(r, 1_000));
+    // The reader's reads of the name wait while it names no topic: a poll that looked then would
+    // rightly answer NotFound, and this test is about the topic made again under the name.
+    const isTopicRead = (r: RequestInfo) => r.command === "GetItemCommand" && (r.input["Key"] as { sk?: { S?: string } }).sk?.S === name;
+    let between = true;
+    const faults = injectFaults(dynamo, (r) => (between && isTopicRead(r) ? "hang-before" : undefined));
     await log.deleteTopic(name);
     const { topic: again } = await log.createTopic({ name, partitions: 1 });
+    between = false;
+    faults.releaseAll();
     const [fetched, located] = await Promise.all(polls);
     // On the topic there now, and within the wait asked for (it took 3 s and more before).
     expect(fetched?.r).toMatchObject({ nextOffset: 0, topicId: again.topicId });
