@@ -64,9 +64,9 @@ export interface ConsumerStats {
   readonly bytesFetched: number;
 }
 
-/** An assigned partition: where it reads, and the id of the topic its position is in (from the
- * first answer that gave one). */
-/** A partition's place: `highWatermark` is as its last fetch answered (undefined before one did). */
+/** An assigned partition: where it reads, the id of the topic its position is in (from the first
+ * answer that gave one, or as assigned), and `highWatermark` as its last fetch answered
+ * (undefined before one did). */
 type Position = { tp: TopicPartition; position: number | undefined; highWatermark: number | undefined; topicId?: string | undefined };
 
 /** A fetch's answer, decoded, before it is applied to the partition's position. */
@@ -178,21 +178,27 @@ export class Consumer {
     return { ...this.counts };
   }
 
-  /** Replaces the assignment; a partition may carry its starting offset. */
-  assign(partitions: ReadonlyArray<TopicPartition & { offset?: number }>): void {
+  /**
+   * Replaces the assignment; a partition may carry its starting offset, and with it the id of the
+   * topic that offset is in (`topicId(tp)`): if the topic under the name is another by the first
+   * fetch (deleted and created again), the partition starts over by `autoOffsetReset`. An offset
+   * without one is in the topic there now.
+   */
+  assign(partitions: ReadonlyArray<TopicPartition & { offset?: number; topicId?: string }>): void {
     // Checked before anything changes: an assignment refused leaves the one before in place.
     checkList(partitions, "assign");
     for (const p of partitions) {
       checkTopicPartition(p);
       if (p.offset !== undefined) checkOffset(p.offset);
+      if (p.topicId !== undefined && (typeof p.topicId !== "string" || p.offset === undefined)) throw invalid(`A topicId comes with an offset, as a string, not ${JSON.stringify(p.topicId)}`);
     }
     const previous = new Map(this.assigned);
     this.assigned.clear();
     for (const p of partitions) {
       const tp = { topic: p.topic, partition: p.partition };
       const kept = previous.get(tpKey(tp));
-      // A position given here is in the topic as it is now, whose id the first answer tells.
-      this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark, topicId: p.offset === undefined ? kept?.topicId : undefined });
+      // A position given here is in the topic it names, or as it is now, whose id the first answer tells.
+      this.assigned.set(tpKey(tp), { tp, position: p.offset ?? kept?.position, highWatermark: kept?.highWatermark, topicId: p.offset === undefined ? kept?.topicId : p.topicId });
     }
     for (const [key, chain] of this.fetches) {
       if (this.assigned.get(key)?.position !== chain[0]?.from) this.dropFetches(key);
@@ -227,6 +233,12 @@ export class Consumer {
 
   position(tp: TopicPartition): number | undefined {
     return this.assigned.get(tpKey(tp))?.position;
+  }
+
+  /** The id of the topic the partition's position is in, once a fetch has told it: a topic deleted
+   * and created again under its name has another. */
+  topicId(tp: TopicPartition): string | undefined {
+    return this.assigned.get(tpKey(tp))?.topicId;
   }
 
   /** Lag by partition as of the last fetch: high watermark − position; undefined until a fetch

@@ -98,6 +98,10 @@ interface Lease extends TopicPartition {
   committed: number | null;
   /** The next offset to process: what a commit now would store. */
   processed: number;
+  /** The id of the topic `processed` is in, as the Consumer told it when records were handed out;
+   * undefined: the topic under the name now (after a grant or a seek). A partition paused while
+   * its topic is deleted and created again resumes by `autoOffsetReset`, not at this offset. */
+  topicId: string | undefined;
   /** A commit was refused: the lease moved on. */
   lost: boolean;
   /** The member's count of seeks and pauses when this partition was last sought (0: never). */
@@ -395,7 +399,7 @@ export class GroupConsumer {
    * stays unfetched: the run loop drops one that is lost for good.
    */
   private resumeAfterLookup(lease: Lease): void {
-    if (this.leases.get(lease.key) === lease && !lease.releasing) this.move(lease, lease.processed);
+    if (this.leases.get(lease.key) === lease && !lease.releasing) this.move(lease, lease.processed, lease.topicId);
   }
 
   /** The lease a seek moves: a held one's, not one being given back (its last commit is made). */
@@ -405,18 +409,19 @@ export class GroupConsumer {
     return lease;
   }
 
-  /** Moves a held partition to `offset`, at once. */
-  private move(lease: Lease, offset: number): void {
+  /** Moves a held partition to `offset`, at once: in the topic `topicId` names, or the one there now. */
+  private move(lease: Lease, offset: number, topicId?: string): void {
     // A partition the Consumer fetches moves now; one paused, or resumed and not yet assigned
     // again, goes on from its processed offset; one let go of while its offset was looked up is
-    // fetched again, from there.
+    // fetched again, from there. So is an offset in a topic known by id: an assignment carries it.
     const fetching = this.consumer.assignment().some((a) => keyOf(a) === lease.key);
-    if (fetching && !this.resumedKeys.has(lease.key)) void this.consumer.seek(tpOf(lease), offset); // an offset: it waits for nothing
+    if (fetching && topicId === undefined && !this.resumedKeys.has(lease.key)) void this.consumer.seek(tpOf(lease), offset); // an offset: it waits for nothing
     else if (!this.pausedKeys.has(lease.key)) {
       this.resumedKeys.add(lease.key);
       this.fetchingChanged = true;
     }
     lease.processed = offset;
+    lease.topicId = topicId;
     lease.soughtAt = ++this.moves;
     this.wake(); // a poll under way (a seek from outside the handlers) answers and is read again
   }
@@ -698,7 +703,7 @@ export class GroupConsumer {
         if (!(await this.seekToReset(a))) continue; // closing: the partition is neither read nor committed
       }
       const position = this.consumer.position(a) ?? 0;
-      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
+      this.leases.set(keyOf(a), { ...tpOf(a), key: keyOf(a), epoch: a.epoch, committed: a.committedOffset, processed: position, topicId: undefined, lost: false, soughtAt: 0, seeking: undefined, pausedAt: 0, releasing: false });
     }
     if (granted.length > 0 && this.onAssigned) await this.onAssigned(granted.map(tpOf));
   }
@@ -732,7 +737,8 @@ export class GroupConsumer {
     const moving = new Set(starting.map(keyOf));
     const fetching = new Set(this.consumer.assignment().map(keyOf));
     const kept = [...this.leases.values()].filter((l) => !this.pausedKeys.has(l.key) && l.seeking === undefined && !moving.has(l.key));
-    this.consumer.assign([...kept.map((l) => (fetching.has(l.key) && !this.resumedKeys.has(l.key) ? tpOf(l) : { ...tpOf(l), offset: l.processed })), ...starting]);
+    const from = (l: Lease) => (l.topicId === undefined ? { offset: l.processed } : { offset: l.processed, topicId: l.topicId });
+    this.consumer.assign([...kept.map((l) => (fetching.has(l.key) && !this.resumedKeys.has(l.key) ? tpOf(l) : { ...tpOf(l), ...from(l) })), ...starting]);
     this.resumedKeys.clear();
     this.fetchingChanged = false;
   }
@@ -791,6 +797,8 @@ export class GroupConsumer {
     for (const { lease, records: rs } of batches.values()) {
       if (stop()) break;
       if (!this.held(lease) || sought(lease) || pausedSince(lease)) continue;
+      // What is processed from here on is in the topic these records came from.
+      lease.topicId = this.consumer.topicId(lease);
       if (atMostOnce) {
         const end = (rs.at(-1)?.offset ?? lease.processed - 1) + 1;
         let refused: Lease[];
@@ -805,7 +813,7 @@ export class GroupConsumer {
           // close() say, ends the wait; one before it, a heartbeat's answer say, does not).
           if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
           await sleep(this.consumer.http.backoffMs(3, e), this.wakeup.signal);
-          if (this.held(lease) && !sought(lease)) this.move(lease, lease.processed);
+          if (this.held(lease) && !sought(lease)) this.move(lease, lease.processed, lease.topicId);
           continue;
         }
         if (refused.length > 0) continue;

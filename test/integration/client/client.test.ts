@@ -342,6 +342,7 @@ describe("the client SDK", () => {
     expect(invalidOf(() => new Consumer({ url: api.url, maxWaitMs: -1 }))).toEqual(["Invalid", "maxWaitMs must be a whole number of ms ≥ 0, not -1"]);
     const consumer = new Consumer({ url: api.url });
     expect(invalidOf(() => consumer.assign(null as never))).toEqual(["Invalid", "assign takes a list of { topic, partition }, not null"]);
+    expect(invalidOf(() => consumer.assign([{ topic: "t", partition: 0, topicId: "abc" }]))).toEqual(["Invalid", 'A topicId comes with an offset, as a string, not "abc"']);
     consumer.assign([{ topic: uniqueName("args"), partition: 0, offset: 0 }]);
     await expect(consumer.poll({ maxWaitMs: Number.NaN })).rejects.toMatchObject({ kind: "Invalid", message: "maxWaitMs must be a whole number of ms ≥ 0, not NaN" });
     await consumer.close();
@@ -676,6 +677,8 @@ describe("the client SDK", () => {
     const values = async () => (await consumer.poll()).map((r) => Buffer.from(r.value ?? []).toString());
     const old: string[] = [];
     while (old.length < 30) old.push(...(await values()));
+    const oldId = consumer.topicId({ topic, partition: 0 });
+    expect(oldId).toMatch(/^[0-9a-f]{32}$/);
     await admin.deleteTopic(topic);
     await admin.createTopic(topic, { partitions: 1 });
     await producer.close();
@@ -686,7 +689,15 @@ describe("the client SDK", () => {
     for (let i = 0; i < 50 && seen.length < 50; i++) seen.push(...(await values()));
     expect(seen.slice(0, 3)).toEqual(["new0", "new1", "new2"]);
     expect(seen).toHaveLength(50);
+    expect(consumer.topicId({ topic, partition: 0 })).not.toBe(oldId);
     consumer.close();
+    // An offset assigned with the id of the topic it was in starts over too (a paused partition resumed).
+    const later = new Consumer({ url: api.url, autoOffsetReset: "earliest", maxWaitMs: 0, readFrom });
+    later.assign([{ topic, partition: 0, offset: 30, ...(oldId === undefined ? {} : { topicId: oldId }) }]);
+    const again: string[] = [];
+    for (let i = 0; i < 50 && again.length < 50; i++) again.push(...(await later.poll()).map((r) => Buffer.from(r.value ?? []).toString()));
+    expect(again.slice(0, 3)).toEqual(["new0", "new1", "new2"]);
+    later.close();
   });
 
   it.each(["seek", "reset"] as const)("keeps a position set in a recreated topic, by %s, and reads the new topic's records from it, not skipping them by a second reset", async (how) => {
