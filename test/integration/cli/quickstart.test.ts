@@ -64,7 +64,7 @@ describe("the console CLI (README quick start)", () => {
     expect(one.stdout).toBe("b\n");
     expect((await runCli(["topics", "--delete", "--topic", topic], { env })).code).toBe(0);
     expect((await runCli(["topics", "--list"], { env })).stdout.split("\n")).not.toContain(topic);
-  });
+  }, 90_000); // 14 CLI processes one after another, each starting node and tsx: 12–19 s in full runs
 
   it("prints one clear error line and exits non-zero, never a stack trace", async () => {
     const env = { SEGLOG_URL: api.url };
@@ -114,7 +114,7 @@ describe("the console CLI (README quick start)", () => {
     expect(badSetting.code).toBe(2);
     expect(badSetting.stderr).toContain("SEGLOG_POLL_INTERVAL_MS must be a whole number of ms, not 'fast'");
     expect(badSetting.stdout).not.toContain("[stack]");
-  });
+  }, 90_000); // 12 CLI processes at once: 9–13 s in full runs
 
   it("refuses option values it cannot run with as usage errors (exit 2) naming the option, before it starts anything", async () => {
     const env = { SEGLOG_URL: api.url };
@@ -132,7 +132,7 @@ describe("the console CLI (README quick start)", () => {
       ].map(async ([args, message]) => ({ message, run: await runCli(args as string[], { env, stdin: "a\n" }) })),
     );
     for (const { message, run } of runs) expect(run, String(message)).toMatchObject({ code: 2, stderr: expect.stringContaining(message as string) });
-  });
+  }, 90_000); // 9 CLI processes at once: 6–17 s in full runs
 
   it("stops quietly when the reader of its output goes away (| head), without a stack trace", async () => {
     const child = spawn(process.execPath, [SEGLOG_BIN, "cost", "--mb-per-sec", "1", "--record-bytes", "1024", "--batch-bytes", "262144", "--consumer-groups", "1", "--retention-days", "1"], {
@@ -314,7 +314,7 @@ async function outageProxy(target: string) {
       await new Promise((resolve) => server.close(resolve));
     },
   };
-  const server = createHttpServer(async (req, res) => {
+  const relay = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (state.silent) return void held.add(res);
@@ -322,7 +322,9 @@ async function outageProxy(target: string) {
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "connection") as [string, string][]);
     const answer = await fetch(target + req.url, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
     res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(Buffer.from(await answer.arrayBuffer()));
-  });
+  };
+  // A request the API or the client drops midway is dropped here too, not an unhandled rejection.
+  const server = createHttpServer((req, res) => void relay(req, res).catch(() => res.destroy()));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
