@@ -258,9 +258,12 @@ export class Consumer {
    * `autoOffsetReset`), so the next poll reads the records of those that answered again.
    */
   async poll(options: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<ConsumedRecord[]> {
-    const entries = [...this.assigned.values()];
-    if (entries.length === 0) throw invalid("No partitions assigned");
-    for (const e of entries) if (e.position === undefined) await this.resetPosition(e);
+    const assigned = [...this.assigned.values()];
+    if (assigned.length === 0) throw invalid("No partitions assigned");
+    for (const e of assigned) if (e.position === undefined) await this.resetPosition(e);
+    // Only what is still assigned once positions were looked up is fetched: after close(), nothing.
+    const entries = assigned.filter((e) => this.assigned.get(tpKey(e.tp)) === e);
+    if (entries.length === 0) return [];
     const outer = options.signal;
     if (outer?.aborted) return [];
     wholeNumber("maxWaitMs", options.maxWaitMs, 0);
@@ -499,7 +502,6 @@ export class Consumer {
   }
 }
 
-/** A long poll's wait, in whole ms: checked when it is given, not left to fail every fetch. */
 /** Partitions given as a list: `Invalid` for anything else. */
 export function checkList(list: unknown, what: string): void {
   if (!Array.isArray(list)) throw invalid(`${what} takes a list of { topic, partition }, not ${list === null ? "null" : typeof list}`);

@@ -1076,6 +1076,31 @@ describe("the client SDK", () => {
     await expect(strict.poll()).rejects.toMatchObject({ kind: "OffsetOutOfRange" });
   });
 
+  it("fetches nothing once closed while a first poll looks up where its partitions start, where it started a fetch after close()", async () => {
+    const topic = await topicOfSegments("closed-in-lookup", 3);
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let lookups = 0;
+    let fetches = 0;
+    const transport: Transport = async (request) => {
+      if (request.url.pathname.endsWith("/offsets")) {
+        lookups++;
+        await released;
+      }
+      if (request.url.pathname.endsWith("/records")) fetches++;
+      return nodeTransport(request);
+    };
+    const consumer = new Consumer({ url: api.url, transport, autoOffsetReset: "earliest", maxWaitMs: 0 });
+    consumer.assign([{ topic, partition: 0 }]);
+    const polled = consumer.poll();
+    await vi.waitFor(() => expect(lookups).toBe(1), { timeout: 5_000 });
+    consumer.close();
+    release();
+    expect(await polled).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fetches).toBe(0);
+  });
+
   it("starts the next fetch while the application works on a poll's records, and drops it on seek or reassignment", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("prefetch");
