@@ -6,11 +6,18 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { DEFAULT_LOG_OPTIONS } from "../src/log/options.ts";
+import type { SeglogApi } from "./api.ts";
 import { SeglogFunction } from "./function.ts";
 import { SeglogStorage } from "./storage.ts";
 
 export interface SeglogMaintenanceProps {
-  /** The storage to maintain. @default a new `SeglogStorage` in this construct */
+  /**
+   * The API whose log it maintains: its storage, and its `abortTimeoutMs`, which the maintenance
+   * function must share (it aborts stalled reservations too, and one sooner than the API's would
+   * abort produces still in flight). @default none: `storage` and `abortTimeoutMs` as given
+   */
+  readonly api?: SeglogApi;
+  /** The storage to maintain. @default the API's, else a new `SeglogStorage` in this construct */
   readonly storage?: SeglogStorage;
   /** Minutes between runs. @default 5 (Kafka's `log.retention.check.interval.ms` is 5 minutes) */
   readonly intervalMinutes?: number;
@@ -28,7 +35,7 @@ export interface SeglogMaintenanceProps {
    * @default the interval minus 30 s (270 for 5 minutes), so that runs do not overlap
    */
   readonly timeoutSeconds?: number;
-  /** Same meaning as the API's: the maintenance function aborts stalled reservations too. @default 30000 */
+  /** Same meaning as the API's: the maintenance function aborts stalled reservations too. @default the API's, else 30000 */
   readonly abortTimeoutMs?: number;
   /** Turns the schedule off without removing it. @default true */
   readonly enabled?: boolean;
@@ -60,7 +67,13 @@ export class SeglogMaintenance extends Construct {
     if (!Number.isInteger(sweepIntervalMinutes) || sweepIntervalMinutes < 1) throw new Error(`sweepIntervalMinutes must be a whole number ≥ 1, not ${sweepIntervalMinutes}`);
     const timeoutSeconds = props.timeoutSeconds ?? Math.min(900, intervalMinutes * 60 - 30);
     if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30 || timeoutSeconds > 900) throw new Error(`timeoutSeconds must be 30..900, not ${timeoutSeconds}`);
-    this.storage = props.storage ?? new SeglogStorage(this, "Storage");
+    const { api } = props;
+    if (api !== undefined && props.storage !== undefined && props.storage !== api.storage) throw new Error("storage must be the API's storage when both are given");
+    if (api !== undefined && props.abortTimeoutMs !== undefined && props.abortTimeoutMs !== api.abortTimeoutMs) {
+      throw new Error(`abortTimeoutMs (${props.abortTimeoutMs}) must be the API's (${api.abortTimeoutMs}): maintenance aborts the API's stalled reservations`);
+    }
+    const abortTimeoutMs = api?.abortTimeoutMs ?? props.abortTimeoutMs ?? DEFAULT_LOG_OPTIONS.abortTimeoutMs;
+    this.storage = props.storage ?? api?.storage ?? new SeglogStorage(this, "Storage");
     const f = new SeglogFunction(this, "Maintenance", {
       name: "maintenance",
       description: "Seglog maintenance: stale reservations, retention, orphaned objects, deleted topics (scheduled)",
@@ -69,7 +82,7 @@ export class SeglogMaintenance extends Construct {
       environment: {
         SEGLOG_BUCKET: this.storage.bucket.bucketName,
         SEGLOG_TABLE: this.storage.table.tableName,
-        SEGLOG_ABORT_TIMEOUT_MS: String(props.abortTimeoutMs ?? DEFAULT_LOG_OPTIONS.abortTimeoutMs),
+        SEGLOG_ABORT_TIMEOUT_MS: String(abortTimeoutMs),
         SEGLOG_MAINTENANCE_INTERVAL_MINUTES: String(intervalMinutes),
         SEGLOG_SWEEP_INTERVAL_MINUTES: String(sweepIntervalMinutes),
         // Longer than the API's: a DeleteObjects of 1,000 keys can take seconds to answer.

@@ -15,7 +15,7 @@ export interface SeglogStackProps extends StackProps {
   /** The API's sizing and settings (memory, timeouts, `fetchPollIntervalMs`, …; docs/deploy.md). */
   readonly api?: Omit<SeglogApiProps, "storage" | "apiType" | "authorization">;
   /** The maintenance function's (`intervalMinutes`, `memoryMb`, …); its abort timeout is the API's. */
-  readonly maintenance?: Omit<SeglogMaintenanceProps, "storage" | "abortTimeoutMs">;
+  readonly maintenance?: Omit<SeglogMaintenanceProps, "api" | "storage" | "abortTimeoutMs">;
   /** Alarm thresholds and periods. */
   readonly observability?: Omit<SeglogObservabilityProps, "api" | "storage" | "maintenance">;
 }
@@ -36,7 +36,7 @@ export class SeglogStack extends Stack {
       ...(props.apiType === undefined ? {} : { apiType: props.apiType }),
       ...(props.authorization === undefined ? {} : { authorization: props.authorization }),
     });
-    this.maintenance = new SeglogMaintenance(this, "Maintenance", { ...props.maintenance, storage: this.storage, abortTimeoutMs: this.api.abortTimeoutMs });
+    this.maintenance = new SeglogMaintenance(this, "Maintenance", { ...props.maintenance, api: this.api });
     this.observability = new SeglogObservability(this, "Observability", { ...props.observability, api: this.api, maintenance: this.maintenance });
 
     new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "seglog --url (or SEGLOG_URL)" });

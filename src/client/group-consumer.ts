@@ -865,14 +865,15 @@ export class GroupConsumer {
       }
     }
     // What the poll returned and no handler was given is read again: its partitions go back to
-    // where processing stopped (a partition given back goes to its next owner from its commit).
-    // (A paused partition, or one resumed and not yet assigned again, goes on from its processed
-    // offset when the run loop assigns it.)
+    // where processing stopped, in the topic it was in, when the run loop assigns them again (a
+    // partition given back goes to its next owner from its commit). So does a paused partition,
+    // or one resumed and not yet assigned again.
     const waiting = (lease: Lease) => paused(lease) || this.resumedKeys.has(lease.key);
     for (const { lease, records: rs } of batches.values()) {
       const last = rs.at(-1);
       if (last !== undefined && lease.processed <= last.offset && this.leases.get(lease.key) === lease && !sought(lease) && !waiting(lease)) {
-        await this.consumer.seek(tpOf(lease), lease.processed);
+        this.resumedKeys.add(lease.key);
+        this.fetchingChanged = true;
       }
     }
     // A partition this poll handed out nothing of may still have moved: reset past records
@@ -882,7 +883,9 @@ export class GroupConsumer {
     for (const lease of this.leases.values()) {
       if (batches.has(lease.key) || !this.held(lease) || waiting(lease) || lease.seeking !== undefined) continue;
       const at = this.consumer.position(tpOf(lease));
-      if (at !== undefined) lease.processed = at;
+      if (at === undefined) continue;
+      lease.processed = at;
+      lease.topicId = this.consumer.topicId(tpOf(lease));
     }
     if (this.autoCommitDue()) await this.commitQuietly([...this.leases.values()].filter((l) => this.held(l)));
   }

@@ -271,6 +271,14 @@ describe("functions", () => {
     const { App, Stack } = await import("aws-cdk-lib");
     const { SeglogApi } = await import("../../infra/api.ts");
     expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { produceTimeoutSeconds: 25, abortTimeoutMs: 30_000 })).toThrow(/abortTimeoutMs/);
+    // Maintenance built beside an API aborts stalled reservations on the API's timeout, not its own default.
+    const own = new Stack(new App(), "Own");
+    const api = new SeglogApi(own, "Api", { produceTimeoutSeconds: 25, abortTimeoutMs: 40_000 });
+    const maintenance = new SeglogMaintenance(own, "Maintenance", { api });
+    expect(maintenance.storage).toBe(api.storage);
+    const env = Template.fromStack(own).findResources("AWS::Lambda::Function", { Properties: { Description: Match.stringLikeRegexp("^Seglog maintenance") } });
+    expect(Object.values(env).map((f) => f.Properties.Environment.Variables.SEGLOG_ABORT_TIMEOUT_MS)).toEqual(["40000"]);
+    expect(() => new SeglogMaintenance(own, "Other", { api, abortTimeoutMs: 30_000 })).toThrow("abortTimeoutMs (30000) must be the API's (40000)");
     expect(() => new SeglogApi(new Stack(new App(), "S"), "Api", { fetchTimeoutSeconds: 25 })).toThrow(/long poll plus the read budget/);
   });
 
