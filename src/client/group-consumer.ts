@@ -930,7 +930,9 @@ export class GroupConsumer {
     const body = {
       memberId,
       sequence: ++this.commitSequence, // retries repeat it; a late request cannot move a checkpoint back
-      offsets: todo.map((e) => ({ topic: e.lease.topic, partition: e.lease.partition, epoch: e.lease.epoch, offset: e.offset })),
+      // With the id of the topic the offset is in, when known: an offset of a topic since deleted
+      // and created again (a paused partition's, say) is then no commit in the new one.
+      offsets: todo.map(({ lease, offset }) => ({ topic: lease.topic, partition: lease.partition, epoch: lease.epoch, offset, ...(lease.topicId === undefined ? {} : { topicId: lease.topicId }) })),
     };
     let reply;
     try {

@@ -102,6 +102,9 @@ export interface OffsetToCommit {
   readonly epoch: number;
   readonly offset: bigint;
   readonly metadata?: string | null;
+  /** The id of the topic the offset is in, when the member knows it: an offset in a topic since
+   * deleted and created again under the name counts as no commit in the new one. @default the topic under the name now */
+  readonly topicId?: string;
 }
 
 export interface CommitRequest {
@@ -336,6 +339,7 @@ export class GroupService {
         epoch: checkInt(o.epoch, "epoch", 1),
         offset: checkOffset(o.offset),
         metadata: checkMetadata(o.metadata),
+        topicId: o.topicId,
       };
       if (seen.has(leaseKey(c))) throw invalid(`partition ${c.topic}/${c.partition} is listed twice`);
       seen.add(leaseKey(c));
@@ -348,7 +352,7 @@ export class GroupService {
     await this.partitionCounts([...new Set(commits.map((c) => c.topic))], now, true);
     const outcomes = await Promise.all(
       commits.map(async (c): Promise<PartitionOutcome> => {
-        const topicId = this.partitionCache.get(c.topic)?.topicId ?? NO_TOPIC;
+        const topicId = c.topicId ?? this.partitionCache.get(c.topic)?.topicId ?? NO_TOPIC;
         const ok = await this.store.commitOffset(group, { ...c, memberId, now, sequence, topicId });
         const error = ok
           ? null

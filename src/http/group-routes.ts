@@ -184,10 +184,14 @@ function releasedList(v: Json): ReleasedLease[] {
 function offsetToCommit(o: Json, i: number): OffsetToCommit {
   const where = `offsets[${i}]`;
   if (!isObject(o)) throw invalid(`${where} must be an object`);
-  onlyKeys(o, ["topic", "partition", "epoch", "offset", "metadata"], where);
+  onlyKeys(o, ["topic", "partition", "epoch", "offset", "metadata", "topicId"], where);
   const metadata = o["metadata"];
   if (metadata !== undefined && metadata !== null && typeof metadata !== "string") {
     throw invalid(`${where}.metadata must be a string or null`);
+  }
+  const topicId = o["topicId"];
+  if (topicId !== undefined && (typeof topicId !== "string" || !/^[0-9a-f]{32}$/.test(topicId))) {
+    throw invalid(`${where}.topicId must be a topic's id (32 hex digits), not ${JSON.stringify(topicId)}`);
   }
   return {
     topic: requiredString(o, "topic", where),
@@ -195,6 +199,7 @@ function offsetToCommit(o: Json, i: number): OffsetToCommit {
     epoch: requiredInt(o, "epoch", where, 1),
     offset: wireOffset(o["offset"], `${where}.offset`),
     ...(metadata === undefined ? {} : { metadata }),
+    ...(topicId === undefined ? {} : { topicId }),
   };
 }
 

@@ -382,6 +382,11 @@ describe("the group consumer", () => {
     // A commit's sequence is optional, so null is its absence; one out of range names its range.
     const nullSequence = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }], sequence: null });
     expect(nullSequence.status).toBe(200);
+    const badId = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3, topicId: "old" }] });
+    expect({ status: badId.status, error: ((await badId.json()) as { error: { message: string } }).error.message }).toEqual({
+      status: 400,
+      error: 'offsets[0].topicId must be a topic\'s id (32 hex digits), not "old"',
+    });
     const zeroSequence = await post("/commits", { memberId: joined.memberId, offsets: [{ topic, partition: 0, epoch, offset: 3 }], sequence: 0 });
     expect({ status: zeroSequence.status, error: ((await zeroSequence.json()) as { error: { message: string } }).error.message }).toEqual({
       status: 400,
@@ -853,6 +858,40 @@ describe("the group consumer", () => {
     await member.close();
     await done;
     expect(seen).toEqual(["0:0", "0:1", "0:2", ...Array.from({ length: 6 }, (_, i) => `0:${100 + i}`)]);
+  });
+
+  it("commits a partition paused across its topic's re-creation as the old topic's offset, which the next member does not start the new topic at (it skipped that many records)", async () => {
+    const topic = await topicWith(1, 5);
+    const p0 = { topic, partition: 0 };
+    const seen: string[] = [];
+    const heartbeats = heldRequests("/heartbeat");
+    const group = uniqueName("g");
+    const member = new GroupConsumer({ ...memberOptions(api.url, group), sessionTimeoutMs: 6_000, transport: heartbeats.transport });
+    member.subscribe([topic]);
+    const done = member.run({
+      eachRecord: async (r) => {
+        seen.push(Buffer.from(r.value ?? []).toString());
+        if (seen.length === 3) member.pause([p0]);
+      },
+    });
+    await waitFor("3 records, then paused", () => seen.length === 3 && member.paused().length === 1);
+    const admin = new Admin({ url: api.url });
+    await heartbeats.hold();
+    await admin.deleteTopic(topic);
+    await admin.createTopic(topic, { partitions: 1 });
+    heartbeats.release();
+    await produce(topic, 1, 6, 100);
+    await member.close(); // commits where processing stopped: offset 3 of the old topic
+    await done;
+    expect((await admin.describeGroup(group)).partitions.find((p) => p.partition === 0)?.committedOffset).toBeNull();
+    const next: string[] = [];
+    const heir = new GroupConsumer(memberOptions(api.url, group));
+    heir.subscribe([topic]);
+    const heirDone = heir.run({ eachRecord: async (r) => void next.push(Buffer.from(r.value ?? []).toString()) });
+    await waitFor("the new topic's 6 records", () => next.length >= 6);
+    await heir.close();
+    await heirDone;
+    expect(next).toEqual(Array.from({ length: 6 }, (_, i) => `0:${100 + i}`));
   });
 
   it("resumes a partition paused after it started over on a recreated topic from where it was in the new topic, not by a second reset that skipped what came while it was paused", async () => {
