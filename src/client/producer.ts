@@ -7,7 +7,7 @@ import { partitionForKey } from "../core/partitioner.ts";
 import { isWellFormed } from "../core/unicode.ts";
 import { Admin } from "./admin.ts";
 import { SeglogHttp, pathSegment, sleep, type ClientOptions, type RetryBounds } from "./http.ts";
-import { MAX_TIMER_MS, oneOf } from "./options.ts";
+import { MAX_TIMER_MS, oneOf, wholeNumber } from "./options.ts";
 
 export interface ProducerRecord {
   readonly key?: string | Uint8Array | null;
@@ -404,6 +404,9 @@ export class Producer {
     this.idempotent = options.enableIdempotence ?? true;
     this.transactionalId = options.transactionalId;
     this.partitioner = options.partitioner ?? "sticky";
+    // At most what a timer can wait: Node fires a longer one after 1 ms, and batches waiting for their deadline spun.
+    wholeNumber("deliveryTimeoutMs", options.deliveryTimeoutMs, 1, MAX_TIMER_MS);
+    wholeNumber("metadataMaxAgeMs", options.metadataMaxAgeMs, 0, MAX_TIMER_MS);
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
     if (!(this.deliveryTimeoutMs > this.lingerMs)) {
       // Kafka likewise requires delivery.timeout.ms ≥ linger.ms + request.timeout.ms.
@@ -482,8 +485,12 @@ export class Producer {
     if (!(admitted instanceof Promise)) return this.join(topic, admitted, partition, entry, size);
     const kept = isOwned ? entry : owned(entry);
     // A reaction of the admission itself, so that it runs before the next record's admission
-    // (which waits for this one's) looks at the buffer.
-    return admitted.then((state) => this.join(topic, state, partition, kept, size));
+    // (which waits for this one's) looks at the buffer. Marked handled, as `send`'s promise is:
+    // a record refused here (too large, a partition the topic lacks) sent and not awaited must not
+    // end the process with an unhandled rejection.
+    const joined = admitted.then((state) => this.join(topic, state, partition, kept, size));
+    joined.catch(ignore);
+    return joined;
   }
 
   /**

@@ -360,6 +360,7 @@ describe("the client SDK", () => {
       [() => new Consumer({ url: api.url, maxAttempts: Number.NaN }), "maxAttempts must be a whole number ≥ 1, not NaN"],
       [() => new Admin({ url: api.url, initialBackoffMs: 0 }), "initialBackoffMs must be a whole number of ms from 1 to 2147483647, not 0"],
       [() => new Admin({ url: api.url, initialBackoffMs: 500, maxBackoffMs: 100 }), "maxBackoffMs must be a whole number of ms from 500 to 2147483647, not 100"],
+      [() => new Producer({ url: api.url, deliveryTimeoutMs: Number.MAX_SAFE_INTEGER }), `deliveryTimeoutMs must be a whole number of ms from 1 to 2147483647, not ${Number.MAX_SAFE_INTEGER}`],
     ] as const) {
       expect(invalidOf(make)).toEqual(["Invalid", message]);
     }
@@ -397,6 +398,28 @@ describe("the client SDK", () => {
     refuse = { status: 500, kind: "Internal" };
     await expect(admin.createTopic(topic, { partitions: 1 })).rejects.toMatchObject({ kind: "Internal", retriable: true });
     expect(answers).toEqual([429, 201, 429, 204, 500]);
+  });
+
+  it("does not end the process when a record it refuses after waiting for the topic's partitions was sent and not awaited (an unhandled rejection did)", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("unawaited");
+    await admin.createTopic(topic, { partitions: 1 });
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", listener);
+    try {
+      // Partition counts trusted 0 ms: every send waits for a fresh read before its record is taken.
+      const producer = new Producer({ url: api.url, lingerMs: 1, metadataMaxAgeMs: 0 });
+      await producer.send(topic, { value: "known" });
+      const refused = producer.send(topic, { value: "x", partition: 5 }); // not awaited, for now
+      await producer.flush();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+      await expect(refused).rejects.toMatchObject({ kind: "NotFound" });
+      await producer.close();
+    } finally {
+      process.off("unhandledRejection", listener);
+    }
   });
 
   it("refuses at send, with Invalid, what it would otherwise store changed or fail on with a TypeError: a record that is not an object, KafkaJS's send({topic, messages}), headers as a Map or a string, lone surrogates", async () => {
