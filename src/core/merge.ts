@@ -5,6 +5,7 @@
  */
 import type { IndexEntry, SparsePoint } from "./read-committed.ts";
 import { groupRanges } from "./range-groups.ts";
+import { ABORTED_KEPT_MS } from "./retention.ts";
 
 /** A sparse index point is written at least every this many bytes of a merged object. */
 export const SPARSE_INDEX_STEP = 64 * 1024;
@@ -89,9 +90,12 @@ export interface MergePolicy {
 /**
  * Runs of consecutive small, unmerged segments (under half the target) to merge, oldest first.
  * A run closes when the next segment would take it past the target, or at a segment that cannot
- * join. The last run, which new segments could still extend, is merged only once old enough.
- * Each run holds at least two committed segments; aborted entries inside a run join it (their
- * offsets are a gap in the merged segment, as they were before).
+ * join. The last run, which new segments could still extend, is merged as far as its segments
+ * are `mergeAfterMs` old: under steady traffic its newest segment never is, and it would wait
+ * until it filled the target. Each run holds at least two committed segments; aborted entries
+ * inside a run join it (their offsets are a gap in the merged segment, as they were before),
+ * except one younger than {@link ABORTED_KEPT_MS}, which stays an entry of its own for retention
+ * to keep (a retry of its batch must find it aborted).
  */
 export function planMerges(live: readonly IndexEntry[], policy: MergePolicy): IndexEntry[][] {
   const runs: IndexEntry[][] = [];
@@ -104,7 +108,8 @@ export function planMerges(live: readonly IndexEntry[], policy: MergePolicy): In
   };
   for (const e of live) {
     const small = !isMerged(e) && (e.objectKey === undefined || isShared(e)) && e.bytes * 2 < policy.targetBytes;
-    if (!small) {
+    const freshAbort = e.state === "A" && policy.now - e.at < ABORTED_KEPT_MS;
+    if (!small || freshAbort) {
       close();
       continue;
     }
@@ -112,7 +117,9 @@ export function planMerges(live: readonly IndexEntry[], policy: MergePolicy): In
     run.push(e);
     bytes += e.bytes;
   }
-  if (run.length > 0 && policy.now - Math.max(...run.map((e) => e.at)) >= policy.mergeAfterMs) close();
+  const young = run.findIndex((e) => policy.now - e.at < policy.mergeAfterMs);
+  if (young >= 0) run = run.slice(0, young);
+  close();
   return runs;
 }
 

@@ -83,6 +83,36 @@ describe("idempotent producer", () => {
     expect(r.batches.flatMap((b) => [...decodeStored(b.bytes)])).toEqual([]);
   });
 
+  it("keeps an aborted batch's item for its retry though a merge ran over it and retention then removed the records around it (the retry was refused UnknownBatchOutcome)", async () => {
+    const topic = uniqueName("aborted-merged");
+    const first = testLog({ abortTimeoutMs });
+    await first.log.createTopic({ name: topic, partitions: 1, config: { "retention.ms": 60_000 } });
+    const plain = testLog().log;
+    const write = (v: string) => plain.produceRecords(topic, [{ key: null, value: Buffer.from(v), partition: 0 }]);
+    await write("c0");
+    const p = await first.log.initProducer();
+    let armed = true;
+    const held = [first.dynamo, first.s3].map((client) => injectFaults(client, (req) => (armed && stepOf(req) === "commit" ? ((armed = false), "hang-before") : undefined)));
+    const frame = () => [{ partition: 0, bytes: batch(p.producerId, p.epoch, 0, ["one"]) }];
+    const attempt1 = first.log.produceFrames(topic, frame()).catch(() => undefined);
+    while (armed) await sleep(5);
+    await write("c2");
+    await write("c3");
+    await sleep(abortTimeoutMs + 200);
+    const now = testLog({ abortTimeoutMs });
+    const merged = await now.log.runMaintenance({ topics: [topic], mergeAfterMs: 0 });
+    expect(merged.reservationsAborted).toBe(1);
+    expect(merged.merges).toBeGreaterThan(0);
+    // 70 s on: every record is past retention.ms; the abort is not past the 15 minutes it is kept.
+    const later = testLog({ abortTimeoutMs, now: () => Date.now() + 70_000 });
+    await later.log.runMaintenance({ topics: [topic], mergeAfterMs: 0 });
+    expect((await later.log.describeTopic(topic)).partitions[0]?.logStartOffset).toBe(1);
+    const retry = ok((await later.log.produceFrames(topic, frame()))[0]);
+    held.forEach((h) => h.releaseAll());
+    await attempt1;
+    expect(retry.baseOffset).toBe(4);
+  });
+
   it("stores once a batch whose first attempt died before its commit, when the retry comes after maintenance aborted it: the aborted item is kept for the retry", async () => {
     const topic = uniqueName("aborted-kept");
     const first = testLog({ abortTimeoutMs });

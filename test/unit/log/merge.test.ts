@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { entryChunks, expiredReplacements, liveEntries, mergedEntry, planMerges, planReads, rangeFor } from "../../../src/core/merge.ts";
 import type { IndexEntry } from "../../../src/core/read-committed.ts";
+import { ABORTED_KEPT_MS } from "../../../src/core/retention.ts";
 
 /** Committed seq `seq` at `base`, `count` offsets, `bytes` long, decided at `at`. */
 const c = (seq: number, base: number, count: number, bytes: number, at = 0): IndexEntry => ({
@@ -32,9 +33,20 @@ describe("planning merges", () => {
   });
 
   it("takes aborted entries inside a run, trims them at its ends, and needs two committed segments", () => {
+    const later = { ...policy, now: ABORTED_KEPT_MS + 1000 };
     const entries = [a(0, 0, 2), c(1, 2, 1, 100), a(2, 3, 4), c(3, 7, 1, 100), a(4, 8, 1)];
-    expect(planMerges(entries, policy).map((r) => r.map((e) => e.seq))).toEqual([[1, 2, 3]]);
-    expect(planMerges([c(0, 0, 1, 100), a(1, 1, 1)], policy)).toEqual([]);
+    expect(planMerges(entries, later).map((r) => r.map((e) => e.seq))).toEqual([[1, 2, 3]]);
+    expect(planMerges([c(0, 0, 1, 100), a(1, 1, 1)], later)).toEqual([]);
+  });
+
+  it("leaves an abort younger than retention keeps it out of every run, so that retention still sees it (a retry of its batch must find it aborted)", () => {
+    const entries = [c(0, 0, 1, 100), c(1, 1, 1, 100), { ...a(2, 2, 1), at: 900 }, c(3, 3, 1, 100), c(4, 4, 1, 100)];
+    expect(planMerges(entries, policy).map((r) => r.map((e) => e.seq))).toEqual([[0, 1], [3, 4]]);
+  });
+
+  it("merges the old part of the newest run under steady traffic, where its newest segment is never old and it waited until it filled the target", () => {
+    const steady = [800, 850, 900, 950, 990].map((at, i) => c(i, i, 1, 100, at));
+    expect(planMerges(steady, policy).map((r) => r.map((e) => e.seq))).toEqual([[0, 1, 2]]);
   });
 });
 
