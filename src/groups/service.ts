@@ -565,16 +565,17 @@ export class GroupService {
 
   /**
    * Drops every group's leases of a deleted topic, committed offsets and all, as Kafka drops a
-   * deleted topic's offsets: maintenance calls it before it removes the topic's data
-   * (src/http/app.ts). Otherwise each heartbeat of a group keeps reading them, for ever. What
-   * stays:
+   * deleted topic's offsets: maintenance calls it with the topic's tombstone, which stays until
+   * this answers true (src/http/app.ts). Otherwise each heartbeat of a group keeps reading them,
+   * for ever. What stays, for a later call:
    * - a group's leases while a member that may be live subscribes to the name: it would acquire
    *   them again, and their epochs must not start over under it;
    * - under a name taken again, the partitions the topic there now has, and any lease whose
    *   checkpoint is that topic's (its old checkpoints are not the new topic's: `checkpointIn`);
    * - a lease a member may still hold, until a later call (its heartbeats revoke it).
    * Each delete is conditional on the owner and epoch read: a lease taken, reset or committed to
-   * since (each at another epoch) stays. True once nothing is left to drop but what stays.
+   * since (each at another epoch) stays. True once nothing is left to drop but a recreated
+   * topic's, which stays for good.
    */
   async dropDeletedTopic(deleted: { readonly name: string; readonly topicId: string }, outOfTime: () => boolean): Promise<boolean> {
     const describe = () =>
@@ -594,7 +595,10 @@ export class GroupService {
       if (ours.length === 0) continue;
       const now = this.now();
       const mayBeLive = (await this.store.readMembers(group)).filter((m) => mayHold(m, now, this.takeoverMarginMs));
-      if (mayBeLive.some((m) => m.topics.includes(deleted.name))) continue;
+      if (mayBeLive.some((m) => m.topics.includes(deleted.name))) {
+        done = false; // a later call, once no member subscribes to the name
+        continue;
+      }
       const held = new Set(mayBeLive.map((m) => m.memberId));
       const free = ours.filter((l) => l.owner === null || !held.has(l.owner));
       const dropped = await mapConcurrent(free, RELEASES_AT_ONCE, (l) => this.store.deleteLease(group, l, { owner: l.owner, epoch: l.epoch }), outOfTime);

@@ -197,7 +197,10 @@ export class Maintenance {
     const due = (await this.registry.tombstones()).filter((x) => chosen(x.name) && x.deletedAt <= deletedBefore);
     for (const t of rotated(due, this.random()).slice(0, 25)) {
       if (outOfTime()) report.incomplete = true;
-      else await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
+      else {
+        await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
+        if (outOfTime()) report.incomplete = true; // stopped in it, or before the next
+      }
     }
   }
 
@@ -508,15 +511,27 @@ export class Maintenance {
     return found;
   }
 
-  /** Removes a deleted topic's objects and items in bounded pages; true once nothing is left. */
-  private async deleteTopicData(t: { topicId: string; name: string; partitions: number }, outOfTime: () => boolean): Promise<boolean> {
+  /** Removes a deleted topic: its data, what groups keep of it, then its tombstone; true once all is gone. */
+  private async deleteTopicData(t: { topicId: string; name: string; partitions: number; dataGone?: boolean }, outOfTime: () => boolean): Promise<boolean> {
     // A delete writes the tombstone, then marks the topic DELETING: until then (or if that write
     // failed) the topic is live, and its data stays.
     const named = await this.registry.getTopic(t.name);
     if (named?.topicId === t.topicId && named.state === "ACTIVE") return false;
-    // The groups first: while a member gives a lease of it back, the topic waits, and its data is
-    // not gone over again each run.
-    if (this.dropGroupOffsets && !(await this.dropGroupOffsets(t, outOfTime))) return false;
+    // What groups keep of it may have to wait (a member gives a lease back, or still subscribes to
+    // the name, for as long as it likes): the data goes anyway, once, and the tombstone stays,
+    // marked, until a later run has dropped the leases.
+    const groupsDone = this.dropGroupOffsets === undefined || (await this.dropGroupOffsets(t, outOfTime));
+    if (!t.dataGone) {
+      if (!(await this.deleteData(t, outOfTime))) return false;
+      if (!groupsDone) await this.registry.markTopicDataGone(t.topicId);
+    }
+    if (!groupsDone) return false;
+    await this.registry.forgetTopic(t.name, t.topicId);
+    return true;
+  }
+
+  /** A deleted topic's objects and items, in bounded pages; true once nothing is left. */
+  private async deleteData(t: { topicId: string; name: string; partitions: number }, outOfTime: () => boolean): Promise<boolean> {
     const prefix = `log/${t.name}/${t.topicId}/`;
     for (;;) {
       if (outOfTime()) return false;
@@ -534,7 +549,6 @@ export class Maintenance {
         await this.registry.deleteItems(pk, keys);
       }
     }
-    await this.registry.forgetTopic(t.name, t.topicId);
     return true;
   }
 }

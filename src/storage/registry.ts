@@ -287,13 +287,29 @@ export class Registry {
   }
 
   /** Deleted topics whose data is still to be removed (few: each goes once its data is gone). */
-  async tombstones(): Promise<{ topicId: string; name: string; partitions: number; deletedAt: number }[]> {
+  async tombstones(): Promise<{ topicId: string; name: string; partitions: number; deletedAt: number; dataGone: boolean }[]> {
     return (await this.allItems(TOMBSTONE_PK)).map((i) => ({
       topicId: reqStr(i, "sk"),
       name: reqStr(i, "name"),
       partitions: reqNum(i, "partitions"),
       deletedAt: reqNum(i, "deletedAt"),
+      dataGone: i["gone"] !== undefined,
     }));
+  }
+
+  /** Marks a deleted topic's data removed: its tombstone stays for what groups keep of it. */
+  async markTopicDataGone(topicId: string): Promise<void> {
+    await conditional(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: S(TOMBSTONE_PK), sk: S(topicId) },
+          UpdateExpression: "SET gone = :t",
+          ConditionExpression: "attribute_exists(sk)",
+          ExpressionAttributeValues: { ":t": { BOOL: true } },
+        }),
+      ),
+    );
   }
 
   /** Every item under one partition key, read consistently, page by page. */

@@ -271,7 +271,7 @@ describe("maintenance", () => {
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
   });
 
-  it("keeps a deleted topic, data and tombstone, for a later run while the groups' leases of it cannot all be dropped yet", async () => {
+  it("removes a deleted topic's data at once, and keeps its tombstone for later runs while the groups' leases of it cannot all be dropped yet", async () => {
     const ctx = testLog();
     const topic = uniqueName("held");
     const { topic: t } = await ctx.log.createTopic({ name: topic, partitions: 1 });
@@ -282,12 +282,17 @@ describe("maintenance", () => {
     const dropGroupOffsets = async (deleted: { name: string; topicId: string }) => (asked.push([deleted.name, deleted.topicId]), dropped);
     expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets })).topicsDeleted).toBe(0);
     expect(await itemKeys(ctx, "DELETED")).toContain(t.topicId);
-    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toHaveLength(1);
+    // The data goes though the leases wait (a member may subscribe to the name for as long as it likes).
+    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
+    expect(await itemKeys(ctx, partitionPk(t.topicId, 0))).toEqual([]);
+    // A later run asks the groups again, and lists no data of it.
+    const calls = countCalls(ctx.s3);
+    expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets, sweep: false })).topicsDeleted).toBe(0);
+    expect(calls.get("ListObjectsV2Command") ?? 0).toBe(0);
     dropped = true;
     expect((await ctx.log.runMaintenance({ topics: [topic], orphanMinAgeMs: 0, dropGroupOffsets })).topicsDeleted).toBe(1);
     expect(await itemKeys(ctx, "DELETED")).not.toContain(t.topicId);
-    expect(await objectKeys(ctx, `log/${topic}/${t.topicId}/`)).toEqual([]);
-    expect(asked).toEqual([[topic, t.topicId], [topic, t.topicId]]);
+    expect(asked).toEqual([[topic, t.topicId], [topic, t.topicId], [topic, t.topicId]]);
   });
 
   it("removes the heads of partitions an alter added while a delete won the race for the topic item", async () => {
