@@ -904,6 +904,7 @@ export class Producer {
     /** Batches refused OutOfOrderSequence: sent again if the topic was created again under them
      * (its partitions know this producer from sequence 0), else failed, and their identity given up. */
     const outOfStep: { batch: Pending; error: SeglogError }[] = [];
+    const tooLarge: { batch: Pending; error: SeglogError }[] = [];
     batches.forEach((batch, i) => {
       const result = results[i] ?? { error: new SeglogError("Internal", "No result for a batch", { retriable: true }) };
       if ("baseOffset" in result) {
@@ -923,13 +924,16 @@ export class Producer {
         // later batch to the partition would be refused: the producer takes a new identity, whose
         // sequences start at 0 everywhere, as Kafka's does. Not when fenced: another instance
         // holds the id now.
-        if (result.error.kind === "NotFound" || result.error.code === "OutOfOrderSequence") topicMayHaveChanged = true;
+        // TooLarge: the topic's max.message.bytes may have been lowered; the next batches are built to the one read now.
+        if (result.error.kind === "NotFound" || result.error.kind === "TooLarge" || result.error.code === "OutOfOrderSequence") topicMayHaveChanged = true;
         if (batch.sequences && batch.encoded && result.error.code === "OutOfOrderSequence") {
           outOfStep.push({ batch, error: result.error });
           return;
         }
         if (REFUSED_UNCLAIMED.has(result.error.kind) && batch.attempts === 0) this.unclaim(topic, batch);
         else if (batch.sequences && result.error.kind !== "Fenced") this.resetIdentity(batch.sequences.generation);
+        // Failed once the topic is read again: what the sender does next is built to the limit there now.
+        if (result.error.kind === "TooLarge") return void tooLarge.push({ batch, error: result.error });
         batch.deliveries.reject(result.error);
         this.release(batch);
       }
@@ -951,6 +955,10 @@ export class Producer {
         batch.deliveries.reject(error);
         this.release(batch);
       }
+    }
+    for (const { batch, error } of tooLarge) {
+      batch.deliveries.reject(error);
+      this.release(batch);
     }
     if (retry.length > 0) {
       const lastDeadline = Math.max(...retry.map((b) => this.deadlineOf(b)));

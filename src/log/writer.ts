@@ -101,7 +101,11 @@ export class LogWriter {
   }
 
   /**
-   * Produces client-built batches; every batch is checked before any is written. A batch whose
+   * Produces client-built batches; every batch is checked before any is written. A malformed batch
+   * refuses the request whole (naming which); one over the topic's `max.message.bytes`, beside
+   * others, is that batch's error, and the others are written (Kafka's MESSAGE_TOO_LARGE is a
+   * partition's error too: a limit lowered under a client that still knows the old one must not
+   * fail the records of every partition its request carries). A batch whose
    * topic turns out deleted and created again goes on into the new topic at its partition, unless
    * `recreated: "refuse"` (the server chose the partitions, on the old topic's count): it then
    * fails NotFound with code `UnknownTopicId`.
@@ -111,18 +115,27 @@ export class LogWriter {
     let topic = await this.topics.cached(topicName);
     const highest = Math.max(...frames.map((f) => f.partition));
     if (highest >= topic.partitions) topic = await this.topics.withPartition(topicName, highest);
-    const checked = frames.map((f, i) => {
+    const tooLarge = new Map<number, SeglogError>();
+    const checked = frames.flatMap((f, i) => {
       try {
-        return { partition: f.partition, batch: checkBatch(f.bytes, topic.config["max.message.bytes"]) };
+        return [{ partition: f.partition, batch: checkBatch(f.bytes, topic.config["max.message.bytes"]) }];
       } catch (e) {
-        // Which batch of several, so that a client can tell (the request is refused whole).
         if (frames.length === 1 || !isSeglogError(e)) throw e;
-        throw new SeglogError(e.kind, `Batch ${i + 1} of ${frames.length} (partition ${f.partition}): ${e.message}`, { retriable: e.retriable, ...(e.code === undefined ? {} : { code: e.code }) });
+        // Which batch of several, so that a client can tell.
+        const named = new SeglogError(e.kind, `Batch ${i + 1} of ${frames.length} (partition ${f.partition}): ${e.message}`, { retriable: e.retriable, ...(e.code === undefined ? {} : { code: e.code }) });
+        if (e.kind !== "TooLarge") throw named;
+        tooLarge.set(i, named);
+        return [];
       }
     });
+    if (checked.length === 0) throw tooLarge.values().next().value as SeglogError;
     const producers = new Map(checked.filter((c) => c.batch.producerId >= 0).map((c) => [`${c.batch.producerId}/${c.batch.producerEpoch}`, c.batch]));
     await Promise.all([...producers.values()].map((b) => this.appender.checkProducer(b.producerId, b.producerEpoch)));
-    return this.appender.appendAll(topic, checked, options.recreated ?? "go-on");
+    const appended = await this.appender.appendAll(topic, checked, options.recreated ?? "go-on");
+    if (tooLarge.size === 0) return appended;
+    // In the request's order: each refused batch's error where it was.
+    let next = 0;
+    return frames.map((f, i) => tooLarge.get(i) === undefined ? (appended[next++] as ProduceResult) : { partition: f.partition, error: tooLarge.get(i) as SeglogError });
   }
 
   /** Kafka's InitProducerId: a new id, or for a stable id the same id at a new epoch. */

@@ -400,6 +400,22 @@ describe("the client SDK", () => {
     expect(answers).toEqual([429, 201, 429, 204, 500]);
   });
 
+  it("under a max.message.bytes lowered since it read the topic, fails only the batch over it, not the other partitions' in its request, and builds its next batches to the new limit", async () => {
+    const admin = new Admin({ url: api.url });
+    const topic = uniqueName("lowered");
+    await admin.createTopic(topic, { partitions: 2 });
+    const producer = new Producer({ url: api.url, lingerMs: 20 });
+    await producer.send(topic, { value: "read", partition: 1 }); // it knows the topic now: 1,048,588
+    await admin.alterTopic(topic, { config: { "max.message.bytes": 4_000 } });
+    const burst = () => Array.from({ length: 60 }, (_, i) => producer.send(topic, { value: `${i}`.padEnd(100, "."), partition: 0 }).then(() => "ok", (e: SeglogError) => e.kind));
+    const first = burst();
+    const beside = producer.send(topic, { value: "beside", partition: 1 });
+    expect(new Set(await Promise.all(first))).toEqual(new Set(["TooLarge"]));
+    expect((await beside).offset).toBe(1);
+    expect(new Set(await Promise.all(burst()))).toEqual(new Set(["ok"]));
+    await producer.close();
+  });
+
   it("does not end the process when a record it refuses after waiting for the topic's partitions was sent and not awaited (an unhandled rejection did)", async () => {
     const admin = new Admin({ url: api.url });
     const topic = uniqueName("unawaited");
