@@ -7,7 +7,8 @@ import { UsageError } from "./output.ts";
  * `seglog maintenance --once`: one maintenance run against the storage named by the standard
  * environment (`AWS_ENDPOINT_URL_*`, `SEGLOG_TABLE`, `SEGLOG_BUCKET`, as `seglog dev` prints them),
  * the same code the scheduled function runs, over every topic or one (`--topic`). Prints the
- * report as JSON. `--merge-after-ms 0` merges the newest run of small segments without waiting.
+ * report as JSON, and exits 1 when a step failed. `--merge-after-ms 0` merges the newest run of
+ * small segments without waiting.
  */
 export async function maintenanceCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -40,5 +41,9 @@ export async function maintenanceCommand(args: string[]): Promise<number> {
     throw e;
   }
   process.stdout.write(`${JSON.stringify(report)}\n`);
-  return 0;
+  // A step that failed fails the command, so that a script or cron job hears of it (a run the
+  // budget stopped is not a failure: the next run goes on, and `incomplete` says so).
+  if (report.failures === 0) return 0;
+  process.stderr.write(`maintenance: ${report.failures} step(s) failed; the last: ${report.lastError ?? "unknown"}\n`);
+  return 1;
 }

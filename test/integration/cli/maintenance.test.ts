@@ -30,6 +30,17 @@ describe("seglog maintenance --once", () => {
     expect(consumed.stdout.trim().split("\n")).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i}`));
   });
 
+  it("exits 1, naming the failure, when a step of the run failed (here the bucket is not there), so that a script hears of it", async () => {
+    const topic = uniqueName("cli-fail");
+    const { log } = testLog();
+    await log.createTopic({ name: topic, partitions: 1 });
+    for (let i = 0; i < 3; i++) await log.produceRecords(topic, [{ key: null, value: Buffer.from(`line ${i}`) }]);
+    const failing = await runCli(["maintenance", "--once", "--topic", topic, "--merge-after-ms", "0"], { env: { ...testEnv(), SEGLOG_BUCKET: uniqueName("no-such-bucket") } });
+    expect(failing.code).toBe(1);
+    expect((JSON.parse(failing.stdout) as MaintenanceReport).failures).toBeGreaterThan(0);
+    expect(failing.stderr).toMatch(/^maintenance: \d+ step\(s\) failed; the last: /);
+  });
+
   it("refuses --url, which it would not use, with a usage error (as dev does)", async () => {
     const maintenance = await runCli(["maintenance", "--once", "--url", api.url], { env: testEnv() });
     expect(maintenance.code).toBe(2);
