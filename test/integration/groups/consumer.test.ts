@@ -172,6 +172,38 @@ function heldRequests(...suffixes: string[]): { transport: Transport; hold: () =
   };
 }
 
+/**
+ * A member of a new group, on a topic of one partition and 5 records, that pauses the partition
+ * after 3 of them; the topic is then deleted and created again, and the new one takes 6 records
+ * (`0:100`…). The member's heartbeats wait while the name names no topic: one answered then would
+ * rightly take the partition away (and grant it again, from the new topic's start, with the next).
+ */
+async function pausedAcrossRecreation() {
+  const topic = await topicWith(1, 5);
+  const p0 = { topic, partition: 0 };
+  const seen: string[] = [];
+  const heartbeats = heldRequests("/heartbeat");
+  const group = uniqueName("g");
+  const member = new GroupConsumer({ ...memberOptions(api.url, group), transport: heartbeats.transport });
+  member.subscribe([topic]);
+  const done = member.run({
+    eachRecord: async (r) => {
+      seen.push(Buffer.from(r.value ?? []).toString());
+      if (seen.length === 3) member.pause([p0]);
+    },
+  });
+  await waitFor("3 records, then paused", () => seen.length === 3 && member.paused().length === 1);
+  const admin = new Admin({ url: api.url });
+  const epochOf = async () => (await admin.describeGroup(group)).partitions.find((p) => p.topic === topic && p.partition === 0)?.epoch;
+  const epoch = await epochOf();
+  await heartbeats.hold();
+  await admin.deleteTopic(topic);
+  await admin.createTopic(topic, { partitions: 1 });
+  heartbeats.release();
+  await produce(topic, 1, 6, 100);
+  return { topic, p0, seen, group, member, done, admin, epoch, epochOf };
+}
+
 describe("the group consumer", () => {
   it("splits 12 partitions 4/4/4 and processes every record once; a fourth member makes it 3/3/3/3 without pausing the partitions that stay", async () => {
     const topic = await topicWith(12, 20);
@@ -830,30 +862,7 @@ describe("the group consumer", () => {
   });
 
   it("resumes a partition paused while its topic was deleted and created again from the new topic's start, not from the old topic's offset (which skipped the new topic's first records)", async () => {
-    const topic = await topicWith(1, 5);
-    const p0 = { topic, partition: 0 };
-    const seen: string[] = [];
-    // Its heartbeats wait while the name names no topic: one answered then would rightly take the
-    // partition away (and grant it again, from the new topic's start, with the next).
-    const heartbeats = heldRequests("/heartbeat");
-    const group = uniqueName("g");
-    const member = new GroupConsumer({ ...memberOptions(api.url, group), transport: heartbeats.transport });
-    member.subscribe([topic]);
-    const done = member.run({
-      eachRecord: async (r) => {
-        seen.push(Buffer.from(r.value ?? []).toString());
-        if (seen.length === 3) member.pause([p0]);
-      },
-    });
-    await waitFor("3 records, then paused", () => seen.length === 3 && member.paused().length === 1);
-    const admin = new Admin({ url: api.url });
-    const epochOf = async () => (await admin.describeGroup(group)).partitions.find((p) => p.topic === topic && p.partition === 0)?.epoch;
-    const epoch = await epochOf();
-    await heartbeats.hold();
-    await admin.deleteTopic(topic);
-    await admin.createTopic(topic, { partitions: 1 });
-    heartbeats.release();
-    await produce(topic, 1, 6, 100);
+    const { member, done, seen, p0, epoch, epochOf } = await pausedAcrossRecreation();
     member.resume([p0]);
     await waitFor("the new topic's 6 records", () => seen.length >= 9);
     // The member kept the partition throughout (not taken away and granted afresh, which starts over anyway).
@@ -864,26 +873,7 @@ describe("the group consumer", () => {
   });
 
   it("commits a partition paused across its topic's re-creation as the old topic's offset, which the next member does not start the new topic at (it skipped that many records)", async () => {
-    const topic = await topicWith(1, 5);
-    const p0 = { topic, partition: 0 };
-    const seen: string[] = [];
-    const heartbeats = heldRequests("/heartbeat");
-    const group = uniqueName("g");
-    const member = new GroupConsumer({ ...memberOptions(api.url, group), transport: heartbeats.transport });
-    member.subscribe([topic]);
-    const done = member.run({
-      eachRecord: async (r) => {
-        seen.push(Buffer.from(r.value ?? []).toString());
-        if (seen.length === 3) member.pause([p0]);
-      },
-    });
-    await waitFor("3 records, then paused", () => seen.length === 3 && member.paused().length === 1);
-    const admin = new Admin({ url: api.url });
-    await heartbeats.hold();
-    await admin.deleteTopic(topic);
-    await admin.createTopic(topic, { partitions: 1 });
-    heartbeats.release();
-    await produce(topic, 1, 6, 100);
+    const { member, done, group, admin, topic } = await pausedAcrossRecreation();
     await member.close(); // commits where processing stopped: offset 3 of the old topic
     await done;
     expect((await admin.describeGroup(group)).partitions.find((p) => p.partition === 0)?.committedOffset).toBeNull();
