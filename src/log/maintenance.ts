@@ -196,11 +196,8 @@ export class Maintenance {
     const deletedBefore = this.log.now() - this.orphanMinAgeMs;
     const due = (await this.registry.tombstones()).filter((x) => chosen(x.name) && x.deletedAt <= deletedBefore);
     for (const t of rotated(due, this.random()).slice(0, 25)) {
-      if (outOfTime()) report.incomplete = true;
-      else {
-        await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
-        if (outOfTime()) report.incomplete = true; // stopped in it, or before the next
-      }
+      if (!outOfTime()) await this.isolated(report, async () => void ((await this.deleteTopicData(t, outOfTime)) && report.topicsDeleted++));
+      if (outOfTime()) report.incomplete = true; // stopped in it, or before it: a later run goes on
     }
   }
 
@@ -512,7 +509,7 @@ export class Maintenance {
   }
 
   /** Removes a deleted topic: its data, what groups keep of it, then its tombstone; true once all is gone. */
-  private async deleteTopicData(t: { topicId: string; name: string; partitions: number; dataGone?: boolean }, outOfTime: () => boolean): Promise<boolean> {
+  private async deleteTopicData(t: { topicId: string; name: string; partitions: number; dataGone: boolean }, outOfTime: () => boolean): Promise<boolean> {
     // A delete writes the tombstone, then marks the topic DELETING: until then (or if that write
     // failed) the topic is live, and its data stays.
     const named = await this.registry.getTopic(t.name);

@@ -135,7 +135,10 @@ export class LogWriter {
     if (tooLarge.size === 0) return appended;
     // In the request's order: each refused batch's error where it was.
     let next = 0;
-    return frames.map((f, i) => tooLarge.get(i) === undefined ? (appended[next++] as ProduceResult) : { partition: f.partition, error: tooLarge.get(i) as SeglogError });
+    return frames.map((f, i) => {
+      const refused = tooLarge.get(i);
+      return refused === undefined ? (appended[next++] as ProduceResult) : { partition: f.partition, error: refused };
+    });
   }
 
   /** Kafka's InitProducerId: a new id, or for a stable id the same id at a new epoch. */

@@ -286,7 +286,8 @@ export class Registry {
     return (out.Items ?? []).map((i) => reqStr(i, "sk"));
   }
 
-  /** Deleted topics whose data is still to be removed (few: each goes once its data is gone). */
+  /** Deleted topics still to be removed (few: each goes once its data, and what groups keep of it,
+   * are gone; `dataGone` once only the groups' part is left). */
   async tombstones(): Promise<{ topicId: string; name: string; partitions: number; deletedAt: number; dataGone: boolean }[]> {
     return (await this.allItems(TOMBSTONE_PK)).map((i) => ({
       topicId: reqStr(i, "sk"),
